@@ -1,0 +1,30 @@
+"""Shared fixtures. Qt runs offscreen; real files live in pytest's tmp_path."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("ROP_DESKTOP_NO_RECENT", "1")  # tests never write the user's recent-studies list
+
+import pytest  # noqa: E402
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
+HVDROPDB = SHARED_DATA / "hvdropdb-ridge-neo"
+
+
+@pytest.fixture(scope="session")
+def hvdropdb() -> Path:
+    """The real HVDROPDB ridge images (../shared/data); the test is skipped when absent."""
+    if not (HVDROPDB / "images").is_dir():
+        pytest.skip(f"real data not found at {HVDROPDB}")
+    return HVDROPDB
+
+
+@pytest.fixture(autouse=True)
+def _isolated_user_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Settings, recent studies and caches go to a temp folder, never the user's home."""
+    home = tmp_path_factory.mktemp("userdirs")
+    monkeypatch.setenv("ROP_DESKTOP_HOME", str(home))
