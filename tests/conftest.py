@@ -28,3 +28,18 @@ def _isolated_user_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: p
     """Settings, recent studies and caches go to a temp folder, never the user's home."""
     home = tmp_path_factory.mktemp("userdirs")
     monkeypatch.setenv("ROP_DESKTOP_HOME", str(home))
+
+
+@pytest.fixture(autouse=True)
+def _no_dangling_workers(request: pytest.FixtureRequest):
+    """Like napari: a test that leaves a worker thread running fails."""
+    yield
+    import sys
+
+    runner = sys.modules.get("rop_desktop.workers.runner")
+    if runner is None:
+        return
+    left = runner.running_workers()
+    for worker in left:
+        worker.shutdown(10_000)
+    assert not left, f"{len(left)} worker thread(s) still running at the end of {request.node.name}"

@@ -89,9 +89,12 @@ def field_of_view_mask(rgb: np.ndarray, threshold: int | None = None, min_fracti
         otsu, _ = cv2.threshold(blur, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
         threshold = int(min(max(otsu * 0.5, 8), 40))
     binary = (blur > threshold).astype(np.uint8)
-    # close thin dark gaps (vessels, reflexes) that could split the disc into pieces
+    # close thin dark gaps (vessels, reflexes) that could split the disc into pieces; pad first so
+    # the closing neither grows the disc into the frame edge nor erodes a full-frame image
     k = max(3, int(round(0.03 * max(binary.shape))) | 1)
-    binary = cv2.morphologyEx(binary, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
+    padded = cv2.copyMakeBorder(binary, k, k, k, k, cv2.BORDER_REPLICATE)
+    padded = cv2.morphologyEx(padded, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
+    binary = padded[k:-k, k:-k]
     count, labels, stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8)
     full = np.full(gray.shape, 255, np.uint8)
     if count <= 1:
