@@ -1,0 +1,316 @@
+"""The study database as SQLAlchemy 2.0 typed models.
+
+Enum-valued columns keep the domain enums' string values (``rop_desktop.domain.labels``);
+timestamps are timezone-aware UTC; JSON columns hold plain Python values. Children that cannot
+outlive their parent are deleted with it (``ON DELETE CASCADE``); graders are never deleted with
+their work (deactivate them instead). Grades, annotations and reference decisions carry a
+``version_id`` for optimistic locking: a stale concurrent update raises
+``sqlalchemy.orm.exc.StaleDataError``.
+
+Nothing here is SQLite-specific: the same models run on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    Date,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from rop_desktop.domain.grades import GRADE_FIELDS, GradeValues
+from rop_desktop.domain.labels import Eye, LesionType, Plus, Quality, Role, RopPresence, Stage, Zone
+
+from .types import UTCDateTime, enum_column, json_column, utcnow
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+"""Every constraint has a name, so later migrations (batch mode on SQLite) can alter it."""
+
+ANNOTATION_SOURCES = ("drawn", "traced", "imported", "model")
+MODEL_TASKS = ("binary", "stage", "segmentation")
+RUN_STATUSES = ("running", "finished", "failed", "cancelled")
+REFERENCE_METHODS = ("unanimous", "majority", "adjudicated", "hospital_tiebreak", "severity_tiebreak", "imported")
+IMAGE_FORMATS = ("png", "jpeg", "bmp", "tiff", "dicom")
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def _created() -> Mapped[datetime]:
+    return mapped_column(UTCDateTime(), default=utcnow, nullable=False)
+
+
+class Patient(Base):
+    """An infant, known only by a pseudonymous code."""
+
+    __tablename__ = "patients"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    gestational_age_weeks: Mapped[float | None] = mapped_column(Float)
+    birth_weight_g: Mapped[int | None] = mapped_column(Integer)
+    sex: Mapped[str | None] = mapped_column(String(16))
+    created_at: Mapped[datetime] = _created()
+
+    exams: Mapped[list[Exam]] = relationship(
+        back_populates="patient", cascade="all, delete-orphan", passive_deletes=True, order_by="Exam.id")
+
+
+class Exam(Base):
+    """One examination session of a patient (a date, a camera, a site)."""
+
+    __tablename__ = "exams"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id", ondelete="CASCADE"), index=True)
+    exam_date: Mapped[date | None] = mapped_column(Date)
+    pma_weeks: Mapped[float | None] = mapped_column(Float)  # post-menstrual age at the exam
+    camera: Mapped[str | None] = mapped_column(String(64))
+    site: Mapped[str | None] = mapped_column(String(128))
+
+    patient: Mapped[Patient] = relationship(back_populates="exams")
+    images: Mapped[list[Image]] = relationship(
+        back_populates="exam", cascade="all, delete-orphan", passive_deletes=True, order_by="Image.id")
+
+
+class Image(Base):
+    """A fundus image: a content-addressed copy under the study's ``images/`` folder."""
+
+    __tablename__ = "images"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    exam_id: Mapped[int] = mapped_column(ForeignKey("exams.id", ondelete="CASCADE"), index=True)
+    eye: Mapped[Eye | None] = mapped_column(enum_column(Eye))
+    file: Mapped[str] = mapped_column(String(512))  # relative to images/, e.g. "ab/abcd….png"
+    original_name: Mapped[str] = mapped_column(String(512))
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    format: Mapped[str] = mapped_column(String(16))  # one of IMAGE_FORMATS
+    hospital_diagnosis: Mapped[str | None] = mapped_column(Text)  # free text, e.g. "stage 2", "no ROP"
+    fov_cx: Mapped[float | None] = mapped_column(Float)
+    fov_cy: Mapped[float | None] = mapped_column(Float)
+    fov_r: Mapped[float | None] = mapped_column(Float)
+    imported_at: Mapped[datetime] = _created()
+    source_path: Mapped[str | None] = mapped_column(String(2048))
+    bytes: Mapped[int] = mapped_column(Integer)  # size of the stored file
+
+    exam: Mapped[Exam] = relationship(back_populates="images")
+    grades: Mapped[list[Grade]] = relationship(
+        back_populates="image", cascade="all, delete-orphan", passive_deletes=True)
+    annotations: Mapped[list[Annotation]] = relationship(
+        back_populates="image", cascade="all, delete-orphan", passive_deletes=True)
+    reference: Mapped[Reference | None] = relationship(
+        back_populates="image", cascade="all, delete-orphan", passive_deletes=True)
+    predictions: Mapped[list[Prediction]] = relationship(
+        back_populates="image", cascade="all, delete-orphan", passive_deletes=True)
+
+
+class Grader(Base):
+    """A person who grades, adjudicates or administers the study."""
+
+    __tablename__ = "graders"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    role: Mapped[Role] = mapped_column(enum_column(Role), default=Role.GRADER)
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = _created()
+    display_settings: Mapped[dict[str, Any] | None] = mapped_column(json_column(nullable=True))
+
+
+class GradeFields:
+    """The columns of ``domain.grades.GradeValues``, shared by grades and the reference standard."""
+
+    rop: Mapped[RopPresence | None] = mapped_column(enum_column(RopPresence))
+    stage: Mapped[Stage | None] = mapped_column(enum_column(Stage))
+    zone: Mapped[Zone | None] = mapped_column(enum_column(Zone))
+    plus: Mapped[Plus | None] = mapped_column(enum_column(Plus))
+    arop: Mapped[bool | None] = mapped_column(Boolean)
+    extent_clock_hours: Mapped[int | None] = mapped_column(Integer)
+    quality: Mapped[Quality | None] = mapped_column(enum_column(Quality))
+    confidence: Mapped[int | None] = mapped_column(Integer)
+    comment: Mapped[str] = mapped_column(Text, default="")
+
+    @property
+    def values(self) -> GradeValues:
+        """The fields as a ``GradeValues``."""
+        return GradeValues(**{name: getattr(self, name) for name in GRADE_FIELDS})
+
+    def set_values(self, values: GradeValues) -> None:
+        """Copy every field of ``values`` onto this row."""
+        for name in GRADE_FIELDS:
+            setattr(self, name, getattr(values, name))
+
+
+class Grade(GradeFields, Base):
+    """One grader's image-level grade of one image (at most one per image and grader)."""
+
+    __tablename__ = "grades"
+    __table_args__ = (UniqueConstraint("image_id", "grader_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    image_id: Mapped[int] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"))
+    grader_id: Mapped[int] = mapped_column(ForeignKey("graders.id"), index=True)
+    submitted: Mapped[bool] = mapped_column(Boolean, default=False)
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+    version_id: Mapped[int] = mapped_column(Integer, nullable=False)
+
+    image: Mapped[Image] = relationship(back_populates="grades")
+    grader: Mapped[Grader] = relationship()
+
+    __mapper_args__ = {"version_id_col": version_id}
+
+
+class Annotation(Base):
+    """A lesion outline drawn by a grader: polygon rings in image pixel coordinates.
+
+    ``geometry`` is a list of rings ``[[x, y], ...]`` (exterior first, then holes), or a list of
+    such polygons (a MultiPolygon). ``deleted`` is a soft delete, so undo can bring it back.
+    """
+
+    __tablename__ = "annotations"
+    __table_args__ = (Index("ix_annotations_image_id_grader_id", "image_id", "grader_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    image_id: Mapped[int] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"))
+    grader_id: Mapped[int] = mapped_column(ForeignKey("graders.id"), index=True)
+    geometry: Mapped[list[Any]] = mapped_column(json_column(nullable=False))
+    lesion_type: Mapped[LesionType] = mapped_column(enum_column(LesionType))
+    stage: Mapped[Stage | None] = mapped_column(enum_column(Stage))
+    source: Mapped[str] = mapped_column(String(16), default="drawn")  # one of ANNOTATION_SOURCES
+    deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+    version_id: Mapped[int] = mapped_column(Integer, nullable=False)
+
+    image: Mapped[Image] = relationship(back_populates="annotations")
+    grader: Mapped[Grader] = relationship()
+
+    __mapper_args__ = {"version_id_col": version_id}
+
+
+class Reference(GradeFields, Base):
+    """The reference standard of one image and how it was reached."""
+
+    __tablename__ = "reference_standard"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    image_id: Mapped[int] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"), unique=True)
+    method: Mapped[str] = mapped_column(String(32))  # one of REFERENCE_METHODS
+    detail: Mapped[dict[str, Any] | None] = mapped_column(json_column(nullable=True))  # e.g. the vote tally
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("graders.id", ondelete="SET NULL"), index=True)
+    decided_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+    version_id: Mapped[int] = mapped_column(Integer, nullable=False)
+
+    image: Mapped[Image] = relationship(back_populates="reference")
+    decided_by_grader: Mapped[Grader | None] = relationship()
+
+    __mapper_args__ = {"version_id_col": version_id}
+
+
+class ModelVersion(Base):
+    """A trained model bundle registered in the study (a folder under ``models/``)."""
+
+    __tablename__ = "model_versions"
+    __table_args__ = (Index("ix_model_versions_task_active", "task", "active"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(128))
+    task: Mapped[str] = mapped_column(String(32))  # one of MODEL_TASKS
+    architecture: Mapped[str] = mapped_column(String(64))
+    bundle_path: Mapped[str] = mapped_column(String(512), unique=True)  # relative to models/
+    card: Mapped[dict[str, Any]] = mapped_column(json_column(nullable=False), default=dict)
+    metrics: Mapped[dict[str, Any]] = mapped_column(json_column(nullable=False), default=dict)
+    snapshot_hash: Mapped[str | None] = mapped_column(String(64))
+    active: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = _created()
+
+    predictions: Mapped[list[Prediction]] = relationship(
+        back_populates="model_version", cascade="all, delete-orphan", passive_deletes=True)
+
+
+class TrainingRun(Base):
+    """One training attempt, successful or not."""
+
+    __tablename__ = "training_runs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    task: Mapped[str] = mapped_column(String(32))
+    architecture: Mapped[str] = mapped_column(String(64))
+    config: Mapped[dict[str, Any]] = mapped_column(json_column(nullable=False), default=dict)
+    status: Mapped[str] = mapped_column(String(16), default="running")  # one of RUN_STATUSES
+    reason: Mapped[str | None] = mapped_column(Text)
+    started_at: Mapped[datetime] = _created()
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    model_version_id: Mapped[int | None] = mapped_column(
+        ForeignKey("model_versions.id", ondelete="SET NULL"), index=True)
+    snapshot_hash: Mapped[str | None] = mapped_column(String(64))
+
+    model_version: Mapped[ModelVersion | None] = relationship()
+
+
+class Prediction(Base):
+    """A model version's cached output for one image."""
+
+    __tablename__ = "predictions"
+    __table_args__ = (UniqueConstraint("image_id", "model_version_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    image_id: Mapped[int] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"))
+    model_version_id: Mapped[int] = mapped_column(
+        ForeignKey("model_versions.id", ondelete="CASCADE"), index=True)
+    payload: Mapped[dict[str, Any]] = mapped_column(json_column(nullable=False))  # probabilities etc.
+    mask_file: Mapped[str | None] = mapped_column(String(512))  # relative to cache/
+    created_at: Mapped[datetime] = _created()
+
+    image: Mapped[Image] = relationship(back_populates="predictions")
+    model_version: Mapped[ModelVersion] = relationship(back_populates="predictions")
+
+
+class AuditEvent(Base):
+    """Who changed what, when, with the values before and after."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (Index("ix_audit_events_entity_entity_id", "entity", "entity_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    grader_id: Mapped[int | None] = mapped_column(ForeignKey("graders.id"), index=True)
+    entity: Mapped[str] = mapped_column(String(32))  # "grade", "reference", "annotation", …
+    entity_id: Mapped[int] = mapped_column(Integer)
+    action: Mapped[str] = mapped_column(String(32))  # "create", "update", "submit", "delete", …
+    before: Mapped[Any] = mapped_column(json_column(nullable=True), nullable=True)  # None: no "before"
+    after: Mapped[Any] = mapped_column(json_column(nullable=True), nullable=True)  # None: deleted
+
+    grader: Mapped[Grader | None] = relationship()
+
+
+class StudySetting(Base):
+    """A study-wide setting (blinded grading, vote quorum, tie rule…) as a JSON value."""
+
+    __tablename__ = "study_settings"
+
+    key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    value: Mapped[Any] = mapped_column(json_column(nullable=False))

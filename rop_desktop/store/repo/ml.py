@@ -1,0 +1,96 @@
+"""Model versions, training runs and cached predictions."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from ..models import Image, ModelVersion, Prediction, TrainingRun
+from ..types import utcnow
+from ._refs import id_of
+
+
+def add_model_version(session: Session, *, name: str, task: str, architecture: str, bundle_path: str,
+                      card: dict[str, Any] | None = None, metrics: dict[str, Any] | None = None,
+                      snapshot_hash: str | None = None) -> ModelVersion:
+    """Register a model bundle (stored under models/) as an inactive version and flush."""
+    version = ModelVersion(name=name, task=task, architecture=architecture, bundle_path=bundle_path,
+                           card=card or {}, metrics=metrics or {}, snapshot_hash=snapshot_hash, active=False)
+    session.add(version)
+    session.flush()
+    return version
+
+
+def list_model_versions(session: Session, task: str | None = None) -> list[ModelVersion]:
+    """Registered versions, newest first."""
+    stmt = select(ModelVersion).order_by(ModelVersion.created_at.desc(), ModelVersion.id.desc())
+    if task is not None:
+        stmt = stmt.where(ModelVersion.task == task)
+    return list(session.scalars(stmt))
+
+
+def active_model_version(session: Session, task: str) -> ModelVersion | None:
+    """The version in use for ``task``, if any."""
+    return session.scalar(select(ModelVersion).where(ModelVersion.task == task, ModelVersion.active.is_(True))
+                          .order_by(ModelVersion.id.desc()).limit(1))
+
+
+def activate_model_version(session: Session, version: ModelVersion) -> None:
+    """Make ``version`` the only active one of its task."""
+    session.execute(update(ModelVersion)
+                    .where(ModelVersion.task == version.task, ModelVersion.id != version.id)
+                    .values(active=False)
+                    .execution_options(synchronize_session="fetch"))
+    version.active = True
+    session.flush()
+
+
+def start_run(session: Session, *, task: str, architecture: str, config: dict[str, Any],
+              snapshot_hash: str | None = None) -> TrainingRun:
+    """Record a training run that starts now, status "running", and flush."""
+    run = TrainingRun(task=task, architecture=architecture, config=config, status="running",
+                      snapshot_hash=snapshot_hash, started_at=utcnow())
+    session.add(run)
+    session.flush()
+    return run
+
+
+def finish_run(session: Session, run: TrainingRun, status: str, *, reason: str | None = None,
+               model_version: ModelVersion | int | None = None, at: datetime | None = None) -> TrainingRun:
+    """Close a run as "finished", "failed" or "cancelled" (with the reason) and flush."""
+    run.status = status
+    run.reason = reason
+    run.finished_at = at or utcnow()
+    if model_version is not None:
+        run.model_version_id = id_of(model_version)
+    session.flush()
+    return run
+
+
+def prediction_for(session: Session, image: Image | int, model_version: ModelVersion | int) -> Prediction | None:
+    """The cached prediction of this model version for this image, if any."""
+    return session.scalar(select(Prediction).where(Prediction.image_id == id_of(image),
+                                                   Prediction.model_version_id == id_of(model_version)))
+
+
+def upsert_prediction(session: Session, image: Image | int, model_version: ModelVersion | int, payload: dict[str, Any],
+                      *, mask_file: str | None = None) -> Prediction:
+    """Cache (or replace) a prediction and flush; ``mask_file`` is relative to cache/."""
+    prediction = prediction_for(session, image, model_version)
+    if prediction is None:
+        prediction = Prediction(image_id=id_of(image), model_version_id=id_of(model_version), payload=payload)
+        session.add(prediction)
+    prediction.payload = payload
+    prediction.mask_file = mask_file
+    prediction.created_at = utcnow()
+    session.flush()
+    return prediction
+
+
+def predictions_of(session: Session, model_version: ModelVersion | int) -> list[Prediction]:
+    """Every cached prediction of one model version, in image order."""
+    return list(session.scalars(select(Prediction).where(Prediction.model_version_id == id_of(model_version))
+                                .order_by(Prediction.image_id)))

@@ -1,0 +1,202 @@
+"""A study is a folder: ``study.sqlite`` + ``images/`` + ``models/`` + ``cache/``.
+
+Images are content-addressed copies, ``images/ab/abcdef….png`` named by their SHA-256, written
+atomically (temp file, fsync, ``os.replace``), so a crash never leaves half an image behind and
+importing the same bytes twice stores them once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import tempfile
+from collections.abc import Iterator
+from contextlib import AbstractContextManager
+from pathlib import Path, PurePosixPath
+from types import TracebackType
+
+from sqlalchemy import Engine
+from sqlalchemy.engine import URL
+from sqlalchemy.orm import Session, sessionmaker
+
+from . import migrate
+from .db import make_engine, make_session_factory, session_scope
+from .errors import ImageStoreError, StudyExistsError, StudyOpenError
+from .models import Image, StudySetting
+
+DB_NAME = "study.sqlite"
+IMAGES_DIR = "images"
+MODELS_DIR = "models"
+CACHE_DIR = "cache"
+NAME_SETTING = "study.name"
+
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+_EXT = re.compile(r"[a-z0-9]{1,8}")
+
+
+class Study:
+    """An open study. Use ``create``, ``open`` or ``open_or_create``; ``close`` when done."""
+
+    def __init__(self, root: Path, engine: Engine) -> None:
+        """Wrap an already migrated database; prefer the class methods."""
+        self.root = root
+        self.engine = engine
+        self.session_factory: sessionmaker[Session] = make_session_factory(engine)
+
+    # --- opening -------------------------------------------------------------------------
+    @classmethod
+    def create(cls, path: str | Path, name: str | None = None, *, url: str | URL | None = None) -> Study:
+        """Make a new study in ``path`` (created if needed; must not already hold a study).
+
+        ``url`` puts the database on a server (PostgreSQL) instead of ``study.sqlite``.
+        """
+        root = Path(path).expanduser().resolve()
+        if (root / DB_NAME).exists():
+            raise StudyExistsError(f"{root} already holds a study ({DB_NAME}); open it instead")
+        if root.exists() and not root.is_dir():
+            raise StudyOpenError(root, "the path is a file, not a folder")
+        root.mkdir(parents=True, exist_ok=True)
+        study = cls._connect(root, url)
+        with study.session() as session:
+            session.merge(StudySetting(key=NAME_SETTING, value=name or root.name))
+        return study
+
+    @classmethod
+    def open(cls, path: str | Path, *, url: str | URL | None = None) -> Study:
+        """Open an existing study folder (or its ``study.sqlite``), upgrading its schema.
+
+        Raises ``StudyOpenError`` (not a study, unreadable database) or ``StudyTooNewError``
+        (saved by a newer app; the files are left untouched).
+        """
+        root = Path(path).expanduser().resolve()
+        if root.is_file() and root.name == DB_NAME:
+            root = root.parent
+        if not root.is_dir():
+            raise StudyOpenError(root, "no such folder")
+        if url is None and not (root / DB_NAME).is_file():
+            raise StudyOpenError(root, f"the folder is not a ROP Desktop study (it has no {DB_NAME})")
+        return cls._connect(root, url)
+
+    @classmethod
+    def open_or_create(cls, path: str | Path, name: str | None = None, *, url: str | URL | None = None) -> Study:
+        """Open the study in ``path``, or create one there if the folder holds none."""
+        root = Path(path).expanduser().resolve()
+        if url is None and (root / DB_NAME).is_file():
+            return cls.open(root)
+        if url is not None and root.is_dir() and migrate.stored_revisions(url):
+            return cls.open(root, url=url)
+        return cls.create(root, name, url=url)
+
+    @classmethod
+    def _connect(cls, root: Path, url: str | URL | None) -> Study:
+        target: str | Path | URL = url if url is not None else root / DB_NAME
+        migrate.upgrade(target)  # checks the schema version before writing anything
+        for sub in (IMAGES_DIR, MODELS_DIR, CACHE_DIR):
+            (root / sub).mkdir(exist_ok=True)
+        return cls(root, make_engine(target))
+
+    def close(self) -> None:
+        """Release every database connection (the WAL is checkpointed by SQLite)."""
+        self.engine.dispose()
+
+    def __enter__(self) -> Study:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Study({str(self.root)!r})"
+
+    # --- database ------------------------------------------------------------------------
+    def session(self) -> AbstractContextManager[Session]:
+        """A unit of work: ``with study.session() as s: ...`` commits, or rolls back on error."""
+        return session_scope(self.session_factory)
+
+    @property
+    def name(self) -> str:
+        """The study's display name (a study setting; the folder name by default)."""
+        with self.session() as session:
+            setting = session.get(StudySetting, NAME_SETTING)
+            return str(setting.value) if setting is not None else self.root.name
+
+    # --- folders -------------------------------------------------------------------------
+    @property
+    def db_path(self) -> Path:
+        return self.root / DB_NAME
+
+    @property
+    def images_dir(self) -> Path:
+        return self.root / IMAGES_DIR
+
+    @property
+    def models_dir(self) -> Path:
+        return self.root / MODELS_DIR
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.root / CACHE_DIR
+
+    def image_path(self, image: Image | str) -> Path:
+        """The absolute path of an image row's file (or of a file name relative to images/)."""
+        return _inside(self.images_dir, image.file if isinstance(image, Image) else image)
+
+    def model_path(self, bundle_path: str) -> Path:
+        """The absolute path of a model bundle given relative to models/."""
+        return _inside(self.models_dir, bundle_path)
+
+    def cache_path(self, relative: str) -> Path:
+        """The absolute path of a cached file (thumbnail, mask) given relative to cache/."""
+        return _inside(self.cache_dir, relative)
+
+    def store_image_bytes(self, data: bytes, sha256: str, ext: str) -> str:
+        """Store ``data`` under its SHA-256 and return the file name relative to images/.
+
+        Idempotent: bytes already stored are not written again. Raises ``ImageStoreError`` when
+        ``sha256`` is not the data's hash or ``ext`` is not a plain extension.
+        """
+        sha = sha256.lower()
+        suffix = ext.lower().lstrip(".")
+        if not _SHA256.fullmatch(sha):
+            raise ImageStoreError(f"{sha256!r} is not a SHA-256 hex digest")
+        if not _EXT.fullmatch(suffix):
+            raise ImageStoreError(f"{ext!r} is not a file extension (letters and digits, e.g. 'png')")
+        actual = hashlib.sha256(data).hexdigest()
+        if actual != sha:
+            raise ImageStoreError(f"the data's SHA-256 is {actual}, not {sha}: refusing to store it")
+        relative = f"{sha[:2]}/{sha}.{suffix}"
+        target = self.images_dir / sha[:2] / f"{sha}.{suffix}"
+        if target.is_file() and target.stat().st_size == len(data):
+            return relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        _atomic_write(target, data)
+        return relative
+
+    def iter_image_files(self) -> Iterator[Path]:
+        """Every stored image file (for integrity checks and clean-up)."""
+        return (p for p in self.images_dir.glob("??/*") if p.is_file() and not p.name.startswith("."))
+
+
+def _inside(base: Path, relative: str) -> Path:
+    """``base / relative``, refusing absolute paths and ``..`` that would leave ``base``."""
+    parts = PurePosixPath(relative.replace("\\", "/")).parts
+    if not parts or PurePosixPath(relative).is_absolute() or ".." in parts or ":" in parts[0]:
+        raise ValueError(f"{relative!r} is not a path inside {base}")
+    return base.joinpath(*parts)
+
+
+def _atomic_write(target: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, target)
+    except BaseException as exc:
+        Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise ImageStoreError(f"cannot write {target}: {exc}") from exc
+        raise

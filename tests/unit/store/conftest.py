@@ -1,0 +1,44 @@
+"""Fixtures of the store tests: a real study folder in tmp_path, and row makers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy.orm import Session
+
+from rop_desktop.domain.labels import Eye, Role
+from rop_desktop.store import Study, repo
+from rop_desktop.store.models import Grader, Image
+
+
+@pytest.fixture
+def study(tmp_path: Path) -> Iterator[Study]:
+    opened = Study.create(tmp_path / "study", name="Test study")
+    yield opened
+    opened.close()
+
+
+def _image(session: Session, code: str = "P001", n: int = 0, eye: Eye | None = Eye.OD) -> Image:
+    patient = repo.get_or_create_patient(session, code)
+    exam = repo.get_or_create_exam(session, patient, camera="RetCam 3")
+    sha = f"{n:064x}"
+    return repo.add_image(session, exam=exam, file=f"{sha[:2]}/{sha}.png", original_name=f"img{n}.png",
+                          sha256=sha, width=64, height=48, format="png", bytes=1234, eye=eye)
+
+
+def _grader(session: Session, name: str = "Dr A", role: Role = Role.GRADER) -> Grader:
+    return repo.get_or_create_grader(session, name, role)
+
+
+@pytest.fixture
+def make_image() -> Callable[..., Image]:
+    """``make_image(session, code="P001", n=0, eye=Eye.OD)``: patient + exam + image row."""
+    return _image
+
+
+@pytest.fixture
+def make_grader() -> Callable[..., Grader]:
+    """``make_grader(session, name="Dr A", role=Role.GRADER)``."""
+    return _grader
