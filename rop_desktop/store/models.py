@@ -12,6 +12,8 @@ Nothing here is SQLite-specific: the same models run on PostgreSQL.
 
 from __future__ import annotations
 
+import uuid
+
 from datetime import date, datetime
 from typing import Any
 
@@ -194,6 +196,8 @@ class Annotation(Base):
     __table_args__ = (Index("ix_annotations_image_id_grader_id", "image_id", "grader_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    #: Stable id the app gives a shape when it is drawn (uuid4), so edits and undo find the row.
+    uid: Mapped[str] = mapped_column(String(36), unique=True, default=lambda: str(uuid.uuid4()))
     image_id: Mapped[int] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"))
     grader_id: Mapped[int] = mapped_column(ForeignKey("graders.id"), index=True)
     geometry: Mapped[list[Any]] = mapped_column(json_column(nullable=False))

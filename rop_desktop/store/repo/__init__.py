@@ -9,6 +9,7 @@ from __future__ import annotations
 from .audit import add_audit, all_settings, audit_trail, get_setting, set_setting
 from .grading import (
     add_annotation,
+    annotation_by_uid,
     annotations_for,
     get_or_create_grader,
     grade_for,
@@ -41,7 +42,7 @@ from .ml import (
 )
 
 __all__ = [
-    "activate_model_version", "active_model_version", "add_annotation", "add_audit", "add_image",
+    "activate_model_version", "active_model_version", "add_annotation", "annotation_by_uid", "add_audit", "add_image",
     "add_model_version", "all_settings", "annotations_for", "audit_trail", "count_images", "find_image_by_sha",
     "finish_run", "get_or_create_exam", "get_or_create_grader", "get_or_create_patient", "get_setting",
     "grade_for", "grades_by_grader", "grades_for_image", "list_graders", "list_images", "list_model_versions",

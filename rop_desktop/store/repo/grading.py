@@ -89,13 +89,24 @@ def annotations_for(session: Session, image: Image | int, grader: Grader | int |
 
 
 def add_annotation(session: Session, image: Image | int, grader: Grader | int, geometry: list[Any],
-                   lesion_type: LesionType, *, stage: Stage | None = None, source: str = "drawn") -> Annotation:
-    """Add an annotation (geometry as JSON-ready rings, see ``models.Annotation``) and flush."""
+                   lesion_type: LesionType, *, stage: Stage | None = None, source: str = "drawn",
+                   uid: str | None = None) -> Annotation:
+    """Add an annotation (geometry as JSON-ready rings, see ``models.Annotation``) and flush.
+
+    ``uid`` is the shape's id in the app (uuid4 string); a fresh one is made when omitted.
+    """
     annotation = Annotation(image_id=id_of(image), grader_id=id_of(grader), geometry=geometry,
                             lesion_type=lesion_type, stage=stage, source=source, deleted=False)
+    if uid is not None:
+        annotation.uid = uid
     session.add(annotation)
     session.flush()
     return annotation
+
+
+def annotation_by_uid(session: Session, uid: str) -> Annotation | None:
+    """The annotation with this app-side id (deleted ones included)."""
+    return session.scalar(select(Annotation).where(Annotation.uid == uid))
 
 
 def reference_for(session: Session, image: Image | int) -> Reference | None:

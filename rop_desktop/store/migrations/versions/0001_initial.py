@@ -144,6 +144,7 @@ def upgrade() -> None:
     op.create_table(
         "annotations",
         sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("uid", sa.String(length=36), nullable=False),
         sa.Column("image_id", sa.Integer(), nullable=False),
         sa.Column("grader_id", sa.Integer(), nullable=False),
         sa.Column("geometry", sa.JSON(), nullable=False),
@@ -160,6 +161,7 @@ def upgrade() -> None:
             name=op.f("fk_annotations_image_id_images"), ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_annotations")),
+        sa.UniqueConstraint("uid", name=op.f("uq_annotations_uid")),
     )
     op.create_index(op.f("ix_annotations_grader_id"), "annotations", ["grader_id"])
     op.create_index("ix_annotations_image_id_grader_id", "annotations", ["image_id", "grader_id"])

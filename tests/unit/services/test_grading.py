@@ -1,0 +1,114 @@
+"""Grading service on a real study: drafts, submit, polygons, audit, blinding."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from rop_desktop.domain.grades import GradeValues
+from rop_desktop.domain.labels import LesionType, Quality, Role, RopPresence, Stage
+from rop_desktop.domain.shapes import Shape, new_shape_id
+from rop_desktop.services.grading import (BlindingError, GradingError, GradingService, create_grader, set_blinded)
+from rop_desktop.services.importer import run_import
+from rop_desktop.store import Study, repo
+
+
+@pytest.fixture
+def study(tmp_path: Path):
+    src = tmp_path / "src"
+    src.mkdir()
+    for i in range(3):
+        img = np.zeros((80, 100, 3), np.uint8)
+        cv2.circle(img, (50, 40), 35, (150, 80 + 20 * i, 60), -1)
+        cv2.imwrite(str(src / f"{i}.png"), img)
+    s = Study.create(tmp_path / "study")
+    run_import(s, [src])
+    yield s
+    s.close()
+
+
+GOOD = GradeValues(rop=RopPresence.YES, stage=Stage.S2, quality=Quality.GRADABLE)
+
+
+def test_draft_then_submit_with_audit_and_worklist_status(study: Study) -> None:
+    me = GradingService(study, create_grader(study, "Dr. A").id)
+    first = me.next_todo()
+    assert [r.status for r in me.worklist()] == ["todo"] * 3
+    me.save_draft(first, GOOD.with_(stage=Stage.S1))
+    assert me.my_grade(first).values.stage is Stage.S1 and not me.my_grade(first).submitted
+    assert me.worklist()[0].status == "draft"
+    me.submit(first, GOOD)
+    assert me.my_grade(first).submitted
+    assert [r.status for r in me.worklist(status="todo")] == ["todo", "todo"]
+    assert me.next_todo(first) != first
+    with study.session() as session:
+        actions = [e.action for e in repo.audit_trail(session, "grade")]
+    assert actions == ["draft", "submit"]
+
+
+def test_submit_refuses_inconsistent_grade(study: Study) -> None:
+    me = GradingService(study, create_grader(study, "Dr. A").id)
+    image = me.next_todo()
+    with pytest.raises(GradingError, match="implies ROP present"):
+        me.submit(image, GOOD.with_(rop=RopPresence.NO))
+    assert not me.my_grade(image).submitted
+
+
+def test_shapes_are_stored_updated_deleted_and_restored(study: Study) -> None:
+    me = GradingService(study, create_grader(study, "Dr. A").id)
+    image = me.next_todo()
+    shape = Shape(id=new_shape_id(), points=((10, 10), (40, 10), (40, 20)), lesion_type=LesionType.RIDGE,
+                  stage=Stage.S2)
+    me.save_shape(image, shape)
+    moved = shape.translated(5, 5)
+    me.save_shape(image, moved)
+    assert me.my_shapes(image) == [moved]
+    me.delete_shape(image, shape.id)
+    assert me.my_shapes(image) == []
+    me.save_shape(image, moved)  # redo of an undone delete
+    assert me.my_shapes(image) == [moved]
+    other = GradingService(study, create_grader(study, "Dr. B").id)
+    assert other.my_shapes(image) == []
+    with pytest.raises(GradingError):
+        other.save_shape(image, moved)  # not theirs
+
+
+def test_blinding_is_enforced_in_the_service(study: Study) -> None:
+    a = GradingService(study, create_grader(study, "Dr. A").id)
+    b = GradingService(study, create_grader(study, "Dr. B").id)
+    image = a.next_todo()
+    a.submit(image, GOOD)
+    with pytest.raises(BlindingError):
+        b.other_grades(image)
+    with pytest.raises(BlindingError):
+        b.hospital_diagnosis(image)
+    b.submit(image, GOOD.with_(stage=Stage.S3))
+    assert b.other_grades(image)["Dr. A"][0].stage is Stage.S2
+    adjudicator = GradingService(study, create_grader(study, "Dr. Adj", Role.ADJUDICATOR).id)
+    assert "Dr. B" in adjudicator.other_grades(image)
+    set_blinded(study, False)
+    c = GradingService(study, create_grader(study, "Dr. C").id)
+    assert c.others_visible(image)
+
+
+def test_display_settings_persist_per_grader(study: Study) -> None:
+    a = GradingService(study, create_grader(study, "Dr. A").id)
+    assert a.display_settings() is None
+    a.save_display_settings({"mode": "clahe", "gamma": 1.2})
+    again = GradingService(study, a.grader.id)
+    assert again.display_settings() == {"mode": "clahe", "gamma": 1.2}
+
+
+def test_load_image_and_corrupt_stored_copy(study: Study) -> None:
+    a = GradingService(study, create_grader(study, "Dr. A").id)
+    image = a.next_todo()
+    data = a.load_image(image)
+    assert data.rgb.shape == (80, 100, 3) and data.fov is not None
+    with study.session() as session:
+        row = repo.list_images(session, image_ids=[image])[0]
+        study.image_path(row).write_bytes(b"broken")
+    with pytest.raises(GradingError, match="cannot be shown"):
+        a.load_image(image)
