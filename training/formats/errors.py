@@ -1,0 +1,45 @@
+"""Errors and per-item problems of the annotation-file readers.
+
+A reader raises :class:`FormatError` only when a whole file is unusable (not JSON, not the
+format at all). A bad region, shape or image inside a good file becomes a :class:`Problem`
+and the rest of the file is still imported: "report per item, import the rest".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+Severity = Literal["error", "warning"]
+
+
+class FormatError(ValueError):
+    """A file that cannot be read at all: ``path``, ``where`` in it, and what is wrong."""
+
+    def __init__(self, path: str | Path, where: str, message: str) -> None:
+        self.path = str(path)
+        self.where = where
+        self.message = message
+        super().__init__(f"{self.path}: {where}: {message}" if where else f"{self.path}: {message}")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One item that was skipped ("error") or imported with a fix ("warning")."""
+
+    path: str
+    where: str
+    message: str
+    severity: Severity = "error"
+
+    def __str__(self) -> str:
+        prefix = "" if self.severity == "error" else "warning: "
+        return f"{prefix}{self.path}: {self.where}: {self.message}"
+
+
+def json_error(path: str | Path, exc: Exception) -> FormatError:
+    """A :class:`FormatError` for a JSON syntax error, with its line and column."""
+    lineno, colno, msg = getattr(exc, "lineno", None), getattr(exc, "colno", None), getattr(exc, "msg", str(exc))
+    where = f"line {lineno} column {colno}" if lineno is not None else ""
+    return FormatError(path, where, f"invalid JSON: {msg}")
