@@ -48,7 +48,8 @@ NAMING_CONVENTION = {
 ANNOTATION_SOURCES = ("drawn", "traced", "imported", "model")
 MODEL_TASKS = ("binary", "stage", "segmentation")
 RUN_STATUSES = ("running", "finished", "failed", "cancelled")
-REFERENCE_METHODS = ("unanimous", "majority", "adjudicated", "hospital_tiebreak", "severity_tiebreak", "imported")
+REFERENCE_METHODS = ("unanimous", "majority", "adjudicated", "hospital_tiebreak", "severity_tiebreak",
+                     "ungradable_majority", "imported")
 IMAGE_FORMATS = ("png", "jpeg", "bmp", "tiff", "dicom")
 
 
