@@ -1,0 +1,73 @@
+"""Build the demo study: synthetic images imported through the real import path, four demo
+graders' submitted grades and polygons, and an adjudicator.
+
+Built in a temporary folder beside the target and renamed into place at the end, so an
+interrupted build never leaves a half-made demo study behind.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from pathlib import Path
+
+from rop_desktop.demo import generate_demo, write_demo_files
+from rop_desktop.domain.grades import GradeValues
+from rop_desktop.domain.labels import LesionType, Role, Stage
+from rop_desktop.store import Study, repo
+
+from .importer import run_import
+
+DEMO_ADJUDICATOR = "Dr. Adjudicator"
+TRUTH_FILE = "demo_truth.json"
+
+
+def build_demo_study(folder: str | Path, *, seed: int = 0, n_patients: int = 20,
+                     size: tuple[int, int] = (640, 480)) -> Path:
+    """Create the demo study in ``folder`` (which must not hold a study yet); returns the folder."""
+    target = Path(folder).expanduser().resolve()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=".demo-build-", dir=target.parent))
+    try:
+        files = write_demo_files(generate_demo(seed=seed, n_patients=n_patients, size=size), work / "source")
+        with Study.create(work / "study", name="ROP Desktop demo study") as study:
+            summary = run_import(study, [files.folder], files.manifest)
+            if summary.failed:
+                raise RuntimeError("demo import failed: " + "; ".join(f"{f.path}: {f.reason}" for f in summary.failed))
+            truth = json.loads(files.truth.read_text(encoding="utf-8"))
+            _add_grades(study, truth)
+        shutil.copy2(files.truth, work / "study" / TRUTH_FILE)
+        if target.exists() and any(target.iterdir()):
+            raise FileExistsError(f"{target} is not empty")
+        if target.exists():
+            target.rmdir()
+        (work / "study").rename(target)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return target
+
+
+def ensure_demo_study(folder: str | Path, **kwargs: object) -> Path:
+    """The demo study in ``folder``, built on first use."""
+    folder = Path(folder).expanduser().resolve()
+    if not (folder / "study.sqlite").is_file():
+        build_demo_study(folder, **kwargs)  # type: ignore[arg-type]
+    return folder
+
+
+def _add_grades(study: Study, truth: dict) -> None:
+    with study.session() as session:
+        graders = {g["name"]: repo.get_or_create_grader(session, g["name"], Role.GRADER) for g in truth["graders"]}
+        repo.get_or_create_grader(session, DEMO_ADJUDICATOR, Role.ADJUDICATOR)
+        by_name = {image.original_name: image for image in repo.list_images(session)}
+        for file_name, entry in truth["images"].items():
+            image = by_name[file_name]
+            for grader_name, grade in entry["grades"].items():
+                grader = graders[grader_name]
+                repo.upsert_grade(session, image, grader, GradeValues.from_dict(grade["values"]), submitted=True)
+                for polygon in grade.get("polygons", []):
+                    stage = polygon.get("stage")
+                    repo.add_annotation(session, image, grader, [polygon["points"]],
+                                        LesionType.parse(polygon["type"]),
+                                        stage=Stage.parse(stage) if stage else None, source="drawn")
