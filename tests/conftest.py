@@ -43,3 +43,21 @@ def _no_dangling_workers(request: pytest.FixtureRequest):
     for worker in left:
         worker.shutdown(10_000)
     assert not left, f"{len(left)} worker thread(s) still running at the end of {request.node.name}"
+
+
+@pytest.fixture(scope="session")
+def _demo_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small demo study (6 patients), built once per test session through the real import."""
+    from rop_desktop.services.demo_study import build_demo_study
+
+    return build_demo_study(tmp_path_factory.mktemp("demo-template") / "demo", n_patients=6)
+
+
+@pytest.fixture
+def demo_study_dir(_demo_template: Path, tmp_path: Path) -> Path:
+    """A private copy of the small demo study for one test."""
+    import shutil
+
+    target = tmp_path / "demo-study"
+    shutil.copytree(_demo_template, target)
+    return target

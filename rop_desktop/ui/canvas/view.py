@@ -358,6 +358,17 @@ class ImageCanvas(QGraphicsView):
         self._tool.leave()
         super().leaveEvent(event)
 
+    _DRAWING_KEYS = (Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_Escape, Qt.Key.Key_Backspace)
+
+    def event(self, event: QEvent) -> bool:  # noqa: D401 - Qt API
+        # While a gesture is in progress (a polygon being drawn), Enter / Escape / Backspace belong
+        # to the canvas, not to the window's shortcuts (Enter would otherwise submit the grade).
+        if (event.type() == QEvent.Type.ShortcutOverride and self._tool.busy
+                and isinstance(event, QKeyEvent) and event.key() in self._DRAWING_KEYS):
+            event.accept()
+            return True
+        return super().event(event)
+
     def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 - Qt API
         if event.key() == Qt.Key.Key_Space:
             if not event.isAutoRepeat():

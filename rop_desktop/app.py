@@ -1,0 +1,103 @@
+"""Open the window: the study (or the demo study), the grader, the main window and its controllers."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import platformdirs
+
+
+def data_dir() -> Path:
+    """Per-user data folder (studies such as the demo); ``$ROP_DESKTOP_HOME`` overrides it."""
+    home = os.environ.get("ROP_DESKTOP_HOME")
+    return Path(home) / "data" if home else Path(platformdirs.user_data_dir("rop-desktop"))
+
+
+def demo_study_dir() -> Path:
+    return data_dir() / "demo-study"
+
+
+def build_window(study, grader_id: int):  # noqa: ANN001, ANN201 - composition only
+    """The main window wired to its services (used by run_app and the tests)."""
+    from rop_desktop.services.grading import GradingService
+    from rop_desktop.ui.controllers.keys import bind_window_keys
+    from rop_desktop.ui.controllers.workspace import WorkspaceController
+    from rop_desktop.ui.grading import GradePanel, GradingShortcuts
+    from rop_desktop.ui.main_window import MainWindow
+
+    service = GradingService(study, grader_id)
+    window = MainWindow(study.name)
+    panel = GradePanel()
+    window.add_side_panel(panel, "Grade")
+    window.grading_shortcuts = GradingShortcuts(window, panel)
+    window.grade_panel = panel
+    window.workspace = WorkspaceController(window, service, panel)
+    bind_window_keys(window, window.grading_shortcuts)
+    window.canvas.setFocus()
+    return window
+
+
+def run_app(study: Path | None = None, demo: bool = False, grader: str | None = None,
+            screenshot: Path | None = None) -> int:
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication, QDialog, QMessageBox
+
+    from rop_desktop.domain.labels import Role
+    from rop_desktop.services.demo_study import DEMO_ADJUDICATOR, ensure_demo_study
+    from rop_desktop.services.grading import create_grader, list_graders
+    from rop_desktop.store import StoreError, Study, add_recent, recent_studies
+    from rop_desktop.ui.grader_dialog import GraderDialog
+    from rop_desktop.ui.style import apply_style
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("ROP Desktop")
+    app.setOrganizationName("ROP Desktop")
+    apply_style(app)
+    if demo:
+        folder = demo_study_dir()
+        if not (folder / "study.sqlite").exists():
+            print(f"Creating the demo study in {folder} …", file=sys.stderr)
+        folder = ensure_demo_study(folder)
+    elif study is not None:
+        folder = study
+    else:
+        recent = recent_studies()
+        folder = recent[0] if recent else None
+        if folder is None:
+            from PySide6.QtWidgets import QFileDialog
+
+            chosen = QFileDialog.getExistingDirectory(None, "Open or create a study folder")
+            if not chosen:
+                return 0
+            folder = Path(chosen)
+    try:
+        opened = Study.open_or_create(folder)
+    except StoreError as exc:
+        QMessageBox.critical(None, "ROP Desktop", str(exc))
+        print(f"rop-desktop: {exc}", file=sys.stderr)
+        return 2
+    add_recent(opened.root)
+    if grader is None and demo and screenshot is not None:
+        grader = "Demo user"
+    if grader is not None:
+        info = next((g for g in list_graders(opened) if g.name == grader), None) or create_grader(opened, grader)
+    else:
+        dialog = GraderDialog([g for g in list_graders(opened) if g.name != DEMO_ADJUDICATOR or True],
+                              lambda name, role: create_grader(opened, name, role or Role.GRADER))
+        if dialog.exec() != QDialog.DialogCode.Accepted or dialog.chosen is None:
+            opened.close()
+            return 0
+        info = dialog.chosen
+    window = build_window(opened, info.id)
+    window.show()
+    window.workspace.start()
+    if screenshot is not None:
+        def grab() -> None:
+            window.grab().save(str(screenshot))
+            window.close()
+        QTimer.singleShot(1500, grab)
+    code = app.exec()
+    opened.close()
+    return code

@@ -1,0 +1,202 @@
+"""Connects the grading service to the worklist, canvas and grade panel.
+
+Every user edit is written through the service at once (drafts included), so nothing is lost
+if the app dies. Image decoding runs in the ImageLoader thread; the window never waits for it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from rop_desktop.domain.grades import GradeValues
+from rop_desktop.domain.shapes import Shape
+from rop_desktop.imaging.display import DisplaySettings, DisplaySettingsError
+from rop_desktop.services.grading import GradingError, GradingService, ImageData
+from rop_desktop.ui.main_window import MainWindow
+from rop_desktop.workers.image_loader import ImageLoader
+
+
+class WorkspaceController(QObject):
+    imageShown = Signal(int)  # image id, after pixels and polygons are on the canvas
+    gradeSubmitted = Signal(int)
+
+    def __init__(self, window: MainWindow, service: GradingService, grade_panel: Any) -> None:
+        super().__init__(window)
+        self.window = window
+        self.service = service
+        self.panel = grade_panel
+        self.current: int | None = None
+        self.loader = ImageLoader(service.load_image, parent=self)
+        self.loader.loaded.connect(self._on_loaded)
+        self.loader.failed.connect(self._on_load_failed)
+        window.on_shutdown(self.shutdown)
+        self._save_display = QTimer(self)
+        self._save_display.setSingleShot(True)
+        self._save_display.setInterval(400)
+        self._save_display.timeout.connect(self._persist_display)
+
+        w = window
+        w.set_grader(service.grader.name, service.grader.role.label)
+        w.worklist.imageActivated.connect(self.open_image)
+        w.worklist.filterChanged.connect(lambda _f: self.refresh_worklist())
+        w.next_action.triggered.connect(lambda: self._step(+1))
+        w.prev_action.triggered.connect(lambda: self._step(-1))
+        w.next_todo_action.triggered.connect(self.open_next_todo)
+        w.canvas.shapeAdded.connect(self._save_shape)
+        w.canvas.shapeChanged.connect(self._save_shape)
+        w.canvas.shapeRemoved.connect(self._delete_shape)
+        w.canvas.selectionChanged.connect(self._on_selection)
+        w.lesion_combo.currentIndexChanged.connect(self._on_lesion_defaults)
+        w.stage_combo.currentIndexChanged.connect(self._on_lesion_defaults)
+        w.display_bar.settingsChanged.connect(self._on_display)
+        self.panel.valuesChanged.connect(self._save_draft)
+        self.panel.submitRequested.connect(self.submit)
+        if hasattr(self.panel, "set_grader"):
+            self.panel.set_grader(service.grader.name, service.grader.role.label)
+
+        stored = service.display_settings()
+        if stored:
+            try:
+                settings = DisplaySettings.from_dict(stored)
+            except DisplaySettingsError:
+                settings = DisplaySettings()
+            w.display_bar.set_settings(settings)
+            w.canvas.set_display_settings(settings)
+        w.worklist.set_choices(service.patients(), service.cameras())
+        self.refresh_worklist()
+
+    # ------------------------------------------------------------------ navigation
+    def refresh_worklist(self) -> None:
+        f = self.window.worklist.filters()
+        rows = self.service.worklist(status=f["status"], patient=f["patient"], camera=f["camera"])
+        self.window.worklist.set_rows(rows, current=self.current)
+
+    def start(self) -> None:
+        """Open the first image to grade (or the first image when all are done)."""
+        first = self.service.next_todo()
+        if first is None:  # all done: show every image instead of an empty to-do list
+            self.window.worklist.status_filter.setCurrentIndex(self.window.worklist.status_filter.findData(None))
+            rows = self.window.worklist.model.rows()
+            first = rows[0].image_id if rows else None
+        if first is not None:
+            self.open_image(first)
+
+    def open_image(self, image_id: int) -> None:
+        if image_id == self.current:
+            return
+        self.current = image_id
+        self.window.worklist.select(image_id)
+        self.window.image_label.setText("loading …")
+        self.loader.request(image_id)
+
+    def open_next_todo(self) -> None:
+        nxt = self.service.next_todo(self.current)
+        if nxt is None:
+            self.window.statusBar().showMessage("Everything in this study is submitted. Thank you!", 8000)
+            return
+        self.open_image(nxt)
+
+    def _step(self, delta: int) -> None:
+        model = self.window.worklist.model
+        if model.rowCount() == 0:
+            return
+        row = model.row_of(self.current) if self.current is not None else None
+        row = 0 if row is None else max(0, min(model.rowCount() - 1, row + delta))
+        self.open_image(model.image_id_at(row))
+
+    def _on_loaded(self, image_id: int, data: ImageData) -> None:
+        if image_id != self.current:
+            return
+        shapes = self.service.my_shapes(image_id)
+        self.window.canvas.set_image(data.rgb, shapes, data.fov)
+        mine = self.service.my_grade(image_id)
+        self.panel.set_values(mine.values, submitted=mine.submitted)
+        self._update_polygon_stages()
+        eye = data.eye.value if data.eye else "eye ?"
+        self.window.image_label.setText(f"{data.patient} · {eye} · {data.original_name}")
+        self.imageShown.emit(image_id)
+        self.loader.prefetch(self.service.next_todo(image_id))
+
+    def _on_load_failed(self, image_id: int, message: str) -> None:
+        if image_id == self.current:
+            self.window.canvas.clear()
+            self.window.image_label.setText("")
+            self.window.statusBar().showMessage(message, 10000)
+
+    # ------------------------------------------------------------------ edits (each one stored)
+    def _save_shape(self, shape: Shape) -> None:
+        if self.current is None:
+            return
+        try:
+            self.service.save_shape(self.current, shape)
+        except GradingError as exc:
+            self.window.statusBar().showMessage(str(exc), 8000)
+        self._update_polygon_stages()
+
+    def _delete_shape(self, shape_id: object) -> None:
+        if self.current is None or not isinstance(shape_id, str):
+            return
+        self.service.delete_shape(self.current, shape_id)
+        self._update_polygon_stages()
+
+    def _update_polygon_stages(self) -> None:
+        if hasattr(self.panel, "set_polygon_stages"):
+            self.panel.set_polygon_stages([s.stage for s in self.window.canvas.shapes() if s.stage is not None])
+
+    def _save_draft(self, values: GradeValues) -> None:
+        if self.current is None:
+            return
+        mine = self.service.save_draft(self.current, values)
+        self.window.worklist.model.update_status(self.current, "submitted" if mine.submitted else "draft")
+
+    def submit(self) -> None:
+        if self.current is None:
+            return
+        image_id = self.current
+        try:
+            self.service.submit(image_id, self.panel.values())
+        except GradingError as exc:
+            self.window.statusBar().showMessage(str(exc), 10000)
+            return
+        self.window.worklist.model.update_status(image_id, "submitted")
+        self.gradeSubmitted.emit(image_id)
+        self.window.statusBar().showMessage("Submitted.", 3000)
+        self.open_next_todo()
+
+    # ------------------------------------------------------------------ polygons' attributes
+    def _on_lesion_defaults(self) -> None:
+        lesion = self.window.lesion_combo.currentData()
+        stage = self.window.stage_combo.currentData()
+        canvas = self.window.canvas
+        canvas.set_new_shape_defaults(lesion, stage)
+        selected = canvas.selected_id()
+        if selected is not None:
+            shape = canvas.shape(selected)
+            if shape.lesion_type != lesion or shape.stage != stage:
+                canvas.set_shape_attributes(selected, lesion, stage)
+
+    def _on_selection(self, shape_id: object) -> None:
+        if shape_id is None:
+            return
+        shape = self.window.canvas.shape(shape_id)
+        w = self.window
+        for combo, value in ((w.lesion_combo, shape.lesion_type), (w.stage_combo, shape.stage)):
+            combo.blockSignals(True)
+            combo.setCurrentIndex(max(0, combo.findData(value)))
+            combo.blockSignals(False)
+
+    # ------------------------------------------------------------------ display
+    def _on_display(self, settings: DisplaySettings) -> None:
+        self.window.canvas.set_display_settings(settings)
+        self._save_display.start()
+
+    def _persist_display(self) -> None:
+        self.service.save_display_settings(self.window.display_bar.settings().to_dict())
+
+    def shutdown(self) -> None:
+        if self._save_display.isActive():
+            self._save_display.stop()
+            self._persist_display()
+        self.loader.shutdown()

@@ -1,0 +1,143 @@
+"""The main window: worklist (left), canvas (centre), side panels (right), tools on top.
+
+Views only: the controllers in :mod:`rop_desktop.ui.controllers` connect them to the services.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent
+from PySide6.QtWidgets import (QComboBox, QDockWidget, QLabel, QMainWindow, QTabWidget, QToolBar, QWidget)
+
+from rop_desktop.domain.labels import LesionType, Stage
+from rop_desktop.ui.canvas import ImageCanvas
+from rop_desktop.ui.display_bar import DisplayBar
+from rop_desktop.ui.worklist import WorklistPanel
+
+TOOL_ACTIONS = (("select", "Select / edit"), ("polygon", "Polygon"), ("trace", "Trace ridge"), ("pan", "Pan"))
+
+
+class MainWindow(QMainWindow):
+    closing = Signal()
+
+    def __init__(self, study_name: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("MainWindow")
+        self.setWindowTitle(f"ROP Desktop — {study_name}")
+        self.resize(1500, 920)
+        self._shutdown_hooks: list[Callable[[], None]] = []
+
+        self.canvas = ImageCanvas()
+        self.canvas.setObjectName("canvas")
+        self.setCentralWidget(self.canvas)
+
+        self.worklist = WorklistPanel()
+        self.worklist_dock = self._dock("Worklist", self.worklist, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.side_tabs = QTabWidget()
+        self.side_tabs.setMinimumWidth(320)
+        self.side_dock = self._dock("Assessment", self.side_tabs, Qt.DockWidgetArea.RightDockWidgetArea)
+
+        self._build_toolbar()
+        self.grader_label = QLabel()
+        self.grader_label.setObjectName("graderLabel")
+        self.image_label = QLabel()
+        self.zoom_label = QLabel()
+        self.cursor_label = QLabel()
+        bar = self.statusBar()
+        bar.addPermanentWidget(self.image_label)
+        bar.addPermanentWidget(self.cursor_label)
+        bar.addPermanentWidget(self.zoom_label)
+        bar.addPermanentWidget(self.grader_label)
+        self.canvas.zoomChanged.connect(lambda z: self.zoom_label.setText(f"{z * 100:.0f} %"))
+        self.canvas.cursorMoved.connect(lambda x, y: self.cursor_label.setText(f"x {x:.0f}  y {y:.0f}"))
+        self.canvas.message.connect(lambda text: self.statusBar().showMessage(text, 6000))
+
+    # ------------------------------------------------------------------ building
+    def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(f"dock_{title.lower()}")
+        dock.setWidget(widget)
+        dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
+                         | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
+        self.addDockWidget(area, dock)
+        return dock
+
+    def _action(self, text: str, slot: Callable[[], None] | None = None, tip: str | None = None) -> QAction:
+        """A toolbar action. Keys are bound from the one shortcut table (ui.grading.keymap) by the
+        composition root, never here: two bindings of one key would make both dead."""
+        action = QAction(text, self)
+        action.setToolTip(tip or text)
+        if slot is not None:
+            action.triggered.connect(slot)
+        return action
+
+    def _build_toolbar(self) -> None:
+        tb = QToolBar("Tools")
+        tb.setObjectName("toolbar_tools")
+        tb.setMovable(False)
+        self.addToolBar(tb)
+        self.prev_action = self._action("◀ Previous", tip="Previous image in the worklist")
+        self.next_action = self._action("Next ▶", tip="Next image in the worklist")
+        self.next_todo_action = self._action("Next to do ▶▶", tip="Next image I have not submitted")
+        tb.addActions([self.prev_action, self.next_action, self.next_todo_action])
+        tb.addSeparator()
+        group = QActionGroup(self)
+        self.tool_actions: dict[str, QAction] = {}
+        for name, text in TOOL_ACTIONS:
+            action = self._action(text, lambda n=name: self.canvas.set_tool(n))
+            action.setCheckable(True)
+            group.addAction(action)
+            tb.addAction(action)
+            self.tool_actions[name] = action
+        self.tool_actions[self.canvas.tool()].setChecked(True)
+        self.canvas.toolChanged.connect(lambda n: self.tool_actions[n].setChecked(True) if n in self.tool_actions
+                                        else None)
+        self.lesion_combo = QComboBox()
+        for lesion in LesionType:
+            self.lesion_combo.addItem(lesion.label, lesion)
+        self.lesion_combo.setToolTip("Lesion type of new / selected polygons")
+        self.stage_combo = QComboBox()
+        self.stage_combo.addItem("Stage –", None)
+        for stage in (Stage.S1, Stage.S2, Stage.S3):
+            self.stage_combo.addItem(stage.label, stage)
+        self.stage_combo.setToolTip("Stage of new / selected polygons")
+        for combo in (self.lesion_combo, self.stage_combo):
+            combo.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+            tb.addWidget(combo)
+        tb.addSeparator()
+        self.undo_action = self.canvas.undo_stack.createUndoAction(self, "Undo")
+        self.redo_action = self.canvas.undo_stack.createRedoAction(self, "Redo")
+        tb.addActions([self.undo_action, self.redo_action])
+        tb.addSeparator()
+        self.fit_action = self._action("Fit", self.canvas.fit, tip="Fit the image to the window")
+        self.actual_action = self._action("1:1", self.canvas.actual_size, tip="Actual pixels")
+        tb.addActions([self.fit_action, self.actual_action])
+        self.addToolBarBreak()
+        display_tb = QToolBar("Display")
+        display_tb.setObjectName("toolbar_display")
+        display_tb.setMovable(False)
+        self.addToolBar(display_tb)
+        self.display_bar = DisplayBar()
+        display_tb.addWidget(self.display_bar)
+        self.help_action = self._action("Shortcuts (F1)", tip="All keyboard shortcuts")
+        tb.addSeparator()
+        tb.addAction(self.help_action)
+
+    # ------------------------------------------------------------------ hosting
+    def add_side_panel(self, widget: QWidget, title: str) -> None:
+        self.side_tabs.addTab(widget, title)
+
+    def set_grader(self, name: str, role_label: str) -> None:
+        self.grader_label.setText(f"Grading as {name} ({role_label})")
+
+    def on_shutdown(self, hook: Callable[[], None]) -> None:
+        self._shutdown_hooks.append(hook)
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt API
+        self.closing.emit()
+        for hook in self._shutdown_hooks:
+            hook()
+        self._shutdown_hooks.clear()
+        super().closeEvent(event)
