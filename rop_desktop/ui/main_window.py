@@ -39,6 +39,7 @@ class MainWindow(QMainWindow):
         self.side_tabs.setMinimumWidth(320)
         self.side_dock = self._dock("Assessment", self.side_tabs, Qt.DockWidgetArea.RightDockWidgetArea)
 
+        self.resizeDocks([self.worklist_dock, self.side_dock], [440, 340], Qt.Orientation.Horizontal)
         self._build_toolbar()
         self.grader_label = QLabel()
         self.grader_label.setObjectName("graderLabel")
