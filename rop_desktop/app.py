@@ -23,6 +23,7 @@ def build_window(study, grader_id: int):  # noqa: ANN001, ANN201 - composition o
     """The main window wired to its services (used by run_app and the tests)."""
     from rop_desktop.services.grading import GradingService
     from rop_desktop.ui.controllers.keys import bind_window_keys
+    from rop_desktop.ui.controllers.study_menu import StudyMenu
     from rop_desktop.ui.controllers.workspace import WorkspaceController
     from rop_desktop.ui.grading import GradePanel, GradingShortcuts
     from rop_desktop.ui.main_window import MainWindow
@@ -35,8 +36,19 @@ def build_window(study, grader_id: int):  # noqa: ANN001, ANN201 - composition o
     window.grade_panel = panel
     window.workspace = WorkspaceController(window, service, panel)
     bind_window_keys(window, window.grading_shortcuts)
+    window.study_menu = StudyMenu(window, study, open_study_in_new_window, window.workspace.reload_study_lists)
     window.canvas.setFocus()
     return window
+
+
+def open_study_in_new_window(folder: Path) -> None:
+    """Start another app process on ``folder`` (each window owns one study)."""
+    from PySide6.QtCore import QProcess
+
+    args = ["--study", str(folder)]
+    if not getattr(sys, "frozen", False):
+        args = ["-m", "rop_desktop", *args]
+    QProcess.startDetached(sys.executable, args)
 
 
 def run_app(study: Path | None = None, demo: bool = False, grader: str | None = None,

@@ -25,7 +25,14 @@ _LIVE: "weakref.WeakSet[GeneratorWorker]" = weakref.WeakSet()
 
 def running_workers() -> list["GeneratorWorker"]:
     """Workers whose thread is still running (tests fail on any left dangling)."""
-    return [w for w in list(_LIVE) if w.isRunning()]
+    alive = []
+    for worker in list(_LIVE):
+        try:
+            if worker.isRunning():
+                alive.append(worker)
+        except RuntimeError:  # the C++ object is gone, so is its thread
+            _LIVE.discard(worker)
+    return alive
 
 
 class GeneratorWorker(QThread):

@@ -68,6 +68,13 @@ class WorkspaceController(QObject):
         self.refresh_worklist()
 
     # ------------------------------------------------------------------ navigation
+    def reload_study_lists(self) -> None:
+        """After an import: new patients / cameras in the filters, new rows in the worklist."""
+        self.window.worklist.set_choices(self.service.patients(), self.service.cameras())
+        self.refresh_worklist()
+        if self.current is None:
+            self.start()
+
     def refresh_worklist(self) -> None:
         f = self.window.worklist.filters()
         rows = self.service.worklist(status=f["status"], patient=f["patient"], camera=f["camera"])

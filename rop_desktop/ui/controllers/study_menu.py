@@ -1,0 +1,76 @@
+"""The File menu: import images into this study, open / create another study, recent studies, quit."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QFileDialog, QMenu
+
+from rop_desktop.services.importer import import_images
+from rop_desktop.services.studies import recent_study_folders
+from rop_desktop.ui.import_dialog import ImportDialog
+from rop_desktop.ui.main_window import MainWindow
+
+IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.tif *.tiff *.webp *.dcm *.dicom);;All files (*)"
+
+
+class StudyMenu:
+    """Builds the File menu. ``open_study(path)`` is the composition root's way to switch studies."""
+
+    def __init__(self, window: MainWindow, study: Any, open_study: Callable[[Path], None],
+                 after_import: Callable[[], None]) -> None:
+        self.window = window
+        self.study = study
+        self._open_study = open_study
+        self._after_import = after_import
+        menu: QMenu = window.menuBar().addMenu("&File")
+        self.import_files_action = self._add(menu, "Import images…", self.import_files)
+        self.import_folder_action = self._add(menu, "Import a folder…", self.import_folder)
+        menu.addSeparator()
+        self.open_action = self._add(menu, "Open or create a study…", self.choose_study)
+        self.recent_menu = menu.addMenu("Recent studies")
+        self.recent_menu.aboutToShow.connect(self._fill_recent)
+        menu.addSeparator()
+        self._add(menu, "Quit", window.close)
+        self.dialog: ImportDialog | None = None
+
+    def _add(self, menu: QMenu, text: str, slot: Callable[[], object]) -> QAction:
+        action = menu.addAction(text)
+        action.triggered.connect(slot)
+        return action
+
+    def _fill_recent(self) -> None:
+        self.recent_menu.clear()
+        for path in recent_study_folders():
+            action = self.recent_menu.addAction(str(path))
+            action.triggered.connect(lambda _=False, p=path: self._open_study(p))
+        if self.recent_menu.isEmpty():
+            self.recent_menu.addAction("(none)").setEnabled(False)
+
+    def choose_study(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self.window, "Open or create a study folder")
+        if folder:
+            self._open_study(Path(folder))
+
+    def import_files(self) -> None:
+        files, _ = QFileDialog.getOpenFileNames(self.window, "Import images", "", IMAGE_FILTER)
+        if files:
+            self.run_import([Path(f) for f in files])
+
+    def import_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self.window, "Import every image in a folder")
+        if folder:
+            manifest, _ = QFileDialog.getOpenFileName(self.window, "Manifest CSV (optional: Cancel to skip)",
+                                                      folder, "CSV (*.csv)")
+            self.run_import([Path(folder)], Path(manifest) if manifest else None)
+
+    def run_import(self, sources: list[Path], manifest: Path | None = None) -> ImportDialog:
+        dialog = ImportDialog(self.window)
+        dialog.finishedImport.connect(lambda _summary: self._after_import())
+        self.dialog = dialog
+        dialog.show()
+        dialog.start(lambda: import_images(self.study, sources, manifest))
+        return dialog
