@@ -65,10 +65,11 @@ class Issue:
     severity: str = "warning"  # "warning" | "error"
 
 
-def check_grade(values: GradeValues, polygon_stages: list[Stage] | None = None) -> list[Issue]:
+def check_grade(values: GradeValues, polygon_stages: list[Stage | None] | None = None) -> list[Issue]:
     """Consistency rules checked before a grade is submitted.
 
-    ``polygon_stages`` are the stages of the grader's polygons on the same image.
+    ``polygon_stages`` has one entry per polygon the grader drew on the image: its stage, or None
+    for a polygon without a stage (it still counts as an outlined line).
     """
     issues: list[Issue] = []
     ungradable = values.quality is Quality.UNGRADABLE
@@ -95,7 +96,7 @@ def check_grade(values: GradeValues, polygon_stages: list[Stage] | None = None) 
     if values.arop and values.zone in (Zone.III,):
         issues.append(Issue("arop", "A-ROP is a posterior disease; zone III is unusual.", "warning"))
     for pstage in polygon_stages or []:
-        if pstage.major is not None and major is not None and pstage.major > major:
+        if pstage is not None and pstage.major is not None and major is not None and pstage.major > major:
             issues.append(Issue("stage", f"A polygon is marked {pstage.label}, above the image's {values.stage.label}.",
                                 "warning"))
             break

@@ -190,7 +190,7 @@ class GradingService:
             return MyGrade(grade.values, grade.submitted, grade.submitted_at, grade.updated_at, True)
 
     def issues(self, image_id: int, values: GradeValues) -> list[Issue]:
-        stages = [s.stage for s in self.my_shapes(image_id) if s.stage is not None]
+        stages = [s.stage for s in self.my_shapes(image_id)]
         return check_grade(values, stages)
 
     def submit(self, image_id: int, values: GradeValues) -> MyGrade:

@@ -87,7 +87,8 @@ class MainWindow(QMainWindow):
         group = QActionGroup(self)
         self.tool_actions: dict[str, QAction] = {}
         for name, text in TOOL_ACTIONS:
-            action = self._action(text, lambda n=name: self.canvas.set_tool(n))
+            # triggered(bool) passes `checked` first: it must not land in `n`
+            action = self._action(text, lambda _checked=False, n=name: self.canvas.set_tool(n))
             action.setCheckable(True)
             group.addAction(action)
             tb.addAction(action)

@@ -87,6 +87,11 @@ class ImageLoader(QObject):
         if not known:
             self._thread.jobs.put((image_id, False))
 
+    def is_cached(self, image_id: int) -> bool:
+        """Whether the image is decoded and waiting (a prefetch finished)."""
+        with self._lock:
+            return image_id in self._cache
+
     def forget(self, image_id: int | None = None) -> None:
         """Drop a cached image (all when None), e.g. after it was re-imported."""
         with self._lock:

@@ -46,3 +46,9 @@ def test_parse_stage(text: str, expected: Stage) -> None:
 def test_parse_rejects_unknown() -> None:
     with pytest.raises(ValueError, match="not a valid Stage"):
         Stage.parse("7")
+
+
+def test_an_unstaged_polygon_counts_as_an_outline() -> None:
+    g = GradeValues(rop=RopPresence.YES, stage=Stage.S2, quality=Quality.GRADABLE)
+    assert any(i.field == "polygons" for i in check_grade(g, []))
+    assert not any(i.field == "polygons" for i in check_grade(g, [None]))

@@ -27,7 +27,11 @@ class WorkspaceController(QObject):
         self.window = window
         self.service = service
         self.panel = grade_panel
-        self.current: int | None = None
+        self.current: int | None = None  # the image asked for (may still be decoding)
+        #: The image whose pixels, polygons and grade are on screen: the one every edit belongs to.
+        #: It differs from ``current`` while the next image decodes; keys pressed meanwhile still
+        #: edit what the grader sees, never the image that is not shown yet.
+        self.shown: int | None = None
         self.loader = ImageLoader(service.load_image, parent=self)
         self.loader.loaded.connect(self._on_loaded)
         self.loader.failed.connect(self._on_load_failed)
@@ -120,6 +124,7 @@ class WorkspaceController(QObject):
         self.window.canvas.set_image(data.rgb, shapes, data.fov)
         mine = self.service.my_grade(image_id)
         self.panel.set_values(mine.values, submitted=mine.submitted)
+        self.shown = image_id
         self._update_polygon_stages()
         eye = data.eye.value if data.eye else "eye ?"
         self.window.image_label.setText(f"{data.patient} · {eye} · {data.original_name}")
@@ -128,40 +133,45 @@ class WorkspaceController(QObject):
 
     def _on_load_failed(self, image_id: int, message: str) -> None:
         if image_id == self.current:
+            self.shown = None
             self.window.canvas.clear()
             self.window.image_label.setText("")
             self.window.statusBar().showMessage(message, 10000)
 
     # ------------------------------------------------------------------ edits (each one stored)
     def _save_shape(self, shape: Shape) -> None:
-        if self.current is None:
+        if self.shown is None:
             return
         try:
-            self.service.save_shape(self.current, shape)
+            self.service.save_shape(self.shown, shape)
         except GradingError as exc:
             self.window.statusBar().showMessage(str(exc), 8000)
         self._update_polygon_stages()
 
     def _delete_shape(self, shape_id: object) -> None:
-        if self.current is None or not isinstance(shape_id, str):
+        if self.shown is None or not isinstance(shape_id, str):
             return
-        self.service.delete_shape(self.current, shape_id)
+        try:
+            self.service.delete_shape(self.shown, shape_id)
+        except GradingError as exc:
+            self.window.statusBar().showMessage(str(exc), 8000)
         self._update_polygon_stages()
 
     def _update_polygon_stages(self) -> None:
         if hasattr(self.panel, "set_polygon_stages"):
-            self.panel.set_polygon_stages([s.stage for s in self.window.canvas.shapes() if s.stage is not None])
+            self.panel.set_polygon_stages([s.stage for s in self.window.canvas.shapes()])
 
     def _save_draft(self, values: GradeValues) -> None:
-        if self.current is None:
+        if self.shown is None:
             return
-        mine = self.service.save_draft(self.current, values)
-        self.window.worklist.model.update_status(self.current, "submitted" if mine.submitted else "draft")
+        mine = self.service.save_draft(self.shown, values)
+        self.window.worklist.model.update_status(self.shown, "submitted" if mine.submitted else "draft")
 
     def submit(self) -> None:
-        if self.current is None:
+        """Submit the grade on screen; then open the next image to do (unless another one is on its way)."""
+        if self.shown is None:
             return
-        image_id = self.current
+        image_id = self.shown
         try:
             self.service.submit(image_id, self.panel.values())
         except GradingError as exc:
@@ -170,7 +180,8 @@ class WorkspaceController(QObject):
         self.window.worklist.model.update_status(image_id, "submitted")
         self.gradeSubmitted.emit(image_id)
         self.window.statusBar().showMessage("Submitted.", 3000)
-        self.open_next_todo()
+        if self.current == image_id:
+            self.open_next_todo()
 
     # ------------------------------------------------------------------ polygons' attributes
     def _on_lesion_defaults(self) -> None:
