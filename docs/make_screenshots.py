@@ -70,6 +70,13 @@ def main() -> int:
     out = REPO / "docs" / "screenshot-workspace.png"
     window.grab().save(str(out))
     print(out)
+    window.grading_shortcuts.toggle_help()  # the F1 overlay
+    for _ in range(20):
+        app.processEvents()
+    help_out = REPO / "docs" / "screenshot-shortcuts.png"
+    window.grab().save(str(help_out))
+    print(help_out)
+    window.grading_shortcuts.toggle_help()
     window.close()
     study.close()
     return 0
