@@ -277,6 +277,17 @@ class GradingService:
         if not self.others_visible(image_id):
             raise BlindingError("Blinded grading: submit your own grade of this image first.")
 
+    # ------------------------------------------------------------------ where the grader was
+    def remember_image(self, image_id: int) -> None:
+        """Remember the image on screen, so reopening the study comes back to it."""
+        with self.study.session() as session:
+            repo.set_setting(session, f"grader.{self.grader.id}.last_image", int(image_id))
+
+    def last_image(self) -> int | None:
+        with self.study.session() as session:
+            image_id = repo.get_setting(session, f"grader.{self.grader.id}.last_image")
+            return int(image_id) if image_id is not None and session.get(Image, image_id) is not None else None
+
     # ------------------------------------------------------------------ display settings
     def display_settings(self) -> dict[str, Any] | None:
         with self.study.session() as session:

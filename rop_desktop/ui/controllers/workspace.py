@@ -85,7 +85,12 @@ class WorkspaceController(QObject):
         self.window.worklist.set_rows(rows, current=self.current)
 
     def start(self) -> None:
-        """Open the first image to grade (or the first image when all are done)."""
+        """Back to the image the grader left if it is still to do, else the first image to grade
+        (or the first image when all are done)."""
+        last = self.service.last_image()
+        if last is not None and not self.service.my_grade(last).submitted:
+            self.open_image(last)
+            return
         first = self.service.next_todo()
         if first is None:  # all done: show every image instead of an empty to-do list
             self.window.worklist.status_filter.setCurrentIndex(self.window.worklist.status_filter.findData(None))
@@ -128,6 +133,7 @@ class WorkspaceController(QObject):
         self._update_polygon_stages()
         eye = data.eye.value if data.eye else "eye ?"
         self.window.image_label.setText(f"{data.patient} · {eye} · {data.original_name}")
+        self.service.remember_image(image_id)
         self.imageShown.emit(image_id)
         self.loader.prefetch(self.service.next_todo(image_id))
 

@@ -61,3 +61,12 @@ def test_start_after_reopening_resumes_at_the_first_image_not_submitted(qtbot, w
     with qtbot.waitSignal(ws.workspace.imageShown, timeout=10_000) as shown:
         ws.workspace.start()
     assert shown.args == [second] != [first]
+
+
+def test_reopening_comes_back_to_the_image_left_unfinished(qtbot, ws) -> None:
+    third = ws.window.worklist.model.image_id_at(2)
+    ws.show_image(third)
+    ws.keys("y")  # a draft, not submitted
+    ws.reopen()
+    ws.workspace.start()
+    qtbot.waitUntil(lambda: ws.workspace.shown == third, timeout=10_000)
