@@ -68,6 +68,8 @@ def _add_grades(study: Study, truth: dict) -> None:
                 repo.upsert_grade(session, image, grader, GradeValues.from_dict(grade["values"]), submitted=True)
                 for polygon in grade.get("polygons", []):
                     stage = polygon.get("stage")
-                    repo.add_annotation(session, image, grader, [polygon["points"]],
+                    # the demo writes pixel-centre coordinates; the app stores pixel corners
+                    ring = [[x + 0.5, y + 0.5] for x, y in polygon["points"]]
+                    repo.add_annotation(session, image, grader, [ring],
                                         LesionType.parse(polygon["type"]),
                                         stage=Stage.parse(stage) if stage else None, source="drawn")

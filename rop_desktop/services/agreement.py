@@ -1,0 +1,301 @@
+"""Agreement dashboard: how the graders agree with each other, with the reference, and the model.
+
+Every figure comes from :mod:`training.metrics` (torchmetrics underneath); this module only
+gathers the submitted grades of the study into aligned label lists and packs the results into
+plain, JSON-able dataclasses (:meth:`AgreementReport.to_dict`, :meth:`AgreementReport.to_csv`).
+
+Choices (the tests pin them):
+
+* Labels are the stored enum values. "Not assessable" (``na``) and unanswered fields count as
+  *not rated*: an ungradable vote rates the image quality but no ROP / stage / plus / zone.
+* Pairwise statistics use the images both graders rated; weighted kappa (linear and quadratic)
+  is given for the ordinal fields, in clinical order: stage by ``Stage.severity`` (0 < 1 < 2 <
+  3 < 4A < 4B < 5A < 5B < 5C), plus normal < pre-plus < plus, zone III < II < posterior II < I.
+* Fleiss' kappa uses the images rated by every grader in the report.
+* Leave-one-out: each grader's ROP yes/no against the strict majority of the *other* graders'
+  votes. A tie among the others is **left out** by default (``loo_ties="leave_out"``; the
+  alternative ``"severe"`` counts a tie as ROP present, the screening-safe reading).
+* Model hook: ``model_predictions`` (image id → probability of ROP) is compared with the
+  reference standard at ``threshold`` (positive when ``p >= threshold``), and paper A's error
+  reduction is computed against each grader on the same images.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rop_desktop.domain.labels import Plus, Quality, RopPresence, Stage, Zone
+from rop_desktop.store import Study, repo
+from training.metrics import (binary_report, cohen_kappa, error_reduction, fleiss_kappa, leave_one_out_performance,
+                              percent_agreement)
+
+from .reference import submitted_votes
+
+FIELDS: tuple[str, ...] = ("rop", "stage", "plus", "zone", "quality")
+#: Category lists, in ordinal (clinical severity) order for the ordinal fields.
+CATEGORIES: dict[str, list[str]] = {
+    "rop": [RopPresence.NO.value, RopPresence.YES.value],
+    "stage": [s.value for s in sorted((s for s in Stage if s is not Stage.NA), key=lambda s: s.severity)],
+    "plus": [p.value for p in sorted((p for p in Plus if p is not Plus.NA), key=lambda p: p.severity)],
+    "zone": [z.value for z in sorted((z for z in Zone if z is not Zone.NA), key=lambda z: z.severity)],
+    "quality": [q.value for q in Quality],
+}
+ORDINAL: frozenset[str] = frozenset({"stage", "plus", "zone"})
+LOO_TIES: tuple[str, ...] = ("leave_out", "severe")
+_NOT_RATED = {"na", None}
+
+
+class AgreementError(ValueError):
+    """Bad dashboard input; ``reason`` says what and how to fix it."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class PairAgreement:
+    field: str
+    grader_a: str
+    grader_b: str
+    n_items: int  #: images both rated
+    percent_agreement: float | None
+    kappa: float | None
+    kappa_linear: float | None = None  #: ordinal fields only
+    kappa_quadratic: float | None = None  #: ordinal fields only
+
+
+@dataclass(frozen=True)
+class FieldAgreement:
+    field: str
+    ordinal: bool
+    categories: list[str]
+    pairs: list[PairAgreement]
+    fleiss_kappa: float | None
+    fleiss_items: int  #: images rated by every grader
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class GraderPerformance:
+    """One grader's ROP yes/no against the majority of the other graders."""
+
+    grader: str
+    n_items: int
+    tp: int
+    fp: int
+    tn: int
+    fn: int
+    sensitivity: float | None
+    specificity: float | None
+    accuracy: float | None
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ModelComparison:
+    """The model's ROP calls against the reference standard, and paper A's error reduction."""
+
+    threshold: float
+    n_images: int
+    sensitivity: float | None
+    specificity: float | None
+    accuracy: float
+    auroc: float | None
+    tp: int
+    fp: int
+    tn: int
+    fn: int
+    error_reduction: dict[str, float | None]  #: per grader, (grader error − model error) / grader error
+    grader_error_rate: dict[str, float]
+    model_error_rate: float
+    mean_error_reduction: float | None
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class AgreementReport:
+    graders: list[str]
+    n_images: int  #: images with at least one submitted grade
+    fields: list[FieldAgreement]
+    leave_one_out: list[GraderPerformance]
+    loo_ties: str
+    references_by_method: dict[str, int]
+    model: ModelComparison | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready Python."""
+        return dataclasses.asdict(self)
+
+    def for_field(self, name: str) -> FieldAgreement:
+        return next(f for f in self.fields if f.field == name)
+
+    def grader(self, name: str) -> GraderPerformance:
+        return next(g for g in self.leave_one_out if g.grader == name)
+
+    def rows(self) -> list[dict[str, Any]]:
+        """Every figure as one long table: table, field, grader_a, grader_b, statistic, value, n."""
+        out: list[dict[str, Any]] = []
+
+        def add(table: str, stat: str, value: Any, n: int | None = None, fld: str = "", a: str = "",
+                b: str = "") -> None:
+            out.append({"table": table, "field": fld, "grader_a": a, "grader_b": b, "statistic": stat,
+                        "value": "" if value is None else value, "n": "" if n is None else n})
+
+        for fa in self.fields:
+            for p in fa.pairs:
+                for stat in ("percent_agreement", "kappa", "kappa_linear", "kappa_quadratic"):
+                    if stat.startswith("kappa_") and not fa.ordinal:
+                        continue
+                    add("pairwise", stat, getattr(p, stat), p.n_items, fa.field, p.grader_a, p.grader_b)
+            add("fleiss", "fleiss_kappa", fa.fleiss_kappa, fa.fleiss_items, fa.field)
+        for g in self.leave_one_out:
+            for stat in ("sensitivity", "specificity", "accuracy", "tp", "fp", "tn", "fn"):
+                add("leave_one_out", stat, getattr(g, stat), g.n_items, "rop", g.grader)
+        for method, count in sorted(self.references_by_method.items()):
+            add("references", method, count)
+        if self.model is not None:
+            m = self.model
+            for stat in ("threshold", "sensitivity", "specificity", "accuracy", "auroc", "model_error_rate",
+                         "mean_error_reduction"):
+                add("model", stat, getattr(m, stat), m.n_images, "rop")
+            for name, value in m.error_reduction.items():
+                add("error_reduction", "error_reduction", value, None, "rop", name)
+                add("error_reduction", "grader_error_rate", m.grader_error_rate[name], None, "rop", name)
+        return out
+
+    def to_csv(self, path: str | Path) -> Path:
+        """Write :meth:`rows` as a UTF-8 CSV with a header; returns the path."""
+        path = Path(path)
+        with path.open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.DictWriter(handle, fieldnames=["table", "field", "grader_a", "grader_b", "statistic",
+                                                        "value", "n"])
+            writer.writeheader()
+            writer.writerows(self.rows())
+        return path
+
+
+class AgreementService:
+    """Agreement statistics of one study (read only)."""
+
+    def __init__(self, study: Study) -> None:
+        self.study = study
+
+    def labels(self) -> tuple[list[int], dict[str, dict[str, list[str | None]]]]:
+        """(image ids, field → grader → labels aligned with the ids); None = not rated."""
+        with self.study.session() as session:
+            votes = submitted_votes(session)
+        image_ids = sorted(votes)
+        graders = sorted({name for by in votes.values() for name in by})
+        table: dict[str, dict[str, list[str | None]]] = {f: {g: [] for g in graders} for f in FIELDS}
+        for image_id in image_ids:
+            for grader in graders:
+                vote = votes[image_id].get(grader)
+                plain = vote[1].as_dict() if vote is not None else {}
+                for f in FIELDS:
+                    value = plain.get(f)
+                    table[f][grader].append(None if value in _NOT_RATED else str(value))
+        return image_ids, table
+
+    def dashboard(self, model_predictions: Mapping[int, float] | None = None, threshold: float = 0.5, *,
+                  loo_ties: str = "leave_out") -> AgreementReport:
+        """Every table of the dashboard (see the module documentation for the choices)."""
+        if loo_ties not in LOO_TIES:
+            raise AgreementError(f"loo_ties must be one of {', '.join(LOO_TIES)}, got {loo_ties!r}")
+        image_ids, table = self.labels()
+        graders = list(table["rop"])
+        fields = [_field_agreement(f, table[f]) for f in FIELDS] if len(graders) >= 2 else []
+        loo = _leave_one_out(table["rop"], loo_ties) if len(graders) >= 2 else []
+        with self.study.session() as session:
+            references = repo.list_references(session)
+            by_method = dict(Counter(r.method for r in references))
+            reference_rop = {r.image_id: _binary(r.rop.value if r.rop else None) for r in references
+                             if r.quality is not Quality.UNGRADABLE}
+        model = None
+        if model_predictions is not None:
+            model = _model(model_predictions, threshold, reference_rop, image_ids, table["rop"])
+        return AgreementReport(graders, len(image_ids), fields, loo, loo_ties, by_method, model)
+
+
+# ---------------------------------------------------------------------------- helpers
+def _field_agreement(name: str, labels: dict[str, list[str | None]]) -> FieldAgreement:
+    cats = CATEGORIES[name]
+    ordinal = name in ORDINAL
+    graders = list(labels)
+    pairs = []
+    for i, a in enumerate(graders):
+        for b in graders[i + 1:]:
+            la, lb = labels[a], labels[b]
+            n = sum(x is not None and y is not None for x, y in zip(la, lb))
+            pairs.append(PairAgreement(
+                name, a, b, n, percent_agreement(la, lb, cats), cohen_kappa(la, lb, None, cats),
+                cohen_kappa(la, lb, "linear", cats) if ordinal else None,
+                cohen_kappa(la, lb, "quadratic", cats) if ordinal else None))
+    complete = [i for i in range(len(labels[graders[0]])) if all(labels[g][i] is not None for g in graders)]
+    notes = []
+    fleiss = None
+    if complete:
+        counts = np.zeros((len(complete), len(cats)), np.int64)
+        for row, i in enumerate(complete):
+            for g in graders:
+                counts[row, cats.index(labels[g][i])] += 1  # type: ignore[arg-type]
+        fleiss = fleiss_kappa(counts)
+    else:
+        notes.append(f"no image was rated on {name} by all {len(graders)} graders: Fleiss' kappa undefined")
+    return FieldAgreement(name, ordinal, list(cats), pairs, fleiss, len(complete), notes)
+
+
+def _binary(value: str | None) -> int | None:
+    return {"yes": 1, "no": 0}.get(value) if value is not None else None
+
+
+def _leave_one_out(rop: dict[str, list[str | None]], ties: str) -> list[GraderPerformance]:
+    labels = {g: [_binary(v) for v in values] for g, values in rop.items()}
+
+    def reference(others: list[Any]) -> int | None:
+        if not others:
+            return None
+        yes = sum(others)
+        if 2 * yes > len(others):
+            return 1
+        if 2 * yes < len(others):
+            return 0
+        return 1 if ties == "severe" else None
+
+    results = leave_one_out_performance(labels, reference, positive={1}, categories=[0, 1])
+    return [GraderPerformance(g, r.n_items, r.tp, r.fp, r.tn, r.fn, r.sensitivity, r.specificity, r.accuracy,
+                              list(r.notes)) for g, r in results.items()]
+
+
+def _model(predictions: Mapping[int, float], threshold: float, reference: dict[int, int | None],
+           image_ids: list[int], rop: dict[str, list[str | None]]) -> ModelComparison:
+    notes = []
+    scored = sorted(i for i, p in predictions.items() if reference.get(i) is not None)
+    left = len(predictions) - len(scored)
+    if left:
+        notes.append(f"{left} prediction(s) left out: the image has no ROP yes/no reference")
+    if not scored:
+        raise AgreementError("no predicted image has a reference standard for ROP presence: run the votes / "
+                             "adjudicate first")
+    y_true = [reference[i] for i in scored]
+    y_score = [float(predictions[i]) for i in scored]
+    report = binary_report(y_true, y_score, threshold)
+    notes += list(report.notes)
+    row = {image_id: k for k, image_id in enumerate(image_ids)}
+    graders = {g: [_binary(values[row[i]]) if i in row else None for i in scored] for g, values in rop.items()}
+    y_model = [int(s >= threshold) for s in y_score]
+    reduction = error_reduction(y_true, y_model, graders)  # type: ignore[arg-type]
+    notes += list(reduction.notes)
+    return ModelComparison(report.threshold, report.n, report.sensitivity, report.specificity, report.accuracy,
+                           report.auroc, report.tp, report.fp, report.tn, report.fn,
+                           {g: c.error_reduction for g, c in reduction.per_grader.items()},
+                           {g: c.grader_error_rate for g, c in reduction.per_grader.items()},
+                           reduction.model_error_rate, reduction.mean_error_reduction, notes)

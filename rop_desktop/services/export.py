@@ -1,0 +1,209 @@
+"""Exports of the reference standard: a CSV table and a training dataset snapshot.
+
+Only pseudonymous data leave the study: the patient code, eye, exam date and camera, the
+content-addressed image file name (its SHA-256), never the original file name or source path
+(either may carry a patient's name), nor birth data.
+
+The snapshot (format in ``training/README.md``) holds one record per image with a reference
+standard: ``quality`` (ungradable images are marked and carry no labels), ``label_binary`` from
+ROP presence, ``stage``, ``plus``, the graders' answers (``graders``, for paper A's error
+reduction), and the reference outline as mask + polygons:
+
+* the adjudicator's choice (one grader's polygons, or a consensus rule) when there is one,
+  else the ``mask_rule`` consensus (pixel majority by default) of the graders who submitted the
+  image as gradable (:func:`rop_desktop.imaging.consensus_mask.consensus_mask`);
+* app shapes use the pixel-*corner* convention and snapshots the pixel-*centre* one, so every
+  shape is moved by (-0.5, -0.5) before it is rasterised or written;
+* an image whose reference says "no ROP" gets an empty mask (no line to see); an ROP image
+  whose outlines have no consensus gets neither mask nor polygons (``meta.outline`` says why).
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from shapely import affinity
+from shapely.geometry import Polygon
+
+from rop_desktop.domain.consensus import RULES, consensus_geometry
+from rop_desktop.domain.grades import GRADE_FIELDS, GradeValues
+from rop_desktop.domain.labels import Quality, RopPresence, Stage
+from rop_desktop.domain.shapes import Shape
+from rop_desktop.imaging.consensus_mask import consensus_mask
+from rop_desktop.imaging.decode import ImageDecodeError, decode_file
+from rop_desktop.store import Study, repo
+from rop_desktop.store.models import Image
+from training.formats.masks import to_snapshot_polygons
+from training.snapshot import TASKS, Snapshot, SnapshotError, SnapshotRecord, SnapshotWriter
+
+from .grading import shape_of
+from .reference import commonest_kind, geometry_choice, submitted_votes, voter_shapes
+
+REFERENCE_CSV_COLUMNS: tuple[str, ...] = (
+    "image_file", "sha256", "patient", "eye", "exam_date", "camera", *GRADE_FIELDS, "method", "decided_by",
+    "decided_at")
+#: App shapes (pixel corners) → snapshot polygons (pixel centres).
+PIXEL_CENTRE_SHIFT = -0.5
+
+
+class ExportError(ValueError):
+    """An export that cannot be done; ``reason`` is a sentence for the user."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def export_reference_csv(study: Study, path: str | Path) -> Path:
+    """Write the reference standard as CSV (one row per decided image; columns
+    :data:`REFERENCE_CSV_COLUMNS`, enum values as stored, UTF-8); returns the path."""
+    path = Path(path)
+    with study.session() as session:
+        rows = []
+        names = {g.id: g.name for g in repo.list_graders(session, active_only=False)}
+        refs = {r.image_id: r for r in repo.list_references(session)}
+        for image in repo.list_images(session, image_ids=list(refs)):
+            ref = refs[image.id]
+            rows.append({**_identity(image), **ref.values.as_dict(), "method": ref.method,
+                         "decided_by": names.get(ref.decided_by, "") if ref.decided_by is not None else "",
+                         "decided_at": ref.decided_at.isoformat()})
+    try:
+        with path.open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.DictWriter(handle, fieldnames=REFERENCE_CSV_COLUMNS)
+            writer.writeheader()
+            writer.writerows({k: "" if v is None else v for k, v in row.items()} for row in rows)
+    except OSError as exc:
+        raise ExportError(f"Cannot write {path}: {exc.strerror or exc}") from exc
+    return path
+
+
+def export_snapshot(study: Study, folder: str | Path, *, task_filter: str | None = None,
+                    mask_rule: str = "majority", actor_id: int | None = None, overwrite: bool = False,
+                    description: str | None = None) -> Snapshot:
+    """Write the reference standard as a training snapshot in ``folder``; see the module doc.
+
+    ``task_filter`` keeps only the records usable for one training task ("binary", "stage3",
+    "hybrid", "segmentation"; as :meth:`training.snapshot.Snapshot.for_task`). The returned
+    snapshot's ``stored_hash`` is its content hash, also recorded in the audit trail
+    (entity "snapshot").
+    """
+    if task_filter is not None and task_filter not in TASKS:
+        raise ExportError(f"task filter {task_filter!r} is not one of {', '.join(TASKS)}")
+    if mask_rule not in RULES:
+        raise ExportError(f"mask rule {mask_rule!r} is not one of {', '.join(RULES)}")
+    with study.session() as session:
+        refs = {r.image_id: r for r in repo.list_references(session)}
+        images = repo.list_images(session, image_ids=list(refs))
+        ids = [i.id for i in images]
+        votes = submitted_votes(session, ids)
+        voters = voter_shapes(session, ids)
+        entries = []
+        for image in images:
+            ref = refs[image.id]
+            chosen, rule = geometry_choice(ref.detail, mask_rule)
+            polys = voters.get(image.id, {})
+            if chosen is not None:
+                polys = {chosen: [shape_of(a) for a in repo.annotations_for(session, image.id)
+                                  if a.grader.name == chosen]}
+            entries.append((image, _identity(image), ref.values, ref.method, rule, chosen, polys,
+                            {name: v for name, (_, v) in votes.get(image.id, {}).items()}))
+    try:
+        records = [_record(*entry) for entry in entries]
+        if task_filter is not None:
+            usable = Snapshot(root=Path(folder), records=tuple(r for r, *_ in records)).for_task(task_filter)
+            keep = {r.id for r in usable}
+            records = [entry for entry in records if entry[0].id in keep]
+        writer = SnapshotWriter(folder, overwrite=overwrite, description=description or
+                                f"Reference standard of the study {study.name!r}")
+        for record, image, mask in records:
+            source = _image_source(study, image)
+            fields = {k: v for k, v in record.to_dict().items() if k not in ("id", "image", "mask", "polygons")}
+            writer.add(source, id=record.id, mask=mask, polygons=record.polygons, **fields)
+        snapshot = writer.close()
+    except SnapshotError as exc:
+        raise ExportError(f"Cannot write the snapshot in {folder}: {exc}") from exc
+    with study.session() as session:
+        repo.add_audit(session, "snapshot", 0, "export", grader=actor_id,
+                       after={"hash": snapshot.stored_hash, "folder": str(Path(folder).resolve()),
+                              "records": len(snapshot), "task_filter": task_filter, "mask_rule": mask_rule})
+    return snapshot
+
+
+# ---------------------------------------------------------------------------- records
+def _identity(image: Image) -> dict[str, Any]:
+    exam = image.exam
+    return {"image_file": Path(image.file).name, "sha256": image.sha256, "patient": exam.patient.code,
+            "eye": image.eye.value if image.eye else None,
+            "exam_date": exam.exam_date.isoformat() if exam.exam_date else None, "camera": exam.camera}
+
+
+def _record(image: Image, identity: Mapping[str, Any], values: GradeValues, method: str, rule: str,
+            chosen: str | None, polys: Mapping[str, Sequence[Shape]], votes: Mapping[str, GradeValues]
+            ) -> tuple[SnapshotRecord, Image, np.ndarray | None]:
+    """The record (placeholder file paths: the writer names the files), the image row and the mask."""
+    record_id = f"{identity['patient']}_{identity['eye'] or 'NA'}_{image.sha256[:12]}"
+    meta: dict[str, Any] = {"sha256": image.sha256, "method": method,
+                            "outline": {"grader": chosen} if chosen else {"rule": rule}}
+    fields: dict[str, Any] = {"patient": identity["patient"], "eye": identity["eye"], "camera": identity["camera"],
+                              "exam_date": identity["exam_date"], "source": None,
+                              "graders": {name: _grader_labels(v) for name, v in votes.items()}}
+    mask: np.ndarray | None = None
+    polygons: list[Any] = []
+    if values.quality is Quality.UNGRADABLE:
+        fields["quality"] = Quality.UNGRADABLE.value
+    else:
+        label = _binary(values.rop)
+        stage = values.stage.value if values.stage not in (None, Stage.NA) else None
+        if stage is not None and label is not None and (stage != "0") != (label == 1):
+            meta["note"] = f"stage {stage} contradicts the ROP answer: stage left out"
+            stage = None
+        fields.update(quality=Quality.GRADABLE.value if values.quality else None, label_binary=label, stage=stage,
+                      plus=values.plus.value if values.plus and values.plus.severity is not None else None)
+        shifted = {name: [_centre_polygon(s) for s in shapes] for name, shapes in polys.items()}
+        if label == 0:
+            mask = np.zeros((image.height, image.width), np.uint8)
+        elif shifted:
+            mask = consensus_mask(shifted, (image.height, image.width), rule=rule)
+            kind, poly_stage = commonest_kind([s for shapes in polys.values() for s in shapes])
+            polygons = to_snapshot_polygons(consensus_geometry(shifted, rule), min_area=1.0,
+                                            lesion_type=kind.value if kind else None,
+                                            stage=poly_stage.value if poly_stage and poly_stage.major else None)
+        if label == 1 and (mask is None or not mask.any()):
+            mask, polygons = None, []
+            meta["outline"] = {**meta["outline"], "missing": "the graders' outlines have no consensus"}
+    record = SnapshotRecord.from_dict({**fields, "id": record_id, "image": "images/placeholder.png", "meta": meta,
+                                       "mask": "masks/placeholder.png" if mask is not None else None,
+                                       "polygons": [p.to_dict() for p in polygons]})
+    return record, image, mask
+
+
+def _image_source(study: Study, image: Image) -> Path | np.ndarray:
+    """The stored file (linked or copied), or the decoded RGB array for formats training cannot read."""
+    path = study.image_path(image)
+    if image.format != "dicom":
+        return path
+    try:
+        return decode_file(path).rgb
+    except ImageDecodeError as exc:
+        raise ExportError(f"{image.file} cannot be decoded for the snapshot: {exc.reason}") from exc
+
+
+def _centre_polygon(shape: Shape) -> Polygon:
+    polygon = Polygon(shape.points, [h for h in shape.holes if len(h) >= 3]) if len(shape.points) >= 3 else Polygon()
+    return affinity.translate(polygon, PIXEL_CENTRE_SHIFT, PIXEL_CENTRE_SHIFT)
+
+
+def _binary(rop: RopPresence | None) -> int | None:
+    return {RopPresence.YES: 1, RopPresence.NO: 0}.get(rop) if rop is not None else None  # type: ignore[arg-type]
+
+
+def _grader_labels(values: GradeValues) -> dict[str, Any]:
+    stage = values.stage.value if values.stage not in (None, Stage.NA) else None
+    return {"rop": _binary(values.rop) if values.quality is not Quality.UNGRADABLE else None, "stage": stage,
+            "plus": values.plus.value if values.plus and values.plus.severity is not None else None,
+            "quality": values.quality.value if values.quality else None}
+

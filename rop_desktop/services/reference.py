@@ -1,0 +1,472 @@
+"""The reference standard of a study: votes settle what they can, an adjudicator the rest.
+
+* :func:`recompute_references` settles every image from its graders' *submitted* grades with
+  :func:`~rop_desktop.domain.votes.settle_votes` and the study's :class:`VoteSettings`, and keeps
+  the ``reference_standard`` rows in step: created, updated, or withdrawn when the votes no
+  longer settle (a grade was amended). A human decision (method ``"adjudicated"`` or
+  ``"imported"``) is never overwritten; when the votes under an adjudicated image have changed
+  since it was decided, the image is reported. Every change is an audit event.
+* :class:`ReferenceService` is the adjudicator's desk: the queue, one case with every grader's
+  grade and polygons, the consensus geometry, and :meth:`ReferenceService.adjudicate`.
+
+Concurrency: the reference row carries a version (``Reference.version_id``; 0 = no row). An
+adjudication names the version it was decided on (by default the one :meth:`~ReferenceService.case`
+showed); when another adjudicator settled the image meanwhile, :class:`ConflictError` carries the
+current state instead of silently overwriting it. The database checks the version again on
+write (SQLAlchemy's version counter), so two workstations racing on one image cannot both win.
+
+Reference geometry: ``detail["geometry"]`` of an adjudicated reference is
+``{"source": "grader", "grader": name}`` (that grader's polygons are the reference outline) or
+``{"source": "consensus", "rule": "majority" | "union" | "intersection" | None}`` (None: the
+export's default rule, as for vote references). :func:`geometry_choice` reads it back.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from shapely.geometry import MultiPolygon, Polygon
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from rop_desktop.domain.consensus import RULES, agreement_iou, consensus_geometry
+from rop_desktop.domain.grades import GradeValues, check_grade
+from rop_desktop.domain.labels import Eye, LesionType, Quality, Role, Stage
+from rop_desktop.domain.shapes import Shape
+from rop_desktop.domain.votes import (METHODS, HospitalDiagnosis, VoteOutcome, VoteSettings, parse_hospital_diagnosis,
+                                      settle_votes)
+from rop_desktop.store import Study, repo
+from rop_desktop.store.models import Annotation, Grade, Grader, Image, Reference
+
+from .accounts import require_role, set_study_setting
+from .grading import GraderInfo, shape_of
+
+VOTE_SETTINGS_KEY = "votes.settings"
+#: Methods written by the votes; any other method (adjudicated, imported) is a human decision.
+VOTE_METHODS: frozenset[str] = frozenset(METHODS)
+#: Grade fields compared to tell whether the votes under an adjudicated image changed.
+_FINGERPRINT = ("quality", "rop", "stage", "zone", "plus")
+_REVIEWERS = (Role.ADJUDICATOR, Role.ADMIN)
+
+
+class AdjudicationError(ValueError):
+    """An adjudication that cannot be done; ``reason`` is a sentence for the user."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class ConflictError(AdjudicationError):
+    """Someone else settled the image since this adjudicator opened it; ``current`` is the state now."""
+
+    def __init__(self, reason: str, current: ReferenceState | None) -> None:
+        super().__init__(reason)
+        self.current = current
+
+
+# ---------------------------------------------------------------------------- plain data
+@dataclass(frozen=True)
+class ReferenceState:
+    """An image's reference standard as stored."""
+
+    image_id: int
+    values: GradeValues
+    method: str
+    detail: dict[str, Any]
+    decided_by: str | None  # grader name; None = settled by the votes
+    decided_at: datetime
+    version: int
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form (for audit events)."""
+        return {"values": self.values.as_dict(), "method": self.method, "decided_by": self.decided_by,
+                "version": self.version, "geometry": self.detail.get("geometry")}
+
+
+@dataclass
+class RecomputeSummary:
+    """What :func:`recompute_references` did, as lists of image ids."""
+
+    examined: int = 0
+    created: list[int] = field(default_factory=list)
+    updated: list[int] = field(default_factory=list)
+    unchanged: list[int] = field(default_factory=list)
+    withdrawn: list[int] = field(default_factory=list)  # vote references the votes no longer settle
+    needs_adjudication: list[int] = field(default_factory=list)
+    insufficient: list[int] = field(default_factory=list)
+    kept_decisions: list[int] = field(default_factory=list)  # adjudicated / imported, left as they are
+    votes_changed_under_decision: list[int] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class QueueItem:
+    """One image the votes did not settle."""
+
+    image_id: int
+    original_name: str
+    patient: str
+    eye: Eye | None
+    status: str  # "needs_adjudication" | "insufficient"
+    n_votes: int
+    reasons: tuple[str, ...]
+    tally: dict[str, dict[str, int]]
+    dissenters: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class GraderWork:
+    """One grader's grade and outlines of the case's image."""
+
+    grader_id: int
+    name: str
+    role: Role
+    values: GradeValues | None
+    submitted: bool
+    submitted_at: datetime | None
+    shapes: tuple[Shape, ...]
+
+
+@dataclass(frozen=True)
+class AdjudicationCase:
+    """Everything the adjudication view shows for one image (plain data)."""
+
+    image_id: int
+    original_name: str
+    patient: str
+    eye: Eye | None
+    exam_date: date | None
+    width: int
+    height: int
+    graders: tuple[GraderWork, ...]
+    outcome: VoteOutcome
+    settings: VoteSettings
+    hospital_text: str | None
+    hospital: HospitalDiagnosis
+    reference: ReferenceState | None
+    #: Pairwise IoU of the voting graders' outlines, grader → grader → IoU.
+    outline_iou: dict[str, dict[str, float]]
+
+    @property
+    def version(self) -> int:
+        """The reference version this case was read at (0: no reference yet)."""
+        return self.reference.version if self.reference is not None else 0
+
+
+# ---------------------------------------------------------------------------- settings
+def get_vote_settings(study: Study) -> VoteSettings:
+    """The study's vote settings (defaults when never set). A damaged value raises VoteError."""
+    with study.session() as session:
+        return vote_settings_in(session)
+
+
+def set_vote_settings(study: Study, settings: VoteSettings, by_grader: int | None) -> None:
+    """Store the vote settings (admins only; audited). Run :func:`recompute_references` after."""
+    set_study_setting(study, by_grader, VOTE_SETTINGS_KEY, settings.as_dict())
+
+
+# ---------------------------------------------------------------------------- votes
+def submitted_votes(session: Session, image_ids: Iterable[int] | None = None
+                    ) -> dict[int, dict[str, tuple[int, GradeValues]]]:
+    """image id → grader name → (grader id, submitted grade); one query."""
+    stmt = (select(Grade, Grader.name).join(Grade.grader).where(Grade.submitted.is_(True))
+            .order_by(Grade.image_id, Grader.name))
+    if image_ids is not None:
+        stmt = stmt.where(Grade.image_id.in_(list(image_ids)))
+    out: dict[int, dict[str, tuple[int, GradeValues]]] = defaultdict(dict)
+    for grade, name in session.execute(stmt):
+        out[grade.image_id][name] = (grade.grader_id, grade.values)
+    return out
+
+
+def voter_shapes(session: Session, image_ids: Iterable[int] | None = None) -> dict[int, dict[str, list[Shape]]]:
+    """image id → grader name → Shapes, for the graders who submitted the image as gradable.
+
+    Every such grader is present, also one who drew nothing (so majorities count them)."""
+    votes = submitted_votes(session, image_ids)
+    out = {i: {name: [] for name, (_, g) in by.items() if g.quality is not Quality.UNGRADABLE}
+           for i, by in votes.items()}
+    stmt = (select(Annotation, Grader.name).join(Annotation.grader).where(Annotation.deleted.is_(False))
+            .order_by(Annotation.id))
+    if image_ids is not None:
+        stmt = stmt.where(Annotation.image_id.in_(list(votes)))
+    for annotation, name in session.execute(stmt):
+        if name in out.get(annotation.image_id, {}):
+            out[annotation.image_id][name].append(shape_of(annotation))
+    return out
+
+
+def geometry_choice(detail: dict[str, Any] | None, default_rule: str = "majority") -> tuple[str | None, str]:
+    """(grader whose polygons are the reference or None, consensus rule) from a reference's detail.
+
+    A vote reference, or an adjudication that chose no geometry, takes ``default_rule``."""
+    geometry = (detail or {}).get("geometry") or {}
+    if geometry.get("source") == "grader" and geometry.get("grader"):
+        return str(geometry["grader"]), "union"
+    return None, str(geometry.get("rule") or default_rule)
+
+
+def commonest_kind(shapes: Sequence[Shape]) -> tuple[LesionType | None, Stage | None]:
+    """The most frequent lesion type and polygon stage among ``shapes`` (None when there are none)."""
+    kinds = Counter(s.lesion_type for s in shapes)
+    stages = Counter(s.stage for s in shapes if s.stage is not None)
+    return (kinds.most_common(1)[0][0] if kinds else None, stages.most_common(1)[0][0] if stages else None)
+
+
+def _fingerprint(votes: dict[str, tuple[int, GradeValues]]) -> dict[str, dict[str, Any]]:
+    """The voted fields of every vote, to tell later whether the votes changed."""
+    plain = {name: values.as_dict() for name, (_, values) in votes.items()}
+    return {name: {f: grade[f] for f in _FINGERPRINT} for name, grade in plain.items()}
+
+
+def _settle(image: Image, votes: dict[str, tuple[int, GradeValues]], settings: VoteSettings) -> VoteOutcome:
+    hospital = image.hospital_diagnosis if settings.tie_rule == "hospital" else None
+    return settle_votes({name: v for name, (_, v) in votes.items()}, settings, hospital)
+
+
+def recompute_references(study: Study, image_ids: Sequence[int] | None = None, *,
+                         actor_id: int | None = None) -> RecomputeSummary:
+    """Settle the images (all, or ``image_ids``) from the submitted votes; see the module doc.
+
+    ``actor_id`` is recorded in the audit events (None: the system, e.g. after a submit).
+    """
+    settings = get_vote_settings(study)
+    summary = RecomputeSummary()
+    with study.session() as session:
+        images = repo.list_images(session, image_ids=image_ids)
+        ids = [i.id for i in images]
+        votes = submitted_votes(session, ids)
+        refs = {r.image_id: r for r in session.scalars(select(Reference).where(Reference.image_id.in_(ids)))}
+        names = _grader_names(session)
+        for image in images:
+            mine = votes.get(image.id, {})
+            ref = refs.get(image.id)
+            if ref is not None and ref.method not in VOTE_METHODS:
+                summary.kept_decisions.append(image.id)
+                at_decision = (ref.detail or {}).get("votes_at_decision")
+                if ref.method == "adjudicated" and at_decision is not None and at_decision != _fingerprint(mine):
+                    summary.votes_changed_under_decision.append(image.id)
+                continue
+            outcome = _settle(image, mine, settings)
+            if not outcome.settled:
+                (summary.needs_adjudication if outcome.status == "needs_adjudication"
+                 else summary.insufficient).append(image.id)
+                if ref is not None:
+                    before = _state(ref, names).as_dict()
+                    session.delete(ref)
+                    session.flush()
+                    repo.add_audit(session, "reference", ref.id, "withdraw", grader=actor_id, before=before,
+                                   after=None)
+                    summary.withdrawn.append(image.id)
+                continue
+            settled = (outcome.reference, outcome.method, outcome.as_detail())  # all set when settled
+            if ref is not None and (ref.values, ref.method, ref.detail) == settled:
+                summary.unchanged.append(image.id)
+                continue
+            before = _state(ref, names).as_dict() if ref is not None else None
+            ref = repo.set_reference(session, image, settled[0], settled[1], detail=settled[2])  # type: ignore[arg-type]
+            repo.add_audit(session, "reference", ref.id, "update" if before else "create", grader=actor_id,
+                           before=before, after=_state(ref, names).as_dict())
+            (summary.updated if before else summary.created).append(image.id)
+        summary.examined = len(ids)
+    return summary
+
+
+# ---------------------------------------------------------------------------- the adjudicator's desk
+class ReferenceService:
+    """What an adjudicator (or admin) does with the reference standard of one study."""
+
+    def __init__(self, study: Study, actor_grader_id: int) -> None:
+        self.study = study
+        self.actor_id = actor_grader_id
+        self._seen: dict[int, int] = {}  # image id → reference version shown by case()
+
+    def _require(self, action: str) -> GraderInfo:
+        return require_role(self.study, self.actor_id, *_REVIEWERS, action=action)
+
+    def recompute(self, image_ids: Sequence[int] | None = None) -> RecomputeSummary:
+        """:func:`recompute_references`, recorded as this adjudicator's action."""
+        actor = self._require("recompute the reference standard")
+        return recompute_references(self.study, image_ids, actor_id=actor.id)
+
+    def queue(self) -> list[QueueItem]:
+        """Images whose votes need an adjudicator (no human decision yet), in image order."""
+        return self._unsettled("needs_adjudication")
+
+    def insufficient(self) -> list[QueueItem]:
+        """Images with fewer submitted votes than the quorum (no human decision yet)."""
+        return self._unsettled("insufficient")
+
+    def _unsettled(self, status: str) -> list[QueueItem]:
+        self._require("see the adjudication queue")
+        settings = get_vote_settings(self.study)
+        items = []
+        with self.study.session() as session:
+            decided = set(session.scalars(select(Reference.image_id).where(Reference.method.not_in(VOTE_METHODS))))
+            votes = submitted_votes(session)
+            for image in repo.list_images(session):
+                if image.id in decided:
+                    continue
+                outcome = _settle(image, votes.get(image.id, {}), settings)
+                if outcome.status == status:
+                    items.append(QueueItem(image.id, image.original_name, image.exam.patient.code, image.eye,
+                                           status, len(votes.get(image.id, {})), outcome.reasons, outcome.tally,
+                                           outcome.dissenters))
+        return items
+
+    def case(self, image_id: int) -> AdjudicationCase:
+        """Every grader's grade and polygons of the image, the vote outcome and the reference."""
+        self._require("open an adjudication case (graders see other graders' work only through their own "
+                      "grading view, after submitting)")
+        settings = get_vote_settings(self.study)
+        with self.study.session() as session:
+            image = _image(session, image_id)
+            names = _grader_names(session)
+            grades = repo.grades_for_image(session, image_id)
+            shapes: dict[int, list[Shape]] = defaultdict(list)
+            for annotation in repo.annotations_for(session, image_id):
+                shapes[annotation.grader_id].append(shape_of(annotation))
+            work = [GraderWork(g.grader_id, g.grader.name, g.grader.role, g.values, g.submitted, g.submitted_at,
+                               tuple(shapes.pop(g.grader_id, []))) for g in grades]
+            for grader_id, drawn in shapes.items():  # polygons without a grade
+                grader = session.get(Grader, grader_id)
+                work.append(GraderWork(grader_id, grader.name, grader.role, None, False, None, tuple(drawn)))
+            votes = submitted_votes(session, [image_id]).get(image_id, {})
+            outcome = _settle(image, votes, settings)
+            ref = repo.reference_for(session, image_id)
+            reference = _state(ref, names) if ref is not None else None
+            voters = voter_shapes(session, [image_id]).get(image_id, {})
+            case = AdjudicationCase(image.id, image.original_name, image.exam.patient.code, image.eye,
+                                    image.exam.exam_date, image.width, image.height, tuple(work), outcome, settings,
+                                    image.hospital_diagnosis, parse_hospital_diagnosis(image.hospital_diagnosis),
+                                    reference, agreement_iou(voters).as_dict() if voters else {})
+        self._seen[image_id] = case.version
+        return case
+
+    def consensus_shapes(self, image_id: int, rule: str = "majority") -> list[Shape]:
+        """The consensus outline of the voting graders (``rule`` as in domain.consensus) as Shapes."""
+        self._require("see the graders' outlines")
+        if rule not in RULES:
+            raise AdjudicationError(f"consensus rule {rule!r} is not one of {', '.join(RULES)}")
+        with self.study.session() as session:
+            _image(session, image_id)
+            voters = voter_shapes(session, [image_id]).get(image_id, {})
+        if not voters:
+            return []
+        return shapes_of(consensus_geometry(voters, rule), [s for drawn in voters.values() for s in drawn])
+
+    def adjudicate(self, image_id: int, values: GradeValues, *, polygons_from: str | None = None,
+                   consensus_rule: str | None = None, comment: str = "",
+                   expected_version: int | None = None) -> ReferenceState:
+        """Settle the image's reference standard by hand (adjudicators and admins only).
+
+        ``polygons_from`` names the grader whose polygons become the reference outline, or
+        ``consensus_rule`` picks the consensus (default majority). ``expected_version`` is the
+        reference version the decision was made on (default: the one :meth:`case` showed; 0 = no
+        reference); a different current version raises :class:`ConflictError`. Grades that
+        :func:`~rop_desktop.domain.grades.check_grade` refuses raise :class:`AdjudicationError`.
+        """
+        actor = self._require("settle the reference standard")
+        if polygons_from is not None and consensus_rule is not None:
+            raise AdjudicationError("Choose either one grader's polygons or a consensus rule, not both.")
+        if consensus_rule is not None and consensus_rule not in RULES:
+            raise AdjudicationError(f"consensus rule {consensus_rule!r} is not one of {', '.join(RULES)}")
+        if comment:
+            values = values.with_(comment=comment)
+        expected = expected_version if expected_version is not None else self._seen.get(image_id)
+        try:
+            with self.study.session() as session:
+                state = self._write(session, actor, image_id, values, polygons_from, consensus_rule, comment,
+                                    expected)
+        except (StaleDataError, IntegrityError):
+            raise ConflictError("Another adjudicator settled this image at the same moment; review their "
+                                "decision.", self.current(image_id)) from None
+        self._seen[image_id] = state.version
+        return state
+
+    def _write(self, session: Session, actor: GraderInfo, image_id: int, values: GradeValues,
+               polygons_from: str | None, consensus_rule: str | None, comment: str,
+               expected: int | None) -> ReferenceState:
+        image = _image(session, image_id)
+        names = _grader_names(session)
+        if polygons_from is not None:
+            drawn = [shape_of(a) for a in repo.annotations_for(session, image_id)
+                     if names.get(a.grader_id) == polygons_from]
+            if not drawn:
+                raise AdjudicationError(f"{polygons_from} drew no polygon on this image: their outline cannot "
+                                        "be the reference.")
+            geometry: dict[str, Any] = {"source": "grader", "grader": polygons_from}
+        else:
+            voters = voter_shapes(session, [image_id]).get(image_id, {})
+            drawn = [s for shapes in voters.values() for s in shapes]
+            geometry = {"source": "consensus", "rule": consensus_rule}  # None: the export's default rule
+        if values.quality is Quality.UNGRADABLE:
+            geometry = {"source": "none"}
+        errors = [i.message for i in check_grade(values, [s.stage for s in drawn if s.stage is not None])
+                  if i.severity == "error"]
+        if errors:
+            raise AdjudicationError("Cannot settle the reference: " + " ".join(errors))
+        ref = repo.reference_for(session, image_id)
+        current = _state(ref, names) if ref is not None else None
+        if expected is not None and expected != (current.version if current else 0):
+            who = (current.decided_by or "the votes") if current else "nobody"
+            raise ConflictError(f"The reference of {image.original_name} changed since you opened it (now "
+                                f"{current.method if current else 'none'}, by {who}); review it and decide again.",
+                                current)
+        votes = submitted_votes(session, [image_id]).get(image_id, {})
+        detail = {"geometry": geometry, "comment": comment, "votes_at_decision": _fingerprint(votes),
+                  "vote_outcome": _settle(image, votes, vote_settings_in(session)).as_detail(),
+                  "replaced": current.method if current else None}
+        ref = repo.set_reference(session, image, values, "adjudicated", detail=detail, decided_by=actor.id)
+        after = _state(ref, names)
+        repo.add_audit(session, "reference", ref.id, "adjudicate", grader=actor.id,
+                       before=current.as_dict() if current else None, after=after.as_dict())
+        return after
+
+    def current(self, image_id: int) -> ReferenceState | None:
+        """The image's reference standard as stored now."""
+        with self.study.session() as session:
+            ref = repo.reference_for(session, image_id)
+            return _state(ref, _grader_names(session)) if ref is not None else None
+
+
+# ---------------------------------------------------------------------------- helpers
+def vote_settings_in(session: Session) -> VoteSettings:
+    """The vote settings read inside an open session."""
+    stored = repo.get_setting(session, VOTE_SETTINGS_KEY)
+    return VoteSettings() if stored is None else VoteSettings.from_dict(stored)
+
+
+def shapes_of(geometry: Polygon | MultiPolygon, contributing: Sequence[Shape]) -> list[Shape]:
+    """Consensus geometry as Shapes; lesion type and stage are the commonest among ``contributing``."""
+    parts = [] if geometry.is_empty else list(getattr(geometry, "geoms", [geometry]))
+    kind, stage = commonest_kind(contributing)
+    kwargs: dict[str, Any] = {"stage": stage} if kind is None else {"stage": stage, "lesion_type": kind}
+    out = []
+    for part in parts:
+        out.append(Shape(points=list(part.exterior.coords)[:-1],
+                         holes=tuple(list(r.coords)[:-1] for r in part.interiors), **kwargs))
+    return out
+
+
+def _image(session: Session, image_id: int) -> Image:
+    image = session.get(Image, image_id)
+    if image is None:
+        raise AdjudicationError(f"Image {image_id} is not in this study.")
+    return image
+
+
+def _grader_names(session: Session) -> dict[int, str]:
+    return {grader_id: name for grader_id, name in session.execute(select(Grader.id, Grader.name))}
+
+
+def _state(ref: Reference, names: dict[int, str]) -> ReferenceState:
+    return ReferenceState(ref.image_id, ref.values, ref.method, dict(ref.detail or {}),
+                          names.get(ref.decided_by) if ref.decided_by is not None else None, ref.decided_at,
+                          ref.version_id)
