@@ -23,6 +23,7 @@ def build_window(study, grader_id: int):  # noqa: ANN001, ANN201 - composition o
     """The main window wired to its services (used by run_app and the tests)."""
     from rop_desktop.services.grading import GradingService
     from rop_desktop.ui.controllers.keys import bind_window_keys
+    from rop_desktop.ui.controllers.reference import install_reference_features
     from rop_desktop.ui.controllers.study_menu import StudyMenu
     from rop_desktop.ui.controllers.workspace import WorkspaceController
     from rop_desktop.ui.grading import GradePanel, GradingShortcuts
@@ -37,6 +38,8 @@ def build_window(study, grader_id: int):  # noqa: ANN001, ANN201 - composition o
     window.workspace = WorkspaceController(window, service, panel)
     bind_window_keys(window, window.grading_shortcuts)
     window.study_menu = StudyMenu(window, study, open_study_in_new_window, window.workspace.reload_study_lists)
+    window.reference = install_reference_features(window, study, service)
+    window.workspace.gradeSubmitted.connect(window.reference.on_grade_submitted)
     window.canvas.setFocus()
     return window
 

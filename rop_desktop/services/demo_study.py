@@ -18,6 +18,7 @@ from rop_desktop.domain.labels import LesionType, Role, Stage
 from rop_desktop.store import Study, repo
 
 from .importer import run_import
+from .reference import recompute_references
 
 DEMO_ADJUDICATOR = "Dr. Adjudicator"
 TRUTH_FILE = "demo_truth.json"
@@ -37,6 +38,7 @@ def build_demo_study(folder: str | Path, *, seed: int = 0, n_patients: int = 20,
                 raise RuntimeError("demo import failed: " + "; ".join(f"{f.path}: {f.reason}" for f in summary.failed))
             truth = json.loads(files.truth.read_text(encoding="utf-8"))
             _add_grades(study, truth)
+            recompute_references(study)  # majority votes settle what they can; ties wait for the adjudicator
         shutil.copy2(files.truth, work / "study" / TRUTH_FILE)
         if target.exists() and any(target.iterdir()):
             raise FileExistsError(f"{target} is not empty")

@@ -85,9 +85,10 @@ class ReferenceState:
     version: int
 
     def as_dict(self) -> dict[str, Any]:
-        """JSON-ready form (for audit events)."""
-        return {"values": self.values.as_dict(), "method": self.method, "decided_by": self.decided_by,
-                "version": self.version, "geometry": self.detail.get("geometry")}
+        """JSON-ready form (for audit events; ``image_id`` ties an event to its image even after the
+        reference row it was written for has been withdrawn)."""
+        return {"image_id": self.image_id, "values": self.values.as_dict(), "method": self.method,
+                "decided_by": self.decided_by, "version": self.version, "geometry": self.detail.get("geometry")}
 
 
 @dataclass
@@ -118,6 +119,18 @@ class QueueItem:
     reasons: tuple[str, ...]
     tally: dict[str, dict[str, int]]
     dissenters: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    """One event of an image's history: who (None: the system), when, what, before and after."""
+
+    at: datetime
+    actor: str | None
+    entity: str  # "grade" | "reference"
+    action: str
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
 
 
 @dataclass(frozen=True)
@@ -428,6 +441,27 @@ class ReferenceService:
         repo.add_audit(session, "reference", ref.id, "adjudicate", grader=actor.id,
                        before=current.as_dict() if current else None, after=after.as_dict())
         return after
+
+    def history(self, image_id: int) -> list[AuditRecord]:
+        """The image's audit trail, oldest first: every grade event (draft, submit, amend) and every
+        reference event (create, update, withdraw, adjudicate)."""
+        self._require("see an image's history")
+        with self.study.session() as session:
+            _image(session, image_id)
+            names = _grader_names(session)
+            grade_ids = set(session.scalars(select(Grade.id).where(Grade.image_id == image_id)))
+            ref = repo.reference_for(session, image_id)
+            out = []
+            for event in repo.audit_trail(session, "grade") + repo.audit_trail(session, "reference"):
+                if event.entity == "grade":
+                    mine = event.entity_id in grade_ids
+                else:
+                    tagged = [p["image_id"] for p in (event.before, event.after) if p and "image_id" in p]
+                    mine = image_id in tagged if tagged else (ref is not None and event.entity_id == ref.id)
+                if mine:
+                    out.append(AuditRecord(event.at, names.get(event.grader_id) if event.grader_id else None,
+                                           event.entity, event.action, event.before, event.after))
+        return sorted(out, key=lambda r: r.at)
 
     def current(self, image_id: int) -> ReferenceState | None:
         """The image's reference standard as stored now."""

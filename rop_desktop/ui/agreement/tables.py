@@ -1,0 +1,161 @@
+"""The dashboard's tables, filled from an ``AgreementReport`` (plain data in, text cells out)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QBrush, QColor
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QSizePolicy, QTableWidget, QTableWidgetItem, QWidget
+
+from .data import fmt_kappa, fmt_percent, mean, short_name
+
+FIELD_TITLES = {"rop": "ROP presence", "stage": "Stage", "plus": "Plus disease", "zone": "Zone",
+                "quality": "Image quality"}
+#: Pair statistics offered for the matrix: (attribute of PairAgreement, title, ordinal fields only).
+PAIR_STATISTICS: tuple[tuple[str, str, bool], ...] = (
+    ("kappa", "Cohen's κ", False), ("percent_agreement", "% agreement", False),
+    ("kappa_linear", "Weighted κ (linear)", True), ("kappa_quadratic", "Weighted κ (quadratic)", True))
+METHOD_TITLES = {"unanimous": "Unanimous", "majority": "Majority", "hospital_tiebreak": "Tie → hospital diagnosis",
+                 "severity_tiebreak": "Tie → more severe", "ungradable_majority": "Ungradable (majority)",
+                 "adjudicated": "Adjudicated", "imported": "Imported"}
+
+
+class StatTable(QTableWidget):
+    """A read-only table that is as tall as its rows (no inner scroll bar)."""
+
+    def __init__(self, columns: Sequence[str], parent: QWidget | None = None) -> None:
+        super().__init__(0, len(columns), parent)
+        self.setHorizontalHeaderLabels(list(columns))
+        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
+        self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+        self.verticalHeader().hide()
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+
+    def set_rows(self, rows: Sequence[Sequence[str]], tips: Sequence[Sequence[str]] | None = None) -> None:
+        self.setRowCount(len(rows))
+        for r, row in enumerate(rows):
+            for c, text in enumerate(row):
+                item = QTableWidgetItem(text)
+                item.setTextAlignment(Qt.AlignmentFlag.AlignCenter if c else
+                                      Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+                if tips is not None:
+                    item.setToolTip(tips[r][c])
+                self.setItem(r, c, item)
+        self._fit_height()
+
+    def _fit_height(self) -> None:
+        self.resizeRowsToContents()
+        height = self.horizontalHeader().sizeHint().height() + 2 * self.frameWidth() + 2
+        height += sum(self.rowHeight(r) for r in range(self.rowCount()))
+        self.setFixedHeight(height)
+
+    def texts(self) -> list[list[str]]:
+        return [[self.item(r, c).text() for c in range(self.columnCount())] for r in range(self.rowCount())]
+
+
+def field_rows(report: Any) -> list[list[str]]:
+    """Per field: images rated by all, mean % agreement and κ over the pairs, weighted κ, Fleiss' κ."""
+    rows = []
+    for fa in report.fields:
+        pairs = fa.pairs
+        rows.append([FIELD_TITLES.get(fa.field, fa.field), str(fa.fleiss_items),
+                     fmt_percent(mean([p.percent_agreement for p in pairs])), fmt_kappa(mean([p.kappa for p in pairs])),
+                     fmt_kappa(mean([p.kappa_quadratic for p in pairs])) if fa.ordinal else "n/a",
+                     fmt_kappa(fa.fleiss_kappa)])
+    return rows
+
+
+FIELD_COLUMNS = ("Field", "Images, all graders", "% agreement", "Cohen's κ", "Weighted κ (quad.)", "Fleiss' κ")
+
+
+class PairMatrix(QTableWidget):
+    """Graders × graders, one pair statistic of one field; a cell's tooltip has all of them."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
+        self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+
+    def set_field(self, graders: Sequence[str], field: Any, statistic: str) -> None:
+        """Fill from a ``FieldAgreement``; ``statistic`` is an attribute of its pairs."""
+        n = len(graders)
+        self.setRowCount(n)
+        self.setColumnCount(n)
+        labels = [short_name(g) for g in graders]
+        self.setHorizontalHeaderLabels(labels)
+        self.setVerticalHeaderLabels(labels)
+        pairs = {(p.grader_a, p.grader_b): p for p in field.pairs}
+        pairs.update({(p.grader_b, p.grader_a): p for p in field.pairs})
+        percent = statistic == "percent_agreement"
+        for r, a in enumerate(graders):
+            for c, b in enumerate(graders):
+                pair = pairs.get((a, b))
+                value = getattr(pair, statistic) if pair is not None else None
+                item = QTableWidgetItem("—" if r == c else (fmt_percent(value) if percent else fmt_kappa(value)))
+                item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
+                if pair is not None:
+                    item.setToolTip(_pair_tip(a, b, field, pair))
+                    if value is not None:
+                        level = max(0.0, min(1.0, value))
+                        item.setBackground(QBrush(QColor.fromHsvF(0.33 * level, 0.6, 0.42, 0.85)))
+                self.setItem(r, c, item)
+        self.resizeRowsToContents()
+        height = self.horizontalHeader().sizeHint().height() + 2 * self.frameWidth() + 2
+        self.setFixedHeight(height + sum(self.rowHeight(r) for r in range(n)))
+
+
+def _pair_tip(a: str, b: str, field: Any, pair: Any) -> str:
+    """Every statistic of one pair on one field."""
+    tip = (f"{a} vs {b} on {FIELD_TITLES.get(field.field, field.field)}: {pair.n_items} images rated by both\n"
+           f"% agreement {fmt_percent(pair.percent_agreement)}\nCohen's κ {fmt_kappa(pair.kappa)}")
+    if field.ordinal:
+        tip += f"\nweighted κ linear {fmt_kappa(pair.kappa_linear)}, quadratic {fmt_kappa(pair.kappa_quadratic)}"
+    return tip
+
+
+LOO_COLUMNS = ("Grader", "Images", "Sensitivity", "Specificity", "Accuracy", "TP", "FP", "TN", "FN")
+
+
+def loo_rows(report: Any) -> list[list[str]]:
+    return [[g.grader, str(g.n_items), fmt_percent(g.sensitivity), fmt_percent(g.specificity),
+             fmt_percent(g.accuracy), str(g.tp), str(g.fp), str(g.tn), str(g.fn)] for g in report.leave_one_out]
+
+
+METHOD_COLUMNS = ("How the reference was reached", "Images")
+
+
+def method_rows(report: Any) -> list[list[str]]:
+    counts = report.references_by_method
+    rows = [[METHOD_TITLES.get(m, m), str(n)] for m, n in sorted(counts.items(), key=lambda kv: -kv[1])]
+    rows.append(["Total", str(sum(counts.values()))])
+    open_images = report.n_images - sum(counts.values())
+    if open_images > 0:
+        rows.append(["Graded, no reference yet", str(open_images)])
+    return rows
+
+
+MODEL_COLUMNS = ("Grader", "Grader's error rate", "Model's error rate", "Error reduction")
+
+
+def model_rows(model: Any) -> list[list[str]]:
+    """Paper A's error reduction of the model against each grader (same images)."""
+    return [[name, fmt_percent(model.grader_error_rate.get(name)), fmt_percent(model.model_error_rate),
+             fmt_percent(value)] for name, value in model.error_reduction.items()]
+
+
+def model_summary(model: Any, name: str | None) -> str:
+    auroc = f", AUROC {fmt_kappa(model.auroc)}" if model.auroc is not None else ""
+    return (f"{name or 'Active model'} against the reference standard on {model.n_images} images at threshold "
+            f"{model.threshold:.2f}: sensitivity {fmt_percent(model.sensitivity)}, specificity "
+            f"{fmt_percent(model.specificity)}, accuracy {fmt_percent(model.accuracy)}{auroc}. "
+            f"Mean error reduction vs the graders: {fmt_percent(model.mean_error_reduction)}.")
