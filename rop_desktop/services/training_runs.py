@@ -1,0 +1,190 @@
+"""Train a built-in model from the study's reference standard.
+
+``TrainingService.plan(...)`` exports a dataset snapshot of the reference standard *now* (so
+grading may go on while the model trains) and records a TrainingRun; ``run(plan, control)`` is
+a generator of ``training.events`` that the app's worker relays as signals. At the end the
+bundle is registered as a model version (the run's test-split metrics on its card); a failed or
+cancelled run is recorded with its reason. Nothing here touches Qt.
+"""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Generator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rop_desktop.services.export import ExportError, export_snapshot
+from rop_desktop.services.models import ModelService, ModelServiceError, ModelVersionInfo
+from rop_desktop.store import Study, repo
+from rop_desktop.store.models import TrainingRun
+from training.config import TrainConfig, recipe
+from training.engine import RunControl, fit
+from training.events import Cancelled, Event, Failed, Finished, Log
+
+#: App task → (training task, snapshot filter).
+TASKS: dict[str, tuple[str, str]] = {
+    "binary": ("binary", "binary"),
+    "stage": ("stage3", "stage3"),
+    "segmentation": ("segmentation", "segmentation"),
+}
+#: The choices offered per app task: (architecture, recipe) — CPU-friendly ones first.
+ARCHITECTURES: dict[str, list[tuple[str, str]]] = {
+    "binary": [("resnet18_cls", "fast_binary"), ("mobilenetv3_cls", "fast_binary"), ("tiny_cnn", "fast_binary"),
+               ("rop_base_cnn", "paper_a_base"), ("rop_res_cnn", "paper_a_res")],
+    "stage": [("stage_classifier", "paper_b_classifier"), ("hybrid", "paper_b_hybrid"),
+              ("tiny_cnn", "paper_b_classifier")],
+    "segmentation": [("unet_small", "fast_line"), ("lraspp_line", "fast_line"), ("tiny_unet", "fast_line")],
+}
+AUTO_UPDATE_SETTING = "training.auto_update_every"
+
+
+class TrainingSetupError(ValueError):
+    """The run cannot start (no reference labels, bad choice); the message is for the user."""
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    run_id: int
+    task: str
+    config: TrainConfig
+    snapshot_dir: Path
+    snapshot_hash: str
+    run_dir: Path
+    init_bundle: Path | None
+    n_records: int
+
+
+def default_architecture(task: str, cuda: bool) -> str:
+    """Fast models on a CPU, the papers' models on CUDA."""
+    if task == "binary":
+        return "rop_res_cnn" if cuda else "resnet18_cls"
+    if task == "stage":
+        return "hybrid" if cuda else "stage_classifier"
+    return "unet_small"
+
+
+class TrainingService:
+    def __init__(self, study: Study, actor_id: int | None = None) -> None:
+        self.study = study
+        self.actor_id = actor_id
+        self.models = ModelService(study)
+
+    def config_for(self, task: str, architecture: str, **overrides: Any) -> TrainConfig:
+        if task not in TASKS:
+            raise TrainingSetupError(f"unknown task {task!r}")
+        recipes = dict(ARCHITECTURES[task])
+        base = recipe(recipes.get(architecture, ARCHITECTURES[task][0][1]))
+        train_task = TASKS[task][0]
+        config = base.with_(task=train_task, architecture=architecture)
+        if task == "stage" and architecture == "hybrid":
+            config = config.with_(preset_overrides={**config.preset_overrides, "mask_channel": True})
+        clean = {k: v for k, v in overrides.items() if v is not None}
+        return config.with_(**clean)
+
+    def plan(self, task: str, architecture: str, *, fine_tune: bool = True, **overrides: Any) -> RunPlan:
+        """Snapshot the reference standard and record a run (status "running")."""
+        config = self.config_for(task, architecture, **overrides)
+        init_bundle = None
+        active = self.models.active(task)
+        if fine_tune and active is not None and active.architecture == architecture:
+            init_bundle = active.bundle_dir
+        with self.study.session() as session:
+            run = repo.start_run(session, task=task, architecture=architecture, config=config.to_dict())
+            run_id = run.id
+        run_dir = self.study.cache_path(f"runs/{run_id:04d}")
+        snapshot_dir = run_dir / "snapshot"
+        try:
+            snapshot = export_snapshot(self.study, snapshot_dir, task_filter=TASKS[task][1], actor_id=self.actor_id)
+        except ExportError as exc:
+            self._finish(run_id, "failed", f"the dataset could not be exported: {exc}")
+            raise TrainingSetupError(str(exc)) from exc
+        n = len(snapshot.records)
+        if n < 4:
+            self._finish(run_id, "failed", f"only {n} images have a usable reference label for this task")
+            raise TrainingSetupError(f"Only {n} images have a reference label usable for this task; settle more "
+                                     "grades (majority vote or adjudication) before training.")
+        digest = snapshot.content_hash()
+        with self.study.session() as session:
+            row = session.get(TrainingRun, run_id)
+            row.snapshot_hash = digest
+        return RunPlan(run_id, task, config, snapshot_dir, digest, run_dir, init_bundle, n)
+
+    def run(self, plan: RunPlan, control: RunControl | None = None) -> Generator[Event, None, ModelVersionInfo | None]:
+        """Train; yields the engine's events; returns the registered version (None if it failed)."""
+        end: Event | None = None
+        try:
+            events = fit(plan.config, plan.snapshot_dir, plan.run_dir / "train", control=control,
+                         init_bundle=plan.init_bundle)
+            while True:
+                try:
+                    event = next(events)
+                except StopIteration as stop:
+                    end = stop.value if isinstance(stop.value, Event) else end
+                    break
+                if isinstance(event, (Finished, Failed, Cancelled)):
+                    end = event
+                yield event
+        except GeneratorExit:
+            self._finish(plan.run_id, "cancelled", "stopped by the user")
+            raise
+        except Exception as exc:  # noqa: BLE001 - recorded and shown, the window stays usable
+            reason = f"{type(exc).__name__}: {exc}"
+            self._finish(plan.run_id, "failed", reason)
+            yield Failed(reason=reason, category="error")
+            yield Log(traceback.format_exc(), level="debug")
+            return None
+        if isinstance(end, Finished):
+            try:
+                version = self.models.register(end.bundle_dir, name=f"{plan.task} run {plan.run_id}")
+            except ModelServiceError as exc:
+                self._finish(plan.run_id, "failed", f"the trained bundle could not be registered: {exc}")
+                yield Failed(reason=str(exc), category="error")
+                return None
+            self._finish(plan.run_id, "finished", None, version.id)
+            return version
+        if isinstance(end, Failed):
+            self._finish(plan.run_id, "failed", f"{end.category}: {end.reason}")
+        elif isinstance(end, Cancelled):
+            self._finish(plan.run_id, "cancelled", "stopped by the user")
+        else:
+            self._finish(plan.run_id, "failed", "the run ended without a result")
+        return None
+
+    def _finish(self, run_id: int, status: str, reason: str | None, version_id: int | None = None) -> None:
+        with self.study.session() as session:
+            run = session.get(TrainingRun, run_id)
+            if run is None or run.status in ("finished", "failed", "cancelled"):
+                return
+            repo.finish_run(session, run, status, reason=reason, model_version=version_id)
+
+    def runs(self) -> list[dict[str, Any]]:
+        with self.study.session() as session:
+            rows = session.query(TrainingRun).order_by(TrainingRun.id.desc()).all()
+            return [{"id": r.id, "task": r.task, "architecture": r.architecture, "status": r.status,
+                     "reason": r.reason, "started_at": r.started_at, "finished_at": r.finished_at,
+                     "model_version_id": r.model_version_id} for r in rows]
+
+    # ------------------------------------------------------------------ auto-update
+    def auto_update_every(self) -> int | None:
+        with self.study.session() as session:
+            value = repo.get_setting(session, AUTO_UPDATE_SETTING)
+            return int(value) if value else None
+
+    def set_auto_update_every(self, n: int | None) -> None:
+        with self.study.session() as session:
+            repo.set_setting(session, AUTO_UPDATE_SETTING, int(n) if n else None)
+
+    def new_labels_since_last_run(self, task: str) -> int:
+        """Reference labels decided after the last finished run of ``task`` started."""
+        with self.study.session() as session:
+            last = (session.query(TrainingRun).filter(TrainingRun.task == task, TrainingRun.status == "finished")
+                    .order_by(TrainingRun.id.desc()).first())
+            refs = repo.list_references(session)
+            since = last.started_at if last is not None else None
+            return sum(1 for r in refs if since is None or r.decided_at > since)
+
+    def auto_update_due(self, task: str) -> bool:
+        every = self.auto_update_every()
+        return bool(every) and self.new_labels_since_last_run(task) >= every

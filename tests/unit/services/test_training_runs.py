@@ -1,0 +1,77 @@
+"""Training from the study's reference standard: snapshot, fit, a model version registered."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from rop_desktop.services.models import ModelService
+from rop_desktop.services.reference import recompute_references
+from rop_desktop.services.training_runs import TrainingService, TrainingSetupError
+from rop_desktop.store import Study
+from training.engine import RunControl
+from training.events import BatchProgress, Cancelled, Failed, Finished, RunStarted
+
+torch.set_num_threads(1)
+
+
+@pytest.fixture
+def study(demo_study_dir: Path):
+    with Study.open(demo_study_dir) as s:
+        recompute_references(s)
+        yield s
+
+
+def _quick(service: TrainingService, **extra):
+    return service.plan("binary", "tiny_cnn", epochs=2, batch_size=8, device="cpu",
+                        preset_overrides={"image_size": 48}, **extra)
+
+
+def test_a_run_registers_a_model_version(study: Study) -> None:
+    service = TrainingService(study)
+    plan = _quick(service)
+    assert plan.n_records > 10 and len(plan.snapshot_hash) == 64
+    gen = service.run(plan)
+    events = []
+    while True:
+        try:
+            events.append(next(gen))
+        except StopIteration as stop:
+            version = stop.value
+            break
+    kinds = {type(e) for e in events}
+    assert RunStarted in kinds and BatchProgress in kinds and Finished in kinds, [e.kind for e in events]
+    assert version is not None and version.task == "binary" and version.snapshot_hash == plan.snapshot_hash
+    assert ModelService(study).versions()[0].id == version.id
+    run = service.runs()[0]
+    assert run["status"] == "finished" and run["model_version_id"] == version.id
+
+
+def test_cancel_is_recorded(study: Study) -> None:
+    service = TrainingService(study)
+    control = RunControl()
+    gen = service.run(_quick(service, max_batches_per_epoch=None), control)
+    for event in gen:
+        if isinstance(event, BatchProgress):
+            control.cancel()
+        if isinstance(event, (Cancelled, Finished, Failed)):
+            last = event
+    assert isinstance(last, Cancelled)
+    assert service.runs()[0]["status"] == "cancelled"
+    assert ModelService(study).versions() == []
+
+
+def test_a_diverging_run_is_recorded_as_failed(study: Study) -> None:
+    service = TrainingService(study)
+    events = list(service.run(_quick(service, optimizer="sgd", lr=1e12, momentum=0.0)))
+    failed = [e for e in events if isinstance(e, Failed)]
+    assert failed and failed[0].category == "diverged"
+    assert service.runs()[0]["status"] == "failed" and "diverged" in service.runs()[0]["reason"]
+
+
+def test_no_reference_labels_refuses_to_start(tmp_path: Path) -> None:
+    with Study.create(tmp_path / "empty") as empty:
+        with pytest.raises(TrainingSetupError):
+            TrainingService(empty).plan("binary", "tiny_cnn")

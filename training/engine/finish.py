@@ -1,0 +1,90 @@
+"""The end of a run: best weights → operating threshold on validation data → test report → bundle."""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from pathlib import Path
+from typing import Any
+
+from torch import nn
+
+from training.bundle import ModelCard, save_bundle, write_model_card_markdown
+from training.config import TrainConfig
+from training.evaluate import EvaluationReport, evaluate_predictor
+from training.events import Log
+from training.metrics import MetricsInputError, binary_report, choose_threshold
+from training.predictor import Predictor
+from training.presets import Preset
+from training.snapshot import Snapshot
+
+BUNDLE_DIR = "bundle"
+REPORT_DIR = "report"
+PAPER_A_ARCHITECTURES = ("rop_base_cnn", "rop_res_cnn")
+
+
+def card_notes(config: TrainConfig, preset: Preset, stage_mask_source: str | None) -> list[str]:
+    """Notes for the model card: paper A's lost numbers and the values chosen, mask sources."""
+    notes = []
+    if config.architecture in PAPER_A_ARCHITECTURES or config.preset == "paper_a":
+        ratio = "plain shuffling" if config.positive_fraction is None else f"{config.positive_fraction:g}"
+        notes.append("Paper A's text lost the learning rate, the positive:negative batch ratio, the L2 weight and "
+                     f"the plateau patience; values used here: learning rate {config.lr:g}, positive fraction per "
+                     f"batch {ratio}, L2 {config.l2:g}, plateau patience {config.plateau_patience} "
+                     f"(learning rate x{config.plateau_factor:g} on a validation-loss plateau).")
+    if config.task == "binary" and config.class_weighted:
+        notes.append("Class weighting balances the classes as the loss sees them: with ratio batches the positive "
+                     "weight is (1 - fraction) / fraction, otherwise negatives / positives of the training split.")
+    if preset.mask_channel and stage_mask_source:
+        notes.append(f"Trained with {stage_mask_source} line masks as the second input channel; at prediction time "
+                     "feed the line segmenter's masks (Predictor.hybrid) as paper B does.")
+    if config.oversample_stage1 > 1 and config.task == "stage3":
+        notes.append(f"Stage-1 images of the training split were over-sampled x{config.oversample_stage1} by 0-5 % "
+                     "edge crops and 100-110 % zoom (validation and test splits hold originals only).")
+    return notes
+
+
+def finish_run(*, model: nn.Module, config: TrainConfig, preset: Preset, classes: list[str],
+               splits: dict[str, Snapshot], assignment: dict[str, str], snapshot_hash: str | None,
+               out_dir: Path, training: dict[str, Any],
+               ) -> Generator[Log, None, tuple[Path, EvaluationReport, float | None]]:
+    """Evaluate ``model`` (the best weights, in eval mode) and write the bundle and test report.
+
+    Binary models get their operating threshold on the VALIDATION split (the highest threshold
+    reaching ``config.target_sensitivity``); the test split is then evaluated at it.
+    """
+    model.eval()
+    mask_source = "empty" if config.mask_channel == "none" else "reference (annotated)"
+    notes = card_notes(config, preset, mask_source)
+    card = ModelCard.for_model(
+        model, f"{config.architecture} {config.task}", classes=list(classes), preset=preset.to_dict(),
+        config=config.to_dict(), snapshot_hash=snapshot_hash, notes=notes,
+        extra={"training": {**training, "splits_by_id": assignment}})
+    predictor = Predictor(model, card)
+    threshold = None
+    if card.task == "binary":
+        yield Log(f"choosing the operating threshold on {len(splits['val'])} validation images "
+                  f"(target sensitivity {config.target_sensitivity:g})")
+        val = evaluate_predictor(predictor, splits["val"], None)
+        rows = val.predictions
+        try:
+            threshold = choose_threshold([r["label"] for r in rows], [r["probability"] for r in rows],
+                                         config.target_sensitivity)
+        except MetricsInputError as exc:
+            threshold = 0.5
+            card.notes.append(f"operating threshold 0.5: none could be chosen on validation data ({exc.reason})")
+        card.threshold = threshold
+        val.split = "val"
+        val.binary = binary_report([r["label"] for r in rows], [r["probability"] for r in rows], threshold)
+        card.metrics["validation"] = val.summary()
+    yield Log(f"evaluating the best weights on {len(splits['test'])} test images")
+    test = evaluate_predictor(predictor, splits["test"], None, threshold=threshold)
+    test.split = "test"
+    card.metrics.update(test.summary())
+    card.metrics["threshold_source"] = (f"validation split, target sensitivity {config.target_sensitivity:g}"
+                                        if threshold is not None else None)
+    bundle_dir = save_bundle(out_dir / BUNDLE_DIR, model, card)
+    (bundle_dir / "card.md").write_text(write_model_card_markdown(card), encoding="utf-8")
+    test.bundle = str(bundle_dir)
+    test.save(out_dir / REPORT_DIR)
+    yield Log(f"bundle written to {bundle_dir}; test report in {out_dir / REPORT_DIR}")
+    return bundle_dir, test, threshold

@@ -1,0 +1,145 @@
+"""Classification tasks: paper A's ROP yes/no and paper B's stages 1–3 (plain or hybrid input)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.data import Dataset
+
+from training.data.datasets import ClassificationDataset, HybridDataset
+from training.data.samplers import class_weights
+from training.engine.tasks.base import Row, Task, drop_none, label_counts
+from training.metrics import binary_report, multiclass_report
+from training.models import main_logits
+from training.presets import Preset
+from training.snapshot import Snapshot, SnapshotRecord
+
+#: Weight of Inception's auxiliary head in the training loss (torchvision's recipe).
+AUX_WEIGHT = 0.4
+
+
+def _zeros_mask(_record: SnapshotRecord, rgb: np.ndarray) -> np.ndarray:
+    return np.zeros(rgb.shape[:2], np.uint8)
+
+
+def _classification_loss(loss_fn: nn.Module, output: Any, target: torch.Tensor) -> torch.Tensor:
+    """Loss of the main logits, plus ``AUX_WEIGHT`` × the auxiliary head's (Inception, train mode)."""
+    loss = loss_fn(main_logits(output), target)
+    aux = getattr(output, "aux_logits", None)
+    if aux is not None:
+        loss = loss + AUX_WEIGHT * loss_fn(aux, target)
+    return loss
+
+
+class BinaryTask(Task):
+    """Paper A: ROP yes/no, one logit, BCE (``pos_weight`` when class-weighted)."""
+
+    name, snapshot_task, stratify, registry_tasks = "binary", "binary", "label_binary", ("binary", "multiclass")
+
+    @property
+    def num_classes(self) -> int:
+        return 1
+
+    @property
+    def classes(self) -> list[str]:
+        return list(self.snapshot_classes.get("binary", ["no ROP", "ROP"]))
+
+    def check(self, splits: dict[str, Snapshot]) -> str | None:
+        train = label_counts(splits["train"], "binary")
+        if len(train) < 2:
+            only = "ROP" if 1 in train else "no-ROP"
+            return (f"the training split holds only {only} images ({sum(train.values())}); "
+                    "binary training needs both classes")
+        if label_counts(splits["val"], "binary").get(1, 0) == 0:
+            return ("the validation split holds no ROP image: the operating threshold (target sensitivity "
+                    f"{self.config.target_sensitivity:g}) cannot be chosen; add ROP cases or change the split")
+        return None
+
+    def dataset(self, snapshot: Snapshot, preset: Preset, train: bool, cache: bool) -> Dataset[Any]:
+        return ClassificationDataset(snapshot, preset, "binary", train, cache=cache)
+
+    def setup_loss(self, train: Any, device: torch.device, batch_positive_fraction: float | None) -> None:
+        pos_weight = None
+        if self.config.class_weighted:
+            # Balance the classes as the loss sees them: batches drawn at a set ratio already are.
+            if batch_positive_fraction is not None:
+                weight = (1.0 - batch_positive_fraction) / max(batch_positive_fraction, 1e-6)
+            else:
+                labels = np.asarray(train.labels)
+                weight = float((labels == 0).sum()) / max(float((labels == 1).sum()), 1.0)
+            pos_weight = torch.tensor([weight], device=device)
+        self.pos_weight = pos_weight
+        self.loss_fn = nn.BCEWithLogitsLoss(pos_weight=pos_weight)
+
+    def train_loss(self, model: nn.Module, x: torch.Tensor, batch: dict[str, Any],
+                   device: torch.device) -> torch.Tensor:
+        y = batch["label"].to(device, non_blocking=True).float()[:, None]
+        return _classification_loss(self.loss_fn, model(x), y)
+
+    def eval_rows(self, model: nn.Module, x: torch.Tensor, batch: dict[str, Any],
+                  device: torch.device) -> list[Row]:
+        logits = main_logits(model(x)).float()[:, 0]
+        y = batch["label"].to(device).float()
+        losses = F.binary_cross_entropy_with_logits(logits, y, pos_weight=self.pos_weight, reduction="none")
+        scores = torch.sigmoid(logits)
+        return [{"index": int(i), "loss": float(l), "score": float(s), "label": int(t)}
+                for i, l, s, t in zip(batch["index"].tolist(), losses.tolist(), scores.tolist(), y.tolist())]
+
+    def metrics(self, rows: list[Row]) -> dict[str, float]:
+        report = binary_report([r["label"] for r in rows], [r["score"] for r in rows], 0.5)
+        return drop_none({"auroc": report.auroc, "sensitivity": report.sensitivity,
+                           "specificity": report.specificity, "accuracy": report.accuracy})
+
+
+class StageTask(Task):
+    """Paper B: stages 1–3, class-weighted cross-entropy (+ Inception's auxiliary loss)."""
+
+    name, snapshot_task, stratify, registry_tasks = "stage3", "stage3", "stage3", ("multiclass", "binary")
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+    @property
+    def classes(self) -> list[str]:
+        return list(self.snapshot_classes.get("stage3", ["stage 1", "stage 2", "stage 3"]))
+
+    def check(self, splits: dict[str, Snapshot]) -> str | None:
+        train = label_counts(splits["train"], "stage3")
+        if len(train) < 2:
+            return (f"the training split holds one stage class only ({', '.join(self.classes[k] for k in train)}); "
+                    "the stage task needs at least two")
+        return None
+
+    def dataset(self, snapshot: Snapshot, preset: Preset, train: bool, cache: bool) -> Dataset[Any]:
+        if preset.mask_channel:
+            mask_fn = _zeros_mask if self.config.mask_channel == "none" else None
+            return HybridDataset(snapshot, preset, "stage3", train, mask_fn=mask_fn, allow_missing_mask=True,
+                                 cache=cache)
+        return ClassificationDataset(snapshot, preset, "stage3", train, cache=cache)
+
+    def setup_loss(self, train: Any, device: torch.device, batch_positive_fraction: float | None) -> None:
+        weight = class_weights(train.labels, self.num_classes).to(device) if self.config.class_weighted else None
+        self.weight = weight
+        self.loss_fn = nn.CrossEntropyLoss(weight=weight)
+
+    def train_loss(self, model: nn.Module, x: torch.Tensor, batch: dict[str, Any],
+                   device: torch.device) -> torch.Tensor:
+        return _classification_loss(self.loss_fn, model(x), batch["label"].to(device, non_blocking=True))
+
+    def eval_rows(self, model: nn.Module, x: torch.Tensor, batch: dict[str, Any],
+                  device: torch.device) -> list[Row]:
+        logits = main_logits(model(x)).float()
+        y = batch["label"].to(device)
+        losses = F.cross_entropy(logits, y, weight=self.weight, reduction="none")
+        probs = torch.softmax(logits, dim=1)
+        return [{"index": int(i), "loss": float(l), "pred": int(p.argmax()), "label": int(t)}
+                for i, l, p, t in zip(batch["index"].tolist(), losses.tolist(), probs, y.tolist())]
+
+    def metrics(self, rows: list[Row]) -> dict[str, float]:
+        report = multiclass_report([r["label"] for r in rows], [r["pred"] for r in rows], self.classes)
+        return {"accuracy": report.accuracy, "macro_f1": report.macro_f1}
