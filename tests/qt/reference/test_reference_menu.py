@@ -102,7 +102,8 @@ def test_the_active_model_in_the_adjudication_view_and_the_dashboard(qtbot, adju
     ModelService(desk.store).register(_tiny_binary_bundle(tmp_path / "bundle"), activate=True)
     summary = ReferenceService(desk.store, desk.grader.id).recompute()
     predictions = PredictionService(desk.store, device="cpu")
-    for image_id in summary.created[:8]:
+    settled = summary.created + summary.updated + summary.unchanged  # the demo ships with references
+    for image_id in settled[:8]:
         predictions.predict_image(image_id, saliency=False)
 
     view = desk.controller.open_adjudication()
