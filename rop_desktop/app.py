@@ -23,6 +23,7 @@ def build_window(study, grader_id: int):  # noqa: ANN001, ANN201 - composition o
     """The main window wired to its services (used by run_app and the tests)."""
     from rop_desktop.services.grading import GradingService
     from rop_desktop.ui.controllers.keys import bind_window_keys
+    from rop_desktop.ui.controllers.model import install_model_features
     from rop_desktop.ui.controllers.reference import install_reference_features
     from rop_desktop.ui.controllers.study_menu import StudyMenu
     from rop_desktop.ui.controllers.workspace import WorkspaceController
@@ -40,6 +41,18 @@ def build_window(study, grader_id: int):  # noqa: ANN001, ANN201 - composition o
     window.study_menu = StudyMenu(window, study, open_study_in_new_window, window.workspace.reload_study_lists)
     window.reference = install_reference_features(window, study, service)
     window.workspace.gradeSubmitted.connect(window.reference.on_grade_submitted)
+    window.model_controller = install_model_features(window, study, service)
+    window.worklist.set_proxy(window.model_controller.worklist_columns)
+
+    def next_todo_rule(checked: bool) -> None:
+        versions = window.model_controller.versions
+
+        def uncertain_first(current: int | None) -> int | None:
+            return versions.most_uncertain_after(current) or service.next_todo(current)
+
+        window.workspace.next_todo_policy = uncertain_first if checked else service.next_todo
+
+    window.uncertain_first_action.toggled.connect(next_todo_rule)
     window.canvas.setFocus()
     return window
 

@@ -195,9 +195,9 @@ class PredictionService:
             if line is None or line.line_mask is None:
                 raise PredictionError("the hybrid stage model needs an active line-segmentation model")
             line_mask = line.line_mask
-        layer = feature_layer
+        layers = predictor.layers()
+        layer = feature_layer if feature_layer in layers else None  # a layer name is per model
         if layer is None:
-            layers = predictor.layers()
             layer = layers[len(layers) // 2] if layers else None
         p = predictor.predict(rgb, saliency=saliency, feature_layer=layer, line_mask=line_mask)
         return ModelOutput(version.id, version.name, version.task, version.architecture,

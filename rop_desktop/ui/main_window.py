@@ -82,7 +82,11 @@ class MainWindow(QMainWindow):
         self.prev_action = self._action("◀ Previous", tip="Previous image in the worklist")
         self.next_action = self._action("Next ▶", tip="Next image in the worklist")
         self.next_todo_action = self._action("Next to do ▶▶", tip="Next image I have not submitted")
-        tb.addActions([self.prev_action, self.next_action, self.next_todo_action])
+        self.uncertain_first_action = self._action("Most uncertain first",
+                                                   tip="'Next to do' opens the image the active ROP model is "
+                                                       "least sure about (needs batch predictions)")
+        self.uncertain_first_action.setCheckable(True)
+        tb.addActions([self.prev_action, self.next_action, self.next_todo_action, self.uncertain_first_action])
         tb.addSeparator()
         group = QActionGroup(self)
         self.tool_actions: dict[str, QAction] = {}

@@ -139,6 +139,12 @@ class WorklistPanel(QWidget):
         for combo in (self.status_filter, self.patient_filter, self.camera_filter):
             combo.currentIndexChanged.connect(lambda _=0: self.filterChanged.emit(self.filters()))
 
+    def set_proxy(self, proxy: Any) -> None:
+        """Show the worklist through a row-preserving proxy (e.g. extra model columns)."""
+        proxy.setSourceModel(self.model)
+        self.table.setModel(proxy)
+        self.table.selectionModel().currentRowChanged.connect(self._on_current)
+
     def set_choices(self, patients: Sequence[str], cameras: Sequence[str]) -> None:
         for combo, label, values in ((self.patient_filter, "All patients", patients),
                                      (self.camera_filter, "All cameras", cameras)):
@@ -171,7 +177,7 @@ class WorklistPanel(QWidget):
         sm.blockSignals(not emit)
         self.table.selectRow(row)
         sm.blockSignals(False)
-        self.table.scrollTo(self.model.index(row, 0))
+        self.table.scrollTo(self.table.model().index(row, 0))
 
     def _on_current(self, current: QModelIndex, _previous: QModelIndex) -> None:
         if current.isValid():

@@ -28,6 +28,9 @@ class WorkspaceController(QObject):
         self.service = service
         self.panel = grade_panel
         self.current: int | None = None  # the image asked for (may still be decoding)
+        #: Which image "next to do" opens: (current id) -> id | None. The model features may
+        #: replace it with "most uncertain first" (active learning).
+        self.next_todo_policy = service.next_todo
         #: The image whose pixels, polygons and grade are on screen: the one every edit belongs to.
         #: It differs from ``current`` while the next image decodes; keys pressed meanwhile still
         #: edit what the grader sees, never the image that is not shown yet.
@@ -108,7 +111,7 @@ class WorkspaceController(QObject):
         self.loader.request(image_id)
 
     def open_next_todo(self) -> None:
-        nxt = self.service.next_todo(self.current)
+        nxt = self.next_todo_policy(self.current)
         if nxt is None:
             self.window.statusBar().showMessage("Everything in this study is submitted. Thank you!", 8000)
             return

@@ -42,7 +42,7 @@ def test_clicking_a_worklist_row_opens_that_image(qtbot, window) -> None:
     with qtbot.waitSignal(window.workspace.imageShown, timeout=10_000):
         window.workspace.start()
     table = window.worklist.table
-    rect = table.visualRect(window.worklist.model.index(3, 1))
+    rect = table.visualRect(table.model().index(3, 1))
     with qtbot.waitSignal(window.workspace.imageShown, timeout=10_000) as shown:
         qtbot.mouseClick(table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
     assert shown.args[0] == window.worklist.model.image_id_at(3)

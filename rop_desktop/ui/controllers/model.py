@@ -1,0 +1,253 @@
+"""The built-in models in the window: the Model, Train and Models tabs and what connects them.
+
+``install_model_features(window, study, grading)`` adds the tabs and returns the
+:class:`ModelController`, which
+
+* asks the :class:`PredictionWorker` for the active models' output as soon as an image is shown —
+  unless the grader is blinded to it (:func:`rop_desktop.services.assist.model_output_visible`),
+  in which case nothing is computed and the tab says why; results for an image no longer on
+  screen are dropped;
+* paints the predicted line mask and the Grad-CAM saliency as canvas overlays and fills the tab
+  (probabilities, grade / reference / model side by side, feature maps, timings);
+* turns the line mask into outline proposals the grader accepts (editable polygons, stored like
+  drawn ones with source "model") or rejects;
+* re-requests the prediction when a version is activated; refreshes the worklist's model
+  columns (:attr:`ModelController.worklist_columns`, installed by the worklist) after a batch
+  prediction; starts an auto-update training run when it is due after a submit;
+* shuts every worker down when the window closes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import QObject, QTimer
+
+from rop_desktop.domain.labels import Role
+from rop_desktop.domain.shapes import Shape
+from rop_desktop.services import assist
+from rop_desktop.services.grading import GradingService
+from rop_desktop.services.models import ModelService
+from rop_desktop.services.predictions import ImagePrediction, PredictionService
+from rop_desktop.services.reference import recompute_references
+from rop_desktop.services.training_runs import TrainingService
+from rop_desktop.ui.model.colormap import heatmap_rgba, mask_rgba
+from rop_desktop.ui.model.prediction_panel import PredictionPanel
+from rop_desktop.ui.model.training_controller import TrainingController
+from rop_desktop.ui.model.training_panel import TrainingPanel
+from rop_desktop.ui.model.versions_controller import VersionsController
+from rop_desktop.ui.model.versions_panel import VersionsPanel
+from rop_desktop.ui.model.worklist_columns import ModelColumnsProxy
+from rop_desktop.workers.prediction_worker import FeatureResult, PredictionResult, PredictionWorker
+
+MASK_OVERLAY = "model-line"
+SALIENCY_OVERLAY = "model-saliency"
+PROPOSALS_LAYER = "model-proposals"
+PROPOSAL_COLOR = "#00e6ff"
+
+
+class ModelController(QObject):
+    def __init__(self, window: Any, study: Any, grading: GradingService, *, device: str = "auto") -> None:
+        super().__init__(window)
+        self.window = window
+        self.study = study
+        self.grading = grading
+        self.models = ModelService(study)
+        self.predictions = PredictionService(study, device=device)
+        self.training_service = TrainingService(study, actor_id=grading.grader.id)
+
+        self.prediction_panel = PredictionPanel()
+        self.training_panel = TrainingPanel()
+        self.versions_panel = VersionsPanel()
+        window.add_side_panel(self.prediction_panel, "Model")
+        window.add_side_panel(self.training_panel, "Train")
+        window.add_side_panel(self.versions_panel, "Models")
+
+        self.training = TrainingController(self.training_panel, self.training_service, self)
+        self.versions = VersionsController(self.versions_panel, self.models, self.predictions, grading,
+                                           window.workspace.open_image, lambda: window.workspace.shown, self)
+        self.worker = PredictionWorker(self.predictions, lambda image_id: grading.load_image(image_id).rgb, self)
+        self.worklist_columns = ModelColumnsProxy(self)
+        self.worklist_columns.setSourceModel(window.worklist.model)
+
+        self.image_id: int | None = None  # the image whose output is (or will be) shown
+        self.result: ImagePrediction | None = None
+        self._pending = 0  # token of the awaited full prediction
+        self._feature_token = 0
+        self._overlay_cache: dict[tuple[str, Any], Any] = {}
+        self._submitted: set[int] = set()
+
+        self.worker.done.connect(self._on_result)
+        panel = self.prediction_panel
+        panel.overlaysChanged.connect(self.render_overlays)
+        panel.featureLayerRequested.connect(self.request_features)
+        panel.proposeRequested.connect(self.propose)
+        panel.acceptProposalsRequested.connect(self.accept_proposals)
+        panel.rejectProposalsRequested.connect(self.reject_proposals)
+        self.training.runEnded.connect(lambda _outcome: self.versions.refresh())
+        self.training.versionActivated.connect(lambda _v: self._models_changed())
+        self.versions.modelsChanged.connect(self._models_changed)
+        self.versions.scoresChanged.connect(self.refresh_worklist_scores)
+        self.versions.assistChanged.connect(lambda _on: (self.refresh_worklist_scores(), self._reshow()))
+        window.workspace.imageShown.connect(self.show_image)
+        window.workspace.gradeSubmitted.connect(self._on_submitted)
+        window.on_shutdown(self.shutdown)
+        self.refresh_worklist_scores()
+        if window.workspace.shown is not None:
+            self.show_image(window.workspace.shown)
+
+    # ------------------------------------------------------------------ the image on screen
+    def visible(self, image_id: int) -> bool:
+        """May the grader see model output for the image (blinding, assist mode)?"""
+        return assist.model_output_visible(self.grading, image_id)
+
+    def show_image(self, image_id: int) -> None:
+        """The workspace shows a new image: ask for its prediction unless the grader is blinded."""
+        self.image_id = image_id
+        self.result = None
+        self._overlay_cache.clear()
+        self.prediction_panel.set_proposals([])
+        self._clear_canvas_layers()
+        if not self.visible(image_id):
+            self._pending = 0
+            self.prediction_panel.clear()
+            self.prediction_panel.set_blinded(True)
+            return
+        self.prediction_panel.set_blinded(False)
+        self.prediction_panel.clear("Computing the model's output …")
+        self._pending = self.worker.request(image_id)
+
+    def _reshow(self) -> None:
+        if self.window.workspace.shown is not None:
+            self.show_image(self.window.workspace.shown)
+
+    def _models_changed(self) -> None:
+        self.training.refresh_choices()
+        self.versions.refresh()
+        self.refresh_worklist_scores()
+        self._reshow()
+
+    def _on_result(self, result: PredictionResult | FeatureResult) -> None:
+        if result.image_id != self.image_id or result.image_id != self.window.workspace.shown:
+            return  # the grader has moved on
+        if isinstance(result, FeatureResult):
+            if result.token == self._feature_token:
+                self.prediction_panel.show_feature_grid(result.task, result.layer, result.grid, result.error)
+            return
+        if result.token != self._pending:
+            return
+        self._pending = 0
+        if result.prediction is None:
+            self.prediction_panel.clear(f"The model output could not be computed: {result.error}")
+            return
+        self.result = result.prediction
+        comparison = assist.grade_comparison(self.grading, result.image_id)
+        self.prediction_panel.show_prediction(result.prediction, comparison, result.layers)
+        self.render_overlays()
+
+    def request_features(self, task: str, layer: str) -> None:
+        if self.image_id is not None and self.result is not None:
+            self._feature_token = self.worker.request_features(self.image_id, task, layer)
+
+    # ------------------------------------------------------------------ overlays
+    def render_overlays(self) -> None:
+        """Paint (or remove) the line-mask and saliency overlays as the panel's switches say."""
+        canvas = self.window.canvas
+        outputs = self.result.outputs if self.result is not None else {}
+        line = outputs.get("segmentation")
+        shown, opacity = self.prediction_panel.mask_overlay()
+        mask = line.line_mask if line is not None else None
+        canvas.set_overlay(MASK_OVERLAY, self._cached("mask", mask) if shown and mask is not None else None, opacity)
+        source = outputs.get("binary") or outputs.get("stage")
+        saliency = source.saliency if source is not None else None
+        shown, opacity = self.prediction_panel.saliency_overlay()
+        cmap = self.prediction_panel.colormap()
+        canvas.set_overlay(SALIENCY_OVERLAY, self._cached(cmap, saliency) if shown and saliency is not None else None,
+                           opacity)
+
+    def _cached(self, kind: str, array: Any) -> Any:
+        key = (kind, id(array))
+        if key not in self._overlay_cache:
+            self._overlay_cache[key] = mask_rgba(array) if kind == "mask" else heatmap_rgba(array, kind)
+        return self._overlay_cache[key]
+
+    def _clear_canvas_layers(self) -> None:
+        canvas = self.window.canvas
+        for name in (MASK_OVERLAY, SALIENCY_OVERLAY):
+            canvas.set_overlay(name, None)
+        canvas.set_reference_shapes(PROPOSALS_LAYER, [])
+
+    # ------------------------------------------------------------------ proposals
+    def propose(self) -> list[Shape]:
+        """Outline proposals from the predicted line mask, shown dashed on the canvas."""
+        line = self.result.outputs.get("segmentation") if self.result is not None else None
+        if line is None or self.image_id is None or not self.visible(self.image_id):
+            return []
+        try:
+            shapes = assist.propose_outlines(line.line_mask, lesion_type=self.window.lesion_combo.currentData(),
+                                             stage=self.window.stage_combo.currentData())
+        except assist.AssistError as exc:
+            self.prediction_panel.show_status(exc.reason)
+            return []
+        if not shapes:
+            self.prediction_panel.show_status("The model found no line to outline on this image.")
+        self._set_proposals(shapes)
+        return shapes
+
+    def _set_proposals(self, shapes: list[Shape]) -> None:
+        self.prediction_panel.set_proposals(shapes)
+        self.window.canvas.set_reference_shapes(PROPOSALS_LAYER, shapes, PROPOSAL_COLOR)
+
+    def accept_proposals(self, shapes: list[Shape]) -> list[Shape]:
+        """The proposals become editable polygons (one undo step), stored like drawn ones."""
+        canvas = self.window.canvas
+        added = []
+        canvas.undo_stack.beginMacro("Accept model outlines")
+        try:
+            for shape in shapes:
+                stored = canvas.add_shape(shape)
+                if stored is not None:
+                    added.append(stored)
+        finally:
+            canvas.undo_stack.endMacro()
+        accepted = {s.id for s in shapes}
+        self._set_proposals([s for s in self.prediction_panel.proposals() if s.id not in accepted])
+        self.prediction_panel.show_status(f"{len(added)} model outline(s) added: edit them like your own.")
+        return added
+
+    def reject_proposals(self) -> None:
+        self._set_proposals([])
+
+    # ------------------------------------------------------------------ after a submit
+    def _on_submitted(self, image_id: int) -> None:
+        self._submitted.add(image_id)
+        self.worklist_columns.refresh()
+        # the workspace opens the next image to do right after this signal; if it stays (nothing
+        # left to do), the submitted image is now unblinded: show the model's output for it
+        QTimer.singleShot(0, lambda: self._reshow() if self.window.workspace.current == image_id else None)
+        if self.training_service.auto_update_every():
+            recompute_references(self.study, [image_id])  # the new vote may settle the image's reference
+            self.training.auto_update_if_due()
+
+    # ------------------------------------------------------------------ worklist columns
+    def refresh_worklist_scores(self) -> None:
+        """Reload P(ROP) / uncertainty per image into :attr:`worklist_columns` (blinding kept)."""
+        unblinded = (not self.grading.blinded() or self.grading.grader.role in (Role.ADJUDICATOR, Role.ADMIN)
+                     or assist.assist_mode(self.study))
+        self._submitted = {row.image_id for row in self.grading.worklist(status="submitted")}
+        self.worklist_columns.set_scores(self.predictions.probabilities(),
+                                         lambda image_id: unblinded or image_id in self._submitted)
+
+    # ------------------------------------------------------------------ closing
+    def shutdown(self) -> None:
+        self.worker.shutdown()
+        self.training.shutdown()
+        self.versions.shutdown()
+
+
+def install_model_features(window: Any, study: Any, grading_service: GradingService, *,
+                           device: str = "auto") -> ModelController:
+    """Add the Model, Train and Models tabs to ``window`` (built by ``app.build_window``)."""
+    controller = ModelController(window, study, grading_service, device=device)
+    window.model_controller = controller
+    return controller

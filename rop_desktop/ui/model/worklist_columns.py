@@ -1,0 +1,121 @@
+"""Two worklist columns from the active ROP model: P(ROP) and uncertainty.
+
+:class:`ModelColumnsProxy` is a ``QIdentityProxyModel`` over the worklist's
+:class:`~rop_desktop.ui.worklist.WorklistModel` that appends the columns; rows, ids and every
+other column are the source's. Values come from ``PredictionService.probabilities()`` (filled by
+a batch prediction) through :meth:`ModelColumnsProxy.set_scores`; blinding holds: an image whose
+model output this grader may not see yet (``visible(image_id)`` False) shows "hidden".
+
+Installing it is the worklist's job (see the report of this feature): the table's model becomes
+the proxy, whose source is the panel's model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import QIdentityProxyModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtGui import QBrush, QColor
+
+from rop_desktop.ui.worklist import ROW_ID_ROLE
+
+_Index = QModelIndex | QPersistentModelIndex
+HEADERS = ("P(ROP)", "Uncertainty")
+HIDDEN = "hidden"
+#: Sort role: the raw number (None sorts first).
+VALUE_ROLE = Qt.ItemDataRole.UserRole + 7
+
+
+class ModelColumnsProxy(QIdentityProxyModel):
+    def __init__(self, parent: Any = None) -> None:
+        super().__init__(parent)
+        self._scores: dict[int, tuple[float | None, float | None]] = {}
+        self._visible: Callable[[int], bool] = lambda _image_id: True
+
+    # ------------------------------------------------------------------ data in
+    def set_scores(self, scores: dict[int, tuple[float | None, float | None]],
+                   visible: Callable[[int], bool] | None = None) -> None:
+        """``{image_id: (probability, uncertainty)}`` and who may see them; refreshes the columns."""
+        self._scores = dict(scores)
+        if visible is not None:
+            self._visible = visible
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Repaint the model columns (e.g. after a submit unblinded an image)."""
+        rows = self.rowCount()
+        if rows:
+            first = self._extra_column(0)
+            self.dataChanged.emit(self.index(0, first), self.index(rows - 1, first + len(HEADERS) - 1))
+
+    def score(self, image_id: int) -> tuple[float | None, float | None] | None:
+        return self._scores.get(image_id)
+
+    # ------------------------------------------------------------------ structure
+    def _source_columns(self) -> int:
+        source = self.sourceModel()
+        return source.columnCount() if source is not None else 0
+
+    def _extra_column(self, k: int) -> int:
+        return self._source_columns() + k
+
+    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: N802 - Qt API
+        return 0 if parent.isValid() else self._source_columns() + len(HEADERS)
+
+    def index(self, row: int, column: int, parent: _Index = QModelIndex()) -> QModelIndex:
+        if column < self._source_columns():
+            return super().index(row, column, parent)
+        if parent.isValid() or not (0 <= row < self.rowCount()) or column >= self.columnCount():
+            return QModelIndex()
+        return self.createIndex(row, column)
+
+    def parent(self, index: _Index = QModelIndex()) -> QModelIndex:  # type: ignore[override]
+        return QModelIndex()
+
+    def sibling(self, row: int, column: int, index: _Index) -> QModelIndex:
+        return self.index(row, column)
+
+    def mapToSource(self, index: _Index) -> QModelIndex:  # noqa: N802 - Qt API
+        if not index.isValid() or index.column() >= self._source_columns():
+            return QModelIndex()
+        return super().mapToSource(index)
+
+    def flags(self, index: _Index) -> Qt.ItemFlag:
+        if index.isValid() and index.column() >= self._source_columns():
+            return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+        return super().flags(index)
+
+    def headerData(self, section: int, orientation: Qt.Orientation,  # noqa: N802 - Qt API
+                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        extra = section - self._source_columns()
+        if orientation == Qt.Orientation.Horizontal and 0 <= extra < len(HEADERS):
+            return HEADERS[extra] if role == Qt.ItemDataRole.DisplayRole else None
+        return super().headerData(section, orientation, role)
+
+    # ------------------------------------------------------------------ values
+    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid():
+            return None
+        extra = index.column() - self._source_columns()
+        if extra < 0:
+            return super().data(index, role)
+        image_id = self.sourceModel().index(index.row(), 0).data(ROW_ID_ROLE)
+        if role == ROW_ID_ROLE:
+            return image_id
+        score = self._scores.get(image_id)
+        visible = image_id is not None and self._visible(image_id)
+        value = score[extra] if score is not None and visible else None
+        if role == VALUE_ROLE:
+            return value
+        if role == Qt.ItemDataRole.DisplayRole:
+            if score is None:
+                return "–"
+            return f"{value:.2f}" if value is not None else (HIDDEN if not visible else "–")
+        if role == Qt.ItemDataRole.TextAlignmentRole:
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        if role == Qt.ItemDataRole.ForegroundRole and value is not None and extra == 1 and value >= 0.5:
+            return QBrush(QColor("#e0a030"))
+        if role == Qt.ItemDataRole.ToolTipRole and extra == 1:
+            return "1 = the model sits on its operating threshold, 0 = certain"
+        return None

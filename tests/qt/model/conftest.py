@@ -1,0 +1,159 @@
+"""Fixtures for the model features in the REAL main window (``build_window`` +
+``install_model_features``) on a private copy of the demo study.
+
+Tiny real models: bundles made once per session with ``training.models`` (a tiny CNN for ROP and
+for stages, a tiny U-Net whose head bias makes it see the demarcation line everywhere — a
+deterministic mask for the overlay and proposal tests); training runs use tiny_cnn / tiny_unet
+at 48 px on the CPU with one thread.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import torch
+
+from rop_desktop.app import build_window
+from rop_desktop.services.grading import create_grader, list_graders
+from rop_desktop.services.models import ModelService, ModelVersionInfo
+from rop_desktop.services.reference import recompute_references
+from rop_desktop.store import Study, repo
+from rop_desktop.ui.controllers.model import ModelController, install_model_features
+from training.bundle import ModelCard, save_bundle
+from training.models import create_model
+from training.presets import get_preset
+
+SHOWN_TIMEOUT_MS = 10_000
+RUN_TIMEOUT_MS = 120_000
+NEW_GRADER = "Me"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _one_thread() -> Iterator[None]:
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(autouse=True)
+def _empty_torch_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No pretrained weights from the user's torch cache: runs start from random weights."""
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path_factory.mktemp("torch_home")))
+
+
+@pytest.fixture(scope="session")
+def bundles(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Tiny model bundles per app task: "binary", "stage", "segmentation" (line everywhere)."""
+    root = tmp_path_factory.mktemp("bundles")
+    torch.manual_seed(0)
+    fast = get_preset("fast", image_size=48).to_dict()
+    binary = create_model("tiny_cnn", num_classes=1, in_channels=3, pretrained=False)
+    stage = create_model("tiny_cnn", num_classes=3, in_channels=3, pretrained=False)
+    line = create_model("tiny_unet", num_classes=1, in_channels=3, pretrained=False)
+    with torch.no_grad():
+        line.head.weight.zero_()
+        line.head.bias.fill_(8.0)
+    cards = {
+        "binary": (binary, ModelCard.for_model(binary, "tiny ROP", classes=["no ROP", "ROP"], threshold=0.5,
+                                               preset=fast, config={"task": "binary"})),
+        "stage": (stage, ModelCard.for_model(stage, "tiny stage", classes=["stage 1", "stage 2", "stage 3"],
+                                             preset=fast, config={"task": "stage3"})),
+        "segmentation": (line, ModelCard.for_model(line, "tiny line", classes=["line"],
+                                                   preset=get_preset("segmentation", image_size=48).to_dict(),
+                                                   config={"task": "segmentation"})),
+    }
+    return {task: save_bundle(root / task, model, card) for task, (model, card) in cards.items()}
+
+
+class ModelWindow:
+    """One grader's window with the model features, and a second connection to check the store."""
+
+    def __init__(self, qtbot, folder: Path, grader: str) -> None:  # noqa: ANN001 - pytest-qt's QtBot
+        self.qtbot = qtbot
+        self.folder = folder
+        self.store = Study.open(folder)
+        recompute_references(self.store)
+        known = {g.name: g.id for g in list_graders(self.store)}
+        self.grader_id = known.get(grader) or create_grader(self.store, grader).id
+        self.study = Study.open(folder)
+        self.window = build_window(self.study, self.grader_id)
+        self.controller: ModelController = install_model_features(self.window, self.study,
+                                                                  self.window.workspace.service, device="cpu")
+        self.window.resize(1400, 900)
+        with qtbot.waitActive(self.window):
+            self.window.show()
+            self.window.activateWindow()
+
+    # ------------------------------------------------------------------ shortcuts
+    @property
+    def workspace(self):  # noqa: ANN201
+        return self.window.workspace
+
+    @property
+    def canvas(self):  # noqa: ANN201
+        return self.window.canvas
+
+    @property
+    def panel(self):  # noqa: ANN201 - the Model tab
+        return self.controller.prediction_panel
+
+    def tab(self, widget) -> None:  # noqa: ANN001
+        """Bring a side tab to the front, as a user clicking it."""
+        self.window.side_tabs.setCurrentWidget(widget)
+
+    def start(self) -> None:
+        with self.qtbot.waitSignal(self.workspace.imageShown, timeout=SHOWN_TIMEOUT_MS):
+            self.workspace.start()
+
+    def show_image(self, image_id: int) -> None:
+        if self.workspace.shown == image_id:
+            self.controller.show_image(image_id)
+            return
+        with self.qtbot.waitSignal(self.workspace.imageShown, timeout=SHOWN_TIMEOUT_MS):
+            self.workspace.open_image(image_id)
+
+    def show_and_predict(self, image_id: int) -> None:
+        """Show the image and wait until the model tab holds its output."""
+        self.show_image(image_id)
+        self.qtbot.waitUntil(lambda: self.controller.result is not None
+                             and self.controller.result.image_id == image_id, timeout=SHOWN_TIMEOUT_MS)
+
+    def register(self, bundle: Path, activate: bool = True) -> ModelVersionInfo:
+        return ModelService(self.store).register(bundle, activate=activate)
+
+    def image_ids(self) -> list[int]:
+        with self.store.session() as session:
+            return [i.id for i in repo.list_images(session)]
+
+    def close(self) -> None:
+        if self.window is not None:
+            self.window.close()
+            self.window.deleteLater()
+            self.window = None
+        self.study.close()
+        self.store.close()
+
+
+@pytest.fixture
+def open_window(qtbot, demo_study_dir: Path) -> Iterator:  # noqa: ANN001
+    """``open_window(grader=...)``: a ModelWindow (references settled, not yet started)."""
+    opened: list[ModelWindow] = []
+
+    def make(grader: str = NEW_GRADER) -> ModelWindow:
+        mw = ModelWindow(qtbot, demo_study_dir, grader)
+        opened.append(mw)
+        return mw
+
+    yield make
+    for mw in opened:
+        mw.close()
+
+
+@pytest.fixture
+def demo_grader(demo_study_dir: Path) -> str:
+    """A demo grader who submitted every image (so the model tab is visible)."""
+    with Study.open(demo_study_dir) as study:
+        return next(g.name for g in list_graders(study) if g.role.value == "grader")
