@@ -15,6 +15,7 @@ from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+from sqlalchemy.exc import IntegrityError
 
 from rop_desktop.services.grading import GradingService
 from rop_desktop.services.models import ModelService, ModelVersionInfo
@@ -146,8 +147,16 @@ class PredictionService:
         payload = {"probability": out.probability, "threshold": out.threshold, "positive": out.positive,
                    "class_probabilities": out.class_probabilities, "predicted_class": out.predicted_class,
                    "feature_layer": out.feature_layer, "timings": out.timings}
-        with self.study.session() as session:
-            repo.upsert_prediction(session, image_id, out.version_id, payload, mask_file=relative)
+        for attempt in (1, 2):
+            try:
+                with self.study.session() as session:
+                    repo.upsert_prediction(session, image_id, out.version_id, payload, mask_file=relative)
+                return
+            except IntegrityError:
+                # another thread (batch prediction, the adjudication view) stored the same image and
+                # version between our read and our insert: the second attempt updates that row
+                if attempt == 2:
+                    raise
 
     # ------------------------------------------------------------------ predicting
     def predict_image(self, image_id: int, rgb: np.ndarray | None = None, *, feature_layer: str | None = None,

@@ -7,9 +7,11 @@ and the rest of the file is still imported: "report per item, import the rest".
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 Severity = Literal["error", "warning"]
 
@@ -43,3 +45,17 @@ def json_error(path: str | Path, exc: Exception) -> FormatError:
     lineno, colno, msg = getattr(exc, "lineno", None), getattr(exc, "colno", None), getattr(exc, "msg", str(exc))
     where = f"line {lineno} column {colno}" if lineno is not None else ""
     return FormatError(path, where, f"invalid JSON: {msg}")
+
+
+def read_json_object(path: str | Path) -> Mapping[str, Any]:
+    """Read a UTF-8 JSON file whose top level is an object; :class:`FormatError` otherwise."""
+    p = Path(path)
+    try:
+        data = json.loads(p.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise json_error(p, exc) from exc
+    except UnicodeDecodeError as exc:
+        raise FormatError(p, "", f"not UTF-8 text ({exc.reason})") from exc
+    if not isinstance(data, Mapping):
+        raise FormatError(p, "top level", f"expected a JSON object, got {type(data).__name__}")
+    return data

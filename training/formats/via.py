@@ -30,7 +30,7 @@ from training.data.io import ImageReadError, image_hw
 from training.formats import shapes
 from training.formats.convert import (AnnotatedImage, ConversionResult, lesion_of, polygons_of, stage_of,
                                       write_snapshot)
-from training.formats.errors import FormatError, Problem, json_error
+from training.formats.errors import FormatError, Problem, json_error, read_json_object
 from training.formats.masks import clean_polygons, polygon_rings
 from training.snapshot import LinkMode, Snapshot, SnapshotPolygon
 
@@ -226,14 +226,7 @@ def read_via(path: str | Path, *, image_dir: str | Path | None = None,
     regions outside the image are reported too.
     """
     p = Path(path)
-    try:
-        data = json.loads(p.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise json_error(p, exc) from exc
-    except UnicodeDecodeError as exc:
-        raise FormatError(p, "", f"not UTF-8 text ({exc.reason})") from exc
-    if not isinstance(data, Mapping):
-        raise FormatError(p, "top level", f"expected a JSON object, got {type(data).__name__}")
+    data = read_json_object(p)
     project = ViaProject()
     if "_via_img_metadata" in data:
         metadata = data["_via_img_metadata"]

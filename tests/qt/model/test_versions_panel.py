@@ -35,7 +35,7 @@ def test_activate_delete_export_and_import(qtbot, open_window, bundles, demo_gra
     assert ModelService(mw.store).active("binary").id == first.id
     assert panel.table.item(1, 1).text() == "●" and panel.activate_button.text() == "Deactivate"
     qtbot.waitUntil(lambda: mw.controller.result is not None and "binary" in mw.controller.result.outputs,
-                    timeout=10_000)  # activation took effect for the image on screen at once
+                    timeout=60_000)  # activation took effect for the image on screen at once
 
     panel.ask_directory = lambda _title: str(tmp_path / "exported")
     click(qtbot, panel.export_button)
@@ -56,7 +56,7 @@ def test_activate_delete_export_and_import(qtbot, open_window, bundles, demo_gra
     assert first.id not in [v.id for v in ModelService(mw.store).versions()]
     assert not first.bundle_dir.exists()
     qtbot.waitUntil(lambda: mw.controller.result is not None and not mw.controller.result.outputs,
-                    timeout=10_000)  # the deleted model no longer predicts
+                    timeout=60_000)  # the deleted model no longer predicts
 
 
 def test_a_bad_bundle_is_refused_with_the_reason_and_nothing_registered(qtbot, open_window, tmp_path: Path) -> None:  # noqa: ANN001
@@ -110,14 +110,14 @@ def test_batch_prediction_fills_the_worklist_columns_and_orders_by_uncertainty(
     p, u = PredictionService(mw.store).probabilities()[image]
     assert proxy.index(row, p_col).data() == f"{p:.2f}" and proxy.index(row, p_col + 1).data() == f"{u:.2f}"
 
-    qtbot.waitUntil(lambda: mw.workspace.shown == mw.workspace.current, timeout=10_000)
+    qtbot.waitUntil(lambda: mw.workspace.shown == mw.workspace.current, timeout=60_000)
     order = PredictionService(mw.store).most_uncertain_first(mw.window.workspace.service)
     assert image not in order
     scores = PredictionService(mw.store).probabilities()
     assert [scores[i][1] for i in order] == sorted((scores[i][1] for i in order), reverse=True)
     expected = next(i for i in order if i != mw.workspace.shown)
     mw.tab(panel)
-    with qtbot.waitSignal(mw.workspace.imageShown, timeout=10_000) as shown:
+    with qtbot.waitSignal(mw.workspace.imageShown, timeout=60_000) as shown:
         click(qtbot, panel.uncertain_button)
     assert shown.args == [expected]
 

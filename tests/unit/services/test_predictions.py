@@ -88,3 +88,28 @@ def test_batch_prediction_feeds_worklist_probabilities(study: Study, tmp_path: P
 
 def test_no_active_model_means_no_output(study: Study) -> None:
     assert PredictionService(study).predict_image(1).outputs == {}
+
+
+def test_two_threads_storing_the_same_prediction_do_not_fail(study: Study, tmp_path: Path) -> None:
+    import threading
+
+    ModelService(study).register(make_bundle(tmp_path / "b1", "binary"), activate=True)
+    services = [PredictionService(study, device="cpu") for _ in range(2)]
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(2)
+
+    def run(service: PredictionService) -> None:
+        try:
+            barrier.wait()
+            result = service.predict_image(2, use_cache=False)
+            assert not result.errors, result.errors
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(s,)) for s in services]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert errors == []
+    assert services[0].cached(2, services[0].models.active("binary")) is not None

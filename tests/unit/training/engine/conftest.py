@@ -19,20 +19,6 @@ from training.snapshot import Snapshot, SnapshotWriter
 H, W = 48, 56
 
 
-@pytest.fixture(autouse=True, scope="session")
-def _one_thread() -> Iterator[None]:
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-@pytest.fixture(autouse=True)
-def _empty_torch_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
-    """No pretrained weights from the user's torch cache: every run starts from random weights."""
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path_factory.mktemp("torch_home")))
-
-
 def fundus(seed: int, line: bool, h: int = H, w: int = W) -> tuple[np.ndarray, np.ndarray]:
     """An orange textured disc on black; with ``line`` a bright thick stroke (and its mask)."""
     rng = np.random.default_rng(seed)

@@ -1,29 +1,12 @@
-"""Fixtures for the model tests: one CPU thread, an empty torch cache, no network."""
+"""Fixtures for the model tests: no network (one CPU thread and an empty torch cache come from
+tests/conftest.py)."""
 
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import torch
-
-
-@pytest.fixture(autouse=True, scope="session")
-def _one_thread() -> Iterator[None]:
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-@pytest.fixture(autouse=True)
-def torch_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """An empty torch cache (``TORCH_HOME``), so the user's downloaded weights never leak in."""
-    home = tmp_path / "torch_home"
-    monkeypatch.setenv("TORCH_HOME", str(home))
-    return home
 
 
 @pytest.fixture(autouse=True)
