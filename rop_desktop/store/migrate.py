@@ -4,7 +4,11 @@
 opened read-only for it). A revision this app has never heard of means a newer app saved the
 study: ``StudyTooNewError``, and the file is untouched. Otherwise pending migrations run in one
 transaction (on SQLite: ``BEGIN IMMEDIATE``, foreign keys off during table rebuilds and checked
-before commit — SQLite's documented procedure), so a failed upgrade leaves the previous schema.
+before commit — SQLite's documented procedure; on PostgreSQL, whose DDL is transactional too,
+under an advisory lock so that workstations opening the study at once migrate it once), so a
+failed upgrade leaves the previous schema. Migrations use Alembic's batch operations with the
+default ``recreate="auto"``: a table rebuild on SQLite, a plain ``ALTER TABLE`` on PostgreSQL
+(never ``recreate="always"``, which PostgreSQL's dependent constraints refuse).
 No ``alembic.ini`` is needed at run time: the script location is set in code.
 """
 
@@ -20,7 +24,7 @@ from alembic.config import Config
 from alembic.util import CommandError
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, create_engine, event, inspect
+from sqlalchemy import Connection, create_engine, event, inspect, text
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
@@ -30,6 +34,8 @@ from .errors import StudyOpenError, StudyTooNewError
 
 MIGRATIONS_DIR = Path(__file__).resolve().with_name("migrations")
 VERSION_TABLE = "alembic_version"
+MIGRATION_LOCK_KEY = 0x524F50_0001
+"""PostgreSQL advisory lock held while a study's schema is migrated (``ROP`` + 1)."""
 
 
 def alembic_config(connection: Connection | None = None) -> Config:
@@ -98,6 +104,10 @@ def upgrade(target: str | Path | URL) -> None:
         event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
     try:
         with engine.connect() as connection, connection.begin():
+            if engine.dialect.name == "postgresql":
+                # Two workstations opening the study at once: the second waits here, then finds
+                # the schema current (READ COMMITTED sees the first one's commit) and does nothing.
+                connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
             command.upgrade(alembic_config(connection), "head")
             if engine.dialect.name == "sqlite":
                 broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
@@ -163,7 +173,8 @@ def _read_with_engine(url: URL) -> tuple[set[str], tuple[str, ...]]:
 def _reason(exc: Exception) -> str:
     """The driver's own message, without SQLAlchemy's SQL echo and help link."""
     orig = getattr(exc, "orig", None)
-    return f"{type(orig).__name__}: {orig}" if orig is not None else str(exc)
+    text = f"{type(orig).__name__}: {orig}" if orig is not None else str(exc)
+    return " ".join(text.split())  # PostgreSQL's messages span lines (LINE 1: …, a caret)
 
 
 def _where(url: URL) -> str:

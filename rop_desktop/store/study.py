@@ -1,5 +1,10 @@
 """A study is a folder: ``study.sqlite`` + ``images/`` + ``models/`` + ``cache/``.
 
+A *shared* study keeps its database on a server (PostgreSQL) instead of ``study.sqlite``: the
+folder (on a share every workstation mounts) then holds ``study.server``, one line with the
+database URL *without a password* (credentials come from the user's pgpass / service file or
+keyring, never from the study), next to the same ``images/``, ``models/`` and ``cache/``.
+
 Images are content-addressed copies, ``images/ab/abcdef….png`` named by their SHA-256, written
 atomically (temp file, fsync, ``os.replace``), so a crash never leaves half an image behind and
 importing the same bytes twice stores them once.
@@ -21,11 +26,12 @@ from sqlalchemy.engine import URL
 from sqlalchemy.orm import Session, sessionmaker
 
 from . import migrate
-from .db import make_engine, make_session_factory, session_scope
+from .db import database_url, make_engine, make_session_factory, session_scope, without_password
 from .errors import ImageStoreError, StudyExistsError, StudyOpenError
 from .models import Image, StudySetting
 
 DB_NAME = "study.sqlite"
+SERVER_FILE = "study.server"
 IMAGES_DIR = "images"
 MODELS_DIR = "models"
 CACHE_DIR = "cache"
@@ -49,15 +55,23 @@ class Study:
     def create(cls, path: str | Path, name: str | None = None, *, url: str | URL | None = None) -> Study:
         """Make a new study in ``path`` (created if needed; must not already hold a study).
 
-        ``url`` puts the database on a server (PostgreSQL) instead of ``study.sqlite``.
+        ``url`` puts the database on a server (PostgreSQL) instead of ``study.sqlite``: the
+        database must be empty, and the folder remembers the URL (without its password) in
+        ``study.server`` so that ``Study.open(path)`` finds it again.
         """
         root = Path(path).expanduser().resolve()
-        if (root / DB_NAME).exists():
-            raise StudyExistsError(f"{root} already holds a study ({DB_NAME}); open it instead")
+        for marker in (DB_NAME, SERVER_FILE):
+            if (root / marker).exists():
+                raise StudyExistsError(f"{root} already holds a study ({marker}); open it instead")
         if root.exists() and not root.is_dir():
             raise StudyOpenError(root, "the path is a file, not a folder")
+        if url is not None and migrate.stored_revisions(url):
+            raise StudyExistsError(f"the database {server_location(url)} already holds a study; "
+                                   "open it instead (or give an empty database)")
         root.mkdir(parents=True, exist_ok=True)
         study = cls._connect(root, url)
+        if url is not None:
+            write_server_file(root, url)
         with study.session() as session:
             session.merge(StudySetting(key=NAME_SETTING, value=name or root.name))
         return study
@@ -66,23 +80,33 @@ class Study:
     def open(cls, path: str | Path, *, url: str | URL | None = None) -> Study:
         """Open an existing study folder (or its ``study.sqlite``), upgrading its schema.
 
-        Raises ``StudyOpenError`` (not a study, unreadable database) or ``StudyTooNewError``
-        (saved by a newer app; the files are left untouched).
+        Without ``url``, the folder's ``study.sqlite`` is used, else the server named in its
+        ``study.server``. Raises ``StudyOpenError`` (not a study, unreadable database) or
+        ``StudyTooNewError`` (saved by a newer app; the database is left untouched).
         """
         root = Path(path).expanduser().resolve()
-        if root.is_file() and root.name == DB_NAME:
+        if root.is_file() and root.name in (DB_NAME, SERVER_FILE):
             root = root.parent
         if not root.is_dir():
             raise StudyOpenError(root, "no such folder")
+        if url is None and (root / DB_NAME).is_file() and (root / SERVER_FILE).is_file():
+            raise StudyOpenError(root, f"the folder holds both {DB_NAME} and {SERVER_FILE}; "
+                                       "move one away so that it is clear which database is the study")
         if url is None and not (root / DB_NAME).is_file():
-            raise StudyOpenError(root, f"the folder is not a ROP Desktop study (it has no {DB_NAME})")
+            url = read_server_file(root)
+            if url is None:
+                raise StudyOpenError(root, f"the folder is not a ROP Desktop study (it has no {DB_NAME} "
+                                           f"and no {SERVER_FILE})")
+        if url is not None and not migrate.stored_revisions(url):
+            raise StudyOpenError(server_location(url), "the database holds no ROP Desktop study "
+                                 "(create one with Study.create or 'rop-desktop study copy')")
         return cls._connect(root, url)
 
     @classmethod
     def open_or_create(cls, path: str | Path, name: str | None = None, *, url: str | URL | None = None) -> Study:
         """Open the study in ``path``, or create one there if the folder holds none."""
         root = Path(path).expanduser().resolve()
-        if url is None and (root / DB_NAME).is_file():
+        if url is None and ((root / DB_NAME).is_file() or (root / SERVER_FILE).is_file()):
             return cls.open(root)
         if url is not None and root.is_dir() and migrate.stored_revisions(url):
             return cls.open(root, url=url)
@@ -94,7 +118,7 @@ class Study:
         migrate.upgrade(target)  # checks the schema version before writing anything
         for sub in (IMAGES_DIR, MODELS_DIR, CACHE_DIR):
             (root / sub).mkdir(exist_ok=True)
-        return cls(root, make_engine(target))
+        return cls(root, make_engine(target, pool_pre_ping=url is not None))
 
     def close(self) -> None:
         """Release every database connection (the WAL is checkpointed by SQLite)."""
@@ -111,6 +135,16 @@ class Study:
         return f"Study({str(self.root)!r})"
 
     # --- database ------------------------------------------------------------------------
+    @property
+    def backend(self) -> str:
+        """The database dialect: ``"sqlite"`` or ``"postgresql"``."""
+        return self.engine.dialect.name
+
+    @property
+    def url(self) -> URL:
+        """The database URL (its password, if any, hidden when rendered as text)."""
+        return self.engine.url
+
     def session(self) -> AbstractContextManager[Session]:
         """A unit of work: ``with study.session() as s: ...`` commits, or rolls back on error."""
         return session_scope(self.session_factory)
@@ -125,6 +159,7 @@ class Study:
     # --- folders -------------------------------------------------------------------------
     @property
     def db_path(self) -> Path:
+        """Where a SQLite study keeps its database (absent for a study on a server)."""
         return self.root / DB_NAME
 
     @property
@@ -177,6 +212,28 @@ class Study:
     def iter_image_files(self) -> Iterator[Path]:
         """Every stored image file (for integrity checks and clean-up)."""
         return (p for p in self.images_dir.glob("??/*") if p.is_file() and not p.name.startswith("."))
+
+
+def server_location(url: str | URL) -> str:
+    """The URL as text without its password, fit for a message or the ``study.server`` file."""
+    return without_password(url).render_as_string(hide_password=False)
+
+
+def write_server_file(root: Path, url: str | URL) -> None:
+    """Remember a server study's URL in ``root/study.server``, never with a password."""
+    _atomic_write(root / SERVER_FILE, (server_location(url) + "\n").encode())
+
+
+def read_server_file(root: Path) -> URL | None:
+    """The URL in ``root/study.server``, or None when the folder has none."""
+    file = root / SERVER_FILE
+    if not file.is_file():
+        return None
+    text = file.read_text(encoding="utf-8").strip()
+    if "://" not in text:
+        raise StudyOpenError(file, "the file does not hold a database URL "
+                                   "(one line, e.g. postgresql+psycopg://user@host/db)")
+    return database_url(text)
 
 
 def _inside(base: Path, relative: str) -> Path:

@@ -3,6 +3,7 @@
 Eight tiny PNG fundus-like images (64x48) imported through the real import with a manifest
 (patient codes, eyes, dates, hospital diagnoses), four graders A–D, an adjudicator and an admin
 made through the account service; grades and polygons go through the grading service.
+The database is SQLite, or PostgreSQL with ``ROP_TEST_DB=postgresql`` (``tests/unit/conftest.py``).
 """
 
 from __future__ import annotations
@@ -68,8 +69,14 @@ class HandStudy:
             return next(i.original_name for i in repo.list_images(session, image_ids=[image_id]))
 
 
+@pytest.fixture(autouse=True)
+def _backend(study_backend: str) -> str:
+    """Every services test runs on the backend ``ROP_TEST_DB`` names."""
+    return study_backend
+
+
 @pytest.fixture
-def hand(tmp_path: Path) -> Iterator[HandStudy]:
+def hand(tmp_path: Path, _backend: str) -> Iterator[HandStudy]:
     src = tmp_path / "src"
     src.mkdir()
     rows = []

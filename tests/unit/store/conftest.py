@@ -1,4 +1,7 @@
-"""Fixtures of the store tests: a real study folder in tmp_path, and row makers."""
+"""Fixtures of the store tests: a real study folder in tmp_path, and row makers.
+
+The database is SQLite, or PostgreSQL with ``ROP_TEST_DB=postgresql`` (``tests/unit/conftest.py``).
+"""
 
 from __future__ import annotations
 
@@ -13,8 +16,14 @@ from rop_desktop.store import Study, repo
 from rop_desktop.store.models import Grader, Image
 
 
+@pytest.fixture(autouse=True)
+def _backend(study_backend: str) -> str:
+    """Every store test runs on the backend ``ROP_TEST_DB`` names."""
+    return study_backend
+
+
 @pytest.fixture
-def study(tmp_path: Path) -> Iterator[Study]:
+def study(tmp_path: Path, _backend: str) -> Iterator[Study]:
     opened = Study.create(tmp_path / "study", name="Test study")
     yield opened
     opened.close()

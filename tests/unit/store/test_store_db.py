@@ -20,6 +20,7 @@ from rop_desktop.store.db import BUSY_TIMEOUT_MS, make_engine, make_session_fact
 from rop_desktop.store.models import Base, Grade, Patient, StudySetting
 
 
+@pytest.mark.sqlite_only("SQLite pragmas")
 def test_sqlite_pragmas_are_on_for_every_connection(study: Study) -> None:
     with study.engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
@@ -54,12 +55,12 @@ def test_migrations_build_exactly_the_models(study: Study) -> None:
 
 def test_downgrade_to_base_and_upgrade_again(study: Study) -> None:
     study.close()
-    engine = make_engine(study.db_path)
+    engine = make_engine(study.url)
     with engine.begin() as conn:
         command.downgrade(migrate.alembic_config(conn), "base")
     assert set(inspect(engine).get_table_names()) == {"alembic_version"}
     engine.dispose()
-    migrate.upgrade(study.db_path)
+    migrate.upgrade(study.url)
     with Study.open(study.root) as again, again.session() as s:
         assert s.scalars(select(StudySetting)).all() == []  # fresh, empty schema
 
@@ -75,6 +76,7 @@ def _fingerprint(path: Path) -> tuple[bytes, int]:
     return path.read_bytes(), path.stat().st_mtime_ns
 
 
+@pytest.mark.sqlite_only("the file's bytes; PostgreSQL: test_store_backends.py")
 @pytest.mark.parametrize("journal", ["wal", "delete"])
 def test_a_study_from_a_newer_app_is_refused_and_untouched(study: Study, journal: str) -> None:
     study.close()
@@ -97,6 +99,7 @@ def test_a_study_from_a_newer_app_is_refused_and_untouched(study: Study, journal
     assert _fingerprint(study.db_path) == before
 
 
+@pytest.mark.sqlite_only("an SQLite URI; PostgreSQL: test_store_backends.py")
 def test_a_newer_database_is_refused_through_a_url_too(tmp_path: Path) -> None:
     Study.create(tmp_path / "s").close()
     db = tmp_path / "s" / "study.sqlite"
@@ -128,7 +131,7 @@ def test_a_sqlite_database_of_another_app_is_refused(tmp_path: Path) -> None:
 
 
 def test_opening_a_current_study_does_not_migrate(study: Study) -> None:
-    assert migrate.check_schema(study.db_path) == (migrate.head_revision(),)
+    assert migrate.check_schema(study.url) == (migrate.head_revision(),)
     with study.engine.connect() as conn:  # an open reader does not stop a second open
         conn.execute(text("SELECT 1"))
         with Study.open(study.root) as again:
@@ -167,7 +170,7 @@ def test_a_failing_migration_changes_nothing(study: Study, make_image, tmp_path:
     """)
     with pytest.raises(StudyOpenError, match="migration failed.*no_such_table.*nothing was changed"):
         Study.open(study.root)
-    engine = make_engine(study.db_path)
+    engine = make_engine(study.url)
     assert "scratch" not in inspect(engine).get_table_names()
     assert "note" not in {c["name"] for c in inspect(engine).get_columns("images")}
     with engine.connect() as conn:
@@ -176,6 +179,7 @@ def test_a_failing_migration_changes_nothing(study: Study, make_image, tmp_path:
     engine.dispose()
 
 
+@pytest.mark.sqlite_only("SQLite's table rebuild procedure")
 def test_rebuilding_a_parent_table_keeps_its_children(study: Study, make_image, make_grader, tmp_path: Path,
                                                       monkeypatch: pytest.MonkeyPatch, restore_scripts: None) -> None:
     """SQLite's table rebuild drops the old table: with foreign keys on, that would cascade."""

@@ -20,6 +20,7 @@ from rop_desktop.store import (
 from rop_desktop.store.recent import MAX_RECENT, recent_file
 
 
+@pytest.mark.sqlite_only("study.sqlite in the folder; PostgreSQL: test_store_backends.py")
 def test_create_lays_out_the_folder_and_open_finds_it(tmp_path: Path) -> None:
     root = tmp_path / "new" / "study"
     with Study.create(root) as study:
