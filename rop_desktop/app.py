@@ -70,13 +70,11 @@ def open_study_in_new_window(folder: Path) -> None:
 def run_app(study: Path | None = None, demo: bool = False, grader: str | None = None,
             screenshot: Path | None = None) -> int:
     from PySide6.QtCore import QTimer
-    from PySide6.QtWidgets import QApplication, QDialog, QMessageBox
+    from PySide6.QtWidgets import QApplication, QMessageBox
 
-    from rop_desktop.domain.labels import Role
-    from rop_desktop.services.demo_study import DEMO_ADJUDICATOR, ensure_demo_study
-    from rop_desktop.services.grading import create_grader, list_graders
+    from rop_desktop.services.demo_study import ensure_demo_study
     from rop_desktop.store import StoreError, Study, add_recent, recent_studies
-    from rop_desktop.ui.grader_dialog import GraderDialog
+    from rop_desktop.ui.sign_in import sign_in
     from rop_desktop.ui.style import apply_style
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
@@ -109,15 +107,10 @@ def run_app(study: Path | None = None, demo: bool = False, grader: str | None = 
     add_recent(opened.root)
     if grader is None and demo and screenshot is not None:
         grader = "Demo user"
-    if grader is not None:
-        info = next((g for g in list_graders(opened) if g.name == grader), None) or create_grader(opened, grader)
-    else:
-        dialog = GraderDialog([g for g in list_graders(opened) if g.name != DEMO_ADJUDICATOR or True],
-                              lambda name, role: create_grader(opened, name, role or Role.GRADER))
-        if dialog.exec() != QDialog.DialogCode.Accepted or dialog.chosen is None:
-            opened.close()
-            return 0
-        info = dialog.chosen
+    info = sign_in(opened, grader)
+    if info is None:
+        opened.close()
+        return 0
     window = build_window(opened, info.id)
     window.show()
     window.workspace.start()

@@ -257,3 +257,34 @@ def _grader(session: Any, grader_id: int) -> Grader:
 
 def _account(grader: Grader) -> Account:
     return Account(grader.id, grader.name, grader.role, bool(grader.active), grader.password_hash is not None)
+
+
+# ---------------------------------------------------------------------------- sign-in at start
+def new_profile(study: Study, name: str, role: Role = Role.GRADER) -> GraderInfo:
+    """A new profile made from the start-up dialog, where nobody is signed in yet.
+
+    Anyone may add themselves as a *grader* (their work is blinded and only theirs). Adjudicator
+    and admin profiles follow the admin rule of :func:`create_grader`: allowed only while the
+    study has no admin (bootstrapping), otherwise an admin must create them.
+    """
+    role = Role.parse(role)
+    if role is Role.GRADER:
+        name = name.strip()
+        if not name:
+            raise AccountError("A grader needs a name.")
+        with study.session() as session:
+            if session.scalar(select(Grader).where(Grader.name == name)) is not None:
+                raise AccountError(f"There is already a grader called {name!r}: pick it from the list.")
+            grader = repo.get_or_create_grader(session, name, Role.GRADER)
+            repo.add_audit(session, "grader", grader.id, "create", after={"name": name, "role": role.value,
+                                                                          "self_registered": True})
+            return GraderInfo(grader.id, grader.name, grader.role)
+    account = create_grader(study, None, name, role)
+    return GraderInfo(account.id, account.name, account.role)
+
+
+def needs_password(study: Study, name: str) -> bool:
+    """Whether signing in as ``name`` asks for a password."""
+    with study.session() as session:
+        grader = session.scalar(select(Grader).where(Grader.name == name.strip()))
+        return bool(grader is not None and grader.password_hash)

@@ -52,8 +52,8 @@ class GraderDialog(QDialog):
         if name:
             try:
                 self.chosen = self._create(name, self.new_role.currentData())
-            except ValueError as exc:
-                QMessageBox.warning(self, "Grader", str(exc))
+            except ValueError as exc:  # AccountError / PermissionDenied carry a sentence for the user
+                QMessageBox.warning(self, "Grader", getattr(exc, "reason", str(exc)))
                 return
         else:
             item = self.list.currentItem()
