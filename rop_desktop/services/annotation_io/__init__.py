@@ -1,0 +1,14 @@
+"""Annotation interoperability: VIA 2, labelme, COCO instance segmentation, mask PNG folders and
+grade CSVs, in and out of a study.
+
+The file codecs are ``training.formats`` (shared with training); this package matches files to
+the study's images, validates outlines, stores them under an ``imported: ...`` grader and writes
+exports with pseudonymous names only.
+"""
+
+from .exporting import REFERENCE, export_annotations
+from .importing import import_annotations
+from .model import FORMATS, AnnotationImportSummary, AnnotationIOError, AttributeMapping
+
+__all__ = ["FORMATS", "REFERENCE", "AnnotationIOError", "AnnotationImportSummary", "AttributeMapping",
+           "export_annotations", "import_annotations"]

@@ -1,0 +1,235 @@
+"""Export a study's outlines and grades as VIA, labelme, COCO, mask PNGs or a grade CSV.
+
+Only pseudonymous data leave the study: images are named by their content-addressed file
+(``<sha256>.png``), with the patient *code* and eye; never the original name or source path.
+Outlines are moved from the app's pixel-corner convention to the files' pixel-centre one
+(-0.5 px), as :mod:`rop_desktop.services.export` does. VIA and labelme polygons have no holes
+(they are dropped there); COCO writes a polygon with holes as RLE, masks keep them.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from pycocotools import mask as coco_mask
+from shapely import affinity
+from shapely.geometry import Polygon
+
+from rop_desktop.domain.consensus import consensus_geometry
+from rop_desktop.domain.grades import GRADE_FIELDS, GradeValues
+from rop_desktop.domain.labels import LesionType, Stage
+from rop_desktop.domain.shapes import Shape
+from rop_desktop.store import Study, repo
+from training.data.io import write_mask
+from training.formats.labelme import LabelmeFile, LabelmeShape, write_labelme
+from training.formats.masks import clean_polygons, polygon_rings, polygons_to_mask
+from training.formats.via import ViaImage, ViaProject, ViaRegion, default_settings, write_via
+
+from ..export import PIXEL_CENTRE_SHIFT
+from ..grading import shape_of
+from ..reference import commonest_kind, geometry_choice, voter_shapes
+from .model import FORMATS, AnnotationIOError
+
+REFERENCE = "reference"
+GraderSelection = Sequence[str] | Literal["reference"] | None
+CATEGORIES = [{"id": k, "name": t.value, "supercategory": "rop_lesion"} for k, t in enumerate(LesionType, start=1)]
+
+
+@dataclass
+class _Entry:
+    """One image as it is exported."""
+
+    name: str
+    width: int
+    height: int
+    identity: dict[str, str]
+    grades: dict[str, GradeValues] = field(default_factory=dict)     # grader → submitted grade
+    shapes: list[tuple[str, Shape, Polygon]] = field(default_factory=list)  # grader, shape, file polygon
+    source: Path | None = None
+
+
+def export_annotations(study: Study, fmt: str, folder: str | Path, *, graders: GraderSelection = None,
+                       per_grader: bool = False, copy_images: bool = False) -> Path:
+    """Write the study's annotations in ``fmt`` under ``folder``; returns the file (or folder) written.
+
+    ``graders``: None for every grader, a list of grader names, or ``"reference"`` for the
+    reference standard (its grade and its outline: the adjudicator's choice or the consensus).
+    ``per_grader`` (masks only) writes one mask per grader instead of their union;
+    ``copy_images`` also copies the images (pseudonymous names) into ``folder/images``.
+    """
+    if fmt not in FORMATS:
+        raise AnnotationIOError(f"unknown annotation format {fmt!r}: expected one of {', '.join(FORMATS)}")
+    out = Path(folder)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        entries = _collect(study, graders)
+        if copy_images:
+            (out / "images").mkdir(exist_ok=True)
+            for e in entries:
+                if e.source is not None:
+                    shutil.copyfile(e.source, out / "images" / e.name)
+        writer = {"via": _write_via, "labelme": _write_labelme, "coco": _write_coco, "grades_csv": _write_csv,
+                  "masks": lambda es, o, _: _write_masks(es, o, per_grader)}[fmt]
+        return writer(entries, out, copy_images)
+    except OSError as exc:
+        raise AnnotationIOError(f"cannot write in {out}: {exc.strerror or exc}") from exc
+
+
+# ---------------------------------------------------------------------------- gathering
+def _file_polygon(shape: Shape) -> Polygon:
+    poly = Polygon(shape.points, [h for h in shape.holes if len(h) >= 3])
+    return affinity.translate(poly, PIXEL_CENTRE_SHIFT, PIXEL_CENTRE_SHIFT)
+
+
+def _collect(study: Study, graders: GraderSelection) -> list[_Entry]:
+    entries = []
+    with study.session() as session:
+        images = repo.list_images(session)
+        refs = {r.image_id: r for r in repo.list_references(session)} if graders == REFERENCE else {}
+        voters = voter_shapes(session, list(refs)) if refs else {}
+        for image in images:
+            e = _Entry(Path(image.file).name, image.width, image.height,
+                       {"patient": image.exam.patient.code, "eye": image.eye.value if image.eye else ""},
+                       source=study.image_path(image))
+            if graders == REFERENCE:
+                ref = refs.get(image.id)
+                if ref is None:
+                    continue
+                e.grades[REFERENCE] = ref.values
+                e.shapes = [(REFERENCE, s, _file_polygon(s)) for s in _reference_shapes(session, image.id, ref,
+                                                                                         voters.get(image.id, {}))]
+            else:
+                wanted = None if graders is None else set(graders)
+                e.grades = {g.grader.name: g.values for g in repo.grades_for_image(session, image.id, submitted_only=True)
+                            if wanted is None or g.grader.name in wanted}
+                for a in repo.annotations_for(session, image.id):
+                    if wanted is None or a.grader.name in wanted:
+                        shape = shape_of(a)
+                        e.shapes.append((a.grader.name, shape, _file_polygon(shape)))
+            entries.append(e)
+    return entries
+
+
+def _reference_shapes(session: Any, image_id: int, ref: Any, voters: dict[str, list[Shape]]) -> list[Shape]:
+    if ref.values.rop is not None and ref.values.rop.value == "no":
+        return []
+    chosen, rule = geometry_choice(ref.detail)
+    if chosen is not None:
+        return [shape_of(a) for a in repo.annotations_for(session, image_id) if a.grader.name == chosen]
+    if not voters:
+        return []
+    polys = {name: [Polygon(s.points, [h for h in s.holes if len(h) >= 3]) for s in shapes]
+             for name, shapes in voters.items()}
+    kind, stage = commonest_kind([s for shapes in voters.values() for s in shapes])
+    return [Shape(points=rings[0], holes=tuple(rings[1:]), lesion_type=kind or LesionType.DEMARCATION_LINE,
+                  stage=stage, source="imported")
+            for rings in (polygon_rings(p) for p in clean_polygons(consensus_geometry(polys, rule), 1.0))]
+
+
+def _single_grade(e: _Entry) -> GradeValues | None:
+    """The image's grade when the export holds exactly one grader's (or the reference)."""
+    return next(iter(e.grades.values())) if len(e.grades) == 1 else None
+
+
+def _flat(values: GradeValues | None) -> dict[str, str]:
+    if values is None:
+        return {}
+    return {k: "" if v is None else str(v).lower() if isinstance(v, bool) else str(v)
+            for k, v in values.as_dict().items() if v not in (None, "")}
+
+
+def _stage(stage: Stage | None) -> str:
+    return stage.value if stage is not None else ""
+
+
+# ---------------------------------------------------------------------------- writers
+def _write_via(entries: list[_Entry], out: Path, copy_images: bool) -> Path:
+    project = ViaProject(settings=default_settings(default_filepath="images/" if copy_images else ""))
+    for e in entries:
+        image = ViaImage(e.name, -1, [], {**e.identity, **_flat(_single_grade(e))})
+        for grader, shape, poly in e.shapes:
+            image.regions.append(ViaRegion.polygon(polygon_rings(poly)[0], {
+                "lesion_type": shape.lesion_type.value, "stage": _stage(shape.stage), "grader": grader}))
+        project.images.append(image)
+    target = out / "via_project.json"
+    write_via(project, target)
+    return target
+
+
+def _write_labelme(entries: list[_Entry], out: Path, copy_images: bool) -> Path:
+    for e in entries:
+        grade = _single_grade(e)
+        flags: dict[str, bool] = {}
+        if grade is not None and grade.rop is not None and grade.rop.value in ("yes", "no"):
+            flags["rop"] = grade.rop.value == "yes"
+        if grade is not None and grade.stage is not None and grade.stage is not Stage.NA:
+            flags[f"stage_{grade.stage.value}"] = True
+        doc = LabelmeFile(image_path=f"images/{e.name}" if copy_images else e.name, flags=flags,
+                          image_height=e.height, image_width=e.width, extra={"patient": e.identity["patient"]})
+        for grader, shape, poly in e.shapes:
+            doc.shapes.append(LabelmeShape(shape.lesion_type.value, polygon_rings(poly)[0], "polygon",
+                                           flags={f"stage_{shape.stage.value}": True} if shape.stage else {},
+                                           description=grader))
+        write_labelme(doc, out / f"{Path(e.name).stem}.json")
+    return out
+
+
+def _coco_segmentation(poly: Polygon, h: int, w: int) -> list[list[float]] | dict[str, Any]:
+    if not poly.interiors:
+        return [[round(v, 2) for xy in polygon_rings(poly)[0] for v in xy]]
+    rle = coco_mask.encode(np.asfortranarray((polygons_to_mask([poly], (h, w)) > 0).astype(np.uint8)))
+    return {"size": [h, w], "counts": rle["counts"].decode("ascii")}
+
+
+def _write_coco(entries: list[_Entry], out: Path, _: bool) -> Path:
+    cat = {c["name"]: c["id"] for c in CATEGORIES}
+    images, annotations = [], []
+    for k, e in enumerate(entries, start=1):
+        images.append({"id": k, "file_name": e.name, "width": e.width, "height": e.height, **e.identity,
+                       "grade": _flat(_single_grade(e))})
+        for grader, shape, poly in e.shapes:
+            x0, y0, x1, y1 = poly.bounds
+            annotations.append({"id": len(annotations) + 1, "image_id": k, "category_id": cat[shape.lesion_type.value],
+                                "segmentation": _coco_segmentation(poly, e.height, e.width), "area": poly.area,
+                                "bbox": [x0, y0, x1 - x0, y1 - y0], "iscrowd": 0,
+                                "attributes": {"stage": _stage(shape.stage), "grader": grader}})
+    target = out / "annotations_coco.json"
+    target.write_text(json.dumps({"info": {"description": "ROP Desktop export"}, "images": images,
+                                  "annotations": annotations, "categories": CATEGORIES}), encoding="utf-8")
+    return target
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("_") or "grader"
+
+
+def _write_masks(entries: list[_Entry], out: Path, per_grader: bool) -> Path:
+    root = out / "masks"
+    for e in entries:
+        groups: dict[str, list[Polygon]] = {}
+        for grader, _, poly in e.shapes:
+            groups.setdefault(_slug(grader) if per_grader else "", []).append(poly)
+        if not per_grader:
+            groups.setdefault("", [])
+        for sub, polys in groups.items():
+            write_mask(root / sub / f"{Path(e.name).stem}.png", polygons_to_mask(polys, (e.height, e.width)))
+    return root
+
+
+def _write_csv(entries: list[_Entry], out: Path, _: bool) -> Path:
+    target = out / "grades.csv"
+    with target.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=["image", "grader", "patient", "eye", *GRADE_FIELDS])
+        writer.writeheader()
+        for e in entries:
+            for grader, values in e.grades.items():
+                writer.writerow({"image": e.name, "grader": grader, **e.identity, **_flat(values)})
+    return target
