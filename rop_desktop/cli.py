@@ -16,7 +16,7 @@ from pathlib import Path
 
 from rop_desktop import __version__
 
-SUBCOMMANDS = ("import", "study create", "study copy")
+SUBCOMMANDS = ("import", "study create", "study copy", "annotations import", "annotations export")
 
 
 def _app_parser() -> argparse.ArgumentParser:
@@ -77,6 +77,10 @@ def run(argv: list[str]) -> int:
         return _cmd_import(_import_parser().parse_args(argv[1:]))
     if argv and argv[0] == "study":
         return _cmd_study(_study_parser().parse_args(argv[1:]))
+    if argv and argv[0] == "annotations":
+        from rop_desktop import cli_annotations
+
+        return cli_annotations.run(argv[1:])
     args = _app_parser().parse_args(argv)
     if args.self_test:
         from rop_desktop.selftest import run_self_test

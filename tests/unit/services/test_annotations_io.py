@@ -287,3 +287,19 @@ def test_hvdropdb_masks_become_polygons(hvdropdb: Path, tmp_path: Path) -> None:
             assert dice >= 0.98, (name, dice)
     finally:
         study.close()
+
+
+def test_cli_round_trip_and_exit_codes(hand, tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    """``rop-desktop annotations export`` then ``import`` on the command line."""
+    from rop_desktop.cli import run
+
+    folder = hand.study.root
+    hand.study.close()
+    out = tmp_path / "export"
+    assert run(["annotations", "export", "--study", str(folder), "--format", "grades_csv", str(out)]) == 0
+    csv_file = next(out.rglob("*.csv"))
+    assert run(["annotations", "import", "--study", str(folder), "--format", "grades_csv", str(csv_file)]) == 0
+    assert "imported" in capsys.readouterr().out
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"_via_img_metadata": {')
+    assert run(["annotations", "import", "--study", str(folder), "--format", "via", str(broken)]) == 2
