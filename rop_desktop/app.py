@@ -22,6 +22,7 @@ def demo_study_dir() -> Path:
 def build_window(study, grader_id: int):  # noqa: ANN001, ANN201 - composition only
     """The main window wired to its services (used by run_app and the tests)."""
     from rop_desktop.services.grading import GradingService
+    from rop_desktop.ui.controllers.interop_menu import install_interop_menu
     from rop_desktop.ui.controllers.keys import bind_window_keys
     from rop_desktop.ui.controllers.model import install_model_features
     from rop_desktop.ui.controllers.reference import install_reference_features
@@ -40,6 +41,7 @@ def build_window(study, grader_id: int):  # noqa: ANN001, ANN201 - composition o
     bind_window_keys(window, window.grading_shortcuts)
     window.study_menu = StudyMenu(window, study, open_study_in_new_window, window.workspace.reload_study_lists)
     window.reference = install_reference_features(window, study, service)
+    window.interop = install_interop_menu(window, study, window.workspace.reload_study_lists)
     window.workspace.gradeSubmitted.connect(window.reference.on_grade_submitted)
     window.model_controller = install_model_features(window, study, service)
     window.worklist.set_proxy(window.model_controller.worklist_columns)

@@ -1,4 +1,4 @@
-"""``rop-train`` (also ``python -m training``): train, evaluate, predict, convert, reproduce, models.
+"""``rop-train`` (also ``python -m training``): train, evaluate, report, predict, convert, reproduce, models.
 
 Exit codes: 0 done, 1 the run failed (diverged, out of memory, bad data), 2 bad usage or input
 (unknown option, missing file, invalid bundle or snapshot), 130 cancelled with Ctrl-C (the run
@@ -213,6 +213,18 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from training.report import ReportError, build_report
+
+    try:
+        path, _ = build_report(args.bundle, args.snapshot, args.out, split=None if args.split == "all" else args.split,
+                               examples=args.examples, device=args.device, line_bundle=args.line_bundle)
+    except ReportError as exc:
+        raise UsageError(str(exc)) from None
+    print(f"report written to {path}")
+    return EXIT_OK
+
+
 def _describe(name: str, p: Any) -> str:
     if p.probability is not None:
         return (f"{name}: probability of ROP {p.probability:.3f} (threshold {p.threshold:.3f}) "
@@ -345,6 +357,16 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--device", default="auto")
     evaluate.add_argument("--json", action="store_true", help="print the summary as JSON")
     evaluate.set_defaults(func=cmd_evaluate)
+
+    report = sub.add_parser("report", help="write an HTML evaluation report (tables, curves, examples, card)")
+    report.add_argument("--bundle", required=True)
+    report.add_argument("--snapshot", required=True)
+    report.add_argument("--out", required=True, help="HTML file to write")
+    report.add_argument("--split", default="test", choices=("train", "val", "test", "all"))
+    report.add_argument("--examples", type=int, default=4, help="example images with saliency (default 4)")
+    report.add_argument("--line-bundle", help="line segmenter whose masks feed a hybrid model")
+    report.add_argument("--device", default="auto")
+    report.set_defaults(func=cmd_report)
 
     predict = sub.add_parser("predict", help="run a bundle on images")
     predict.add_argument("--bundle", required=True)

@@ -149,14 +149,15 @@ def eye_from_name(name: str) -> Eye | None:
     return found.pop() if len(found) == 1 else None
 
 
-def _patient_code(path: Path, row: ManifestRow | None, decoded: DecodedImage) -> str:
+def _patient_code(path: Path, row: ManifestRow | None, decoded: DecodedImage, sha256: str) -> str:
     if row is not None and row.patient:
         return row.patient.strip()
     patient_id = decoded.meta.get("patient_id")
     if patient_id:
         # never store a hospital identifier: a stable pseudonym derived from it
         return "P-" + hashlib.sha256(str(patient_id).encode()).hexdigest()[:10].upper()
-    return "UNK-" + path.stem[:48]
+    # file names may carry a hospital number or a name: never use them as the patient code
+    return "UNK-" + sha256[:10].upper()
 
 
 def import_images(study: Study, sources: Sequence[str | Path], manifest: str | Path | Manifest | None = None,
@@ -165,7 +166,7 @@ def import_images(study: Study, sources: Sequence[str | Path], manifest: str | P
 
     Patient, eye, exam date, gestational age, birth weight and hospital diagnosis come from the
     manifest row of the file when there is one, else from the DICOM tags, else (eye only) from
-    the file name. Without either, each image gets its own pseudonymous patient ``UNK-<name>``.
+    the file name. Without either, each image gets its own pseudonymous patient ``UNK-<first hex digits of its SHA-256>``.
     Raises :class:`ManifestError` before importing anything if the manifest is unusable.
     """
     summary = ImportSummary()
@@ -256,7 +257,7 @@ def _store_one(study: Study, p: _Prepared, row: ManifestRow | None, summary: Imp
     try:
         with study.session() as session:
             patient = repo.get_or_create_patient(
-                session, _patient_code(p.path, row, d),
+                session, _patient_code(p.path, row, d, p.sha256),
                 gestational_age_weeks=row.gestational_age if row else None,
                 birth_weight_g=round(row.birth_weight) if row and row.birth_weight is not None else None)
             exam = repo.get_or_create_exam(

@@ -248,6 +248,9 @@ class ModelController(QObject):
 def install_model_features(window: Any, study: Any, grading_service: GradingService, *,
                            device: str = "auto") -> ModelController:
     """Add the Model, Train and Models tabs to ``window`` (built by ``app.build_window``)."""
+    from rop_desktop.ui.model.report_export import add_report_button
+
     controller = ModelController(window, study, grading_service, device=device)
     window.model_controller = controller
+    add_report_button(controller)
     return controller

@@ -1,0 +1,97 @@
+"""The attribute, flag and label names an annotation file uses, for the import dialog's mapping table.
+
+The file is read by the same readers as :func:`~rop_desktop.services.annotation_io.import_annotations`
+(nothing is written), so the names listed are exactly the keys an
+:class:`~rop_desktop.services.annotation_io.AttributeMapping` is matched against.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rop_desktop.domain.grades import GRADE_FIELDS
+from rop_desktop.domain.labels import LesionType
+from training.formats.errors import FormatError
+
+from .annotation_io import FORMATS, AnnotationIOError, AttributeMapping
+from .annotation_io.model import IGNORE, LESION_PREFIX, REGION_TARGETS, ReadItem
+from .annotation_io.readers import (read_coco_items, read_grades_csv, read_labelme_items, read_mask_items,
+                                    read_via_items)
+
+#: Every value a mapping may give a name: grade fields, region targets, ignore, lesion types.
+MAPPING_TARGETS: tuple[str, ...] = tuple(dict.fromkeys(
+    (*GRADE_FIELDS, *REGION_TARGETS, IGNORE, *(f"{LESION_PREFIX}{t.value}" for t in LesionType))))
+
+
+@dataclass
+class FileAttributeNames:
+    """Names found in one annotation file, each list sorted and without duplicates."""
+
+    image: list[str] = field(default_factory=list)   #: image-level attributes / flags / CSV columns
+    region: list[str] = field(default_factory=list)  #: region / shape attributes
+    labels: list[str] = field(default_factory=list)  #: label values (labelme labels, COCO categories, mask values)
+
+    def all(self) -> list[str]:
+        """Every name once, image attributes first (the rows of the mapping table)."""
+        seen: dict[str, None] = {}
+        for name in (*self.image, *self.region, *self.labels):
+            seen.setdefault(name, None)
+        return list(seen)
+
+
+def list_attribute_names(fmt: str, path: str | Path) -> FileAttributeNames:
+    """The names ``path`` (format ``fmt``) uses; :class:`AnnotationIOError` with the reason when
+    the format is unknown, the path missing or the whole file unreadable."""
+    if fmt not in FORMATS:
+        raise AnnotationIOError(f"unknown annotation format {fmt!r}: expected one of {', '.join(FORMATS)}")
+    source = Path(path)
+    if not source.exists():
+        raise AnnotationIOError(f"{source} does not exist")
+    try:
+        items = _read(fmt, source)
+    except FormatError as exc:
+        raise AnnotationIOError(f"{exc}: the whole file is refused") from exc
+    image, region, labels = set(), set(), set()
+    for item in items:
+        image.update(str(k) for k in item.attributes)
+        for r in item.regions:
+            region.update(str(k) for k in r.attributes)
+            labels.update(_label_values(r.attributes))
+    if fmt == "masks":  # the reader already turned mask values into lesion types: list the values
+        values = {r.where.split()[1] for item in items for r in item.regions}  # where = "value <v> part <k>"
+        labels, region = {"mask" if v == "0" else v for v in values}, set()
+    return FileAttributeNames(sorted(image), sorted(region), sorted(labels))
+
+
+def _label_values(attributes: Mapping[str, Any]) -> set[str]:
+    """Text values a region attribute may name a lesion with (``"Ridge"``, a tool's own
+    ``"Thick line"``); numbers and stage-like values are not lesion names."""
+    out = set()
+    for value in attributes.values():
+        text = value.strip() if isinstance(value, str) else ""
+        if text and not _numeric(text):
+            out.add(text)
+    return out
+
+
+def _numeric(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _read(fmt: str, source: Path) -> list[ReadItem]:
+    if fmt == "via":
+        return read_via_items(source, {})[0]
+    if fmt == "labelme":
+        return read_labelme_items(source)[0]
+    if fmt == "coco":
+        return read_coco_items(source)[0]
+    if fmt == "masks":
+        return read_mask_items(source, AttributeMapping())[0]
+    return read_grades_csv(source)[0]

@@ -1,0 +1,255 @@
+"""Import and export annotation files (VIA, labelme, COCO, masks, grade CSV) from the window.
+
+The import dialog lists the attribute / flag / label names found in the chosen file in a small
+mapping table (one combo per name) and runs
+:func:`~rop_desktop.services.annotation_io.import_annotations` in a worker thread; the export
+dialog runs :func:`~rop_desktop.services.annotation_io.export_annotations`. Both show the
+service's summary or the reason it refused, and never touch the store themselves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout,
+                               QHBoxLayout, QLabel, QLineEdit, QPlainTextEdit, QPushButton, QTableWidget,
+                               QVBoxLayout, QWidget)
+
+from rop_desktop.services.accounts import list_accounts
+from rop_desktop.services.annotation_io import FORMATS, REFERENCE, AnnotationIOError, export_annotations, \
+    import_annotations
+from rop_desktop.services.annotation_io_attributes import MAPPING_TARGETS, list_attribute_names
+from rop_desktop.workers.runner import GeneratorWorker
+
+#: The mapping combo's first entry: leave the name as the file has it (recognised by its usual name).
+AS_NAMED = "(as named)"
+#: Formats read from a folder rather than one file.
+FOLDER_FORMATS = ("labelme", "masks")
+FILE_FILTERS = {"via": "VIA project (*.json)", "labelme": "labelme (*.json)", "coco": "COCO (*.json)",
+                "grades_csv": "Grades CSV (*.csv)"}
+
+
+def _call(fn: Callable[[], Any]) -> Any:
+    """A generator that does ``fn()`` and returns its result: one-shot work for a GeneratorWorker."""
+    return fn()
+    yield  # pragma: no cover - makes this a generator
+
+
+class _WorkerDialog(QDialog):
+    """A dialog whose main action runs off the UI thread; ``finishedWork(result or None)`` at the end."""
+
+    finishedWork = Signal(object)
+
+    def __init__(self, title: str, action: str, parent: QWidget | None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(title)
+        self.setMinimumWidth(560)
+        self.status = QLabel("")
+        self.status.setWordWrap(True)
+        self.log = QPlainTextEdit()
+        self.log.setReadOnly(True)
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        self.run_button = self.buttons.addButton(action, QDialogButtonBox.ButtonRole.AcceptRole)
+        self.buttons.rejected.connect(self.reject)
+        self.run_button.clicked.connect(self.run)
+        self.worker: GeneratorWorker | None = None
+
+    def run(self) -> None:  # overridden
+        raise NotImplementedError
+
+    def _start(self, fn: Callable[[], Any]) -> None:
+        self.run_button.setEnabled(False)
+        self.status.setText("Working …")
+        self.worker = GeneratorWorker(lambda: _call(fn))
+        self.worker.setParent(self)
+        self.worker.returned.connect(self._returned)
+        self.worker.errored.connect(self._errored)
+        self.worker.start()
+
+    def _returned(self, result: Any) -> None:
+        self.run_button.setEnabled(True)
+        self.show_result(result)
+        self.finishedWork.emit(result)
+
+    def _errored(self, exc: BaseException) -> None:
+        self.run_button.setEnabled(True)
+        self.fail(getattr(exc, "reason", None) or str(exc))
+        self.finishedWork.emit(None)
+
+    def show_result(self, result: Any) -> None:  # overridden
+        raise NotImplementedError
+
+    def fail(self, reason: str) -> None:
+        """Show why nothing was done."""
+        self.status.setText(f"Nothing was done: {reason}")
+        self.log.appendPlainText(reason)
+
+    def done(self, result: int) -> None:  # noqa: D401 - Qt API
+        if self.worker is not None:
+            self.worker.shutdown()
+        super().done(result)
+
+
+def _path_row(edit: QLineEdit, browse: Callable[[], None]) -> QWidget:
+    row = QWidget()
+    layout = QHBoxLayout(row)
+    layout.setContentsMargins(0, 0, 0, 0)
+    button = QPushButton("Browse…")
+    button.clicked.connect(browse)
+    layout.addWidget(edit, 1)
+    layout.addWidget(button)
+    return row
+
+
+class AnnotationImportDialog(_WorkerDialog):
+    """Format, file or folder, grader name and the attribute mapping; Import runs the import."""
+
+    def __init__(self, study: Any, parent: QWidget | None = None) -> None:
+        super().__init__("Import annotations", "Import", parent)
+        self.study = study
+        self.format = QComboBox()
+        self.format.addItems(FORMATS)
+        self.path = QLineEdit()
+        self.path.setPlaceholderText("annotation file (a folder for labelme and masks)")
+        self.grader = QLineEdit()
+        self.grader.setPlaceholderText("imported: <file name>")
+        self.mapping = QTableWidget(0, 2)
+        self.mapping.setHorizontalHeaderLabels(["Name in the file", "Means"])
+        self.mapping.horizontalHeader().setStretchLastSection(True)
+        self.mapping.verticalHeader().hide()
+        form = QFormLayout()
+        form.addRow("Format", self.format)
+        form.addRow("File", _path_row(self.path, self.browse))
+        form.addRow("Grader", self.grader)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(QLabel("Attribute, flag and label names found in the file:"))
+        layout.addWidget(self.mapping, 1)
+        layout.addWidget(self.status)
+        layout.addWidget(self.log, 1)
+        layout.addWidget(self.buttons)
+        self.format.currentTextChanged.connect(lambda _fmt: self.read_names())
+        self.path.editingFinished.connect(self.read_names)
+
+    def browse(self) -> None:
+        fmt = self.format.currentText()
+        if fmt in FOLDER_FORMATS:
+            chosen = QFileDialog.getExistingDirectory(self, f"{fmt} folder")
+        else:
+            chosen, _ = QFileDialog.getOpenFileName(self, f"{fmt} file", "", FILE_FILTERS[fmt])
+        if chosen:
+            self.set_source(fmt, chosen)
+
+    def set_source(self, fmt: str, path: str | Path) -> None:
+        """Choose the format and file (as Browse does) and list the file's names."""
+        self.format.blockSignals(True)
+        self.format.setCurrentText(fmt)
+        self.format.blockSignals(False)
+        self.path.setText(str(path))
+        self.read_names()
+
+    def read_names(self) -> None:
+        """Fill the mapping table with the names of the chosen file (or show why it cannot be read)."""
+        self.mapping.setRowCount(0)
+        if not self.path.text().strip():
+            return
+        try:
+            names = list_attribute_names(self.format.currentText(), self.path.text().strip()).all()
+        except AnnotationIOError as exc:
+            self.status.setText(f"Cannot read the file: {exc.reason}")
+            return
+        self.status.setText(f"{len(names)} name(s) found; map those the importer would not recognise.")
+        for row, name in enumerate(names):
+            self.mapping.insertRow(row)
+            self.mapping.setCellWidget(row, 0, QLabel(name))
+            combo = QComboBox()
+            combo.addItems([AS_NAMED, *MAPPING_TARGETS])
+            self.mapping.setCellWidget(row, 1, combo)
+
+    def names(self) -> list[str]:
+        """The names listed in the mapping table, in order."""
+        return [self.mapping.cellWidget(r, 0).text() for r in range(self.mapping.rowCount())]
+
+    def combo(self, name: str) -> QComboBox:
+        """The mapping combo of ``name`` (KeyError when the file has no such name)."""
+        for row, listed in enumerate(self.names()):
+            if listed == name:
+                return self.mapping.cellWidget(row, 1)
+        raise KeyError(name)
+
+    def chosen_mapping(self) -> dict[str, str]:
+        """The mapping as :func:`import_annotations` takes it (names left "as named" are omitted)."""
+        return {name: self.combo(name).currentText() for name in self.names()
+                if self.combo(name).currentText() != AS_NAMED}
+
+    def run(self) -> None:
+        fmt, path = self.format.currentText(), self.path.text().strip()
+        if not path:
+            self.fail("choose an annotation file first")
+            return
+        grader, mapping = self.grader.text().strip() or None, self.chosen_mapping()
+        self.log.clear()
+        self._start(lambda: import_annotations(self.study, fmt, path, grader_name=grader, mapping=mapping))
+
+    def show_result(self, summary: Any) -> None:
+        self.status.setText(f"Imported {summary.annotations} outline(s) and {summary.grades} grade(s) "
+                            f"with {len(summary.errors)} error(s) and {len(summary.warnings)} warning(s).")
+        self.log.setPlainText("\n".join(summary.lines()))
+
+
+class AnnotationExportDialog(_WorkerDialog):
+    """Format, whose annotations (every grader, the reference standard or one grader), folder."""
+
+    ALL = "Every grader"
+    REFERENCE_TEXT = "Reference standard"
+
+    def __init__(self, study: Any, parent: QWidget | None = None) -> None:
+        super().__init__("Export annotations", "Export", parent)
+        self.study = study
+        self.format = QComboBox()
+        self.format.addItems(FORMATS)
+        self.whose = QComboBox()
+        self.whose.addItems([self.ALL, self.REFERENCE_TEXT, *(a.name for a in list_accounts(study))])
+        self.per_grader = QCheckBox("One mask per grader (masks only)")
+        self.copy_images = QCheckBox("Copy the images too (pseudonymous names)")
+        self.folder = QLineEdit()
+        form = QFormLayout()
+        form.addRow("Format", self.format)
+        form.addRow("Annotations of", self.whose)
+        form.addRow("", self.per_grader)
+        form.addRow("", self.copy_images)
+        form.addRow("Folder", _path_row(self.folder, self.browse))
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(self.status)
+        layout.addWidget(self.log, 1)
+        layout.addWidget(self.buttons)
+
+    def browse(self) -> None:
+        chosen = QFileDialog.getExistingDirectory(self, "Export into folder")
+        if chosen:
+            self.folder.setText(chosen)
+
+    def graders(self) -> list[str] | str | None:
+        """The ``graders`` argument of :func:`export_annotations` for the current choice."""
+        whose = self.whose.currentText()
+        if whose == self.ALL:
+            return None
+        return REFERENCE if whose == self.REFERENCE_TEXT else [whose]
+
+    def run(self) -> None:
+        folder = self.folder.text().strip()
+        if not folder:
+            self.fail("choose a folder first")
+            return
+        fmt, graders = self.format.currentText(), self.graders()
+        per_grader, copy_images = self.per_grader.isChecked(), self.copy_images.isChecked()
+        self._start(lambda: export_annotations(self.study, fmt, folder, graders=graders, per_grader=per_grader,
+                                               copy_images=copy_images))
+
+    def show_result(self, written: Any) -> None:
+        self.status.setText(f"Written: {written}")
+        self.log.appendPlainText(str(written))

@@ -1,0 +1,76 @@
+"""The Interop menu: import / export annotation files and export the images as de-identified DICOM."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtWidgets import QFileDialog, QMainWindow, QMenu, QMessageBox
+
+from rop_desktop.services.dicom_export import iter_export_dicom
+from rop_desktop.ui.annotation_dialogs import AnnotationExportDialog, AnnotationImportDialog
+from rop_desktop.workers.runner import GeneratorWorker
+
+
+class InteropMenu:
+    """Owns the menu's actions and the dialog / worker it last started (kept alive, inspectable)."""
+
+    def __init__(self, window: QMainWindow, study: Any, refresh: Callable[[], None]) -> None:
+        self.window = window
+        self.study = study
+        self._refresh = refresh
+        menu: QMenu = window.menuBar().addMenu("&Interop")
+        self.import_action = menu.addAction("Import annotations…")
+        self.import_action.triggered.connect(self.import_annotations)
+        self.export_action = menu.addAction("Export annotations…")
+        self.export_action.triggered.connect(self.export_annotations)
+        menu.addSeparator()
+        self.dicom_action = menu.addAction("Export DICOM (de-identified)…")
+        self.dicom_action.triggered.connect(self.choose_dicom_folder)
+        self.dialog: AnnotationImportDialog | AnnotationExportDialog | None = None
+        self.dicom_worker: GeneratorWorker | None = None
+        self.message: QMessageBox | None = None
+
+    def import_annotations(self) -> AnnotationImportDialog:
+        dialog = AnnotationImportDialog(self.study, self.window)
+        dialog.finishedWork.connect(lambda summary: summary is not None and self._refresh())
+        self.dialog = dialog
+        dialog.show()
+        return dialog
+
+    def export_annotations(self) -> AnnotationExportDialog:
+        self.dialog = AnnotationExportDialog(self.study, self.window)
+        self.dialog.show()
+        return self.dialog
+
+    def choose_dicom_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self.window, "Export de-identified DICOM into folder")
+        if folder:
+            self.export_dicom(Path(folder))
+
+    def export_dicom(self, folder: Path) -> GeneratorWorker:
+        """Export in a worker; progress in the status bar, the summary in a message box at the end."""
+        self.dicom_action.setEnabled(False)
+        worker = GeneratorWorker(lambda: iter_export_dicom(self.study, folder))
+        worker.setParent(self.window)
+        worker.yielded.connect(lambda p: self.window.statusBar().showMessage(
+            f"DICOM export: {p.done} of {p.total}"))
+        worker.returned.connect(lambda summary: self._dicom_done("\n".join(summary.lines())))
+        worker.errored.connect(lambda exc: self._dicom_done(
+            f"The DICOM export stopped: {getattr(exc, 'reason', None) or exc}"))
+        self.dicom_worker = worker
+        worker.start()
+        return worker
+
+    def _dicom_done(self, text: str) -> None:
+        self.dicom_action.setEnabled(True)
+        self.window.statusBar().clearMessage()
+        self.message = QMessageBox(QMessageBox.Icon.Information, "DICOM export", text,
+                                   QMessageBox.StandardButton.Close, self.window)
+        self.message.open()
+
+
+def install_interop_menu(window: QMainWindow, study: Any, refresh: Callable[[], None]) -> InteropMenu:
+    """Add the Interop menu to ``window``; ``refresh`` is called after annotations were imported."""
+    return InteropMenu(window, study, refresh)
