@@ -44,6 +44,8 @@ def build_window(study, grader_id: int):  # noqa: ANN001, ANN201 - composition o
     window.interop = install_interop_menu(window, study, window.workspace.reload_study_lists)
     window.workspace.gradeSubmitted.connect(window.reference.on_grade_submitted)
     window.model_controller = install_model_features(window, study, service)
+    window.changes = watch_other_workstations(window, study)
+    window.changes.changed.connect(lambda _changes: window.reference._after_recompute())  # queue and tallies
     window.worklist.set_proxy(window.model_controller.worklist_columns)
 
     def next_todo_rule(checked: bool) -> None:
@@ -59,6 +61,20 @@ def build_window(study, grader_id: int):  # noqa: ANN001, ANN201 - composition o
     return window
 
 
+def watch_other_workstations(window, study):  # noqa: ANN001, ANN201 - composition only
+    """Follow other workstations' edits (LISTEN/NOTIFY on PostgreSQL, a cheap poll on SQLite)."""
+    from rop_desktop.services.changes import ChangeFeed
+    from rop_desktop.workers.change_watcher import ChangeWatcher
+
+    watcher = ChangeWatcher(ChangeFeed(study), parent=window)
+    watcher.changed.connect(lambda _changes: window.workspace.refresh_worklist())
+    watcher.failed.connect(lambda text: window.statusBar().showMessage(text, 10_000))
+    watcher.restored.connect(lambda: window.statusBar().showMessage("Connection to the study restored.", 5000))
+    window.on_shutdown(watcher.stop)
+    watcher.start()
+    return watcher
+
+
 def open_study_in_new_window(folder: Path) -> None:
     """Start another app process on ``folder`` (each window owns one study)."""
     from PySide6.QtCore import QProcess
@@ -70,7 +86,7 @@ def open_study_in_new_window(folder: Path) -> None:
 
 
 def run_app(study: Path | None = None, demo: bool = False, grader: str | None = None,
-            screenshot: Path | None = None) -> int:
+            screenshot: Path | None = None, db_url: str | None = None) -> int:
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication, QMessageBox
 
@@ -101,7 +117,7 @@ def run_app(study: Path | None = None, demo: bool = False, grader: str | None = 
                 return 0
             folder = Path(chosen)
     try:
-        opened = Study.open_or_create(folder)
+        opened = Study.open_or_create(folder, url=db_url)
     except StoreError as exc:
         QMessageBox.critical(None, "ROP Desktop", str(exc))
         print(f"rop-desktop: {exc}", file=sys.stderr)

@@ -23,6 +23,7 @@ from types import TracebackType
 
 from sqlalchemy import Engine
 from sqlalchemy.engine import URL
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from . import migrate
@@ -72,8 +73,11 @@ class Study:
         study = cls._connect(root, url)
         if url is not None:
             write_server_file(root, url)
-        with study.session() as session:
-            session.merge(StudySetting(key=NAME_SETTING, value=name or root.name))
+        try:
+            with study.session() as session:
+                session.merge(StudySetting(key=NAME_SETTING, value=name or root.name))
+        except IntegrityError:
+            pass  # another workstation creating the same study at this moment named it first
         return study
 
     @classmethod

@@ -14,6 +14,7 @@ from rop_desktop.domain.grades import GradeValues
 from rop_desktop.domain.shapes import Shape
 from rop_desktop.imaging.display import DisplaySettings, DisplaySettingsError
 from rop_desktop.services.grading import GradingError, GradingService, ImageData
+from rop_desktop.ui.controllers.connection import install_connection_guard
 from rop_desktop.ui.main_window import MainWindow
 from rop_desktop.workers.image_loader import ImageLoader
 
@@ -35,6 +36,9 @@ class WorkspaceController(QObject):
         #: It differs from ``current`` while the next image decodes; keys pressed meanwhile still
         #: edit what the grader sees, never the image that is not shown yet.
         self.shown: int | None = None
+        #: Every edit goes through here: saved at once, or kept and retried while the database
+        #: connection is lost (the status bar says so), in order.
+        self.edits = install_connection_guard(window)
         self.loader = ImageLoader(service.load_image, parent=self)
         self.loader.loaded.connect(self._on_loaded)
         self.loader.failed.connect(self._on_load_failed)
@@ -151,8 +155,9 @@ class WorkspaceController(QObject):
     def _save_shape(self, shape: Shape) -> None:
         if self.shown is None:
             return
+        image_id = self.shown
         try:
-            self.service.save_shape(self.shown, shape)
+            self.edits.run(lambda: self.service.save_shape(image_id, shape), "a polygon")
         except GradingError as exc:
             self.window.statusBar().showMessage(str(exc), 8000)
         self._update_polygon_stages()
@@ -160,8 +165,9 @@ class WorkspaceController(QObject):
     def _delete_shape(self, shape_id: object) -> None:
         if self.shown is None or not isinstance(shape_id, str):
             return
+        image_id = self.shown
         try:
-            self.service.delete_shape(self.shown, shape_id)
+            self.edits.run(lambda: self.service.delete_shape(image_id, shape_id), "a polygon deletion")
         except GradingError as exc:
             self.window.statusBar().showMessage(str(exc), 8000)
         self._update_polygon_stages()
@@ -173,18 +179,24 @@ class WorkspaceController(QObject):
     def _save_draft(self, values: GradeValues) -> None:
         if self.shown is None:
             return
-        mine = self.service.save_draft(self.shown, values)
-        self.window.worklist.model.update_status(self.shown, "submitted" if mine.submitted else "draft")
+        image_id = self.shown
+        saved: list[object] = []
+        if self.edits.run(lambda: saved.append(self.service.save_draft(image_id, values)), "a draft grade"):
+            mine = saved[0]
+            self.window.worklist.model.update_status(image_id, "submitted" if mine.submitted else "draft")
 
     def submit(self) -> None:
         """Submit the grade on screen; then open the next image to do (unless another one is on its way)."""
         if self.shown is None:
             return
         image_id = self.shown
+        values = self.panel.values()
         try:
-            self.service.submit(image_id, self.panel.values())
+            sent = self.edits.run(lambda: self.service.submit(image_id, values), "a submitted grade")
         except GradingError as exc:
             self.window.statusBar().showMessage(str(exc), 10000)
+            return
+        if not sent:  # kept until the database is back: stay on this image, nothing is lost
             return
         self.window.worklist.model.update_status(image_id, "submitted")
         self.gradeSubmitted.emit(image_id)

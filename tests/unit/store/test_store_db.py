@@ -139,12 +139,12 @@ def test_opening_a_current_study_does_not_migrate(study: Study) -> None:
 
 
 def _with_extra_migration(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, body: str) -> None:
-    """Point the app at a copy of its migrations plus a revision 0002 running ``body``."""
+    """Point the app at a copy of its migrations plus a revision 0099 running ``body``."""
     scripts = tmp_path / "migrations"
     shutil.copytree(migrate.MIGRATIONS_DIR, scripts, ignore=shutil.ignore_patterns("__pycache__"))
-    (scripts / "versions" / "0002_extra.py").write_text(
+    (scripts / "versions" / "0099_extra.py").write_text(
         "import sqlalchemy as sa\nfrom alembic import op\n\n"
-        f"revision = '0002'\ndown_revision = '{migrate.head_revision()}'\n"
+        f"revision = '0099'\ndown_revision = '{migrate.head_revision()}'\n"
         "branch_labels = None\ndepends_on = None\n\n\n"
         f"def upgrade():\n{textwrap.indent(textwrap.dedent(body), '    ')}\n\n\ndef downgrade():\n    pass\n")
     monkeypatch.setattr(migrate, "MIGRATIONS_DIR", scripts)
@@ -174,7 +174,7 @@ def test_a_failing_migration_changes_nothing(study: Study, make_image, tmp_path:
     assert "scratch" not in inspect(engine).get_table_names()
     assert "note" not in {c["name"] for c in inspect(engine).get_columns("images")}
     with engine.connect() as conn:
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "0001"
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "0002"
         assert conn.execute(text("SELECT count(*) FROM images")).scalar_one() == 1
     engine.dispose()
 
@@ -192,6 +192,6 @@ def test_rebuilding_a_parent_table_keeps_its_children(study: Study, make_image, 
             batch.add_column(sa.Column("note", sa.Text))
     """)
     with Study.open(study.root) as again, again.engine.connect() as conn:
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "0002"
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "0099"
         assert conn.execute(text("SELECT count(*) FROM grades")).scalar_one() == 1
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1  # back on for the app
