@@ -75,11 +75,11 @@ def watch_other_workstations(window, study):  # noqa: ANN001, ANN201 - compositi
     return watcher
 
 
-def open_study_in_new_window(folder: Path) -> None:
+def open_study_in_new_window(folder: Path, db_url: str | None = None) -> None:
     """Start another app process on ``folder`` (each window owns one study)."""
     from PySide6.QtCore import QProcess
 
-    args = ["--study", str(folder)]
+    args = ["--study", str(folder)] + (["--db-url", db_url] if db_url else [])
     if not getattr(sys, "frozen", False):
         args = ["-m", "rop_desktop", *args]
     QProcess.startDetached(sys.executable, args)

@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QFileDialog, QMenu
 
 from rop_desktop.services.importer import import_images
 from rop_desktop.services.studies import recent_study_folders
+from rop_desktop.ui.connect_dialog import ConnectDialog
 from rop_desktop.ui.import_dialog import ImportDialog
 from rop_desktop.ui.main_window import MainWindow
 
@@ -31,6 +32,7 @@ class StudyMenu:
         self.import_folder_action = self._add(menu, "Import a folder…", self.import_folder)
         menu.addSeparator()
         self.open_action = self._add(menu, "Open or create a study…", self.choose_study)
+        self.connect_action = self._add(menu, "Connect to a shared study…", self.connect_shared)
         self.recent_menu = menu.addMenu("Recent studies")
         self.recent_menu.aboutToShow.connect(self._fill_recent)
         menu.addSeparator()
@@ -54,6 +56,12 @@ class StudyMenu:
         folder = QFileDialog.getExistingDirectory(self.window, "Open or create a study folder")
         if folder:
             self._open_study(Path(folder))
+
+    def connect_shared(self) -> None:
+        dialog = ConnectDialog(self.window)
+        if dialog.exec() == ConnectDialog.DialogCode.Accepted:
+            folder, url = dialog.choice()
+            self._open_study(folder, url) if url else self._open_study(folder)
 
     def import_files(self) -> None:
         files, _ = QFileDialog.getOpenFileNames(self.window, "Import images", "", IMAGE_FILTER)
