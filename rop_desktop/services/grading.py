@@ -35,6 +35,16 @@ class GradingError(ValueError):
     """A grading action that cannot be done; the message is for the user."""
 
 
+class GradeConflict(GradingError):
+    """The grade changed on another workstation since this one showed it; ``current`` is the
+    stored grade now (the edit was not written — never a silent overwrite)."""
+
+    def __init__(self, current: "MyGrade") -> None:
+        super().__init__("Your grade of this image was changed on another workstation; the window now shows "
+                         "that version. Nothing was overwritten.")
+        self.current = current
+
+
 class BlindingError(GradingError):
     """Another grader's work was asked for before this grader submitted the image."""
 
@@ -79,6 +89,13 @@ class MyGrade:
     submitted_at: datetime | None
     updated_at: datetime | None
     exists: bool
+    version: int | None = None  #: the row version shown; pass it back as ``expected_version``
+
+
+def _mine(grade: Grade | None) -> MyGrade:
+    if grade is None:
+        return MyGrade(GradeValues(), False, None, None, False, 0)
+    return MyGrade(grade.values, grade.submitted, grade.submitted_at, grade.updated_at, True, grade.version_id)
 
 
 def _geometry(shape: Shape) -> list[Any]:
@@ -173,38 +190,53 @@ class GradingService:
     def my_grade(self, image_id: int) -> MyGrade:
         with self.study.session() as session:
             grade = repo.grade_for(session, image_id, self.grader.id)
-            if grade is None:
-                return MyGrade(GradeValues(), False, None, None, False)
-            return MyGrade(grade.values, grade.submitted, grade.submitted_at, grade.updated_at, True)
+            return _mine(grade)
 
-    def save_draft(self, image_id: int, values: GradeValues) -> MyGrade:
-        """Write the grade as it is now (a draft, or an amendment of a submitted grade)."""
+    def _check_version(self, grade: Grade | None, expected_version: int | None) -> None:
+        """Refuse to write over a version this workstation never showed (``None``: no check)."""
+        if expected_version is None:
+            return
+        stored = grade.version_id if grade is not None else 0
+        if stored != expected_version:
+            raise GradeConflict(_mine(grade))
+
+    def save_draft(self, image_id: int, values: GradeValues, *, expected_version: int | None = None) -> MyGrade:
+        """Write the grade as it is now (a draft, or an amendment of a submitted grade).
+
+        With ``expected_version`` (the :attr:`MyGrade.version` the window shows; 0 for none yet), a
+        grade changed meanwhile on another workstation raises :class:`GradeConflict` instead.
+        """
         with self.study.session() as session:
             grade = repo.grade_for(session, image_id, self.grader.id)
+            self._check_version(grade, expected_version)
             before = grade.values.as_dict() if grade is not None else None
             if before == values.as_dict():
-                return MyGrade(grade.values, grade.submitted, grade.submitted_at, grade.updated_at, True)
+                return _mine(grade)
             grade = repo.upsert_grade(session, image_id, self.grader.id, values)
             repo.add_audit(session, "grade", grade.id, "amend" if grade.submitted else "draft",
                            grader=self.grader.id, before=before, after=values.as_dict())
-            return MyGrade(grade.values, grade.submitted, grade.submitted_at, grade.updated_at, True)
+            session.flush()
+            return _mine(grade)
 
     def issues(self, image_id: int, values: GradeValues) -> list[Issue]:
         stages = [s.stage for s in self.my_shapes(image_id)]
         return check_grade(values, stages)
 
-    def submit(self, image_id: int, values: GradeValues) -> MyGrade:
-        """Submit the grade; refused (GradingError listing the reasons) while it has errors."""
+    def submit(self, image_id: int, values: GradeValues, *, expected_version: int | None = None) -> MyGrade:
+        """Submit the grade; refused (GradingError listing the reasons) while it has errors, and
+        (:class:`GradeConflict`) when ``expected_version`` is given and the grade changed meanwhile."""
         errors = [i for i in self.issues(image_id, values) if i.severity == "error"]
         if errors:
             raise GradingError("Cannot submit: " + "; ".join(i.message for i in errors))
         with self.study.session() as session:
             grade = repo.grade_for(session, image_id, self.grader.id)
+            self._check_version(grade, expected_version)
             before = grade.values.as_dict() if grade is not None else None
             grade = repo.upsert_grade(session, image_id, self.grader.id, values, submitted=True)
             repo.add_audit(session, "grade", grade.id, "submit", grader=self.grader.id, before=before,
                            after=values.as_dict())
-            return MyGrade(grade.values, True, grade.submitted_at, grade.updated_at, True)
+            session.flush()
+            return _mine(grade)
 
     # ------------------------------------------------------------------ polygons
     def my_shapes(self, image_id: int) -> list[Shape]:

@@ -13,7 +13,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from rop_desktop.domain.grades import GradeValues
 from rop_desktop.domain.shapes import Shape
 from rop_desktop.imaging.display import DisplaySettings, DisplaySettingsError
-from rop_desktop.services.grading import GradingError, GradingService, ImageData
+from rop_desktop.services.grading import GradeConflict, GradingError, GradingService, ImageData, MyGrade
 from rop_desktop.ui.controllers.connection import install_connection_guard
 from rop_desktop.ui.main_window import MainWindow
 from rop_desktop.workers.image_loader import ImageLoader
@@ -36,6 +36,10 @@ class WorkspaceController(QObject):
         #: It differs from ``current`` while the next image decodes; keys pressed meanwhile still
         #: edit what the grader sees, never the image that is not shown yet.
         self.shown: int | None = None
+        #: The version of my grade each image had when this window last showed or wrote it: a change
+        #: made elsewhere in between is a conflict, never overwritten (read when an edit is sent, so
+        #: edits queued during a connection loss chain correctly).
+        self._versions: dict[int, int | None] = {}
         #: Every edit goes through here: saved at once, or kept and retried while the database
         #: connection is lost (the status bar says so), in order.
         self.edits = install_connection_guard(window)
@@ -135,6 +139,7 @@ class WorkspaceController(QObject):
         shapes = self.service.my_shapes(image_id)
         self.window.canvas.set_image(data.rgb, shapes, data.fov)
         mine = self.service.my_grade(image_id)
+        self._versions[image_id] = mine.version
         self.panel.set_values(mine.values, submitted=mine.submitted)
         self.shown = image_id
         self._update_polygon_stages()
@@ -180,10 +185,27 @@ class WorkspaceController(QObject):
         if self.shown is None:
             return
         image_id = self.shown
-        saved: list[object] = []
-        if self.edits.run(lambda: saved.append(self.service.save_draft(image_id, values)), "a draft grade"):
+        saved: list[MyGrade] = []
+
+        def save() -> None:
+            saved.append(self.service.save_draft(image_id, values, expected_version=self._versions.get(image_id)))
+            self._versions[image_id] = saved[-1].version
+
+        try:
+            stored = self.edits.run(save, "a draft grade")
+        except GradeConflict as conflict:
+            self._show_conflict(image_id, conflict)
+            return
+        if stored:
             mine = saved[0]
             self.window.worklist.model.update_status(image_id, "submitted" if mine.submitted else "draft")
+
+    def _show_conflict(self, image_id: int, conflict: GradeConflict) -> None:
+        """Another workstation changed this grade: show its version, say so, write nothing."""
+        self.window.statusBar().showMessage(str(conflict), 15000)
+        self._versions[image_id] = conflict.current.version
+        if image_id == self.shown:
+            self.panel.set_values(conflict.current.values, submitted=conflict.current.submitted)
 
     def submit(self) -> None:
         """Submit the grade on screen; then open the next image to do (unless another one is on its way)."""
@@ -191,8 +213,16 @@ class WorkspaceController(QObject):
             return
         image_id = self.shown
         values = self.panel.values()
+
+        def send() -> None:
+            mine = self.service.submit(image_id, values, expected_version=self._versions.get(image_id))
+            self._versions[image_id] = mine.version
+
         try:
-            sent = self.edits.run(lambda: self.service.submit(image_id, values), "a submitted grade")
+            sent = self.edits.run(send, "a submitted grade")
+        except GradeConflict as conflict:
+            self._show_conflict(image_id, conflict)
+            return
         except GradingError as exc:
             self.window.statusBar().showMessage(str(exc), 10000)
             return

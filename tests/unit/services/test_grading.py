@@ -112,3 +112,21 @@ def test_load_image_and_corrupt_stored_copy(study: Study) -> None:
         study.image_path(row).write_bytes(b"broken")
     with pytest.raises(GradingError, match="cannot be shown"):
         a.load_image(image)
+
+
+def test_a_grade_changed_on_another_workstation_is_never_overwritten(study: Study) -> None:
+    from rop_desktop.services.grading import GradeConflict
+
+    grader = create_grader(study, "Dr. A").id
+    here, there = GradingService(study, grader), GradingService(study, grader)  # one grader, two workstations
+    image = here.next_todo()
+    shown = here.my_grade(image)  # both windows show "no grade yet" (version 0)
+    first = there.save_draft(image, GOOD.with_(stage=Stage.S3), expected_version=shown.version)
+    with pytest.raises(GradeConflict) as conflict:
+        here.save_draft(image, GOOD.with_(stage=Stage.S1), expected_version=shown.version)
+    assert conflict.value.current.values.stage is Stage.S3  # the current state comes with the message
+    with pytest.raises(GradeConflict):
+        here.submit(image, GOOD, expected_version=shown.version)
+    assert here.my_grade(image).values.stage is Stage.S3 and not here.my_grade(image).submitted
+    again = here.save_draft(image, GOOD.with_(stage=Stage.S2), expected_version=first.version)  # after a look
+    assert again.values.stage is Stage.S2 and again.version != first.version
