@@ -45,6 +45,14 @@ class GradeConflict(GradingError):
         self.current = current
 
 
+class ShapeConflict(GradingError):
+    """A polygon was changed on another workstation since this one loaded it; nothing was written."""
+
+    def __init__(self) -> None:
+        super().__init__("This polygon was changed on another workstation; the image is reloaded with the "
+                         "stored outlines. Nothing was overwritten.")
+
+
 class BlindingError(GradingError):
     """Another grader's work was asked for before this grader submitted the image."""
 
@@ -116,6 +124,7 @@ class GradingService:
 
     def __init__(self, study: Study, grader_id: int) -> None:
         self.study = study
+        self._shape_versions: dict[str, int] = {}  # polygon uid → row version this workstation saw
         with study.session() as session:
             grader = session.get(Grader, grader_id)
             if grader is None or not grader.active:
@@ -240,8 +249,18 @@ class GradingService:
 
     # ------------------------------------------------------------------ polygons
     def my_shapes(self, image_id: int) -> list[Shape]:
+        """This grader's polygons of the image; their row versions are remembered, so that an edit
+        of a polygon changed meanwhile on another workstation is refused (:class:`ShapeConflict`)."""
         with self.study.session() as session:
-            return [shape_of(a) for a in repo.annotations_for(session, image_id, self.grader.id)]
+            rows = repo.annotations_for(session, image_id, self.grader.id, include_deleted=True)
+            for row in rows:
+                self._shape_versions[row.uid] = row.version_id
+            return [shape_of(a) for a in rows if not a.deleted]
+
+    def _check_shape(self, row: Annotation) -> None:
+        seen = self._shape_versions.get(row.uid)
+        if seen is not None and seen != row.version_id:
+            raise ShapeConflict()
 
     def save_shape(self, image_id: int, shape: Shape) -> None:
         """Create or update this grader's shape (by its id); brings back a deleted one (redo)."""
@@ -254,9 +273,11 @@ class GradingService:
                                           stage=shape.stage, source=shape.source, uid=shape.id)
                 repo.add_audit(session, "annotation", row.id, "create", grader=self.grader.id,
                                after=shape.to_dict())
+                self._shape_versions[row.uid] = row.version_id
                 return
             if row.grader_id != self.grader.id or row.image_id != image_id:
                 raise GradingError("this polygon belongs to another grader or image")
+            self._check_shape(row)
             before = shape_of(row).to_dict() if not row.deleted else None
             row.geometry = _geometry(shape)
             row.lesion_type = shape.lesion_type
@@ -265,6 +286,7 @@ class GradingService:
             action = "restore" if row.deleted else "update"
             row.deleted = False
             session.flush()
+            self._shape_versions[row.uid] = row.version_id
             repo.add_audit(session, "annotation", row.id, action, grader=self.grader.id, before=before,
                            after=shape.to_dict())
 
@@ -276,8 +298,10 @@ class GradingService:
                 return
             if row.grader_id != self.grader.id or row.image_id != image_id:
                 raise GradingError("this polygon belongs to another grader or image")
+            self._check_shape(row)
             row.deleted = True
             session.flush()
+            self._shape_versions[row.uid] = row.version_id
             repo.add_audit(session, "annotation", row.id, "delete", grader=self.grader.id,
                            before=shape_of(row).to_dict())
 

@@ -13,7 +13,8 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from rop_desktop.domain.grades import GradeValues
 from rop_desktop.domain.shapes import Shape
 from rop_desktop.imaging.display import DisplaySettings, DisplaySettingsError
-from rop_desktop.services.grading import GradeConflict, GradingError, GradingService, ImageData, MyGrade
+from rop_desktop.services.grading import (GradeConflict, GradingError, GradingService, ImageData, MyGrade,
+                                         ShapeConflict)
 from rop_desktop.ui.controllers.connection import install_connection_guard
 from rop_desktop.ui.main_window import MainWindow
 from rop_desktop.workers.image_loader import ImageLoader
@@ -164,7 +165,7 @@ class WorkspaceController(QObject):
         try:
             self.edits.run(lambda: self.service.save_shape(image_id, shape), "a polygon")
         except GradingError as exc:
-            self.window.statusBar().showMessage(str(exc), 8000)
+            self._edit_refused(exc)
         self._update_polygon_stages()
 
     def _delete_shape(self, shape_id: object) -> None:
@@ -174,8 +175,15 @@ class WorkspaceController(QObject):
         try:
             self.edits.run(lambda: self.service.delete_shape(image_id, shape_id), "a polygon deletion")
         except GradingError as exc:
-            self.window.statusBar().showMessage(str(exc), 8000)
+            self._edit_refused(exc)
         self._update_polygon_stages()
+
+    def _edit_refused(self, exc: GradingError) -> None:
+        self.window.statusBar().showMessage(str(exc), 10000)
+        if isinstance(exc, ShapeConflict) and self.shown is not None:
+            # show what is stored; deferred: we are inside the canvas's undo-stack push
+            image_id = self.shown
+            QTimer.singleShot(0, lambda: self.loader.request(image_id) if self.current == image_id else None)
 
     def _update_polygon_stages(self) -> None:
         if hasattr(self.panel, "set_polygon_stages"):

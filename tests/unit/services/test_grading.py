@@ -130,3 +130,23 @@ def test_a_grade_changed_on_another_workstation_is_never_overwritten(study: Stud
     assert here.my_grade(image).values.stage is Stage.S3 and not here.my_grade(image).submitted
     again = here.save_draft(image, GOOD.with_(stage=Stage.S2), expected_version=first.version)  # after a look
     assert again.values.stage is Stage.S2 and again.version != first.version
+
+
+def test_a_polygon_changed_on_another_workstation_is_never_overwritten(study: Study) -> None:
+    from rop_desktop.services.grading import ShapeConflict
+
+    grader = create_grader(study, "Dr. A").id
+    here, there = GradingService(study, grader), GradingService(study, grader)
+    image = here.next_todo()
+    shape = Shape(id=new_shape_id(), points=((10, 10), (40, 10), (40, 20)), lesion_type=LesionType.RIDGE)
+    here.save_shape(image, shape)
+    assert there.my_shapes(image) == [shape]  # the other workstation loads it
+    there.save_shape(image, shape.translated(5, 0))
+    with pytest.raises(ShapeConflict):
+        here.save_shape(image, shape.translated(0, 5))
+    with pytest.raises(ShapeConflict):
+        here.delete_shape(image, shape.id)
+    assert GradingService(study, grader).my_shapes(image) == [shape.translated(5, 0)]
+    here.my_shapes(image)  # reloading shows the stored outline; editing it then works
+    here.save_shape(image, shape.translated(5, 5))
+    assert GradingService(study, grader).my_shapes(image) == [shape.translated(5, 5)]
