@@ -81,3 +81,35 @@ def demo_study_dir(_demo_template: Path, tmp_path: Path) -> Path:
     target = tmp_path / "demo-study"
     shutil.copytree(_demo_template, target)
     return target
+
+
+@pytest.fixture
+def make_study(tmp_path: Path):
+    """Factory: a new study in ``tmp_path`` holding ``n`` tiny fundus-like PNGs (a coloured disc on
+    black, each a different colour so no two are duplicates), imported through the real import.
+    Files are named ``<prefix><i>.png``; every study made is closed at the end of the test."""
+    import cv2
+    import numpy as np
+
+    from rop_desktop.services.importer import run_import
+    from rop_desktop.store import Study
+
+    made: list = []
+
+    def make(n: int = 3, size: tuple[int, int] = (100, 80), prefix: str = "", name: str = "study"):
+        w, h = size
+        src = tmp_path / f"{name}-src"
+        src.mkdir()
+        for i in range(n):
+            img = np.zeros((h, w, 3), np.uint8)
+            cv2.circle(img, (w // 2, h // 2), int(min(w, h) * 0.42), (150, 60 + (25 * i) % 190, 60 + i // 8), -1)
+            cv2.imwrite(str(src / f"{prefix}{i}.png"), img)
+        study = Study.create(tmp_path / name)
+        made.append(study)
+        summary = run_import(study, [src])
+        assert not summary.failed and len(summary.imported) == n
+        return study
+
+    yield make
+    for study in made:
+        study.close()

@@ -3,11 +3,8 @@ and edits made elsewhere reach the window through the change watcher, off the UI
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
-import cv2
-import numpy as np
 import pytest
 from PySide6.QtWidgets import QMainWindow
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -16,7 +13,6 @@ from rop_desktop.domain.grades import GradeValues
 from rop_desktop.domain.labels import Quality, RopPresence, Stage
 from rop_desktop.services.changes import ChangeFeed
 from rop_desktop.services.grading import GradingService, create_grader
-from rop_desktop.services.importer import run_import
 from rop_desktop.store import Study
 from rop_desktop.ui.controllers.connection import install_connection_guard, waiting_message
 from rop_desktop.workers.change_watcher import ChangeWatcher
@@ -26,17 +22,8 @@ FINAL = GradeValues(rop=RopPresence.YES, stage=Stage.S2, quality=Quality.GRADABL
 
 
 @pytest.fixture
-def study(tmp_path: Path) -> Iterator[Study]:
-    src = tmp_path / "src"
-    src.mkdir()
-    for i in range(2):
-        img = np.zeros((40, 48, 3), np.uint8)
-        cv2.circle(img, (24, 20), 16, (150, 80 + 30 * i, 60), -1)
-        cv2.imwrite(str(src / f"{i}.png"), img)
-    s = Study.create(tmp_path / "study")
-    run_import(s, [src])
-    yield s
-    s.close()
+def study(make_study) -> Study:
+    return make_study(2, (48, 40))
 
 
 class Server:

@@ -5,18 +5,14 @@ menu exports de-identified DICOM."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
-import cv2
-import numpy as np
 import pydicom
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMainWindow
 
 from rop_desktop.domain.labels import LesionType, Stage
-from rop_desktop.services.importer import run_import
 from rop_desktop.store import Study, repo
 from rop_desktop.ui.annotation_dialogs import AnnotationExportDialog, AnnotationImportDialog
 from rop_desktop.ui.controllers.interop_menu import install_interop_menu
@@ -25,17 +21,8 @@ TIMEOUT_MS = 20_000
 
 
 @pytest.fixture
-def study(tmp_path: Path) -> Iterator[Study]:
-    src = tmp_path / "src"
-    src.mkdir()
-    for i in range(2):
-        img = np.zeros((48, 64, 3), np.uint8)
-        cv2.circle(img, (32, 24), 20, (150, 60 + 40 * i, 40), -1)
-        cv2.imwrite(str(src / f"img{i}.png"), img)
-    s = Study.create(tmp_path / "study")
-    assert not run_import(s, [src]).failed
-    yield s
-    s.close()
+def study(make_study) -> Study:
+    return make_study(2, (64, 48), prefix="img")
 
 
 def _via(path: Path) -> Path:

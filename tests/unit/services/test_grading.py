@@ -2,32 +2,19 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
-import cv2
-import numpy as np
 import pytest
 
 from rop_desktop.domain.grades import GradeValues
 from rop_desktop.domain.labels import LesionType, Quality, Role, RopPresence, Stage
 from rop_desktop.domain.shapes import Shape, new_shape_id
 from rop_desktop.services.grading import (BlindingError, GradingError, GradingService, create_grader, set_blinded)
-from rop_desktop.services.importer import run_import
 from rop_desktop.store import Study, repo
 
 
 @pytest.fixture
-def study(tmp_path: Path):
-    src = tmp_path / "src"
-    src.mkdir()
-    for i in range(3):
-        img = np.zeros((80, 100, 3), np.uint8)
-        cv2.circle(img, (50, 40), 35, (150, 80 + 20 * i, 60), -1)
-        cv2.imwrite(str(src / f"{i}.png"), img)
-    s = Study.create(tmp_path / "study")
-    run_import(s, [src])
-    yield s
-    s.close()
+def study(make_study):
+    return make_study(3, (100, 80))
 
 
 GOOD = GradeValues(rop=RopPresence.YES, stage=Stage.S2, quality=Quality.GRADABLE)

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 import torch
 
 from rop_desktop.services.grading import create_grader, GradingService
-from rop_desktop.services.importer import run_import
 from rop_desktop.services.models import ModelService
 from rop_desktop.services.predictions import PredictionService
 from rop_desktop.store import Study
@@ -37,16 +35,8 @@ def make_bundle(folder: Path, kind: str, seed: int = 0) -> Path:
 
 
 @pytest.fixture
-def study(tmp_path: Path):
-    src = tmp_path / "src"
-    src.mkdir()
-    for i in range(3):
-        img = np.zeros((90, 120, 3), np.uint8)
-        cv2.circle(img, (60, 45), 40, (170, 90 + 10 * i, 60), -1)
-        cv2.imwrite(str(src / f"{i}.png"), img)
-    with Study.create(tmp_path / "study") as s:
-        run_import(s, [src])
-        yield s
+def study(make_study):
+    return make_study(3, (120, 90))
 
 
 def test_predict_cache_and_activation(study: Study, tmp_path: Path) -> None:
