@@ -51,7 +51,9 @@ from sqlalchemy.pool import NullPool  # noqa: E402
 from rop_desktop.domain.grades import GradeValues  # noqa: E402
 from rop_desktop.domain.labels import LesionType, Quality, RopPresence, Stage  # noqa: E402
 from rop_desktop.domain.shapes import Shape  # noqa: E402
-from rop_desktop.services.grading import GradingService, create_grader, image_ids  # noqa: E402
+from bench_accounts import GRADER_PASSWORD, bench_admin, bench_grader  # noqa: E402
+from rop_desktop.services.accounts import sign_in  # noqa: E402
+from rop_desktop.services.grading import GradingService, image_ids, list_graders  # noqa: E402
 from rop_desktop.services.importer import run_import  # noqa: E402
 from rop_desktop.store import Study  # noqa: E402
 from rop_desktop.store.models import Annotation, Grade  # noqa: E402
@@ -93,12 +95,17 @@ def error_kind(exc: BaseException) -> str:
     return type(exc).__name__
 
 
+def grader_name(grader_id: int, study: Study) -> str:
+    return next(g.name for g in list_graders(study) if g.id == grader_id)
+
+
 def grade_stream(folder: str, grader_id: int, images: list[int], start: Any, results: Any) -> None:
     """One grader process: wait for the others, then grade ``images`` as fast as it can."""
     result = WorkerResult(grader_id)
     try:
         study = Study.open(folder)
-        service = GradingService(study, grader_id)
+        me = sign_in(study, grader_name(grader_id, study), GRADER_PASSWORD)
+        service = GradingService(study, me)
         start.wait()
         t_start = time.perf_counter()
         for image in images:
@@ -160,10 +167,11 @@ def run_backend(label: str, folder: Path, sources: Path, url: URL | None, args: 
     """Import, grade concurrently, verify; one row of the result table."""
     t0 = time.perf_counter()
     with Study.create(folder, url=url) as study:
-        summary = run_import(study, [sources])
+        admin = bench_admin(study)
+        summary = run_import(study, admin, [sources])
         assert not summary.failed, summary.failed
-        ids = image_ids(study)
-        graders = [create_grader(study, f"bench grader {k}").id for k in range(args.graders)]
+        ids = image_ids(study, admin)
+        graders = [bench_grader(study, f"bench grader {k}").id for k in range(args.graders)]
     import_s = time.perf_counter() - t0
     ctx = mp.get_context("spawn")
     start = ctx.Barrier(args.graders)

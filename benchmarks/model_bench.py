@@ -21,7 +21,7 @@ feature maps). Prints Markdown tables.
   (``PredictionService.predict_image(use_cache=False)``), on the CPU. Random weights (the time
   does not depend on them). Demo images (640x480) and real 2040x2040 PNGs. Target < 1.5 s.
 - **screenshot**: trains a quick line model and ROP model on the demo study, activates them,
-  opens a stage-3 image as a demo grader who submitted it, and grabs the window with the Model
+  opens a stage-3 image as the demo admin (who sees the model beside every grade), and grabs the window with the Model
   tab in front.
 """
 
@@ -47,11 +47,11 @@ from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from rop_desktop.app import build_window  # noqa: E402
 from rop_desktop.services.demo_study import build_demo_study  # noqa: E402
-from rop_desktop.services.grading import create_grader, list_graders  # noqa: E402
+from bench_accounts import bench_admin  # noqa: E402
+from rop_desktop.services.demo_study import demo_admin  # noqa: E402
 from rop_desktop.services.importer import run_import  # noqa: E402
 from rop_desktop.services.models import ModelService  # noqa: E402
 from rop_desktop.services.predictions import PredictionService  # noqa: E402
-from rop_desktop.services.reference import recompute_references  # noqa: E402
 from rop_desktop.services.training_runs import TrainingService  # noqa: E402
 from rop_desktop.store import Study, repo  # noqa: E402
 from rop_desktop.ui.controllers.model import install_model_features  # noqa: E402
@@ -123,10 +123,8 @@ class Probe:
 def responsiveness(app: QApplication, seconds: float) -> None:
     with tempfile.TemporaryDirectory(prefix="rop-model-bench-") as tmp:
         folder = build_demo_study(Path(tmp) / "demo")
-        with Study.open(folder) as store:
-            recompute_references(store)
-            grader = create_grader(store, "Bench").id
         study = Study.open(folder)
+        grader = demo_admin(study)  # training needs an adjudicator or admin
         window = build_window(study, grader)
         controller = install_model_features(window, study, window.workspace.service, device="cpu")
         window.resize(1400, 900)
@@ -198,7 +196,7 @@ def latency(real: Path | None, n_images: int) -> None:
     with tempfile.TemporaryDirectory(prefix="rop-model-latency-") as tmp:
         demo = build_demo_study(Path(tmp) / "demo", n_patients=2)
         with Study.open(demo) as study:
-            bundles = default_bundles(TrainingService(study), Path(tmp) / "bundles")
+            bundles = default_bundles(TrainingService(study, demo_admin(study)), Path(tmp) / "bundles")
         sources = [("demo 640x480", None)]
         if real is not None and real.is_dir():
             sources.append(("real 2040x2040", sorted(real.glob("*.png"))[:n_images]))
@@ -212,12 +210,13 @@ def latency(real: Path | None, n_images: int) -> None:
                 for f in files:
                     os.symlink(f, src / f.name)
                 with Study.create(folder) as s:
-                    run_import(s, [src])
+                    run_import(s, bench_admin(s), [src])
             with Study.open(folder) as study:
-                models = ModelService(study)
+                admin = demo_admin(study) if files is None else bench_admin(study)
+                models = ModelService(study, admin)
                 for task in bundles:
                     models.register(bundles[task], activate=True)
-                service = PredictionService(study, device="cpu")
+                service = PredictionService(study, admin, device="cpu")
                 with study.session() as session:
                     ids = [i.id for i in repo.list_images(session)][:n_images + 1]
                 rgb = {i: service._load(i) for i in ids}  # decoding is the loader's, not counted here
@@ -263,14 +262,12 @@ def screenshot(app: QApplication, target: Path) -> None:
         folder = build_demo_study(Path(tmp) / "demo")
         truth = json.loads((folder / TRUTH_FILE).read_text(encoding="utf-8"))
         with Study.open(folder) as store:
-            recompute_references(store)
-            grader = next(g for g in list_graders(store) if g.role.value == "grader")
             with store.session() as session:
                 by_name = {i.original_name: i.id for i in repo.list_images(session)}
         stage3 = next(name for name, entry in truth["images"].items()
                       if entry["truth"]["stage"] == "3" and entry["truth"]["quality"] == "gradable")
         study = Study.open(folder)
-        window = build_window(study, grader.id)
+        window = build_window(study, demo_admin(study))  # sees the model beside every grade
         controller = install_model_features(window, study, window.workspace.service, device="cpu")
         window.resize(1500, 920)
         window.show()
@@ -291,7 +288,7 @@ def screenshot(app: QApplication, target: Path) -> None:
         wait_for(app, lambda: False if time.sleep(0.2) else True)
         target.parent.mkdir(parents=True, exist_ok=True)
         window.grab().save(str(target))
-        print(f"saved {target} (image {stage3}, grader {grader.name})")
+        print(f"saved {target} (image {stage3}, as the demo admin)")
         window.close()
         study.close()
 

@@ -22,7 +22,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from rop_desktop.demo import generate_demo, write_demo_files  # noqa: E402
-from rop_desktop.services.grading import GradingService, create_grader  # noqa: E402
+from bench_accounts import bench_admin, bench_grader  # noqa: E402
+from rop_desktop.services.grading import GradingService  # noqa: E402
 from rop_desktop.services.importer import run_import  # noqa: E402
 from rop_desktop.store import Study, repo  # noqa: E402
 from rop_desktop.store.types import utcnow  # noqa: E402
@@ -33,7 +34,7 @@ def bench_import(folder: Path, manifest: Path | None, work: Path, label: str) ->
     target = work / f"import-{label}"
     t0 = time.perf_counter()
     with Study.create(target) as study:
-        summary = run_import(study, [folder], manifest)
+        summary = run_import(study, bench_admin(study), [folder], manifest)
     seconds = time.perf_counter() - t0
     assert not summary.failed, summary.failed
     n = len(summary.imported)
@@ -60,9 +61,9 @@ def bench_open(work: Path, n: int = 5000) -> list[tuple[str, str]]:
         with study.session() as session:
             rows = repo.list_images(session)
         t2 = time.perf_counter()
-        grader = create_grader(study, "Bench")
+        grader = bench_grader(study, "Bench")
         t3 = time.perf_counter()
-        wl = GradingService(study, grader.id).worklist()
+        wl = GradingService(study, grader).worklist()
         t4 = time.perf_counter()
         study.close()
         assert len(rows) == n and len(wl) == n

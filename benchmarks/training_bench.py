@@ -1,16 +1,17 @@
 """Training and inference figures of the headless ``training`` package. Prints Markdown tables.
 
-    .venv/bin/python benchmarks/training_bench.py segment [--minutes 9] [--image-size 384]
+    .venv/bin/python benchmarks/training_bench.py ridge [--minutes 20] [--runs default smp]
     .venv/bin/python benchmarks/training_bench.py reproduce --snapshot <demo export> [--scale smoke]
     .venv/bin/python benchmarks/training_bench.py latency [--repeats 5]
     .venv/bin/python benchmarks/training_bench.py throughput            # CUDA only
 
-- ``segment``: the fast line segmenter (``unet_small``) trained on HVDROPDB's 3nethra Neo ridge
-  images (../shared/data/hvdropdb-ridge-neo): images 1-40 train (36) + validation (4, best
-  epoch), 41-50 test; patient = file name. Validation Dice per epoch; test Dice/IoU at the
-  original 2040x2040 resolution. Published U-Net on this database: Dice 0.49-0.65. With a time
-  budget (``--minutes``) the run is cancelled when it runs out and resumed with the epochs done,
-  which ends it with the best weights (checkpoint resume).
+- ``ridge``: HVDROPDB's 3nethra Neo ridge images (../shared/data/hvdropdb-ridge-neo): images
+  1-32 train, 33-40 validation, 41-50 test; patient = file name. The default
+  ``rop-train train --task segmentation --minutes M`` against a plain segmentation-models-pytorch
+  U-Net (ResNet-18 encoder from scratch, BCE + Dice, Adam 1e-3, 320 px RGB; benchmark-only
+  dependency, ``pip install segmentation-models-pytorch``) trained on the same images for the same
+  budget; test Dice/IoU at the original 2040x2040 resolution with patient-bootstrap 95 % CIs.
+  Published U-Net on this database: Dice 0.49-0.65.
 - ``reproduce``: both papers' tables on a snapshot (e.g. a demo-study export).
 - ``latency``: CPU forward time per image of every registered model at its default size.
 - ``throughput``: CUDA training images/s (AMP, channels_last, batch 64) of rop_res_cnn and hybrid.
@@ -25,25 +26,26 @@ import statistics
 import sys
 import tempfile
 import time
+from datetime import date
 from pathlib import Path
 
+import numpy as np
 import torch
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from training.config import TrainConfig  # noqa: E402
-from training.engine import RunControl, fit  # noqa: E402
-from training.events import Cancelled, EpochEnd, Finished, RunStarted  # noqa: E402
+from training.engine import fit  # noqa: E402
+from training.events import EpochEnd, Finished  # noqa: E402
 from training.models import create_model, list_models, main_logits, model_info  # noqa: E402
 
 HVDROPDB = REPO.parent / "shared" / "data" / "hvdropdb-ridge-neo"
 
 
-# ---------------------------------------------------------------------------------- (a) segment
+# ---------------------------------------------------------------------------------- (a) ridge
 
 
-def hvdropdb_snapshot(data: Path, out: Path, n_val: int = 4) -> Path:
+def hvdropdb_snapshot(data: Path, out: Path, n_val: int = 8) -> Path:
     """Snapshot of the 50 images: 1-40 train/val (the last ``n_val`` of them val), 41-50 test."""
     from training.formats import image_folder_to_snapshot
 
@@ -60,62 +62,125 @@ def hvdropdb_snapshot(data: Path, out: Path, n_val: int = 4) -> Path:
     return out
 
 
-def segment_config(image_size: int, epochs: int, lr: float, batch_size: int) -> TrainConfig:
-    """The tuned fast-line recipe: paper B's contrast preprocessing (grey, equalisation, CLAHE,
-    standardisation) on one channel, flips / small rotations / brightness, BCE with the line
-    pixels up-weighted (sqrt of the class ratio) + soft Dice, Adam, LR x0.5 on a 3-epoch plateau."""
-    return TrainConfig(task="segmentation", architecture="unet_small", preset="segmentation",
-                       preset_overrides={"image_size": image_size, "color": "paper_b", "normalize": "standardize",
-                                         "fov_mask": True, "rotate": 10.0, "brightness": 0.1},
-                       epochs=epochs, batch_size=batch_size, optimizer="adam", lr=lr, l2=0.0, class_weighted=True,
-                       positive_fraction=None, plateau_factor=0.5, plateau_patience=3,
-                       early_stopping_patience=None, device="cpu", seed=0)
+def default_line_run(snap: Path, out: Path, minutes: float) -> dict:
+    """``rop-train train --task segmentation --minutes M --device cpu`` (the CLI's own configuration)."""
+    from training.cli import build_config, build_parser
+
+    args = build_parser().parse_args(["train", "--snapshot", str(snap), "--task", "segmentation",
+                                      "--minutes", f"{minutes:g}", "--device", "cpu"])
+    config = build_config(args)
+    started, last = time.monotonic(), None
+    for event in fit(config, snap, out):
+        if isinstance(event, EpochEnd):
+            print(f"  default epoch {event.epoch}: train {event.train_loss:.4f} val {event.val_loss:.4f} "
+                  f"val Dice {event.val_metrics['dice']:.3f} lr {event.lr:.2g} ({event.seconds:.0f} s)", flush=True)
+        last = event
+    if not isinstance(last, Finished):
+        sys.exit(f"default line run did not finish: {last}")
+    from training.bundle import read_card
+
+    m = last.test_metrics
+    card = read_card(last.bundle_dir)
+    print(f"  default: {(time.monotonic() - started) / 60:.1f} min with the threshold choice and the test", flush=True)
+    return {"name": f"rop-train default ({config.architecture}, {card.preset['image_size']} px)",
+            "epochs": last.epochs_run, "best": last.best_epoch, "minutes": card.extra["training"]["minutes"],
+            "dice": m["dice"], "iou": m["iou"], "ci": m["ci95"]["dice"], "threshold": last.threshold,
+            "dice_per_image": None}
 
 
-def bench_segment(args: argparse.Namespace) -> None:
+def smp_baseline_run(snap_dir: Path, minutes: float, image_size: int = 320, batch_size: int = 4,
+                     lr: float = 1e-3, seed: int = 0) -> dict:
+    """A plain segmentation-models-pytorch U-Net (ResNet-18 encoder, random init), BCE + Dice, Adam at a
+    constant rate, RGB letterboxed to ``image_size`` with ImageNet normalisation and flips; validation
+    loss picks the best epoch within the budget; masks cut at 0.5; Dice at the original resolution."""
+    import segmentation_models_pytorch as smp
+
+    from training.data.datasets import SegmentationDataset, collate
+    from training.data.io import read_mask, read_rgb
+    from training.metrics import mask_scores
+    from training.metrics.bootstrap import mean_intervals
+    from training.presets import get_preset
+    from training.snapshot import Snapshot
+
+    torch.manual_seed(seed)
+    snap = Snapshot.load(snap_dir)
+    preset = get_preset("segmentation", image_size=image_size, normalize="imagenet", fov_mask=False)
+    train = SegmentationDataset(snap.split("train"), preset, train=True, cache=True)
+    val = SegmentationDataset(snap.split("val"), preset, train=False, cache=True)
+    loader = torch.utils.data.DataLoader(train, batch_size=batch_size, shuffle=True, collate_fn=collate, drop_last=True)
+    model = smp.Unet(encoder_name="resnet18", encoder_weights=None, in_channels=3, classes=1)
+    optimiser = torch.optim.Adam(model.parameters(), lr=lr)
+    bce, dice_loss = torch.nn.BCEWithLogitsLoss(), smp.losses.DiceLoss("binary", from_logits=True)
+    started = time.monotonic()
+    deadline = started + minutes * 60
+    best, best_state, epoch, epoch_s = float("inf"), None, 0, 0.0
+    while time.monotonic() + epoch_s < deadline or best_state is None:
+        t0, epoch = time.monotonic(), epoch + 1
+        model.train()
+        for batch in loader:
+            logits = model(batch["image"])
+            loss = bce(logits, batch["mask"]) + dice_loss(logits, batch["mask"])
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+        model.eval()
+        with torch.no_grad():
+            losses = []
+            for k in range(len(val)):
+                item = val[k]
+                logits = model(item["image"][None])
+                losses.append(float(bce(logits, item["mask"][None]) + dice_loss(logits, item["mask"][None])))
+        val_loss = float(np.mean(losses))
+        if val_loss < best:
+            best, best_epoch = val_loss, epoch
+            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        epoch_s = time.monotonic() - t0
+        print(f"  smp epoch {epoch}: val loss {val_loss:.4f}{' *' if epoch == best_epoch else ''} ({epoch_s:.0f} s)",
+              flush=True)
+    train_minutes = (time.monotonic() - started) / 60
+    model.load_state_dict(best_state)
+    model.eval()
+    preds, truths, patients = [], [], []
+    with torch.no_grad():
+        for r in snap.split("test"):
+            rgb, truth = read_rgb(snap.image_path(r)), read_mask(snap.path(r.mask))
+            prepared = preset.prepare(rgb)
+            prob = torch.sigmoid(model(prepared.image[None]))[0, 0].numpy()
+            preds.append(preset.restore(prob, prepared.geometry) >= 0.5)
+            truths.append(truth > 0)
+            patients.append(r.patient)
+    scores = mask_scores(preds, truths)
+    ci = mean_intervals({"dice": scores.dice}, patients).intervals["dice"]
+    return {"name": f"smp U-Net resnet18 (plain, {image_size} px)", "epochs": epoch, "best": best_epoch,
+            "minutes": train_minutes, "dice": scores.mean_dice, "iou": scores.mean_iou, "ci": ci, "threshold": 0.5}
+
+
+def bench_ridge(args: argparse.Namespace) -> None:
+    """The default line recipe against a plain smp U-Net at equal budget, on the same images."""
     if not (args.data / "images").is_dir():
         sys.exit(f"HVDROPDB not found at {args.data}")
     torch.set_num_threads(args.threads)
-    work = Path(args.out or tempfile.mkdtemp(prefix="rop-seg-bench-"))
+    work = Path(args.out or tempfile.mkdtemp(prefix="rop-ridge-bench-"))
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
-    snap = hvdropdb_snapshot(args.data, work / "snapshot")
-    config = segment_config(args.image_size, args.epochs, args.lr, args.batch_size)
-    control, deadline, started = RunControl(), time.monotonic() + args.minutes * 60, time.monotonic()
-    rows, done = [], 0
-    print(f"training unet_small at {args.image_size} px, batch {args.batch_size}, lr {args.lr:g} on {snap}, "
-          f"budget {args.minutes} min", flush=True)
-
-    def watch(events):  # noqa: ANN001, ANN202
-        nonlocal done
-        for event in events:
-            if isinstance(event, RunStarted):
-                print(f"  {event.n_train} train / {event.n_val} val / {event.n_test} test images", flush=True)
-            if isinstance(event, EpochEnd):
-                done = event.epoch
-                rows.append((event.epoch, event.train_loss, event.val_loss, event.val_metrics["dice"], event.seconds))
-                print(f"  epoch {event.epoch}: train loss {event.train_loss:.4f} val loss {event.val_loss:.4f} "
-                      f"val Dice {event.val_metrics['dice']:.3f} ({event.seconds:.0f} s)", flush=True)
-            if time.monotonic() > deadline and not control.is_cancelled:
-                control.cancel()
-            last = event
-        return last
-
-    last = watch(fit(config, work / "snapshot", work / "run", control=control))
-    if isinstance(last, Cancelled):  # budget spent: finish with the best epoch so far
-        last = watch(fit(config.with_(epochs=max(done, 1)), work / "snapshot", work / "run", resume=work / "run"))
-    if not isinstance(last, Finished):
-        sys.exit(f"segmentation run did not finish: {last}")
-    minutes = (time.monotonic() - started) / 60
-    print(f"\n| epoch | train loss | val loss | val Dice ({args.image_size} px) | s |\n| ---: | ---: | ---: | ---: | ---: |")
-    for epoch, tl, vl, d, s in rows:
-        print(f"| {epoch} | {tl:.4f} | {vl:.4f} | {d:.3f} | {s:.0f} |")
-    m = last.test_metrics
-    print(f"\n| model | image size | epochs (best) | train time | test Dice (2040 px) | test IoU |\n"
-          f"| --- | ---: | ---: | ---: | ---: | ---: |\n"
-          f"| unet_small | {args.image_size} | {last.epochs_run} ({last.best_epoch}) | {minutes:.1f} min "
-          f"| **{m['dice']:.3f}** | {m['iou']:.3f} |")
-    print(f"\nbundle: {last.bundle_dir}; published U-Net on HVDROPDB: Dice 0.49-0.65")
+    snap = hvdropdb_snapshot(args.data, work / "snapshot", n_val=args.n_val)
+    print(f"HVDROPDB ridge: 50 images (train {40 - args.n_val}, val {args.n_val}, test 10), budget {args.minutes:g} "
+          f"min each, {args.threads} thread(s), {date.today().isoformat()}", flush=True)
+    rows = []
+    if "default" in args.runs:
+        rows.append(default_line_run(snap, work / "default", args.minutes))
+    if "smp" in args.runs:
+        rows.append(smp_baseline_run(snap, args.minutes))
+    print("\n| model | epochs (best) | training time | mask threshold | test Dice (2040 px, 95% CI) | test IoU |\n"
+          "| --- | ---: | ---: | ---: | ---: | ---: |")
+    for r in rows:
+        ci = f" ({r['ci'][0]:.3f}-{r['ci'][1]:.3f})" if r["ci"] else ""
+        print(f"| {r['name']} | {r['epochs']} ({r['best']}) | {r['minutes']:.1f} min | {r['threshold']:g} "
+              f"| **{r['dice']:.3f}**{ci} | {r['iou']:.3f} |")
+    if len(rows) == 2:
+        ratio = rows[0]["dice"] / max(rows[1]["dice"], 1e-9)
+        print(f"\ndefault / baseline mean Dice: {ratio:.2f}x (target >= 1.15x)")
+    print(f"\nwork folder: {work}; published U-Net on HVDROPDB RetCam images: Dice 0.49-0.65")
 
 
 # ---------------------------------------------------------------------------------- (b) reproduce
@@ -209,16 +274,14 @@ def bench_throughput(args: argparse.Namespace) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="bench", required=True)
-    seg = sub.add_parser("segment", help="(a) unet_small on HVDROPDB ridge masks")
+    seg = sub.add_parser("ridge", help="(a) default line recipe vs a plain smp U-Net on HVDROPDB ridge masks")
     seg.add_argument("--data", type=Path, default=HVDROPDB)
-    seg.add_argument("--image-size", type=int, default=320)
-    seg.add_argument("--epochs", type=int, default=60)
-    seg.add_argument("--minutes", type=float, default=9.0, help="time budget; the best epoch so far is kept")
-    seg.add_argument("--lr", type=float, default=2e-3)
-    seg.add_argument("--batch-size", type=int, default=2)
+    seg.add_argument("--minutes", type=float, default=20.0, help="training budget of each model")
+    seg.add_argument("--n-val", type=int, default=8, help="validation images among the first 40")
+    seg.add_argument("--runs", nargs="+", default=["default", "smp"], choices=("default", "smp"))
     seg.add_argument("--threads", type=int, default=2)
     seg.add_argument("--out", help="work folder (default: a temporary one)")
-    seg.set_defaults(func=bench_segment)
+    seg.set_defaults(func=bench_ridge)
     rep = sub.add_parser("reproduce", help="(b) both papers' tables on a snapshot")
     rep.add_argument("--snapshot", required=True)
     rep.add_argument("--scale", default="full", choices=("full", "smoke"))

@@ -46,7 +46,9 @@ from PySide6.QtWidgets import QApplication  # noqa: E402
 from rop_desktop.app import build_window  # noqa: E402
 from rop_desktop.domain.shapes import Shape, new_shape_id  # noqa: E402
 from rop_desktop.services.demo_study import build_demo_study  # noqa: E402
-from rop_desktop.services.grading import GradingService, create_grader, image_ids  # noqa: E402
+from bench_accounts import bench_admin, bench_grader  # noqa: E402
+from rop_desktop.services.grading import GradingService, image_ids  # noqa: E402
+from rop_desktop.services.policy import Actor  # noqa: E402
 from rop_desktop.services.importer import run_import  # noqa: E402
 from rop_desktop.store import Study  # noqa: E402
 from rop_desktop.ui.canvas import ImageCanvas, measure_repaint  # noqa: E402
@@ -74,10 +76,10 @@ def grid_shapes(width: int, height: int, count: int, vertices: int) -> list[Shap
             for i, (k, c) in enumerate((i // cols, i % cols) for i in range(count))]
 
 
-def add_polygons(study: Study, grader_id: int, count: int = 3, vertices: int = 60) -> None:
+def add_polygons(study: Study, grader: Actor, count: int = 3, vertices: int = 60) -> None:
     """``count`` polygons of the grader on every image of the study."""
-    service = GradingService(study, grader_id)
-    for image_id in image_ids(study):
+    service = GradingService(study, grader)
+    for image_id in image_ids(study, grader):
         size = _image_size(study, image_id)
         for shape in grid_shapes(*size, count, vertices):
             service.save_shape(image_id, shape)
@@ -98,7 +100,7 @@ def real_study(images: Path, work: Path, n: int) -> Path:
     for path in sorted(images.glob("*.png"), key=lambda p: (len(p.stem), p.stem))[:n]:
         shutil.copy2(path, source / path.name)
     with Study.create(work / "real-study") as study:
-        summary = run_import(study, [source])
+        summary = run_import(study, bench_admin(study), [source])
         if summary.failed:
             raise SystemExit(f"import of the real images failed: {summary.failed}")
     return work / "real-study"
@@ -117,9 +119,9 @@ def spin_until(predicate: Callable[[], bool], timeout_s: float = 30.0) -> None:
 def bench_switch(folder: Path, repeats: int) -> dict[str, list[float]]:
     """Cold and warm image-switch times (seconds) in the real window on ``folder``."""
     study = Study.open(folder)
-    grader = create_grader(study, "Benchmark grader")
-    add_polygons(study, grader.id)
-    window = build_window(study, grader.id)
+    grader = bench_grader(study, "Benchmark grader")
+    add_polygons(study, grader)
+    window = build_window(study, grader)
     window.resize(1400, 900)
     window.show()
     workspace, loader = window.workspace, window.workspace.loader

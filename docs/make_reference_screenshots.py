@@ -21,8 +21,9 @@ sys.path.insert(0, str(REPO))
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from rop_desktop.app import demo_study_dir  # noqa: E402
-from rop_desktop.services.demo_study import DEMO_ADJUDICATOR, ensure_demo_study  # noqa: E402
-from rop_desktop.services.grading import GradingService, list_graders  # noqa: E402
+from rop_desktop.services.accounts import sign_in  # noqa: E402
+from rop_desktop.services.demo_study import DEMO_ADJUDICATOR, DEMO_PASSWORDS, ensure_demo_study  # noqa: E402
+from rop_desktop.services.grading import GradingService  # noqa: E402
 from rop_desktop.services.reference import ReferenceService, recompute_references  # noqa: E402
 from rop_desktop.store import Study  # noqa: E402
 from rop_desktop.ui.controllers.reference import install_reference_features  # noqa: E402
@@ -55,12 +56,12 @@ def main() -> int:
     copy = Path(tempfile.mkdtemp()) / "demo"
     shutil.copytree(ensure_demo_study(demo_study_dir()), copy)
     study = Study.open(copy)
-    recompute_references(study)
-    adjudicator = next(g for g in list_graders(study) if g.name == DEMO_ADJUDICATOR)
-    split = next(i.image_id for i in ReferenceService(study, adjudicator.id).queue()
+    adjudicator = sign_in(study, DEMO_ADJUDICATOR, DEMO_PASSWORDS[DEMO_ADJUDICATOR])
+    recompute_references(study, adjudicator)
+    split = next(i.image_id for i in ReferenceService(study, adjudicator).queue()
                  if i.tally["rop"] == {"no": 2, "yes": 2})
     window = MainWindow(study.name)
-    controller = install_reference_features(window, study, GradingService(study, adjudicator.id))
+    controller = install_reference_features(window, study, GradingService(study, adjudicator))
     window.show()
 
     view = controller.open_adjudication()

@@ -3,7 +3,7 @@
     ROP_DESKTOP_HOME=/tmp/rop-shots xvfb-run -a -s "-screen 0 1600x1000x24" \
         .venv/bin/python docs/make_screenshots.py
 
-Builds (once) the demo study, opens it as a fresh grader, picks a stage-3 image, draws the
+Builds (once) the demo study, opens it as a fresh grader (added by the demo admin), picks a stage-3 image, draws the
 ridge as a polygon the way a grader would (through the canvas's undo stack, stored at once),
 sets a partial grade, and grabs the window into docs/screenshot-workspace.png.
 """
@@ -23,8 +23,9 @@ from rop_desktop.app import build_window, demo_study_dir  # noqa: E402
 from rop_desktop.domain.grades import GradeValues  # noqa: E402
 from rop_desktop.domain.labels import LesionType, Quality, RopPresence, Stage, Zone  # noqa: E402
 from rop_desktop.domain.shapes import Shape, new_shape_id  # noqa: E402
-from rop_desktop.services.demo_study import TRUTH_FILE, ensure_demo_study  # noqa: E402
-from rop_desktop.services.grading import create_grader  # noqa: E402
+from rop_desktop.services import accounts  # noqa: E402
+from rop_desktop.services.demo_study import DEMO_ADMIN, DEMO_PASSWORDS, TRUTH_FILE, ensure_demo_study  # noqa: E402
+from rop_desktop.services.policy import Actor  # noqa: E402
 from rop_desktop.store import Study, repo  # noqa: E402
 from rop_desktop.ui.style import apply_style  # noqa: E402
 
@@ -40,6 +41,17 @@ def wait_for(app: QApplication, predicate, timeout_s: float = 20.0) -> None:  # 
         time.sleep(0.01)
 
 
+READER = "Dr. Reader (demo)"
+
+
+def reader(study: Study) -> Actor:
+    """The screenshot's grader, signed in; the demo admin adds the account on the first run."""
+    if READER not in {c.name for c in accounts.sign_in_choices(study)}:
+        admin = accounts.sign_in(study, DEMO_ADMIN, DEMO_PASSWORDS[DEMO_ADMIN])
+        accounts.create_account(study, admin, READER)
+    return accounts.sign_in(study, READER, None)
+
+
 def main() -> int:
     app = QApplication(sys.argv[:1])
     apply_style(app)
@@ -48,10 +60,10 @@ def main() -> int:
     name, entry = next((n, e) for n, e in truth["images"].items()
                        if e["truth"]["stage"] == "3" and e["truth"]["lesions"] and e["eye"] == "OD")
     study = Study.open(folder)
-    grader = create_grader(study, "Dr. Reader (demo)")
+    grader = reader(study)
     with study.session() as session:
         image_id = next(i.id for i in repo.list_images(session) if i.original_name == name)
-    window = build_window(study, grader.id)
+    window = build_window(study, grader)
     window.resize(1500, 920)
     window.show()
     shown: list[int] = []

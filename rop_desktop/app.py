@@ -1,12 +1,17 @@
-"""Open the window: the study (or the demo study), the grader, the main window and its controllers."""
+"""Open the window: the study (or the demo study), sign-in, the main window and its controllers."""
 
 from __future__ import annotations
 
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import platformdirs
+
+if TYPE_CHECKING:  # the window's modules load Qt: imported where used, for a fast start
+    from rop_desktop.services.policy import Actor
+    from rop_desktop.ui.sign_in import AccountMemory
 
 
 def data_dir() -> Path:
@@ -19,9 +24,12 @@ def demo_study_dir() -> Path:
     return data_dir() / "demo-study"
 
 
-def build_window(study, grader_id: int):  # noqa: ANN001, ANN201 - composition only
-    """The main window wired to its services (used by run_app and the tests)."""
+def build_window(study, actor: Actor, *, memory: AccountMemory | None = None):  # noqa: ANN001, ANN201
+    """The main window wired to its services for the signed-in ``actor`` (a ``policy.Actor``);
+    used by run_app, File → Switch grader… and the tests. ``memory`` (an ``AccountMemory``)
+    remembers the account signed in on this workstation (default: the per-user settings file)."""
     from rop_desktop.services.grading import GradingService
+    from rop_desktop.ui.controllers.accounts import install_account_menus
     from rop_desktop.ui.controllers.interop_menu import install_interop_menu
     from rop_desktop.ui.controllers.keys import bind_window_keys
     from rop_desktop.ui.controllers.model import install_model_features
@@ -31,7 +39,8 @@ def build_window(study, grader_id: int):  # noqa: ANN001, ANN201 - composition o
     from rop_desktop.ui.grading import GradePanel, GradingShortcuts
     from rop_desktop.ui.main_window import MainWindow
 
-    service = GradingService(study, grader_id)
+    memory = memory if memory is not None else workstation_memory()
+    service = GradingService(study, actor)
     window = MainWindow(study.name)
     panel = GradePanel()
     window.add_side_panel(panel, "Grade")
@@ -39,13 +48,17 @@ def build_window(study, grader_id: int):  # noqa: ANN001, ANN201 - composition o
     window.grade_panel = panel
     window.workspace = WorkspaceController(window, service, panel)
     bind_window_keys(window, window.grading_shortcuts)
-    window.study_menu = StudyMenu(window, study, open_study_in_new_window, window.workspace.reload_study_lists)
+    window.study_menu = StudyMenu(window, study, service.actor, open_study_in_new_window,
+                                  window.workspace.reload_study_lists)
+    window.accounts = install_account_menus(
+        window, study, service.actor, memory=memory,
+        switch=lambda new_actor: switch_account(window, study, new_actor, memory=memory))
     window.reference = install_reference_features(window, study, service)
-    window.interop = install_interop_menu(window, study, window.workspace.reload_study_lists)
+    window.interop = install_interop_menu(window, study, service.actor, window.workspace.reload_study_lists)
     window.workspace.gradeSubmitted.connect(window.reference.on_grade_submitted)
     window.model_controller = install_model_features(window, study, service)
     window.changes = watch_other_workstations(window, study)
-    window.changes.changed.connect(lambda _changes: window.reference._after_recompute())  # queue and tallies
+    window.changes.changed.connect(lambda _changes: window.reference.refresh_views())  # queue and tallies
     window.worklist.set_proxy(window.model_controller.worklist_columns)
 
     def next_todo_rule(checked: bool) -> None:
@@ -59,6 +72,35 @@ def build_window(study, grader_id: int):  # noqa: ANN001, ANN201 - composition o
     window.uncertain_first_action.toggled.connect(next_todo_rule)
     window.canvas.setFocus()
     return window
+
+
+#: Main windows opened by File → Switch grader… (each keeps a reference until it is destroyed).
+_SWITCHED_WINDOWS: set[object] = set()
+
+
+def switch_account(old, study, actor: Actor, *, memory: AccountMemory | None = None):  # noqa: ANN001, ANN201
+    """Sign ``old``'s account out and ``actor`` in: a new window for ``actor`` on the same study,
+    where the old one was, started on its first image; the old window closes (its workers stop,
+    its settings are stored) and is deleted. Returns the new window."""
+    window = build_window(study, actor, memory=memory)
+    window.setGeometry(old.geometry())
+    _SWITCHED_WINDOWS.add(window)
+    window.destroyed.connect(lambda _obj=None, w=window: _SWITCHED_WINDOWS.discard(w))
+    window.show()
+    window.workspace.start()
+    old.close()
+    old.deleteLater()
+    return window
+
+
+def workstation_memory() -> AccountMemory:
+    """The account last signed in per study on this workstation, in the per-user settings folder."""
+    from PySide6.QtCore import QSettings
+
+    from rop_desktop.store.recent import config_dir
+    from rop_desktop.ui.sign_in import AccountMemory
+
+    return AccountMemory(QSettings(str(config_dir() / "workstation.ini"), QSettings.Format.IniFormat))
 
 
 def watch_other_workstations(window, study):  # noqa: ANN001, ANN201 - composition only
@@ -90,7 +132,7 @@ def run_app(study: Path | None = None, demo: bool = False, grader: str | None = 
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication, QMessageBox
 
-    from rop_desktop.services.demo_study import ensure_demo_study
+    from rop_desktop.services.demo_study import DEMO_GRADER, ensure_demo_study
     from rop_desktop.store import StoreError, Study, add_recent, recent_studies
     from rop_desktop.ui.sign_in import sign_in
     from rop_desktop.ui.style import apply_style
@@ -124,12 +166,14 @@ def run_app(study: Path | None = None, demo: bool = False, grader: str | None = 
         return 2
     add_recent(opened.root)
     if grader is None and demo and screenshot is not None:
-        grader = "Demo user"
-    info = sign_in(opened, grader)
-    if info is None:
+        grader = DEMO_GRADER
+    memory = workstation_memory()
+    actor = sign_in(opened, grader, memory=memory, fallback=DEMO_GRADER if demo else None)
+    if actor is None:
+        print("rop-desktop: nobody signed in.", file=sys.stderr)
         opened.close()
         return 0
-    window = build_window(opened, info.id)
+    window = build_window(opened, actor, memory=memory)
     window.show()
     window.workspace.start()
     if screenshot is not None:

@@ -1,8 +1,9 @@
 """``rop-desktop --self-test``: prove, headless, that this installation works end to end.
 
-In a temporary folder it creates a small demo study, opens the real main window (offscreen
-unless ``QT_QPA_PLATFORM`` says otherwise), grades the first image with real key presses,
-trains a tiny model for one epoch, predicts one image with Grad-CAM saliency and checks
+In a temporary folder it creates a small demo study, signs in as its grader and opens the real
+main window (offscreen unless ``QT_QPA_PLATFORM`` says otherwise), grades the first image with
+real key presses, signs in as the demo adjudicator (training and model versions are theirs) to
+train a tiny model for one epoch and predict one image with Grad-CAM saliency, and checks
 torchvision's compiled ops; then it removes the folder and exits 0. Any failure prints the step
 and the reason and exits 1. It is meant for the frozen (PyInstaller) app and for CI, so it needs
 no network, no GPU and no writable install folder.
@@ -27,7 +28,6 @@ from typing import Any
 import platformdirs
 
 APP_NAME = "rop-desktop"
-GRADER = "Self-test"
 #: Small enough for CI (about 30 images at 320x240); six patients give every split a patient.
 DEMO_PATIENTS = 6
 DEMO_SIZE = (320, 240)
@@ -178,10 +178,27 @@ def _run_steps(tmp: Path, report: SelfTestReport, out: Callable[[str], None]) ->
         with _step("torch", report, out) as d:
             d.append(_torch_check())
         with _step("train", report, out) as d:
-            version, detail = _train(study)
+            adjudicator = _sign_in_adjudicator(study)
+            version, detail = _train(study, adjudicator)
             d.append(detail)
         with _step("predict", report, out) as d:
-            d.append(_predict(study, version, image_id))
+            d.append(_predict(study, adjudicator, version, image_id))
+
+
+def _sign_in_grader(study: Any) -> Any:
+    """The demo study's grader (no password), signed in through the accounts service."""
+    from rop_desktop.services.accounts import sign_in
+    from rop_desktop.services.demo_study import DEMO_GRADER
+
+    return sign_in(study, DEMO_GRADER, None)
+
+
+def _sign_in_adjudicator(study: Any) -> Any:
+    """The demo study's adjudicator, signed in with its password: training needs that role."""
+    from rop_desktop.services.accounts import sign_in
+    from rop_desktop.services.demo_study import DEMO_ADJUDICATOR, DEMO_PASSWORDS
+
+    return sign_in(study, DEMO_ADJUDICATOR, DEMO_PASSWORDS[DEMO_ADJUDICATOR])
 
 
 def _count_images(folder: Path) -> int:
@@ -189,7 +206,7 @@ def _count_images(folder: Path) -> int:
     from rop_desktop.store import Study
 
     with Study.open(folder) as study:
-        return len(image_ids(study))
+        return len(image_ids(study, _sign_in_grader(study)))
 
 
 def _wait(signal: Any, trigger: Callable[[], None] | None, timeout_ms: int, what: str) -> tuple[Any, ...]:
@@ -218,15 +235,18 @@ def _wait(signal: Any, trigger: Callable[[], None] | None, timeout_ms: int, what
 
 
 def _open_window(app_module: Any, folder: Path, cleanup: ExitStack) -> tuple[Any, Any, int]:
-    """Open the study and the real main window; wait until its first image is on the canvas."""
+    """Open the study, sign in as the demo grader and open the real main window; wait until its first
+    image is on the canvas. (The workstation's account memory lives in the temp folder.)"""
+    from PySide6.QtCore import QSettings
     from PySide6.QtTest import QTest
 
-    from rop_desktop.services.grading import create_grader
     from rop_desktop.store import Study
+    from rop_desktop.ui.sign_in import AccountMemory
 
-    study = Study.open_or_create(folder)
+    study = Study.open(folder)
     cleanup.callback(study.close)
-    window = app_module.build_window(study, create_grader(study, GRADER).id)
+    memory = AccountMemory(QSettings(str(folder.parent / "workstation.ini"), QSettings.Format.IniFormat))
+    window = app_module.build_window(study, _sign_in_grader(study), memory=memory)
     cleanup.callback(_close_window, window)
     window.show()
     if not QTest.qWaitForWindowExposed(window, 10_000):
@@ -265,7 +285,7 @@ def _grade_with_keys(window: Any, study: Any, image_id: int) -> str:
         _wait(workspace.gradeSubmitted, press_enter, 3_000, "grade")
     except SelfTestError:  # the panel listed warnings: a second Enter submits anyway
         _wait(workspace.gradeSubmitted, press_enter, 10_000, "grade")
-    mine = GradingService(study, workspace.service.grader.id).my_grade(image_id)
+    mine = GradingService(study, workspace.service.actor).my_grade(image_id)
     if not mine.submitted or (mine.values.rop, mine.values.stage) != (RopPresence.NO, Stage.S0):
         raise SelfTestError("grade", f"the stored grade is {mine.values} (submitted={mine.submitted}), "
                                      "not the submitted 'no ROP, stage 0'")
@@ -289,13 +309,14 @@ def _torch_check() -> str:
             f"torchvision {torchvision.__version__} ops ok, TORCH_HOME={os.environ.get('TORCH_HOME', '(default)')}")
 
 
-def _train(study: Any) -> tuple[Any, str]:
-    """One epoch of a tiny CNN on the demo's reference standard; returns the registered version."""
+def _train(study: Any, actor: Any) -> tuple[Any, str]:
+    """One epoch of a tiny CNN on the demo's reference standard, trained by ``actor`` (an adjudicator);
+    returns the registered version."""
     from rop_desktop.services.training_runs import TrainingService
     from training.distributed import resolve_device
     from training.events import Failed, Finished
 
-    service = TrainingService(study)
+    service = TrainingService(study, actor)
     plan = service.plan("binary", "tiny_cnn", epochs=1, batch_size=8, init="random",
                         preset_overrides={"image_size": 48})
     events = service.run(plan)
@@ -315,15 +336,15 @@ def _train(study: Any) -> tuple[Any, str]:
                      f"on {resolve_device(plan.config.device)}; model version {version.id} registered")
 
 
-def _predict(study: Any, version: Any, image_id: int) -> str:
-    """Activate the new version and predict the graded image with Grad-CAM saliency."""
+def _predict(study: Any, actor: Any, version: Any, image_id: int) -> str:
+    """Activate the new version and predict the graded image with Grad-CAM saliency (as ``actor``)."""
     import numpy as np
 
     from rop_desktop.services.models import ModelService
     from rop_desktop.services.predictions import PredictionService
 
-    ModelService(study).activate(version.id)
-    result = PredictionService(study).predict_image(image_id, use_cache=False, saliency=True)
+    ModelService(study, actor).activate(version.id)
+    result = PredictionService(study, actor).predict_image(image_id, use_cache=False, saliency=True)
     if result.errors:
         raise SelfTestError("predict", "; ".join(f"{k}: {v}" for k, v in result.errors.items()))
     output = result.outputs.get("binary")

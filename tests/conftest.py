@@ -83,8 +83,50 @@ def demo_study_dir(_demo_template: Path, tmp_path: Path) -> Path:
     return target
 
 
+TEST_PASSWORD = "correct horse battery"
+_HASHES: dict[str, str] = {}
+
+
 @pytest.fixture
-def make_study(tmp_path: Path):
+def fast_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Hash each test password once per session (scrypt costs ~0.2 s a call); salts repeat, tests only."""
+    from rop_desktop.services import accounts
+
+    real = accounts.hash_password
+    monkeypatch.setattr(accounts, "hash_password", lambda pw: _HASHES.setdefault(pw, real(pw)))
+
+
+@pytest.fixture
+def account(fast_hashes: None):
+    """Factory: ``account(study, name, role="grader", password=None) -> Actor``, an account made as
+    test set-up (straight into the store, not through the rule under test). Elevated accounts get
+    ``TEST_PASSWORD`` unless another is given; an existing name returns that account."""
+    from rop_desktop.domain.labels import Role
+    from rop_desktop.services import accounts
+    from rop_desktop.services.policy import Actor
+    from rop_desktop.store import repo
+
+    def make(study, name: str, role: object = "grader", password: str | None = None) -> Actor:  # noqa: ANN001
+        role = Role.parse(role)
+        if password is None and role is not Role.GRADER:
+            password = TEST_PASSWORD
+        with study.session() as session:
+            grader = repo.get_or_create_grader(session, name, role)
+            grader.role = role
+            if password:
+                grader.password_hash = accounts.hash_password(password)
+            session.flush()
+            return Actor(grader.id, grader.name, grader.role)
+
+    return make
+
+
+@pytest.fixture
+def make_study(tmp_path: Path, account):  # noqa: ANN001
+    """Factory: a new study in ``tmp_path`` holding ``n`` tiny fundus-like PNGs (a coloured disc on
+    black, each a different colour so no two are duplicates), imported through the real import by
+    the study's admin ``"Admin"`` (password ``TEST_PASSWORD``; ``study.test_admin`` is its Actor).
+    Files are named ``<prefix><i>.png``; every study made is closed at the end of the test."""
     """Factory: a new study in ``tmp_path`` holding ``n`` tiny fundus-like PNGs (a coloured disc on
     black, each a different colour so no two are duplicates), imported through the real import.
     Files are named ``<prefix><i>.png``; every study made is closed at the end of the test."""
@@ -106,7 +148,8 @@ def make_study(tmp_path: Path):
             cv2.imwrite(str(src / f"{prefix}{i}.png"), img)
         study = Study.create(tmp_path / name)
         made.append(study)
-        summary = run_import(study, [src])
+        study.test_admin = account(study, "Admin", "admin")
+        summary = run_import(study, study.test_admin, [src])
         assert not summary.failed and len(summary.imported) == n
         return study
 

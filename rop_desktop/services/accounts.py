@@ -1,19 +1,28 @@
-"""Accounts of a study: roles enforced in the services, optional passwords, study settings.
+"""Accounts of a study: who signs in, with which role and password; study settings.
 
-Roles (``domain.labels.Role``): a *grader* grades, an *adjudicator* also settles disagreements,
-an *admin* also manages accounts and study settings. Services call :func:`require_role` before
-an action; the window only hides what a role cannot do.
+Roles (``domain.labels.Role``) and what each may do are the access policy's
+(:mod:`rop_desktop.services.policy`); this module manages the accounts themselves:
 
-Bootstrapping: a study that has no active admin yet (a new study, the demo study, a study made
-before roles were enforced) lets any signed-in grader create the first admin; from then on only
-admins create, deactivate or re-role graders and change settings, and the last active admin can
-be neither deactivated nor demoted.
+* A new study gets its first admin, with a password, when it is created
+  (:func:`create_first_admin`; ``rop-desktop study create FOLDER --admin NAME``). A study that
+  has no active admin (made before roles were enforced) gets one the same way, from the command
+  line only: nothing in the window creates an elevated account without an admin.
+* Nobody gives themselves a role: accounts are created, promoted, demoted, deactivated and have
+  their passwords reset by an admin only (:data:`Action.ACCOUNTS_MANAGE`). Elevated accounts
+  (adjudicator, admin) must have a password; whether graders need one is the study setting
+  ``accounts.grader_password_required`` (default: yes on a shared PostgreSQL study, no on a
+  single-workstation SQLite study). Self-registration of *grader* profiles from the sign-in
+  dialog is the study setting ``accounts.self_registration`` (default off).
+* A deactivated account cannot sign in; its work stays and still votes. The last active admin
+  can be neither deactivated nor demoted.
+* :func:`sign_in` checks the password and rate-limits wrong ones per account, in the study
+  (five wrong passwords lock the account for 30 s, doubling with each further one up to
+  15 minutes), so a script on another workstation is held back as much as the window.
 
-Passwords are optional per grader. They are stored as ``"scheme$params$salt$hash"`` (salt and
-hash in base64): ``scrypt$n=16384,r=8,p=5$…`` (hashlib.scrypt, one of OWASP's recommended
-parameter sets, ~0.2 s), with a random 16-byte salt; ``pbkdf2_sha256$i=600000$…`` is also
-verified. Comparison is constant-time (``hmac.compare_digest``). A grader without a password
-signs in with an empty one.
+Passwords are stored as ``"scheme$params$salt$hash"`` (salt and hash in base64):
+``scrypt$n=16384,r=8,p=5$…`` (hashlib.scrypt, one of OWASP's recommended parameter sets,
+~0.2 s), with a random 16-byte salt; ``pbkdf2_sha256$i=600000$…`` is also verified. Comparison
+is constant-time (``hmac.compare_digest``).
 """
 
 from __future__ import annotations
@@ -23,6 +32,7 @@ import hashlib
 import hmac
 import os
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from sqlalchemy import func, select
@@ -32,6 +42,7 @@ from rop_desktop.store import Study, repo
 from rop_desktop.store.models import Grader
 
 from .grading import GraderInfo
+from .policy import AccessDenied, Action, Actor, check, guarded, open_operation
 
 #: Parameters of new password hashes (OWASP: N=2^14, r=8, p=5 ≈ N=2^17, r=8, p=1 in cost).
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2 ** 14, 8, 5
@@ -40,6 +51,16 @@ MIN_PASSWORD_LENGTH = 8
 _SALT_BYTES = 16
 _KEY_BYTES = 32
 _MAXMEM = 256 * 1024 * 1024
+
+#: Wrong passwords allowed before the account is locked, the first lock and the longest one.
+FREE_FAILURES = 5
+FIRST_LOCK = timedelta(seconds=30)
+LONGEST_LOCK = timedelta(minutes=15)
+
+GRADER_PASSWORD_SETTING = "accounts.grader_password_required"
+SELF_REGISTRATION_SETTING = "accounts.self_registration"
+
+_SIGN_IN_FAILED = "Unknown account name, deactivated account or wrong password."
 
 
 class AccountError(ValueError):
@@ -50,12 +71,12 @@ class AccountError(ValueError):
         self.reason = reason
 
 
-class PermissionDenied(AccountError):
-    """The acting grader's role does not allow the action."""
+#: Refusals by role are the policy's one error type.
+PermissionDenied = AccessDenied
 
 
 class AuthenticationError(AccountError):
-    """Unknown name, inactive account or wrong password (one message for all three)."""
+    """Unknown name, inactive account or wrong password (one message for all three), or locked."""
 
 
 @dataclass(frozen=True)
@@ -69,37 +90,12 @@ class Account:
     has_password: bool
 
 
-# ---------------------------------------------------------------------------- roles
-def require_role(study: Study, grader_id: int | None, *roles: Role, action: str = "do this") -> GraderInfo:
-    """The active grader ``grader_id`` if their role is one of ``roles``; else :class:`PermissionDenied`."""
-    if not roles:
-        raise ValueError("require_role needs at least one role")
-    with study.session() as session:
-        grader = session.get(Grader, grader_id) if grader_id is not None else None
-        if grader is None:
-            raise PermissionDenied(f"Sign in to {action}.")
-        if not grader.active:
-            raise PermissionDenied(f"The account of {grader.name} is deactivated: it cannot {action}.")
-        if grader.role not in roles:
-            needed = " or ".join(r.label.lower() for r in roles)
-            raise PermissionDenied(f"{grader.name} is signed in as {grader.role.label.lower()}; "
-                                   f"only the {needed} role may {action}.")
-        return GraderInfo(grader.id, grader.name, grader.role)
-
-
+# ---------------------------------------------------------------------------- study-level facts
+@open_operation("whether the study has an admin yet: a fact the sign-in and create paths need")
 def has_admin(study: Study) -> bool:
-    """Whether the study has at least one active admin (see the bootstrapping rule above)."""
+    """Whether the study has at least one active admin."""
     with study.session() as session:
         return _active_admins(session) > 0
-
-
-def require_admin(study: Study, actor_id: int | None, action: str) -> GraderInfo | None:
-    """Admins only, except in a study without any active admin (then any active grader, or None)."""
-    if not has_admin(study):
-        if actor_id is None:
-            return None
-        return require_role(study, actor_id, Role.GRADER, Role.ADJUDICATOR, Role.ADMIN, action=action)
-    return require_role(study, actor_id, Role.ADMIN, action=action)
 
 
 def _active_admins(session: Any) -> int:
@@ -107,35 +103,93 @@ def _active_admins(session: Any) -> int:
                           .where(Grader.role == Role.ADMIN, Grader.active.is_(True))) or 0
 
 
+@open_operation("a study setting the sign-in dialog needs before anyone is signed in")
+def grader_password_required(study: Study) -> bool:
+    """Whether grader accounts must have a password (default: yes on PostgreSQL, no on SQLite)."""
+    with study.session() as session:
+        value = repo.get_setting(session, GRADER_PASSWORD_SETTING)
+    if value is None:
+        return study.engine.dialect.name == "postgresql"
+    return bool(value)
+
+
+@open_operation("a study setting the sign-in dialog needs before anyone is signed in")
+def self_registration_allowed(study: Study) -> bool:
+    """Whether the sign-in dialog may create new *grader* profiles (default: no)."""
+    with study.session() as session:
+        return bool(repo.get_setting(session, SELF_REGISTRATION_SETTING, False))
+
+
 # ---------------------------------------------------------------------------- accounts (admin)
-def list_accounts(study: Study, *, include_inactive: bool = True) -> list[Account]:
-    """Every grader's account, by name."""
+@guarded(Action.STUDY_BROWSE)
+def list_accounts(study: Study, actor: Actor, *, include_inactive: bool = True) -> list[Account]:
+    """Every account, by name (any signed-in account: names and roles are not graders' work)."""
     with study.session() as session:
         return [_account(g) for g in repo.list_graders(session, active_only=not include_inactive)]
 
 
-def create_grader(study: Study, actor_id: int | None, name: str, role: Role = Role.GRADER, *,
-                  password: str | None = None) -> Account:
-    """Create a grader (admins only; see bootstrapping). A taken name is refused."""
-    actor = require_admin(study, actor_id, "create graders")
+def _check_new_password(study: Study, role: Role, password: str | None) -> str | None:
+    if role is not Role.GRADER and not password:
+        raise AccountError(f"An {role.label.lower()} account must have a password.")
+    if role is Role.GRADER and not password and grader_password_required(study):
+        raise AccountError("This study requires a password for every grader account.")
+    return hash_password(password) if password else None
+
+
+def _insert(study: Study, session: Any, name: str, role: Role, hashed: str | None, *, actor_id: int | None,
+            how: str) -> Grader:
     name = name.strip()
     if not name:
-        raise AccountError("A grader needs a name.")
+        raise AccountError("An account needs a name.")
+    if len(name) > 128:
+        raise AccountError("An account name has at most 128 characters.")
+    if session.scalar(select(Grader).where(Grader.name == name)) is not None:
+        raise AccountError(f"There is already an account called {name!r}.")
+    grader = repo.get_or_create_grader(session, name, role)
+    grader.password_hash = hashed
+    session.flush()
+    repo.add_audit(session, "grader", grader.id, "create", grader=actor_id,
+                   after={"name": name, "role": role.value, "password": bool(hashed), "how": how})
+    return grader
+
+
+@guarded(Action.ACCOUNTS_MANAGE)
+def create_account(study: Study, actor: Actor, name: str, role: Role = Role.GRADER, *,
+                   password: str | None = None) -> Account:
+    """Create an account (admins only). Elevated roles need a password; a taken name is refused."""
     role = Role.parse(role)
-    hashed = hash_password(password) if password else None
+    hashed = _check_new_password(study, role, password)
     with study.session() as session:
-        if session.scalar(select(Grader).where(Grader.name == name)) is not None:
-            raise AccountError(f"There is already a grader called {name!r}.")
-        grader = repo.get_or_create_grader(session, name, role)
-        grader.password_hash = hashed
-        repo.add_audit(session, "grader", grader.id, "create", grader=actor.id if actor else None,
-                       after={"name": name, "role": role.value, "password": bool(hashed)})
-        return _account(grader)
+        return _account(_insert(study, session, name, role, hashed, actor_id=actor.id, how="admin"))
 
 
-def set_active(study: Study, actor_id: int | None, grader_id: int, active: bool) -> Account:
-    """Deactivate (their work stays) or reactivate a grader (admins only)."""
-    actor = require_admin(study, actor_id, "deactivate or reactivate graders")
+@open_operation("bootstrap: only while the study has no active admin (study create --admin)")
+def create_first_admin(study: Study, name: str, password: str) -> Actor:
+    """The study's first admin (its creator), only while the study has no active admin."""
+    hashed = _check_new_password(study, Role.ADMIN, password)
+    with study.session() as session:
+        if _active_admins(session) > 0:
+            raise AccessDenied("This study already has an admin: only an admin can create more accounts.")
+        grader = _insert(study, session, name, Role.ADMIN, hashed, actor_id=None, how="first admin")
+        return Actor(grader.id, grader.name, grader.role)
+
+
+@open_operation("self-registration of a grader profile at sign-in, where the study allows it")
+def register_grader(study: Study, name: str, password: str | None = None) -> Actor:
+    """A new *grader* profile made from the sign-in dialog (nobody is signed in yet), only where
+    the study's admin allows self-registration. Nobody registers an elevated role."""
+    if not self_registration_allowed(study):
+        raise AccessDenied("This study does not allow new profiles at sign-in: ask an admin to add your "
+                           "account (Admin → Graders…).")
+    hashed = _check_new_password(study, Role.GRADER, password)
+    with study.session() as session:
+        grader = _insert(study, session, name, Role.GRADER, hashed, actor_id=None, how="self-registered")
+        return Actor(grader.id, grader.name, grader.role)
+
+
+@guarded(Action.ACCOUNTS_MANAGE)
+def set_active(study: Study, actor: Actor, grader_id: int, active: bool) -> Account:
+    """Deactivate (their work stays and still votes) or reactivate an account (admins only)."""
     with study.session() as session:
         grader = _grader(session, grader_id)
         if grader.active == active:
@@ -144,71 +198,121 @@ def set_active(study: Study, actor_id: int | None, grader_id: int, active: bool)
             raise AccountError(f"{grader.name} is the study's last active admin: make another admin first.")
         grader.active = active
         repo.add_audit(session, "grader", grader.id, "activate" if active else "deactivate",
-                       grader=actor.id if actor else None, before={"active": not active}, after={"active": active})
+                       grader=actor.id, before={"active": not active}, after={"active": active})
         return _account(grader)
 
 
-def set_role(study: Study, actor_id: int | None, grader_id: int, role: Role) -> Account:
-    """Change a grader's role (admins only); the last active admin keeps theirs."""
-    actor = require_admin(study, actor_id, "change roles")
+@guarded(Action.ACCOUNTS_MANAGE)
+def set_role(study: Study, actor: Actor, grader_id: int, role: Role) -> Account:
+    """Change an account's role (admins only); an elevated role needs a password first, and the
+    last active admin keeps theirs."""
     role = Role.parse(role)
     with study.session() as session:
         grader = _grader(session, grader_id)
         before = grader.role
         if before is role:
             return _account(grader)
+        if role is not Role.GRADER and not grader.password_hash:
+            raise AccountError(f"{grader.name} has no password: set one before making the account "
+                               f"{role.label.lower()}.")
         if before is Role.ADMIN and grader.active and _active_admins(session) <= 1:
             raise AccountError(f"{grader.name} is the study's last active admin: make another admin first.")
         grader.role = role
-        repo.add_audit(session, "grader", grader.id, "role", grader=actor.id if actor else None,
+        repo.add_audit(session, "grader", grader.id, "role", grader=actor.id,
                        before={"role": before.value}, after={"role": role.value})
         return _account(grader)
 
 
-def set_study_setting(study: Study, actor_id: int | None, key: str, value: Any) -> None:
+@guarded(Action.SETTINGS_WRITE)
+def set_study_setting(study: Study, actor: Actor, key: str, value: Any) -> None:
     """Change a study-wide setting (admins only), with an audit event (entity "setting")."""
-    actor = require_admin(study, actor_id, "change study settings")
     with study.session() as session:
         before = repo.get_setting(session, key)
         if before == value:
             return
         repo.set_setting(session, key, value)
-        repo.add_audit(session, "setting", 0, "update", grader=actor.id if actor else None,
+        repo.add_audit(session, "setting", 0, "update", grader=actor.id,
                        before={"key": key, "value": before}, after={"key": key, "value": value})
 
 
-# ---------------------------------------------------------------------------- passwords
-def set_password(study: Study, actor_id: int | None, grader_id: int, password: str | None) -> None:
-    """Set (or with ``None``/"" remove) a grader's password: the grader themself, or an admin."""
-    if actor_id != grader_id:
-        require_admin(study, actor_id, "set another grader's password")
-    else:
-        require_role(study, actor_id, Role.GRADER, Role.ADJUDICATOR, Role.ADMIN, action="set a password")
-    hashed = hash_password(password) if password else None
+# ---------------------------------------------------------------------------- passwords and sign-in
+@guarded(Action.OWN_PASSWORD)
+def change_own_password(study: Study, actor: Actor, old_password: str | None, new_password: str) -> None:
+    """The signed-in account changes its own password (the current one is asked again)."""
+    with study.session() as session:
+        grader = _grader(session, actor.id)
+        stored = grader.password_hash
+    if stored is not None and (not old_password or not verify_password(stored, old_password)):
+        raise AuthenticationError("The current password is wrong.")
+    _store_password(study, actor, actor.id, new_password)
+
+
+@guarded(Action.ACCOUNTS_MANAGE)
+def set_password(study: Study, actor: Actor, grader_id: int, password: str | None) -> None:
+    """Set or reset an account's password (admins only); ``None``/"" removes it where the account's
+    role and the study allow an account without one. Also lifts a lock-out."""
+    _store_password(study, actor, grader_id, password)
+
+
+def _store_password(study: Study, actor: Actor, grader_id: int, password: str | None) -> None:
+    with study.session() as session:
+        grader = _grader(session, grader_id)
+        role = grader.role
+    hashed = _check_new_password(study, role, password)
     with study.session() as session:
         grader = _grader(session, grader_id)
         had = grader.password_hash is not None
         grader.password_hash = hashed
-        repo.add_audit(session, "grader", grader.id, "password", grader=actor_id,
+        grader.failed_sign_ins = 0
+        grader.locked_until = None
+        repo.add_audit(session, "grader", grader.id, "password", grader=actor.id,
                        before={"password": had}, after={"password": hashed is not None})
 
 
-def authenticate(study: Study, name: str, password: str | None) -> GraderInfo:
-    """Sign in: the active grader called ``name`` whose password matches (none set: empty password)."""
+@open_operation("sign-in itself: checks the password and makes the Actor")
+def sign_in(study: Study, name: str, password: str | None, *, now: datetime | None = None) -> Actor:
+    """The :class:`Actor` of the active account ``name`` whose password matches.
+
+    An account without a password (a grader, where the study allows it) signs in with an empty
+    one. Wrong passwords are counted in the study: after :data:`FREE_FAILURES` the account is
+    locked for :data:`FIRST_LOCK`, doubling per further failure up to :data:`LONGEST_LOCK`; a
+    sign-in while locked is refused without looking at the password.
+    """
+    now = now or datetime.now(timezone.utc)
     with study.session() as session:
-        grader = session.scalar(select(Grader).where(Grader.name == name.strip()))
-        stored = grader.password_hash if grader is not None else None
-        info = GraderInfo(grader.id, grader.name, grader.role) if grader is not None else None
-        active = grader is not None and grader.active
-    if info is None or not active:
-        raise AuthenticationError("Unknown grader name, deactivated account or wrong password.")
+        grader = session.scalar(select(Grader).where(Grader.name == (name or "").strip()))
+        if grader is None or not grader.active:
+            raise AuthenticationError(_SIGN_IN_FAILED)
+        locked = grader.locked_until
+        if locked is not None and locked.tzinfo is None:
+            locked = locked.replace(tzinfo=timezone.utc)
+        if locked is not None and locked > now:
+            seconds = int((locked - now).total_seconds()) + 1
+            raise AuthenticationError(f"Too many wrong passwords for {grader.name}: try again in {seconds} s, "
+                                      "or ask an admin to reset the password.")
+        stored, actor = grader.password_hash, Actor(grader.id, grader.name, grader.role)
     if stored is None:
-        if password:
-            raise AuthenticationError("Unknown grader name, deactivated account or wrong password.")
-        return info
-    if not password or not verify_password(stored, password):
-        raise AuthenticationError("Unknown grader name, deactivated account or wrong password.")
-    return info
+        ok = not password and actor.role is Role.GRADER and not grader_password_required(study)
+    else:
+        ok = bool(password) and verify_password(stored, password or "")
+    with study.session() as session:
+        grader = _grader(session, actor.id)
+        if ok:
+            if grader.failed_sign_ins or grader.locked_until is not None:
+                grader.failed_sign_ins, grader.locked_until = 0, None
+            return actor
+        grader.failed_sign_ins = (grader.failed_sign_ins or 0) + 1
+        extra = grader.failed_sign_ins - FREE_FAILURES
+        if extra >= 0:
+            grader.locked_until = now + min(FIRST_LOCK * (2 ** extra), LONGEST_LOCK)
+            repo.add_audit(session, "grader", grader.id, "locked", grader=None,
+                           after={"failed_sign_ins": grader.failed_sign_ins,
+                                  "locked_until": grader.locked_until.isoformat()})
+    raise AuthenticationError(_SIGN_IN_FAILED)
+
+
+#: The older name of :func:`sign_in`.
+authenticate = sign_in
 
 
 def hash_password(password: str) -> str:
@@ -260,31 +364,20 @@ def _account(grader: Grader) -> Account:
 
 
 # ---------------------------------------------------------------------------- sign-in at start
-def new_profile(study: Study, name: str, role: Role = Role.GRADER) -> GraderInfo:
-    """A new profile made from the start-up dialog, where nobody is signed in yet.
-
-    Anyone may add themselves as a *grader* (their work is blinded and only theirs). Adjudicator
-    and admin profiles follow the admin rule of :func:`create_grader`: allowed only while the
-    study has no admin (bootstrapping), otherwise an admin must create them.
-    """
-    role = Role.parse(role)
-    if role is Role.GRADER:
-        name = name.strip()
-        if not name:
-            raise AccountError("A grader needs a name.")
-        with study.session() as session:
-            if session.scalar(select(Grader).where(Grader.name == name)) is not None:
-                raise AccountError(f"There is already a grader called {name!r}: pick it from the list.")
-            grader = repo.get_or_create_grader(session, name, Role.GRADER)
-            repo.add_audit(session, "grader", grader.id, "create", after={"name": name, "role": role.value,
-                                                                          "self_registered": True})
-            return GraderInfo(grader.id, grader.name, grader.role)
-    account = create_grader(study, None, name, role)
-    return GraderInfo(account.id, account.name, account.role)
-
-
+@open_operation("what the sign-in dialog asks for, before anyone is signed in")
 def needs_password(study: Study, name: str) -> bool:
-    """Whether signing in as ``name`` asks for a password."""
+    """Whether signing in as ``name`` asks for a password (unknown names too: no name probing)."""
     with study.session() as session:
         grader = session.scalar(select(Grader).where(Grader.name == name.strip()))
-        return bool(grader is not None and grader.password_hash)
+        if grader is None:
+            return True
+        return bool(grader.password_hash) or grader.role is not Role.GRADER or grader_password_required(study)
+
+
+@open_operation("the names and roles the sign-in dialog lists, before anyone is signed in")
+def sign_in_choices(study: Study) -> list[GraderInfo]:
+    """The active accounts, graders first then by name (for the sign-in dialog)."""
+    with study.session() as session:
+        rows = repo.list_graders(session, active_only=True)
+        order = {Role.GRADER: 0, Role.ADJUDICATOR: 1, Role.ADMIN: 2}
+        return sorted((GraderInfo(g.id, g.name, g.role) for g in rows), key=lambda g: (order[g.role], g.name))

@@ -37,6 +37,7 @@ from rop_desktop.store import Study, repo
 from training.metrics import (binary_report, cohen_kappa, error_reduction, fleiss_kappa, leave_one_out_performance,
                               percent_agreement)
 
+from .policy import Action, Actor, current, guarded
 from .reference import submitted_votes
 
 FIELDS: tuple[str, ...] = ("rop", "stage", "plus", "zone", "quality")
@@ -186,9 +187,11 @@ class AgreementReport:
 class AgreementService:
     """Agreement statistics of one study (read only)."""
 
-    def __init__(self, study: Study) -> None:
+    def __init__(self, study: Study, actor: Actor) -> None:
         self.study = study
+        self.actor = current(study, actor, verb="see the agreement statistics")
 
+    @guarded(Action.AGREEMENT_READ)
     def labels(self) -> tuple[list[int], dict[str, dict[str, list[str | None]]]]:
         """(image ids, field → grader → labels aligned with the ids); None = not rated."""
         with self.study.session() as session:
@@ -205,6 +208,7 @@ class AgreementService:
                     table[f][grader].append(None if value in _NOT_RATED else str(value))
         return image_ids, table
 
+    @guarded(Action.AGREEMENT_READ)
     def dashboard(self, model_predictions: Mapping[int, float] | None = None, threshold: float = 0.5, *,
                   loo_ties: str = "leave_out") -> AgreementReport:
         """Every table of the dashboard (see the module documentation for the choices)."""

@@ -26,11 +26,11 @@ from rop_desktop.store import Study, repo
 from training.formats.masks import mask_to_polygons, polygon_rings
 
 from .accounts import set_study_setting
+from .policy import ASSIST_SETTING, Action, Actor, allowed, guarded, open_operation
 from .grading import GradingService
 from .predictions import ModelOutput, PredictionError, PredictionService
 from .reference import ReferenceService
 
-ASSIST_SETTING = "grading.assist_mode"
 #: Proposals smaller than this (px², between pixel centres) are specks, not lines.
 MIN_PROPOSAL_AREA = 20.0
 #: Douglas-Peucker tolerance (px) of proposal outlines: few vertices, still on the line.
@@ -47,20 +47,22 @@ class AssistError(ValueError):
 
 
 # ---------------------------------------------------------------------------- assist mode and blinding
+@open_operation("whether assist mode is on: every account's window needs to know")
 def assist_mode(study: Study) -> bool:
     """Whether graders see model output before submitting (off by default)."""
     with study.session() as session:
         return bool(repo.get_setting(session, ASSIST_SETTING, False))
 
 
-def set_assist_mode(study: Study, actor_id: int | None, on: bool) -> None:
-    """Turn assist mode on or off (admins only, audited; see ``accounts.require_admin``)."""
-    set_study_setting(study, actor_id, ASSIST_SETTING, bool(on))
+@guarded(Action.SETTINGS_WRITE)
+def set_assist_mode(study: Study, actor: Actor, on: bool) -> None:
+    """Turn assist mode on or off (admins only, audited)."""
+    set_study_setting(study, actor, ASSIST_SETTING, bool(on))
 
 
 def model_output_visible(grading: GradingService, image_id: int) -> bool:
-    """May this grader see the models' output for the image now (blinding, assist mode)?"""
-    return grading.others_visible(image_id) or assist_mode(grading.study)
+    """May this grader see the models' output for the image now (the policy: blinding, assist mode)?"""
+    return allowed(grading.study, grading.actor, Action.MODEL_OUTPUT_READ, image_id=image_id)
 
 
 # ---------------------------------------------------------------------------- proposals
@@ -138,7 +140,7 @@ def grade_comparison(grading: GradingService, image_id: int) -> GradeComparison:
     mine = grading.my_grade(image_id)
     outlines = len(grading.my_shapes(image_id))
     visible = grading.others_visible(image_id)
-    reference = ReferenceService(grading.study, grading.grader.id).current(image_id) if visible else None
+    reference = ReferenceService(grading.study, grading.actor).current(image_id) if visible else None
     return GradeComparison(image_id, mine.values if mine.exists else None, mine.submitted, outlines,
                            reference.values if reference else None, reference.method if reference else None,
                            visible)

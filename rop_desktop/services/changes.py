@@ -60,7 +60,13 @@ def parse_payload(payload: str) -> Change | None:
 
 
 class ChangeFeed:
-    """Edits committed since the feed was made (or last polled), by anyone, on any workstation."""
+    """Edits committed since the feed was made (or last polled), by anyone, on any workstation.
+
+    Open to every account (no actor): a change names only the entity and row id, never what was
+    graded or drawn; whoever reacts to it reads the rows through the guarded services.
+    """
+
+    __policy_open__ = "announces that a row changed (entity and id), never its content"
 
     def __init__(self, study: Study) -> None:
         self.study = study

@@ -17,13 +17,21 @@ from rop_desktop.domain.grades import GradeValues
 from rop_desktop.domain.labels import LesionType, Role, Stage
 from rop_desktop.store import Study, repo
 
+from .accounts import create_account, create_first_admin, sign_in
 from .importer import run_import
-from .reference import recompute_references
+from .policy import Actor, open_operation
+from .reference import settle_images
 
 DEMO_ADJUDICATOR = "Dr. Adjudicator"
+DEMO_ADMIN = "Demo admin"
+DEMO_GRADER = "Demo user"
+#: The demo study's elevated accounts and their passwords (printed in the sign-in dialog and the
+#: README: the demo holds synthetic images only). Graders sign in without a password.
+DEMO_PASSWORDS = {DEMO_ADMIN: "demo-admin-pw", DEMO_ADJUDICATOR: "demo-adjudicator-pw"}
 TRUTH_FILE = "demo_truth.json"
 
 
+@open_operation("builds a new demo study in an empty folder, with its own accounts")
 def build_demo_study(folder: str | Path, *, seed: int = 0, n_patients: int = 20,
                      size: tuple[int, int] = (640, 480)) -> Path:
     """Create the demo study in ``folder`` (which must not hold a study yet); returns the folder."""
@@ -33,12 +41,15 @@ def build_demo_study(folder: str | Path, *, seed: int = 0, n_patients: int = 20,
     try:
         files = write_demo_files(generate_demo(seed=seed, n_patients=n_patients, size=size), work / "source")
         with Study.create(work / "study", name="ROP Desktop demo study") as study:
-            summary = run_import(study, [files.folder], files.manifest)
+            admin = create_first_admin(study, DEMO_ADMIN, DEMO_PASSWORDS[DEMO_ADMIN])
+            create_account(study, admin, DEMO_ADJUDICATOR, Role.ADJUDICATOR, password=DEMO_PASSWORDS[DEMO_ADJUDICATOR])
+            create_account(study, admin, DEMO_GRADER, Role.GRADER)
+            summary = run_import(study, admin, [files.folder], files.manifest)
             if summary.failed:
                 raise RuntimeError("demo import failed: " + "; ".join(f"{f.path}: {f.reason}" for f in summary.failed))
             truth = json.loads(files.truth.read_text(encoding="utf-8"))
             _add_grades(study, truth)
-            recompute_references(study)  # majority votes settle what they can; ties wait for the adjudicator
+            settle_images(study)  # majority votes settle what they can; ties wait for the adjudicator
         shutil.copy2(files.truth, work / "study" / TRUTH_FILE)
         if target.exists() and any(target.iterdir()):
             raise FileExistsError(f"{target} is not empty")
@@ -50,6 +61,7 @@ def build_demo_study(folder: str | Path, *, seed: int = 0, n_patients: int = 20,
     return target
 
 
+@open_operation("the demo study, built on first use")
 def ensure_demo_study(folder: str | Path, **kwargs: object) -> Path:
     """The demo study in ``folder``, built on first use."""
     folder = Path(folder).expanduser().resolve()
@@ -58,10 +70,15 @@ def ensure_demo_study(folder: str | Path, **kwargs: object) -> Path:
     return folder
 
 
+@open_operation("signs in as the demo study's admin with its published password (demo and tests)")
+def demo_admin(study: Study) -> Actor:
+    """The demo study's admin, signed in with the password the README prints."""
+    return sign_in(study, DEMO_ADMIN, DEMO_PASSWORDS[DEMO_ADMIN])
+
+
 def _add_grades(study: Study, truth: dict) -> None:
     with study.session() as session:
         graders = {g["name"]: repo.get_or_create_grader(session, g["name"], Role.GRADER) for g in truth["graders"]}
-        repo.get_or_create_grader(session, DEMO_ADJUDICATOR, Role.ADJUDICATOR)
         by_name = {image.original_name: image for image in repo.list_images(session)}
         for file_name, entry in truth["images"].items():
             image = by_name[file_name]

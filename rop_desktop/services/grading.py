@@ -27,8 +27,7 @@ from rop_desktop.store import Study, repo
 from rop_desktop.store.models import Annotation, Exam, Grade, Grader, Image, Patient
 
 from .importer import thumbnail_file
-
-BLINDED_SETTING = "grading.blinded"
+from .policy import BLINDED_SETTING, AccessDenied, Action, Actor, allowed, current, guarded, open_operation
 
 
 class GradingError(ValueError):
@@ -53,8 +52,8 @@ class ShapeConflict(GradingError):
                          "stored outlines. Nothing was overwritten.")
 
 
-class BlindingError(GradingError):
-    """Another grader's work was asked for before this grader submitted the image."""
+#: Another grader's work was asked for before this grader submitted the image: the policy's refusal.
+BlindingError = AccessDenied
 
 
 @dataclass(frozen=True)
@@ -122,16 +121,14 @@ def shape_of(annotation: Annotation) -> Shape:
 class GradingService:
     """What one signed-in grader does in one study."""
 
-    def __init__(self, study: Study, grader_id: int) -> None:
+    def __init__(self, study: Study, actor: Actor) -> None:
         self.study = study
+        self.actor = current(study, actor, verb="grade")
         self._shape_versions: dict[str, int] = {}  # polygon uid → row version this workstation saw
-        with study.session() as session:
-            grader = session.get(Grader, grader_id)
-            if grader is None or not grader.active:
-                raise GradingError(f"grader {grader_id} does not exist or is inactive")
-            self.grader = GraderInfo(grader.id, grader.name, grader.role)
+        self.grader = GraderInfo(self.actor.id, self.actor.name, self.actor.role)
 
     # ------------------------------------------------------------------ worklist
+    @guarded(Action.STUDY_BROWSE)
     def worklist(self, *, status: str | None = None, patient: str | None = None,
                  camera: str | None = None) -> list[WorklistRow]:
         """Images with this grader's status; two queries whatever the study's size.
@@ -157,6 +154,7 @@ class GradingService:
                                     image.height, thumb if thumb.exists() else None, state))
         return rows
 
+    @guarded(Action.OWN_WORK_READ)
     def next_todo(self, after_image_id: int | None = None) -> int | None:
         """The next image (in worklist order, wrapping around) this grader has not submitted."""
         with self.study.session() as session:
@@ -171,15 +169,18 @@ class GradingService:
         earlier = [i for i in ids if i != after_image_id]
         return earlier[0] if earlier else None
 
+    @guarded(Action.STUDY_BROWSE)
     def cameras(self) -> list[str]:
         with self.study.session() as session:
             return sorted(c for c in session.scalars(select(Exam.camera).distinct()) if c)
 
+    @guarded(Action.STUDY_BROWSE)
     def patients(self) -> list[str]:
         with self.study.session() as session:
             return list(session.scalars(select(Patient.code).order_by(Patient.code)))
 
     # ------------------------------------------------------------------ image
+    @guarded(Action.STUDY_BROWSE)
     def load_image(self, image_id: int) -> ImageData:
         """Decode the stored copy; raises GradingError with the reason when it cannot be read."""
         with self.study.session() as session:
@@ -196,6 +197,7 @@ class GradingService:
         return ImageData(image_id, decoded.rgb, *meta, fov)  # type: ignore[arg-type]
 
     # ------------------------------------------------------------------ grade
+    @guarded(Action.OWN_WORK_READ)
     def my_grade(self, image_id: int) -> MyGrade:
         with self.study.session() as session:
             grade = repo.grade_for(session, image_id, self.grader.id)
@@ -209,6 +211,7 @@ class GradingService:
         if stored != expected_version:
             raise GradeConflict(_mine(grade))
 
+    @guarded(Action.OWN_WORK_WRITE)
     def save_draft(self, image_id: int, values: GradeValues, *, expected_version: int | None = None) -> MyGrade:
         """Write the grade as it is now (a draft, or an amendment of a submitted grade).
 
@@ -225,12 +228,17 @@ class GradingService:
             repo.add_audit(session, "grade", grade.id, "amend" if grade.submitted else "draft",
                            grader=self.grader.id, before=before, after=values.as_dict())
             session.flush()
-            return _mine(grade)
+            mine = _mine(grade)
+        if mine.submitted:
+            self._settle(image_id)
+        return mine
 
+    @guarded(Action.OWN_WORK_READ)
     def issues(self, image_id: int, values: GradeValues) -> list[Issue]:
         stages = [s.stage for s in self.my_shapes(image_id)]
         return check_grade(values, stages)
 
+    @guarded(Action.OWN_WORK_WRITE)
     def submit(self, image_id: int, values: GradeValues, *, expected_version: int | None = None) -> MyGrade:
         """Submit the grade; refused (GradingError listing the reasons) while it has errors, and
         (:class:`GradeConflict`) when ``expected_version`` is given and the grade changed meanwhile."""
@@ -245,9 +253,18 @@ class GradingService:
             repo.add_audit(session, "grade", grade.id, "submit", grader=self.grader.id, before=before,
                            after=values.as_dict())
             session.flush()
-            return _mine(grade)
+            mine = _mine(grade)
+        self._settle(image_id)
+        return mine
+
+    def _settle(self, image_id: int) -> None:
+        """The votes of the image changed: the system settles its reference again (one image)."""
+        from .reference import settle_images  # reference builds on grading
+
+        settle_images(self.study, [image_id])
 
     # ------------------------------------------------------------------ polygons
+    @guarded(Action.OWN_WORK_READ)
     def my_shapes(self, image_id: int) -> list[Shape]:
         """This grader's polygons of the image; their row versions are remembered, so that an edit
         of a polygon changed meanwhile on another workstation is refused (:class:`ShapeConflict`)."""
@@ -262,6 +279,7 @@ class GradingService:
         if seen is not None and seen != row.version_id:
             raise ShapeConflict()
 
+    @guarded(Action.OWN_WORK_WRITE)
     def save_shape(self, image_id: int, shape: Shape) -> None:
         """Create or update this grader's shape (by its id); brings back a deleted one (redo)."""
         if not isinstance(shape.id, str):
@@ -290,6 +308,7 @@ class GradingService:
             repo.add_audit(session, "annotation", row.id, action, grader=self.grader.id, before=before,
                            after=shape.to_dict())
 
+    @guarded(Action.OWN_WORK_WRITE)
     def delete_shape(self, image_id: int, shape_id: str) -> None:
         """Soft-delete (undo brings it back with :meth:`save_shape`)."""
         with self.study.session() as session:
@@ -306,50 +325,50 @@ class GradingService:
                            before=shape_of(row).to_dict())
 
     # ------------------------------------------------------------------ blinding
+    @guarded(Action.STUDY_BROWSE)
     def blinded(self) -> bool:
         with self.study.session() as session:
             return bool(repo.get_setting(session, BLINDED_SETTING, True))
 
+    @open_operation("asks the policy what this grader may see")
     def others_visible(self, image_id: int) -> bool:
-        """May this grader see other graders' grades, polygons, model output for the image?"""
-        if self.grader.role in (Role.ADJUDICATOR, Role.ADMIN) or not self.blinded():
-            return True
-        return self.my_grade(image_id).submitted
+        """May this grader see other graders' grades and polygons of the image (the policy decides)?"""
+        return allowed(self.study, self.actor, Action.OTHERS_WORK_READ, image_id=image_id)
 
+    @guarded(Action.OTHERS_WORK_READ, image="image_id")
     def hospital_diagnosis(self, image_id: int) -> str | None:
-        self._require_unblinded(image_id)
         with self.study.session() as session:
             image = session.get(Image, image_id)
             return image.hospital_diagnosis if image else None
 
+    @guarded(Action.OTHERS_WORK_READ, image="image_id")
     def other_grades(self, image_id: int) -> dict[str, tuple[GradeValues, bool]]:
         """Other graders' grades of the image (values, submitted) — only once unblinded."""
-        self._require_unblinded(image_id)
         with self.study.session() as session:
             return {g.grader.name: (g.values, g.submitted) for g in repo.grades_for_image(session, image_id)
                     if g.grader_id != self.grader.id}
 
-    def _require_unblinded(self, image_id: int) -> None:
-        if not self.others_visible(image_id):
-            raise BlindingError("Blinded grading: submit your own grade of this image first.")
-
     # ------------------------------------------------------------------ where the grader was
+    @guarded(Action.OWN_WORK_WRITE)
     def remember_image(self, image_id: int) -> None:
         """Remember the image on screen, so reopening the study comes back to it."""
         with self.study.session() as session:
             repo.set_setting(session, f"grader.{self.grader.id}.last_image", int(image_id))
 
+    @guarded(Action.OWN_WORK_READ)
     def last_image(self) -> int | None:
         with self.study.session() as session:
             image_id = repo.get_setting(session, f"grader.{self.grader.id}.last_image")
             return int(image_id) if image_id is not None and session.get(Image, image_id) is not None else None
 
     # ------------------------------------------------------------------ display settings
+    @guarded(Action.OWN_WORK_READ)
     def display_settings(self) -> dict[str, Any] | None:
         with self.study.session() as session:
             grader = session.get(Grader, self.grader.id)
             return dict(grader.display_settings) if grader and grader.display_settings else None
 
+    @guarded(Action.OWN_WORK_WRITE)
     def save_display_settings(self, settings: dict[str, Any]) -> None:
         with self.study.session() as session:
             grader = session.get(Grader, self.grader.id)
@@ -358,25 +377,13 @@ class GradingService:
 
 
 # ---------------------------------------------------------------------- graders (identity)
+@open_operation("account names and roles: shown at sign-in, before anyone is signed in")
 def list_graders(study: Study) -> list[GraderInfo]:
     with study.session() as session:
         return [GraderInfo(g.id, g.name, g.role) for g in repo.list_graders(session)]
 
 
-def create_grader(study: Study, name: str, role: Role = Role.GRADER) -> GraderInfo:
-    name = name.strip()
-    if not name:
-        raise GradingError("A grader needs a name.")
-    with study.session() as session:
-        grader = repo.get_or_create_grader(session, name, role)
-        return GraderInfo(grader.id, grader.name, grader.role)
-
-
-def set_blinded(study: Study, blinded: bool) -> None:
-    with study.session() as session:
-        repo.set_setting(session, BLINDED_SETTING, bool(blinded))
-
-
-def image_ids(study: Study) -> list[int]:
+@guarded(Action.STUDY_BROWSE)
+def image_ids(study: Study, actor: Actor) -> list[int]:
     with study.session() as session:
         return [i.id for i in repo.list_images(session)]

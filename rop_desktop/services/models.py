@@ -18,6 +18,7 @@ from typing import Any
 
 from rop_desktop.store import Study, repo
 from rop_desktop.store.models import ModelVersion
+from .policy import Action, Actor, current, guarded
 from training.bundle import BundleError, ModelCard, load_bundle, read_card
 
 #: App-level tasks: the three things a model can do for a grader.
@@ -64,23 +65,29 @@ def _digest(folder: Path) -> str:
 
 
 class ModelService:
-    def __init__(self, study: Study) -> None:
+    """Model versions of one study, as one signed-in account sees and manages them."""
+
+    def __init__(self, study: Study, actor: Actor) -> None:
         self.study = study
+        self.actor = current(study, actor, verb="use model versions")
 
     def _info(self, v: ModelVersion) -> ModelVersionInfo:
         card = v.card or {}
         return ModelVersionInfo(v.id, v.name, v.task, v.architecture, v.active, v.created_at, dict(v.metrics or {}),
                                 v.snapshot_hash, self.study.model_path(v.bundle_path), list(card.get("notes", [])))
 
+    @guarded(Action.MODELS_READ)
     def versions(self, task: str | None = None) -> list[ModelVersionInfo]:
         with self.study.session() as session:
             return [self._info(v) for v in repo.list_model_versions(session, task)]
 
+    @guarded(Action.MODELS_READ)
     def active(self, task: str) -> ModelVersionInfo | None:
         with self.study.session() as session:
             v = repo.active_model_version(session, task)
             return self._info(v) if v else None
 
+    @guarded(Action.MODELS_MANAGE)
     def register(self, bundle_dir: str | Path, *, name: str | None = None, activate: bool = False,
                  validate: bool = True) -> ModelVersionInfo:
         """Copy a bundle into the study and register it (inactive unless ``activate``)."""
@@ -112,6 +119,7 @@ class ModelService:
             shutil.rmtree(target, ignore_errors=True)
             raise
 
+    @guarded(Action.MODELS_MANAGE)
     def activate(self, version_id: int) -> ModelVersionInfo:
         with self.study.session() as session:
             version = session.get(ModelVersion, version_id)
@@ -120,12 +128,14 @@ class ModelService:
             repo.activate_model_version(session, version)
             return self._info(version)
 
+    @guarded(Action.MODELS_MANAGE)
     def deactivate(self, version_id: int) -> None:
         with self.study.session() as session:
             version = session.get(ModelVersion, version_id)
             if version is not None:
                 version.active = False
 
+    @guarded(Action.MODELS_MANAGE)
     def delete(self, version_id: int) -> None:
         """Remove a version, its cached predictions and its bundle folder."""
         with self.study.session() as session:
@@ -136,6 +146,7 @@ class ModelService:
             session.delete(version)
         shutil.rmtree(folder, ignore_errors=True)
 
+    @guarded(Action.MODELS_MANAGE)
     def export(self, version_id: int, destination: str | Path) -> Path:
         """Copy the version's bundle folder to ``destination`` (a new folder)."""
         with self.study.session() as session:
@@ -149,6 +160,7 @@ class ModelService:
         shutil.copytree(source, target, dirs_exist_ok=True)
         return target
 
+    @guarded(Action.MODELS_MANAGE)
     def import_bundle(self, folder: str | Path, *, activate: bool = False) -> ModelVersionInfo:
         """Register a bundle received from elsewhere (validated as weights only)."""
         return self.register(folder, activate=activate, validate=True)

@@ -15,13 +15,16 @@ from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from rop_desktop.services.grading import GradingService
 from rop_desktop.services.models import ModelService, ModelVersionInfo
 from rop_desktop.store import Study, repo
-from rop_desktop.store.models import Image, Prediction
+from rop_desktop.store.models import Grade, Image, Prediction
 from training.bundle import BundleError
+
+from .policy import ASSIST_SETTING, BLINDED_SETTING, REVEAL_SETTING, Action, Actor, current, guarded
 from training.predictor import Predictor, PredictorError
 
 #: Order in which tasks run: the line first (the hybrid stage model may need it).
@@ -81,14 +84,16 @@ def _pack(arrays: dict[str, np.ndarray | None]) -> bytes:
 class PredictionService:
     """Thread-safe enough for one worker thread plus UI-thread reads of the cache."""
 
-    def __init__(self, study: Study, device: str = "auto") -> None:
+    def __init__(self, study: Study, actor: Actor, device: str = "auto") -> None:
         self.study = study
+        self.actor = current(study, actor, verb="see model output")
         self.device = device
-        self.models = ModelService(study)
+        self.models = ModelService(study, self.actor)
         self._predictors: dict[int, Predictor] = {}
         self._lock = threading.Lock()
 
     # ------------------------------------------------------------------ models
+    @guarded(Action.MODELS_READ)
     def active_versions(self) -> dict[str, ModelVersionInfo]:
         out = {}
         for task in TASK_ORDER:
@@ -97,6 +102,7 @@ class PredictionService:
                 out[task] = version
         return out
 
+    @guarded(Action.MODELS_READ)
     def predictor(self, version: ModelVersionInfo) -> Predictor:
         with self._lock:
             predictor = self._predictors.get(version.id)
@@ -108,14 +114,19 @@ class PredictionService:
                 self._predictors[version.id] = predictor
             return predictor
 
+    @guarded(Action.MODELS_READ)
     def layers(self, task: str) -> list[str]:
         version = self.models.active(task)
         return self.predictor(version).layers() if version else []
 
     # ------------------------------------------------------------------ cache
+    def _cached(self, image_id: int, version: ModelVersionInfo) -> ModelOutput | None:
+        return PredictionService.cached.__wrapped__(self, image_id, version)  # type: ignore[attr-defined]
+
     def _cache_file(self, version_id: int, image_id: int) -> str:
         return f"predictions/v{version_id}/{image_id}.npz"
 
+    @guarded(Action.MODEL_OUTPUT_READ, image="image_id")
     def cached(self, image_id: int, version: ModelVersionInfo) -> ModelOutput | None:
         with self.study.session() as session:
             row = repo.prediction_for(session, image_id, version.id)
@@ -159,6 +170,7 @@ class PredictionService:
                     raise
 
     # ------------------------------------------------------------------ predicting
+    @guarded(Action.MODEL_OUTPUT_READ, image="image_id")
     def predict_image(self, image_id: int, rgb: np.ndarray | None = None, *, feature_layer: str | None = None,
                       use_cache: bool = True, saliency: bool = True) -> ImagePrediction:
         """Every active model's output for the image (cached ones unless ``use_cache`` is False)."""
@@ -169,7 +181,7 @@ class PredictionService:
             version = versions.get(task)
             if version is None:
                 continue
-            hit = self.cached(image_id, version) if use_cache else None
+            hit = self._cached(image_id, version) if use_cache else None
             if hit is not None and (feature_layer is None or hit.feature_layer == feature_layer):
                 outputs[task] = hit
                 continue
@@ -215,6 +227,7 @@ class PredictionService:
                            line_mask=p.line_mask, saliency=p.saliency, feature_grid=p.feature_maps,
                            feature_layer=p.feature_layer, timings=dict(p.timings))
 
+    @guarded(Action.PREDICT_ALL)
     def predict_all(self, image_ids: Sequence[int] | None = None) -> Generator[tuple[int, int], None, int]:
         """Batch prediction over the study (progress ``(done, total)``; cancel by closing)."""
         if image_ids is None:
@@ -226,13 +239,22 @@ class PredictionService:
             yield done, total
         return total
 
+    @guarded(Action.MODELS_READ)
     def probabilities(self) -> dict[int, tuple[float | None, float | None]]:
-        """Cached P(ROP) and uncertainty per image for the active binary model (worklist columns)."""
+        """Cached P(ROP) and uncertainty per image for the active binary model (worklist columns),
+        for the images whose model output this account may see now (blinding, assist mode)."""
         version = self.models.active("binary")
         if version is None:
             return {}
+        seen_all = self.actor.elevated or not _blinded_without_assist(self.study)
         with self.study.session() as session:
-            rows = session.query(Prediction).filter(Prediction.model_version_id == version.id).all()
+            query = session.query(Prediction).filter(Prediction.model_version_id == version.id)
+            if not seen_all:
+                if not bool(repo.get_setting(session, REVEAL_SETTING, True)):
+                    return {}
+                submitted = select(Grade.image_id).where(Grade.grader_id == self.actor.id, Grade.submitted.is_(True))
+                query = query.filter(Prediction.image_id.in_(submitted))
+            rows = query.all()
             out: dict[int, tuple[float | None, float | None]] = {}
             for row in rows:
                 p = (row.payload or {}).get("probability")
@@ -241,8 +263,15 @@ class PredictionService:
                 out[row.image_id] = (p, o.uncertainty)
             return out
 
+    @guarded(Action.OWN_WORK_READ)
     def most_uncertain_first(self, grading: GradingService) -> list[int]:
         """The grader's to-do images ordered by the active binary model's uncertainty (active learning)."""
         scores = self.probabilities()
         todo = [row.image_id for row in grading.worklist(status="todo")]
         return sorted(todo, key=lambda i: -(scores.get(i, (None, -1.0))[1] or -1.0))
+
+
+def _blinded_without_assist(study: Study) -> bool:
+    with study.session() as session:
+        return bool(repo.get_setting(session, BLINDED_SETTING, True)) and \
+            not bool(repo.get_setting(session, ASSIST_SETTING, False))

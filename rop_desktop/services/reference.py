@@ -44,8 +44,9 @@ from rop_desktop.domain.votes import (METHODS, HospitalDiagnosis, VoteOutcome, V
 from rop_desktop.store import Study, repo
 from rop_desktop.store.models import Annotation, Grade, Grader, Image, Reference
 
-from .accounts import require_role, set_study_setting
-from .grading import GraderInfo, shape_of
+from .accounts import set_study_setting
+from .grading import shape_of
+from .policy import Action, Actor, current, guarded, open_operation
 
 VOTE_SETTINGS_KEY = "votes.settings"
 #: Methods written by the votes; any other method (adjudicated, imported) is a human decision.
@@ -173,15 +174,17 @@ class AdjudicationCase:
 
 
 # ---------------------------------------------------------------------------- settings
+@open_operation("the vote rules are shown to every account (they are not graders' work)")
 def get_vote_settings(study: Study) -> VoteSettings:
     """The study's vote settings (defaults when never set). A damaged value raises VoteError."""
     with study.session() as session:
         return vote_settings_in(session)
 
 
-def set_vote_settings(study: Study, settings: VoteSettings, by_grader: int | None) -> None:
+@guarded(Action.SETTINGS_WRITE)
+def set_vote_settings(study: Study, actor: Actor, settings: VoteSettings) -> None:
     """Store the vote settings (admins only; audited). Run :func:`recompute_references` after."""
-    set_study_setting(study, by_grader, VOTE_SETTINGS_KEY, settings.as_dict())
+    set_study_setting(study, actor, VOTE_SETTINGS_KEY, settings.as_dict())
 
 
 # ---------------------------------------------------------------------------- votes
@@ -243,11 +246,20 @@ def _settle(image: Image, votes: dict[str, tuple[int, GradeValues]], settings: V
     return settle_votes({name: v for name, (_, v) in votes.items()}, settings, hospital)
 
 
-def recompute_references(study: Study, image_ids: Sequence[int] | None = None, *,
-                         actor_id: int | None = None) -> RecomputeSummary:
+@guarded(Action.REFERENCE_DECIDE)
+def recompute_references(study: Study, actor: Actor, image_ids: Sequence[int] | None = None) -> RecomputeSummary:
+    """Settle the images (all, or ``image_ids``) from the submitted votes, as ``actor``."""
+    return settle_images(study, image_ids, actor_id=actor.id)
+
+
+@open_operation("the system settles images from their submitted votes under the study's rules: what "
+                "a submit triggers anyway; it never touches a human decision")
+def settle_images(study: Study, image_ids: Sequence[int] | None = None, *,
+                  actor_id: int | None = None) -> RecomputeSummary:
     """Settle the images (all, or ``image_ids``) from the submitted votes; see the module doc.
 
-    ``actor_id`` is recorded in the audit events (None: the system, e.g. after a submit).
+    Not a public operation: the system runs it after a submit (``actor_id`` None) and for
+    :func:`recompute_references`; ``actor_id`` is recorded in the audit events.
     """
     settings = get_vote_settings(study)
     summary = RecomputeSummary()
@@ -295,29 +307,28 @@ def recompute_references(study: Study, image_ids: Sequence[int] | None = None, *
 class ReferenceService:
     """What an adjudicator (or admin) does with the reference standard of one study."""
 
-    def __init__(self, study: Study, actor_grader_id: int) -> None:
+    def __init__(self, study: Study, actor: Actor) -> None:
         self.study = study
-        self.actor_id = actor_grader_id
+        self.actor = current(study, actor, verb="work on the reference standard")
+        self.actor_id = self.actor.id
         self._seen: dict[int, int] = {}  # image id → reference version shown by case()
 
-    def _require(self, action: str) -> GraderInfo:
-        return require_role(self.study, self.actor_id, *_REVIEWERS, action=action)
-
+    @guarded(Action.REFERENCE_DECIDE)
     def recompute(self, image_ids: Sequence[int] | None = None) -> RecomputeSummary:
         """:func:`recompute_references`, recorded as this adjudicator's action."""
-        actor = self._require("recompute the reference standard")
-        return recompute_references(self.study, image_ids, actor_id=actor.id)
+        return settle_images(self.study, image_ids, actor_id=self.actor.id)
 
+    @guarded(Action.REFERENCE_READ)
     def queue(self) -> list[QueueItem]:
         """Images whose votes need an adjudicator (no human decision yet), in image order."""
         return self._unsettled("needs_adjudication")
 
+    @guarded(Action.REFERENCE_READ)
     def insufficient(self) -> list[QueueItem]:
         """Images with fewer submitted votes than the quorum (no human decision yet)."""
         return self._unsettled("insufficient")
 
     def _unsettled(self, status: str) -> list[QueueItem]:
-        self._require("see the adjudication queue")
         settings = get_vote_settings(self.study)
         items = []
         with self.study.session() as session:
@@ -333,10 +344,9 @@ class ReferenceService:
                                            outcome.dissenters))
         return items
 
+    @guarded(Action.REFERENCE_READ)
     def case(self, image_id: int) -> AdjudicationCase:
         """Every grader's grade and polygons of the image, the vote outcome and the reference."""
-        self._require("open an adjudication case (graders see other graders' work only through their own "
-                      "grading view, after submitting)")
         settings = get_vote_settings(self.study)
         with self.study.session() as session:
             image = _image(session, image_id)
@@ -362,9 +372,9 @@ class ReferenceService:
         self._seen[image_id] = case.version
         return case
 
+    @guarded(Action.REFERENCE_READ)
     def consensus_shapes(self, image_id: int, rule: str = "majority") -> list[Shape]:
         """The consensus outline of the voting graders (``rule`` as in domain.consensus) as Shapes."""
-        self._require("see the graders' outlines")
         if rule not in RULES:
             raise AdjudicationError(f"consensus rule {rule!r} is not one of {', '.join(RULES)}")
         with self.study.session() as session:
@@ -374,6 +384,7 @@ class ReferenceService:
             return []
         return shapes_of(consensus_geometry(voters, rule), [s for drawn in voters.values() for s in drawn])
 
+    @guarded(Action.REFERENCE_DECIDE)
     def adjudicate(self, image_id: int, values: GradeValues, *, polygons_from: str | None = None,
                    consensus_rule: str | None = None, comment: str = "",
                    expected_version: int | None = None) -> ReferenceState:
@@ -385,7 +396,7 @@ class ReferenceService:
         reference); a different current version raises :class:`ConflictError`. Grades that
         :func:`~rop_desktop.domain.grades.check_grade` refuses raise :class:`AdjudicationError`.
         """
-        actor = self._require("settle the reference standard")
+        actor = self.actor
         if polygons_from is not None and consensus_rule is not None:
             raise AdjudicationError("Choose either one grader's polygons or a consensus rule, not both.")
         if consensus_rule is not None and consensus_rule not in RULES:
@@ -403,7 +414,7 @@ class ReferenceService:
         self._seen[image_id] = state.version
         return state
 
-    def _write(self, session: Session, actor: GraderInfo, image_id: int, values: GradeValues,
+    def _write(self, session: Session, actor: Actor, image_id: int, values: GradeValues,
                polygons_from: str | None, consensus_rule: str | None, comment: str,
                expected: int | None) -> ReferenceState:
         image = _image(session, image_id)
@@ -442,10 +453,10 @@ class ReferenceService:
                        before=current.as_dict() if current else None, after=after.as_dict())
         return after
 
+    @guarded(Action.REFERENCE_READ)
     def history(self, image_id: int) -> list[AuditRecord]:
         """The image's audit trail, oldest first: every grade event (draft, submit, amend) and every
         reference event (create, update, withdraw, adjudicate)."""
-        self._require("see an image's history")
         with self.study.session() as session:
             _image(session, image_id)
             names = _grader_names(session)
@@ -463,8 +474,9 @@ class ReferenceService:
                                            event.entity, event.action, event.before, event.after))
         return sorted(out, key=lambda r: r.at)
 
+    @guarded(Action.OTHERS_WORK_READ, image="image_id")
     def current(self, image_id: int) -> ReferenceState | None:
-        """The image's reference standard as stored now."""
+        """The image's reference standard as stored now (a grader: only once unblinded on the image)."""
         with self.study.session() as session:
             ref = repo.reference_for(session, image_id)
             return _state(ref, _grader_names(session)) if ref is not None else None

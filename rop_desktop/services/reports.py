@@ -21,6 +21,7 @@ from rop_desktop.services.models import ModelService
 from rop_desktop.store import Study
 from training.evaluate import EvaluationError, EvaluationReport
 from training.report import ReportSection, build_report, html_table
+from .policy import Action, Actor, current, guarded
 
 #: The snapshot task filter of each app task.
 SNAPSHOT_TASK = {"binary": "binary", "stage": "stage3", "segmentation": "segmentation"}
@@ -60,28 +61,31 @@ def agreement_section(report: AgreementReport) -> ReportSection:
 class ReportService:
     """Writes evaluation reports of the study's model versions."""
 
-    def __init__(self, study: Study, *, actor_id: int | None = None, device: str = "auto") -> None:
-        self.study, self.actor_id, self.device = study, actor_id, device
+    def __init__(self, study: Study, actor: Actor, *, device: str = "auto") -> None:
+        self.study, self.device = study, device
+        self.actor = current(study, actor, verb="write evaluation reports")
 
+    @guarded(Action.MODELS_MANAGE)
     def reports_dir(self) -> Path:
         """``cache/reports/`` of the study (created)."""
         folder = self.study.cache_path(REPORTS_DIR)
         folder.mkdir(parents=True, exist_ok=True)
         return folder
 
+    @guarded(Action.MODELS_MANAGE)
     def write(self, version_id: int, *, examples: int = 4) -> WrittenReport:
         """Evaluate version ``version_id`` on the reference standard and write its HTML report."""
-        version = next((v for v in ModelService(self.study).versions() if v.id == version_id), None)
+        version = next((v for v in ModelService(self.study, self.actor).versions() if v.id == version_id), None)
         if version is None:
             raise ReportServiceError(f"there is no model version #{version_id} in this study")
-        agreement = AgreementService(self.study).dashboard()
+        agreement = AgreementService(self.study, self.actor).dashboard()
         sections = [agreement_section(agreement)]
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
         out = self.reports_dir() / f"model-{version_id}-{stamp}.html"
         work = Path(tempfile.mkdtemp(prefix="report-", dir=self.reports_dir()))
         try:
-            snapshot = export_snapshot(self.study, work / "snapshot", task_filter=SNAPSHOT_TASK[version.task],
-                                       actor_id=self.actor_id, description=f"report of model version #{version_id}")
+            snapshot = export_snapshot(self.study, self.actor, work / "snapshot",
+                                       task_filter=SNAPSHOT_TASK[version.task], description=f"report of model version #{version_id}")
             title = f"Evaluation report: {version.name} (version #{version_id})"
             try:
                 _, evaluation = build_report(version.bundle_dir, snapshot, out, split="test", examples=examples,

@@ -22,6 +22,7 @@ from rop_desktop.store.models import TrainingRun
 from training.config import TrainConfig, recipe
 from training.engine import RunControl, fit
 from training.events import Cancelled, Event, Failed, Finished, Log
+from .policy import Action, Actor, current, guarded
 
 #: App task → (training task, snapshot filter).
 TASKS: dict[str, tuple[str, str]] = {
@@ -66,11 +67,12 @@ def default_architecture(task: str, cuda: bool) -> str:
 
 
 class TrainingService:
-    def __init__(self, study: Study, actor_id: int | None = None) -> None:
+    def __init__(self, study: Study, actor: Actor) -> None:
         self.study = study
-        self.actor_id = actor_id
-        self.models = ModelService(study)
+        self.actor = current(study, actor, verb="train models")
+        self.models = ModelService(study, self.actor)
 
+    @guarded(Action.MODELS_MANAGE)
     def config_for(self, task: str, architecture: str, **overrides: Any) -> TrainConfig:
         if task not in TASKS:
             raise TrainingSetupError(f"unknown task {task!r}")
@@ -83,6 +85,7 @@ class TrainingService:
         clean = {k: v for k, v in overrides.items() if v is not None}
         return config.with_(**clean)
 
+    @guarded(Action.MODELS_MANAGE)
     def plan(self, task: str, architecture: str, *, fine_tune: bool = True, **overrides: Any) -> RunPlan:
         """Snapshot the reference standard and record a run (status "running")."""
         config = self.config_for(task, architecture, **overrides)
@@ -96,7 +99,7 @@ class TrainingService:
         run_dir = self.study.cache_path(f"runs/{run_id:04d}")
         snapshot_dir = run_dir / "snapshot"
         try:
-            snapshot = export_snapshot(self.study, snapshot_dir, task_filter=TASKS[task][1], actor_id=self.actor_id)
+            snapshot = export_snapshot(self.study, self.actor, snapshot_dir, task_filter=TASKS[task][1])
         except ExportError as exc:
             self._finish(run_id, "failed", f"the dataset could not be exported: {exc}")
             raise TrainingSetupError(str(exc)) from exc
@@ -111,6 +114,7 @@ class TrainingService:
             row.snapshot_hash = digest
         return RunPlan(run_id, task, config, snapshot_dir, digest, run_dir, init_bundle, n)
 
+    @guarded(Action.MODELS_MANAGE)
     def run(self, plan: RunPlan, control: RunControl | None = None) -> Generator[Event, None, ModelVersionInfo | None]:
         """Train; yields the engine's events; returns the registered version (None if it failed)."""
         end: Event | None = None
@@ -159,6 +163,7 @@ class TrainingService:
                 return
             repo.finish_run(session, run, status, reason=reason, model_version=version_id)
 
+    @guarded(Action.MODELS_READ)
     def runs(self) -> list[dict[str, Any]]:
         with self.study.session() as session:
             rows = session.query(TrainingRun).order_by(TrainingRun.id.desc()).all()
@@ -167,15 +172,22 @@ class TrainingService:
                      "model_version_id": r.model_version_id} for r in rows]
 
     # ------------------------------------------------------------------ auto-update
+    @guarded(Action.MODELS_READ)
     def auto_update_every(self) -> int | None:
         with self.study.session() as session:
             value = repo.get_setting(session, AUTO_UPDATE_SETTING)
             return int(value) if value else None
 
+    @guarded(Action.MODELS_MANAGE)
     def set_auto_update_every(self, n: int | None) -> None:
         with self.study.session() as session:
+            before = repo.get_setting(session, AUTO_UPDATE_SETTING)
             repo.set_setting(session, AUTO_UPDATE_SETTING, int(n) if n else None)
+            repo.add_audit(session, "setting", 0, "update", grader=self.actor.id,
+                           before={"key": AUTO_UPDATE_SETTING, "value": before},
+                           after={"key": AUTO_UPDATE_SETTING, "value": int(n) if n else None})
 
+    @guarded(Action.MODELS_MANAGE)
     def new_labels_since_last_run(self, task: str) -> int:
         """Reference labels decided after the last finished run of ``task`` started."""
         with self.study.session() as session:
@@ -185,6 +197,7 @@ class TrainingService:
             since = last.started_at if last is not None else None
             return sum(1 for r in refs if since is None or r.decided_at > since)
 
+    @guarded(Action.MODELS_MANAGE)
     def auto_update_due(self, task: str) -> bool:
         every = self.auto_update_every()
         return bool(every) and self.new_labels_since_last_run(task) >= every

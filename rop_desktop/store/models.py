@@ -139,6 +139,11 @@ class Grader(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = _created()
     display_settings: Mapped[dict[str, Any] | None] = mapped_column(json_column(nullable=True))
+    failed_sign_ins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: The PostgreSQL login role this account connects as on a shared study (``store.pg_roles``);
+    #: the row-level security policies identify a connection's account by it. None on SQLite.
+    db_role: Mapped[str | None] = mapped_column(String(63), unique=True)
 
 
 class GradeFields:

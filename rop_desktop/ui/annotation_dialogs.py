@@ -3,8 +3,9 @@
 The import dialog lists the attribute / flag / label names found in the chosen file in a small
 mapping table (one combo per name) and runs
 :func:`~rop_desktop.services.annotation_io.import_annotations` in a worker thread; the export
-dialog runs :func:`~rop_desktop.services.annotation_io.export_annotations`. Both show the
-service's summary or the reason it refused, and never touch the store themselves.
+dialog runs :func:`~rop_desktop.services.annotation_io.export_annotations`. Both act for the
+signed-in actor, show the service's summary or the reason it refused (importing is for admins;
+a grader exports their own work only), and never touch the store themselves.
 """
 
 from __future__ import annotations
@@ -18,10 +19,12 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, 
                                QHBoxLayout, QLabel, QLineEdit, QPlainTextEdit, QPushButton, QTableWidget,
                                QVBoxLayout, QWidget)
 
+from rop_desktop.services import policy
 from rop_desktop.services.accounts import list_accounts
 from rop_desktop.services.annotation_io import FORMATS, REFERENCE, AnnotationIOError, export_annotations, \
     import_annotations
 from rop_desktop.services.annotation_io_attributes import MAPPING_TARGETS, list_attribute_names
+from rop_desktop.services.policy import Action, Actor
 from rop_desktop.workers.runner import GeneratorWorker
 
 #: The mapping combo's first entry: leave the name as the file has it (recognised by its usual name).
@@ -105,17 +108,22 @@ def _path_row(edit: QLineEdit, browse: Callable[[], None]) -> QWidget:
 
 
 class AnnotationImportDialog(_WorkerDialog):
-    """Format, file or folder, grader name and the attribute mapping; Import runs the import."""
+    """Format, file or folder, the receiving account and the attribute mapping; Import runs the import.
 
-    def __init__(self, study: Any, parent: QWidget | None = None) -> None:
+    Without an account named, the items land under a new import account (``imported: <file>``);
+    a named account keeps everything it has submitted (the summary lists the conflicts)."""
+
+    def __init__(self, study: Any, actor: Actor, parent: QWidget | None = None) -> None:
         super().__init__("Import annotations", "Import", parent)
         self.study = study
+        self.actor = actor
         self.format = QComboBox()
         self.format.addItems(FORMATS)
         self.path = QLineEdit()
         self.path.setPlaceholderText("annotation file (a folder for labelme and masks)")
         self.grader = QLineEdit()
-        self.grader.setPlaceholderText("imported: <file name>")
+        self.grader.setPlaceholderText("empty: a new account “imported: <file name>”")
+        self.grader.setToolTip("An existing account to import into; its submitted work is never overwritten")
         self.mapping = QTableWidget(0, 2)
         self.mapping.setHorizontalHeaderLabels(["Name in the file", "Means"])
         self.mapping.horizontalHeader().setStretchLastSection(True)
@@ -123,7 +131,7 @@ class AnnotationImportDialog(_WorkerDialog):
         form = QFormLayout()
         form.addRow("Format", self.format)
         form.addRow("File", _path_row(self.path, self.browse))
-        form.addRow("Grader", self.grader)
+        form.addRow("Into account", self.grader)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(QLabel("Attribute, flag and label names found in the file:"))
@@ -191,8 +199,9 @@ class AnnotationImportDialog(_WorkerDialog):
             self.fail("choose an annotation file first")
             return
         grader, mapping = self.grader.text().strip() or None, self.chosen_mapping()
+        study, actor = self.study, self.actor
         self.log.clear()
-        self._start(lambda: import_annotations(self.study, fmt, path, grader_name=grader, mapping=mapping))
+        self._start(lambda: import_annotations(study, actor, fmt, path, into_grader=grader, mapping=mapping))
 
     def show_result(self, summary: Any) -> None:
         self.status.setText(f"Imported {summary.annotations} outline(s) and {summary.grades} grade(s) "
@@ -201,18 +210,24 @@ class AnnotationImportDialog(_WorkerDialog):
 
 
 class AnnotationExportDialog(_WorkerDialog):
-    """Format, whose annotations (every grader, the reference standard or one grader), folder."""
+    """Format, whose annotations (every grader, the reference standard or one grader), folder.
+
+    An account that may not export other graders' work (a grader) is offered its own only."""
 
     ALL = "Every grader"
     REFERENCE_TEXT = "Reference standard"
 
-    def __init__(self, study: Any, parent: QWidget | None = None) -> None:
+    def __init__(self, study: Any, actor: Actor, parent: QWidget | None = None) -> None:
         super().__init__("Export annotations", "Export", parent)
         self.study = study
+        self.actor = actor
         self.format = QComboBox()
         self.format.addItems(FORMATS)
         self.whose = QComboBox()
-        self.whose.addItems([self.ALL, self.REFERENCE_TEXT, *(a.name for a in list_accounts(study))])
+        if policy.allowed(study, actor, Action.EXPORT_ALL):
+            self.whose.addItems([self.ALL, self.REFERENCE_TEXT, *(a.name for a in list_accounts(study, actor))])
+        else:
+            self.whose.addItem(actor.name)
         self.per_grader = QCheckBox("One mask per grader (masks only)")
         self.copy_images = QCheckBox("Copy the images too (pseudonymous names)")
         self.folder = QLineEdit()
@@ -247,7 +262,8 @@ class AnnotationExportDialog(_WorkerDialog):
             return
         fmt, graders = self.format.currentText(), self.graders()
         per_grader, copy_images = self.per_grader.isChecked(), self.copy_images.isChecked()
-        self._start(lambda: export_annotations(self.study, fmt, folder, graders=graders, per_grader=per_grader,
+        study, actor = self.study, self.actor
+        self._start(lambda: export_annotations(study, actor, fmt, folder, graders=graders, per_grader=per_grader,
                                                copy_images=copy_images))
 
     def show_result(self, written: Any) -> None:

@@ -1,50 +1,128 @@
-"""Sign in at start: pick or create a profile, then the password when the profile has one."""
+"""Sign in at start and on File → Switch grader…: which account the dialog offers first, the demo
+study's accounts, and the workstation's memory of the last account used.
+
+The default account is a convenience, never a privilege: the dialog preselects the account last
+signed in on this workstation for this study only when it is a *grader*; with none remembered, or
+an adjudicator / admin remembered, it preselects the first grader (or nothing). An elevated
+account is only ever chosen by the person at the keyboard (or named on the command line), and
+signs in with its password.
+"""
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Sequence
 from typing import Any
 
-from PySide6.QtWidgets import QDialog, QInputDialog, QLineEdit, QMessageBox, QWidget
+from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import QDialog, QWidget
 
 from rop_desktop.domain.labels import Role
-from rop_desktop.services.accounts import AccountError, authenticate, needs_password, new_profile
-from rop_desktop.services.grading import GraderInfo, list_graders
-from rop_desktop.ui.grader_dialog import GraderDialog
+from rop_desktop.services import accounts
+from rop_desktop.services.grading import GraderInfo
+from rop_desktop.services.policy import Actor
+from rop_desktop.ui.grader_dialog import MAX_TRIES, SignInDialog
 
-MAX_TRIES = 3
+__all__ = ["MAX_TRIES", "AccountMemory", "SignInDialog", "default_account", "demo_hint", "make_sign_in_dialog",
+           "sign_in"]
 
-
-def ask_password(study: Any, name: str, parent: QWidget | None = None) -> GraderInfo | None:
-    """Verify ``name``'s password (up to three tries); the profile when it matches, else None."""
-    for attempt in range(MAX_TRIES):
-        prompt = f"Password for {name}:" if attempt == 0 else f"Wrong password. Password for {name}:"
-        password, ok = QInputDialog.getText(parent, "Sign in", prompt, QLineEdit.EchoMode.Password)
-        if not ok:
-            return None
-        try:
-            return authenticate(study, name, password)
-        except AccountError:
-            continue
-    QMessageBox.warning(parent, "Sign in", "Three wrong passwords: ROP Desktop will close.")
-    return None
+DEMO_STUDY_NAME = "ROP Desktop demo study"
 
 
-def sign_in(study: Any, name: str | None = None, parent: QWidget | None = None) -> GraderInfo | None:
-    """The signed-in grader, or None when the user gave up. ``name`` skips the profile dialog."""
+class AccountMemory:
+    """The account last signed in on this workstation, per study, in ``settings`` (a QSettings).
+
+    A study is known by its database URL without password (a SQLite study's URL holds its
+    folder), hashed into the key so that paths and URLs never become settings groups.
+    """
+
+    GROUP = "lastAccount"
+
+    def __init__(self, settings: QSettings) -> None:
+        self.settings = settings
+
+    @staticmethod
+    def study_key(study: Any) -> str:
+        where = study.url.render_as_string(hide_password=True)
+        return hashlib.sha256(where.encode("utf-8")).hexdigest()[:32]
+
+    def last(self, study: Any) -> str | None:
+        value = self.settings.value(f"{self.GROUP}/{self.study_key(study)}")
+        return str(value) if value else None
+
+    def remember(self, study: Any, actor: Actor) -> None:
+        self.settings.setValue(f"{self.GROUP}/{self.study_key(study)}", actor.name)
+        self.settings.sync()
+
+
+def default_account(choices: Sequence[GraderInfo], remembered: str | None = None,
+                    fallback: str | None = None) -> str | None:
+    """The account the dialog selects at start: the remembered one if it is a grader, else
+    ``fallback`` if it is a listed grader, else the first grader; never an elevated account."""
+    graders = [c.name for c in choices if c.role is Role.GRADER]
+    for name in (remembered, fallback):
+        if name is not None and name in graders:
+            return name
+    return graders[0] if graders else None
+
+
+def demo_hint(study: Any, choices: Sequence[GraderInfo]) -> str | None:
+    """The demo study's accounts and passwords (synthetic images only), or None for any other study."""
+    from rop_desktop.services.demo_study import DEMO_GRADER, DEMO_PASSWORDS
+
+    names = {c.name for c in choices}
+    if study.name != DEMO_STUDY_NAME or not set(DEMO_PASSWORDS) <= names:
+        return None
+    lines = [f"{name} — password: {password}" for name, password in DEMO_PASSWORDS.items()]
+    return "\n".join(["Demo study (synthetic images only):", *lines,
+                      f"{DEMO_GRADER} and the demo graders — no password"])
+
+
+def _no_account_notice(study: Any, choices: Sequence[GraderInfo]) -> str | None:
+    if choices or accounts.self_registration_allowed(study):
+        return None
+    return ("This study has no account yet. Its first admin is made on the command line: "
+            f"rop-desktop study create \"{study.root}\" --admin NAME")
+
+
+def make_sign_in_dialog(study: Any, *, memory: AccountMemory | None = None, preselect: str | None = None,
+                        fallback: str | None = None, notice: str | None = None,
+                        parent: QWidget | None = None) -> SignInDialog:
+    """The sign-in dialog for ``study`` with its default account chosen (see the module docstring).
+
+    ``preselect`` (a name given on the command line) wins over the defaults."""
+    choices = accounts.sign_in_choices(study)
+    names = {c.name for c in choices}
+    chosen = preselect if preselect in names else default_account(
+        choices, memory.last(study) if memory is not None else None, fallback)
+    return SignInDialog(study, choices, preselect=chosen, hint=demo_hint(study, choices),
+                        notice=notice or _no_account_notice(study, choices),
+                        self_registration=accounts.self_registration_allowed(study),
+                        remember=(lambda actor: memory.remember(study, actor)) if memory is not None else None,
+                        parent=parent)
+
+
+def sign_in(study: Any, name: str | None = None, *, memory: AccountMemory | None = None,
+            fallback: str | None = None, parent: QWidget | None = None) -> Actor | None:
+    """The signed-in account, or None when the user gave up.
+
+    ``name`` (``--grader NAME``) signs that account in at once when it has no password;
+    otherwise the dialog opens on it and asks for the password."""
+    notice = None
     if name is not None:
-        info = next((g for g in list_graders(study) if g.name == name), None)
-        if info is None:
+        if not accounts.needs_password(study, name):
             try:
-                return new_profile(study, name, Role.GRADER)
-            except AccountError as exc:
-                QMessageBox.warning(parent, "Sign in", exc.reason)
-                return None
-    else:
-        dialog = GraderDialog(list_graders(study), lambda n, role: new_profile(study, n, role or Role.GRADER),
-                              parent)
-        if dialog.exec() != QDialog.DialogCode.Accepted or dialog.chosen is None:
-            return None
-        info = dialog.chosen
-    if needs_password(study, info.name):
-        return ask_password(study, info.name, parent)
-    return info
+                actor = accounts.sign_in(study, name, None)
+            except accounts.AccountError as exc:
+                notice = exc.reason
+            else:
+                if memory is not None:
+                    memory.remember(study, actor)
+                return actor
+        elif name not in {c.name for c in accounts.sign_in_choices(study)}:
+            notice = f"There is no active account called “{name}” in this study: pick yours."
+    dialog = make_sign_in_dialog(study, memory=memory, preselect=name, fallback=fallback, notice=notice,
+                                 parent=parent)
+    accepted = dialog.exec() == QDialog.DialogCode.Accepted
+    dialog.deleteLater()
+    return dialog.actor if accepted else None

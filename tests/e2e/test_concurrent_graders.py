@@ -31,7 +31,9 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import NullPool
 
-from rop_desktop.services.grading import GradingService, create_grader, image_ids
+from rop_desktop.services.accounts import create_account, create_first_admin
+from rop_desktop.services.grading import GradingService, image_ids
+from rop_desktop.services.policy import Actor
 from rop_desktop.services.importer import run_import
 from rop_desktop.store import Study
 
@@ -46,14 +48,16 @@ import sys, time
 from sqlalchemy.exc import DBAPIError
 from rop_desktop.domain.grades import GradeValues
 from rop_desktop.domain.labels import Quality, RopPresence, Stage
+from rop_desktop.services.accounts import sign_in
 from rop_desktop.services.grading import GradingService, image_ids
 from rop_desktop.store import Study
 
-folder, grader_id, pace_s, retry = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), sys.argv[4] == "retry"
+folder, grader_name, pace_s, retry = sys.argv[1], sys.argv[2], float(sys.argv[3]), sys.argv[4] == "retry"
 values = GradeValues(rop=RopPresence.YES, stage=Stage.S2, quality=Quality.GRADABLE)
 study = Study.open(folder)
-service = GradingService(study, grader_id)
-for image in image_ids(study):
+me = sign_in(study, grader_name, sys.argv[5])
+service = GradingService(study, me)
+for image in image_ids(study, me):
     while True:
         try:
             service.submit(image, values)
@@ -72,9 +76,10 @@ print("FINISHED", flush=True)
 class GraderProcess:
     """The grader script in a subprocess, with its ``DONE`` lines collected as they come."""
 
-    def __init__(self, folder: Path, grader_id: int, *, pace_s: float, retry: bool) -> None:
+    def __init__(self, folder: Path, grader_id: Actor, *, pace_s: float, retry: bool) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-c", GRADER, str(folder), str(grader_id), str(pace_s), "retry" if retry else "no"],
+            [sys.executable, "-c", GRADER, str(folder), GRADER_NAME, str(pace_s), "retry" if retry else "no",
+             GRADER_PASSWORD],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self.done: list[int] = []
         self.retries = 0
@@ -122,25 +127,30 @@ class GraderProcess:
             self.proc.wait()
 
 
-def make_study(folder: Path, sources: Path, url: URL | None = None) -> int:
-    """A study of ``N_IMAGES`` distinct tiny PNGs and one grader; returns the grader's id."""
+GRADER_NAME, GRADER_PASSWORD = "Stream grader", "stream-grader-pw"
+
+
+def make_study(folder: Path, sources: Path, url: URL | None = None) -> Actor:
+    """A study of ``N_IMAGES`` distinct tiny PNGs and one grader; returns the grader's account."""
     sources.mkdir()
     rng = np.random.default_rng(1)
     for i in range(N_IMAGES):
         cv2.imwrite(str(sources / f"img_{i:04d}_OS.png"), rng.integers(0, 255, (16, 16, 3), dtype=np.uint8))
     with Study.create(folder, url=url) as study:
-        assert len(run_import(study, [sources]).imported) == N_IMAGES
-        return create_grader(study, "Stream grader").id
+        admin = create_first_admin(study, "Admin", "admin-password")
+        assert len(run_import(study, admin, [sources]).imported) == N_IMAGES
+        account = create_account(study, admin, GRADER_NAME, password=GRADER_PASSWORD)
+        return Actor(account.id, account.name, account.role)
 
 
-def assert_all_submitted(folder: Path, grader_id: int, done: list[int]) -> None:
+def assert_all_submitted(folder: Path, grader_id: Actor, done: list[int]) -> None:
     """Every reported image is submitted by the grader, and nothing else is half-written."""
     assert done, "the grader reported nothing"
     assert len(set(done)) == len(done)
     with Study.open(folder) as study:
         service = GradingService(study, grader_id)
         status = {row.image_id: row.status for row in service.worklist()}
-        assert len(status) == N_IMAGES == len(image_ids(study))
+        assert len(status) == N_IMAGES == len(image_ids(study, grader_id))
     missing = [i for i in done if status[i] != "submitted"]
     assert not missing, f"reported as submitted but not in the store: {missing}"
     assert set(status.values()) <= {"todo", "submitted"}  # submit is one transaction: never a draft

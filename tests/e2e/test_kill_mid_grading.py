@@ -16,15 +16,17 @@ import pytest
 from shapely.geometry import Polygon
 
 from rop_desktop.domain.labels import Quality, RopPresence, Stage
-from rop_desktop.services.grading import GradingService, list_graders
+from rop_desktop.services.accounts import sign_in
+from rop_desktop.services.demo_study import DEMO_GRADER
+from rop_desktop.services.grading import GradingService
 from rop_desktop.store import Study
 
-GRADER = "Crash tester"
+GRADER = DEMO_GRADER  # the demo study's grader: no password, nothing graded yet
 OUTLINE = [(200.0, 150.0), (320.0, 150.0), (260.0, 250.0)]
 READY_TIMEOUT_S = 60.0
 
-# The app as a user runs it (offscreen): build the window, open the first image, draw a polygon
-# with real mouse clicks, grade with real keys (Y, 2: a draft, not submitted), say READY, spin.
+# The app as a user runs it (offscreen): sign in, build the window, open the first image, draw a
+# polygon with real mouse clicks, grade with real keys (Y, 2: a draft, not submitted), say READY, spin.
 APP = r"""
 import ast
 import sys
@@ -33,13 +35,13 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
 from rop_desktop.app import build_window
-from rop_desktop.services.grading import create_grader
+from rop_desktop.services.accounts import sign_in
 from rop_desktop.store import Study
 
 folder, grader_name, outline = sys.argv[1], sys.argv[2], ast.literal_eval(sys.argv[3])
 app = QApplication(sys.argv[:1])
 study = Study.open(folder)
-window = build_window(study, create_grader(study, grader_name).id)
+window = build_window(study, sign_in(study, grader_name, None))
 window.resize(1400, 900)
 window.show()
 window.activateWindow()
@@ -108,8 +110,7 @@ def test_killed_mid_grading_keeps_the_polygon_and_the_draft(demo_study_dir: Path
         connection.close()
 
     with Study.open(demo_study_dir) as study:
-        grader = next(g for g in list_graders(study) if g.name == GRADER)
-        service = GradingService(study, grader.id)
+        service = GradingService(study, sign_in(study, GRADER, None))
         (shape,) = service.my_shapes(image)
         assert Polygon(shape.points).is_valid
         assert all(abs(x - ex) <= 1.2 and abs(y - ey) <= 1.2 for (x, y), (ex, ey) in zip(shape.points, OUTLINE))

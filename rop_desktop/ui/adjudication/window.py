@@ -22,7 +22,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QCloseEvent, QShowEvent
 from PySide6.QtWidgets import (QLabel, QMessageBox, QPushButton, QScrollArea, QSplitter, QVBoxLayout, QWidget)
 
-from rop_desktop.services.accounts import PermissionDenied
+from rop_desktop.services.policy import AccessDenied as PermissionDenied
 from rop_desktop.services.reference import VOTE_METHODS, AdjudicationError, ConflictError
 from rop_desktop.ui.canvas import ImageCanvas
 from rop_desktop.ui.display_bar import DisplayBar
@@ -148,9 +148,14 @@ class AdjudicationWindow(QWidget):
 
     # ================================================================= queue
     def refresh_queue(self) -> list[int]:
-        """Reload both queue lists; returns the images to decide."""
+        """Reload both queue lists; returns the images to decide (a refusal is shown, the lists stay)."""
         current = self.case.image_id if self.case is not None else None
-        self.queue.set_items(self.service.queue(), self.service.insufficient(), current)
+        try:
+            to_decide, insufficient = self.service.queue(), self.service.insufficient()
+        except PermissionDenied as exc:  # the account lost its role since the view opened
+            self.last_notice = show_notice(self, "Adjudication", exc.reason, QMessageBox.Icon.Warning)
+            return self.queue.image_ids()
+        self.queue.set_items(to_decide, insufficient, current)
         return self.queue.image_ids()
 
     def open_first(self) -> int | None:

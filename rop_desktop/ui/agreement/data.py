@@ -23,13 +23,14 @@ class DashboardData:
     model_note: str = ""
 
 
-def compute_dashboard(study: Any, threshold: float = 0.5) -> DashboardData:
-    """Every figure of the dashboard (blocking: run it in a worker thread)."""
+def compute_dashboard(study: Any, actor: Any, threshold: float = 0.5) -> DashboardData:
+    """Every figure of the dashboard as ``actor`` (a ``policy.Actor``) may see them (blocking: run it
+    in a worker thread; the services refuse an account that may not read the agreement figures)."""
     from rop_desktop.services.agreement import AgreementError, AgreementService
     from rop_desktop.services.predictions import PredictionService
 
-    agreement = AgreementService(study)
-    predictions = PredictionService(study)
+    agreement = AgreementService(study, actor)
+    predictions = PredictionService(study, actor)
     version = predictions.models.active("binary")
     probabilities: dict[int, float] = {}
     note = ""

@@ -13,8 +13,14 @@
   drawn ones with source "model") or rejects;
 * re-requests the prediction when a version is activated; refreshes the worklist's model
   columns (:attr:`ModelController.worklist_columns`, installed by the worklist) after a batch
-  prediction; starts an auto-update training run when it is due after a submit;
+  prediction and after a submit; starts an auto-update training run when it is due after a submit;
 * shuts every worker down when the window closes.
+
+Training and model management are for the accounts the policy allows (``Action.MODELS_MANAGE``):
+for anyone else the Train tab is not built (no training service calls at all) and the Models
+tab shows the versions without the buttons that change them; the services refuse those
+accounts all the same. What the worklist and the Model tab show is what the prediction service
+returns for the signed-in account: it applies blinding and assist mode itself.
 """
 
 from __future__ import annotations
@@ -23,13 +29,12 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QTimer
 
-from rop_desktop.domain.labels import Role
 from rop_desktop.domain.shapes import Shape
-from rop_desktop.services import assist
+from rop_desktop.services import assist, policy
 from rop_desktop.services.grading import GradingService
 from rop_desktop.services.models import ModelService
+from rop_desktop.services.policy import AccessDenied, Action
 from rop_desktop.services.predictions import ImagePrediction, PredictionService
-from rop_desktop.services.reference import recompute_references
 from rop_desktop.services.training_runs import TrainingService
 from rop_desktop.ui.model.colormap import heatmap_rgba, mask_rgba
 from rop_desktop.ui.model.prediction_panel import PredictionPanel
@@ -52,18 +57,24 @@ class ModelController(QObject):
         self.window = window
         self.study = study
         self.grading = grading
-        self.models = ModelService(study)
-        self.predictions = PredictionService(study, device=device)
-        self.training_service = TrainingService(study, actor_id=grading.grader.id)
+        actor = grading.actor
+        self.models = ModelService(study, actor)
+        self.predictions = PredictionService(study, actor, device=device)
 
         self.prediction_panel = PredictionPanel()
-        self.training_panel = TrainingPanel()
         self.versions_panel = VersionsPanel()
         window.add_side_panel(self.prediction_panel, "Model")
-        window.add_side_panel(self.training_panel, "Train")
+        #: The Train tab and its controller: only for an account that may train (else None).
+        self.training_service: TrainingService | None = None
+        self.training_panel: TrainingPanel | None = None
+        self.training: TrainingController | None = None
+        if policy.allowed(study, actor, Action.MODELS_MANAGE):
+            self.training_service = TrainingService(study, actor)
+            self.training_panel = TrainingPanel()
+            window.add_side_panel(self.training_panel, "Train")
+            self.training = TrainingController(self.training_panel, self.training_service, self)
         window.add_side_panel(self.versions_panel, "Models")
 
-        self.training = TrainingController(self.training_panel, self.training_service, self)
         self.versions = VersionsController(self.versions_panel, self.models, self.predictions, grading,
                                            window.workspace.open_image, lambda: window.workspace.shown, self)
         self.worker = PredictionWorker(self.predictions, lambda image_id: grading.load_image(image_id).rgb, self)
@@ -75,7 +86,6 @@ class ModelController(QObject):
         self._pending = 0  # token of the awaited full prediction
         self._feature_token = 0
         self._overlay_cache: dict[tuple[str, Any], Any] = {}
-        self._submitted: set[int] = set()
 
         self.worker.done.connect(self._on_result)
         panel = self.prediction_panel
@@ -84,8 +94,9 @@ class ModelController(QObject):
         panel.proposeRequested.connect(self.propose)
         panel.acceptProposalsRequested.connect(self.accept_proposals)
         panel.rejectProposalsRequested.connect(self.reject_proposals)
-        self.training.runEnded.connect(lambda _outcome: self.versions.refresh())
-        self.training.versionActivated.connect(lambda _v: self._models_changed())
+        if self.training is not None:
+            self.training.runEnded.connect(lambda _outcome: self.versions.refresh())
+            self.training.versionActivated.connect(lambda _v: self._models_changed())
         self.versions.modelsChanged.connect(self._models_changed)
         self.versions.scoresChanged.connect(self.refresh_worklist_scores)
         self.versions.assistChanged.connect(lambda _on: (self.refresh_worklist_scores(), self._reshow()))
@@ -122,7 +133,8 @@ class ModelController(QObject):
             self.show_image(self.window.workspace.shown)
 
     def _models_changed(self) -> None:
-        self.training.refresh_choices()
+        if self.training is not None:
+            self.training.refresh_choices()
         self.versions.refresh()
         self.refresh_worklist_scores()
         self._reshow()
@@ -220,28 +232,46 @@ class ModelController(QObject):
 
     # ------------------------------------------------------------------ after a submit
     def _on_submitted(self, image_id: int) -> None:
-        self._submitted.add(image_id)
-        self.worklist_columns.refresh()
+        # the submit may have unblinded the image's score (the grading service settled its reference)
+        self.refresh_worklist_scores()
         # the workspace opens the next image to do right after this signal; if it stays (nothing
         # left to do), the submitted image is now unblinded: show the model's output for it
         QTimer.singleShot(0, lambda: self._reshow() if self.window.workspace.current == image_id else None)
-        if self.training_service.auto_update_every():
-            recompute_references(self.study, [image_id])  # the new vote may settle the image's reference
-            self.training.auto_update_if_due()
+        if self.training is not None and self.training_service is not None:
+            try:
+                if self.training_service.auto_update_every():
+                    self.training.auto_update_if_due()
+            except AccessDenied as exc:  # the account lost its role since sign-in
+                self.window.statusBar().showMessage(exc.reason, 10_000)
 
     # ------------------------------------------------------------------ worklist columns
     def refresh_worklist_scores(self) -> None:
-        """Reload P(ROP) / uncertainty per image into :attr:`worklist_columns` (blinding kept)."""
-        unblinded = (not self.grading.blinded() or self.grading.grader.role in (Role.ADJUDICATOR, Role.ADMIN)
-                     or assist.assist_mode(self.study))
-        self._submitted = {row.image_id for row in self.grading.worklist(status="submitted")}
-        self.worklist_columns.set_scores(self.predictions.probabilities(),
-                                         lambda image_id: unblinded or image_id in self._submitted)
+        """Reload P(ROP) / uncertainty per image into :attr:`worklist_columns`. The prediction
+        service returns only the scores this account may see now (blinding, assist mode); an image
+        without one says "hidden" where the policy keeps the model's output from the account (asked
+        once per shown row, only while a ROP model is active)."""
+        try:
+            scores = self.predictions.probabilities()
+            model_active = self.models.active("binary") is not None
+        except AccessDenied as exc:
+            scores, model_active = {}, False
+            self.window.statusBar().showMessage(exc.reason, 10_000)
+        asked: dict[int, bool] = {}
+
+        def visible(image_id: int) -> bool:
+            if image_id in scores or not model_active:
+                return True
+            if image_id not in asked:
+                asked[image_id] = self.visible(image_id)
+            return asked[image_id]
+
+        self.worklist_columns.set_scores(scores, visible)
 
     # ------------------------------------------------------------------ closing
     def shutdown(self) -> None:
         self.worker.shutdown()
-        self.training.shutdown()
+        if self.training is not None:
+            self.training.shutdown()
         self.versions.shutdown()
 
 
@@ -252,5 +282,6 @@ def install_model_features(window: Any, study: Any, grading_service: GradingServ
 
     controller = ModelController(window, study, grading_service, device=device)
     window.model_controller = controller
-    add_report_button(controller)
+    if policy.allowed(study, grading_service.actor, Action.MODELS_MANAGE):  # reports evaluate on the reference
+        add_report_button(controller)
     return controller

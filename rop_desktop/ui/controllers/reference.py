@@ -1,14 +1,16 @@
 """The Reference menu: adjudication, agreement, vote settings, recompute, exports.
 
 :func:`install_reference_features` adds the menu to the main window and returns the
-:class:`ReferenceController` behind it. Every action goes through a service, which enforces the
-roles (adjudication, recompute and exports: adjudicators and admins; vote settings: admins, or
-anyone while the study has no admin; the agreement dashboard: everyone, it shows aggregates
-only). A refused action says why in a message; nothing opens.
+:class:`ReferenceController` behind it. Every action goes through a service with the signed-in
+actor, and the service decides (:mod:`rop_desktop.services.policy`: adjudication, the agreement
+dashboard, recompute and exports are for adjudicators and admins; vote settings for admins). The
+menu only shows what the policy allows the account — a grader sees no Reference menu at all — but
+an action triggered anyway still asks the service, and its refusal is shown with the reason;
+nothing opens and nothing changes.
 
 The composition root may also connect ``workspace.gradeSubmitted`` to
-:meth:`ReferenceController.on_grade_submitted`, so the votes of a submitted image are settled
-at once.
+:meth:`ReferenceController.on_grade_submitted`: the grading service settles the submitted image's
+votes itself, and the open adjudication queue and dashboard are refreshed.
 """
 
 from __future__ import annotations
@@ -23,20 +25,17 @@ from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QFileDialog, QMenu, QMessageBox
 
-from rop_desktop.domain.labels import Role
 from rop_desktop.domain.votes import VoteError, VoteSettings
-from rop_desktop.services.accounts import AccountError, PermissionDenied, require_admin, require_role
+from rop_desktop.services import policy
 from rop_desktop.services.export import ExportError, export_reference_csv, export_snapshot
 from rop_desktop.services.grading import GradingService, list_graders
+from rop_desktop.services.policy import AccessDenied, Action, Actor
 from rop_desktop.services.reference import (RecomputeSummary, ReferenceService, get_vote_settings,
-                                            recompute_references, set_vote_settings)
+                                            set_vote_settings)
 from rop_desktop.ui.adjudication import AdjudicationWindow, VoteSettingsDialog
 from rop_desktop.ui.adjudication.background import BackgroundCalls
 from rop_desktop.ui.adjudication.notice import show_notice
 from rop_desktop.ui.agreement import AgreementDashboard, compute_dashboard
-
-REVIEWERS = (Role.ADJUDICATOR, Role.ADMIN)
-
 
 def summary_text(summary: RecomputeSummary) -> str:
     """A recompute's outcome in one sentence."""
@@ -57,8 +56,9 @@ class _ActiveModelPredictions:
     Runs in the adjudication view's worker thread; the prediction service (and torch) is loaded
     there on first use, never on the UI thread."""
 
-    def __init__(self, study: Any) -> None:
+    def __init__(self, study: Any, actor: Actor) -> None:
         self._study = study
+        self._actor = actor
         self._service: Any = None
         self._lock = threading.Lock()
 
@@ -67,7 +67,7 @@ class _ActiveModelPredictions:
             if self._service is None:
                 from rop_desktop.services.predictions import PredictionService
 
-                self._service = PredictionService(self._study)
+                self._service = PredictionService(self._study, self._actor)
             if not self._service.active_versions():
                 return None
             return self._service.predict_image(image_id, saliency=False)
@@ -83,32 +83,38 @@ class ReferenceController(QObject):
         self.window = window
         self.study = study
         self.grading = grading_service
-        self.grader = grading_service.grader
+        self.actor: Actor = grading_service.actor
         self.adjudication: AdjudicationWindow | None = None
         self.dashboard: AgreementDashboard | None = None
         self.last_notice: QMessageBox | None = None
         self.calls = BackgroundCalls(self)
-        self._predict = _ActiveModelPredictions(study)
+        self._predict = _ActiveModelPredictions(study, self.actor)
         menu: QMenu = window.menuBar().addMenu("&Reference")
         self.menu = menu
         self.adjudication_action = self._add(menu, "Adjudication queue…", self.open_adjudication,
-                                             "Decide the images the votes did not settle (adjudicators, admins)")
+                                             "Decide the images the votes did not settle (adjudicators, admins)",
+                                             Action.REFERENCE_DECIDE)
         self.dashboard_action = self._add(menu, "Agreement dashboard…", self.open_dashboard,
-                                          "Inter-grader agreement, each grader against the others, the model")
+                                          "Inter-grader agreement, each grader against the others, the model",
+                                          Action.AGREEMENT_READ)
         menu.addSeparator()
         self.settings_action = self._add(menu, "Vote settings…", self.open_vote_settings,
-                                         "Quorum and tie rule of the study (admins)")
+                                         "Quorum and tie rule of the study (admins)", Action.SETTINGS_WRITE)
         self.recompute_action = self._add(menu, "Recompute votes", self.recompute,
-                                          "Settle every image again from the submitted grades")
+                                          "Settle every image again from the submitted grades", Action.REFERENCE_DECIDE)
         menu.addSeparator()
         self.csv_action = self._add(menu, "Export reference CSV…", self.choose_reference_csv,
-                                    "The reference standard as a table (pseudonymous)")
+                                    "The reference standard as a table (pseudonymous)", Action.EXPORT_ALL)
         self.snapshot_action = self._add(menu, "Export training snapshot…", self.choose_snapshot_folder,
-                                         "The reference standard with images and masks, for training")
+                                         "The reference standard with images and masks, for training",
+                                         Action.EXPORT_ALL)
+        menu.menuAction().setVisible(any(a.isVisible() for a in menu.actions() if not a.isSeparator()))
         window.on_shutdown(self.shutdown)
 
-    def _add(self, menu: QMenu, text: str, slot: Any, tip: str) -> QAction:
+    def _add(self, menu: QMenu, text: str, slot: Any, tip: str, needs: Action) -> QAction:
+        """A menu action shown only where the policy allows ``needs``; its slot asks the service anyway."""
         action = menu.addAction(text)
+        action.setVisible(policy.allowed(self.study, self.actor, needs))
         action.setStatusTip(tip)
         action.setToolTip(tip)
         action.triggered.connect(lambda _checked=False: slot())
@@ -119,8 +125,18 @@ class ReferenceController(QObject):
         self.last_notice = show_notice(self.window, title, text, icon)
         return self.last_notice
 
-    def _refused(self, exc: AccountError) -> None:
+    def _refused(self, exc: AccessDenied) -> None:
         self._notice("Not allowed", exc.reason, QMessageBox.Icon.Warning)
+
+    def _may(self, action: Action) -> bool:
+        """Ask the policy before a window or file dialog opens; a refusal is shown with its reason.
+        (The services ask again on every call: this only spares the user a window that cannot work.)"""
+        try:
+            policy.check(self.study, self.actor, action)
+        except AccessDenied as exc:
+            self._refused(exc)
+            return False
+        return True
 
     # ================================================================= windows
     def open_adjudication(self) -> AdjudicationWindow | None:
@@ -129,17 +145,11 @@ class ReferenceController(QObject):
             self.adjudication.raise_()
             self.adjudication.activateWindow()
             return self.adjudication
-        try:
-            require_role(self.study, self.grader.id, *REVIEWERS, action="adjudicate: the adjudication view shows "
-                         "every grader's grades and outlines")
-            service = ReferenceService(self.study, self.grader.id)
-            # the image's audit trail when the service offers it (ReferenceService.history); otherwise
-            # the view shows the submissions and the decision it reads from the case
-            view = AdjudicationWindow(service, self.grading.load_image, predict=self._predict,
-                                      history=getattr(service, "history", None), title=self.study.name)
-        except PermissionDenied as exc:
-            self._refused(exc)
+        if not self._may(Action.REFERENCE_READ):  # the queue shows every grader's grades and outlines
             return None
+        service = ReferenceService(self.study, self.actor)
+        view = AdjudicationWindow(service, self.grading.load_image, predict=self._predict, history=service.history,
+                                  title=self.study.name)
         self._own(view, "adjudication")
         view.settled.connect(lambda _image, _state: self._refresh_dashboard())
         view.refresh_queue()
@@ -148,14 +158,16 @@ class ReferenceController(QObject):
         self.adjudication = view
         return view
 
-    def open_dashboard(self) -> AgreementDashboard:
-        """The agreement dashboard (any role: aggregate figures only)."""
+    def open_dashboard(self) -> AgreementDashboard | None:
+        """The agreement dashboard (adjudicators and admins); None, with the reason, for anyone else."""
         if self.dashboard is not None and shiboken6.isValid(self.dashboard):
             self.dashboard.raise_()
             self.dashboard.activateWindow()
             return self.dashboard
-        study = self.study
-        view = AgreementDashboard(lambda threshold: compute_dashboard(study, threshold), title=study.name)
+        if not self._may(Action.AGREEMENT_READ):  # figures are computed in a worker: refuse before it opens
+            return None
+        study, actor = self.study, self.actor
+        view = AgreementDashboard(lambda threshold: compute_dashboard(study, actor, threshold), title=study.name)
         self._own(view, "dashboard")
         view.show()
         self.dashboard = view
@@ -171,13 +183,11 @@ class ReferenceController(QObject):
 
     # ================================================================= votes
     def open_vote_settings(self) -> VoteSettingsDialog | None:
-        """The vote settings dialog (admins; anyone while the study has no admin)."""
-        try:
-            require_admin(self.study, self.grader.id, "change the vote settings")
-            settings = get_vote_settings(self.study)
-        except PermissionDenied as exc:
-            self._refused(exc)
+        """The vote settings dialog (admins); None, with the reason, for anyone else."""
+        if not self._may(Action.SETTINGS_WRITE):  # the service decides again when the settings are saved
             return None
+        try:
+            settings = get_vote_settings(self.study)
         except VoteError as exc:
             settings = VoteSettings()
             self._notice("Vote settings", f"The stored vote settings are damaged ({exc.reason}); the defaults "
@@ -190,48 +200,40 @@ class ReferenceController(QObject):
     def save_vote_settings(self, settings: VoteSettings) -> RecomputeSummary | None:
         """Store the settings (audited) and settle every image again with them."""
         try:
-            set_vote_settings(self.study, settings, self.grader.id)
-        except PermissionDenied as exc:
+            set_vote_settings(self.study, self.actor, settings)
+            summary = ReferenceService(self.study, self.actor).recompute()
+        except AccessDenied as exc:
             self._refused(exc)
             return None
-        summary = recompute_references(self.study, actor_id=self.grader.id)
         self._notice("Vote settings saved", f"Quorum {settings.quorum}, tie rule “{settings.tie_rule}”. "
                      + summary_text(summary))
-        self._after_recompute()
+        self.refresh_views()
         return summary
 
     def recompute(self) -> RecomputeSummary | None:
         """Settle every image again from the submitted votes (adjudicators and admins)."""
         try:
-            summary = ReferenceService(self.study, self.grader.id).recompute()
-        except PermissionDenied as exc:
+            summary = ReferenceService(self.study, self.actor).recompute()
+        except AccessDenied as exc:
             self._refused(exc)
             return None
         self._notice("Votes recomputed", summary_text(summary))
-        self._after_recompute()
+        self.refresh_views()
         return summary
 
-    def on_grade_submitted(self, image_id: int) -> None:
-        """Settle a freshly submitted image's votes (connect ``workspace.gradeSubmitted`` here)."""
-        recompute_references(self.study, [image_id])
-        self._after_recompute()
+    def on_grade_submitted(self, _image_id: int) -> None:
+        """A grade was submitted (the grading service has settled its image): refresh the views."""
+        self.refresh_views()
 
-    def _after_recompute(self) -> None:
+    def refresh_views(self) -> None:
+        """The votes or references changed: refresh the open adjudication queue and dashboard."""
         if self.adjudication is not None and shiboken6.isValid(self.adjudication):
             self.adjudication.refresh_queue()
         self._refresh_dashboard()
 
     # ================================================================= exports
-    def _require_reviewer(self, action: str) -> bool:
-        try:
-            require_role(self.study, self.grader.id, *REVIEWERS, action=action)
-        except PermissionDenied as exc:
-            self._refused(exc)
-            return False
-        return True
-
     def choose_reference_csv(self) -> Path | None:
-        if not self._require_reviewer("export the reference standard"):
+        if not self._may(Action.EXPORT_ALL):
             return None
         path, _ = QFileDialog.getSaveFileName(self.window, "Export the reference standard", "reference.csv",
                                               "CSV (*.csv)")
@@ -239,10 +241,11 @@ class ReferenceController(QObject):
 
     def export_reference_csv(self, path: Path) -> Path | None:
         """Write the reference standard as CSV (adjudicators and admins)."""
-        if not self._require_reviewer("export the reference standard"):
-            return None
         try:
-            written = export_reference_csv(self.study, path)
+            written = export_reference_csv(self.study, self.actor, path)
+        except AccessDenied as exc:
+            self._refused(exc)
+            return None
         except ExportError as exc:
             self._notice("Export", exc.reason, QMessageBox.Icon.Warning)
             return None
@@ -250,7 +253,7 @@ class ReferenceController(QObject):
         return written
 
     def choose_snapshot_folder(self) -> None:
-        if not self._require_reviewer("export a training snapshot"):
+        if not self._may(Action.EXPORT_ALL):
             return
         folder = QFileDialog.getExistingDirectory(self.window, "Folder for the training snapshot")
         if folder:
@@ -258,17 +261,18 @@ class ReferenceController(QObject):
 
     def export_snapshot(self, folder: Path) -> bool:
         """Write a training snapshot in ``folder`` (or, when it is not empty, in a new dated folder
-        inside it) in a worker thread; ``snapshotExported`` when done. False when refused or busy."""
-        if not self._require_reviewer("export a training snapshot"):
+        inside it) in a worker thread; ``snapshotExported`` when done. False when refused or busy.
+        (The export service checks the actor again in the worker: a refusal there is shown too.)"""
+        if not self._may(Action.EXPORT_ALL):
             return False
         if self.calls.busy():
             self._notice("Export", "A snapshot is being written; wait until it is done.")
             return False
         if folder.exists() and any(folder.iterdir()):
             folder = folder / f"reference-snapshot-{datetime.now():%Y%m%d-%H%M%S}"
-        study, actor = self.study, self.grader.id
+        study, actor = self.study, self.actor
         self.window.statusBar().showMessage(f"Writing the training snapshot to {folder} …")
-        self.calls.start(lambda: export_snapshot(study, folder, actor_id=actor), self._on_snapshot,
+        self.calls.start(lambda: export_snapshot(study, actor, folder), self._on_snapshot,
                          self._on_snapshot_error)
         return True
 

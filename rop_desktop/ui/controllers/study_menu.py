@@ -1,4 +1,5 @@
-"""The File menu: import images into this study, open / create another study, recent studies, quit."""
+"""The File menu: import images into this study (admins), open / create another study, recent
+studies, quit. (Switch grader… and Change my password… are added by ``controllers.accounts``.)"""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ from typing import Any
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QFileDialog, QMenu
 
+from rop_desktop.services import policy
 from rop_desktop.services.importer import import_images
+from rop_desktop.services.policy import Action, Actor
 from rop_desktop.services.studies import recent_study_folders
 from rop_desktop.ui.connect_dialog import ConnectDialog
 from rop_desktop.ui.import_dialog import ImportDialog
@@ -19,24 +22,33 @@ IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.tif *.tiff *.webp *.dcm *.dic
 
 
 class StudyMenu:
-    """Builds the File menu. ``open_study(path)`` is the composition root's way to switch studies."""
+    """Builds the File menu. ``open_study(path)`` is the composition root's way to switch studies.
 
-    def __init__(self, window: MainWindow, study: Any, open_study: Callable[[Path], None],
+    The import actions are shown only to an account the policy lets import images (admins); the
+    import service refuses anyone else all the same, and the import dialog shows why."""
+
+    def __init__(self, window: MainWindow, study: Any, actor: Actor, open_study: Callable[[Path], None],
                  after_import: Callable[[], None]) -> None:
         self.window = window
         self.study = study
+        self.actor = actor
         self._open_study = open_study
         self._after_import = after_import
         menu: QMenu = window.menuBar().addMenu("&File")
+        self.menu = menu
         self.import_files_action = self._add(menu, "Import images…", self.import_files)
         self.import_folder_action = self._add(menu, "Import a folder…", self.import_folder)
-        menu.addSeparator()
+        may_import = policy.allowed(study, actor, Action.IMPORT_IMAGES)
+        for action in (self.import_files_action, self.import_folder_action):
+            action.setVisible(may_import)
+        self.import_separator = menu.addSeparator()
+        self.import_separator.setVisible(may_import)
         self.open_action = self._add(menu, "Open or create a study…", self.choose_study)
         self.connect_action = self._add(menu, "Connect to a shared study…", self.connect_shared)
         self.recent_menu = menu.addMenu("Recent studies")
         self.recent_menu.aboutToShow.connect(self._fill_recent)
         menu.addSeparator()
-        self._add(menu, "Quit", window.close)
+        self.quit_action = self._add(menu, "Quit", window.close)
         self.dialog: ImportDialog | None = None
 
     def _add(self, menu: QMenu, text: str, slot: Callable[[], object]) -> QAction:
@@ -80,5 +92,6 @@ class StudyMenu:
         dialog.finishedImport.connect(lambda _summary: self._after_import())
         self.dialog = dialog
         dialog.show()
-        dialog.start(lambda: import_images(self.study, sources, manifest))
+        study, actor = self.study, self.actor
+        dialog.start(lambda: import_images(study, actor, sources, manifest))
         return dialog

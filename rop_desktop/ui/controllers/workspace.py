@@ -2,6 +2,8 @@
 
 Every user edit is written through the service at once (drafts included), so nothing is lost
 if the app dies. Image decoding runs in the ImageLoader thread; the window never waits for it.
+The service acts for the signed-in account and checks it on every call: a refusal (the account
+was deactivated or lost its role meanwhile) is shown in the status bar, never swallowed.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from rop_desktop.domain.shapes import Shape
 from rop_desktop.imaging.display import DisplaySettings, DisplaySettingsError
 from rop_desktop.services.grading import (GradeConflict, GradingError, GradingService, ImageData, MyGrade,
                                          ShapeConflict)
+from rop_desktop.services.policy import AccessDenied
 from rop_desktop.ui.controllers.connection import install_connection_guard
 from rop_desktop.ui.main_window import MainWindow
 from rop_desktop.workers.image_loader import ImageLoader
@@ -86,24 +89,40 @@ class WorkspaceController(QObject):
     # ------------------------------------------------------------------ navigation
     def reload_study_lists(self) -> None:
         """After an import: new patients / cameras in the filters, new rows in the worklist."""
-        self.window.worklist.set_choices(self.service.patients(), self.service.cameras())
+        try:
+            self.window.worklist.set_choices(self.service.patients(), self.service.cameras())
+        except AccessDenied as exc:
+            self._refused(exc)
+            return
         self.refresh_worklist()
         if self.current is None:
             self.start()
 
     def refresh_worklist(self) -> None:
         f = self.window.worklist.filters()
-        rows = self.service.worklist(status=f["status"], patient=f["patient"], camera=f["camera"])
+        try:
+            rows = self.service.worklist(status=f["status"], patient=f["patient"], camera=f["camera"])
+        except AccessDenied as exc:
+            self._refused(exc)
+            return
         self.window.worklist.set_rows(rows, current=self.current)
+
+    def _refused(self, exc: AccessDenied) -> None:
+        """The service refused this account: say why (the status bar), change nothing."""
+        self.window.statusBar().showMessage(exc.reason, 15000)
 
     def start(self) -> None:
         """Back to the image the grader left if it is still to do, else the first image to grade
         (or the first image when all are done)."""
-        last = self.service.last_image()
-        if last is not None and not self.service.my_grade(last).submitted:
-            self.open_image(last)
+        try:
+            last = self.service.last_image()
+            if last is not None and not self.service.my_grade(last).submitted:
+                self.open_image(last)
+                return
+            first = self.service.next_todo()
+        except AccessDenied as exc:
+            self._refused(exc)
             return
-        first = self.service.next_todo()
         if first is None:  # all done: show every image instead of an empty to-do list
             self.window.worklist.status_filter.setCurrentIndex(self.window.worklist.status_filter.findData(None))
             rows = self.window.worklist.model.rows()
@@ -120,7 +139,11 @@ class WorkspaceController(QObject):
         self.loader.request(image_id)
 
     def open_next_todo(self) -> None:
-        nxt = self.next_todo_policy(self.current)
+        try:
+            nxt = self.next_todo_policy(self.current)
+        except AccessDenied as exc:
+            self._refused(exc)
+            return
         if nxt is None:
             self.window.statusBar().showMessage("Everything in this study is submitted. Thank you!", 8000)
             return
@@ -137,18 +160,23 @@ class WorkspaceController(QObject):
     def _on_loaded(self, image_id: int, data: ImageData) -> None:
         if image_id != self.current:
             return
-        shapes = self.service.my_shapes(image_id)
+        try:
+            shapes = self.service.my_shapes(image_id)
+            mine = self.service.my_grade(image_id)
+            self.service.remember_image(image_id)
+            upcoming = self.service.next_todo(image_id)
+        except AccessDenied as exc:
+            self._refused(exc)
+            return
         self.window.canvas.set_image(data.rgb, shapes, data.fov)
-        mine = self.service.my_grade(image_id)
         self._versions[image_id] = mine.version
         self.panel.set_values(mine.values, submitted=mine.submitted)
         self.shown = image_id
         self._update_polygon_stages()
         eye = data.eye.value if data.eye else "eye ?"
         self.window.image_label.setText(f"{data.patient} · {eye} · {data.original_name}")
-        self.service.remember_image(image_id)
         self.imageShown.emit(image_id)
-        self.loader.prefetch(self.service.next_todo(image_id))
+        self.loader.prefetch(upcoming)
 
     def _on_load_failed(self, image_id: int, message: str) -> None:
         if image_id == self.current:
@@ -164,7 +192,7 @@ class WorkspaceController(QObject):
         image_id = self.shown
         try:
             self.edits.run(lambda: self.service.save_shape(image_id, shape), "a polygon")
-        except GradingError as exc:
+        except (GradingError, AccessDenied) as exc:
             self._edit_refused(exc)
         self._update_polygon_stages()
 
@@ -174,11 +202,11 @@ class WorkspaceController(QObject):
         image_id = self.shown
         try:
             self.edits.run(lambda: self.service.delete_shape(image_id, shape_id), "a polygon deletion")
-        except GradingError as exc:
+        except (GradingError, AccessDenied) as exc:
             self._edit_refused(exc)
         self._update_polygon_stages()
 
-    def _edit_refused(self, exc: GradingError) -> None:
+    def _edit_refused(self, exc: GradingError | AccessDenied) -> None:
         self.window.statusBar().showMessage(str(exc), 10000)
         if isinstance(exc, ShapeConflict) and self.shown is not None:
             # show what is stored; deferred: we are inside the canvas's undo-stack push
@@ -203,6 +231,9 @@ class WorkspaceController(QObject):
             stored = self.edits.run(save, "a draft grade")
         except GradeConflict as conflict:
             self._show_conflict(image_id, conflict)
+            return
+        except AccessDenied as exc:
+            self._refused(exc)
             return
         if stored:
             mine = saved[0]
@@ -231,7 +262,7 @@ class WorkspaceController(QObject):
         except GradeConflict as conflict:
             self._show_conflict(image_id, conflict)
             return
-        except GradingError as exc:
+        except (GradingError, AccessDenied) as exc:
             self.window.statusBar().showMessage(str(exc), 10000)
             return
         if not sent:  # kept until the database is back: stay on this image, nothing is lost
@@ -270,7 +301,10 @@ class WorkspaceController(QObject):
         self._save_display.start()
 
     def _persist_display(self) -> None:
-        self.service.save_display_settings(self.window.display_bar.settings().to_dict())
+        try:
+            self.service.save_display_settings(self.window.display_bar.settings().to_dict())
+        except AccessDenied as exc:
+            self._refused(exc)
 
     def shutdown(self) -> None:
         if self._save_display.isActive():

@@ -91,7 +91,7 @@ def add_report_button(controller: Any, *, make_report: Callable[[int], Path] | N
     from rop_desktop.services.reports import ReportService
 
     panel: QWidget = controller.versions_panel
-    service = ReportService(controller.study, actor_id=controller.grading.grader.id)
+    service = ReportService(controller.study, controller.grading.actor)
     build = make_report or (lambda version_id: service.write(version_id).html)
     button = QPushButton("Report…")
     button.setObjectName("reportButton")

@@ -6,6 +6,7 @@ from __future__ import annotations
 from PySide6.QtCore import QObject, Signal
 
 from rop_desktop.services.models import ModelVersionInfo
+from rop_desktop.services.policy import AccessDenied
 from rop_desktop.services.training_runs import ARCHITECTURES, TrainingService, default_architecture
 from rop_desktop.ui.model.training_panel import TrainingPanel
 from rop_desktop.workers.training_worker import (RunOutcome, TrainingWorker, TrainRequest, cuda_devices,
@@ -34,7 +35,7 @@ class TrainingController(QObject):
         panel.cancelRequested.connect(self.cancel)
         panel.pauseRequested.connect(lambda: self.worker.pause() if self.worker else None)
         panel.resumeRequested.connect(lambda: self.worker.resume() if self.worker else None)
-        panel.autoUpdateChanged.connect(self.service.set_auto_update_every)
+        panel.autoUpdateChanged.connect(self._set_auto_update)
         panel.activateRequested.connect(self._activate)
         panel.set_auto_update(service.auto_update_every())
         self._on_task(panel.task())
@@ -114,8 +115,18 @@ class TrainingController(QObject):
         self.refresh_choices()
         self.runEnded.emit(outcome)
 
+    def _set_auto_update(self, every: int | None) -> None:
+        try:
+            self.service.set_auto_update_every(every)
+        except AccessDenied as exc:  # the account lost its role since sign-in
+            self.panel.append_log(exc.reason)
+
     def _activate(self, version_id: int) -> None:
-        version: ModelVersionInfo = self.service.models.activate(version_id)
+        try:
+            version: ModelVersionInfo = self.service.models.activate(version_id)
+        except AccessDenied as exc:
+            self.panel.append_log(exc.reason)
+            return
         self.panel.version_activated()
         self.refresh_choices()
         self.versionActivated.emit(version)

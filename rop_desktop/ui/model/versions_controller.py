@@ -7,10 +7,11 @@ from collections.abc import Callable
 
 from PySide6.QtCore import QObject, Signal
 
-from rop_desktop.services.accounts import AccountError
+from rop_desktop.services import policy
 from rop_desktop.services.assist import assist_mode, set_assist_mode
 from rop_desktop.services.grading import GradingService
 from rop_desktop.services.models import ModelService, ModelServiceError
+from rop_desktop.services.policy import AccessDenied, Action
 from rop_desktop.services.predictions import PredictionService
 from rop_desktop.ui.model.versions_panel import VersionsPanel
 from rop_desktop.workers.runner import GeneratorWorker
@@ -46,15 +47,25 @@ class VersionsController(QObject):
         panel.uncertainNextRequested.connect(self.open_most_uncertain)
         panel.assistModeChanged.connect(self.set_assist)
         panel.set_assist_mode(assist_mode(grading.study))
+        study, actor = grading.study, grading.actor
+        panel.set_allowed(manage=policy.allowed(study, actor, Action.MODELS_MANAGE),
+                          predict_all=policy.allowed(study, actor, Action.PREDICT_ALL),
+                          settings=policy.allowed(study, actor, Action.SETTINGS_WRITE))
         self.refresh()
 
     def refresh(self) -> None:
         self.panel.set_versions(self.models.versions())
 
     # ------------------------------------------------------------------ registry
+    def _refused(self, exc: AccessDenied) -> None:
+        self.panel.show_message(exc.reason, error=True)
+
     def activate(self, version_id: int) -> None:
         try:
             version = self.models.activate(version_id)
+        except AccessDenied as exc:
+            self._refused(exc)
+            return
         except ModelServiceError as exc:
             self.panel.show_message(str(exc), error=True)
             return
@@ -62,18 +73,29 @@ class VersionsController(QObject):
         self._changed()
 
     def deactivate(self, version_id: int) -> None:
-        self.models.deactivate(version_id)
+        try:
+            self.models.deactivate(version_id)
+        except AccessDenied as exc:
+            self._refused(exc)
+            return
         self.panel.show_message(f"#{version_id} is no longer active.")
         self._changed()
 
     def delete(self, version_id: int) -> None:
-        self.models.delete(version_id)
+        try:
+            self.models.delete(version_id)
+        except AccessDenied as exc:
+            self._refused(exc)
+            return
         self.panel.show_message(f"Model version #{version_id} deleted.")
         self._changed()
 
     def export(self, version_id: int, destination: str) -> None:
         try:
             target = self.models.export(version_id, destination)
+        except AccessDenied as exc:
+            self._refused(exc)
+            return
         except (ModelServiceError, OSError) as exc:
             self.panel.show_message(f"Export failed: {exc}", error=True)
             return
@@ -83,6 +105,9 @@ class VersionsController(QObject):
         """Register a bundle from elsewhere; a bad one is refused with the reason, nothing registered."""
         try:
             version = self.models.import_bundle(folder)
+        except AccessDenied as exc:
+            self._refused(exc)
+            return
         except (ModelServiceError, OSError, ValueError) as exc:
             self.panel.show_message(f"Not imported: {exc}", error=True)
             return
@@ -146,10 +171,10 @@ class VersionsController(QObject):
     # ------------------------------------------------------------------ assist mode
     def set_assist(self, on: bool) -> None:
         try:
-            set_assist_mode(self.grading.study, self.grading.grader.id, on)
-        except AccountError as exc:
+            set_assist_mode(self.grading.study, self.grading.actor, on)
+        except AccessDenied as exc:
             self.panel.set_assist_mode(not on)
-            self.panel.show_message(exc.reason, error=True)
+            self._refused(exc)
             return
         self.panel.show_message("Assist mode on: graders see the model's output while grading." if on else
                                 "Assist mode off: model output appears after submitting.")

@@ -158,6 +158,15 @@ class VersionsPanel(QWidget):
         self.message.setStyleSheet("color: #ef9a9a;" if error else "")
         self.message.setText(text)
 
+    def set_allowed(self, *, manage: bool, predict_all: bool, settings: bool) -> None:
+        """Show only what the signed-in account may do (the services refuse the rest anyway):
+        ``manage`` the versions, run ``predict_all``, change the assist-mode study ``settings``."""
+        for button in (self.activate_button, self.delete_button, self.export_button, self.import_button):
+            button.setVisible(manage)
+        self.predict_all_button.setVisible(predict_all)
+        self.cancel_batch_button.setVisible(predict_all)
+        self.assist_check.setVisible(settings)
+
     def set_assist_mode(self, on: bool) -> None:
         self.assist_check.blockSignals(True)
         self.assist_check.setChecked(on)

@@ -3,8 +3,10 @@
 :class:`ModelColumnsProxy` is a ``QIdentityProxyModel`` over the worklist's
 :class:`~rop_desktop.ui.worklist.WorklistModel` that appends the columns; rows, ids and every
 other column are the source's. Values come from ``PredictionService.probabilities()`` (filled by
-a batch prediction) through :meth:`ModelColumnsProxy.set_scores`; blinding holds: an image whose
-model output this grader may not see yet (``visible(image_id)`` False) shows "hidden".
+a batch prediction) through :meth:`ModelColumnsProxy.set_scores`; that service returns only the
+scores the account may see. An image whose model output the account may not see yet
+(``visible(image_id)`` False: blinding, asked of the access policy) shows "hidden" — whether or
+not a prediction exists — and one without a prediction shows "–".
 
 Installing it is the worklist's job (see the report of this feature): the table's model becomes
 the proxy, whose source is the panel's model.
@@ -109,9 +111,9 @@ class ModelColumnsProxy(QIdentityProxyModel):
         if role == VALUE_ROLE:
             return value
         if role == Qt.ItemDataRole.DisplayRole:
-            if score is None:
-                return "–"
-            return f"{value:.2f}" if value is not None else (HIDDEN if not visible else "–")
+            if not visible:
+                return HIDDEN
+            return f"{value:.2f}" if value is not None else "–"
         if role == Qt.ItemDataRole.TextAlignmentRole:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         if role == Qt.ItemDataRole.ForegroundRole and value is not None and extra == 1 and value >= 0.5:

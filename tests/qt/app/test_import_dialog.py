@@ -1,4 +1,5 @@
-"""Import from the window: progress, failures listed, cancel keeps only whole images."""
+"""Import from the window (the study's admin): progress, failures listed, cancel keeps only whole
+images; a grader's window has no import, and an import started anyway is refused by the service."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ import numpy as np
 import pytest
 
 from rop_desktop.app import build_window
-from rop_desktop.services.grading import create_grader
 from rop_desktop.store import Study, repo
 
 
@@ -24,14 +24,23 @@ def _images(folder: Path, n: int) -> Path:
 
 
 @pytest.fixture
-def window(qtbot, tmp_path: Path):
-    study = Study.create(tmp_path / "study")
-    win = build_window(study, create_grader(study, "Importer").id)
+def study(tmp_path: Path):
+    with Study.create(tmp_path / "study") as created:
+        yield created
+
+
+def _window(qtbot, study: Study, actor):  # noqa: ANN001, ANN202
+    win = build_window(study, actor)
     qtbot.addWidget(win)
     win.show()
+    return win
+
+
+@pytest.fixture
+def window(qtbot, study: Study, account):  # noqa: ANN001
+    win = _window(qtbot, study, account(study, "Importer", "admin"))
     yield win
     win.close()
-    study.close()
 
 
 def test_import_from_the_window_reports_failures_and_fills_the_worklist(qtbot, window, tmp_path: Path) -> None:
@@ -61,3 +70,17 @@ def test_cancel_stops_between_files(qtbot, window, tmp_path: Path) -> None:
     assert all(study.image_path(i).exists() for i in images)
     assert len(list(study.iter_image_files())) == len(images)
     dialog.accept()
+
+
+def test_a_grader_cannot_import(qtbot, study: Study, account, tmp_path: Path) -> None:  # noqa: ANN001
+    win = _window(qtbot, study, account(study, "Dr. Grader"))
+    menu = win.study_menu
+    assert not menu.import_files_action.isVisible() and not menu.import_folder_action.isVisible()
+    dialog = menu.run_import([_images(tmp_path / "src", 2)])  # started anyway: the service refuses
+    with qtbot.waitSignal(dialog.finishedImport, timeout=20_000):
+        pass
+    assert "only the admin role may import images" in dialog.label.text()
+    with study.session() as session:
+        assert repo.list_images(session) == []
+    dialog.accept()
+    win.close()

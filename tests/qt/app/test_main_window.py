@@ -8,15 +8,14 @@ import pytest
 from PySide6.QtCore import Qt
 
 from rop_desktop.app import build_window
-from rop_desktop.services.grading import create_grader
 from rop_desktop.store import Study
 
 
 @pytest.fixture
-def window(qtbot, demo_study_dir: Path):
+def window(qtbot, demo_study_dir: Path, account):  # noqa: ANN001
     study = Study.open(demo_study_dir)
-    grader = create_grader(study, "Test grader")
-    win = build_window(study, grader.id)
+    grader = account(study, "Test grader")
+    win = build_window(study, grader)
     qtbot.addWidget(win)
     win.resize(1400, 900)
     win.show()

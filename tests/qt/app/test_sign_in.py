@@ -1,68 +1,223 @@
-"""Sign-in at start: new grader profiles are open, elevated roles follow the admin rule,
-passwords are asked for and checked."""
+"""Sign-in at start, through the real dialog's widgets: no role to pick, no new profile unless the
+study allows it, an elevated account never offered by default (not even when this workstation
+remembers it), passwords asked whenever the accounts service says so and checked by it, refusals
+and the lock-out shown in the dialog, three failed tries and it gives up."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QApplication, QInputDialog
+from PySide6.QtCore import QSettings, Qt, QTimer
+from PySide6.QtWidgets import QApplication, QComboBox
 
 from rop_desktop.domain.labels import Role
-from rop_desktop.services.accounts import AccountError, create_grader, new_profile, set_password
+from rop_desktop.services import accounts
+from rop_desktop.services.demo_study import DEMO_ADMIN, DEMO_GRADER, DEMO_PASSWORDS
+from rop_desktop.services.policy import Actor
 from rop_desktop.store import Study
-from rop_desktop.ui.sign_in import sign_in
+from rop_desktop.ui.grader_dialog import MAX_TRIES, SignInDialog
+from rop_desktop.ui.sign_in import AccountMemory, make_sign_in_dialog, sign_in
+
+PASSWORD = "a long enough secret"
+WRONG = "not the password"
 
 
 @pytest.fixture
-def study(tmp_path: Path):
-    with Study.create(tmp_path / "s") as s:
-        yield s
+def study(tmp_path: Path, account) -> Iterator[Study]:  # noqa: ANN001
+    """A study with an admin, an adjudicator, two graders (no password) and a deactivated grader."""
+    with Study.create(tmp_path / "s", name="Clinic study") as created:
+        account(created, "Boss", "admin", password=PASSWORD)
+        account(created, "Dr. Judge", "adjudicator", password=PASSWORD)
+        for name in ("Dr. Bell", "Dr. Abel", "Dr. Gone"):
+            account(created, name)
+        gone = next(c for c in accounts.sign_in_choices(created) if c.name == "Dr. Gone")
+        boss = accounts.sign_in(created, "Boss", PASSWORD)
+        accounts.set_active(created, boss, gone.id, False)
+        yield created
 
 
-def _answer_password(qtbot, texts: list[str]) -> None:
-    """Type into the password dialogs as they open (one per entry)."""
-    def answer() -> None:
-        dialog = next((w for w in QApplication.topLevelWidgets() if isinstance(w, QInputDialog) and w.isVisible()),
-                      None)
-        if dialog is None:
-            QTimer.singleShot(20, answer)
+@pytest.fixture
+def memory(tmp_path: Path) -> AccountMemory:
+    return AccountMemory(QSettings(str(tmp_path / "workstation.ini"), QSettings.Format.IniFormat))
+
+
+@pytest.fixture
+def open_dialog(qtbot) -> Callable[..., SignInDialog]:  # noqa: ANN001
+    """``open_dialog(study, **options)``: the sign-in dialog as the app builds it, shown (not exec'd)."""
+
+    def make(study: Study, **options: object) -> SignInDialog:
+        dialog = make_sign_in_dialog(study, **options)
+        qtbot.addWidget(dialog)
+        with qtbot.waitExposed(dialog):
+            dialog.show()
+        return dialog
+
+    return make
+
+
+def type_password(qtbot, dialog: SignInDialog, text: str) -> None:  # noqa: ANN001
+    """Type the password and press Enter, as a user would."""
+    assert dialog.password.isEnabled()
+    dialog.password.clear()
+    qtbot.keyClicks(dialog.password, text)
+    qtbot.keyClick(dialog.password, Qt.Key.Key_Return)
+
+
+def select(dialog: SignInDialog, name: str) -> None:
+    dialog.select(name)
+    assert dialog.selected() is not None and dialog.selected().name == name
+
+
+def test_lists_the_active_accounts_graders_first_with_no_role_to_pick(open_dialog, study: Study) -> None:  # noqa: ANN001
+    dialog = open_dialog(study)
+    assert dialog.names() == ["Dr. Abel", "Dr. Bell", "Dr. Judge", "Boss"]  # the deactivated one is not offered
+    assert dialog.findChildren(QComboBox) == []  # nobody picks a role here
+    assert dialog.registration.isHidden()  # the study does not allow new profiles
+    assert dialog.hint.isHidden()  # not the demo study: no passwords printed
+
+
+def test_an_elevated_account_is_never_preselected(open_dialog, study: Study, memory: AccountMemory) -> None:  # noqa: ANN001
+    assert open_dialog(study, memory=memory).selected().name == "Dr. Abel"  # nothing remembered: first grader
+    memory.remember(study, Actor(0, "Boss", Role.ADMIN))  # the admin signed in here last
+    assert open_dialog(study, memory=memory).selected().name == "Dr. Abel"
+    memory.remember(study, Actor(0, "Dr. Judge", Role.ADJUDICATOR))
+    assert open_dialog(study, memory=memory, fallback="Dr. Judge").selected().name == "Dr. Abel"
+    memory.remember(study, Actor(0, "Dr. Bell", Role.GRADER))  # a remembered grader is offered again
+    assert open_dialog(study, memory=memory).selected().name == "Dr. Bell"
+
+
+def test_no_grader_no_preselection(open_dialog, tmp_path: Path, account) -> None:  # noqa: ANN001
+    with Study.create(tmp_path / "admins-only") as only_admins:
+        account(only_admins, "Boss", "admin", password=PASSWORD)
+        dialog = open_dialog(only_admins)
+        assert dialog.names() == ["Boss"] and dialog.selected() is None
+        dialog.ok_button.click()
+        assert dialog.actor is None and "Pick your account" in dialog.error.text()
+
+
+def test_a_grader_without_password_signs_in_with_enter_and_is_remembered(qtbot, open_dialog, study: Study,  # noqa: ANN001
+                                                                          memory: AccountMemory) -> None:
+    dialog = open_dialog(study, memory=memory)
+    select(dialog, "Dr. Bell")
+    assert not dialog.password.isEnabled()  # the service says this account has no password to ask
+    with qtbot.waitSignal(dialog.signedIn, timeout=5000) as signed:
+        qtbot.keyClick(dialog.accounts, Qt.Key.Key_Return)
+    actor = signed.args[0]
+    assert (actor.name, actor.role) == ("Dr. Bell", Role.GRADER) and dialog.actor == actor
+    assert dialog.result() == SignInDialog.DialogCode.Accepted
+    assert memory.last(study) == "Dr. Bell"
+
+
+def test_wrong_password_is_refused_and_the_right_one_signs_in(qtbot, open_dialog, study: Study) -> None:  # noqa: ANN001
+    dialog = open_dialog(study)
+    select(dialog, "Dr. Judge")
+    assert dialog.password.isEnabled()
+    dialog.ok_button.click()  # no password typed: asked for, not counted
+    assert "Type the password of Dr. Judge" in dialog.error.text() and dialog.tries == 0
+    type_password(qtbot, dialog, WRONG)
+    assert dialog.actor is None and dialog.isVisible() and dialog.tries == 1
+    assert "wrong password" in dialog.error.text() and dialog.password.text() == ""
+    with qtbot.waitSignal(dialog.signedIn, timeout=5000) as signed:
+        type_password(qtbot, dialog, PASSWORD)
+    assert (signed.args[0].name, signed.args[0].role) == ("Dr. Judge", Role.ADJUDICATOR)
+
+
+def test_three_failed_tries_give_up_and_repeated_wrong_passwords_lock_the_account(qtbot, open_dialog,  # noqa: ANN001
+                                                                                  study: Study) -> None:
+    dialog = open_dialog(study)
+    select(dialog, "Boss")
+    for _ in range(MAX_TRIES):
+        type_password(qtbot, dialog, WRONG)
+    assert dialog.gave_up() and not dialog.ok_button.isEnabled() and not dialog.password.isEnabled()
+    assert f"{MAX_TRIES} failed sign-ins: nobody is signed in" in dialog.error.text()
+    dialog.accept()  # Enter or a script: nothing more is tried
+    assert dialog.tries == MAX_TRIES and dialog.actor is None
+
+    again = open_dialog(study)  # the account counts the failures, not the dialog
+    select(again, "Boss")
+    failures_left = accounts.FREE_FAILURES - MAX_TRIES
+    for _ in range(failures_left):
+        type_password(qtbot, again, WRONG)
+    type_password(qtbot, again, PASSWORD)  # the right password, too late: locked
+    assert again.actor is None
+    assert "Too many wrong passwords for Boss: try again in" in again.error.text()
+    assert "ask an admin to reset the password" in again.error.text()
+
+
+def test_new_profiles_only_where_the_study_allows_and_only_graders(qtbot, open_dialog, study: Study) -> None:  # noqa: ANN001
+    boss = accounts.sign_in(study, "Boss", PASSWORD)
+    accounts.set_study_setting(study, boss, accounts.SELF_REGISTRATION_SETTING, True)
+    dialog = open_dialog(study)
+    assert not dialog.registration.isHidden()
+    qtbot.keyClicks(dialog.new_name, "Dr. New")
+    with qtbot.waitSignal(dialog.signedIn, timeout=5000) as signed:
+        dialog.ok_button.click()
+    assert (signed.args[0].name, signed.args[0].role) == ("Dr. New", Role.GRADER)
+
+    taken = open_dialog(study)
+    qtbot.keyClicks(taken.new_name, "Boss")  # an existing name is refused, not taken over
+    taken.ok_button.click()
+    assert taken.actor is None and "already an account called 'Boss'" in taken.error.text()
+
+
+def test_the_demo_study_prints_its_accounts_and_enter_signs_in_the_demo_user(qtbot, open_dialog,  # noqa: ANN001
+                                                                              demo_study_dir: Path) -> None:
+    with Study.open(demo_study_dir) as demo:
+        dialog = open_dialog(demo, fallback=DEMO_GRADER)  # what `rop-desktop --demo` does
+        assert not dialog.hint.isHidden()
+        for name, password in DEMO_PASSWORDS.items():
+            assert name in dialog.hint.text() and password in dialog.hint.text()
+        assert dialog.selected().name == DEMO_GRADER and DEMO_ADMIN in dialog.names()
+        with qtbot.waitSignal(dialog.signedIn, timeout=5000) as signed:
+            qtbot.keyClick(dialog.accounts, Qt.Key.Key_Return)
+        assert signed.args[0].name == DEMO_GRADER
+
+
+# ---------------------------------------------------------------------------- sign_in() at start
+def answer_dialog(check: Callable[[SignInDialog], None]) -> list[str]:
+    """When the modal sign-in dialog opens (``exec()``), run ``check`` on it (which answers or
+    cancels it); the list collects what went wrong in there, for the test to assert empty."""
+    problems: list[str] = []
+
+    def look() -> None:
+        dialog = QApplication.activeModalWidget()
+        if not isinstance(dialog, SignInDialog):
+            QTimer.singleShot(20, look)
             return
-        dialog.setTextValue(texts.pop(0))
-        dialog.accept()
-        if texts:
-            QTimer.singleShot(20, answer)
-    QTimer.singleShot(20, answer)
+        try:
+            check(dialog)
+        except AssertionError as exc:  # raised in the event loop: report it to the test
+            problems.append(str(exc) or repr(exc))
+            dialog.reject()
+
+    QTimer.singleShot(0, look)
+    return problems
 
 
-def test_anyone_may_add_a_grader_profile_but_not_an_admin_once_one_exists(study: Study) -> None:
-    first_admin = new_profile(study, "Boss", Role.ADMIN)  # bootstrapping: no admin yet
-    assert first_admin.role is Role.ADMIN
-    assert new_profile(study, "New grader").role is Role.GRADER
-    with pytest.raises(AccountError):
-        new_profile(study, "Self-made adjudicator", Role.ADJUDICATOR)
-    create_grader(study, first_admin.id, "Real adjudicator", Role.ADJUDICATOR)
+def test_a_named_grader_without_password_signs_in_without_a_dialog(study: Study) -> None:
+    actor = sign_in(study, "Dr. Bell")  # (a dialog would be closed by the guard and fail the test)
+    assert actor is not None and actor.name == "Dr. Bell"
 
 
-def test_a_profile_with_a_password_asks_for_it(qtbot, study: Study) -> None:
-    admin = new_profile(study, "Boss", Role.ADMIN)
-    set_password(study, admin.id, admin.id, "correct horse battery")
-    _answer_password(qtbot, ["wrong one", "correct horse battery"])
-    info = sign_in(study, "Boss")
-    assert info is not None and info.id == admin.id
+def test_a_named_account_with_a_password_gets_the_dialog_on_its_row(qtbot, study: Study) -> None:  # noqa: ANN001
+    def answer(dialog: SignInDialog) -> None:
+        assert dialog.selected().name == "Boss"  # named on the command line: chosen by the user
+        type_password(qtbot, dialog, PASSWORD)
+
+    problems = answer_dialog(answer)
+    actor = sign_in(study, "Boss")
+    assert problems == [] and actor is not None and actor.role is Role.ADMIN
 
 
-def test_three_wrong_passwords_sign_nobody_in(qtbot, study: Study, monkeypatch: pytest.MonkeyPatch) -> None:
-    admin = new_profile(study, "Boss", Role.ADMIN)
-    set_password(study, admin.id, admin.id, "correct horse battery")
-    from PySide6.QtWidgets import QMessageBox
+@pytest.mark.parametrize("name, notice", [("Nobody", "There is no active account called “Nobody”"),
+                                          ("Dr. Gone", "deactivated account")])
+def test_an_unknown_or_deactivated_name_is_refused(qtbot, study: Study, name: str, notice: str) -> None:  # noqa: ANN001
+    def answer(dialog: SignInDialog) -> None:
+        assert notice in dialog.error.text()
+        assert name not in dialog.names()
+        dialog.reject()
 
-    monkeypatch.setattr(QMessageBox, "warning", lambda *a, **k: None)  # the closing notice, not under test
-    _answer_password(qtbot, ["a", "b", "c"])
-    assert sign_in(study, "Boss") is None
-
-
-def test_no_password_no_question(study: Study) -> None:
-    info = sign_in(study, "Fresh grader")
-    assert info is not None and info.role is Role.GRADER
+    problems = answer_dialog(answer)
+    assert sign_in(study, name) is None and problems == []

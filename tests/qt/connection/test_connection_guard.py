@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from rop_desktop.domain.grades import GradeValues
 from rop_desktop.domain.labels import Quality, RopPresence, Stage
 from rop_desktop.services.changes import ChangeFeed
-from rop_desktop.services.grading import GradingService, create_grader
+from rop_desktop.services.grading import GradingService
 from rop_desktop.store import Study
 from rop_desktop.ui.controllers.connection import install_connection_guard, waiting_message
 from rop_desktop.workers.change_watcher import ChangeWatcher
@@ -42,11 +42,11 @@ class Server:
         return attempt
 
 
-def test_unsent_edits_are_kept_announced_retried_in_order(qtbot, study: Study) -> None:
+def test_unsent_edits_are_kept_announced_retried_in_order(qtbot, study: Study, account) -> None:  # noqa: ANN001
     window = QMainWindow()
     qtbot.addWidget(window)
     edits = install_connection_guard(window, retry_ms=20)
-    me = GradingService(study, create_grader(study, "Dr. A").id)
+    me = GradingService(study, account(study, "Dr. A"))
     image = me.next_todo()
     server = Server()
 
@@ -112,9 +112,9 @@ def test_closing_with_waiting_edits_asks_first(qtbot, study: Study) -> None:
     assert window.close() is True
 
 
-def test_watcher_reports_edits_from_another_workstation(qtbot, study: Study) -> None:
+def test_watcher_reports_edits_from_another_workstation(qtbot, study: Study, account) -> None:  # noqa: ANN001
     there = Study.open(study.root)
-    other = GradingService(there, create_grader(there, "Dr. B").id)
+    other = GradingService(there, account(there, "Dr. B"))
     watcher = ChangeWatcher(ChangeFeed(study), interval_ms=20)
     try:
         watcher.start()

@@ -10,29 +10,29 @@ from PySide6.QtCore import Qt
 from rop_desktop.app import build_window
 from rop_desktop.domain.grades import GradeValues
 from rop_desktop.domain.labels import Quality, RopPresence, Stage
-from rop_desktop.services.grading import GradingService, create_grader
+from rop_desktop.services.grading import GradingService
 from rop_desktop.store import Study
 
 
-def test_a_grade_changed_elsewhere_is_shown_not_overwritten(qtbot, demo_study_dir: Path) -> None:
+def test_a_grade_changed_elsewhere_is_shown_not_overwritten(qtbot, demo_study_dir: Path, account) -> None:  # noqa: ANN001
     here = Study.open(demo_study_dir)
-    grader = create_grader(here, "Dr. Two Desks")
-    window = build_window(here, grader.id)
+    grader = account(here, "Dr. Two Desks")
+    window = build_window(here, grader)
     qtbot.addWidget(window)
     window.show()
     with qtbot.waitSignal(window.workspace.imageShown, timeout=15_000) as shown:
         window.workspace.start()
     image = shown.args[0]
     with Study.open(demo_study_dir) as there_study:  # the same grader at another workstation
-        GradingService(there_study, grader.id).save_draft(
+        GradingService(there_study, grader).save_draft(
             image, GradeValues(rop=RopPresence.YES, stage=Stage.S3, quality=Quality.GRADABLE))
     window.canvas.setFocus()
     qtbot.keyClick(window.canvas, Qt.Key.Key_1)  # this window still shows "not graded"
     assert "changed on another workstation" in window.statusBar().currentMessage()
     assert window.grade_panel.values().stage is Stage.S3  # the current state is shown
-    stored = GradingService(here, grader.id).my_grade(image)
+    stored = GradingService(here, grader).my_grade(image)
     assert stored.values.stage is Stage.S3  # nothing was overwritten
     qtbot.keyClick(window.canvas, Qt.Key.Key_2)  # now editing the version on screen works
-    assert GradingService(here, grader.id).my_grade(image).values.stage is Stage.S2
+    assert GradingService(here, grader).my_grade(image).values.stage is Stage.S2
     window.close()
     here.close()

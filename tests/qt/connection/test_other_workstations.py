@@ -7,19 +7,19 @@ from pathlib import Path
 from rop_desktop.app import build_window
 from rop_desktop.domain.grades import GradeValues
 from rop_desktop.domain.labels import Quality, RopPresence, Stage
-from rop_desktop.services.grading import GradingService, create_grader
+from rop_desktop.services.grading import GradingService
 from rop_desktop.store import Study
 
 
-def test_the_window_follows_a_submission_made_elsewhere(qtbot, demo_study_dir: Path) -> None:
+def test_the_window_follows_a_submission_made_elsewhere(qtbot, demo_study_dir: Path, account) -> None:  # noqa: ANN001
     mine = Study.open(demo_study_dir)
-    window = build_window(mine, create_grader(mine, "Here").id)
+    window = build_window(mine, account(mine, "Here"))
     qtbot.addWidget(window)
     window.show()
     seen: list[str] = []
     window.changes.changed.connect(lambda changes: seen.extend(c.entity for c in changes))
     with Study.open(demo_study_dir) as elsewhere:  # a second connection: another workstation
-        other = GradingService(elsewhere, create_grader(elsewhere, "There").id)
+        other = GradingService(elsewhere, account(elsewhere, "There"))
         image = other.next_todo()
         other.submit(image, GradeValues(rop=RopPresence.YES, stage=Stage.S1, quality=Quality.GRADABLE))
     window.changes.poll_now()

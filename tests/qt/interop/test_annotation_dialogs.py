@@ -1,6 +1,8 @@
 """The Interop dialogs with real widgets: the mapping table lists a hand-written VIA file's names,
 the chosen mapping reaches the import, a broken file is refused with its reason, and the Interop
-menu exports de-identified DICOM."""
+menu exports de-identified DICOM — as the study's admin. A grader's window offers neither the
+import nor the DICOM export, a grader exports their own work only, and an import started anyway
+is refused by the service with the reason shown."""
 
 from __future__ import annotations
 
@@ -48,8 +50,10 @@ def _stored(study: Study, grader: str) -> list[tuple[str, str | None, int]]:
                 for i in repo.list_images(session) for a in repo.annotations_for(session, i.id, g)]
 
 
-def test_mapping_table_lists_the_names_and_the_mapping_is_applied(qtbot, study: Study, tmp_path: Path) -> None:
-    dialog = AnnotationImportDialog(study)
+def test_mapping_table_lists_the_names_and_the_mapping_is_applied(qtbot, study: Study, tmp_path: Path,
+                                                                 account) -> None:  # noqa: ANN001
+    account(study, "Dr. Outside")  # an existing account to import into
+    dialog = AnnotationImportDialog(study, study.test_admin)
     qtbot.addWidget(dialog)
     dialog.set_source("via", _via(tmp_path / "via.json"))
     assert dialog.names() == ["Diagnosis", "Reader note", "Finding", "Severity", "Thick line"]
@@ -68,7 +72,7 @@ def test_mapping_table_lists_the_names_and_the_mapping_is_applied(qtbot, study: 
 
 
 def test_without_mapping_the_tool_s_own_names_are_not_understood(qtbot, study: Study, tmp_path: Path) -> None:
-    dialog = AnnotationImportDialog(study)
+    dialog = AnnotationImportDialog(study, study.test_admin)
     qtbot.addWidget(dialog)
     dialog.set_source("via", _via(tmp_path / "via.json"))
     summary = _import(qtbot, dialog)
@@ -80,24 +84,23 @@ def test_without_mapping_the_tool_s_own_names_are_not_understood(qtbot, study: S
 def test_broken_json_shows_the_reason_and_imports_nothing(qtbot, study: Study, tmp_path: Path) -> None:
     broken = tmp_path / "broken.json"
     broken.write_text('{"img0.png100": {"filename": "img0.png", "regions": [', encoding="utf-8")
-    dialog = AnnotationImportDialog(study)
+    dialog = AnnotationImportDialog(study, study.test_admin)
     qtbot.addWidget(dialog)
     dialog.set_source("via", broken)
     assert dialog.names() == [] and "Cannot read the file" in dialog.status.text()
-    qtbot.keyClicks(dialog.grader, "Dr. Broken")
 
     assert _import(qtbot, dialog) is None
 
     assert "Nothing was done" in dialog.status.text() and "refused" in dialog.log.toPlainText()
-    assert _stored(study, "Dr. Broken") == []
+    assert _stored(study, "imported: broken.json") == []
 
 
 def test_export_dialog_writes_the_chosen_format(qtbot, study: Study, tmp_path: Path) -> None:
-    dialog = AnnotationImportDialog(study)
+    dialog = AnnotationImportDialog(study, study.test_admin)
     qtbot.addWidget(dialog)
     dialog.set_source("via", _via(tmp_path / "via.json"))
     _import(qtbot, dialog)
-    export = AnnotationExportDialog(study)
+    export = AnnotationExportDialog(study, study.test_admin)
     qtbot.addWidget(export)
     export.format.setCurrentText("coco")
     export.whose.setCurrentText("imported: via.json")
@@ -113,7 +116,8 @@ def test_interop_menu_exports_dicom(qtbot, study: Study, tmp_path: Path) -> None
     window = QMainWindow()
     qtbot.addWidget(window)
     refreshed: list[bool] = []
-    menu = install_interop_menu(window, study, lambda: refreshed.append(True))
+    menu = install_interop_menu(window, study, study.test_admin, lambda: refreshed.append(True))
+    assert menu.import_action.isVisible() and menu.dicom_action.isVisible()
     titles = [a.text() for a in window.menuBar().actions()]
     assert "&Interop" in titles
     worker = menu.export_dicom(tmp_path / "dicom")
@@ -127,3 +131,29 @@ def test_interop_menu_exports_dicom(qtbot, study: Study, tmp_path: Path) -> None
     dialog.set_source("via", _via(tmp_path / "via.json"))
     _import(qtbot, dialog)
     assert refreshed == [True]
+
+
+def test_a_grader_exports_only_their_own_work_and_an_import_is_refused(qtbot, study: Study, tmp_path: Path,
+                                                                       account) -> None:  # noqa: ANN001
+    grader = account(study, "Dr. Own")
+    window = QMainWindow()
+    qtbot.addWidget(window)
+    menu = install_interop_menu(window, study, grader, lambda: None)
+    assert not menu.import_action.isVisible() and not menu.dicom_action.isVisible()
+    assert menu.export_action.isVisible()
+
+    export = menu.export_annotations()
+    assert [export.whose.itemText(i) for i in range(export.whose.count())] == ["Dr. Own"]
+    export.format.setCurrentText("grades_csv")
+    export.folder.setText(str(tmp_path / "mine"))
+    with qtbot.waitSignal(export.finishedWork, timeout=TIMEOUT_MS) as blocker:
+        qtbot.mouseClick(export.run_button, Qt.MouseButton.LeftButton)
+    assert blocker.args[0] is not None and Path(blocker.args[0]).exists()
+    export.close()
+
+    dialog = menu.import_annotations()  # opened anyway: the import service refuses a grader
+    dialog.set_source("via", _via(tmp_path / "via.json"))
+    assert _import(qtbot, dialog) is None
+    assert "Nothing was done" in dialog.status.text() and "only the admin role may" in dialog.status.text()
+    with study.session() as session:
+        assert not any(g.name.startswith("imported:") for g in repo.list_graders(session))

@@ -16,8 +16,11 @@ import pytest
 import torch
 
 from rop_desktop.app import build_window
-from rop_desktop.services.grading import create_grader, list_graders
+from rop_desktop.services import accounts
+from rop_desktop.services.demo_study import DEMO_ADMIN, DEMO_PASSWORDS
+from rop_desktop.services.grading import list_graders
 from rop_desktop.services.models import ModelService, ModelVersionInfo
+from rop_desktop.services.policy import Actor
 from rop_desktop.services.reference import recompute_references
 from rop_desktop.store import Study, repo
 from rop_desktop.ui.controllers.model import ModelController, install_model_features
@@ -55,17 +58,23 @@ def bundles(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 class ModelWindow:
-    """One grader's window with the model features, and a second connection to check the store."""
+    """One account's window with the model features, and a second connection to check the store.
 
-    def __init__(self, qtbot, folder: Path, grader: str) -> None:  # noqa: ANN001 - pytest-qt's QtBot
+    ``admin`` is the demo admin, signed in on the second connection: the tests' set-up (model
+    versions, study settings) and their checks go through the services as that admin."""
+
+    def __init__(self, qtbot, folder: Path, grader: str, account) -> None:  # noqa: ANN001 - QtBot, account factory
         self.qtbot = qtbot
         self.folder = folder
         self.store = Study.open(folder)
-        recompute_references(self.store)
-        known = {g.name: g.id for g in list_graders(self.store)}
-        self.grader_id = known.get(grader) or create_grader(self.store, grader).id
+        self.admin: Actor = accounts.sign_in(self.store, DEMO_ADMIN, DEMO_PASSWORDS[DEMO_ADMIN])
+        recompute_references(self.store, self.admin)
+        if grader not in {g.name for g in list_graders(self.store)}:
+            account(self.store, grader)
+        self.actor: Actor = accounts.sign_in(self.store, grader, DEMO_PASSWORDS.get(grader))
+        self.grader_id = self.actor.id
         self.study = Study.open(folder)
-        self.window = build_window(self.study, self.grader_id)
+        self.window = build_window(self.study, self.actor)
         self.controller: ModelController = install_model_features(self.window, self.study,
                                                                   self.window.workspace.service, device="cpu")
         self.window.resize(1400, 900)
@@ -108,7 +117,7 @@ class ModelWindow:
                              and self.controller.result.image_id == image_id, timeout=SHOWN_TIMEOUT_MS)
 
     def register(self, bundle: Path, activate: bool = True) -> ModelVersionInfo:
-        return ModelService(self.store).register(bundle, activate=activate)
+        return ModelService(self.store, self.admin).register(bundle, activate=activate)
 
     def image_ids(self) -> list[int]:
         with self.store.session() as session:
@@ -124,12 +133,13 @@ class ModelWindow:
 
 
 @pytest.fixture
-def open_window(qtbot, demo_study_dir: Path) -> Iterator:  # noqa: ANN001
-    """``open_window(grader=...)``: a ModelWindow (references settled, not yet started)."""
+def open_window(qtbot, demo_study_dir: Path, account) -> Iterator:  # noqa: ANN001
+    """``open_window(grader=...)``: a ModelWindow (references settled, not yet started) signed in as
+    ``grader`` (a demo account, or a new grader account of that name)."""
     opened: list[ModelWindow] = []
 
     def make(grader: str = NEW_GRADER) -> ModelWindow:
-        mw = ModelWindow(qtbot, demo_study_dir, grader)
+        mw = ModelWindow(qtbot, demo_study_dir, grader, account)
         opened.append(mw)
         return mw
 
@@ -141,5 +151,7 @@ def open_window(qtbot, demo_study_dir: Path) -> Iterator:  # noqa: ANN001
 @pytest.fixture
 def demo_grader(demo_study_dir: Path) -> str:
     """A demo grader who submitted every image (so the model tab is visible)."""
+    from rop_desktop.services.demo_study import DEMO_GRADER
+
     with Study.open(demo_study_dir) as study:
-        return next(g.name for g in list_graders(study) if g.role.value == "grader")
+        return next(g.name for g in list_graders(study) if g.role.value == "grader" and g.name != DEMO_GRADER)

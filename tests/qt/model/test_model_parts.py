@@ -13,8 +13,9 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QTableView
 
 from rop_desktop.domain.grades import GradeValues
-from rop_desktop.domain.labels import Eye, Role, RopPresence, Stage
-from rop_desktop.services.accounts import PermissionDenied, create_grader
+from rop_desktop.domain.labels import Eye, RopPresence, Stage
+from rop_desktop.services.demo_study import DEMO_ADMIN, DEMO_ADJUDICATOR
+from rop_desktop.services.policy import AccessDenied
 from rop_desktop.services.assist import (AssistError, agreement, assist_mode, model_output_visible, propose_outlines,
                                          set_assist_mode)
 from rop_desktop.services.grading import GradingService, WorklistRow
@@ -60,18 +61,21 @@ def test_agreement_compares_the_grade_with_the_model() -> None:
     assert agreement("segmentation", GradeValues(), line, n_outlines=2) is False
 
 
-def test_assist_mode_is_an_admin_setting_and_unblinds_model_output(demo_study_dir: Path) -> None:
+def test_assist_mode_is_an_admin_setting_and_unblinds_model_output(demo_study_dir: Path, account,
+                                                                  demo_actor) -> None:  # noqa: ANN001
     with Study.open(demo_study_dir) as study:
-        me = create_grader(study, None, "Me").id
+        me = account(study, "Me")
         grading = GradingService(study, me)
         with study.session() as session:
             image = repo.list_images(session)[0].id
         assert not assist_mode(study) and not model_output_visible(grading, image)
-        set_assist_mode(study, me, True)  # no admin yet: any grader may (bootstrapping)
+        for not_admin in (me, demo_actor(study, DEMO_ADJUDICATOR)):
+            with pytest.raises(AccessDenied, match="only the admin role"):
+                set_assist_mode(study, not_admin, True)
+        assert not assist_mode(study) and not model_output_visible(grading, image)
+        admin = demo_actor(study, DEMO_ADMIN)
+        set_assist_mode(study, admin, True)
         assert assist_mode(study) and model_output_visible(grading, image)
-        admin = create_grader(study, me, "Boss", Role.ADMIN).id
-        with pytest.raises(PermissionDenied):
-            set_assist_mode(study, me, False)
         set_assist_mode(study, admin, False)
         assert not model_output_visible(grading, image)
 
@@ -150,12 +154,15 @@ def test_model_columns_extend_the_worklist(qtbot) -> None:  # noqa: ANN001
     assert proxy.index(0, n).data() == "–"
     changed = []
     proxy.dataChanged.connect(lambda a, b, _roles: changed.append((a.column(), b.column())))
-    proxy.set_scores({1: (0.91, 0.2), 2: (0.55, 0.9)}, visible=lambda image_id: image_id == 1)
+    proxy.set_scores({1: (0.91, 0.2), 2: (0.55, 0.9)}, visible=lambda image_id: image_id != 2)
     assert changed == [(n, n + 1)]
     assert [proxy.index(0, n + k).data() for k in (0, 1)] == ["0.91", "0.20"]
     assert proxy.index(0, n).data(VALUE_ROLE) == pytest.approx(0.91)
     assert proxy.index(1, n).data() == HIDDEN and proxy.index(1, n).data(VALUE_ROLE) is None  # blinded
     assert proxy.index(2, n).data() == "–"  # not predicted
+    proxy.set_scores({}, visible=lambda image_id: False)
+    assert proxy.index(2, n).data() == HIDDEN  # blinded: whether a prediction exists is not shown either
+    proxy.set_scores({1: (0.91, 0.2), 2: (0.55, 0.9)}, visible=lambda image_id: image_id != 2)
     view.selectRow(1)  # selecting a row still names the source's image
     assert view.selectionModel().selectedRows()[0].data(ROW_ID_ROLE) == 2
     source.update_status(2, "submitted")

@@ -8,6 +8,7 @@ import numpy as np
 from PySide6.QtCore import Qt
 
 from rop_desktop.services.assist import assist_mode
+from rop_desktop.services.demo_study import DEMO_ADMIN
 from rop_desktop.services.predictions import PredictionService
 from rop_desktop.ui.controllers.model import MASK_OVERLAY, PROPOSALS_LAYER, SALIENCY_OVERLAY
 from rop_desktop.ui.model.prediction_panel import AGREE, BLINDED_MESSAGE, DISAGREE
@@ -17,17 +18,11 @@ from rop_desktop.workers.prediction_worker import PredictionResult
 def test_after_activation_the_tab_shows_probability_overlays_and_feature_maps(
         qtbot, open_window, bundles, demo_grader) -> None:  # noqa: ANN001
     mw = open_window(demo_grader)
+    for task in ("binary", "stage", "segmentation"):  # activated by the admin (activation in the window:
+        mw.register(bundles[task], activate=True)  # test_versions_panel, as the adjudicator)
     mw.start()
     image = mw.workspace.shown
     assert not mw.panel.is_blinded()  # this grader submitted every image
-    qtbot.waitUntil(lambda: "No model is active" in mw.panel.status.text(), timeout=60_000)
-    mw.tab(mw.controller.versions_panel)
-    for task in ("binary", "stage", "segmentation"):
-        version = mw.register(bundles[task], activate=False)
-        mw.controller.versions.refresh()
-        mw.controller.versions_panel.select(version.id)
-        qtbot.mouseClick(mw.controller.versions_panel.activate_button, Qt.MouseButton.LeftButton)
-    # activation re-requests the prediction of the image on screen
     qtbot.waitUntil(lambda: mw.controller.result is not None and len(mw.controller.result.outputs) == 3,
                     timeout=60_000)
     result = mw.controller.result
@@ -97,7 +92,8 @@ def test_a_blinded_grader_sees_nothing_before_submitting_and_the_output_after(
     assert mw.canvas.backdrop.overlay_names() == []
     assert mw.controller.worker.token == 0  # nothing was even asked for
     qtbot.wait(100)
-    assert PredictionService(mw.store).cached(image, PredictionService(mw.store).active_versions()["binary"]) is None
+    predictions = PredictionService(mw.store, mw.admin)
+    assert predictions.cached(image, predictions.active_versions()["binary"]) is None
     mw.tab(mw.window.grade_panel)
     mw.canvas.setFocus()
     qtbot.keyClick(mw.canvas, "n")
@@ -113,14 +109,19 @@ def test_a_blinded_grader_sees_nothing_before_submitting_and_the_output_after(
 
 
 def test_assist_mode_shows_the_model_while_grading(qtbot, open_window, bundles) -> None:  # noqa: ANN001
+    admin_window = open_window(DEMO_ADMIN)  # the study setting is the admin's, in their window
     mw = open_window()
     mw.register(bundles["binary"])
     mw.start()
     assert mw.panel.is_blinded()
-    mw.tab(mw.controller.versions_panel)
-    mw.controller.versions_panel.assist_check.setChecked(True)  # the demo study has no admin yet
+    admin_window.tab(admin_window.controller.versions_panel)
+    assert admin_window.controller.versions_panel.assist_check.isVisibleTo(admin_window.controller.versions_panel)
+    admin_window.controller.versions_panel.assist_check.setChecked(True)
     assert assist_mode(mw.store)
-    qtbot.waitUntil(lambda: mw.controller.result is not None, timeout=60_000)
+    other = next(i for i in mw.image_ids() if i != mw.workspace.shown)
+    mw.show_image(other)  # the grader's next image: assist mode is on now
+    qtbot.waitUntil(lambda: mw.controller.result is not None and mw.controller.result.image_id == other,
+                    timeout=60_000)
     assert not mw.panel.is_blinded() and mw.panel.rop_bar.value() is not None
     assert mw.panel.compare_cells[("binary", "reference")].text() == "hidden"  # others' work stays blinded
 

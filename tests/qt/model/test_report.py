@@ -9,11 +9,12 @@ import cv2
 from PySide6.QtCore import Qt, QUrl
 from PySide6.QtWidgets import QPushButton
 
+from rop_desktop.services.demo_study import DEMO_ADJUDICATOR
 from rop_desktop.ui.model.report_export import add_report_button, render_png, write_pdf
 
 
 def test_report_button_writes_opens_and_renders_the_report(qtbot, open_window, bundles, tmp_path: Path) -> None:  # noqa: ANN001
-    mw = open_window()
+    mw = open_window(DEMO_ADJUDICATOR)  # reports evaluate models: adjudicators and admins
     version = mw.register(bundles["binary"], activate=False)
     mw.controller.versions.refresh()
     opened: list[QUrl] = []
@@ -50,7 +51,7 @@ def test_pdf_of_a_plain_report(qtbot, tmp_path: Path) -> None:  # noqa: ANN001
 
 
 def test_without_a_selection_nothing_is_made(qtbot, open_window, monkeypatch) -> None:  # noqa: ANN001
-    mw = open_window()
+    mw = open_window(DEMO_ADJUDICATOR)  # reports evaluate models: adjudicators and admins
     made: list[int] = []
     button = add_report_button(mw.controller, make_report=lambda version_id: made.append(version_id) or Path())
     shown: list[str] = []

@@ -1,11 +1,13 @@
-"""The Train tab in the real window: a run started with the Start button trains in the
-background (progress, curves, log), registers a version that the Models tab lists; Pause /
-Resume / Cancel act within one batch; failing runs leave the window usable with their reason."""
+"""The Train tab in the real window (signed in as the demo adjudicator: training is theirs): a run
+started with the Start button trains in the background (progress, curves, log), registers a
+version that the Models tab lists; Pause / Resume / Cancel act within one batch; failing runs
+leave the window usable with their reason."""
 
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
 
+from rop_desktop.services.demo_study import DEMO_ADJUDICATOR
 from rop_desktop.services.models import ModelService
 from rop_desktop.services.training_runs import TrainingService
 
@@ -26,7 +28,7 @@ def click(qtbot, button) -> None:  # noqa: ANN001
 
 
 def test_start_trains_in_the_background_and_the_version_appears(qtbot, open_window) -> None:  # noqa: ANN001
-    mw = open_window()
+    mw = open_window(DEMO_ADJUDICATOR)
     mw.start()
     panel, training = mw.controller.training_panel, mw.controller.training
     mw.tab(panel)
@@ -52,16 +54,16 @@ def test_start_trains_in_the_background_and_the_version_appears(qtbot, open_wind
     versions = mw.controller.versions_panel.versions()
     assert [v.id for v in versions] == [outcome.version.id] and versions[0].task == "binary"
     assert mw.controller.versions_panel.table.rowCount() == 1
-    assert TrainingService(mw.store).runs()[0]["status"] == "finished"
+    assert TrainingService(mw.store, mw.admin).runs()[0]["status"] == "finished"
     # nothing was asked: the version is registered, not activated; the panel offers it
     assert not versions[0].active and panel.activate_button.isVisibleTo(panel)
     click(qtbot, panel.activate_button)
-    assert ModelService(mw.store).active("binary").id == outcome.version.id
+    assert ModelService(mw.store, mw.admin).active("binary").id == outcome.version.id
     assert panel.init_combo.currentData() == "finetune"  # the default once an active version exists
 
 
 def test_pause_resume_and_cancel_act_within_a_batch(qtbot, open_window) -> None:  # noqa: ANN001
-    mw = open_window()
+    mw = open_window(DEMO_ADJUDICATOR)
     mw.start()
     panel, training = mw.controller.training_panel, mw.controller.training
     mw.tab(panel)
@@ -85,12 +87,12 @@ def test_pause_resume_and_cancel_act_within_a_batch(qtbot, open_window) -> None:
     qtbot.waitUntil(lambda: bool(outcomes), timeout=RUN_TIMEOUT_MS)
     assert outcomes[0].status == "cancelled"
     assert "Cancelled" in panel.status.text() and panel.start_button.isEnabled()
-    assert ModelService(mw.store).versions() == []
-    assert TrainingService(mw.store).runs()[0]["status"] == "cancelled"
+    assert ModelService(mw.store, mw.admin).versions() == []
+    assert TrainingService(mw.store, mw.admin).runs()[0]["status"] == "cancelled"
 
 
 def test_a_diverging_run_shows_its_reason_and_the_window_stays_usable(qtbot, open_window) -> None:  # noqa: ANN001
-    mw = open_window()
+    mw = open_window(DEMO_ADJUDICATOR)
     mw.start()
     panel, training = mw.controller.training_panel, mw.controller.training
     mw.tab(panel)
@@ -105,7 +107,7 @@ def test_a_diverging_run_shows_its_reason_and_the_window_stays_usable(qtbot, ope
     qtbot.waitUntil(lambda: bool(outcomes), timeout=RUN_TIMEOUT_MS)
     assert outcomes[0].status == "failed" and outcomes[0].category == "diverged"
     assert "diverged" in panel.status.text() and "learning rate" in panel.status.text()
-    assert panel.start_button.isEnabled() and ModelService(mw.store).versions() == []
+    assert panel.start_button.isEnabled() and ModelService(mw.store, mw.admin).versions() == []
     # the window goes on: another image opens, and a sound run starts and finishes
     other = next(i for i in mw.image_ids() if i != mw.workspace.shown)
     mw.show_image(other)
@@ -117,7 +119,7 @@ def test_a_diverging_run_shows_its_reason_and_the_window_stays_usable(qtbot, ope
 
 
 def test_no_reference_standard_refuses_with_the_reason(qtbot, open_window) -> None:  # noqa: ANN001
-    mw = open_window()
+    mw = open_window(DEMO_ADJUDICATOR)
     with mw.store.session() as session:  # a study whose reference standard is empty
         from rop_desktop.store.models import Reference
 
@@ -134,14 +136,14 @@ def test_no_reference_standard_refuses_with_the_reason(qtbot, open_window) -> No
 
 
 def test_auto_update_starts_a_run_after_enough_new_reference_labels(qtbot, open_window) -> None:  # noqa: ANN001
-    mw = open_window()
+    mw = open_window(DEMO_ADJUDICATOR)
     mw.start()
     panel, training = mw.controller.training_panel, mw.controller.training
     mw.tab(panel)
     fill_form(panel)
     panel.auto_check.setChecked(True)
     panel.auto_every.setValue(3)
-    assert TrainingService(mw.store).auto_update_every() == 3
+    assert TrainingService(mw.store, mw.admin).auto_update_every() == 3
     outcomes = []
     training.runEnded.connect(outcomes.append)
     # the settled references are all new (no run finished yet): the next submit triggers the run
@@ -154,4 +156,4 @@ def test_auto_update_starts_a_run_after_enough_new_reference_labels(qtbot, open_
     assert "auto-update" in panel.log.toPlainText()
     qtbot.waitUntil(lambda: bool(outcomes), timeout=RUN_TIMEOUT_MS)
     assert outcomes[0].status == "finished"
-    assert not TrainingService(mw.store).auto_update_due("binary")  # counted from this run on
+    assert not TrainingService(mw.store, mw.admin).auto_update_due("binary")  # counted from this run on

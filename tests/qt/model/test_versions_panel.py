@@ -1,6 +1,7 @@
 """The Models tab: versions side by side, activate / delete / export / import (a bad bundle is
-refused with its reason and nothing is registered), batch prediction with progress and cancel,
-the worklist's model columns and "most uncertain next"."""
+refused with its reason and nothing is registered), batch prediction with progress and cancel
+(signed in as the demo adjudicator: managing models is theirs), and for a blinded grader the
+worklist's model columns and "most uncertain next"."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt
 
+from rop_desktop.services.assist import set_assist_mode
+from rop_desktop.services.demo_study import DEMO_ADJUDICATOR
 from rop_desktop.services.models import ModelService
 from rop_desktop.services.predictions import PredictionService
 from rop_desktop.ui.model.worklist_columns import HEADERS, HIDDEN
@@ -19,8 +22,8 @@ def click(qtbot, button) -> None:  # noqa: ANN001
     qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
 
 
-def test_activate_delete_export_and_import(qtbot, open_window, bundles, demo_grader, tmp_path: Path) -> None:  # noqa: ANN001
-    mw = open_window(demo_grader)
+def test_activate_delete_export_and_import(qtbot, open_window, bundles, tmp_path: Path) -> None:  # noqa: ANN001
+    mw = open_window(DEMO_ADJUDICATOR)
     mw.start()
     panel = mw.controller.versions_panel
     mw.tab(panel)
@@ -32,7 +35,7 @@ def test_activate_delete_export_and_import(qtbot, open_window, bundles, demo_gra
 
     panel.select(first.id)
     click(qtbot, panel.activate_button)
-    assert ModelService(mw.store).active("binary").id == first.id
+    assert ModelService(mw.store, mw.admin).active("binary").id == first.id
     assert panel.table.item(1, 1).text() == "●" and panel.activate_button.text() == "Deactivate"
     qtbot.waitUntil(lambda: mw.controller.result is not None and "binary" in mw.controller.result.outputs,
                     timeout=60_000)  # activation took effect for the image on screen at once
@@ -53,14 +56,14 @@ def test_activate_delete_export_and_import(qtbot, open_window, bundles, demo_gra
     panel.confirm = lambda _text: True
     panel.select(first.id)
     click(qtbot, panel.delete_button)
-    assert first.id not in [v.id for v in ModelService(mw.store).versions()]
+    assert first.id not in [v.id for v in ModelService(mw.store, mw.admin).versions()]
     assert not first.bundle_dir.exists()
     qtbot.waitUntil(lambda: mw.controller.result is not None and not mw.controller.result.outputs,
                     timeout=60_000)  # the deleted model no longer predicts
 
 
 def test_a_bad_bundle_is_refused_with_the_reason_and_nothing_registered(qtbot, open_window, tmp_path: Path) -> None:  # noqa: ANN001
-    mw = open_window()
+    mw = open_window(DEMO_ADJUDICATOR)
     panel = mw.controller.versions_panel
     bad = tmp_path / "bad"
     bad.mkdir()
@@ -70,14 +73,13 @@ def test_a_bad_bundle_is_refused_with_the_reason_and_nothing_registered(qtbot, o
         panel.ask_directory = lambda _title, f=folder: str(f)
         click(qtbot, panel.import_button)
         assert panel.message.text().startswith("Not imported:") and len(panel.message.text()) > 20
-        assert ModelService(mw.store).versions() == [] and panel.table.rowCount() == 0
+        assert ModelService(mw.store, mw.admin).versions() == [] and panel.table.rowCount() == 0
     models = mw.folder / "models"
     assert not models.exists() or not any(models.iterdir())
 
 
-def test_batch_prediction_fills_the_worklist_columns_and_orders_by_uncertainty(
-        qtbot, open_window, bundles) -> None:  # noqa: ANN001
-    mw = open_window()  # blinded grader: the columns say "hidden" until an image is submitted
+def test_batch_prediction_shows_progress_and_fills_the_worklist_columns(qtbot, open_window, bundles) -> None:  # noqa: ANN001
+    mw = open_window(DEMO_ADJUDICATOR)
     mw.register(bundles["binary"])
     mw.start()
     panel, versions = mw.controller.versions_panel, mw.controller.versions
@@ -98,6 +100,24 @@ def test_batch_prediction_fills_the_worklist_columns_and_orders_by_uncertainty(
     assert proxy.columnCount() == source.columnCount() + 2
     assert [proxy.headerData(source.columnCount() + k, Qt.Orientation.Horizontal) for k in (0, 1)] == list(HEADERS)
     p_col = source.columnCount()
+    scores = PredictionService(mw.store, mw.admin).probabilities()
+    row = source.row_of(mw.workspace.shown)
+    p, u = scores[mw.workspace.shown]
+    assert proxy.index(row, p_col).data() == f"{p:.2f}" and proxy.index(row, p_col + 1).data() == f"{u:.2f}"
+
+
+def test_a_blinded_grader_sees_a_score_after_submitting_and_in_assist_mode_the_most_uncertain_next(
+        qtbot, open_window, bundles) -> None:  # noqa: ANN001
+    mw = open_window()  # "Me", a blinded grader: the columns say "hidden" until an image is submitted
+    mw.register(bundles["binary"])
+    for _progress in PredictionService(mw.store, mw.admin, device="cpu").predict_all():  # as the admin would
+        pass
+    mw.controller.refresh_worklist_scores()
+    mw.start()
+    panel = mw.controller.versions_panel
+    proxy = mw.controller.worklist_columns
+    source = mw.window.worklist.model
+    p_col = source.columnCount()
     assert {proxy.index(r, p_col).data() for r in range(proxy.rowCount())} == {HIDDEN}
     image = mw.workspace.shown
     mw.tab(mw.window.grade_panel)
@@ -107,13 +127,18 @@ def test_batch_prediction_fills_the_worklist_columns_and_orders_by_uncertainty(
         qtbot.keyClick(mw.canvas, Qt.Key.Key_Return)
     row = source.row_of(image)
     assert row is not None, "the submitted image left the to-do list: show all images"
-    p, u = PredictionService(mw.store).probabilities()[image]
+    p, u = PredictionService(mw.store, mw.actor).probabilities()[image]
     assert proxy.index(row, p_col).data() == f"{p:.2f}" and proxy.index(row, p_col + 1).data() == f"{u:.2f}"
+    others = [proxy.index(r, p_col).data() for r in range(proxy.rowCount()) if r != row]
+    assert set(others) == {HIDDEN}  # every image not submitted stays blinded
 
+    set_assist_mode(mw.store, mw.admin, True)  # the admin lets graders see the model while grading
+    mw.controller.refresh_worklist_scores()
+    assert HIDDEN not in {proxy.index(r, p_col).data() for r in range(proxy.rowCount())}
     qtbot.waitUntil(lambda: mw.workspace.shown == mw.workspace.current, timeout=60_000)
-    order = PredictionService(mw.store).most_uncertain_first(mw.window.workspace.service)
+    order = PredictionService(mw.store, mw.actor).most_uncertain_first(mw.window.workspace.service)
     assert image not in order
-    scores = PredictionService(mw.store).probabilities()
+    scores = PredictionService(mw.store, mw.admin).probabilities()
     assert [scores[i][1] for i in order] == sorted((scores[i][1] for i in order), reverse=True)
     expected = next(i for i in order if i != mw.workspace.shown)
     mw.tab(panel)
@@ -123,7 +148,7 @@ def test_batch_prediction_fills_the_worklist_columns_and_orders_by_uncertainty(
 
 
 def test_batch_prediction_can_be_cancelled(qtbot, open_window, bundles) -> None:  # noqa: ANN001
-    mw = open_window()
+    mw = open_window(DEMO_ADJUDICATOR)
     mw.register(bundles["binary"])
     versions = mw.controller.versions
     aborted = []
@@ -140,4 +165,4 @@ def test_batch_prediction_can_be_cancelled(qtbot, open_window, bundles) -> None:
     qtbot.waitUntil(lambda: bool(aborted), timeout=30_000)
     qtbot.waitUntil(lambda: versions.panel.predict_all_button.isEnabled(), timeout=5000)
     assert "cancelled" in versions.panel.message.text()
-    assert len(PredictionService(mw.store).probabilities()) < len(mw.image_ids())
+    assert len(PredictionService(mw.store, mw.admin).probabilities()) < len(mw.image_ids())

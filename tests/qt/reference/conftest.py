@@ -1,5 +1,6 @@
 """Fixtures for the Reference menu tests: a main window on a private copy of the demo study with
-the Reference menu installed for one signed-in account, and a second connection to check the store.
+the Reference menu installed for one demo account (signed in through the accounts service with
+the demo's published password), and a second connection to check the store.
 
 The small demo study (six patients) has no deliberate 2–2 split (one comes per ~35 gradable
 images), so :func:`make_two_two_split` makes one the way it happens in a study: a grader who
@@ -16,8 +17,10 @@ import pytest
 
 from rop_desktop.domain.grades import GradeValues
 from rop_desktop.domain.labels import Quality, RopPresence, Stage
-from rop_desktop.services.demo_study import DEMO_ADJUDICATOR
-from rop_desktop.services.grading import GraderInfo, GradingService, list_graders
+from rop_desktop.services import accounts
+from rop_desktop.services.demo_study import DEMO_ADJUDICATOR, DEMO_PASSWORDS
+from rop_desktop.services.grading import GradingService, list_graders
+from rop_desktop.services.policy import Actor
 from rop_desktop.services.reference import ReferenceService, recompute_references
 from rop_desktop.store import Study
 from rop_desktop.ui.controllers.reference import ReferenceController, install_reference_features
@@ -35,25 +38,30 @@ class Desk:
     store: Study
     window: MainWindow
     controller: ReferenceController
-    grader: GraderInfo
+    actor: Actor
 
     def grader_id(self, name: str) -> int:
         return next(g.id for g in list_graders(self.store) if g.name == name)
 
 
+def demo_sign_in(study: Study, name: str) -> Actor:
+    """The demo account ``name`` signed in (elevated accounts with their published password)."""
+    return accounts.sign_in(study, name, DEMO_PASSWORDS.get(name))
+
+
 def make_two_two_split(study: Study) -> int:
     """Turn the first 3–1 ROP image of the adjudication queue into a 2–2 split; returns its id."""
-    recompute_references(study)
-    adjudicator = next(g.id for g in list_graders(study) if g.name == DEMO_ADJUDICATOR)
+    adjudicator = demo_sign_in(study, DEMO_ADJUDICATOR)
+    recompute_references(study, adjudicator)
     service = ReferenceService(study, adjudicator)
     item = next(i for i in service.queue() if i.tally["rop"] == {"no": 1, "yes": 3})
     case = service.case(item.image_id)
     turncoat = next(g for g in case.graders if g.values is not None and g.values.rop is RopPresence.YES)
-    grading = GradingService(study, turncoat.grader_id)
+    grading = GradingService(study, demo_sign_in(study, turncoat.name))
     for shape in grading.my_shapes(item.image_id):
         grading.delete_shape(item.image_id, shape.id)
+    # the submit settles the image's votes again (the grading service does it)
     grading.submit(item.image_id, GradeValues(quality=Quality.GRADABLE, rop=RopPresence.NO, stage=Stage.S0))
-    recompute_references(study, [item.image_id])
     return item.image_id
 
 
@@ -65,14 +73,14 @@ def desk_factory(qtbot, demo_study_dir: Path) -> Iterator[Callable[[str], Desk]]
 
     def open_desk(name: str) -> Desk:
         study = Study.open(demo_study_dir)
-        grader = next(g for g in list_graders(study) if g.name == name)
+        actor = demo_sign_in(study, name)
         window = MainWindow(study.name)
         qtbot.addWidget(window)
-        controller = install_reference_features(window, study, GradingService(study, grader.id))
+        controller = install_reference_features(window, study, GradingService(study, actor))
         window.resize(900, 600)
         window.show()
         qtbot.waitExposed(window)
-        desk = Desk(demo_study_dir, study, store, window, controller, grader)
+        desk = Desk(demo_study_dir, study, store, window, controller, actor)
         opened.append(desk)
         return desk
 

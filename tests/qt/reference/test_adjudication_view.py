@@ -8,7 +8,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 
 from rop_desktop.domain.labels import Role, RopPresence, Stage
-from rop_desktop.services.accounts import PermissionDenied, create_grader
+from rop_desktop.services.policy import AccessDenied
 from rop_desktop.services.reference import ReferenceService
 from rop_desktop.ui.adjudication import AdjudicationWindow
 
@@ -72,10 +72,10 @@ def test_adjudicator_settles_a_two_two_split_from_the_queue(qtbot, adjudicator_d
         click(qtbot, view.decision.settle_button)
 
     state = settled.args[1]
-    stored = ReferenceService(desk.store, desk.grader.id).current(image)
+    stored = ReferenceService(desk.store, desk.actor).current(image)
     assert stored is not None and stored.method == "adjudicated" == state.method
     assert (stored.values.rop, stored.values.stage) == (RopPresence.YES, top_stage)
-    assert stored.decided_by == desk.grader.name
+    assert stored.decided_by == desk.actor.name
     assert stored.detail["geometry"] == {"source": "grader", "grader": drawer}
     assert image not in view.queue.image_ids()
     assert "Settled" in view.decision.message.text()
@@ -87,14 +87,15 @@ def test_adjudicator_settles_a_two_two_split_from_the_queue(qtbot, adjudicator_d
     with qtbot.waitSignal(view.caseShown, timeout=SHOWN_TIMEOUT_MS):
         qtbot.mouseClick(tree.viewport(), Qt.MouseButton.LeftButton, pos=tree.visualItemRect(item).center())
     rows = view.history.texts()
-    decided = [r for r in rows if r[1] == desk.grader.name]
+    decided = [r for r in rows if r[1] == desk.actor.name]
     assert decided and "adjudicat" in decided[-1][2] and "Stage" in decided[-1][4]
     assert not view.decision.editable and view.decision.revise_button.isVisible()
 
 
-def test_a_grader_cannot_open_the_view_and_the_service_refuses(qtbot, desk_factory) -> None:  # noqa: ANN001
+def test_a_grader_cannot_open_the_view_and_the_service_refuses(qtbot, desk_factory, account) -> None:  # noqa: ANN001
     desk = desk_factory("Dr. Avery")
-    desk.controller.adjudication_action.trigger()
+    assert not desk.controller.adjudication_action.isVisible()
+    desk.controller.adjudication_action.trigger()  # triggered anyway: refused with the reason
     assert desk.controller.adjudication is None
     assert not [w for w in QApplication.topLevelWidgets() if isinstance(w, AdjudicationWindow) and w.isVisible()]
     notice = desk.controller.last_notice
@@ -102,11 +103,11 @@ def test_a_grader_cannot_open_the_view_and_the_service_refuses(qtbot, desk_facto
     assert "Dr. Avery is signed in as grader" in notice.text() and "adjudicator" in notice.text()
     notice.close()
 
-    newcomer = create_grader(desk.store, desk.grader.id, "Dr. Newcomer", Role.GRADER)  # has submitted nothing
-    with pytest.raises(PermissionDenied):
-        ReferenceService(desk.store, newcomer.id).case(1)
-    with pytest.raises(PermissionDenied):
-        ReferenceService(desk.store, desk.grader.id).queue()
+    newcomer = account(desk.store, "Dr. Newcomer", Role.GRADER)  # has submitted nothing
+    with pytest.raises(AccessDenied):
+        ReferenceService(desk.store, newcomer).case(1)
+    with pytest.raises(AccessDenied):
+        ReferenceService(desk.store, desk.actor).queue()
 
 
 def test_toggling_a_graders_outlines_hides_them(qtbot, adjudicator_desk: Desk) -> None:
@@ -126,14 +127,14 @@ def test_toggling_a_graders_outlines_hides_them(qtbot, adjudicator_desk: Desk) -
     assert "reference outline" not in view.outline_layers()
 
 
-def test_settling_after_another_adjudicator_shows_the_conflict(qtbot, adjudicator_desk: Desk) -> None:
+def test_settling_after_another_adjudicator_shows_the_conflict(qtbot, adjudicator_desk: Desk, account) -> None:  # noqa: ANN001
     desk = adjudicator_desk
     image = make_two_two_split(desk.store)
     view = open_view(qtbot, desk)
     click_queue_row(qtbot, view, image)
 
-    other = create_grader(desk.store, desk.grader.id, "Dr. Second", Role.ADJUDICATOR)
-    second = ReferenceService(desk.store, other.id)
+    other = account(desk.store, "Dr. Second", Role.ADJUDICATOR)
+    second = ReferenceService(desk.store, other)
     values = second.case(image).graders[0].values
     theirs = values.with_(rop=RopPresence.NO, stage=Stage.S0)
     second.adjudicate(image, theirs, consensus_rule="majority")
@@ -146,7 +147,7 @@ def test_settling_after_another_adjudicator_shows_the_conflict(qtbot, adjudicato
     text = view.last_notice.text()
     assert "changed since you opened it" in text and "Dr. Second" in text and "No ROP" in text
     assert "Dr. Second" in view.decision.message.text()
-    stored = ReferenceService(desk.store, desk.grader.id).current(image)
+    stored = ReferenceService(desk.store, desk.actor).current(image)
     assert stored.decided_by == "Dr. Second" and stored.values.rop is RopPresence.NO  # nothing overwritten
     assert not view.decision.editable and image not in view.queue.image_ids()
     view.last_notice.close()
@@ -166,6 +167,6 @@ def test_the_grading_keys_edit_the_reference_and_enter_settles(qtbot, adjudicato
     assert (view.decision.values().rop, view.decision.values().stage) == (RopPresence.NO, Stage.S0)
     with qtbot.waitSignal(view.settled, timeout=5000):
         qtbot.keyClick(view, Qt.Key.Key_Return)
-    stored = ReferenceService(desk.store, desk.grader.id).current(image)
+    stored = ReferenceService(desk.store, desk.actor).current(image)
     assert (stored.method, stored.values.rop, stored.detail["geometry"]) == (
         "adjudicated", RopPresence.NO, {"source": "consensus", "rule": "majority"})

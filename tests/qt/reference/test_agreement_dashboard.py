@@ -1,4 +1,5 @@
-"""The agreement dashboard shows what AgreementService computes, for any role, and exports it."""
+"""The agreement dashboard shows what AgreementService computes, to adjudicators and admins (a
+grader is refused: it compares graders with each other), and exports it."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFileDialog
 
 from rop_desktop.services.agreement import AgreementService
+from rop_desktop.services.demo_study import DEMO_ADJUDICATOR, DEMO_ADMIN
 from rop_desktop.services.reference import recompute_references
 from rop_desktop.ui.agreement import AgreementDashboard
 from rop_desktop.ui.agreement.data import fmt_kappa, fmt_percent
@@ -28,11 +30,21 @@ def open_dashboard(qtbot, desk: Desk) -> AgreementDashboard:  # noqa: ANN001
     return view
 
 
-def test_a_grader_sees_the_figures_agreement_service_computes(qtbot, desk_factory) -> None:  # noqa: ANN001
-    desk = desk_factory("Dr. Boateng")  # aggregate figures only: any role may look
-    recompute_references(desk.store)
+def test_a_grader_gets_no_dashboard(qtbot, desk_factory) -> None:  # noqa: ANN001
+    desk = desk_factory("Dr. Boateng")
+    assert not desk.controller.dashboard_action.isVisible()
+    desk.controller.dashboard_action.trigger()  # triggered anyway: refused with the reason, nothing opens
+    assert desk.controller.dashboard is None
+    assert "only the adjudicator or admin role may see the agreement statistics" in \
+        desk.controller.last_notice.text()
+    desk.controller.last_notice.close()
+
+
+def test_the_adjudicator_sees_the_figures_agreement_service_computes(qtbot, desk_factory) -> None:  # noqa: ANN001
+    desk = desk_factory(DEMO_ADJUDICATOR)
+    recompute_references(desk.store, desk.actor)
     view = open_dashboard(qtbot, desk)
-    report = AgreementService(desk.store).dashboard()
+    report = AgreementService(desk.store, desk.actor).dashboard()
     assert view.data.report.graders == report.graders
 
     rop = report.for_field("rop")
@@ -63,7 +75,7 @@ def test_a_grader_sees_the_figures_agreement_service_computes(qtbot, desk_factor
 
 
 def test_export_csv_writes_every_figure(qtbot, desk_factory, tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
-    desk = desk_factory("Dr. Chen")
+    desk = desk_factory(DEMO_ADMIN)
     view = open_dashboard(qtbot, desk)
     target = tmp_path / "agreement.csv"
     monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(target), "CSV (*.csv)"))

@@ -1,5 +1,5 @@
-"""The Reference menu's other actions: vote settings (admins, or anyone before the first admin),
-recompute, the reference CSV and the training snapshot; and the active model in both views."""
+"""The Reference menu's other actions: vote settings (admins only), recompute, the reference CSV
+and the training snapshot (adjudicators and admins); and the active model in both views."""
 
 from __future__ import annotations
 
@@ -11,9 +11,8 @@ import torch
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialogButtonBox, QFileDialog
 
-from rop_desktop.domain.labels import Role
-from rop_desktop.services.accounts import create_grader
 from rop_desktop.services.agreement import AgreementService
+from rop_desktop.services.demo_study import DEMO_ADJUDICATOR, DEMO_ADMIN
 from rop_desktop.services.models import ModelService
 from rop_desktop.services.predictions import PredictionService
 from rop_desktop.services.reference import ReferenceService, get_vote_settings, recompute_references
@@ -31,38 +30,56 @@ def references(desk: Desk) -> dict[int, str]:
         return {r.image_id: r.method for r in repo.list_references(session)}
 
 
-def test_vote_settings_follow_the_admin_rule_and_recompute(qtbot, desk_factory) -> None:  # noqa: ANN001
-    desk = desk_factory("Dr. Avery")  # the demo study has no admin yet: any grader may set the rules
-    recompute_references(desk.store)
+def test_vote_settings_are_the_admins_and_saving_recomputes(qtbot, desk_factory) -> None:  # noqa: ANN001
+    for name in ("Dr. Avery", DEMO_ADJUDICATOR):  # a grader, an adjudicator: not shown, and refused
+        desk = desk_factory(name)
+        assert not desk.controller.settings_action.isVisible()
+        desk.controller.settings_action.trigger()
+        assert "only the admin role may change study settings" in desk.controller.last_notice.text()
+        desk.controller.last_notice.close()
+    before = get_vote_settings(desk.store)
+
+    desk = desk_factory(DEMO_ADMIN)
+    recompute_references(desk.store, desk.actor)
     assert references(desk)
+    assert desk.controller.settings_action.isVisible()
     dialog = desk.controller.open_vote_settings()
     assert dialog is not None and dialog.isVisible()
     dialog.tie_rule.setCurrentIndex(dialog.tie_rule.findData("severe"))
-    dialog.quorum.setValue(6)  # more votes than the study's five accounts can give
+    dialog.quorum.setValue(20)  # more votes than the study's accounts can give
     assert "no image can be settled" in dialog.explain.text()
+    assert get_vote_settings(desk.store) == before  # nothing stored before Save
     qtbot.mouseClick(dialog.buttons.button(QDialogButtonBox.StandardButton.Save), Qt.MouseButton.LeftButton)
     settings = get_vote_settings(desk.store)
-    assert (settings.quorum, settings.tie_rule) == (6, "severe")
+    assert (settings.quorum, settings.tie_rule) == (20, "severe")
     assert references(desk) == {}  # saving recomputed: every vote reference withdrawn
     assert "tie rule “severe”" in desk.controller.last_notice.text()
     assert "withdrawn" in desk.controller.last_notice.text()
-    desk.controller.last_notice.close()
-
-    create_grader(desk.store, desk.grader.id, "Dr. Admin", Role.ADMIN)  # from now on: admins only
-    assert desk.controller.open_vote_settings() is None
-    assert "only the admin role may change the vote settings" in desk.controller.last_notice.text()
     desk.controller.last_notice.close()
 
 
 def test_recompute_and_exports_need_an_adjudicator(qtbot, desk_factory, tmp_path: Path,  # noqa: ANN001
                                                    monkeypatch) -> None:  # noqa: ANN001
     grader = desk_factory("Dr. Diaz")
-    assert grader.controller.recompute() is None
-    assert "adjudicator" in grader.controller.last_notice.text()
-    assert grader.controller.export_reference_csv(tmp_path / "no.csv") is None and not (tmp_path / "no.csv").exists()
-    grader.controller.last_notice.close()
+    controller = grader.controller
+    assert not controller.menu.menuAction().isVisible()  # a grader has no Reference menu at all
+    before = references(grader)
+    controller.recompute_action.trigger()  # triggered anyway: the service refuses, the reason is shown
+    assert "Dr. Diaz is signed in as grader" in controller.last_notice.text()
+    assert "adjudicator" in controller.last_notice.text()
+    controller.last_notice.close()
+    assert controller.export_reference_csv(tmp_path / "no.csv") is None and not (tmp_path / "no.csv").exists()
+    assert "adjudicator" in controller.last_notice.text()
+    controller.last_notice.close()
+    asked = []
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, **k: asked.append(a) or str(tmp_path))
+    controller.snapshot_action.trigger()
+    assert asked == []  # refused before a folder is even asked for
+    assert "adjudicator" in controller.last_notice.text()
+    controller.last_notice.close()
+    assert references(grader) == before
 
-    desk = desk_factory("Dr. Adjudicator")
+    desk = desk_factory(DEMO_ADJUDICATOR)
     summary = desk.controller.recompute()
     assert summary is not None and summary.needs_adjudication
     assert f"{len(summary.needs_adjudication)} to adjudicate" in desk.controller.last_notice.text()
@@ -99,9 +116,9 @@ def test_the_active_model_in_the_adjudication_view_and_the_dashboard(qtbot, adju
                                                                      tmp_path: Path) -> None:
     desk = adjudicator_desk
     torch.set_num_threads(1)
-    ModelService(desk.store).register(_tiny_binary_bundle(tmp_path / "bundle"), activate=True)
-    summary = ReferenceService(desk.store, desk.grader.id).recompute()
-    predictions = PredictionService(desk.store, device="cpu")
+    ModelService(desk.store, desk.actor).register(_tiny_binary_bundle(tmp_path / "bundle"), activate=True)
+    summary = ReferenceService(desk.store, desk.actor).recompute()
+    predictions = PredictionService(desk.store, desk.actor, device="cpu")
     settled = summary.created + summary.updated + summary.unchanged  # the demo ships with references
     for image_id in settled[:8]:
         predictions.predict_image(image_id, saliency=False)
@@ -115,7 +132,7 @@ def test_the_active_model_in_the_adjudication_view_and_the_dashboard(qtbot, adju
     qtbot.waitUntil(lambda: dashboard.data is not None, timeout=SHOWN_TIMEOUT_MS * 3)
     model = dashboard.data.report.model
     cached = {i: p for i, (p, _) in predictions.probabilities().items()}
-    expected = AgreementService(desk.store).dashboard(cached, 0.5).model
+    expected = AgreementService(desk.store, desk.actor).dashboard(cached, 0.5).model
     assert model is not None and model.n_images == expected.n_images
     assert dashboard.model_table.isVisible()
     rows = {row[0]: row for row in dashboard.model_table.texts()}

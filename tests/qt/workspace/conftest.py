@@ -1,5 +1,6 @@
 """Fixtures for the grading-workspace tests: the REAL main window (``build_window``) on a private
-copy of the demo study, signed in as a new grader "Me", shown, active and on its first image.
+copy of the demo study, signed in as a new grader "Me" (no password), shown, active and on its
+first image.
 
 ``ws`` is a :class:`WindowSession` driver: real mouse events on the canvas at image coordinates,
 real key presses on whatever widget has the keyboard focus, and a second, independent
@@ -18,7 +19,8 @@ from PySide6.QtWidgets import QApplication, QWidget
 
 from rop_desktop.app import build_window
 from rop_desktop.domain.shapes import Shape
-from rop_desktop.services.grading import GradingService, MyGrade, create_grader
+from rop_desktop.services import accounts
+from rop_desktop.services.grading import GradingService, MyGrade
 from rop_desktop.store import Study, repo
 
 GRADER = "Me"
@@ -28,22 +30,24 @@ SHOWN_TIMEOUT_MS = 10_000
 class WindowSession:
     """One grader's window on a study folder, driven like a user would (see the module docstring)."""
 
-    def __init__(self, qtbot, folder: Path) -> None:  # noqa: ANN001 - pytest-qt's QtBot
+    def __init__(self, qtbot, folder: Path, account) -> None:  # noqa: ANN001 - pytest-qt's QtBot, the account factory
         self.qtbot = qtbot
         self.folder = folder
         self.study: Study | None = None
         self.window = None
         #: An independent connection to the same study: reads only what was committed.
         self.store = Study.open(folder)
-        self.grader_id = create_grader(self.store, GRADER).id
-        self.checker = GradingService(self.store, self.grader_id)
+        self.grader_id = account(self.store, GRADER).id
+        #: "Me" signed in through the accounts service, as the sign-in dialog does.
+        self.actor = accounts.sign_in(self.store, GRADER, None)
+        self.checker = GradingService(self.store, self.actor)
 
     # ------------------------------------------------------------------ window life
     def open(self, *, start: bool = True) -> None:
         """Open the study, build and show the window (active, canvas focused); start() on its first image."""
         assert self.window is None, "close the window first"
         self.study = Study.open(self.folder)
-        self.window = build_window(self.study, self.grader_id)
+        self.window = build_window(self.study, self.actor)
         self.window.resize(1400, 900)
         with self.qtbot.waitActive(self.window):
             self.window.show()
@@ -144,8 +148,8 @@ class WindowSession:
 
 
 @pytest.fixture
-def ws(qtbot, demo_study_dir: Path) -> Iterator[WindowSession]:  # noqa: ANN001
-    session = WindowSession(qtbot, demo_study_dir)
+def ws(qtbot, demo_study_dir: Path, account) -> Iterator[WindowSession]:  # noqa: ANN001
+    session = WindowSession(qtbot, demo_study_dir, account)
     session.open()
     yield session
     session.dispose()

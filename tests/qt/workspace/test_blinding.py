@@ -9,7 +9,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel
 
 from rop_desktop.domain.labels import Role
-from rop_desktop.services.demo_study import DEMO_ADJUDICATOR
+from rop_desktop.services.demo_study import DEMO_ADJUDICATOR, DEMO_GRADER
 from rop_desktop.services.grading import BlindingError, GradingService, list_graders
 from rop_desktop.store import repo
 from rop_desktop.ui.canvas.items import PolygonItem, ReferenceShapesItem
@@ -31,7 +31,8 @@ def window_texts(ws) -> str:  # noqa: ANN001
 
 def test_blinded_by_default_window_shows_only_my_work_and_service_refuses_others(qtbot, ws) -> None:
     image, their_count = image_outlined_by_others(ws)
-    others = [g.name for g in list_graders(ws.store) if g.id != ws.grader_id and g.name != DEMO_ADJUDICATOR]
+    others = [g.name for g in list_graders(ws.store)
+              if g.role is Role.GRADER and g.id != ws.grader_id and g.name != DEMO_GRADER]  # the four demo graders
     assert len(others) == 4
     service = ws.workspace.service
     assert service.blinded()
@@ -67,7 +68,7 @@ def test_blinded_by_default_window_shows_only_my_work_and_service_refuses_others
     service.hospital_diagnosis(image)  # allowed now
 
 
-def test_blinding_is_per_image_and_the_adjudicator_is_never_blinded(qtbot, ws) -> None:
+def test_blinding_is_per_image_and_the_adjudicator_is_never_blinded(qtbot, ws, demo_actor) -> None:  # noqa: ANN001
     image, _ = image_outlined_by_others(ws)
     first = ws.current
     assert first != image
@@ -78,5 +79,5 @@ def test_blinding_is_per_image_and_the_adjudicator_is_never_blinded(qtbot, ws) -
     assert service.other_grades(first)  # submitted: unblinded for that image only
     with pytest.raises(BlindingError):
         service.other_grades(image)
-    adjudicator = next(g for g in list_graders(ws.store) if g.role is Role.ADJUDICATOR)
-    assert len(GradingService(ws.store, adjudicator.id).other_grades(image)) == 4
+    adjudicator = demo_actor(ws.store, DEMO_ADJUDICATOR)
+    assert len(GradingService(ws.store, adjudicator).other_grades(image)) == 4

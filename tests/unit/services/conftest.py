@@ -20,9 +20,11 @@ import pytest
 from rop_desktop.domain.grades import GradeValues
 from rop_desktop.domain.labels import LesionType, Quality, Role, RopPresence, Stage
 from rop_desktop.domain.shapes import Shape, new_shape_id
-from rop_desktop.services.accounts import create_grader
+from rop_desktop.services import accounts
+from rop_desktop.services.accounts import create_account, create_first_admin, set_study_setting
 from rop_desktop.services.grading import GradingService
 from rop_desktop.services.importer import run_import
+from rop_desktop.services.policy import Actor
 from rop_desktop.store import Study, repo
 
 HOSPITAL = ["stage 2", "no ROP", "ROP stage 1", "normal", "stage 3 plus", "", "stage 2", "no ROP"]
@@ -49,9 +51,9 @@ def rect(x0: float, y0: float, x1: float, y1: float, stage: str = "2") -> Shape:
 class HandStudy:
     study: Study
     images: list[int]
-    graders: dict[str, int]  # "A".."D" → id
-    adjudicator: int
-    admin: int
+    graders: dict[str, Actor]  # "A".."D" → their signed-in account
+    adjudicator: Actor
+    admin: Actor
 
     def submit(self, grader: str, image: int, values: GradeValues, shapes: Sequence[Shape] = ()) -> None:
         service = GradingService(self.study, self.graders[grader])
@@ -75,8 +77,15 @@ def _backend(study_backend: str) -> str:
     return study_backend
 
 
+PASSWORD = "correct horse battery"  # = tests/conftest.py TEST_PASSWORD
+
+
+def as_actor(info: object) -> Actor:
+    return Actor(info.id, info.name, info.role)  # type: ignore[attr-defined]
+
+
 @pytest.fixture
-def hand(tmp_path: Path, _backend: str) -> Iterator[HandStudy]:
+def hand(tmp_path: Path, _backend: str, fast_hashes: None) -> Iterator[HandStudy]:
     src = tmp_path / "src"
     src.mkdir()
     rows = []
@@ -93,11 +102,12 @@ def hand(tmp_path: Path, _backend: str) -> Iterator[HandStudy]:
         writer.writeheader()
         writer.writerows(rows)
     study = Study.create(tmp_path / "study", name="Hand study")
-    summary = run_import(study, [src], manifest)
+    admin = create_first_admin(study, "Admin", PASSWORD)
+    set_study_setting(study, admin, accounts.GRADER_PASSWORD_SETTING, False)  # PostgreSQL's default is on
+    summary = run_import(study, admin, [src], manifest)
     assert not summary.failed
-    admin = create_grader(study, None, "Admin", Role.ADMIN).id  # bootstrap: the study has no admin yet
-    graders = {n: create_grader(study, admin, f"Dr. {n}").id for n in "ABCD"}
-    adjudicator = create_grader(study, admin, "Dr. Judge", Role.ADJUDICATOR).id
+    graders = {n: as_actor(create_account(study, admin, f"Dr. {n}")) for n in "ABCD"}
+    adjudicator = as_actor(create_account(study, admin, "Dr. Judge", Role.ADJUDICATOR, password=PASSWORD))
     with study.session() as session:
         images = [i.id for i in repo.list_images(session)]
     yield HandStudy(study, images, graders, adjudicator, admin)

@@ -1,78 +1,120 @@
-"""Roles and optional passwords, enforced in the services."""
+"""Accounts: roles only from an admin, passwords for elevated accounts, rate-limited sign-in."""
 
 from __future__ import annotations
 
-import hashlib
 import base64
+import hashlib
 import os
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
 from rop_desktop.domain.labels import Role
-from rop_desktop.services.accounts import (AccountError, AuthenticationError, PermissionDenied, authenticate,
-                                           create_grader, has_admin, hash_password, list_accounts, require_role,
-                                           set_active, set_password, set_role, set_study_setting, verify_password)
 from rop_desktop.domain.votes import VoteSettings
+from rop_desktop.services import accounts
+from rop_desktop.services.accounts import (FREE_FAILURES, AccountError, AuthenticationError, PermissionDenied,
+                                           change_own_password, create_account, create_first_admin, has_admin,
+                                           hash_password, list_accounts, needs_password, register_grader,
+                                           set_active, set_password, set_role, set_study_setting, sign_in,
+                                           sign_in_choices, verify_password)
+from rop_desktop.services.grading import GradingService
+from rop_desktop.services.policy import AccessDenied, Actor
 from rop_desktop.services.reference import get_vote_settings, set_vote_settings
 from rop_desktop.store import Study, repo
+from rop_desktop.store.models import Grader
 
-from .conftest import HandStudy
-
-
-def test_require_role_names_the_grader_the_role_and_the_action(hand: HandStudy) -> None:
-    assert require_role(hand.study, hand.adjudicator, Role.ADJUDICATOR, Role.ADMIN).name == "Dr. Judge"
-    with pytest.raises(PermissionDenied, match=r"Dr. A is signed in as grader; only the adjudicator or admin "
-                                               r"role may settle it"):
-        require_role(hand.study, hand.graders["A"], Role.ADJUDICATOR, Role.ADMIN, action="settle it")
-    with pytest.raises(PermissionDenied, match="Sign in"):
-        require_role(hand.study, None, Role.GRADER)
-    set_active(hand.study, hand.admin, hand.adjudicator, False)
-    with pytest.raises(PermissionDenied, match="deactivated"):
-        require_role(hand.study, hand.adjudicator, Role.ADJUDICATOR)
+from .conftest import PASSWORD, HandStudy
 
 
-def test_only_admins_manage_graders_roles_and_settings(hand: HandStudy) -> None:
+def test_refusals_name_the_account_its_role_and_what_it_tried(hand: HandStudy) -> None:
+    with pytest.raises(AccessDenied, match=r"Dr. A is signed in as grader; only the admin role may manage "
+                                           r"accounts"):
+        create_account(hand.study, hand.graders["A"], "Dr. E")
+    with pytest.raises(AccessDenied, match="Sign in"):
+        create_account(hand.study, None, "Dr. E")  # type: ignore[arg-type]
+    set_active(hand.study, hand.admin, hand.adjudicator.id, False)
+    with pytest.raises(AccessDenied, match="deactivated"):
+        set_vote_settings(hand.study, hand.adjudicator, VoteSettings())
+
+
+def test_only_admins_manage_accounts_roles_and_settings(hand: HandStudy) -> None:
     a = hand.graders["A"]
-    with pytest.raises(PermissionDenied, match="only the admin role may create graders"):
-        create_grader(hand.study, a, "Dr. E")
     with pytest.raises(PermissionDenied):
-        create_grader(hand.study, None, "Dr. E")  # anonymous, once the study has an admin
+        set_role(hand.study, hand.adjudicator, a.id, Role.ADMIN)  # an adjudicator cannot promote
     with pytest.raises(PermissionDenied):
-        set_role(hand.study, hand.adjudicator, a, Role.ADMIN)
+        set_role(hand.study, a, a.id, Role.ADMIN)  # nobody promotes themself
     with pytest.raises(PermissionDenied):
-        set_active(hand.study, a, hand.graders["B"], False)
+        set_active(hand.study, a, hand.graders["B"].id, False)
     with pytest.raises(PermissionDenied):
         set_study_setting(hand.study, a, "grading.blinded", False)
     with pytest.raises(PermissionDenied):
-        set_vote_settings(hand.study, VoteSettings(tie_rule="severe"), a)
+        set_study_setting(hand.study, hand.adjudicator, "grading.assist_mode", True)
+    with pytest.raises(PermissionDenied):
+        set_vote_settings(hand.study, a, VoteSettings(tie_rule="severe"))
+    with pytest.raises(PermissionDenied):
+        set_password(hand.study, a, hand.graders["B"].id, "hijacked-pw")
     assert get_vote_settings(hand.study) == VoteSettings()
 
-    set_vote_settings(hand.study, VoteSettings(quorum=3, tie_rule="hospital"), hand.admin)
+    set_vote_settings(hand.study, hand.admin, VoteSettings(quorum=3, tie_rule="hospital"))
     assert get_vote_settings(hand.study) == VoteSettings(quorum=3, tie_rule="hospital")
-    assert set_role(hand.study, hand.admin, a, Role.ADJUDICATOR).role is Role.ADJUDICATOR
-    assert not set_active(hand.study, hand.admin, hand.graders["B"], False).active
-    assert create_grader(hand.study, hand.admin, "Dr. E").role is Role.GRADER
-    with pytest.raises(AccountError, match="already a grader called 'Dr. E'"):
-        create_grader(hand.study, hand.admin, "Dr. E")
-    names = {acc.name: acc for acc in list_accounts(hand.study)}
+    with pytest.raises(AccountError, match="no password"):
+        set_role(hand.study, hand.admin, a.id, Role.ADJUDICATOR)  # elevated accounts need a password first
+    set_password(hand.study, hand.admin, a.id, "a-strong-pw")
+    assert set_role(hand.study, hand.admin, a.id, Role.ADJUDICATOR).role is Role.ADJUDICATOR
+    assert not set_active(hand.study, hand.admin, hand.graders["B"].id, False).active
+    assert create_account(hand.study, hand.admin, "Dr. E").role is Role.GRADER
+    with pytest.raises(AccountError, match="already an account called 'Dr. E'"):
+        create_account(hand.study, hand.admin, "Dr. E")
+    with pytest.raises(AccountError, match="must have a password"):
+        create_account(hand.study, hand.admin, "Dr. F", Role.ADMIN)
+    names = {acc.name: acc for acc in list_accounts(hand.study, hand.admin)}
     assert not names["Dr. B"].active and names["Dr. A"].role is Role.ADJUDICATOR
     with hand.study.session() as session:
-        actions = [(e.entity, e.action) for e in repo.audit_trail(session) if e.grader_id == hand.admin]
+        actions = [(e.entity, e.action) for e in repo.audit_trail(session) if e.grader_id == hand.admin.id]
     assert ("setting", "update") in actions and ("grader", "role") in actions and ("grader", "deactivate") in actions
 
 
-def test_bootstrap_and_the_last_admin_is_kept(tmp_path) -> None:
+def test_a_demoted_actor_loses_its_power_at_once(hand: HandStudy) -> None:
+    """The Actor object made at sign-in carries no power: the role is read again on every call."""
+    deputy = Actor(create_account(hand.study, hand.admin, "Deputy", Role.ADMIN, password=PASSWORD).id, "Deputy",
+                   Role.ADMIN)
+    set_study_setting(hand.study, deputy, "grading.assist_mode", False)
+    set_role(hand.study, hand.admin, deputy.id, Role.GRADER)
+    with pytest.raises(AccessDenied, match="signed in as grader"):
+        set_study_setting(hand.study, deputy, "grading.assist_mode", True)
+    forged = Actor(hand.graders["A"].id, "Dr. A", Role.ADMIN)  # a grader's id with a claimed admin role
+    with pytest.raises(AccessDenied, match="signed in as grader"):
+        set_study_setting(hand.study, forged, "grading.blinded", False)
+    with pytest.raises(AccessDenied):
+        create_account(hand.study, Actor(hand.admin.id, "Not the admin", Role.ADMIN), "X")  # id/name mismatch
+
+
+def test_first_admin_only_while_the_study_has_none_and_the_last_admin_is_kept(tmp_path, fast_hashes) -> None:
     with Study.create(tmp_path / "s") as study:
         assert not has_admin(study)
-        first = create_grader(study, None, "Founder", Role.ADMIN)
-        assert has_admin(study)
+        with pytest.raises(AccountError, match="must have a password"):
+            create_first_admin(study, "Founder", "")
+        first = create_first_admin(study, "Founder", PASSWORD)
+        assert has_admin(study) and first.role is Role.ADMIN
+        with pytest.raises(AccessDenied, match="already has an admin"):
+            create_first_admin(study, "Usurper", PASSWORD)  # no second "first admin"
         with pytest.raises(AccountError, match="last active admin"):
-            set_role(study, first.id, first.id, Role.GRADER)
+            set_role(study, first, first.id, Role.GRADER)
         with pytest.raises(AccountError, match="last active admin"):
-            set_active(study, first.id, first.id, False)
-        second = create_grader(study, first.id, "Deputy", Role.ADMIN)
-        set_role(study, second.id, first.id, Role.GRADER)
-        assert not any(a.role is Role.ADMIN for a in list_accounts(study) if a.id == first.id)
+            set_active(study, first, first.id, False)
+        second = create_account(study, first, "Deputy", Role.ADMIN, password=PASSWORD)
+        set_role(study, Actor(second.id, second.name, second.role), first.id, Role.GRADER)
+        assert not any(a.role is Role.ADMIN for a in list_accounts(study, first) if a.id == first.id)
+
+
+def test_self_registration_is_off_by_default_and_never_elevated(hand: HandStudy) -> None:
+    with pytest.raises(AccessDenied, match="does not allow new profiles"):
+        register_grader(hand.study, "Sock puppet")  # a fifth vote nobody approved
+    assert "Sock puppet" not in {a.name for a in list_accounts(hand.study, hand.admin)}
+    set_study_setting(hand.study, hand.admin, accounts.SELF_REGISTRATION_SETTING, True)
+    new = register_grader(hand.study, "Dr. New")
+    assert new.role is Role.GRADER and sign_in(hand.study, "Dr. New", None) == new
+    assert "role" not in register_grader.__code__.co_varnames  # there is no way to ask for another role
 
 
 def test_password_hash_format_salt_and_verification() -> None:
@@ -100,28 +142,76 @@ def test_password_hash_format_salt_and_verification() -> None:
         hash_password("short")
 
 
-def test_optional_passwords_and_authentication(hand: HandStudy) -> None:
-    a, b = hand.graders["A"], hand.graders["B"]
-    assert authenticate(hand.study, "Dr. A", None).id == a  # no password set: empty password
+def test_sign_in_passwords_own_and_admin_reset(hand: HandStudy) -> None:
+    a = hand.graders["A"]
+    assert sign_in(hand.study, "Dr. A", None) == a  # grader without a password (SQLite default)
     with pytest.raises(AuthenticationError):
-        authenticate(hand.study, "Dr. A", "anything")
-    set_password(hand.study, a, a, "s3cret-pass")  # a grader sets their own
-    assert authenticate(hand.study, "Dr. A", "s3cret-pass").id == a
+        sign_in(hand.study, "Dr. A", "anything")
+    change_own_password(hand.study, a, None, "s3cret-pass")
+    assert sign_in(hand.study, "Dr. A", "s3cret-pass") == a
+    with pytest.raises(AuthenticationError, match="current password is wrong"):
+        change_own_password(hand.study, a, "guess-guess", "another-pw")
     for wrong in ("s3cret-pasS", "", None):
         with pytest.raises(AuthenticationError, match="wrong password"):
-            authenticate(hand.study, "Dr. A", wrong)
+            sign_in(hand.study, "Dr. A", wrong)
     with pytest.raises(AuthenticationError):
-        authenticate(hand.study, "Dr. Nobody", "s3cret-pass")
-    with pytest.raises(PermissionDenied):
-        set_password(hand.study, b, a, "hijacked-pw")  # not another grader's
-    set_password(hand.study, hand.admin, a, None)  # an admin may clear it
-    assert authenticate(hand.study, "Dr. A", "").id == a
-    set_active(hand.study, hand.admin, a, False)
+        sign_in(hand.study, "Dr. Nobody", "s3cret-pass")
+    assert needs_password(hand.study, "Dr. A") and needs_password(hand.study, "Dr. Nobody")
+    assert not needs_password(hand.study, "Dr. B")
+    assert needs_password(hand.study, "Dr. Judge")
     with pytest.raises(AuthenticationError):
-        authenticate(hand.study, "Dr. A", None)
+        sign_in(hand.study, "Dr. Judge", None)  # an elevated account never signs in without its password
+    set_password(hand.study, hand.admin, a.id, None)  # an admin may clear a grader's
+    assert sign_in(hand.study, "Dr. A", "") == a
+    with pytest.raises(AccountError, match="must have a password"):
+        set_password(hand.study, hand.admin, hand.adjudicator.id, None)
+    set_active(hand.study, hand.admin, a.id, False)
+    with pytest.raises(AuthenticationError):
+        sign_in(hand.study, "Dr. A", None)
+    with pytest.raises(AccessDenied, match="deactivated"):
+        GradingService(hand.study, a)  # an Actor made before the deactivation is refused too
+    assert "Dr. A" not in {g.name for g in sign_in_choices(hand.study)}
     with hand.study.session() as session:
         stored = [g.password_hash for g in repo.list_graders(session, active_only=False)]
         events = [e for e in repo.audit_trail(session, "grader") if e.action == "password"]
     assert all(h is None or "s3cret" not in h for h in stored)
     assert [(e.before, e.after) for e in events] == [({"password": False}, {"password": True}),
                                                      ({"password": True}, {"password": False})]
+
+
+def test_graders_need_a_password_where_the_study_says_so(hand: HandStudy) -> None:
+    set_study_setting(hand.study, hand.admin, accounts.GRADER_PASSWORD_SETTING, True)
+    with pytest.raises(AuthenticationError):
+        sign_in(hand.study, "Dr. B", None)  # a grader without a password cannot sign in any more
+    with pytest.raises(AccountError, match="requires a password"):
+        create_account(hand.study, hand.admin, "Dr. E")
+    set_password(hand.study, hand.admin, hand.graders["B"].id, "b-password")
+    assert sign_in(hand.study, "Dr. B", "b-password") == hand.graders["B"]
+
+
+def test_wrong_passwords_lock_the_account_for_a_growing_time(hand: HandStudy) -> None:
+    now = datetime(2026, 12, 4, 12, 0, tzinfo=timezone.utc)
+    for _ in range(FREE_FAILURES - 1):
+        with pytest.raises(AuthenticationError, match="wrong password"):
+            sign_in(hand.study, "Dr. Judge", "guess-1234", now=now)
+    with pytest.raises(AuthenticationError, match="wrong password"):
+        sign_in(hand.study, "Dr. Judge", "guess-1234", now=now)  # the fifth: locked from now on
+    with pytest.raises(AuthenticationError, match=r"Too many wrong passwords for Dr. Judge: try again in 3\d s"):
+        sign_in(hand.study, "Dr. Judge", PASSWORD, now=now + timedelta(seconds=1))  # even the right one
+    later = now + timedelta(seconds=31)
+    with pytest.raises(AuthenticationError, match="wrong password"):
+        sign_in(hand.study, "Dr. Judge", "guess-1234", now=later)  # the sixth: 60 s
+    with pytest.raises(AuthenticationError, match=r"try again in (59|60) s"):
+        sign_in(hand.study, "Dr. Judge", PASSWORD, now=later + timedelta(seconds=1))
+    assert sign_in(hand.study, "Dr. Judge", PASSWORD, now=later + timedelta(seconds=61)) == hand.adjudicator
+    with hand.study.session() as session:
+        judge = session.get(Grader, hand.adjudicator.id)
+        locks = [e for e in repo.audit_trail(session, "grader") if e.action == "locked"]
+        assert judge.failed_sign_ins == 0 and judge.locked_until is None  # a good sign-in clears the count
+    assert len(locks) == 2
+    # an admin's reset lifts a lock at once
+    for _ in range(FREE_FAILURES):
+        with pytest.raises(AuthenticationError):
+            sign_in(hand.study, "Dr. B", "guess-1234", now=now)
+    set_password(hand.study, hand.admin, hand.graders["B"].id, "b-password")
+    assert sign_in(hand.study, "Dr. B", "b-password", now=now) == hand.graders["B"]

@@ -13,7 +13,8 @@ import pytest
 from rop_desktop.domain.labels import Zone
 from rop_desktop.services.agreement import AgreementError, AgreementService
 from rop_desktop.services.demo_study import TRUTH_FILE, build_demo_study
-from rop_desktop.services.reference import recompute_references
+from rop_desktop.services.demo_study import demo_admin
+from rop_desktop.services.reference import settle_images
 from rop_desktop.store import Study, repo
 from training.metrics import cohen_kappa, fleiss_kappa, leave_one_out_performance
 
@@ -30,12 +31,12 @@ ROP = {"Dr. A": [1, 1, 0, 0, 1, 1], "Dr. B": [1, 1, 0, 0, 0, 1], "Dr. C": [1, 1,
 def voted(hand: HandStudy) -> HandStudy:
     for image, votes in zip(hand.images, VOTES):
         hand.votes(image, *votes)
-    recompute_references(hand.study)
+    settle_images(hand.study)
     return hand
 
 
 def test_pairwise_and_fleiss_figures(voted: HandStudy) -> None:
-    report = AgreementService(voted.study).dashboard()
+    report = AgreementService(voted.study, voted.admin).dashboard()
     assert report.graders == ["Dr. A", "Dr. B", "Dr. C", "Dr. D"] and report.n_images == 6
     rop = report.for_field("rop")
     ab = next(p for p in rop.pairs if (p.grader_a, p.grader_b) == ("Dr. A", "Dr. B"))
@@ -72,12 +73,12 @@ def _methods(hand: HandStudy) -> list[str]:
 
 
 def test_leave_one_out_by_hand_and_tie_rule(voted: HandStudy) -> None:
-    report = AgreementService(voted.study).dashboard()
+    report = AgreementService(voted.study, voted.admin).dashboard()
     a, c, d = report.grader("Dr. A"), report.grader("Dr. C"), report.grader("Dr. D")
     assert (a.n_items, a.tp, a.tn, a.fp, a.fn) == (5, 3, 2, 0, 0)  # image 5: B yes vs C no, a tie: left out
     assert (c.tp, c.fp, c.tn, c.fn, c.sensitivity, c.specificity) == (3, 1, 1, 1, 0.75, 0.5)
     assert (d.n_items, d.sensitivity, d.specificity) == (5, pytest.approx(2 / 3), 1.0)
-    severe = AgreementService(voted.study).dashboard(loo_ties="severe")
+    severe = AgreementService(voted.study, voted.admin).dashboard(loo_ties="severe")
     assert severe.grader("Dr. A").tp == 4 and severe.loo_ties == "severe"
 
     def majority(others: list[int]) -> int | None:
@@ -89,7 +90,7 @@ def test_leave_one_out_by_hand_and_tie_rule(voted: HandStudy) -> None:
         e = expected[g.grader]
         assert (g.n_items, g.tp, g.fp, g.tn, g.fn) == (e.n_items, e.tp, e.fp, e.tn, e.fn)
     with pytest.raises(AgreementError, match="loo_ties"):
-        AgreementService(voted.study).dashboard(loo_ties="coin")
+        AgreementService(voted.study, voted.admin).dashboard(loo_ties="coin")
 
 
 def test_ordinal_fields_use_the_clinical_order(hand: HandStudy) -> None:
@@ -98,7 +99,7 @@ def test_ordinal_fields_use_the_clinical_order(hand: HandStudy) -> None:
     for image, za, zb in zip(hand.images, zones_a, zones_b):
         hand.submit("A", image, grade("yes", "2", zone=za))
         hand.submit("B", image, grade("yes", "2", zone=zb))
-    pair = AgreementService(hand.study).dashboard().for_field("zone").pairs[0]
+    pair = AgreementService(hand.study, hand.adjudicator).dashboard().for_field("zone").pairs[0]
     a, b = [z.value for z in zones_a], [z.value for z in zones_b]
     clinical = ["III", "II", "posterior II", "I"]
     assert pair.kappa_linear == pytest.approx(cohen_kappa(a, b, "linear", clinical))
@@ -109,7 +110,7 @@ def test_ordinal_fields_use_the_clinical_order(hand: HandStudy) -> None:
 def test_model_hook_and_error_reduction(voted: HandStudy) -> None:
     i = voted.images
     predictions = {i[0]: 0.9, i[1]: 0.8, i[2]: 0.1, i[3]: 0.6, i[4]: 0.4, i[5]: 0.7, i[6]: 0.3}  # i6: no reference
-    model = AgreementService(voted.study).dashboard(predictions, threshold=0.5).model
+    model = AgreementService(voted.study, voted.admin).dashboard(predictions, threshold=0.5).model
     assert model is not None and model.n_images == 6
     assert (model.tp, model.fn, model.tn, model.fp) == (3, 1, 1, 1)
     assert (model.sensitivity, model.specificity) == (0.75, 0.5)
@@ -120,11 +121,11 @@ def test_model_hook_and_error_reduction(voted: HandStudy) -> None:
     assert model.mean_error_reduction == pytest.approx(-2 / 3)
     assert any("1 prediction(s) left out" in n for n in model.notes)
     with pytest.raises(AgreementError, match="no predicted image has a reference"):
-        AgreementService(voted.study).dashboard({i[7]: 0.5})
+        AgreementService(voted.study, voted.admin).dashboard({i[7]: 0.5})
 
 
 def test_csv_export_of_the_tables(voted: HandStudy, tmp_path: Path) -> None:
-    report = AgreementService(voted.study).dashboard({voted.images[0]: 0.9, voted.images[2]: 0.2})
+    report = AgreementService(voted.study, voted.admin).dashboard({voted.images[0]: 0.9, voted.images[2]: 0.2})
     path = report.to_csv(tmp_path / "agreement.csv")
     with path.open(encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
@@ -140,7 +141,7 @@ def test_csv_export_of_the_tables(voted: HandStudy, tmp_path: Path) -> None:
 def _loo_against_profiles(folder: Path) -> dict[str, tuple[float, float]]:
     profiles = {g["name"]: g["sensitivity"] for g in json.loads((folder / TRUTH_FILE).read_text())["graders"]}
     with Study.open(folder) as study:
-        report = AgreementService(study).dashboard()
+        report = AgreementService(study, demo_admin(study)).dashboard()
     assert {g.grader for g in report.leave_one_out} == set(profiles)
     return {g.grader: (g.sensitivity, profiles[g.grader]) for g in report.leave_one_out}
 

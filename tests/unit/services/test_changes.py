@@ -18,7 +18,7 @@ from rop_desktop.domain.grades import GradeValues
 from rop_desktop.domain.labels import LesionType, Quality, RopPresence, Stage
 from rop_desktop.domain.shapes import Shape, new_shape_id
 from rop_desktop.services.changes import Change, ChangeFeed, ChangeFeedError, parse_payload
-from rop_desktop.services.grading import GradingService, create_grader
+from rop_desktop.services.grading import GradingService
 from rop_desktop.services.importer import run_import
 from rop_desktop.store import Study
 
@@ -27,7 +27,7 @@ WAIT = 5.0  # seconds a PostgreSQL notification may take to arrive (it comes in 
 
 
 @pytest.fixture
-def two_desks(tmp_path: Path) -> Iterator[tuple[Study, Study, list[int]]]:
+def two_desks(tmp_path: Path, account) -> Iterator[tuple[Study, Study, list[int]]]:
     """One study opened twice: two workstations on one database."""
     src = tmp_path / "src"
     src.mkdir()
@@ -36,20 +36,20 @@ def two_desks(tmp_path: Path) -> Iterator[tuple[Study, Study, list[int]]]:
         cv2.circle(img, (24, 20), 16, (150, 80 + 30 * i, 60), -1)
         cv2.imwrite(str(src / f"{i}.png"), img)
     here = Study.create(tmp_path / "study")
-    run_import(here, [src])
+    run_import(here, account(here, "Admin", "admin"), [src])
     there = Study.open(tmp_path / "study")
-    ids = [row.image_id for row in GradingService(here, create_grader(here, "Dr. Here").id).worklist()]
+    ids = [row.image_id for row in GradingService(here, account(here, "Dr. Here")).worklist()]
     yield here, there, ids
     there.close()
     here.close()
 
 
-def test_reports_edits_made_elsewhere_once_and_in_order(two_desks: tuple[Study, Study, list[int]]) -> None:
+def test_reports_edits_made_elsewhere_once_and_in_order(two_desks: tuple[Study, Study, list[int]], account) -> None:
     here, there, images = two_desks
     feed = ChangeFeed(here)
     try:
         assert feed.poll() == []  # nothing since the feed was made 
-        other = GradingService(there, create_grader(there, "Dr. There").id)
+        other = GradingService(there, account(there, "Dr. There"))
         grade = other.save_draft(images[0], GOOD)
         assert grade.exists
         shape = Shape(id=new_shape_id(), points=((1, 1), (9, 1), (9, 9)), lesion_type=LesionType.RIDGE,
@@ -72,7 +72,7 @@ def test_sqlite_feed_polls_without_listening(two_desks: tuple[Study, Study, list
     feed.close()
 
 
-def test_postgresql_feed_reconnects_and_catches_up(two_desks: tuple[Study, Study, list[int]]) -> None:
+def test_postgresql_feed_reconnects_and_catches_up(two_desks: tuple[Study, Study, list[int]], account) -> None:
     here, there, images = two_desks
     if here.backend != "postgresql":
         pytest.skip("LISTEN/NOTIFY is PostgreSQL's")
@@ -82,7 +82,7 @@ def test_postgresql_feed_reconnects_and_catches_up(two_desks: tuple[Study, Study
         with there.engine.connect() as conn:  # the server drops the feed's connection
             conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
             conn.commit()
-        other = GradingService(there, create_grader(there, "Dr. There").id)
+        other = GradingService(there, account(there, "Dr. There"))
         other.save_draft(images[1], GOOD)  # committed while nobody listened
         with pytest.raises(ChangeFeedError, match="lost the change notifications"):
             feed.poll(timeout=WAIT)

@@ -8,7 +8,9 @@ import pytest
 from rop_desktop.domain.grades import GradeValues
 from rop_desktop.domain.labels import LesionType, Quality, Role, RopPresence, Stage
 from rop_desktop.domain.shapes import Shape, new_shape_id
-from rop_desktop.services.grading import (BlindingError, GradingError, GradingService, create_grader, set_blinded)
+from rop_desktop.services.accounts import set_study_setting
+from rop_desktop.services.grading import BlindingError, GradingError, GradingService
+from rop_desktop.services.policy import BLINDED_SETTING
 from rop_desktop.store import Study, repo
 
 
@@ -17,11 +19,16 @@ def study(make_study):
     return make_study(3, (100, 80))
 
 
+@pytest.fixture
+def create_grader(account):
+    return account
+
+
 GOOD = GradeValues(rop=RopPresence.YES, stage=Stage.S2, quality=Quality.GRADABLE)
 
 
-def test_draft_then_submit_with_audit_and_worklist_status(study: Study) -> None:
-    me = GradingService(study, create_grader(study, "Dr. A").id)
+def test_draft_then_submit_with_audit_and_worklist_status(study: Study, create_grader) -> None:
+    me = GradingService(study, create_grader(study, "Dr. A"))
     first = me.next_todo()
     assert [r.status for r in me.worklist()] == ["todo"] * 3
     me.save_draft(first, GOOD.with_(stage=Stage.S1))
@@ -36,16 +43,16 @@ def test_draft_then_submit_with_audit_and_worklist_status(study: Study) -> None:
     assert actions == ["draft", "submit"]
 
 
-def test_submit_refuses_inconsistent_grade(study: Study) -> None:
-    me = GradingService(study, create_grader(study, "Dr. A").id)
+def test_submit_refuses_inconsistent_grade(study: Study, create_grader) -> None:
+    me = GradingService(study, create_grader(study, "Dr. A"))
     image = me.next_todo()
     with pytest.raises(GradingError, match="implies ROP present"):
         me.submit(image, GOOD.with_(rop=RopPresence.NO))
     assert not me.my_grade(image).submitted
 
 
-def test_shapes_are_stored_updated_deleted_and_restored(study: Study) -> None:
-    me = GradingService(study, create_grader(study, "Dr. A").id)
+def test_shapes_are_stored_updated_deleted_and_restored(study: Study, create_grader) -> None:
+    me = GradingService(study, create_grader(study, "Dr. A"))
     image = me.next_todo()
     shape = Shape(id=new_shape_id(), points=((10, 10), (40, 10), (40, 20)), lesion_type=LesionType.RIDGE,
                   stage=Stage.S2)
@@ -57,15 +64,15 @@ def test_shapes_are_stored_updated_deleted_and_restored(study: Study) -> None:
     assert me.my_shapes(image) == []
     me.save_shape(image, moved)  # redo of an undone delete
     assert me.my_shapes(image) == [moved]
-    other = GradingService(study, create_grader(study, "Dr. B").id)
+    other = GradingService(study, create_grader(study, "Dr. B"))
     assert other.my_shapes(image) == []
     with pytest.raises(GradingError):
         other.save_shape(image, moved)  # not theirs
 
 
-def test_blinding_is_enforced_in_the_service(study: Study) -> None:
-    a = GradingService(study, create_grader(study, "Dr. A").id)
-    b = GradingService(study, create_grader(study, "Dr. B").id)
+def test_blinding_is_enforced_in_the_service(study: Study, create_grader) -> None:
+    a = GradingService(study, create_grader(study, "Dr. A"))
+    b = GradingService(study, create_grader(study, "Dr. B"))
     image = a.next_todo()
     a.submit(image, GOOD)
     with pytest.raises(BlindingError):
@@ -74,23 +81,23 @@ def test_blinding_is_enforced_in_the_service(study: Study) -> None:
         b.hospital_diagnosis(image)
     b.submit(image, GOOD.with_(stage=Stage.S3))
     assert b.other_grades(image)["Dr. A"][0].stage is Stage.S2
-    adjudicator = GradingService(study, create_grader(study, "Dr. Adj", Role.ADJUDICATOR).id)
+    adjudicator = GradingService(study, create_grader(study, "Dr. Adj", Role.ADJUDICATOR))
     assert "Dr. B" in adjudicator.other_grades(image)
-    set_blinded(study, False)
-    c = GradingService(study, create_grader(study, "Dr. C").id)
+    set_study_setting(study, study.test_admin, BLINDED_SETTING, False)
+    c = GradingService(study, create_grader(study, "Dr. C"))
     assert c.others_visible(image)
 
 
-def test_display_settings_persist_per_grader(study: Study) -> None:
-    a = GradingService(study, create_grader(study, "Dr. A").id)
+def test_display_settings_persist_per_grader(study: Study, create_grader) -> None:
+    a = GradingService(study, create_grader(study, "Dr. A"))
     assert a.display_settings() is None
     a.save_display_settings({"mode": "clahe", "gamma": 1.2})
-    again = GradingService(study, a.grader.id)
+    again = GradingService(study, a.actor)
     assert again.display_settings() == {"mode": "clahe", "gamma": 1.2}
 
 
-def test_load_image_and_corrupt_stored_copy(study: Study) -> None:
-    a = GradingService(study, create_grader(study, "Dr. A").id)
+def test_load_image_and_corrupt_stored_copy(study: Study, create_grader) -> None:
+    a = GradingService(study, create_grader(study, "Dr. A"))
     image = a.next_todo()
     data = a.load_image(image)
     assert data.rgb.shape == (80, 100, 3) and data.fov is not None
@@ -101,10 +108,10 @@ def test_load_image_and_corrupt_stored_copy(study: Study) -> None:
         a.load_image(image)
 
 
-def test_a_grade_changed_on_another_workstation_is_never_overwritten(study: Study) -> None:
+def test_a_grade_changed_on_another_workstation_is_never_overwritten(study: Study, create_grader) -> None:
     from rop_desktop.services.grading import GradeConflict
 
-    grader = create_grader(study, "Dr. A").id
+    grader = create_grader(study, "Dr. A")
     here, there = GradingService(study, grader), GradingService(study, grader)  # one grader, two workstations
     image = here.next_todo()
     shown = here.my_grade(image)  # both windows show "no grade yet" (version 0)
@@ -119,10 +126,10 @@ def test_a_grade_changed_on_another_workstation_is_never_overwritten(study: Stud
     assert again.values.stage is Stage.S2 and again.version != first.version
 
 
-def test_a_polygon_changed_on_another_workstation_is_never_overwritten(study: Study) -> None:
+def test_a_polygon_changed_on_another_workstation_is_never_overwritten(study: Study, create_grader) -> None:
     from rop_desktop.services.grading import ShapeConflict
 
-    grader = create_grader(study, "Dr. A").id
+    grader = create_grader(study, "Dr. A")
     here, there = GradingService(study, grader), GradingService(study, grader)
     image = here.next_todo()
     shape = Shape(id=new_shape_id(), points=((10, 10), (40, 10), (40, 20)), lesion_type=LesionType.RIDGE)

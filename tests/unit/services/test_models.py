@@ -22,13 +22,14 @@ def _bundle(folder: Path, task: str = "binary", seed: int = 0) -> Path:
 
 
 @pytest.fixture
-def study(tmp_path: Path):
+def study(tmp_path: Path, account):
     with Study.create(tmp_path / "study") as s:
+        s.test_admin = account(s, "Admin", "admin")
         yield s
 
 
 def test_register_activate_and_delete(study: Study, tmp_path: Path) -> None:
-    service = ModelService(study)
+    service = ModelService(study, study.test_admin)
     first = service.register(_bundle(tmp_path / "b1", seed=1))
     second = service.register(_bundle(tmp_path / "b2", seed=2), activate=True)
     assert first.task == "binary" and not first.active and second.active
@@ -41,17 +42,17 @@ def test_register_activate_and_delete(study: Study, tmp_path: Path) -> None:
     assert service.active("binary") is None and not first.bundle_dir.exists()
 
 
-def test_export_then_import_round_trip(study: Study, tmp_path: Path) -> None:
-    service = ModelService(study)
+def test_export_then_import_round_trip(study: Study, tmp_path: Path, account) -> None:
+    service = ModelService(study, study.test_admin)
     v = service.register(_bundle(tmp_path / "b1"))
     out = service.export(v.id, tmp_path / "exported")
     with Study.create(tmp_path / "other") as other:
-        imported = ModelService(other).import_bundle(out, activate=True)
+        imported = ModelService(other, account(other, "Admin", "admin")).import_bundle(out, activate=True)
         assert imported.active and imported.metrics == {"test": {"auroc": 0.9}}
 
 
 def test_a_pickle_or_broken_bundle_is_refused_and_nothing_registered(study: Study, tmp_path: Path) -> None:
-    service = ModelService(study)
+    service = ModelService(study, study.test_admin)
     bad = tmp_path / "pickle"
     bad.mkdir()
     torch.save({"w": torch.zeros(2)}, bad / "model.pt")

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from rop_desktop.services.grading import create_grader, GradingService
+from rop_desktop.services.grading import GradingService
 from rop_desktop.services.models import ModelService
 from rop_desktop.services.predictions import PredictionService
 from rop_desktop.store import Study
@@ -40,10 +40,10 @@ def study(make_study):
 
 
 def test_predict_cache_and_activation(study: Study, tmp_path: Path) -> None:
-    models = ModelService(study)
+    models = ModelService(study, study.test_admin)
     first = models.register(make_bundle(tmp_path / "b1", "binary", seed=1), activate=True)
     models.register(make_bundle(tmp_path / "seg", "segmentation"), activate=True)
-    service = PredictionService(study, device="cpu")
+    service = PredictionService(study, study.test_admin, device="cpu")
     image_id = 1
     result = service.predict_image(image_id)
     assert not result.errors
@@ -63,28 +63,28 @@ def test_predict_cache_and_activation(study: Study, tmp_path: Path) -> None:
     assert not switched.outputs["binary"].cached
 
 
-def test_batch_prediction_feeds_worklist_probabilities(study: Study, tmp_path: Path) -> None:
-    ModelService(study).register(make_bundle(tmp_path / "b1", "binary"), activate=True)
-    service = PredictionService(study, device="cpu")
+def test_batch_prediction_feeds_worklist_probabilities(study: Study, tmp_path: Path, account) -> None:
+    ModelService(study, study.test_admin).register(make_bundle(tmp_path / "b1", "binary"), activate=True)
+    service = PredictionService(study, study.test_admin, device="cpu")
     progress = list(service.predict_all())
     assert progress[-1] == (3, 3)
     scores = service.probabilities()
     assert set(scores) == {1, 2, 3} and all(0 <= p <= 1 and 0 <= u <= 1 for p, u in scores.values())
-    grading = GradingService(study, create_grader(study, "G").id)
+    grading = GradingService(study, account(study, "G"))
     order = service.most_uncertain_first(grading)
     assert sorted(order) == [1, 2, 3]
     assert [scores[i][1] for i in order] == sorted((scores[i][1] for i in order), reverse=True)
 
 
 def test_no_active_model_means_no_output(study: Study) -> None:
-    assert PredictionService(study).predict_image(1).outputs == {}
+    assert PredictionService(study, study.test_admin).predict_image(1).outputs == {}
 
 
 def test_two_threads_storing_the_same_prediction_do_not_fail(study: Study, tmp_path: Path) -> None:
     import threading
 
-    ModelService(study).register(make_bundle(tmp_path / "b1", "binary"), activate=True)
-    services = [PredictionService(study, device="cpu") for _ in range(2)]
+    ModelService(study, study.test_admin).register(make_bundle(tmp_path / "b1", "binary"), activate=True)
+    services = [PredictionService(study, study.test_admin, device="cpu") for _ in range(2)]
     errors: list[BaseException] = []
     barrier = threading.Barrier(2)
 

@@ -12,7 +12,7 @@ from rop_desktop.domain.votes import VoteSettings
 from rop_desktop.services.accounts import PermissionDenied
 from rop_desktop.services.grading import BlindingError, GradingService
 from rop_desktop.services.reference import (AdjudicationError, ConflictError, ReferenceService, get_vote_settings,
-                                            recompute_references, set_vote_settings)
+                                            recompute_references, set_vote_settings, settle_images)
 from rop_desktop.store import Study, repo
 
 from .conftest import UNGRADABLE, HandStudy, grade, rect
@@ -31,9 +31,11 @@ def test_unanimous_majority_insufficient_and_ungradable_through_recompute(hand: 
     hand.votes(i1, NO, NO, NO, YES1)
     hand.votes(i2, YES2, YES2, NO)  # three of the four votes the quorum needs
     hand.votes(i3, UNGRADABLE, UNGRADABLE, UNGRADABLE, NO)
+    # every submit settles its image at once (the system, not a person): nothing is left to recompute
     summary = ReferenceService(hand.study, hand.adjudicator).recompute()
     assert summary.examined == len(hand.images)
-    assert sorted(summary.created) == sorted([i0, i1, i3]) and summary.insufficient[0] == i2
+    assert sorted(summary.unchanged) == sorted([i0, i1, i3]) and summary.insufficient[0] == i2
+    assert not summary.created and not summary.updated
     refs = references(hand)
     assert refs[i0] == ("unanimous", GradeValues(rop=RopPresence.YES, stage=Stage.S2, quality=Quality.GRADABLE,
                                                  zone=None, plus=None))
@@ -43,10 +45,10 @@ def test_unanimous_majority_insufficient_and_ungradable_through_recompute(hand: 
         detail = repo.reference_for(session, i1).detail
         events = repo.audit_trail(session, "reference")
     assert detail["dissenters"] == ["Dr. D"] and detail["tally"]["rop"] == {"no": 3, "yes": 1}
-    assert [e.action for e in events] == ["create"] * 3 and events[0].grader_id == hand.adjudicator
+    assert [e.action for e in events] == ["create"] * 3 and events[0].grader_id is None  # the system
     assert events[0].before is None and events[0].after["method"] == "unanimous"
 
-    again = recompute_references(hand.study)  # nothing changed: no rows, no audit events
+    again = settle_images(hand.study)  # nothing changed: no rows, no audit events
     assert sorted(again.unchanged) == sorted([i0, i1, i3]) and not again.created and not again.updated
     with hand.study.session() as session:
         assert len(repo.audit_trail(session, "reference")) == 3
@@ -61,7 +63,7 @@ def test_unanimous_majority_insufficient_and_ungradable_through_recompute(hand: 
 ])
 def test_two_two_split_with_each_tie_rule(hand: HandStudy, tie_rule: str,
                                           expected: tuple[str, RopPresence, Stage] | None) -> None:
-    set_vote_settings(hand.study, VoteSettings(tie_rule=tie_rule), hand.admin)
+    set_vote_settings(hand.study, hand.admin, VoteSettings(tie_rule=tie_rule))
     image = hand.images[3]
     hand.votes(image, YES1, YES1, NO, NO)
     service = ReferenceService(hand.study, hand.adjudicator)
@@ -79,7 +81,7 @@ def test_two_two_split_with_each_tie_rule(hand: HandStudy, tie_rule: str,
 
 
 def test_hospital_rule_without_a_usable_diagnosis_goes_to_adjudication(hand: HandStudy) -> None:
-    set_vote_settings(hand.study, VoteSettings(tie_rule="hospital"), hand.admin)
+    set_vote_settings(hand.study, hand.admin, VoteSettings(tie_rule="hospital"))
     image = hand.images[5]  # no hospital diagnosis
     hand.votes(image, YES1, YES1, NO, NO)
     assert ReferenceService(hand.study, hand.adjudicator).recompute().needs_adjudication == [image]
@@ -88,19 +90,19 @@ def test_hospital_rule_without_a_usable_diagnosis_goes_to_adjudication(hand: Han
 def test_amended_votes_update_or_withdraw_a_vote_reference(hand: HandStudy) -> None:
     image = hand.images[0]
     hand.votes(image, YES2, YES2, YES2, NO)
-    recompute_references(hand.study)
+    settle_images(hand.study)
     d = GradingService(hand.study, hand.graders["D"])
-    d.save_draft(image, YES2)  # amends the submitted grade: now unanimous
-    assert recompute_references(hand.study).updated == [image]
+    d.save_draft(image, YES2)  # amends the submitted grade: now unanimous, settled by the amendment
     assert references(hand)[image][0] == "unanimous"
+    assert settle_images(hand.study).unchanged == [image]
     for name in "CD":
-        GradingService(hand.study, hand.graders[name]).save_draft(image, NO)  # now 2-2
-    summary = recompute_references(hand.study)
-    assert summary.withdrawn == [image] and summary.needs_adjudication == [image]
+        GradingService(hand.study, hand.graders[name]).save_draft(image, NO)  # now 2-2: withdrawn at once
     assert image not in references(hand)
+    summary = settle_images(hand.study)
+    assert summary.needs_adjudication == [image] and not summary.withdrawn
     with hand.study.session() as session:
         actions = [e.action for e in repo.audit_trail(session, "reference")]
-    assert actions == ["create", "update", "withdraw"]
+    assert actions == ["create", "update", "update", "withdraw"]  # 4-0, then 3-1 (C), then 2-2 (D)
 
 
 def test_graders_cannot_open_cases_or_adjudicate(hand: HandStudy) -> None:
@@ -157,7 +159,7 @@ def _area(shape) -> float:
 def test_adjudication_with_audit_and_recompute_keeps_it(hand: HandStudy) -> None:
     image = hand.images[2]
     hand.votes(image, YES1, YES1, NO, NO, shapes=[[rect(5, 5, 25, 15, "1")], [rect(6, 5, 25, 15, "1")]])
-    recompute_references(hand.study)
+    settle_images(hand.study)
     judge = ReferenceService(hand.study, hand.adjudicator)
     case = judge.case(image)
     with pytest.raises(AdjudicationError, match="implies ROP present"):
@@ -174,21 +176,21 @@ def test_adjudication_with_audit_and_recompute_keeps_it(hand: HandStudy) -> None
     with hand.study.session() as session:
         event_ = repo.audit_trail(session, "reference")[-1]
         ref = repo.reference_for(session, image)
-    assert (event_.action, event_.grader_id, event_.before) == ("adjudicate", hand.adjudicator, None)
-    assert event_.after["values"]["stage"] == "1" and ref.decided_by == hand.adjudicator
+    assert (event_.action, event_.grader_id, event_.before) == ("adjudicate", hand.adjudicator.id, None)
+    assert event_.after["values"]["stage"] == "1" and ref.decided_by == hand.adjudicator.id
 
-    summary = recompute_references(hand.study)  # the votes never overwrite a decision
+    summary = settle_images(hand.study)  # the votes never overwrite a decision
     assert summary.kept_decisions == [image] and summary.votes_changed_under_decision == []
     assert references(hand)[image][0] == "adjudicated" and judge.queue() == []
     GradingService(hand.study, hand.graders["C"]).save_draft(image, YES1)  # now 3-1 under the decision
-    summary = recompute_references(hand.study)
+    summary = settle_images(hand.study)
     assert summary.votes_changed_under_decision == [image] and references(hand)[image][0] == "adjudicated"
 
 
 def test_adjudicating_over_a_vote_reference_records_before_and_after(hand: HandStudy) -> None:
     image = hand.images[0]
     hand.votes(image, YES2, YES2, YES2, NO)
-    recompute_references(hand.study)
+    settle_images(hand.study)
     judge = ReferenceService(hand.study, hand.admin)  # admins may adjudicate too
     judge.case(image)
     judge.adjudicate(image, grade("yes", "3"), consensus_rule="union")
@@ -224,7 +226,7 @@ def test_the_database_refuses_a_stale_write_between_check_and_update(hand: HandS
     """Two workstations race on the same instant: the version check in SQL decides."""
     image = hand.images[0]
     hand.votes(image, YES2, YES2, YES2, NO)
-    recompute_references(hand.study)
+    settle_images(hand.study)
     other = Study.open(hand.study.root)
     try:
         first = ReferenceService(hand.study, hand.adjudicator)
@@ -250,17 +252,17 @@ def test_vote_settings_are_stored_and_used(hand: HandStudy) -> None:
     assert get_vote_settings(hand.study) == VoteSettings()
     image = hand.images[0]
     hand.votes(image, YES2, YES2, NO)
-    assert recompute_references(hand.study).insufficient[0] == image
-    set_vote_settings(hand.study, VoteSettings(quorum=3), hand.admin)
-    assert recompute_references(hand.study).created == [image]
+    assert settle_images(hand.study).insufficient[0] == image
+    set_vote_settings(hand.study, hand.admin, VoteSettings(quorum=3))
+    assert settle_images(hand.study).created == [image]
 
 
 def test_demo_study_queue_and_adjudication(demo_study_dir) -> None:
-    from rop_desktop.services.demo_study import DEMO_ADJUDICATOR
+    from rop_desktop.services.demo_study import DEMO_ADJUDICATOR, DEMO_PASSWORDS
     from rop_desktop.services.accounts import authenticate
 
     with Study.open(demo_study_dir) as study:
-        judge = ReferenceService(study, authenticate(study, DEMO_ADJUDICATOR, None).id)
+        judge = ReferenceService(study, authenticate(study, DEMO_ADJUDICATOR, DEMO_PASSWORDS[DEMO_ADJUDICATOR]))
         summary = judge.recompute()
         queue = judge.queue()
         assert [q.image_id for q in queue] == summary.needs_adjudication and queue

@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from rop_desktop.services.models import ModelService
-from rop_desktop.services.reference import recompute_references
+from rop_desktop.services.demo_study import demo_admin
+from rop_desktop.services.reference import settle_images
 from rop_desktop.services.training_runs import TrainingService, TrainingSetupError
 from rop_desktop.store import Study
 from training.engine import RunControl
@@ -20,7 +21,7 @@ torch.set_num_threads(1)
 @pytest.fixture
 def study(demo_study_dir: Path):
     with Study.open(demo_study_dir) as s:
-        recompute_references(s)
+        settle_images(s)
         yield s
 
 
@@ -30,7 +31,7 @@ def _quick(service: TrainingService, **extra):
 
 
 def test_a_run_registers_a_model_version(study: Study) -> None:
-    service = TrainingService(study)
+    service = TrainingService(study, demo_admin(study))
     plan = _quick(service)
     assert plan.n_records > 10 and len(plan.snapshot_hash) == 64
     gen = service.run(plan)
@@ -44,13 +45,13 @@ def test_a_run_registers_a_model_version(study: Study) -> None:
     kinds = {type(e) for e in events}
     assert RunStarted in kinds and BatchProgress in kinds and Finished in kinds, [e.kind for e in events]
     assert version is not None and version.task == "binary" and version.snapshot_hash == plan.snapshot_hash
-    assert ModelService(study).versions()[0].id == version.id
+    assert ModelService(study, demo_admin(study)).versions()[0].id == version.id
     run = service.runs()[0]
     assert run["status"] == "finished" and run["model_version_id"] == version.id
 
 
 def test_cancel_is_recorded(study: Study) -> None:
-    service = TrainingService(study)
+    service = TrainingService(study, demo_admin(study))
     control = RunControl()
     gen = service.run(_quick(service, max_batches_per_epoch=None), control)
     for event in gen:
@@ -60,18 +61,18 @@ def test_cancel_is_recorded(study: Study) -> None:
             last = event
     assert isinstance(last, Cancelled)
     assert service.runs()[0]["status"] == "cancelled"
-    assert ModelService(study).versions() == []
+    assert ModelService(study, demo_admin(study)).versions() == []
 
 
 def test_a_diverging_run_is_recorded_as_failed(study: Study) -> None:
-    service = TrainingService(study)
+    service = TrainingService(study, demo_admin(study))
     events = list(service.run(_quick(service, optimizer="sgd", lr=1e12, momentum=0.0)))
     failed = [e for e in events if isinstance(e, Failed)]
     assert failed and failed[0].category == "diverged"
     assert service.runs()[0]["status"] == "failed" and "diverged" in service.runs()[0]["reason"]
 
 
-def test_no_reference_labels_refuses_to_start(tmp_path: Path) -> None:
+def test_no_reference_labels_refuses_to_start(tmp_path: Path, account) -> None:
     with Study.create(tmp_path / "empty") as empty:
         with pytest.raises(TrainingSetupError):
-            TrainingService(empty).plan("binary", "tiny_cnn")
+            TrainingService(empty, account(empty, "Admin", "admin")).plan("binary", "tiny_cnn")

@@ -162,6 +162,7 @@ def test_a_failing_migration_changes_nothing(study: Study, make_image, tmp_path:
     with study.session() as s:
         make_image(s)
     study.close()
+    head = migrate.head_revision()
     _with_extra_migration(tmp_path, monkeypatch, """
         op.create_table("scratch", sa.Column("id", sa.Integer, primary_key=True))
         with op.batch_alter_table("images") as batch:
@@ -174,7 +175,7 @@ def test_a_failing_migration_changes_nothing(study: Study, make_image, tmp_path:
     assert "scratch" not in inspect(engine).get_table_names()
     assert "note" not in {c["name"] for c in inspect(engine).get_columns("images")}
     with engine.connect() as conn:
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "0002"
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == head
         assert conn.execute(text("SELECT count(*) FROM images")).scalar_one() == 1
     engine.dispose()
 
