@@ -52,7 +52,8 @@ def build_window(study, actor: Actor, *, memory: AccountMemory | None = None):  
                                   window.workspace.reload_study_lists)
     window.accounts = install_account_menus(
         window, study, service.actor, memory=memory,
-        switch=lambda new_actor: switch_account(window, study, new_actor, memory=memory))
+        switch=lambda new_actor, new_study, note: switch_account(window, new_study, new_actor, memory=memory,
+                                                                 note=note))
     window.reference = install_reference_features(window, study, service)
     window.interop = install_interop_menu(window, study, service.actor, window.workspace.reload_study_lists)
     window.workspace.gradeSubmitted.connect(window.reference.on_grade_submitted)
@@ -76,13 +77,33 @@ def build_window(study, actor: Actor, *, memory: AccountMemory | None = None):  
 
 #: Main windows opened by File → Switch grader… (each keeps a reference until it is destroyed).
 _SWITCHED_WINDOWS: set[object] = set()
+#: The study the process opened; connections made for one account (PostgreSQL roles) are others.
+_OPENED: list[object] = []
 
 
-def switch_account(old, study, actor: Actor, *, memory: AccountMemory | None = None):  # noqa: ANN001, ANN201
-    """Sign ``old``'s account out and ``actor`` in: a new window for ``actor`` on the same study,
-    where the old one was, started on its first image; the old window closes (its workers stop,
-    its settings are stored) and is deleted. Returns the new window."""
+def _close_with(window, study) -> None:  # noqa: ANN001
+    """Close ``study`` when ``window`` goes, unless it is the study the process opened."""
+    if study not in _OPENED:
+        window.on_shutdown(study.close)
+
+
+def show_connection_note(window, note: str | None) -> None:  # noqa: ANN001
+    """A warning about the database connection (e.g. no database role of the account's own)."""
+    if note:
+        window.statusBar().showMessage(note, 30_000)
+        window.setToolTip(note)
+
+
+def switch_account(old, study, actor: Actor, *, memory: AccountMemory | None = None,  # noqa: ANN001, ANN201
+                   note: str | None = None):
+    """Sign ``old``'s account out and ``actor`` in: a new window for ``actor`` on ``study`` (the
+    same study; on PostgreSQL connected as ``actor``'s own database role), where the old one was,
+    started on its first image; the old window closes (its workers stop, its settings are
+    stored) and is deleted, and a database connection opened for its account only is closed with
+    it. Returns the new window."""
     window = build_window(study, actor, memory=memory)
+    show_connection_note(window, note)
+    _close_with(window, study)
     window.setGeometry(old.geometry())
     _SWITCHED_WINDOWS.add(window)
     window.destroyed.connect(lambda _obj=None, w=window: _SWITCHED_WINDOWS.discard(w))
@@ -134,7 +155,7 @@ def run_app(study: Path | None = None, demo: bool = False, grader: str | None = 
 
     from rop_desktop.services.demo_study import DEMO_GRADER, ensure_demo_study
     from rop_desktop.store import StoreError, Study, add_recent, recent_studies
-    from rop_desktop.ui.sign_in import sign_in
+    from rop_desktop.ui.sign_in import sign_in_connected
     from rop_desktop.ui.style import apply_style
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
@@ -168,12 +189,15 @@ def run_app(study: Path | None = None, demo: bool = False, grader: str | None = 
     if grader is None and demo and screenshot is not None:
         grader = DEMO_GRADER
     memory = workstation_memory()
-    actor = sign_in(opened, grader, memory=memory, fallback=DEMO_GRADER if demo else None)
-    if actor is None:
+    _OPENED.append(opened)
+    signed = sign_in_connected(opened, grader, memory=memory, fallback=DEMO_GRADER if demo else None)
+    if signed is None:
         print("rop-desktop: nobody signed in.", file=sys.stderr)
         opened.close()
         return 0
-    window = build_window(opened, actor, memory=memory)
+    window = build_window(signed.study, signed.actor, memory=memory)
+    show_connection_note(window, signed.note)
+    _close_with(window, signed.study)
     window.show()
     window.workspace.start()
     if screenshot is not None:

@@ -1,4 +1,11 @@
-"""``rop-desktop annotations import|export``: move annotations between a study and other tools."""
+"""``rop-desktop annotations import|export``: move annotations between a study and other tools.
+
+Import is an admin's: the items land under a new account ``imported: <file name>``, or under
+an existing account named with ``--into-grader`` whose submitted work is kept (every image
+where it differs is listed and skipped, exit status 1). Export writes what the signed-in account
+may export: a grader their own submitted work; an adjudicator or admin anyone's, or the
+reference standard.
+"""
 
 from __future__ import annotations
 
@@ -6,28 +13,50 @@ import argparse
 import sys
 from pathlib import Path
 
-FORMATS = ("via", "labelme", "coco", "masks", "grades_csv")
+from rop_desktop.cli_auth import (EXIT_INCOMPLETE, EXIT_OK, CommandFailed, add_study_arguments, exit_codes,
+                                  run_command, signed_in)
+from rop_desktop.services.annotation_io import FORMATS, REFERENCE, AnnotationIOError, export_annotations, \
+    import_annotations
+
+PROG = "rop-desktop annotations"
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="rop-desktop annotations",
-                                description="Import or export polygons and grades (VIA 2, labelme, COCO, "
-                                            "mask PNGs, grades CSV).")
+    p = argparse.ArgumentParser(prog=PROG, description="Import or export polygons and grades (VIA 2, labelme, "
+                                                       "COCO, mask PNGs, grades CSV).")
     sub = p.add_subparsers(dest="action", required=True)
-    imp = sub.add_parser("import", help="read annotations into a study (under a grader 'imported: <source>')")
-    imp.add_argument("--study", type=Path, required=True)
+    imp = sub.add_parser(
+        "import", help="read annotations into a study (admins)",
+        description="Read annotations into a study, as one of its admins. By default they are stored under a "
+                    "new account 'imported: <file name>' (nobody signs in as it; its grades vote). "
+                    "--into-grader stores them under an existing account instead, but never over work that "
+                    "account submitted: each such image is listed as a conflict and skipped.",
+        epilog=exit_codes("some items were not imported (conflicts with submitted work, or bad items: the "
+                          "summary lists each)"))
+    add_study_arguments(imp, "an admin of the study")
     imp.add_argument("--format", choices=FORMATS, required=True)
     imp.add_argument("--images", type=Path, nargs="*", help="image files/folders to import first")
-    imp.add_argument("--grader", help="the grader the annotations are stored under")
+    imp.add_argument("--into-grader", metavar="NAME",
+                     help="an existing account that receives the annotations (its submitted work is kept)")
+    imp.add_argument("--grader", help=argparse.SUPPRESS)  # deprecated: the same as --into-grader
     imp.add_argument("--map", action="append", default=[], metavar="KEY=TARGET",
                      help="attribute mapping, e.g. 'ROP stage=stage' or 'DL=lesion_type=demarcation_line'")
     imp.add_argument("path", type=Path, help="the annotation file or folder")
-    exp = sub.add_parser("export", help="write a study's annotations in another tool's format")
-    exp.add_argument("--study", type=Path, required=True)
+    exp = sub.add_parser(
+        "export", help="write a study's annotations in another tool's format",
+        description="Write annotations in another tool's format, with pseudonymous image names. A grader "
+                    "exports their own work; other accounts' work and the reference standard need an "
+                    "adjudicator or admin. Only submitted work is written unless --include-drafts.",
+        epilog=exit_codes(None))
+    add_study_arguments(exp, "any account; others' work needs an adjudicator or admin")
     exp.add_argument("--format", choices=FORMATS, required=True)
     who = exp.add_mutually_exclusive_group()
-    who.add_argument("--graders", nargs="+", help="only these graders' work")
+    who.add_argument("--graders", nargs="+", metavar="NAME",
+                     help="only these accounts' work (default: everyone's for an adjudicator or admin, "
+                          "a grader's own)")
     who.add_argument("--reference", action="store_true", help="the reference standard")
+    exp.add_argument("--include-drafts", action="store_true",
+                     help="also unsubmitted grades and the outlines of images whose grade is not submitted")
     exp.add_argument("--per-grader", action="store_true", help="masks: one folder per grader")
     exp.add_argument("--copy-images", action="store_true")
     exp.add_argument("out", type=Path)
@@ -36,34 +65,46 @@ def parser() -> argparse.ArgumentParser:
 
 def run(argv: list[str]) -> int:
     args = parser().parse_args(argv)
-    from rop_desktop.services.annotation_io import REFERENCE, AnnotationIOError, export_annotations, import_annotations
-    from rop_desktop.store import StoreError, Study
+    return run_command(f"{PROG} {args.action}", lambda: _import(args) if args.action == "import" else _export(args))
 
-    try:
-        study = Study.open(args.study)
-    except StoreError as exc:
-        print(f"rop-desktop annotations: {exc}", file=sys.stderr)
-        return 2
-    try:
-        if args.action == "import":
-            mapping = {}
-            for item in args.map:
-                key, sep, target = item.partition("=")
-                if not sep:
-                    print(f"rop-desktop annotations: --map needs KEY=TARGET, got {item!r}", file=sys.stderr)
-                    return 2
-                mapping[key] = target
-            summary = import_annotations(study, args.format, args.path, images=args.images or None,
-                                         grader_name=args.grader, mapping=mapping or None)
-            print("\n".join(summary.lines()))
-            return 1 if summary.errors else 0
-        graders = REFERENCE if args.reference else args.graders
-        out = export_annotations(study, args.format, args.out, graders=graders, per_grader=args.per_grader,
-                                 copy_images=args.copy_images)
-        print(out)
-        return 0
-    except AnnotationIOError as exc:
-        print(f"rop-desktop annotations: {exc}", file=sys.stderr)
-        return 2
-    finally:
-        study.close()
+
+def _mapping(items: list[str]) -> dict[str, str]:
+    mapping = {}
+    for item in items:
+        key, sep, target = item.partition("=")
+        if not sep:
+            raise CommandFailed(f"--map needs KEY=TARGET, got {item!r}")
+        mapping[key] = target
+    return mapping
+
+
+def _import(args: argparse.Namespace) -> int:
+    mapping = _mapping(args.map)
+    into = args.into_grader
+    if args.grader:
+        print(f"{PROG} import: --grader is deprecated; it means --into-grader", file=sys.stderr)
+        if into and into != args.grader:
+            raise CommandFailed("--grader and --into-grader name different accounts")
+        into = args.grader
+    with signed_in(args.study, args.as_name, "an admin of the study", db_url=args.db_url) as (study, admin):
+        try:
+            summary = import_annotations(study, admin, args.format, args.path, images=args.images or None,
+                                         into_grader=into, mapping=mapping or None)
+        except AnnotationIOError as exc:
+            raise CommandFailed(f"{exc.reason} No annotation was imported.") from exc
+    print("\n".join(summary.lines()))
+    return EXIT_INCOMPLETE if summary.incomplete else EXIT_OK
+
+
+def _export(args: argparse.Namespace) -> int:
+    who = "any account; others' work needs an adjudicator or admin"
+    with signed_in(args.study, args.as_name, who, db_url=args.db_url) as (study, actor):
+        try:
+            out = export_annotations(study, actor, args.format, args.out,
+                                     graders=REFERENCE if args.reference else args.graders,
+                                     include_drafts=args.include_drafts, per_grader=args.per_grader,
+                                     copy_images=args.copy_images)
+        except AnnotationIOError as exc:
+            raise CommandFailed(exc.reason) from exc
+    print(out)
+    return EXIT_OK

@@ -36,6 +36,8 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm.exc import StaleDataError
 
 from rop_desktop.domain.labels import Role
 from rop_desktop.store import Study, repo
@@ -295,12 +297,26 @@ def sign_in(study: Study, name: str, password: str | None, *, now: datetime | No
         ok = not password and actor.role is Role.GRADER and not grader_password_required(study)
     else:
         ok = bool(password) and verify_password(stored, password or "")
+    try:
+        _count(study, actor.id, ok, now)
+    except (StaleDataError, DBAPIError):
+        # a shared study's workstation connected as another account's database role may not
+        # write this account's counters (row-level security); the server's own login check of the
+        # account's role (services.db_roles) still stands between a guess and the data
+        pass
+    if not ok:
+        raise AuthenticationError(_SIGN_IN_FAILED)
+    return actor
+
+
+def _count(study: Study, grader_id: int, ok: bool, now: datetime) -> None:
+    """Reset the failed-sign-in count after a good password; count a wrong one and lock when due."""
     with study.session() as session:
-        grader = _grader(session, actor.id)
+        grader = _grader(session, grader_id)
         if ok:
             if grader.failed_sign_ins or grader.locked_until is not None:
                 grader.failed_sign_ins, grader.locked_until = 0, None
-            return actor
+            return
         grader.failed_sign_ins = (grader.failed_sign_ins or 0) + 1
         extra = grader.failed_sign_ins - FREE_FAILURES
         if extra >= 0:
@@ -308,7 +324,6 @@ def sign_in(study: Study, name: str, password: str | None, *, now: datetime | No
             repo.add_audit(session, "grader", grader.id, "locked", grader=None,
                            after={"failed_sign_ins": grader.failed_sign_ins,
                                   "locked_until": grader.locked_until.isoformat()})
-    raise AuthenticationError(_SIGN_IN_FAILED)
 
 
 #: The older name of :func:`sign_in`.

@@ -29,8 +29,8 @@ from rop_desktop.store.pg_roles import AccountRole, PgRoleError
 
 from .policy import Action, Actor, guarded
 
-__all__ = ["AccountRole", "PgRoleError", "drop_study_roles", "ensure_account_role", "open_as_account",
-           "set_own_role_password"]
+__all__ = ["AccountRole", "PgRoleError", "connect_signed_in", "drop_study_roles", "ensure_account_role",
+           "open_as_account", "set_own_role_password"]
 
 
 def _require_postgresql(study: Study) -> None:
@@ -93,6 +93,28 @@ def open_as_account(study: Study, actor: Actor, password: str | None) -> Study:
     except StudyOpenError as exc:
         raise PgRoleError(f"Cannot connect to the study as {actor.name} (database role {role}): "
                           f"{exc.reason}") from exc
+
+
+@guarded(Action.STUDY_BROWSE)
+def connect_signed_in(study: Study, actor: Actor, password: str | None) -> tuple[Study, str | None]:
+    """The study as the signed-in ``actor`` should use it, and a warning for the status bar.
+
+    SQLite: ``study`` itself (one file on one workstation; the app's policy protects it).
+    PostgreSQL: the study connected as the account's own database role (:func:`open_as_account`),
+    so the server's row-level security holds too; a refused login raises :class:`PgRoleError`.
+    An account that has no database role yet keeps the workstation's connection, with a warning
+    that the server does not enforce blinding for it until an admin gives it one.
+    """
+    if study.backend != "postgresql":
+        return study, None
+    with study.session() as session:
+        grader = session.get(Grader, actor.id)
+        has_role = bool(grader is not None and grader.db_role)
+    if not has_role:
+        return study, (f"{actor.name} has no database role of their own: this workstation's database "
+                       "credentials are used, and the server does not enforce blinding for this account. An "
+                       "admin gives it one with 'rop-desktop graders add' (docs/shared-study.md).")
+    return open_as_account(study, actor, password), None
 
 
 @guarded(Action.OWN_PASSWORD)

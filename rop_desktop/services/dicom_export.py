@@ -15,6 +15,9 @@ keeps it; the birth date is emptied. A site needing shifted dates must shift the
 Study / Series / SOP Instance UIDs, while nobody without the study can recompute them.
 
 File names are pseudonymous too: ``<patient code>_<OD|OS|NA>_<first 16 hex of the SHA-256>.dcm``.
+
+The whole study leaves with an export, so only an adjudicator or admin exports
+(:data:`Action.EXPORT_ALL`); the salt is theirs to read for the same reason.
 """
 
 from __future__ import annotations
@@ -35,6 +38,8 @@ from rop_desktop.domain.labels import Eye
 from rop_desktop.imaging.decode import ImageDecodeError, decode_file
 from rop_desktop.interop.dicom import anonymize_dataset
 from rop_desktop.store import Study, repo
+
+from .policy import Action, Actor, guarded
 
 #: The study setting holding the UID salt (a random hex string, created on the first export).
 SALT_SETTING = "dicom_export_salt"
@@ -94,7 +99,8 @@ class _Item:
         return f"{_UNSAFE.sub('_', self.patient_code)}_{eye}_{self.sha256[:16]}.dcm"
 
 
-def export_salt(study: Study) -> str:
+@guarded(Action.EXPORT_ALL)
+def export_salt(study: Study, actor: Actor) -> str:
     """The study's UID salt; created (random, 128 bits) and stored on first use."""
     with study.session() as session:
         salt = repo.get_setting(session, SALT_SETTING)
@@ -104,7 +110,8 @@ def export_salt(study: Study) -> str:
     return str(salt)
 
 
-def iter_export_dicom(study: Study, folder: str | Path, *, salt: str | None = None
+@guarded(Action.EXPORT_ALL)
+def iter_export_dicom(study: Study, actor: Actor, folder: str | Path, *, salt: str | None = None
                       ) -> Generator[DicomExportProgress, None, DicomExportSummary]:
     """Write every image of ``study`` as de-identified DICOM into ``folder``, yielding progress.
 
@@ -113,7 +120,7 @@ def iter_export_dicom(study: Study, folder: str | Path, *, salt: str | None = No
     """
     if salt is not None and not salt.strip():
         raise DicomExportError("the UID salt must not be empty")
-    salt = salt if salt is not None else export_salt(study)
+    salt = salt if salt is not None else export_salt(study, actor)
     out = Path(folder)
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -134,9 +141,10 @@ def iter_export_dicom(study: Study, folder: str | Path, *, salt: str | None = No
     return summary
 
 
-def export_dicom(study: Study, folder: str | Path, *, salt: str | None = None) -> DicomExportSummary:
+@guarded(Action.EXPORT_ALL)
+def export_dicom(study: Study, actor: Actor, folder: str | Path, *, salt: str | None = None) -> DicomExportSummary:
     """:func:`iter_export_dicom` run to the end (scripts, tests)."""
-    gen = iter_export_dicom(study, folder, salt=salt)
+    gen = iter_export_dicom(study, actor, folder, salt=salt)
     while True:
         try:
             next(gen)

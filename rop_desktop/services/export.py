@@ -2,7 +2,9 @@
 
 Only pseudonymous data leave the study: the patient code, eye, exam date and camera, the
 content-addressed image file name (its SHA-256), never the original file name or source path
-(either may carry a patient's name), nor birth data.
+(either may carry a patient's name), nor birth data. Both exports hold every grader's work and
+the reference standard, so only an adjudicator or admin exports them (:data:`Action.EXPORT_ALL`);
+a snapshot leaves an audit event naming who exported it.
 
 The snapshot (format in ``training/README.md``) holds one record per image with a reference
 standard: ``quality`` (ungradable images are marked and carry no labels), ``label_binary`` from
@@ -41,6 +43,7 @@ from training.formats.masks import to_snapshot_polygons
 from training.snapshot import TASKS, Snapshot, SnapshotError, SnapshotRecord, SnapshotWriter
 
 from .grading import shape_of
+from .policy import Action, Actor, guarded
 from .reference import commonest_kind, geometry_choice, submitted_votes, voter_shapes
 
 REFERENCE_CSV_COLUMNS: tuple[str, ...] = (
@@ -58,7 +61,8 @@ class ExportError(ValueError):
         self.reason = reason
 
 
-def export_reference_csv(study: Study, path: str | Path) -> Path:
+@guarded(Action.EXPORT_ALL)
+def export_reference_csv(study: Study, actor: Actor, path: str | Path) -> Path:
     """Write the reference standard as CSV (one row per decided image; columns
     :data:`REFERENCE_CSV_COLUMNS`, enum values as stored, UTF-8); returns the path."""
     path = Path(path)
@@ -81,8 +85,9 @@ def export_reference_csv(study: Study, path: str | Path) -> Path:
     return path
 
 
-def export_snapshot(study: Study, folder: str | Path, *, task_filter: str | None = None,
-                    mask_rule: str = "majority", actor_id: int | None = None, overwrite: bool = False,
+@guarded(Action.EXPORT_ALL)
+def export_snapshot(study: Study, actor: Actor, folder: str | Path, *, task_filter: str | None = None,
+                    mask_rule: str = "majority", overwrite: bool = False,
                     description: str | None = None) -> Snapshot:
     """Write the reference standard as a training snapshot in ``folder``; see the module doc.
 
@@ -127,7 +132,7 @@ def export_snapshot(study: Study, folder: str | Path, *, task_filter: str | None
     except SnapshotError as exc:
         raise ExportError(f"Cannot write the snapshot in {folder}: {exc}") from exc
     with study.session() as session:
-        repo.add_audit(session, "snapshot", 0, "export", grader=actor_id,
+        repo.add_audit(session, "snapshot", 0, "export", grader=actor.id,
                        after={"hash": snapshot.stored_hash, "folder": str(Path(folder).resolve()),
                               "records": len(snapshot), "task_filter": task_filter, "mask_rule": mask_rule})
     return snapshot

@@ -10,6 +10,9 @@ truncated, not an image — is reported with its reason and the import goes on. 
 cancellation between two files leaves only whole images behind; a failure inside one image's
 transaction rolls its rows back and removes a file it had just stored.
 
+Only an admin imports images (:data:`Action.IMPORT_IMAGES`): new images change every grader's
+worklist and the study's identity table.
+
 Decoding is the slow part (a 2040x2040 PNG takes ~100 ms): it runs in a small thread pool
 (OpenCV releases the GIL) while the database writes stay sequential and in source order.
 """
@@ -34,6 +37,8 @@ from rop_desktop.interop.manifest import Manifest, ManifestError, ManifestRow, r
 from rop_desktop.interop.sources import collect_sources
 from rop_desktop.store import Study, repo
 from training.imageops import field_of_view_mask, fov_circle
+
+from .policy import Action, Actor, guarded
 
 #: Extension of the stored copy per decoded format.
 _EXT = {"png": "png", "jpeg": "jpg", "bmp": "bmp", "tiff": "tif", "dicom": "dcm", "webp": "webp"}
@@ -160,7 +165,9 @@ def _patient_code(path: Path, row: ManifestRow | None, decoded: DecodedImage, sh
     return "UNK-" + sha256[:10].upper()
 
 
-def import_images(study: Study, sources: Sequence[str | Path], manifest: str | Path | Manifest | None = None,
+@guarded(Action.IMPORT_IMAGES)
+def import_images(study: Study, actor: Actor, sources: Sequence[str | Path],
+                  manifest: str | Path | Manifest | None = None,
                   *, workers: int | None = None) -> Generator[ImportProgress, None, ImportSummary]:
     """Import ``sources`` (files and folders) into ``study``; see the module docstring.
 
@@ -285,9 +292,11 @@ def _store_one(study: Study, p: _Prepared, row: ManifestRow | None, summary: Imp
     return None
 
 
-def run_import(study: Study, sources: Sequence[str | Path], manifest: str | Path | None = None) -> ImportSummary:
+@guarded(Action.IMPORT_IMAGES)
+def run_import(study: Study, actor: Actor, sources: Sequence[str | Path],
+               manifest: str | Path | None = None) -> ImportSummary:
     """Import to the end without progress (scripts, the demo builder)."""
-    gen = import_images(study, sources, manifest)
+    gen = import_images(study, actor, sources, manifest)
     while True:
         try:
             next(gen)

@@ -1,7 +1,8 @@
 """Copy a whole study to a new place and backend: SQLite folder ↔ PostgreSQL, either way.
 
-``copy_study(src, dst, dst_url=...)`` opens the source (its ``study.sqlite`` or the server named
-in its ``study.server``), creates the destination study (``study.sqlite`` in ``dst``, or the
+``copy_study(study, admin, dst, dst_url=...)`` reads the open source study (an admin of it
+only, :data:`Action.STUDY_COPY`: the copy holds every grade, account and password hash),
+creates the destination study (``study.sqlite`` in ``dst``, or the
 empty server database ``dst_url``, remembered in ``dst/study.server``), copies every table's
 rows with their ids (so audit trails, versions and references stay valid) in one destination
 transaction, moves PostgreSQL's id sequences past the copied ids, then copies the folders
@@ -25,6 +26,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from rop_desktop.store import StoreError, Study
 from rop_desktop.store.models import Base
 from rop_desktop.store.study import CACHE_DIR, IMAGES_DIR, MODELS_DIR
+
+from .policy import Action, Actor, guarded
 
 BATCH_ROWS = 1000
 """Rows inserted per statement."""
@@ -57,43 +60,44 @@ class CopySummary:
         return out
 
 
-def copy_study(src: str | Path, dst: str | Path, *, dst_url: str | URL | None = None,
-               src_url: str | URL | None = None, progress: Callable[[str], None] | None = None) -> CopySummary:
-    """Copy the study in folder ``src`` to a new study in folder ``dst`` (see the module doc).
+@guarded(Action.STUDY_COPY)
+def copy_study(study: Study, actor: Actor, dst: str | Path, *, dst_url: str | URL | None = None,
+               progress: Callable[[str], None] | None = None) -> CopySummary:
+    """Copy the open ``study`` to a new study in folder ``dst`` (see the module doc); admins only.
 
-    ``dst_url`` puts the copy's database on a server (an empty PostgreSQL database);
-    without it the copy is an SQLite study. ``src_url`` overrides the source folder's database.
-    Raises ``StudyCopyError`` (or ``StudyOpenError``/``StudyExistsError`` for a bad source or
-    an occupied destination) and then leaves no partial destination behind.
+    ``dst_url`` puts the copy's database on a server (an empty PostgreSQL database); without it
+    the copy is an SQLite study. Raises ``StudyCopyError`` (or ``StudyExistsError`` for an
+    occupied destination) and then leaves no partial destination behind. The copy's accounts,
+    roles and passwords are the source's.
     """
     report = progress or (lambda _message: None)
+    source = study
     dst_root = Path(dst).expanduser().resolve()
     dst_existed = dst_root.exists()
     if dst_existed and (not dst_root.is_dir() or any(dst_root.iterdir())):
         raise StudyCopyError(f"the destination {dst_root} must be a new or empty folder")
-    with Study.open(src, url=src_url) as source:
-        target = Study.create(dst_root, url=dst_url)
-        summary = CopySummary(_describe(source), _describe(target))
-        try:
-            with source.engine.connect() as reader, target.engine.begin() as writer:
-                _clear(writer)
-                for table in Base.metadata.sorted_tables:
-                    summary.rows[table.name] = _copy_table(table, reader, writer)
-                    report(f"{table.name}: {summary.rows[table.name]} rows")
-                if writer.dialect.name == "postgresql":
-                    _advance_sequences(writer)
-            for folder in FOLDERS:
-                summary.files[folder] = _copy_folder(source.root / folder, target.root / folder)
-                report(f"{folder}/: {summary.files[folder]} files")
-            _verify(summary, target)
-        except BaseException as exc:
-            _remove(target, dst_root, dst_existed, dst_url is not None)
-            if isinstance(exc, StudyCopyError):
-                raise
-            if isinstance(exc, (StoreError, OSError, SQLAlchemyError)):
-                raise StudyCopyError(str(exc)) from exc
+    target = Study.create(dst_root, url=dst_url)
+    summary = CopySummary(_describe(source), _describe(target))
+    try:
+        with source.engine.connect() as reader, target.engine.begin() as writer:
+            _clear(writer)
+            for table in Base.metadata.sorted_tables:
+                summary.rows[table.name] = _copy_table(table, reader, writer)
+                report(f"{table.name}: {summary.rows[table.name]} rows")
+            if writer.dialect.name == "postgresql":
+                _advance_sequences(writer)
+        for folder in FOLDERS:
+            summary.files[folder] = _copy_folder(source.root / folder, target.root / folder)
+            report(f"{folder}/: {summary.files[folder]} files")
+        _verify(summary, target)
+    except BaseException as exc:
+        _remove(target, dst_root, dst_existed, dst_url is not None)
+        if isinstance(exc, StudyCopyError):
             raise
-        target.close()
+        if isinstance(exc, (StoreError, OSError, SQLAlchemyError)):
+            raise StudyCopyError(str(exc)) from exc
+        raise
+    target.close()
     return summary
 
 

@@ -21,7 +21,8 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QFormLayout, QGroupBox, QLabel, QLineEdit, QListWidget,
                                QListWidgetItem, QVBoxLayout, QWidget)
 
-from rop_desktop.services import accounts
+from rop_desktop.services import accounts, db_roles
+from rop_desktop.services.db_roles import PgRoleError
 from rop_desktop.services.grading import GraderInfo
 from rop_desktop.services.policy import AccessDenied, Actor
 
@@ -49,6 +50,11 @@ class SignInDialog(QDialog):
         self.setMinimumWidth(420)
         self.study = study
         self.actor: Actor | None = None
+        #: the study as the signed-in account uses it (on PostgreSQL: connected as its own
+        #: database role) and a warning for the status bar (see ``db_roles.connect_signed_in``)
+        self.connection: Any = None
+        self.connection_note: str | None = None
+        self._typed: str | None = None  # the password typed, only between the check and the connection
         self.tries = 0
         self._remember = remember
         self._self_registration = self_registration
@@ -149,6 +155,13 @@ class SignInDialog(QDialog):
             return
         if actor is None:
             return
+        try:
+            self.connection, self.connection_note = db_roles.connect_signed_in(self.study, actor, self._typed)
+        except (PgRoleError, AccessDenied) as exc:
+            self._refused(exc.reason)
+            return
+        finally:
+            self._typed = None
         self.actor = actor
         if self._remember is not None:
             self._remember(actor)
@@ -158,7 +171,8 @@ class SignInDialog(QDialog):
     def _attempt(self) -> Actor | None:
         new_name = self.new_name.text().strip() if self._self_registration else ""
         if new_name:
-            return accounts.register_grader(self.study, new_name, self.new_password.text() or None)
+            self._typed = self.new_password.text() or None
+            return accounts.register_grader(self.study, new_name, self._typed)
         info = self.selected()
         if info is None:
             self.show_error("Pick your account in the list." if self.accounts.count()
@@ -168,13 +182,15 @@ class SignInDialog(QDialog):
             self.show_error(f"Type the password of {info.name}.")
             self.password.setFocus()
             return None
-        return accounts.sign_in(self.study, info.name, self.password.text() or None)
+        self._typed = self.password.text() or None
+        return accounts.sign_in(self.study, info.name, self._typed)
 
     def gave_up(self) -> bool:
         """Whether :data:`MAX_TRIES` sign-ins failed in this dialog (only Cancel is left)."""
         return self.tries >= MAX_TRIES
 
     def _refused(self, reason: str) -> None:
+        self._typed = None
         self.tries += 1
         self.password.clear()
         if self.gave_up():

@@ -12,15 +12,16 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QDialog, QWidget
 
 from rop_desktop.domain.labels import Role
-from rop_desktop.services import accounts
+from rop_desktop.services import accounts, db_roles
 from rop_desktop.services.grading import GraderInfo
-from rop_desktop.services.policy import Actor
+from rop_desktop.services.policy import AccessDenied, Actor
 from rop_desktop.ui.grader_dialog import MAX_TRIES, SignInDialog
 
 __all__ = ["MAX_TRIES", "AccountMemory", "SignInDialog", "default_account", "demo_hint", "make_sign_in_dialog",
@@ -102,9 +103,28 @@ def make_sign_in_dialog(study: Any, *, memory: AccountMemory | None = None, pres
                         parent=parent)
 
 
+@dataclass(frozen=True)
+class SignedIn:
+    """Who signed in, the study as they use it (on PostgreSQL: connected as their own database
+    role; close it when it is not the study that was passed in) and a warning for the status bar."""
+
+    actor: Actor
+    study: Any
+    note: str | None = None
+
+
 def sign_in(study: Any, name: str | None = None, *, memory: AccountMemory | None = None,
             fallback: str | None = None, parent: QWidget | None = None) -> Actor | None:
-    """The signed-in account, or None when the user gave up.
+    """The signed-in account, or None when the user gave up (see :func:`sign_in_connected`)."""
+    signed = sign_in_connected(study, name, memory=memory, fallback=fallback, parent=parent)
+    if signed is not None and signed.study is not study:
+        signed.study.close()
+    return signed.actor if signed is not None else None
+
+
+def sign_in_connected(study: Any, name: str | None = None, *, memory: AccountMemory | None = None,
+                      fallback: str | None = None, parent: QWidget | None = None) -> SignedIn | None:
+    """Sign in, or None when the user gave up.
 
     ``name`` (``--grader NAME``) signs that account in at once when it has no password;
     otherwise the dialog opens on it and asks for the password."""
@@ -113,16 +133,20 @@ def sign_in(study: Any, name: str | None = None, *, memory: AccountMemory | None
         if not accounts.needs_password(study, name):
             try:
                 actor = accounts.sign_in(study, name, None)
-            except accounts.AccountError as exc:
+                connection, note = db_roles.connect_signed_in(study, actor, None)
+            except (accounts.AccountError, AccessDenied, db_roles.PgRoleError) as exc:
                 notice = exc.reason
             else:
                 if memory is not None:
                     memory.remember(study, actor)
-                return actor
+                return SignedIn(actor, connection, note)
         elif name not in {c.name for c in accounts.sign_in_choices(study)}:
             notice = f"There is no active account called “{name}” in this study: pick yours."
     dialog = make_sign_in_dialog(study, memory=memory, preselect=name, fallback=fallback, notice=notice,
                                  parent=parent)
     accepted = dialog.exec() == QDialog.DialogCode.Accepted
     dialog.deleteLater()
-    return dialog.actor if accepted else None
+    if not accepted or dialog.actor is None:
+        return None
+    return SignedIn(dialog.actor, dialog.connection if dialog.connection is not None else study,
+                    dialog.connection_note)

@@ -2,13 +2,14 @@
 grade CSVs, in and out of a study.
 
 The file codecs are ``training.formats`` (shared with training); this package matches files to
-the study's images, validates outlines, stores them under an ``imported: ...`` grader and writes
-exports with pseudonymous names only.
+the study's images, validates outlines, stores them under an ``imported: ...`` account (or, for
+an admin who asks, an existing account whose submitted work is kept) and writes exports with
+pseudonymous names only, of the work the signed-in account may export.
 """
 
 from .exporting import REFERENCE, export_annotations
 from .importing import import_annotations
-from .model import FORMATS, AnnotationImportSummary, AnnotationIOError, AttributeMapping
+from .model import FORMATS, AnnotationImportSummary, AnnotationIOError, AttributeMapping, ImportConflict
 
 __all__ = ["FORMATS", "REFERENCE", "AnnotationIOError", "AnnotationImportSummary", "AttributeMapping",
-           "export_annotations", "import_annotations"]
+           "ImportConflict", "export_annotations", "import_annotations"]

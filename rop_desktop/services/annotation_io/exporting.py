@@ -5,6 +5,13 @@ Only pseudonymous data leave the study: images are named by their content-addres
 Outlines are moved from the app's pixel-corner convention to the files' pixel-centre one
 (-0.5 px), as :mod:`rop_desktop.services.export` does. VIA and labelme polygons have no holes
 (they are dropped there); COCO writes a polygon with holes as RLE, masks keep them.
+
+Who may export what is the access policy's: every account may export its own work
+(:data:`Action.EXPORT_OWN`); other graders' work and the reference standard need
+:data:`Action.EXPORT_ALL` (adjudicator, admin). Work nobody submitted (draft grades, outlines
+on images whose grade is not submitted) stays in the study unless ``include_drafts`` asks for
+it explicitly: an export is a hand-over, and an unsubmitted opinion is not one yet. Every
+export leaves an audit event naming who exported what.
 """
 
 from __future__ import annotations
@@ -35,6 +42,7 @@ from training.formats.via import ViaImage, ViaProject, ViaRegion, default_settin
 
 from ..export import PIXEL_CENTRE_SHIFT
 from ..grading import shape_of
+from ..policy import Action, Actor, allowed, check, guarded
 from ..reference import commonest_kind, geometry_choice, voter_shapes
 from .model import FORMATS, AnnotationIOError
 
@@ -51,26 +59,33 @@ class _Entry:
     width: int
     height: int
     identity: dict[str, str]
-    grades: dict[str, GradeValues] = field(default_factory=dict)     # grader → submitted grade
+    grades: dict[str, GradeValues] = field(default_factory=dict)     # grader → grade (submitted only, unless drafts)
     shapes: list[tuple[str, Shape, Polygon]] = field(default_factory=list)  # grader, shape, file polygon
     source: Path | None = None
 
 
-def export_annotations(study: Study, fmt: str, folder: str | Path, *, graders: GraderSelection = None,
-                       per_grader: bool = False, copy_images: bool = False) -> Path:
-    """Write the study's annotations in ``fmt`` under ``folder``; returns the file (or folder) written.
+@guarded(Action.EXPORT_OWN)
+def export_annotations(study: Study, actor: Actor, fmt: str, folder: str | Path, *,
+                       graders: GraderSelection = None, include_drafts: bool = False, per_grader: bool = False,
+                       copy_images: bool = False) -> Path:
+    """Write annotations in ``fmt`` under ``folder``; returns the file (or folder) written.
 
-    ``graders``: None for every grader, a list of grader names, or ``"reference"`` for the
-    reference standard (its grade and its outline: the adjudicator's choice or the consensus).
-    ``per_grader`` (masks only) writes one mask per grader instead of their union;
-    ``copy_images`` also copies the images (pseudonymous names) into ``folder/images``.
+    ``graders``: a list of account names, ``"reference"`` for the reference standard (its grade
+    and its outline: the adjudicator's choice or the consensus), or None for "all I may export"
+    (everyone's for an adjudicator or admin, a grader's own otherwise). Naming another account,
+    or the reference, needs :data:`Action.EXPORT_ALL`; a refusal (:class:`AccessDenied`) comes
+    before anything is written. ``include_drafts`` also writes unsubmitted grades and the
+    outlines of images whose grade is not submitted. ``per_grader`` (masks only) writes one mask
+    per grader instead of their union; ``copy_images`` also copies the images (pseudonymous
+    names) into ``folder/images``.
     """
     if fmt not in FORMATS:
         raise AnnotationIOError(f"unknown annotation format {fmt!r}: expected one of {', '.join(FORMATS)}")
+    selection = _permitted_selection(study, actor, graders)
     out = Path(folder)
     try:
         out.mkdir(parents=True, exist_ok=True)
-        entries = _collect(study, graders)
+        entries = _collect(study, selection, include_drafts)
         if copy_images:
             (out / "images").mkdir(exist_ok=True)
             for e in entries:
@@ -78,9 +93,28 @@ def export_annotations(study: Study, fmt: str, folder: str | Path, *, graders: G
                     shutil.copyfile(e.source, out / "images" / e.name)
         writer = {"via": _write_via, "labelme": _write_labelme, "coco": _write_coco, "grades_csv": _write_csv,
                   "masks": lambda es, o, _: _write_masks(es, o, per_grader)}[fmt]
-        return writer(entries, out, copy_images)
+        written = writer(entries, out, copy_images)
     except OSError as exc:
         raise AnnotationIOError(f"cannot write in {out}: {exc.strerror or exc}") from exc
+    with study.session() as session:
+        repo.add_audit(session, "annotations", 0, "export", grader=actor.id,
+                       after={"format": fmt, "folder": str(out.resolve()), "include_drafts": include_drafts,
+                              "graders": selection if selection is None or selection == REFERENCE
+                              else list(selection), "images": len(entries)})
+    return written
+
+
+def _permitted_selection(study: Study, actor: Actor, graders: GraderSelection) -> GraderSelection:
+    """``graders`` as this actor may have it, or :class:`AccessDenied` (None → all they may see)."""
+    if graders == REFERENCE:
+        check(study, actor, Action.EXPORT_ALL)
+        return REFERENCE
+    if graders is None:
+        return None if allowed(study, actor, Action.EXPORT_ALL) else [actor.name]
+    names = [graders] if isinstance(graders, str) else list(graders)
+    if any(name != actor.name for name in names):
+        check(study, actor, Action.EXPORT_ALL)
+    return names
 
 
 # ---------------------------------------------------------------------------- gathering
@@ -89,8 +123,9 @@ def _file_polygon(shape: Shape) -> Polygon:
     return affinity.translate(poly, PIXEL_CENTRE_SHIFT, PIXEL_CENTRE_SHIFT)
 
 
-def _collect(study: Study, graders: GraderSelection) -> list[_Entry]:
+def _collect(study: Study, graders: GraderSelection, include_drafts: bool) -> list[_Entry]:
     entries = []
+    wanted = None if graders is None or graders == REFERENCE else set(graders)
     with study.session() as session:
         images = repo.list_images(session)
         refs = {r.image_id: r for r in repo.list_references(session)} if graders == REFERENCE else {}
@@ -107,11 +142,12 @@ def _collect(study: Study, graders: GraderSelection) -> list[_Entry]:
                 e.shapes = [(REFERENCE, s, _file_polygon(s)) for s in _reference_shapes(session, image.id, ref,
                                                                                          voters.get(image.id, {}))]
             else:
-                wanted = None if graders is None else set(graders)
-                e.grades = {g.grader.name: g.values for g in repo.grades_for_image(session, image.id, submitted_only=True)
-                            if wanted is None or g.grader.name in wanted}
+                grades = [g for g in repo.grades_for_image(session, image.id, submitted_only=not include_drafts)
+                          if wanted is None or g.grader.name in wanted]
+                e.grades = {g.grader.name: g.values for g in grades}
+                submitted = {g.grader_id for g in grades if g.submitted}
                 for a in repo.annotations_for(session, image.id):
-                    if wanted is None or a.grader.name in wanted:
+                    if (wanted is None or a.grader.name in wanted) and (include_drafts or a.grader_id in submitted):
                         shape = shape_of(a)
                         e.shapes.append((a.grader.name, shape, _file_polygon(shape)))
             entries.append(e)

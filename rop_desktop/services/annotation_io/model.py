@@ -71,15 +71,30 @@ class ReadItem:
     grader: str | None = None                   #: grades CSV: the grader named on the row
 
 
+@dataclass(frozen=True)
+class ImportConflict:
+    """An image the import left alone because the receiving account had submitted other work."""
+
+    image: str                #: the image's name as the file gives it
+    account: str              #: the account whose submitted work was kept
+    differences: tuple[str, ...]  #: what the file says otherwise ("stage: 2 → 3", "outlines: ...")
+
+    def __str__(self) -> str:
+        return f"{self.image}: {self.account} submitted other work, kept ({'; '.join(self.differences)})"
+
+
 @dataclass
 class AnnotationImportSummary:
     """What an annotation import did, image by image."""
 
-    grader: str = ""
+    grader: str = ""                                     #: the receiving account (the default one)
     images: list[int] = field(default_factory=list)      #: ids of the images that received data
     annotations: int = 0
     grades: int = 0
     problems: list[Problem] = field(default_factory=list)
+    conflicts: list[ImportConflict] = field(default_factory=list)  #: skipped: submitted work differs
+    unchanged: list[str] = field(default_factory=list)   #: skipped: the account already has exactly this
+    accounts_created: list[str] = field(default_factory=list)
 
     @property
     def errors(self) -> list[Problem]:
@@ -89,10 +104,23 @@ class AnnotationImportSummary:
     def warnings(self) -> list[Problem]:
         return [p for p in self.problems if p.severity == "warning"]
 
+    @property
+    def incomplete(self) -> bool:
+        """Whether something of the file was not imported (an error or a conflict)."""
+        return bool(self.errors or self.conflicts)
+
     def lines(self) -> list[str]:
         """A human summary (command line, import dialog)."""
-        return [f"grader: {self.grader}", f"images: {len(self.images)}", f"annotations: {self.annotations}",
-                f"grades: {self.grades}", *(f"  {p}" for p in self.problems)]
+        out = [f"grader: {self.grader}", f"images: {len(self.images)}", f"annotations: {self.annotations}",
+               f"grades: {self.grades}"]
+        if self.accounts_created:
+            out.append(f"new accounts: {', '.join(self.accounts_created)}")
+        if self.unchanged:
+            out.append(f"unchanged (already there): {len(self.unchanged)}")
+        if self.conflicts:
+            out.append(f"CONFLICTS (not imported, submitted work kept): {len(self.conflicts)}")
+            out += [f"  {c}" for c in self.conflicts]
+        return out + [f"  {p}" for p in self.problems]
 
 
 # ---------------------------------------------------------------------------- mapping

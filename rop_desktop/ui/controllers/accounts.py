@@ -36,7 +36,7 @@ class AccountsController(QObject):
     switched = Signal(object)  # the new main window
 
     def __init__(self, window: Any, study: Any, actor: Actor, *, file_menu: QMenu, before: QAction | None,
-                 switch: Callable[[Actor], Any], memory: AccountMemory | None = None) -> None:
+                 switch: Callable[[Actor, Any, str | None], Any], memory: AccountMemory | None = None) -> None:
         super().__init__(window)
         self.window = window
         self.study = study
@@ -183,8 +183,11 @@ class AccountsController(QObject):
         if actor.id == self.actor.id:
             self.window.statusBar().showMessage(f"Still signed in as {actor.name}.", 5000)
             return
+        dialog = self.sign_in_dialog
+        connection = dialog.connection if dialog is not None and dialog.connection is not None else self.study
+        note = dialog.connection_note if dialog is not None else None
         # after the dialog has closed: the switch closes this window, the dialog's parent
-        QTimer.singleShot(0, lambda: self.switched.emit(self._switch(actor)))
+        QTimer.singleShot(0, lambda: self.switched.emit(self._switch(actor, connection, note)))
 
     def shutdown(self) -> None:
         for dialog in (self.dialog, self.sign_in_dialog, self.password_dialog):
@@ -192,7 +195,7 @@ class AccountsController(QObject):
                 dialog.close()
 
 
-def install_account_menus(window: Any, study: Any, actor: Actor, *, switch: Callable[[Actor], Any],
+def install_account_menus(window: Any, study: Any, actor: Actor, *, switch: Callable[[Actor, Any, str | None], Any],
                           memory: AccountMemory | None = None) -> AccountsController:
     """Add Switch grader… / Change my password… to the File menu (before Quit) and, for admins,
     the Admin menu."""

@@ -14,16 +14,20 @@ from pycocotools import mask as coco_mask
 from shapely import affinity
 from shapely.geometry import Polygon
 
-from rop_desktop.domain.labels import LesionType, Stage
+from rop_desktop.domain.labels import LesionType, Role, Stage
 from rop_desktop.domain.shapes import Shape, new_shape_id
+from rop_desktop.services import accounts
+from rop_desktop.services.accounts import create_account, create_first_admin, set_study_setting
 from rop_desktop.services.annotation_io import AnnotationIOError, export_annotations, import_annotations
-from rop_desktop.services.grading import create_grader, shape_of
+from rop_desktop.services.grading import GradingService, shape_of
 from rop_desktop.services.importer import run_import
+from rop_desktop.services.policy import AccessDenied
+from rop_desktop.services.reference import ReferenceService, recompute_references
 from rop_desktop.store import Study, repo
 from training.data.io import read_mask
 from training.formats.masks import polygons_to_mask
 
-from .conftest import HandStudy, grade, rect
+from .conftest import PASSWORD, HandStudy, as_actor, grade, rect
 
 
 def _shapes(study: Study, grader: str, image: int | None = None) -> dict[int, list[Shape]]:
@@ -87,8 +91,8 @@ def test_handwritten_via_project_with_bad_regions(hand: HandStudy, tmp_path: Pat
         "_via_settings": {"project": {"name": "x"}}, "_via_img_metadata": meta,
         "_via_attributes": {"region": {"type": {"type": "text"}}, "file": {}},
         "_via_data_format_version": "2.0.10", "_via_image_id_list": list(meta)})
-    summary = import_annotations(hand.study, "via", project, mapping={"ROP stage": "stage", "Lesion": "lesion_type",
-                                                                      "DL": "lesion_type=demarcation_line"})
+    summary = import_annotations(hand.study, hand.admin, "via", project, mapping={
+        "ROP stage": "stage", "Lesion": "lesion_type", "DL": "lesion_type=demarcation_line"})
     assert summary.grader == "imported: via.json" and summary.annotations == 3
     text = "\n".join(map(str, summary.problems))
     assert "needs at least 3" in text and "nothere.png" in text and "clipped" in text
@@ -118,22 +122,23 @@ def test_handwritten_labelme_folder(hand: HandStudy, tmp_path: Path) -> None:
     _write(folder / "img3.json", {"version": "5.5.0", "flags": {}, "shapes": [], "imagePath": "img3.png",
                                   "imageData": None, "imageHeight": 100, "imageWidth": 64})  # wrong size
     (folder / "broken.json").write_text('{"version": "5.5.0", "shapes": [', encoding="utf-8")
-    summary = import_annotations(hand.study, "labelme", folder, grader_name="External")
+    summary = import_annotations(hand.study, hand.admin, "labelme", folder)
     text = "\n".join(map(str, summary.problems))
     assert "polygon with 2 points" in text and "broken.json" in text and "64x100" in text
     assert summary.images == [hand.images[2]] and summary.annotations == 1
-    shape = _shapes(hand.study, "External")[hand.images[2]][0]
+    assert summary.grader == "imported: lm"
+    shape = _shapes(hand.study, "imported: lm")[hand.images[2]][0]
     assert shape.lesion_type is LesionType.EXTRARETINAL_PROLIFERATION and shape.stage is Stage.S3
-    assert _grade_of(hand.study, "External", hand.images[2])[0].stage is Stage.S3
+    assert _grade_of(hand.study, "imported: lm", hand.images[2])[0].stage is Stage.S3
 
 
 def test_truncated_json_refuses_the_whole_file(hand: HandStudy, tmp_path: Path) -> None:
     bad = tmp_path / "via.json"
     bad.write_text('{"_via_img_metadata": {"img0.png1": {"filename": "img0.png", "regions": [', encoding="utf-8")
     with pytest.raises(AnnotationIOError, match="invalid JSON"):
-        import_annotations(hand.study, "via", bad)
+        import_annotations(hand.study, hand.admin, "via", bad)
     with pytest.raises(AnnotationIOError, match="unknown annotation format"):
-        import_annotations(hand.study, "pascal", bad)
+        import_annotations(hand.study, hand.admin, "pascal", bad)
     with hand.study.session() as session:
         assert not [g for g in repo.list_graders(session) if g.name.startswith("imported")]
 
@@ -153,7 +158,7 @@ def test_coco_polygons_and_rle(hand: HandStudy, tmp_path: Path) -> None:
                          "segmentation": {"size": [48, 64], "counts": rle["counts"].decode()}},
                         {"id": 3, "image_id": 7, "category_id": 1, "segmentation": [[1, 1, 3, 3]]},
                         {"id": 4, "image_id": 99, "category_id": 1, "segmentation": []}]})
-    summary = import_annotations(hand.study, "coco", coco)
+    summary = import_annotations(hand.study, hand.admin, "coco", coco)
     assert summary.annotations == 2 and len(summary.errors) == 3  # 2-point polygon, unknown image, 32x32 image
     rle_shape = [s for s in _shapes(hand.study, summary.grader)[hand.images[4]] if s.holes][0]
     back = polygons_to_mask([Polygon(rle_shape.points, rle_shape.holes)], (48, 64))  # corners ≈ centres + 0.5
@@ -173,12 +178,14 @@ def drawn(hand: HandStudy, tmp_path: Path) -> Iterator[HandStudy]:
         cv2.circle(img, (128, 96), 90, (150, 60 + 40 * i, 40), -1)
         cv2.imwrite(str(src / f"big{i}.png"), img)
     study = Study.create(tmp_path / "bigstudy")
-    ids = run_import(study, [src]).imported
-    dr_a = create_grader(study, "Dr. A").id
+    admin = create_first_admin(study, "Admin", PASSWORD)
+    set_study_setting(study, admin, accounts.GRADER_PASSWORD_SETTING, False)
+    ids = run_import(study, admin, [src]).imported
+    dr_a = as_actor(create_account(study, admin, "Dr. A"))
     ring = Polygon([(24, 24), (224, 24), (224, 168), (24, 168)], [[(80, 64), (144, 64), (144, 120), (80, 120)]])
     holed = Shape(id=new_shape_id(), points=list(ring.exterior.coords)[:-1], holes=[list(ring.interiors[0].coords)[:-1]],
                   lesion_type=LesionType.EXTRARETINAL_PROLIFERATION, stage=Stage.S3)
-    big = HandStudy(study, ids, {"A": dr_a}, hand.adjudicator, hand.admin)
+    big = HandStudy(study, ids, {"A": dr_a}, admin, admin)
     big.submit("A", ids[0], grade("yes", "2", plus="pre-plus", zone="II"),
                [rect(24, 24, 200, 160, "2"), rect(208, 120, 248, 184, "1").with_(lesion_type=LesionType.DEMARCATION_LINE)])
     big.submit("A", ids[1], grade("no"))
@@ -190,11 +197,11 @@ def drawn(hand: HandStudy, tmp_path: Path) -> Iterator[HandStudy]:
 @pytest.mark.parametrize("fmt", ["via", "labelme", "coco", "masks"])
 def test_round_trip(drawn: HandStudy, tmp_path: Path, fmt: str) -> None:
     study = drawn.study
-    out = export_annotations(study, fmt, tmp_path / "out", graders=["Dr. A"])
+    out = export_annotations(study, drawn.admin, fmt, tmp_path / "out", graders=["Dr. A"])
     mapping = {"mask": "lesion_type=ridge"} if fmt == "masks" else None
-    summary = import_annotations(study, fmt, out, grader_name="again", mapping=mapping)
+    summary = import_annotations(study, drawn.admin, fmt, out, mapping=mapping)
     assert not summary.errors
-    original, again = _shapes(study, "Dr. A"), _shapes(study, "again")
+    original, again = _shapes(study, "Dr. A"), _shapes(study, summary.grader)
     assert set(again) == set(original)
     for image, shapes in original.items():
         if fmt in ("via", "labelme"):  # no holes in these formats: compare the outlines
@@ -210,9 +217,9 @@ def test_round_trip(drawn: HandStudy, tmp_path: Path, fmt: str) -> None:
         else:
             _matches(shapes, again[image])
     if fmt != "masks":
-        assert _grade_of(study, "again", drawn.images[0])[0].stage is Stage.S2
+        assert _grade_of(study, summary.grader, drawn.images[0])[0].stage is Stage.S2
     # export → import → export again gives the same file
-    second = export_annotations(study, fmt, tmp_path / "out2", graders=["again"])
+    second = export_annotations(study, drawn.admin, fmt, tmp_path / "out2", graders=[summary.grader])
     if fmt == "via":
         a, b = (json.loads(p.read_text())["_via_img_metadata"] for p in (out, second))
         strip = lambda d: {k: [r["shape_attributes"] for r in v["regions"]] for k, v in d.items()}  # noqa: E731
@@ -220,33 +227,33 @@ def test_round_trip(drawn: HandStudy, tmp_path: Path, fmt: str) -> None:
 
 
 def test_grades_csv_round_trip_and_reimport_replaces(drawn: HandStudy, tmp_path: Path) -> None:
-    out = export_annotations(drawn.study, "grades_csv", tmp_path / "csv", graders=["Dr. A"])
-    summary = import_annotations(drawn.study, "grades_csv", out)
-    assert summary.grades == 3 and not summary.problems
+    admin = drawn.admin
+    out = export_annotations(drawn.study, admin, "grades_csv", tmp_path / "csv", graders=["Dr. A"])
+    summary = import_annotations(drawn.study, admin, "grades_csv", out)
+    assert summary.grades == 3 and not summary.problems and summary.accounts_created == ["imported: Dr. A"]
     for image in drawn.images[:3]:
         assert _grade_of(drawn.study, "imported: Dr. A", image) == _grade_of(drawn.study, "Dr. A", image)
-    via = export_annotations(drawn.study, "via", tmp_path / "via", graders=["Dr. A"])
-    import_annotations(drawn.study, "via", via, grader_name="twice")
-    import_annotations(drawn.study, "via", via, grader_name="twice")
-    assert len(_shapes(drawn.study, "twice")[drawn.images[0]]) == 2
+    via = export_annotations(drawn.study, admin, "via", tmp_path / "via", graders=["Dr. A"])
+    first = import_annotations(drawn.study, admin, "via", via)
+    again = import_annotations(drawn.study, admin, "via", via)  # the import account is reused, its outlines replaced
+    assert first.grader == again.grader == "imported: via_project.json" and again.accounts_created == []
+    assert len(_shapes(drawn.study, again.grader)[drawn.images[0]]) == 2
 
 
 def test_exports_are_pseudonymous_and_reference(hand: HandStudy, tmp_path: Path) -> None:
-    from rop_desktop.services.reference import recompute_references
-
     drawn = hand
     for name in "ABCD":
         drawn.submit(name, drawn.images[0], grade("yes", "2"), [rect(8, 8, 50, 40, "2")])
-    recompute_references(drawn.study)
+    recompute_references(drawn.study, drawn.adjudicator)
     for fmt in ("via", "labelme", "coco", "grades_csv"):
-        out = export_annotations(drawn.study, fmt, tmp_path / fmt, copy_images=fmt == "labelme")
+        out = export_annotations(drawn.study, drawn.adjudicator, fmt, tmp_path / fmt, copy_images=fmt == "labelme")
         files = [out] if out.is_file() else [p for p in out.rglob("*.json")]
         text = "".join(p.read_text(encoding="utf-8") for p in files)
         assert "img0" not in text and str(tmp_path) not in text and "P001" in text
-    masks = export_annotations(drawn.study, "masks", tmp_path / "ref", graders="reference")
+    masks = export_annotations(drawn.study, drawn.adjudicator, "masks", tmp_path / "ref", graders="reference")
     ref = read_mask(next(masks.glob("*.png")))
     assert ref[25, 25] == 255 and ref[2, 2] == 0
-    per = export_annotations(drawn.study, "masks", tmp_path / "per", per_grader=True)
+    per = export_annotations(drawn.study, drawn.admin, "masks", tmp_path / "per", per_grader=True)
     assert {p.name for p in per.iterdir()} == {"Dr._A", "Dr._B", "Dr._C", "Dr._D"}
 
 
@@ -258,7 +265,8 @@ def test_label_masks_and_a_mask_of_another_size(hand: HandStudy, tmp_path: Path)
     label[25:45, 30:60] = 2
     cv2.imwrite(str(folder / "img6_mask.png"), label)
     cv2.imwrite(str(folder / "img7.png"), np.full((30, 30), 255, np.uint8))
-    summary = import_annotations(hand.study, "masks", folder, mapping={"2": "lesion_type=extraretinal_proliferation"})
+    summary = import_annotations(hand.study, hand.admin, "masks", folder,
+                                 mapping={"2": "lesion_type=extraretinal_proliferation"})
     assert "30x30 but the study's image img7 is 64x48" in str(summary.errors[0])
     kinds = sorted(s.lesion_type.value for s in _shapes(hand.study, summary.grader)[hand.images[6]])
     assert kinds == ["demarcation_line", "extraretinal_proliferation"]
@@ -274,7 +282,8 @@ def test_hvdropdb_masks_become_polygons(hvdropdb: Path, tmp_path: Path) -> None:
         (masks / name).symlink_to(hvdropdb / "masks" / name)
     study = Study.create(tmp_path / "study")
     try:
-        summary = import_annotations(study, "masks", masks, images=[hvdropdb / "images" / n for n in names])
+        admin = create_first_admin(study, "Admin", PASSWORD)
+        summary = import_annotations(study, admin, "masks", masks, images=[hvdropdb / "images" / n for n in names])
         assert len(summary.images) == 5 and not summary.errors
         with study.session() as session:
             by_name = {i.original_name: i.id for i in repo.list_images(session)}
@@ -289,17 +298,155 @@ def test_hvdropdb_masks_become_polygons(hvdropdb: Path, tmp_path: Path) -> None:
         study.close()
 
 
-def test_cli_round_trip_and_exit_codes(hand, tmp_path: Path, capsys) -> None:  # noqa: ANN001
-    """``rop-desktop annotations export`` then ``import`` on the command line."""
-    from rop_desktop.cli import run
+# ---------------------------------------------------------------------------- who may import and export what
+def _csv(path: Path, rows: list[dict[str, str]]) -> Path:
+    fields = ["image", "grader", "rop", "stage", "quality"]
+    lines = [",".join(fields)] + [",".join(row.get(f, "") for f in fields) for row in rows]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
 
-    folder = hand.study.root
-    hand.study.close()
-    out = tmp_path / "export"
-    assert run(["annotations", "export", "--study", str(folder), "--format", "grades_csv", str(out)]) == 0
-    csv_file = next(out.rglob("*.csv"))
-    assert run(["annotations", "import", "--study", str(folder), "--format", "grades_csv", str(csv_file)]) == 0
-    assert "imported" in capsys.readouterr().out
-    broken = tmp_path / "broken.json"
-    broken.write_text('{"_via_img_metadata": {')
-    assert run(["annotations", "import", "--study", str(folder), "--format", "via", str(broken)]) == 2
+
+def _labelme_rect(folder: Path, image: str, x0: float, y0: float, x1: float, y1: float) -> Path:
+    folder.mkdir(exist_ok=True)
+    return _write(folder / f"{Path(image).stem}.json", {
+        "version": "5.5.0", "flags": {"rop": True, "stage_2": True},
+        "shapes": [{"label": "ridge", "points": [[x0, y0], [x1, y0], [x1, y1], [x0, y1]], "group_id": None,
+                    "description": "", "shape_type": "polygon", "flags": {"stage_2": True}, "mask": None}],
+        "imagePath": image, "imageData": None, "imageHeight": 48, "imageWidth": 64})
+
+
+def _graders_in(folder: Path) -> set[str]:
+    """The grader names a labelme export mentions (its shapes' descriptions)."""
+    return {s["description"] for p in folder.glob("*.json") for s in json.loads(p.read_text())["shapes"]}
+
+
+def test_a_grader_exports_their_own_submitted_work_only(hand: HandStudy, tmp_path: Path) -> None:
+    i = hand.images
+    hand.submit("A", i[0], grade("yes", "2"), [rect(5, 5, 20, 20)])
+    hand.submit("B", i[0], grade("yes", "1"), [rect(30, 5, 50, 20)])
+    GradingService(hand.study, hand.graders["B"]).save_shape(i[1], rect(8, 8, 30, 30))  # B's draft outline
+    b = hand.graders["B"]
+    for graders in (None, ["Dr. B"]):
+        out = export_annotations(hand.study, b, "labelme", tmp_path / f"own-{graders is None}", graders=graders)
+        assert _graders_in(out) == {"Dr. B"}
+        assert sum(len(json.loads(p.read_text())["shapes"]) for p in out.glob("*.json")) == 1  # not the draft
+    with_draft = export_annotations(hand.study, b, "labelme", tmp_path / "own-drafts", include_drafts=True)
+    assert sum(len(json.loads(p.read_text())["shapes"]) for p in with_draft.glob("*.json")) == 2
+    mine = export_annotations(hand.study, b, "grades_csv", tmp_path / "csv")
+    assert {row.split(",")[1] for row in mine.read_text().splitlines()[1:]} == {"Dr. B"}
+    for graders in (["Dr. A"], ["Dr. B", "Dr. A"], "reference", "Dr. A"):
+        with pytest.raises(AccessDenied, match="only the adjudicator or admin role"):
+            export_annotations(hand.study, b, "via", tmp_path / "theirs", graders=graders)
+        assert not (tmp_path / "theirs").exists()
+
+
+def test_unsubmitted_work_is_not_exported_unless_asked(hand: HandStudy, tmp_path: Path) -> None:
+    i = hand.images
+    hand.submit("A", i[0], grade("yes", "2"), [rect(5, 5, 20, 20)])
+    drafting = GradingService(hand.study, hand.graders["C"])
+    drafting.save_shape(i[0], rect(30, 5, 50, 20))  # C outlines but never submits
+    drafting.save_draft(i[0], grade("yes", "3"))
+    plain = export_annotations(hand.study, hand.admin, "labelme", tmp_path / "plain")
+    assert _graders_in(plain) == {"Dr. A"}
+    csv_text = export_annotations(hand.study, hand.admin, "grades_csv", tmp_path / "csv").read_text()
+    assert "Dr. C" not in csv_text
+    coco = json.loads(export_annotations(hand.study, hand.adjudicator, "coco", tmp_path / "coco").read_text())
+    assert {a["attributes"]["grader"] for a in coco["annotations"]} == {"Dr. A"}
+    drafts = export_annotations(hand.study, hand.admin, "labelme", tmp_path / "drafts", include_drafts=True)
+    assert _graders_in(drafts) == {"Dr. A", "Dr. C"}
+    with hand.study.session() as session:
+        event = repo.audit_trail(session, "annotations")[-1]
+    assert event.grader_id == hand.admin.id and event.after["include_drafts"] is True
+
+
+def test_only_an_admin_imports_and_an_import_never_writes_as_someone(hand: HandStudy, tmp_path: Path) -> None:
+    i = hand.images
+    hand.submit("A", i[0], grade("yes", "2"))
+    file = _csv(tmp_path / "g.csv", [{"image": hand.name_of(i[0]), "rop": "no", "stage": "0", "quality": "gradable"}])
+    for who in (hand.graders["B"], hand.graders["A"], hand.adjudicator):
+        with pytest.raises(AccessDenied, match="only the admin role may import annotations"):
+            import_annotations(hand.study, who, "grades_csv", file, into_grader="Dr. A")
+    assert _grade_of(hand.study, "Dr. A", i[0])[0].stage is Stage.S2
+    with hand.study.session() as session:
+        assert not [g for g in repo.list_graders(session, active_only=False) if g.name.startswith("imported")]
+    second = as_actor(create_account(hand.study, hand.admin, "Second admin", Role.ADMIN, password=PASSWORD))
+    accounts.set_role(hand.study, hand.admin, second.id, Role.GRADER)  # demoted after signing in
+    with pytest.raises(AccessDenied):
+        import_annotations(hand.study, second, "grades_csv", file)
+
+
+def test_into_grader_keeps_submitted_work_lists_conflicts_and_audits(hand: HandStudy, tmp_path: Path) -> None:
+    i = hand.images
+    hand.submit("A", i[0], grade("yes", "2"))
+    GradingService(hand.study, hand.graders["A"]).save_draft(i[1], grade("yes", "1"))
+    file = _csv(tmp_path / "theirs.csv", [
+        {"image": hand.name_of(i[0]), "rop": "yes", "stage": "3", "quality": "gradable"},   # differs: kept
+        {"image": hand.name_of(i[1]), "rop": "no", "stage": "0", "quality": "gradable"},    # a draft: replaced
+        {"image": hand.name_of(i[2]), "rop": "yes", "stage": "1", "quality": "gradable"}])  # nothing yet
+    summary = import_annotations(hand.study, hand.admin, "grades_csv", file, into_grader="Dr. A")
+    assert summary.incomplete and summary.images == [i[1], i[2]]
+    [conflict] = summary.conflicts
+    assert conflict.image == hand.name_of(i[0]) and conflict.differences == ("stage: 2 → 3",)
+    assert "replaced the unsubmitted work of Dr. A" in str(summary.warnings[0])
+    values, submitted = _grade_of(hand.study, "Dr. A", i[0])
+    assert submitted and values.stage is Stage.S2
+    assert _grade_of(hand.study, "Dr. A", i[1]) == (grade("no"), True)
+    with hand.study.session() as session:
+        events = [e for e in repo.audit_trail(session, "grade") if e.action == "import"]
+    assert {e.grader_id for e in events} == {hand.admin.id}
+    replaced = next(e for e in events if e.before is not None)
+    assert replaced.before == {"values": grade("yes", "1").as_dict(), "submitted": False}
+    assert replaced.after["target"] == "Dr. A" and replaced.after["source"] == "theirs.csv"
+    assert replaced.after["values"]["stage"] == "0"
+    again = import_annotations(hand.study, hand.admin, "grades_csv", file, into_grader="Dr. A")
+    assert len(again.unchanged) == 2 and len(again.conflicts) == 1 and again.grades == 0
+
+
+def test_into_grader_keeps_submitted_outlines(hand: HandStudy, tmp_path: Path) -> None:
+    i = hand.images
+    hand.submit("A", i[0], grade("yes", "2"), [rect(10.5, 10.5, 30.5, 20.5)])
+    name = hand.name_of(i[0])
+    same = import_annotations(hand.study, hand.admin, "labelme", _labelme_rect(tmp_path / "same", name, 10, 10, 30, 20),
+                              into_grader="Dr. A")
+    assert same.unchanged == [name] and not same.conflicts
+    moved = import_annotations(hand.study, hand.admin, "labelme",
+                               _labelme_rect(tmp_path / "moved", name, 12, 10, 30, 20), into_grader="Dr. A")
+    assert moved.conflicts[0].differences == ("outlines: 1 submitted, 1 in the file, drawn differently",)
+    [kept] = _shapes(hand.study, "Dr. A")[i[0]]
+    assert [list(p) for p in kept.points] == [[10.5, 10.5], [30.5, 10.5], [30.5, 20.5], [10.5, 20.5]]
+
+
+def test_an_import_never_takes_over_an_account_it_did_not_make(hand: HandStudy, tmp_path: Path) -> None:
+    i = hand.images
+    squatter = as_actor(create_account(hand.study, hand.admin, "imported: g.csv"))
+    GradingService(hand.study, squatter).submit(i[0], grade("yes", "2"))  # a person's account of that name
+    file = _csv(tmp_path / "g.csv", [{"image": hand.name_of(i[0]), "rop": "no", "stage": "0", "quality": "gradable"}])
+    with pytest.raises(AnnotationIOError, match="no import made"):
+        import_annotations(hand.study, hand.admin, "grades_csv", file)
+    assert _grade_of(hand.study, "imported: g.csv", i[0])[0].stage is Stage.S2
+    with pytest.raises(AnnotationIOError, match="no account called 'Dr. Nobody'"):
+        import_annotations(hand.study, hand.admin, "grades_csv", file, into_grader="Dr. Nobody")
+    several = _csv(tmp_path / "several.csv", [
+        {"image": hand.name_of(i[1]), "grader": "X", "rop": "no", "stage": "0", "quality": "gradable"},
+        {"image": hand.name_of(i[1]), "grader": "Y", "rop": "no", "stage": "0", "quality": "gradable"}])
+    with pytest.raises(AnnotationIOError, match="several graders"):
+        import_annotations(hand.study, hand.admin, "grades_csv", several, into_grader="Dr. A")
+
+
+def test_the_import_account_votes_but_nobody_signs_in_as_it(hand: HandStudy, tmp_path: Path) -> None:
+    i = hand.images
+    file = _csv(tmp_path / "votes.csv", [{"image": hand.name_of(i[0]), "rop": "yes", "stage": "2",
+                                          "quality": "gradable"}])
+    summary = import_annotations(hand.study, hand.admin, "grades_csv", file)
+    assert summary.accounts_created == ["imported: votes.csv"]
+    with pytest.raises(accounts.AuthenticationError):
+        accounts.sign_in(hand.study, "imported: votes.csv", "")
+    assert "imported: votes.csv" not in {g.name for g in accounts.sign_in_choices(hand.study)}
+    with hand.study.session() as session:
+        account = next(g for g in repo.list_graders(session, active_only=False) if g.name == "imported: votes.csv")
+        assert not account.active and account.password_hash is None and account.role is Role.GRADER
+        created = repo.audit_trail(session, "grader", account.id)[0]
+    assert created.grader_id == hand.admin.id and created.after["how"] == "import"
+    hand.votes(i[0], grade("yes", "2"), grade("yes", "2"), grade("no"), grade("no"))
+    state = ReferenceService(hand.study, hand.adjudicator).current(i[0])
+    assert state is not None and state.values.stage is Stage.S2  # 3 of 5 with the import's vote

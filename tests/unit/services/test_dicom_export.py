@@ -6,12 +6,15 @@ from pathlib import Path
 
 import numpy as np
 import pydicom
+import pytest
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian, UltrasoundImageStorage, generate_uid
 
 from rop_desktop.imaging.decode import decode_file
-from rop_desktop.services.dicom_export import SALT_SETTING, export_dicom
+from rop_desktop.services.accounts import set_active
+from rop_desktop.services.dicom_export import SALT_SETTING, export_dicom, export_salt, iter_export_dicom
 from rop_desktop.services.importer import run_import
+from rop_desktop.services.policy import AccessDenied
 from rop_desktop.store import repo
 
 from .conftest import HandStudy
@@ -52,12 +55,12 @@ def _by_sop_class(folder: Path) -> dict[str, list[Dataset]]:
 
 def test_dicom_original_is_deidentified_with_stable_uids(hand: HandStudy, tmp_path: Path) -> None:
     original, pixels = _dicom(tmp_path / "retcam.dcm")
-    assert not run_import(hand.study, [tmp_path / "retcam.dcm"]).failed
+    assert not run_import(hand.study, hand.admin, [tmp_path / "retcam.dcm"]).failed
     with hand.study.session() as session:
         code = next(i.exam.patient.code for i in repo.list_images(session) if i.format == "dicom")
 
-    first = export_dicom(hand.study, tmp_path / "out1")
-    second = export_dicom(hand.study, tmp_path / "out2")
+    first = export_dicom(hand.study, hand.adjudicator, tmp_path / "out1")
+    second = export_dicom(hand.study, hand.admin, tmp_path / "out2")
 
     assert not first.failed and len(first.written) == len(hand.images) + 1
     [ds] = _by_sop_class(tmp_path / "out1")[UltrasoundImageStorage]
@@ -78,7 +81,7 @@ def test_dicom_original_is_deidentified_with_stable_uids(hand: HandStudy, tmp_pa
 
 
 def test_png_becomes_readable_secondary_capture(hand: HandStudy, tmp_path: Path) -> None:
-    summary = export_dicom(hand.study, tmp_path / "out", salt="s3cret")
+    summary = export_dicom(hand.study, hand.admin, tmp_path / "out", salt="s3cret")
     assert not summary.failed and len(summary.written) == len(hand.images)
     first = next(p for p in summary.written if "_OD_" in p.name)
     ds = pydicom.dcmread(first)
@@ -89,12 +92,27 @@ def test_png_becomes_readable_secondary_capture(hand: HandStudy, tmp_path: Path)
         image = repo.list_images(session, image_ids=[hand.images[0]])[0]
         rgb = decode_file(hand.study.image_path(image)).rgb
     np.testing.assert_array_equal(ds.pixel_array, rgb)
-    other = export_dicom(hand.study, tmp_path / "other", salt="another")
+    other = export_dicom(hand.study, hand.admin, tmp_path / "other", salt="another")
     assert pydicom.dcmread(other.written[0]).SOPInstanceUID != pydicom.dcmread(summary.written[0]).SOPInstanceUID
 
 
 def test_manifest_names_never_reach_the_files(hand: HandStudy, tmp_path: Path) -> None:
-    summary = export_dicom(hand.study, tmp_path / "out", salt="x")
+    summary = export_dicom(hand.study, hand.admin, tmp_path / "out", salt="x")
     names = " ".join(p.name for p in summary.written)
     assert "img" not in names and all(p.name.startswith("P00") for p in summary.written)
     assert summary.lines()[1] == f"written: {len(hand.images)}"
+
+
+def test_only_adjudicators_and_admins_export_the_study(hand: HandStudy, tmp_path: Path) -> None:
+    grader = hand.graders["A"]
+    for attempt in (lambda: export_dicom(hand.study, grader, tmp_path / "out"),
+                    lambda: iter_export_dicom(hand.study, grader, tmp_path / "out", salt="x"),
+                    lambda: export_salt(hand.study, grader)):
+        with pytest.raises(AccessDenied, match="only the adjudicator or admin role"):
+            attempt()
+    set_active(hand.study, hand.admin, hand.adjudicator.id, False)  # deactivated after signing in
+    with pytest.raises(AccessDenied, match="deactivated"):
+        export_dicom(hand.study, hand.adjudicator, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+    with hand.study.session() as session:
+        assert repo.get_setting(session, SALT_SETTING) is None  # no salt made for a refused export

@@ -9,8 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rop_desktop.services.demo_study import TRUTH_FILE
+from rop_desktop.services.accounts import sign_in
+from rop_desktop.services.demo_study import DEMO_ADJUDICATOR, DEMO_GRADER, DEMO_PASSWORDS, TRUTH_FILE
 from rop_desktop.services.export import REFERENCE_CSV_COLUMNS, ExportError, export_reference_csv, export_snapshot
+from rop_desktop.services.policy import AccessDenied
 from rop_desktop.services.reference import ReferenceService, recompute_references
 from rop_desktop.store import Study, repo
 from training.data.io import read_mask
@@ -32,7 +34,7 @@ def decided(hand: HandStudy) -> HandStudy:
     hand.votes(i[2], UNGRADABLE, UNGRADABLE, UNGRADABLE, NO)
     hand.votes(i[3], YES, YES, NO, NO, shapes=[[rect(30.2, 30.2, 40.8, 35.8)], [], [], []])
     hand.submit("C", i[4], NO)  # insufficient: no reference, not exported
-    recompute_references(hand.study)
+    recompute_references(hand.study, hand.adjudicator)
     judge = ReferenceService(hand.study, hand.adjudicator)
     judge.case(i[3])
     judge.adjudicate(i[3], YES, polygons_from="Dr. A")
@@ -54,7 +56,7 @@ def _records(snapshot: Snapshot, hand: HandStudy) -> dict[int, object]:
 
 def test_snapshot_of_the_reference_standard(decided: HandStudy, tmp_path: Path) -> None:
     i = decided.images
-    snapshot = export_snapshot(decided.study, tmp_path / "snap", actor_id=decided.admin)
+    snapshot = export_snapshot(decided.study, decided.admin, tmp_path / "snap")
     loaded = Snapshot.load(tmp_path / "snap")
     assert loaded.stored_hash == snapshot.stored_hash == loaded.verify()
     records = _records(loaded, decided)
@@ -74,33 +76,34 @@ def test_snapshot_of_the_reference_standard(decided: HandStudy, tmp_path: Path) 
     assert all(r.source is None for r in loaded)
     with decided.study.session() as session:
         event = repo.audit_trail(session, "snapshot")[-1]
-    assert event.after["hash"] == snapshot.stored_hash and event.grader_id == decided.admin
+    assert event.after["hash"] == snapshot.stored_hash and event.grader_id == decided.admin.id
 
 
 def test_rules_filters_and_a_stable_hash(decided: HandStudy, tmp_path: Path) -> None:
-    first = export_snapshot(decided.study, tmp_path / "a")
-    again = export_snapshot(decided.study, tmp_path / "b")
+    judge = decided.adjudicator
+    first = export_snapshot(decided.study, judge, tmp_path / "a")
+    again = export_snapshot(decided.study, judge, tmp_path / "b")
     assert first.stored_hash == again.stored_hash
-    rewritten = export_snapshot(decided.study, tmp_path / "a", overwrite=True)
+    rewritten = export_snapshot(decided.study, judge, tmp_path / "a", overwrite=True)
     assert rewritten.stored_hash == first.stored_hash
-    union = export_snapshot(decided.study, tmp_path / "union", mask_rule="union")
+    union = export_snapshot(decided.study, judge, tmp_path / "union", mask_rule="union")
     r0 = _records(Snapshot.load(tmp_path / "union"), decided)[decided.images[0]]
     assert np.array_equal(read_mask(union.mask_path(r0)) > 0, _box(5, 5, 25, 20))
     assert union.stored_hash != first.stored_hash
-    binary = export_snapshot(decided.study, tmp_path / "binary", task_filter="binary")
+    binary = export_snapshot(decided.study, judge, tmp_path / "binary", task_filter="binary")
     assert len(binary) == 3 and all(r.quality == "gradable" for r in binary)
-    segmentation = export_snapshot(decided.study, tmp_path / "seg", task_filter="segmentation")
+    segmentation = export_snapshot(decided.study, judge, tmp_path / "seg", task_filter="segmentation")
     assert len(segmentation) == 3 and all(r.mask for r in segmentation)
     with pytest.raises(ExportError, match="task filter 'masks'"):
-        export_snapshot(decided.study, tmp_path / "x", task_filter="masks")
+        export_snapshot(decided.study, judge, tmp_path / "x", task_filter="masks")
     with pytest.raises(ExportError, match="mask rule"):
-        export_snapshot(decided.study, tmp_path / "y", mask_rule="most")
+        export_snapshot(decided.study, judge, tmp_path / "y", mask_rule="most")
     with pytest.raises(ExportError, match="not empty"):
-        export_snapshot(decided.study, tmp_path / "a")
+        export_snapshot(decided.study, judge, tmp_path / "a")
 
 
 def test_reference_csv(decided: HandStudy, tmp_path: Path) -> None:
-    path = export_reference_csv(decided.study, tmp_path / "reference.csv")
+    path = export_reference_csv(decided.study, decided.adjudicator, tmp_path / "reference.csv")
     with path.open(encoding="utf-8") as handle:
         reader = csv.DictReader(handle)
         rows = list(reader)
@@ -111,6 +114,15 @@ def test_reference_csv(decided: HandStudy, tmp_path: Path) -> None:
     assert {r["method"] for r in rows} == {"majority", "unanimous", "ungradable_majority", "adjudicated"}
     assert all(r["decided_at"] and len(r["sha256"]) == 64 and r["image_file"].startswith(r["sha256"]) for r in rows)
     _assert_pseudonymous(path.read_text(encoding="utf-8"), decided.study)
+
+
+def test_graders_export_neither_the_reference_nor_a_snapshot(decided: HandStudy, tmp_path: Path) -> None:
+    for grader in decided.graders.values():  # every one of them has submitted: blinding is not the point
+        with pytest.raises(AccessDenied, match="only the adjudicator or admin role"):
+            export_reference_csv(decided.study, grader, tmp_path / "ref.csv")
+        with pytest.raises(AccessDenied):
+            export_snapshot(decided.study, grader, tmp_path / "snap")
+    assert not (tmp_path / "ref.csv").exists() and not (tmp_path / "snap").exists()
 
 
 def _assert_pseudonymous(text: str, study: Study) -> None:
@@ -125,14 +137,19 @@ def _assert_pseudonymous(text: str, study: Study) -> None:
 
 def test_demo_study_export(demo_study_dir: Path, tmp_path: Path) -> None:
     with Study.open(demo_study_dir) as study:
-        recompute_references(study)
-        snapshot = export_snapshot(study, tmp_path / "demo-snap")
-        assert export_snapshot(study, tmp_path / "again").stored_hash == snapshot.stored_hash
+        judge = sign_in(study, DEMO_ADJUDICATOR, DEMO_PASSWORDS[DEMO_ADJUDICATOR])
+        recompute_references(study, judge)
+        snapshot = export_snapshot(study, judge, tmp_path / "demo-snap")
+        assert export_snapshot(study, judge, tmp_path / "again").stored_hash == snapshot.stored_hash
         loaded = Snapshot.load(tmp_path / "demo-snap")
         assert loaded.verify() == snapshot.stored_hash and len(loaded) > 0
         manifest = (tmp_path / "demo-snap" / "manifest.json").read_text(encoding="utf-8")
         _assert_pseudonymous(manifest, study)
-        csv_path = export_reference_csv(study, tmp_path / "reference.csv")
+        csv_path = export_reference_csv(study, judge, tmp_path / "reference.csv")
+        grader = sign_in(study, DEMO_GRADER, "")
+        with pytest.raises(AccessDenied, match="only the adjudicator or admin role"):
+            export_reference_csv(study, grader, tmp_path / "mine.csv")
+        assert not (tmp_path / "mine.csv").exists()
         _assert_pseudonymous(csv_path.read_text(encoding="utf-8"), study)
         with study.session() as session:
             names = {im.sha256: im.original_name for im in repo.list_images(session)}

@@ -14,8 +14,12 @@ from pydicom.uid import ExplicitVRLittleEndian, SecondaryCaptureImageStorage, ge
 from rop_desktop.cli import run
 from rop_desktop.domain.labels import Eye
 from rop_desktop.interop.manifest import Manifest, ManifestRow
+from rop_desktop.services.accounts import create_account, create_first_admin
 from rop_desktop.services.importer import fov_mask_file, import_images, run_import, thumbnail_file
-from rop_desktop.store import Study, repo
+from rop_desktop.services.policy import AccessDenied, Actor
+from rop_desktop.store import Study, pg_roles, repo
+
+from .conftest import PASSWORD, as_actor
 
 
 def _fundus(seed: int, size: tuple[int, int] = (160, 120)) -> np.ndarray:
@@ -61,13 +65,18 @@ def _dicom(path: Path, rgb: np.ndarray, laterality: str = "L") -> Path:
 
 
 @pytest.fixture
-def study(tmp_path: Path):
+def study(tmp_path: Path, fast_hashes: None):
     s = Study.create(tmp_path / "study")
     yield s
     s.close()
 
 
-def test_good_duplicate_corrupt_truncated_and_non_image_files(tmp_path: Path, study: Study) -> None:
+@pytest.fixture
+def admin(study: Study) -> Actor:
+    return create_first_admin(study, "Admin", PASSWORD)
+
+
+def test_good_duplicate_corrupt_truncated_and_non_image_files(tmp_path: Path, study: Study, admin: Actor) -> None:
     src = tmp_path / "src"
     good_png = _write(src / "a_OD.png", _fundus(1))
     _write(src / "b_OS.jpg", _fundus(2))
@@ -80,7 +89,7 @@ def test_good_duplicate_corrupt_truncated_and_non_image_files(tmp_path: Path, st
     (src / "notes.txt").write_text("not an image")  # not a candidate by extension: ignored
     (src / "fake.png").write_text("I am text with a png name")
 
-    summary = run_import(study, [src])
+    summary = run_import(study, admin, [src])
 
     assert len(summary.imported) == 4
     assert [Path(d.path).name for d in summary.duplicates] == ["copy_of_a.png"]
@@ -99,11 +108,11 @@ def test_good_duplicate_corrupt_truncated_and_non_image_files(tmp_path: Path, st
             assert image.fov_r is not None and abs(image.fov_r - 56) < 4
             assert study.cache_path(fov_mask_file(image.sha256)).exists()
     # importing again: everything is a duplicate, nothing new
-    again = run_import(study, [src])
+    again = run_import(study, admin, [src])
     assert again.imported == [] and len(again.duplicates) == 5
 
 
-def test_manifest_supplies_patient_eye_and_diagnosis(tmp_path: Path, study: Study) -> None:
+def test_manifest_supplies_patient_eye_and_diagnosis(tmp_path: Path, study: Study, admin: Actor) -> None:
     src = tmp_path / "src"
     _write(src / "img1.png", _fundus(1))
     _write(src / "img2.png", _fundus(2))
@@ -112,7 +121,7 @@ def test_manifest_supplies_patient_eye_and_diagnosis(tmp_path: Path, study: Stud
                         "img1.png,BABY-01,OD,2026-03-01,26.5,820,stage 2\n"
                         "img2.png,BABY-01,left,2026-03-01,26.5,820,no ROP\n"
                         "img3.png,BABY-02,OD,2026-03-02,30,1200,stage 1\n")
-    summary = run_import(study, [src], manifest)
+    summary = run_import(study, admin, [src], manifest)
     assert len(summary.imported) == 2
     assert summary.unmatched_manifest_rows == ["img3.png"]
     with study.session() as session:
@@ -124,10 +133,10 @@ def test_manifest_supplies_patient_eye_and_diagnosis(tmp_path: Path, study: Stud
         assert img1.exam.patient.gestational_age_weeks == 26.5 and img1.exam.patient.birth_weight_g == 820
 
 
-def test_dicom_pixels_and_tags_with_pseudonymous_patient(tmp_path: Path, study: Study) -> None:
+def test_dicom_pixels_and_tags_with_pseudonymous_patient(tmp_path: Path, study: Study, admin: Actor) -> None:
     rgb = _fundus(7)
     path = _dicom(tmp_path / "src" / "IM0001", rgb)
-    summary = run_import(study, [path.parent])
+    summary = run_import(study, admin, [path.parent])
     assert len(summary.imported) == 1, summary.failed
     with study.session() as session:
         image = repo.list_images(session)[0]
@@ -139,11 +148,11 @@ def test_dicom_pixels_and_tags_with_pseudonymous_patient(tmp_path: Path, study: 
         assert code.startswith("P-") and "123456" not in code  # the hospital ID is never stored
 
 
-def test_cancel_leaves_only_whole_images(tmp_path: Path, study: Study) -> None:
+def test_cancel_leaves_only_whole_images(tmp_path: Path, study: Study, admin: Actor) -> None:
     src = tmp_path / "src"
     for i in range(6):
         _write(src / f"{i}.png", _fundus(i))
-    gen = import_images(study, [src], workers=1)
+    gen = import_images(study, admin, [src], workers=1)
     progress = [next(gen), next(gen)]
     gen.close()  # what the worker's abort does
     assert progress[-1].imported == 2
@@ -155,12 +164,12 @@ def test_cancel_leaves_only_whole_images(tmp_path: Path, study: Study) -> None:
     assert len(stored) == 2  # no orphan files from the read-ahead
 
 
-def test_failure_inside_one_image_rolls_back_its_rows_and_file(tmp_path: Path, study: Study) -> None:
+def test_failure_inside_one_image_rolls_back_its_rows_and_file(tmp_path: Path, study: Study, admin: Actor) -> None:
     src = tmp_path / "src"
     _write(src / "ok.png", _fundus(1))
     _write(src / "bad.png", _fundus(2))
     manifest = Manifest(rows={"bad.png": ManifestRow(file="bad.png", line=2, patient="   ")})
-    summary = run_import(study, [src], manifest)
+    summary = run_import(study, admin, [src], manifest)
     assert [Path(f.path).name for f in summary.failed] == ["bad.png"]
     assert "could not be stored" in summary.failed[0].reason
     with study.session() as session:
@@ -169,15 +178,32 @@ def test_failure_inside_one_image_rolls_back_its_rows_and_file(tmp_path: Path, s
     assert len(list(study.iter_image_files())) == 1
 
 
-def test_cli_import_exit_codes_and_summary(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_only_an_admin_imports_images(tmp_path: Path, study: Study, admin: Actor) -> None:
+    _write(tmp_path / "src" / "a.png", _fundus(1))
+    judge = as_actor(create_account(study, admin, "Judge", "adjudicator", password=PASSWORD))
+    with pytest.raises(AccessDenied, match="only the admin role may import images"):
+        import_images(study, judge, [tmp_path / "src"])  # refused when called, not at the first file
+    with pytest.raises(AccessDenied, match="Sign in"):
+        run_import(study, None, [tmp_path / "src"])  # type: ignore[arg-type]
+    with study.session() as session:
+        assert repo.count_images(session) == 0
+
+
+def test_cli_import_exit_codes_and_summary(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                           monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> None:
     src = tmp_path / "src"
     _write(src / "a.png", _fundus(1))
     study_dir = tmp_path / "cli_study"
-    assert run(["import", "--study", str(study_dir), "--quiet", str(src)]) == 0
+    monkeypatch.setenv("ROP_DESKTOP_PASSWORD", PASSWORD)
+    assert run(["import", "--study", str(study_dir), "--as", "Admin", "--quiet", str(src)]) == 2
+    assert "study create" in capsys.readouterr().err and not study_dir.exists()  # no study made on the side
+    assert run(["study", "create", str(study_dir), "--admin", "Admin"]) == 0
+    request.addfinalizer(lambda: _drop_database_roles(study_dir))  # PostgreSQL: the admin's role
+    assert run(["import", "--study", str(study_dir), "--as", "Admin", "--quiet", str(src)]) == 0
     out = capsys.readouterr().out
     assert "imported: 1" in out and any((study_dir / f).exists() for f in ("study.sqlite", "study.server"))
     (src / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0garbage")
-    assert run(["import", "--study", str(study_dir), "--quiet", str(src)]) == 1
+    assert run(["import", "--study", str(study_dir), "--as", "Admin", "--quiet", str(src)]) == 1
     out = capsys.readouterr().out
     assert "duplicates (skipped): 1" in out and "FAILED" in out and "broken.jpg" in out
     with pytest.raises(SystemExit) as exc:
@@ -185,16 +211,24 @@ def test_cli_import_exit_codes_and_summary(tmp_path: Path, capsys: pytest.Captur
     assert exc.value.code == 2
     bad_manifest = tmp_path / "m.csv"
     bad_manifest.write_text("patient,eye\nX,OD\n")
-    assert run(["import", "--study", str(study_dir), "--manifest", str(bad_manifest), str(src)]) == 2
+    assert run(["import", "--study", str(study_dir), "--as", "Admin", "--manifest", str(bad_manifest), str(src)]) == 2
 
 
 @pytest.mark.realdata
 def test_real_hvdropdb_images_import_cleanly(hvdropdb: Path, tmp_path: Path) -> None:
     with Study.create(tmp_path / "real") as study:
-        summary = run_import(study, [hvdropdb / "images"])
+        summary = run_import(study, create_first_admin(study, "Admin", PASSWORD), [hvdropdb / "images"])
         assert summary.failed == [] and summary.duplicates == []
         assert len(summary.imported) == len(list((hvdropdb / "images").glob("*.png")))
         with study.session() as session:
             for image in repo.list_images(session):
                 assert (image.width, image.height) == (2040, 2040)
                 assert image.fov_r is not None and 900 < image.fov_r < 1100
+
+
+def _drop_database_roles(folder: Path) -> None:
+    """Roles outlive a test's database: drop those ``study create`` made (PostgreSQL only)."""
+    with Study.open(folder) as study:
+        if study.backend == "postgresql":
+            with study.engine.begin() as conn:
+                pg_roles.drop_study_roles(conn)

@@ -30,7 +30,8 @@ import rop_desktop.services as services_pkg
 from rop_desktop.domain.labels import LesionType, Role, Stage
 from rop_desktop.domain.shapes import Shape, new_shape_id
 from rop_desktop.domain.votes import VoteSettings
-from rop_desktop.services import accounts, assist, db_roles, dicom_export, export, grading, importer, reference
+from rop_desktop.services import (accounts, assist, db_roles, dicom_export, export, grading, importer, reference,
+                                  study_copy)
 from rop_desktop.services.agreement import AgreementService
 from rop_desktop.services.grading import GradingService
 from rop_desktop.services.models import ModelService
@@ -49,7 +50,7 @@ OPEN = {
     "accounts.create_first_admin", "accounts.register_grader", "accounts.sign_in", "accounts.authenticate",
     "accounts.needs_password", "accounts.sign_in_choices", "assist.assist_mode", "grading.list_graders",
     "grading.GradingService.others_visible", "reference.get_vote_settings", "reference.settle_images",
-    "demo_study.build_demo_study", "demo_study.ensure_demo_study", "changes.ChangeFeed",
+    "demo_study.demo_admin", "changes.ChangeFeed",
 }
 
 
@@ -120,6 +121,8 @@ CALLS: dict[str, tuple[Action, Callable[[Ctx], Any]]] = {
     "db_roles.drop_study_roles": (Action.ACCOUNTS_MANAGE, lambda c: db_roles.drop_study_roles(c.study, c.actor)),
     "db_roles.open_as_account": (Action.STUDY_BROWSE,
                                  lambda c: db_roles.open_as_account(c.study, c.actor, "wrong-guess")),
+    "db_roles.connect_signed_in": (Action.STUDY_BROWSE,
+                                   lambda c: db_roles.connect_signed_in(c.study, c.actor, "wrong-guess")),
     "db_roles.set_own_role_password": (Action.OWN_PASSWORD,
                                        lambda c: db_roles.set_own_role_password(c.study, c.actor, "not-changed")),
     # agreement
@@ -149,6 +152,8 @@ CALLS: dict[str, tuple[Action, Callable[[Ctx], Any]]] = {
                                                          graders="reference")),
     "importing.import_annotations": (
         Action.IMPORT_ANNOTATIONS, lambda c: _annotation_io()[0](c.study, c.actor, "grades_csv", _grades_csv(c))),
+    # whole studies
+    "study_copy.copy_study": (Action.STUDY_COPY, lambda c: study_copy.copy_study(c.study, c.actor, c.tmp / f"copy-{c.actor.id}")),
     # grading
     "grading.GradingService.worklist": (Action.STUDY_BROWSE, lambda c: c.grading().worklist()),
     "grading.GradingService.next_todo": (Action.OWN_WORK_READ, lambda c: c.grading().next_todo()),

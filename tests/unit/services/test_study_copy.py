@@ -17,14 +17,15 @@ from sqlalchemy.engine import URL
 
 from rop_desktop.cli import run
 from rop_desktop.domain.labels import Role
-from rop_desktop.services.accounts import create_grader
+from rop_desktop.services.accounts import create_account, list_accounts, sign_in
+from rop_desktop.services.policy import AccessDenied
 from rop_desktop.services.reference import ReferenceService
 from rop_desktop.services.study_copy import StudyCopyError, copy_study
-from rop_desktop.store import Study, StudyExistsError
+from rop_desktop.store import Study, StudyExistsError, pg_roles
 from rop_desktop.store.db import make_engine
 from rop_desktop.store.models import Base
 
-from .conftest import HandStudy, grade, rect
+from .conftest import PASSWORD, HandStudy, grade, rect
 
 
 def _server_url(fresh_db_url: Callable[[], URL | None], tmp_path: Path, name: str) -> URL:
@@ -63,9 +64,10 @@ def test_round_trip_through_another_backend_keeps_every_row_and_file(
         graded: HandStudy, tmp_path: Path, fresh_db_url: Callable[[], URL | None], study_redirect: Any) -> None:
     original = graded.study
     with study_redirect.paused():
-        first = copy_study(original.root, tmp_path / "as-sqlite")
+        first = copy_study(original, graded.admin, tmp_path / "as-sqlite")
     server = _server_url(fresh_db_url, tmp_path, "second")
-    second = copy_study(tmp_path / "as-sqlite", tmp_path / "on-server", dst_url=server)
+    with Study.open(tmp_path / "as-sqlite") as middle:  # same accounts, same ids: the same admin
+        second = copy_study(middle, graded.admin, tmp_path / "on-server", dst_url=server)
     assert (tmp_path / "as-sqlite" / "study.sqlite").is_file()
     assert (tmp_path / "on-server" / "study.server").is_file()
     assert first.rows == second.rows and first.rows["grades"] == 8 and first.rows["annotations"] == 2
@@ -79,10 +81,11 @@ def test_round_trip_through_another_backend_keeps_every_row_and_file(
 
 def test_the_copy_takes_new_rows_after_the_copied_ids(
         graded: HandStudy, tmp_path: Path, fresh_db_url: Callable[[], URL | None]) -> None:
-    copy_study(graded.study.root, tmp_path / "copy", dst_url=_server_url(fresh_db_url, tmp_path, "copy"))
+    copy_study(graded.study, graded.admin, tmp_path / "copy", dst_url=_server_url(fresh_db_url, tmp_path, "copy"))
     with Study.open(tmp_path / "copy") as copy:
-        newcomer = create_grader(copy, graded.admin, "Dr. New", Role.GRADER)
-    assert newcomer.id == max([*graded.graders.values(), graded.adjudicator, graded.admin]) + 1
+        assert sign_in(copy, "Admin", PASSWORD).id == graded.admin.id  # passwords travel with the accounts
+        newcomer = create_account(copy, graded.admin, "Dr. New", Role.GRADER)
+    assert newcomer.id == max(a.id for a in [*graded.graders.values(), graded.adjudicator, graded.admin]) + 1
 
 
 def test_a_failed_copy_leaves_nothing_behind(
@@ -90,7 +93,7 @@ def test_a_failed_copy_leaves_nothing_behind(
     (graded.study.models_dir / "dangling").symlink_to(tmp_path / "nowhere")  # the file copy fails
     server = _server_url(fresh_db_url, tmp_path, "failed")
     with pytest.raises(StudyCopyError, match=r"not copied: cannot copy 1 file of models/ \(first: .*dangling: .*No such file"):
-        copy_study(graded.study.root, tmp_path / "copy", dst_url=server)
+        copy_study(graded.study, graded.admin, tmp_path / "copy", dst_url=server)
     assert not (tmp_path / "copy").exists()
     engine = make_engine(server)
     assert inspect(engine).get_table_names() == []  # the server database is empty again
@@ -102,31 +105,64 @@ def test_an_occupied_destination_is_refused(graded: HandStudy, tmp_path: Path,
     (tmp_path / "busy").mkdir()
     (tmp_path / "busy" / "notes.txt").write_text("mine")
     with pytest.raises(StudyCopyError, match="new or empty folder"):
-        copy_study(graded.study.root, tmp_path / "busy")
+        copy_study(graded.study, graded.admin, tmp_path / "busy")
     assert [p.name for p in (tmp_path / "busy").iterdir()] == ["notes.txt"]
     server = _server_url(fresh_db_url, tmp_path, "taken")
-    copy_study(graded.study.root, tmp_path / "first", dst_url=server)
+    copy_study(graded.study, graded.admin, tmp_path / "first", dst_url=server)
     with pytest.raises(StudyExistsError, match="already holds a study"):
-        copy_study(graded.study.root, tmp_path / "second", dst_url=server)
+        copy_study(graded.study, graded.admin, tmp_path / "second", dst_url=server)
 
 
-def test_cli_study_copy(graded: HandStudy, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert run(["study", "copy", str(graded.study.root), str(tmp_path / "c")]) == 0
+def test_only_an_admin_copies_a_study(graded: HandStudy, tmp_path: Path) -> None:
+    for who in (graded.adjudicator, graded.graders["A"]):
+        with pytest.raises(AccessDenied, match="only the admin role may copy the whole study"):
+            copy_study(graded.study, who, tmp_path / "stolen")
+    assert not (tmp_path / "stolen").exists()
+
+
+def test_cli_study_copy(graded: HandStudy, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                        monkeypatch: pytest.MonkeyPatch) -> None:
+    src = str(graded.study.root)
+    monkeypatch.setenv("ROP_DESKTOP_PASSWORD", PASSWORD)
+    assert run(["study", "copy", src, str(tmp_path / "c"), "--as", "Dr. Judge"]) == 2
+    assert "only the admin role" in capsys.readouterr().err and not (tmp_path / "c").exists()
+    assert run(["study", "copy", src, str(tmp_path / "c")]) == 2
+    assert "--as NAME" in capsys.readouterr().err
+    assert run(["study", "copy", src, str(tmp_path / "c"), "--as", "Admin"]) == 0
     out = capsys.readouterr().out
     assert "grades: 8 rows" in out and "images/: 8 files" in out
-    assert run(["study", "copy", str(graded.study.root), str(tmp_path / "c")]) == 1
+    assert run(["study", "copy", src, str(tmp_path / "c"), "--as", "Admin"]) == 1
     assert "new or empty folder" in capsys.readouterr().err
     with pytest.raises(SystemExit) as exc:
-        run(["study", "copy", str(graded.study.root)])
+        run(["study", "copy", src])
     assert exc.value.code == 2
 
 
-def test_cli_study_create(tmp_path: Path, fresh_db_url: Callable[[], URL | None],
-                          capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_study_create(tmp_path: Path, fresh_db_url: Callable[[], URL | None], capsys: pytest.CaptureFixture[str],
+                          monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> None:
     url = _server_url(fresh_db_url, tmp_path, "created")
-    assert run(["study", "create", str(tmp_path / "new"), "--db-url", str(url.render_as_string(False)),
-                "--name", "ROP 2026"]) == 0
+    target = str(tmp_path / "new")
+    created = ["study", "create", target, "--db-url", str(url.render_as_string(False)), "--name", "ROP 2026"]
+    assert run(created) == 2  # no --admin: nothing made
+    assert "--admin NAME" in capsys.readouterr().err and not (tmp_path / "new").exists()
+    monkeypatch.setenv("ROP_DESKTOP_PASSWORD", "short")
+    assert run([*created, "--admin", "Boss"]) == 2
+    assert "at least 8 characters" in capsys.readouterr().err and not (tmp_path / "new").exists()
+    monkeypatch.setenv("ROP_DESKTOP_PASSWORD", PASSWORD)
+    assert run([*created, "--admin", "Boss"]) == 0
+    request.addfinalizer(lambda: _drop_database_roles(tmp_path / "new"))  # PostgreSQL: the admin's role
     with Study.open(tmp_path / "new") as study:
         assert study.name == "ROP 2026" and study.url.database == url.database
-    assert run(["study", "create", str(tmp_path / "new")]) == 1
-    assert "already holds a study" in capsys.readouterr().err
+        assert sign_in(study, "Boss", PASSWORD).role is Role.ADMIN
+    assert run(["study", "create", target, "--admin", "Intruder"]) == 2  # it has an admin already
+    assert "already holds a study with an admin" in capsys.readouterr().err
+    with Study.open(tmp_path / "new") as study:
+        assert [a.name for a in list_accounts(study, sign_in(study, "Boss", PASSWORD))] == ["Boss"]
+
+
+def _drop_database_roles(folder: Path) -> None:
+    """Roles outlive a test's database: drop those ``study create`` made (PostgreSQL only)."""
+    with Study.open(folder) as study:
+        if study.backend == "postgresql":
+            with study.engine.begin() as conn:
+                pg_roles.drop_study_roles(conn)

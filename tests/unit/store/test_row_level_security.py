@@ -520,3 +520,30 @@ def _owner_adds_an_image(study: Study) -> int:
         exam = repo.get_or_create_exam(session, repo.get_or_create_patient(session, "P1"))
         return repo.add_image(session, exam=exam, file="ab/x.png", original_name="x.png", sha256="ab" * 32,
                               width=64, height=48, format="png", bytes=1).id
+
+
+def test_signing_in_connects_as_the_accounts_own_role_or_warns_when_it_has_none(shared: Shared) -> None:
+    """What the window does after the sign-in dialog: the study as the account's role, never silently
+    the workstation's connection."""
+    b = shared.actors["Dr. B"]
+    connected, note = db_roles.connect_signed_in(shared.study, b, PASSWORDS["Dr. B"])
+    try:
+        assert connected is not shared.study and note is None
+        assert connected.url.username == shared.roles["Dr. B"]
+    finally:
+        connected.close()
+    # (the test server trusts loopback logins: a wrong password is refused by a real server's
+    # pg_hba "scram-sha-256" line, which docs/shared-study.md sets up)
+    newcomer = accounts.create_account(shared.study, shared.admin, "Dr. New", password="new-secret-pw")
+    same, note = db_roles.connect_signed_in(shared.study, Actor(newcomer.id, newcomer.name, newcomer.role),
+                                            "new-secret-pw")
+    assert same is shared.study and "no database role" in (note or "")
+
+
+def test_a_wrong_password_on_another_accounts_connection_is_still_refused(shared: Shared) -> None:
+    """File → Switch grader on a grader's own connection: the counters of another account cannot be
+    written there (row-level security), but the sign-in is refused all the same."""
+    as_b = shared.as_account("Dr. B")
+    with pytest.raises(accounts.AuthenticationError):
+        accounts.sign_in(as_b, "Dr. A", "not-the-password")
+    assert accounts.sign_in(as_b, "Dr. A", PASSWORDS["Dr. A"]) == shared.actors["Dr. A"]
