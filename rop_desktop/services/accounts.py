@@ -105,6 +105,15 @@ def _active_admins(session: Any) -> int:
                           .where(Grader.role == Role.ADMIN, Grader.active.is_(True))) or 0
 
 
+@open_operation("whether the study has no account at all yet: then its creator makes the first admin")
+def has_no_accounts(study: Study) -> bool:
+    """True for a new study without any account (active or not): the window then offers to make
+    its first admin, as ``rop-desktop study create --admin`` does. A study with accounts but no
+    admin (made before roles existed) gets one from the command line only."""
+    with study.session() as session:
+        return not session.scalar(select(func.count()).select_from(Grader))
+
+
 @open_operation("a study setting the sign-in dialog needs before anyone is signed in")
 def grader_password_required(study: Study) -> bool:
     """Whether grader accounts must have a password (default: yes on PostgreSQL, no on SQLite)."""

@@ -43,7 +43,8 @@ class SignInDialog(QDialog):
 
     def __init__(self, study: Any, choices: Sequence[GraderInfo], *, preselect: str | None = None,
                  hint: str | None = None, notice: str | None = None, self_registration: bool = False,
-                 remember: Callable[[Actor], None] | None = None, parent: QWidget | None = None) -> None:
+                 remember: Callable[[Actor], None] | None = None, first_admin: bool = False,
+                 parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("signInDialog")
         self.setWindowTitle("Sign in")
@@ -57,7 +58,8 @@ class SignInDialog(QDialog):
         self._typed: str | None = None  # the password typed, only between the check and the connection
         self.tries = 0
         self._remember = remember
-        self._self_registration = self_registration
+        self._self_registration = self_registration or first_admin
+        self._first_admin = first_admin
 
         self.accounts = QListWidget()
         self.accounts.setObjectName("signInAccounts")
@@ -97,16 +99,24 @@ class SignInDialog(QDialog):
         self.new_password.setObjectName("signInNewPassword")
         self.new_password.setEchoMode(QLineEdit.EchoMode.Password)
         self.new_password.setPlaceholderText("optional where the study allows")
-        self.registration = QGroupBox("…or make a new grader profile")
+        self.new_password_again = QLineEdit()
+        self.new_password_again.setObjectName("signInNewPasswordAgain")
+        self.new_password_again.setEchoMode(QLineEdit.EchoMode.Password)
+        self.registration = QGroupBox("This new study has no account yet: make its first admin" if first_admin
+                                      else "…or make a new grader profile")
         new_form = QFormLayout(self.registration)
         new_form.addRow("Name", self.new_name)
         new_form.addRow("Password", self.new_password)
-        self.registration.setVisible(self_registration)
+        if first_admin:
+            self.new_password.setPlaceholderText(f"at least {accounts.MIN_PASSWORD_LENGTH} characters")
+            new_form.addRow("Password again", self.new_password_again)
+            self.ok_button.setText("Create admin and sign in")
+        self.registration.setVisible(self._self_registration)
         layout.addWidget(self.registration)
         layout.addWidget(self.hint)
         layout.addWidget(self.error)
         layout.addWidget(self.buttons)
-        if not choices and not self_registration:
+        if not choices and not self._self_registration:
             self.ok_button.setEnabled(False)
 
         self.accounts.itemSelectionChanged.connect(self._on_account)
@@ -170,6 +180,12 @@ class SignInDialog(QDialog):
 
     def _attempt(self) -> Actor | None:
         new_name = self.new_name.text().strip() if self._self_registration else ""
+        if new_name and self._first_admin:
+            if self.new_password.text() != self.new_password_again.text():
+                self.show_error("The two passwords differ: type the new admin's password twice.")
+                return None
+            self._typed = self.new_password.text()
+            return accounts.create_first_admin(self.study, new_name, self._typed)
         if new_name:
             self._typed = self.new_password.text() or None
             return accounts.register_grader(self.study, new_name, self._typed)

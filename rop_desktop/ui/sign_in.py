@@ -80,7 +80,7 @@ def demo_hint(study: Any, choices: Sequence[GraderInfo]) -> str | None:
 
 
 def _no_account_notice(study: Any, choices: Sequence[GraderInfo]) -> str | None:
-    if choices or accounts.self_registration_allowed(study):
+    if choices or accounts.self_registration_allowed(study) or accounts.has_no_accounts(study):
         return None
     return ("This study has no account yet. Its first admin is made on the command line: "
             f"rop-desktop study create \"{study.root}\" --admin NAME")
@@ -99,6 +99,7 @@ def make_sign_in_dialog(study: Any, *, memory: AccountMemory | None = None, pres
     return SignInDialog(study, choices, preselect=chosen, hint=demo_hint(study, choices),
                         notice=notice or _no_account_notice(study, choices),
                         self_registration=accounts.self_registration_allowed(study),
+                        first_admin=accounts.has_no_accounts(study),
                         remember=(lambda actor: memory.remember(study, actor)) if memory is not None else None,
                         parent=parent)
 

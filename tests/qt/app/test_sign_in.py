@@ -15,7 +15,7 @@ from PySide6.QtWidgets import QApplication, QComboBox
 from rop_desktop.domain.labels import Role
 from rop_desktop.services import accounts
 from rop_desktop.services.demo_study import DEMO_ADMIN, DEMO_GRADER, DEMO_PASSWORDS
-from rop_desktop.services.policy import Actor
+from rop_desktop.services.policy import AccessDenied, Actor
 from rop_desktop.store import Study
 from rop_desktop.ui.grader_dialog import MAX_TRIES, SignInDialog
 from rop_desktop.ui.sign_in import AccountMemory, make_sign_in_dialog, sign_in
@@ -221,3 +221,34 @@ def test_an_unknown_or_deactivated_name_is_refused(qtbot, study: Study, name: st
 
     problems = answer_dialog(answer)
     assert sign_in(study, name) is None and problems == []
+
+
+# ---------------------------------------------------------------------------- a new study's first admin
+def test_a_new_study_without_accounts_makes_its_first_admin_in_the_dialog(tmp_path: Path, open_dialog,  # noqa: ANN001
+                                                                        qtbot) -> None:  # noqa: ANN001
+    with Study.create(tmp_path / "new", name="New study") as new:
+        dialog = open_dialog(new)
+        assert dialog.registration.isVisible() and "first admin" in dialog.registration.title()
+        qtbot.keyClicks(dialog.new_name, "Dr. Founder")
+        qtbot.keyClicks(dialog.new_password, PASSWORD)
+        qtbot.keyClicks(dialog.new_password_again, PASSWORD + "x")
+        qtbot.mouseClick(dialog.ok_button, Qt.MouseButton.LeftButton)
+        assert "differ" in dialog.error.text() and not accounts.has_admin(new)
+        dialog.new_password_again.clear()
+        qtbot.keyClicks(dialog.new_password_again, PASSWORD)
+        with qtbot.waitSignal(dialog.signedIn) as signed:
+            qtbot.mouseClick(dialog.ok_button, Qt.MouseButton.LeftButton)
+        assert signed.args[0].role is Role.ADMIN and accounts.has_admin(new)
+        assert accounts.sign_in(new, "Dr. Founder", PASSWORD).role is Role.ADMIN
+
+
+def test_a_study_with_accounts_but_no_admin_never_offers_an_admin_in_the_dialog(tmp_path: Path, open_dialog,  # noqa: ANN001
+                                                                               account) -> None:  # noqa: ANN001
+    """An old study (graders, no admin): whoever sits down must not become its admin from the window."""
+    with Study.create(tmp_path / "old", name="Old study") as old:
+        account(old, "Dr. Bell")
+        dialog = open_dialog(old)
+        assert not dialog.registration.isVisible()
+        assert "first admin" not in dialog.registration.title()
+        with pytest.raises(AccessDenied):
+            accounts.register_grader(old, "Sock puppet")  # nor a new profile: the study does not allow it

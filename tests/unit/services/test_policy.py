@@ -48,7 +48,7 @@ from .conftest import PASSWORD, HandStudy, grade, rect
 OPEN = {
     "accounts.has_admin", "accounts.grader_password_required", "accounts.self_registration_allowed",
     "accounts.create_first_admin", "accounts.register_grader", "accounts.sign_in", "accounts.authenticate",
-    "accounts.needs_password", "accounts.sign_in_choices", "assist.assist_mode", "grading.list_graders",
+    "accounts.needs_password", "accounts.sign_in_choices", "accounts.has_no_accounts", "assist.assist_mode", "grading.list_graders",
     "grading.GradingService.others_visible", "reference.get_vote_settings", "reference.settle_images",
     "demo_study.demo_admin", "changes.ChangeFeed",
 }
