@@ -12,12 +12,19 @@ is "an audit event appeared". :class:`ChangeFeed` reports those events as :class
   on the next poll, and the audit events committed meanwhile are read from the table, so no
   change is missed.
 
+This workstation's own edits are left out (``own=False``, the default): they were made through
+the same open study (its engine), the window already shows them, and reacting to them as if
+another workstation had made them (rebuilding the worklist after every submit) is what made a
+window freeze after each submit on a large study (issue 15). The store remembers which audit
+events went through the engine once they commit (``store.repo.own_events``).
+
 ``poll()`` may wait on the network (a reconnect): call it off the UI thread, as
 ``rop_desktop.workers.change_watcher.ChangeWatcher`` does. One feed is used by one thread at a time.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,7 +32,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
 
-from rop_desktop.store import Study
+from rop_desktop.store import Study, repo
 from rop_desktop.store.db import make_engine
 from rop_desktop.store.models import AuditEvent
 
@@ -60,7 +67,8 @@ def parse_payload(payload: str) -> Change | None:
 
 
 class ChangeFeed:
-    """Edits committed since the feed was made (or last polled), by anyone, on any workstation.
+    """Edits committed since the feed was made (or last polled) by the other workstations (and,
+    with ``own=True``, by this one too).
 
     Open to every account (no actor): a change names only the entity and row id, never what was
     graded or drawn; whoever reacts to it reads the rows through the guarded services.
@@ -68,8 +76,9 @@ class ChangeFeed:
 
     __policy_open__ = "announces that a row changed (entity and id), never its content"
 
-    def __init__(self, study: Study) -> None:
+    def __init__(self, study: Study, *, own: bool = False) -> None:
         self.study = study
+        self.own = own
         self.last_event_id = self._max_event_id()
         self._listen_engine: Engine | None = None
         self._raw: Any = None  # the pool's wrapper of that connection
@@ -89,6 +98,21 @@ class ChangeFeed:
         On PostgreSQL, ``timeout`` seconds are spent waiting for a first notification when none
         has arrived yet (0: never wait); SQLite answers at once. Raises ``ChangeFeedError`` when the database cannot be reached; the next call retries.
         """
+        deadline = time.monotonic() + timeout
+        while True:
+            changes = self._others(self._poll(timeout))
+            timeout = deadline - time.monotonic()
+            if changes or timeout <= 0 or self._listen_engine is None:
+                return changes  # (only this workstation's own arrived: wait on for the rest)
+
+    def _others(self, changes: list[Change]) -> list[Change]:
+        """The changes without those this workstation made (unless the feed reports its own)."""
+        if self.own or not changes:
+            return changes
+        mine = repo.own_events(self.study.engine, [c.event_id for c in changes])
+        return [c for c in changes if c.event_id not in mine] if mine else changes
+
+    def _poll(self, timeout: float) -> list[Change]:
         if self._listen_engine is None:
             return self._read_events()
         if self._listener is None:  # lost earlier: reconnect, then catch up from the table

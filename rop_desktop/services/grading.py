@@ -11,6 +11,8 @@ The UI receives plain dataclasses and numpy arrays only.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -18,6 +20,7 @@ from typing import Any
 
 import numpy as np
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from rop_desktop.domain.grades import GradeValues, Issue, check_grade
 from rop_desktop.domain.labels import Eye, Role
@@ -25,9 +28,17 @@ from rop_desktop.domain.shapes import Shape
 from rop_desktop.imaging.decode import ImageDecodeError, decode_file
 from rop_desktop.store import Study, repo
 from rop_desktop.store.models import Annotation, Exam, Grade, Grader, Image, Patient
+from rop_desktop.store.repo import worklist as lists
 
 from .importer import thumbnail_file
-from .policy import BLINDED_SETTING, AccessDenied, Action, Actor, allowed, current, guarded, open_operation
+from .policy import (ASSIST_SETTING, BLINDED_SETTING, REVEAL_SETTING, AccessDenied, Action, Actor, allowed, current,
+                     guarded, open_operation)
+
+#: Rows per worklist page: what the window asks for at a time (a screenful is ~20).
+PAGE_SIZE = 200
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+#: The worklist's sort keys (``WorklistQuery.sort``): import order, a column, my status, a model score.
+SORTS = lists.SORTS
 
 
 class GradingError(ValueError):
@@ -65,6 +76,14 @@ class GraderInfo:
 
 @dataclass(frozen=True)
 class WorklistRow:
+    """One image of the worklist as this grader sees it.
+
+    ``thumbnail`` is where the thumbnail should be (it is not looked for: the window loads it
+    off the UI thread, or shows none). ``probability`` / ``uncertainty``: the active ROP model's
+    score where this account may see it now; ``scores_hidden``: a model is active but its
+    output for this image is blinded (whether or not it was predicted is not said either).
+    """
+
     image_id: int
     original_name: str
     patient: str
@@ -76,6 +95,50 @@ class WorklistRow:
     height: int
     thumbnail: Path | None
     status: str  # "todo" | "draft" | "submitted"
+    probability: float | None = None
+    uncertainty: float | None = None
+    scores_hidden: bool = False
+
+
+@dataclass(frozen=True)
+class WorklistQuery:
+    """Which images the worklist shows, in which order.
+
+    ``status``: None (every image), "todo" (not submitted by me: to do or draft), "draft",
+    "submitted". ``patient``: the start of a patient code (as typed or in capitals). ``camera``:
+    exactly that camera. ``sort``: one of :data:`SORTS` ("order" = import order, the order
+    "next to do" follows; "status" = to do, drafts, submitted), ``descending`` reverses it.
+    """
+
+    status: str | None = None
+    patient: str | None = None
+    camera: str | None = None
+    sort: str = "order"
+    descending: bool = False
+
+    def __post_init__(self) -> None:
+        if self.status is not None and self.status not in lists.STATUSES:
+            raise GradingError(f"worklist status {self.status!r} is not one of {', '.join(lists.STATUSES)}")
+        if self.sort not in SORTS:
+            raise GradingError(f"worklist sort {self.sort!r} is not one of {', '.join(SORTS)}")
+        object.__setattr__(self, "patient", (self.patient or "").strip() or None)
+
+
+@dataclass(frozen=True)
+class WorklistPage:
+    """One page of the worklist with what the window shows around it (one guarded call).
+
+    ``total``: rows the query matches; ``submitted``: of the images the patient / camera filter
+    keeps, how many this grader submitted; ``position``: the row of the image asked to be
+    located (None: not in this list, or not asked).
+    """
+
+    query: WorklistQuery
+    total: int
+    submitted: int
+    offset: int
+    rows: tuple[WorklistRow, ...]
+    position: int | None = None
 
 
 @dataclass(frozen=True)
@@ -97,6 +160,16 @@ class MyGrade:
     updated_at: datetime | None
     exists: bool
     version: int | None = None  #: the row version shown; pass it back as ``expected_version``
+
+
+@dataclass(frozen=True)
+class ShownImage:
+    """What :meth:`GradingService.show` returns for the image put on screen."""
+
+    image_id: int
+    shapes: list[Shape]
+    grade: MyGrade
+    upcoming: int | None  #: the next image to do after it (None: nothing else left)
 
 
 def _mine(grade: Grade | None) -> MyGrade:
@@ -126,48 +199,98 @@ class GradingService:
         self.actor = current(study, actor, verb="grade")
         self._shape_versions: dict[str, int] = {}  # polygon uid → row version this workstation saw
         self.grader = GraderInfo(self.actor.id, self.actor.name, self.actor.role)
+        with study.session() as session:  # the worklist's plans need them (SQLite; once per sign-in)
+            lists.refresh_planner_statistics(session)
 
     # ------------------------------------------------------------------ worklist
     @guarded(Action.STUDY_BROWSE)
-    def worklist(self, *, status: str | None = None, patient: str | None = None,
-                 camera: str | None = None) -> list[WorklistRow]:
-        """Images with this grader's status; two queries whatever the study's size.
+    def worklist(self, status: str | None = None, patient: str | None = None, camera: str | None = None, *,
+                 sort: str = "order", descending: bool = False, offset: int = 0,
+                 limit: int | None = None) -> list[WorklistRow]:
+        """Rows ``offset`` to ``offset + limit`` of the worklist (all of it without ``limit``).
 
-        ``status`` filters "todo" (not submitted: to do or draft), "draft", "submitted".
+        One page costs the same in any study: indexed queries over the page's rows (see
+        ``store.repo.worklist``). ``status`` filters "todo" (not submitted: to do or draft),
+        "draft", "submitted"; ``patient`` is the start of a patient code; ``camera`` exact.
         """
+        query = WorklistQuery(status, patient, camera, sort, descending)
         with self.study.session() as session:
-            images = repo.list_images(session, patient_codes=[patient] if patient else None)
-            mine = dict(session.execute(select(Grade.image_id, Grade.submitted)
-                                        .where(Grade.grader_id == self.grader.id)).all())
-        rows: list[WorklistRow] = []
-        for image in images:
-            state = "todo" if image.id not in mine else ("submitted" if mine[image.id] else "draft")
-            if status == "todo" and state == "submitted":
-                continue
-            if status in ("draft", "submitted") and state != status:
-                continue
-            if camera and (image.exam.camera or "") != camera:
-                continue
-            thumb = self.study.cache_path(thumbnail_file(image.sha256))
-            rows.append(WorklistRow(image.id, image.original_name, image.exam.patient.code, image.eye,
-                                    image.exam.exam_date, image.exam.camera, image.exam.site, image.width,
-                                    image.height, thumb if thumb.exists() else None, state))
+            return self._rows(session, query, offset, limit)
+
+    @guarded(Action.STUDY_BROWSE)
+    def worklist_page(self, query: WorklistQuery, offset: int = 0, limit: int | None = PAGE_SIZE, *,
+                      locate: int | None = None) -> WorklistPage:
+        """A page of the worklist with its counts, and where ``locate`` (an image id) is in it:
+        what the window needs when a filter or the order changes, in one guarded call."""
+        with self.study.session() as session:
+            f = self._filter(query)
+            total, submitted = lists.counts(session, f)
+            # an empty list is not walked for its first page (a finished grader's "to do")
+            rows = self._rows(session, query, offset, limit) if offset < total else []
+            position = next((offset + k for k, row in enumerate(rows) if row.image_id == locate), None)
+            if locate is not None and position is None and total:  # not on this page: count the rows before it
+                position = lists.position(session, f, locate, query.sort, descending=query.descending,
+                                          scores=self._score_view(session).scores)
+        return WorklistPage(query, total, submitted, offset, tuple(rows), position)
+
+    @guarded(Action.STUDY_BROWSE)
+    def worklist_position(self, query: WorklistQuery, image_id: int) -> int | None:
+        """The row of ``image_id`` in the worklist ``query`` (None: not in it)."""
+        with self.study.session() as session:
+            return lists.position(session, self._filter(query), image_id, query.sort, descending=query.descending,
+                                  scores=self._score_view(session).scores)
+
+    @guarded(Action.STUDY_BROWSE)
+    def worklist_rows(self, image_ids: Sequence[int]) -> list[WorklistRow]:
+        """The rows of these images as they are now (after an edit here or elsewhere), in that
+        order; an image no longer in the study is left out."""
+        with self.study.session() as session:
+            return self._rows_of(session, list(image_ids))
+
+    @guarded(Action.OWN_WORK_READ)
+    def rows_of_grades(self, grade_ids: Sequence[int]) -> list[WorklistRow]:
+        """The worklist rows of the images whose grades among ``grade_ids`` are this grader's: what
+        another workstation (this grader's, or an admin's import) may have changed in the worklist
+        (a change feed names grade rows, not images). Others' grades change nothing here."""
+        if not grade_ids:
+            return []
+        with self.study.session() as session:
+            images = list(session.scalars(select(Grade.image_id).where(Grade.id.in_(list(grade_ids)),
+                                                                       Grade.grader_id == self.grader.id)))
+            return self._rows_of(session, images)
+
+    def _filter(self, query: WorklistQuery) -> lists.ListFilter:
+        return lists.ListFilter(self.grader.id, query.status, query.patient, query.camera)
+
+    def _rows(self, session: Session, query: WorklistQuery, offset: int, limit: int | None) -> list[WorklistRow]:
+        view = self._score_view(session)
+        ids = lists.page_ids(session, self._filter(query), query.sort, descending=query.descending,
+                             offset=max(0, offset), limit=limit, scores=view.scores)
+        return self._rows_of(session, ids, view)
+
+    def _rows_of(self, session: Session, image_ids: list[int], view: ScoreView | None = None) -> list[WorklistRow]:
+        view = view or self._score_view(session)
+        cache = str(self.study.cache_dir)
+        rows = []
+        for r in lists.page_rows(session, self.grader.id, image_ids, view.scores):
+            hidden = view.hidden_all or (view.scores is not None and view.scores.submitted_only
+                                         and r.status != lists.SUBMITTED)
+            # where the import wrote the thumbnail (a hex digest: nothing here can leave cache/)
+            thumb = Path(cache, thumbnail_file(r.sha256)) if _SHA256.fullmatch(r.sha256) else None
+            rows.append(WorklistRow(r.image_id, r.original_name, r.patient, r.eye, r.exam_date, r.camera, r.site,
+                                    r.width, r.height, thumb, r.status, None if hidden else r.probability,
+                                    None if hidden else r.uncertainty, hidden))
         return rows
+
+    def _score_view(self, session: Session) -> ScoreView:
+        return score_view(session, self.actor)
 
     @guarded(Action.OWN_WORK_READ)
     def next_todo(self, after_image_id: int | None = None) -> int | None:
-        """The next image (in worklist order, wrapping around) this grader has not submitted."""
+        """The next image (in import order, wrapping around) this grader has not submitted: an
+        indexed walk from ``after_image_id``, answered by two counts when nothing is left."""
         with self.study.session() as session:
-            ids = [i.id for i in repo.list_images(session, not_submitted_by=self.grader.id)]
-        if not ids:
-            return None
-        if after_image_id is None:
-            return ids[0]
-        later = [i for i in ids if i > after_image_id]
-        if later:
-            return later[0]
-        earlier = [i for i in ids if i != after_image_id]
-        return earlier[0] if earlier else None
+            return lists.next_not_submitted(session, self.grader.id, after_image_id)
 
     @guarded(Action.STUDY_BROWSE)
     def cameras(self) -> list[str]:
@@ -175,9 +298,14 @@ class GradingService:
             return sorted(c for c in session.scalars(select(Exam.camera).distinct()) if c)
 
     @guarded(Action.STUDY_BROWSE)
-    def patients(self) -> list[str]:
+    def patients(self, prefix: str = "", limit: int | None = None) -> list[str]:
+        """Patient codes in order, those starting with ``prefix`` (as typed or in capitals); at
+        most ``limit`` of them (the search box's suggestions)."""
         with self.study.session() as session:
-            return list(session.scalars(select(Patient.code).order_by(Patient.code)))
+            stmt = select(Patient.code).order_by(Patient.code).limit(limit)
+            if prefix.strip():
+                stmt = stmt.where(Patient.id.in_(lists.patient_ids(prefix.strip()).scalar_subquery()))
+            return list(session.scalars(stmt))
 
     # ------------------------------------------------------------------ image
     @guarded(Action.STUDY_BROWSE)
@@ -235,17 +363,22 @@ class GradingService:
 
     @guarded(Action.OWN_WORK_READ)
     def issues(self, image_id: int, values: GradeValues) -> list[Issue]:
-        stages = [s.stage for s in self.my_shapes(image_id)]
+        return self._issues(image_id, values)
+
+    def _issues(self, image_id: int, values: GradeValues) -> list[Issue]:
+        with self.study.session() as session:
+            stages = [a.stage for a in repo.annotations_for(session, image_id, self.grader.id)]
         return check_grade(values, stages)
 
     @guarded(Action.OWN_WORK_WRITE)
     def submit(self, image_id: int, values: GradeValues, *, expected_version: int | None = None) -> MyGrade:
         """Submit the grade; refused (GradingError listing the reasons) while it has errors, and
         (:class:`GradeConflict`) when ``expected_version`` is given and the grade changed meanwhile."""
-        errors = [i for i in self.issues(image_id, values) if i.severity == "error"]
-        if errors:
-            raise GradingError("Cannot submit: " + "; ".join(i.message for i in errors))
-        with self.study.session() as session:
+        with self.study.session() as session:  # one transaction: the checks and the write
+            stages = [a.stage for a in repo.annotations_for(session, image_id, self.grader.id)]
+            errors = [i for i in check_grade(values, stages) if i.severity == "error"]
+            if errors:
+                raise GradingError("Cannot submit: " + "; ".join(i.message for i in errors))
             grade = repo.grade_for(session, image_id, self.grader.id)
             self._check_version(grade, expected_version)
             before = grade.values.as_dict() if grade is not None else None
@@ -269,10 +402,28 @@ class GradingService:
         """This grader's polygons of the image; their row versions are remembered, so that an edit
         of a polygon changed meanwhile on another workstation is refused (:class:`ShapeConflict`)."""
         with self.study.session() as session:
-            rows = repo.annotations_for(session, image_id, self.grader.id, include_deleted=True)
-            for row in rows:
-                self._shape_versions[row.uid] = row.version_id
-            return [shape_of(a) for a in rows if not a.deleted]
+            return self._shapes(session, image_id)
+
+    def _shapes(self, session: Session, image_id: int) -> list[Shape]:
+        rows = repo.annotations_for(session, image_id, self.grader.id, include_deleted=True)
+        for row in rows:
+            self._shape_versions[row.uid] = row.version_id
+        return [shape_of(a) for a in rows if not a.deleted]
+
+    @guarded(Action.OWN_WORK_WRITE)
+    def show(self, image_id: int) -> ShownImage:
+        """Everything the window needs once an image's pixels are decoded, in one guarded call and
+        one transaction: this grader's polygons (their versions remembered, as :meth:`my_shapes`)
+        and grade, the image remembered as the one on screen (:meth:`remember_image`), and the next
+        image to do after it (to decode in advance)."""
+        with self.study.session() as session:
+            shapes = self._shapes(session, image_id)
+            mine = _mine(repo.grade_for(session, image_id, self.grader.id))
+            key = f"grader.{self.grader.id}.last_image"
+            if repo.get_setting(session, key) != int(image_id):
+                repo.set_setting(session, key, int(image_id))
+            upcoming = lists.next_not_submitted(session, self.grader.id, image_id)
+        return ShownImage(image_id, shapes, mine, upcoming)
 
     def _check_shape(self, row: Annotation) -> None:
         seen = self._shape_versions.get(row.uid)
@@ -383,7 +534,34 @@ def list_graders(study: Study) -> list[GraderInfo]:
         return [GraderInfo(g.id, g.name, g.role) for g in repo.list_graders(session)]
 
 
+@dataclass(frozen=True)
+class ScoreView:
+    """Which model scores a worklist row shows (see :func:`score_view`)."""
+
+    scores: lists.Scores | None
+    #: a model is active but this account may see none of its scores now
+    hidden_all: bool = False
+
+
+def score_view(session: Session, actor: Actor) -> ScoreView:
+    """The active ROP model's scores this account may see now, as the policy says for model
+    output (``Action.MODEL_OUTPUT_READ``) image by image: everything for an adjudicator or admin,
+    an unblinded study or assist mode; for a blinded grader, only the images they submitted
+    (where the study reveals after submitting), else none. Four small reads, no per-image check."""
+    version = repo.active_model_version(session, "binary")
+    if version is None:
+        return ScoreView(None)
+    blinded = bool(repo.get_setting(session, BLINDED_SETTING, True))
+    assist = bool(repo.get_setting(session, ASSIST_SETTING, False))
+    if actor.elevated or not blinded or assist:
+        return ScoreView(lists.Scores(version.id))
+    if not bool(repo.get_setting(session, REVEAL_SETTING, True)):
+        return ScoreView(None, hidden_all=True)
+    return ScoreView(lists.Scores(version.id, submitted_only=True))
+
+
 @guarded(Action.STUDY_BROWSE)
 def image_ids(study: Study, actor: Actor) -> list[int]:
+    """Every image id in import order (one column of one index: for scripts and checks)."""
     with study.session() as session:
-        return [i.id for i in repo.list_images(session)]
+        return list(session.scalars(select(Image.id).order_by(Image.id)))

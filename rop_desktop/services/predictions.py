@@ -2,9 +2,20 @@
 
 For each app task with an active model version (binary ROP, stage, line segmentation) the
 prediction is computed by ``training.predictor`` and cached: the numbers in the ``predictions``
-table, the maps (line mask, Grad-CAM saliency, feature-map grid) in ``cache/predictions/``.
+table (the worklist's P(ROP) and uncertainty, the predicted stage and the line mask's area as
+columns), the maps (line mask, Grad-CAM saliency, feature-map grid) in ``cache/predictions/``.
 A hybrid stage model gets its line mask from the active line segmenter. Activating another
 version takes effect at the next call — no restart. Run it off the UI thread (a worker).
+
+Two ways in:
+
+* :meth:`PredictionService.predict_image` — the image on screen: every output with its maps,
+  computed on demand and cached.
+* :meth:`PredictionService.predict_all` — the whole study: only what the worklist needs
+  (probability, uncertainty, stage, mask area; no saliency, no feature maps, no files), several
+  images per forward pass (``Predictor.predict_batch``), the next batch decoded while the models
+  run on this one, on CUDA when present (``device="auto"``). A batch row has no maps: when its
+  image is put on screen, ``predict_image`` computes them.
 """
 
 from __future__ import annotations
@@ -12,23 +23,29 @@ from __future__ import annotations
 import io
 import threading
 from collections.abc import Generator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import exists, select
 from sqlalchemy.exc import IntegrityError
 
-from rop_desktop.services.grading import GradingService
+from rop_desktop.services.grading import GradingService, score_view
 from rop_desktop.services.models import ModelService, ModelVersionInfo
 from rop_desktop.store import Study, repo
 from rop_desktop.store.models import Grade, Image, Prediction
+from rop_desktop.store.repo import queue as queues
+from rop_desktop.store.repo.ml import payload_numbers, uncertainty_of
 from training.bundle import BundleError
 
-from .policy import ASSIST_SETTING, BLINDED_SETTING, REVEAL_SETTING, Action, Actor, current, guarded
+from .policy import Action, Actor, current, guarded
 from training.predictor import Predictor, PredictorError
 
 #: Order in which tasks run: the line first (the hybrid stage model may need it).
 TASK_ORDER = ("segmentation", "binary", "stage")
+#: Images per forward pass of a batch prediction.
+BATCH_SIZE = 16
 
 
 class PredictionError(ValueError):
@@ -54,18 +71,23 @@ class ModelOutput:
     feature_layer: str | None = None
     timings: dict[str, float] = field(default_factory=dict)
     cached: bool = False
+    #: Only the numbers were stored (a batch prediction): no line mask, saliency or feature maps.
+    summary_only: bool = False
+    #: The share of the image the predicted line mask covers (line models).
+    mask_area: float | None = None
+
+    def numbers(self) -> dict[str, Any]:
+        """The columns a prediction row keeps (``store.repo.PREDICTION_NUMBERS``)."""
+        area = self.mask_area
+        if area is None and self.line_mask is not None and self.line_mask.size:
+            area = float(np.count_nonzero(self.line_mask)) / float(self.line_mask.size)
+        return {"probability": self.probability, "uncertainty": self.uncertainty,
+                "predicted_class": self.predicted_class, "mask_area": area}
 
     @property
     def uncertainty(self) -> float | None:
         """1 at p = threshold, 0 at certainty (binary), or 1 − max p (stage)."""
-        if self.probability is not None:
-            t = self.threshold if self.threshold is not None else 0.5
-            distance = self.probability - t
-            scale = (1 - t) if distance > 0 else t
-            return float(1.0 - min(1.0, abs(distance) / max(scale, 1e-6)))
-        if self.class_probabilities:
-            return float(1.0 - max(self.class_probabilities.values()))
-        return None
+        return uncertainty_of(self.probability, self.threshold, self.class_probabilities)
 
 
 @dataclass(frozen=True)
@@ -132,7 +154,13 @@ class PredictionService:
             row = repo.prediction_for(session, image_id, version.id)
             if row is None:
                 return None
-            payload, mask_file = dict(row.payload or {}), row.mask_file
+            payload, mask_file, area = dict(row.payload or {}), row.mask_file, row.mask_area
+        if payload.get("summary"):  # a batch prediction's numbers: no maps
+            return ModelOutput(version.id, version.name, version.task, version.architecture,
+                               probability=payload.get("probability"), threshold=payload.get("threshold"),
+                               positive=payload.get("positive"), class_probabilities=payload.get("class_probabilities"),
+                               predicted_class=payload.get("predicted_class"), timings=payload.get("timings", {}),
+                               cached=True, summary_only=True, mask_area=area)
         arrays: dict[str, np.ndarray] = {}
         if mask_file:
             path = self.study.cache_path(mask_file)
@@ -161,7 +189,8 @@ class PredictionService:
         for attempt in (1, 2):
             try:
                 with self.study.session() as session:
-                    repo.upsert_prediction(session, image_id, out.version_id, payload, mask_file=relative)
+                    repo.upsert_prediction(session, image_id, out.version_id, payload, mask_file=relative,
+                                           numbers=out.numbers())
                 return
             except IntegrityError:
                 # another thread (batch prediction, the adjudication view) stored the same image and
@@ -182,6 +211,8 @@ class PredictionService:
             if version is None:
                 continue
             hit = self._cached(image_id, version) if use_cache else None
+            if hit is not None and hit.summary_only and (saliency or feature_layer is not None):
+                hit = None  # a batch prediction stored the numbers only: the maps are computed now
             if hit is not None and (feature_layer is None or hit.feature_layer == feature_layer):
                 outputs[task] = hit
                 continue
@@ -228,50 +259,170 @@ class PredictionService:
                            feature_layer=p.feature_layer, timings=dict(p.timings))
 
     @guarded(Action.PREDICT_ALL)
-    def predict_all(self, image_ids: Sequence[int] | None = None) -> Generator[tuple[int, int], None, int]:
-        """Batch prediction over the study (progress ``(done, total)``; cancel by closing)."""
-        if image_ids is None:
-            with self.study.session() as session:
-                image_ids = [i.id for i in repo.list_images(session)]
-        total = len(image_ids)
-        for done, image_id in enumerate(image_ids, start=1):
-            self.predict_image(image_id, saliency=False)
-            yield done, total
+    def predict_all(self, image_ids: Sequence[int] | None = None, *,
+                    batch_size: int = BATCH_SIZE) -> Generator[tuple[int, int], None, int]:
+        """Batch prediction over the study (or ``image_ids``): progress ``(done, total)`` after each
+        batch, the number of images returned; cancel by closing the generator (between batches).
+
+        Stores only the numbers the worklist needs (see the module docstring); an image already
+        predicted by a version is skipped for it. A model that fails on a batch leaves those
+        images without its prediction and goes on with the next batch."""
+        versions = self.active_versions()
+        with self.study.session() as session:
+            total = repo.count_images(session) if image_ids is None else len(image_ids)
+        wanted = None if image_ids is None else list(image_ids)
+        done, last = 0, 0
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rop-decode")
+        try:
+            batch = self._next_batch(wanted, done, last, batch_size, versions)
+            decoding = pool.submit(self._decode_all, batch[1])
+            while batch[0]:
+                ids, need = batch
+                decoded = decoding.result()
+                done += len(ids)
+                last = ids[-1]
+                batch = self._next_batch(wanted, done, last, batch_size, versions)  # decode it meanwhile
+                decoding = pool.submit(self._decode_all, batch[1]) if batch[0] else _done_future()
+                self._store_summaries(self._run_batch(versions, need, decoded))
+                yield min(done, total), total
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
         return total
+
+    def _next_batch(self, wanted: list[int] | None, done: int, last: int, size: int,
+                    versions: dict[str, ModelVersionInfo]) -> tuple[list[int], dict[str, list[int]]]:
+        """The next ``size`` images and, per task, those its active version has not predicted."""
+        with self.study.session() as session:
+            if wanted is None:
+                ids = [i for i, _ in queues.image_batch(session, last, size)]
+            else:
+                ids = wanted[done:done + size]
+            need = {}
+            for task, version in versions.items():
+                known = repo.predicted_image_ids(session, version.id, ids)
+                need[task] = [i for i in ids if i not in known]
+        return ids, need
+
+    def _decode_all(self, need: dict[str, list[int]]) -> dict[int, np.ndarray | str]:
+        """image id → RGB, or the reason it cannot be read (runs in the decode thread)."""
+        out: dict[int, np.ndarray | str] = {}
+        for image_id in sorted({i for ids in need.values() for i in ids}):
+            try:
+                out[image_id] = self._load(image_id)
+            except PredictionError as exc:
+                out[image_id] = str(exc)
+        return out
+
+    def _run_batch(self, versions: dict[str, ModelVersionInfo], need: dict[str, list[int]],
+                   decoded: dict[int, np.ndarray | str]) -> list[tuple[int, ModelOutput]]:
+        """Every needed model on the batch's images, one forward pass per model."""
+        results: list[tuple[int, ModelOutput]] = []
+        line_masks: dict[int, np.ndarray] = {}
+        for task in TASK_ORDER:
+            version = versions.get(task)
+            ids = [i for i in need.get(task, []) if isinstance(decoded.get(i), np.ndarray)]
+            if version is None or not ids:
+                continue
+            try:
+                predictor = self.predictor(version)
+                masks = None
+                if predictor.needs_line_mask:
+                    masks = self._line_masks(versions, ids, decoded, line_masks)
+                    ids = [i for i in ids if i in masks]
+                outputs = predictor.predict_batch([decoded[i] for i in ids], saliency=False, feature_layer=None,
+                                                  line_masks=[masks[i] for i in ids] if masks is not None else None)
+            except (PredictionError, PredictorError, RuntimeError, ValueError):
+                continue  # this model on this batch: left unpredicted, the batch goes on
+            for image_id, p in zip(ids, outputs):
+                if p.line_mask is not None:
+                    line_masks[image_id] = p.line_mask
+                results.append((image_id, ModelOutput(
+                    version.id, version.name, version.task, version.architecture, probability=p.probability,
+                    threshold=p.threshold, positive=p.positive, class_probabilities=p.class_probabilities,
+                    predicted_class=p.predicted_class, line_mask=p.line_mask, timings=dict(p.timings),
+                    summary_only=True)))
+        return results
+
+    def _line_masks(self, versions: dict[str, ModelVersionInfo], ids: list[int], decoded: dict[int, Any],
+                    known: dict[int, np.ndarray]) -> dict[int, np.ndarray]:
+        """The line masks a hybrid stage model needs: this batch's, else the active segmenter's."""
+        missing = [i for i in ids if i not in known]
+        line = versions.get("segmentation")
+        if missing and line is not None:
+            for image_id, p in zip(missing, self.predictor(line).predict_batch([decoded[i] for i in missing],
+                                                                               saliency=False)):
+                if p.line_mask is not None:
+                    known[image_id] = p.line_mask
+        return {i: known[i] for i in ids if i in known}
+
+    def _store_summaries(self, results: list[tuple[int, ModelOutput]]) -> None:
+        """The numbers of a batch in one transaction (row by row if another thread raced us)."""
+        def payload(out: ModelOutput) -> dict[str, Any]:
+            return {"probability": out.probability, "threshold": out.threshold, "positive": out.positive,
+                    "class_probabilities": out.class_probabilities, "predicted_class": out.predicted_class,
+                    "feature_layer": None, "timings": out.timings, "summary": True}
+
+        try:
+            with self.study.session() as session:
+                for image_id, out in results:
+                    repo.upsert_prediction(session, image_id, out.version_id, payload(out), numbers=out.numbers())
+            return
+        except IntegrityError:
+            pass
+        for image_id, out in results:
+            try:
+                with self.study.session() as session:
+                    repo.upsert_prediction(session, image_id, out.version_id, payload(out), numbers=out.numbers())
+            except IntegrityError:
+                continue  # stored meanwhile by the image's own prediction (with its maps): keep that one
 
     @guarded(Action.MODELS_READ)
     def probabilities(self) -> dict[int, tuple[float | None, float | None]]:
-        """Cached P(ROP) and uncertainty per image for the active binary model (worklist columns),
-        for the images whose model output this account may see now (blinding, assist mode)."""
-        version = self.models.active("binary")
-        if version is None:
-            return {}
-        seen_all = self.actor.elevated or not _blinded_without_assist(self.study)
+        """Cached P(ROP) and uncertainty per image for the active binary model, for the images whose
+        model output this account may see now (blinding, assist mode). The whole study's: for
+        reports and the agreement dashboard, never for the worklist (its rows carry their own)."""
         with self.study.session() as session:
-            query = session.query(Prediction).filter(Prediction.model_version_id == version.id)
-            if not seen_all:
-                if not bool(repo.get_setting(session, REVEAL_SETTING, True)):
-                    return {}
-                submitted = select(Grade.image_id).where(Grade.grader_id == self.actor.id, Grade.submitted.is_(True))
-                query = query.filter(Prediction.image_id.in_(submitted))
-            rows = query.all()
-            out: dict[int, tuple[float | None, float | None]] = {}
-            for row in rows:
-                p = (row.payload or {}).get("probability")
-                t = (row.payload or {}).get("threshold")
-                o = ModelOutput(version.id, version.name, "binary", version.architecture, probability=p, threshold=t)
-                out[row.image_id] = (p, o.uncertainty)
+            view = score_view(session, self.actor)
+            if view.scores is None:
+                return {}
+            query = (select(Prediction.image_id, Prediction.probability, Prediction.uncertainty, Prediction.payload)
+                     .where(Prediction.model_version_id == view.scores.version_id))
+            if view.scores.submitted_only:
+                submitted = Grade.submitted == True  # noqa: E712 - an indexable equality
+                query = query.where(Prediction.image_id.in_(
+                    select(Grade.image_id).where(Grade.grader_id == self.actor.id, submitted)))
+            out = {}
+            for image_id, p, u, payload in session.execute(query):
+                if p is None and u is None:  # a row without its numbers in columns: from its payload
+                    numbers = payload_numbers(payload)
+                    p, u = numbers["probability"], numbers["uncertainty"]
+                out[image_id] = (p, u)
             return out
 
     @guarded(Action.OWN_WORK_READ)
-    def most_uncertain_first(self, grading: GradingService) -> list[int]:
-        """The grader's to-do images ordered by the active binary model's uncertainty (active learning)."""
-        scores = self.probabilities()
-        todo = [row.image_id for row in grading.worklist(status="todo")]
-        return sorted(todo, key=lambda i: -(scores.get(i, (None, -1.0))[1] or -1.0))
+    def most_uncertain_first(self, grading: GradingService, limit: int | None = None,
+                             exclude: int | None = None) -> list[int]:
+        """The grader's to-do images the active binary model has predicted, most uncertain first
+        (active learning): the first ``limit`` of them, without ``exclude``. One walk down the
+        model's uncertainty index that stops after ``limit`` to-do images. Empty when the grader
+        may not see the model's output of a to-do image (blinded, no assist mode)."""
+        with self.study.session() as session:
+            view = score_view(session, self.actor)
+            if view.scores is None or view.scores.submitted_only:
+                return []  # a to-do image's score is hidden from this grader: no order to follow
+            done = exists().where(Grade.image_id == Prediction.image_id, Grade.grader_id == grading.grader.id,
+                                  Grade.submitted == True)  # noqa: E712
+            stmt = (select(Prediction.image_id)
+                    .where(Prediction.model_version_id == view.scores.version_id,
+                           Prediction.uncertainty.is_not(None), ~done)
+                    .order_by(Prediction.uncertainty.desc(), Prediction.image_id).limit(limit))
+            if exclude is not None:
+                stmt = stmt.where(Prediction.image_id != exclude)
+            return list(session.scalars(stmt))
 
 
-def _blinded_without_assist(study: Study) -> bool:
-    with study.session() as session:
-        return bool(repo.get_setting(session, BLINDED_SETTING, True)) and \
-            not bool(repo.get_setting(session, ASSIST_SETTING, False))
+def _done_future() -> Future[dict[int, np.ndarray | str]]:
+    future: Future[dict[int, np.ndarray | str]] = Future()
+    future.set_result({})
+    return future
+

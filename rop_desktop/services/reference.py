@@ -6,8 +6,18 @@
   longer settle (a grade was amended). A human decision (method ``"adjudicated"`` or
   ``"imported"``) is never overwritten; when the votes under an adjudicated image have changed
   since it was decided, the image is reported. Every change is an audit event.
+* Settling is incremental: a submit or amendment settles its own image (a few indexed reads and
+  at most one write); a whole-study recompute (after the vote rules change) walks the study in
+  steps of :data:`RECOMPUTE_STEP` images, one transaction each, reporting progress
+  (:meth:`ReferenceService.recompute_steps`, run in a worker by the window).
 * :class:`ReferenceService` is the adjudicator's desk: the queue, one case with every grader's
   grade and polygons, the consensus geometry, and :meth:`ReferenceService.adjudicate`.
+
+The queue is a query, not a scan: because the references are kept in step with the votes, an
+unsettled image is one without a reference row, and its count of submitted votes tells "to
+decide" (quorum reached, the votes disagree) from "too few votes" (``store.repo.queue``). A page
+of the queue costs the same at any study size; its tallies and reasons are computed for the
+page's images only.
 
 Concurrency: the reference row carries a version (``Reference.version_id``; 0 = no row). An
 adjudication names the version it was decided on (by default the one :meth:`~ReferenceService.case`
@@ -24,7 +34,7 @@ export's default rule, as for vote references). :func:`geometry_choice` reads it
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Generator, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -43,6 +53,7 @@ from rop_desktop.domain.votes import (METHODS, HospitalDiagnosis, VoteOutcome, V
                                       settle_votes)
 from rop_desktop.store import Study, repo
 from rop_desktop.store.models import Annotation, Grade, Grader, Image, Reference
+from rop_desktop.store.repo import queue as queues
 
 from .accounts import set_study_setting
 from .grading import shape_of
@@ -54,6 +65,13 @@ VOTE_METHODS: frozenset[str] = frozenset(METHODS)
 #: Grade fields compared to tell whether the votes under an adjudicated image changed.
 _FINGERPRINT = ("quality", "rop", "stage", "zone", "plus")
 _REVIEWERS = (Role.ADJUDICATOR, Role.ADMIN)
+#: Images settled per transaction (and per progress report) by a whole-study recompute.
+RECOMPUTE_STEP = 500
+#: Rows of a queue list the adjudication view shows at a time (a screenful is ~15; the
+#: adjudicator works from the top, and settled images leave the list).
+QUEUE_PAGE = 100
+#: Queries a queue page may take to fill itself when images in it are stale (see ``_unsettled``).
+_TOP_UPS = 4
 
 
 class AdjudicationError(ValueError):
@@ -120,6 +138,14 @@ class QueueItem:
     reasons: tuple[str, ...]
     tally: dict[str, dict[str, int]]
     dissenters: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class QueueCounts:
+    """How many images wait for an adjudicator, and how many for more votes."""
+
+    to_decide: int
+    too_few: int
 
 
 @dataclass(frozen=True)
@@ -191,14 +217,8 @@ def set_vote_settings(study: Study, actor: Actor, settings: VoteSettings) -> Non
 def submitted_votes(session: Session, image_ids: Iterable[int] | None = None
                     ) -> dict[int, dict[str, tuple[int, GradeValues]]]:
     """image id → grader name → (grader id, submitted grade); one query."""
-    stmt = (select(Grade, Grader.name).join(Grade.grader).where(Grade.submitted.is_(True))
-            .order_by(Grade.image_id, Grader.name))
-    if image_ids is not None:
-        stmt = stmt.where(Grade.image_id.in_(list(image_ids)))
-    out: dict[int, dict[str, tuple[int, GradeValues]]] = defaultdict(dict)
-    for grade, name in session.execute(stmt):
-        out[grade.image_id][name] = (grade.grader_id, grade.values)
-    return out
+    votes = queues.submitted_votes(session, None if image_ids is None else list(image_ids))
+    return defaultdict(dict, votes)
 
 
 def voter_shapes(session: Session, image_ids: Iterable[int] | None = None) -> dict[int, dict[str, list[Shape]]]:
@@ -241,8 +261,9 @@ def _fingerprint(votes: dict[str, tuple[int, GradeValues]]) -> dict[str, dict[st
     return {name: {f: grade[f] for f in _FINGERPRINT} for name, grade in plain.items()}
 
 
-def _settle(image: Image, votes: dict[str, tuple[int, GradeValues]], settings: VoteSettings) -> VoteOutcome:
-    hospital = image.hospital_diagnosis if settings.tie_rule == "hospital" else None
+def _settle(hospital_diagnosis: str | None, votes: dict[str, tuple[int, GradeValues]],
+            settings: VoteSettings) -> VoteOutcome:
+    hospital = hospital_diagnosis if settings.tie_rule == "hospital" else None
     return settle_votes({name: v for name, (_, v) in votes.items()}, settings, hospital)
 
 
@@ -261,46 +282,112 @@ def settle_images(study: Study, image_ids: Sequence[int] | None = None, *,
     Not a public operation: the system runs it after a submit (``actor_id`` None) and for
     :func:`recompute_references`; ``actor_id`` is recorded in the audit events.
     """
-    settings = get_vote_settings(study)
+    steps = _settle_steps(study, image_ids, actor_id)
+    while True:
+        try:
+            next(steps)
+        except StopIteration as done:
+            return done.value  # type: ignore[no-any-return]
+
+
+def _settle_steps(study: Study, image_ids: Sequence[int] | None, actor_id: int | None,
+                  step: int | None = None) -> Generator[tuple[int, int], None, RecomputeSummary]:
+    """Settle in steps of ``step`` images (:data:`RECOMPUTE_STEP`), one transaction each; yields
+    (done, total) after each.
+
+    Stopping between two steps (closing the generator) leaves every finished step stored and
+    the others as they were: each image is settled whole or not at all."""
+    step = step or RECOMPUTE_STEP
     summary = RecomputeSummary()
-    with study.session() as session:
-        images = repo.list_images(session, image_ids=image_ids)
-        ids = [i.id for i in images]
-        votes = submitted_votes(session, ids)
-        refs = {r.image_id: r for r in session.scalars(select(Reference).where(Reference.image_id.in_(ids)))}
-        names = _grader_names(session)
-        for image in images:
-            mine = votes.get(image.id, {})
-            ref = refs.get(image.id)
-            if ref is not None and ref.method not in VOTE_METHODS:
-                summary.kept_decisions.append(image.id)
-                at_decision = (ref.detail or {}).get("votes_at_decision")
-                if ref.method == "adjudicated" and at_decision is not None and at_decision != _fingerprint(mine):
-                    summary.votes_changed_under_decision.append(image.id)
-                continue
-            outcome = _settle(image, mine, settings)
-            if not outcome.settled:
-                (summary.needs_adjudication if outcome.status == "needs_adjudication"
-                 else summary.insufficient).append(image.id)
-                if ref is not None:
-                    before = _state(ref, names).as_dict()
-                    session.delete(ref)
-                    session.flush()
-                    repo.add_audit(session, "reference", ref.id, "withdraw", grader=actor_id, before=before,
-                                   after=None)
-                    summary.withdrawn.append(image.id)
-                continue
-            settled = (outcome.reference, outcome.method, outcome.as_detail())  # all set when settled
-            if ref is not None and (ref.values, ref.method, ref.detail) == settled:
-                summary.unchanged.append(image.id)
-                continue
-            before = _state(ref, names).as_dict() if ref is not None else None
-            ref = repo.set_reference(session, image, settled[0], settled[1], detail=settled[2])  # type: ignore[arg-type]
-            repo.add_audit(session, "reference", ref.id, "update" if before else "create", grader=actor_id,
-                           before=before, after=_state(ref, names).as_dict())
-            (summary.updated if before else summary.created).append(image.id)
-        summary.examined = len(ids)
+    if image_ids is not None and len(set(image_ids)) <= step:  # a submit's image: one transaction
+        ids = sorted(set(image_ids))
+        _in_one_transaction(study, lambda session, part: _settle_batch(
+            session, queues.hospital_diagnoses(session, ids), vote_settings_in(session), actor_id, part), summary)
+        yield len(ids), len(ids)
+        return summary
+    settings = get_vote_settings(study)
+    if image_ids is not None:
+        wanted = sorted(set(image_ids))
+        total = len(wanted)
+    else:
+        with study.session() as session:
+            total = repo.count_images(session)
+    done, last = 0, 0
+    while True:
+        with study.session() as session:
+            if image_ids is not None:
+                batch = queues.hospital_diagnoses(session, wanted[done:done + step]) if done < total else []
+            else:
+                batch = queues.image_batch(session, last, step)
+        if not batch:
+            break
+        _in_one_transaction(study, lambda session, part, b=batch: _settle_batch(session, b, settings, actor_id, part),
+                            summary)
+        done += step if image_ids is not None else len(batch)
+        last = batch[-1][0]
+        yield min(done, total), total
+        if image_ids is not None and done >= total:
+            break
     return summary
+
+
+def _in_one_transaction(study: Study, settle: Callable[[Session, RecomputeSummary], None],
+                        summary: RecomputeSummary) -> None:
+    """One step in one transaction, added to ``summary`` once stored. When a submit settled one
+    of its images at the same moment (the reference row's version moved, or two rows raced), the
+    step is read and settled again."""
+    for attempt in (1, 2):
+        part = RecomputeSummary()
+        try:
+            with study.session() as session:
+                settle(session, part)
+        except (StaleDataError, IntegrityError):
+            if attempt == 2:
+                raise
+            continue
+        for name, value in vars(part).items():
+            if isinstance(value, list):
+                getattr(summary, name).extend(value)
+        summary.examined += part.examined
+        return
+
+
+def _settle_batch(session: Session, batch: list[tuple[int, str | None]], settings: VoteSettings,
+                  actor_id: int | None, summary: RecomputeSummary) -> None:
+    ids = [image_id for image_id, _ in batch]
+    votes = queues.submitted_votes(session, ids)
+    refs = {r.image_id: r for r in session.scalars(select(Reference).where(Reference.image_id.in_(ids)))}
+    names = _grader_names(session) if refs or votes else {}
+    for image_id, hospital in batch:
+        mine = votes.get(image_id, {})
+        ref = refs.get(image_id)
+        summary.examined += 1
+        if ref is not None and ref.method not in VOTE_METHODS:
+            summary.kept_decisions.append(image_id)
+            at_decision = (ref.detail or {}).get("votes_at_decision")
+            if ref.method == "adjudicated" and at_decision is not None and at_decision != _fingerprint(mine):
+                summary.votes_changed_under_decision.append(image_id)
+            continue
+        outcome = _settle(hospital, mine, settings)
+        if not outcome.settled:
+            (summary.needs_adjudication if outcome.status == "needs_adjudication"
+             else summary.insufficient).append(image_id)
+            if ref is not None:
+                before = _state(ref, names).as_dict()
+                session.delete(ref)
+                session.flush()
+                repo.add_audit(session, "reference", ref.id, "withdraw", grader=actor_id, before=before, after=None)
+                summary.withdrawn.append(image_id)
+            continue
+        settled = (outcome.reference, outcome.method, outcome.as_detail())  # all set when settled
+        if ref is not None and (ref.values, ref.method, ref.detail) == settled:
+            summary.unchanged.append(image_id)
+            continue
+        before = _state(ref, names).as_dict() if ref is not None else None
+        ref = repo.set_reference(session, image_id, settled[0], settled[1], detail=settled[2])  # type: ignore[arg-type]
+        repo.add_audit(session, "reference", ref.id, "update" if before else "create", grader=actor_id,
+                       before=before, after=_state(ref, names).as_dict())
+        (summary.updated if before else summary.created).append(image_id)
 
 
 # ---------------------------------------------------------------------------- the adjudicator's desk
@@ -318,30 +405,59 @@ class ReferenceService:
         """:func:`recompute_references`, recorded as this adjudicator's action."""
         return settle_images(self.study, image_ids, actor_id=self.actor.id)
 
-    @guarded(Action.REFERENCE_READ)
-    def queue(self) -> list[QueueItem]:
-        """Images whose votes need an adjudicator (no human decision yet), in image order."""
-        return self._unsettled("needs_adjudication")
+    @guarded(Action.REFERENCE_DECIDE)
+    def recompute_steps(self, image_ids: Sequence[int] | None = None
+                        ) -> Generator[tuple[int, int], None, RecomputeSummary]:
+        """:meth:`recompute` in steps: yields (images done, total) after each transaction of
+        :data:`RECOMPUTE_STEP` images and returns the summary; closing it stops between steps
+        (what was settled stays). The window runs it in a worker with progress and cancel."""
+        return _settle_steps(self.study, image_ids, self.actor.id)
 
     @guarded(Action.REFERENCE_READ)
-    def insufficient(self) -> list[QueueItem]:
-        """Images with fewer submitted votes than the quorum (no human decision yet)."""
-        return self._unsettled("insufficient")
+    def queue(self, *, after: int | None = None, limit: int | None = QUEUE_PAGE) -> list[QueueItem]:
+        """Images whose votes need an adjudicator (no human decision yet), in image order: the
+        ``limit`` first after image ``after`` (None: every one — a walk over the study)."""
+        return self._unsettled("needs_adjudication", after, limit)
 
-    def _unsettled(self, status: str) -> list[QueueItem]:
+    @guarded(Action.REFERENCE_READ)
+    def insufficient(self, *, after: int | None = None, limit: int | None = QUEUE_PAGE) -> list[QueueItem]:
+        """Images with fewer submitted votes than the quorum (no human decision yet), as :meth:`queue`."""
+        return self._unsettled("insufficient", after, limit)
+
+    @guarded(Action.REFERENCE_READ)
+    def queue_counts(self) -> QueueCounts:
+        """How many images each queue list holds. Index-only, but a walk over every image: run it
+        off the UI thread on a large study."""
         settings = get_vote_settings(self.study)
-        items = []
         with self.study.session() as session:
-            decided = set(session.scalars(select(Reference.image_id).where(Reference.method.not_in(VOTE_METHODS))))
-            votes = submitted_votes(session)
-            for image in repo.list_images(session):
-                if image.id in decided:
-                    continue
-                outcome = _settle(image, votes.get(image.id, {}), settings)
+            return QueueCounts(queues.count_unsettled(session, settings.quorum, enough_votes=True),
+                               queues.count_unsettled(session, settings.quorum, enough_votes=False))
+
+    def _unsettled(self, status: str, after: int | None, limit: int | None) -> list[QueueItem]:
+        """One page of a queue list: the unsettled images by their vote count (one indexed query),
+        then each page image's votes settled again for its tally and reasons. An image whose
+        stored state no longer matches its votes (settled by the old rules of a recompute not run
+        to the end) is left out, and the page is topped up from further on — a few rounds at most:
+        "Recompute votes" puts such a study right."""
+        settings = get_vote_settings(self.study)
+        items: list[QueueItem] = []
+        for _round in range(_TOP_UPS):
+            want = None if limit is None else limit - len(items)
+            with self.study.session() as session:
+                ids = queues.unsettled_ids(session, settings.quorum, enough_votes=status == "needs_adjudication",
+                                           after=after, limit=want)
+                headers = queues.image_headers(session, ids)
+                votes = queues.submitted_votes(session, ids)
+            for image_id in ids:
+                header = headers[image_id]
+                mine = votes.get(image_id, {})
+                outcome = _settle(header.hospital_diagnosis, mine, settings)
                 if outcome.status == status:
-                    items.append(QueueItem(image.id, image.original_name, image.exam.patient.code, image.eye,
-                                           status, len(votes.get(image.id, {})), outcome.reasons, outcome.tally,
-                                           outcome.dissenters))
+                    items.append(QueueItem(image_id, header.original_name, header.patient, header.eye, status,
+                                           len(mine), outcome.reasons, outcome.tally, outcome.dissenters))
+            if want is None or len(ids) < want or len(items) >= limit:  # type: ignore[operator]
+                break
+            after = ids[-1]
         return items
 
     @guarded(Action.REFERENCE_READ)
@@ -361,7 +477,7 @@ class ReferenceService:
                 grader = session.get(Grader, grader_id)
                 work.append(GraderWork(grader_id, grader.name, grader.role, None, False, None, tuple(drawn)))
             votes = submitted_votes(session, [image_id]).get(image_id, {})
-            outcome = _settle(image, votes, settings)
+            outcome = _settle(image.hospital_diagnosis, votes, settings)
             ref = repo.reference_for(session, image_id)
             reference = _state(ref, names) if ref is not None else None
             voters = voter_shapes(session, [image_id]).get(image_id, {})
@@ -445,7 +561,7 @@ class ReferenceService:
                                 current)
         votes = submitted_votes(session, [image_id]).get(image_id, {})
         detail = {"geometry": geometry, "comment": comment, "votes_at_decision": _fingerprint(votes),
-                  "vote_outcome": _settle(image, votes, vote_settings_in(session)).as_detail(),
+                  "vote_outcome": _settle(image.hospital_diagnosis, votes, vote_settings_in(session)).as_detail(),
                   "replaced": current.method if current else None}
         ref = repo.set_reference(session, image, values, "adjudicated", detail=detail, decided_by=actor.id)
         after = _state(ref, names)

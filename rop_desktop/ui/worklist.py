@@ -1,61 +1,265 @@
-"""The worklist: a Qt item model over the study's images (plain WorklistRow data) and its panel."""
+"""The worklist: a paged Qt item model over the grading service's worklist, and its panel.
+
+A study may hold 100,000 images; the worklist never holds them. :class:`WorklistModel` knows how
+many rows the list has (so the scroll bar is right) and keeps a few pages of rows around what
+the view shows: a page the view paints that is not cached is read through the
+:class:`WorklistSource` (one indexed query of ``PAGE_SIZE`` rows), the least recently used page
+is dropped. Nothing the model does costs more with a larger study, and nothing is sized to its
+contents: the columns have fixed widths, the rows a fixed height.
+
+Thumbnails come from a :class:`~rop_desktop.workers.thumbnail_loader.ThumbnailLoader` thread
+when a row is painted; the row shows none until then, and none when the file is missing.
+
+The list is sorted by the service (click a column header: :attr:`WorklistModel.sortRequested`),
+filtered by status, camera and the start of a patient code typed in the search box.
+"""
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Sequence
-from typing import Any
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, Protocol
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, QSize, Qt, Signal
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QBrush, QColor, QPixmap, QPixmapCache
-from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QHeaderView, QLabel, QTableView,
+from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QTableView,
                                QVBoxLayout, QWidget)
 
-from rop_desktop.services.grading import WorklistRow
+from rop_desktop.services.grading import PAGE_SIZE, WorklistPage, WorklistRow
+from rop_desktop.workers.thumbnail_loader import ThumbnailLoader
 
 _Index = QModelIndex | QPersistentModelIndex
 
 STATUS_LABEL = {"todo": "To do", "draft": "Draft", "submitted": "Submitted"}
 STATUS_COLOR = {"todo": QColor("#9aa4ad"), "draft": QColor("#e0a030"), "submitted": QColor("#3aa55d")}
 ROW_ID_ROLE = Qt.ItemDataRole.UserRole + 1
+#: The model scores of a row for the model columns (``ui.model.worklist_columns``):
+#: (probability, uncertainty, hidden).
+SCORES_ROLE = Qt.ItemDataRole.UserRole + 2
 THUMB_HEIGHT = 48
+#: Pages of rows kept around the view (a page is ``PAGE_SIZE`` rows).
+MAX_PAGES = 8
+#: The sort key of each column (the model columns' P(ROP) and uncertainty follow the source's).
+SORT_KEYS = ("order", "patient", "eye", "exam_date", "camera", "status", "file", "probability", "uncertainty")
+COLUMN_WIDTHS = (THUMB_HEIGHT * 4 // 3 + 12, 96, 44, 86, 96, 78, 160)
+#: How long the patient search waits after the last key before asking.
+SEARCH_DELAY_MS = 250
+
+
+class WorklistSource(Protocol):
+    """Where a paged worklist reads its rows (the workspace binds the grading service to it)."""
+
+    def page(self, offset: int, limit: int) -> Sequence[WorklistRow]:
+        """Rows ``offset`` .. ``offset + limit`` of the list."""
+
+    def position(self, image_id: int) -> int | None:
+        """The row of ``image_id`` in the list, or None when it is not listed."""
+
+
+class _Rows:
+    """A list already in memory as a source (small lists, tests)."""
+
+    def __init__(self, rows: Sequence[WorklistRow]) -> None:
+        self.rows = list(rows)
+
+    def page(self, offset: int, limit: int) -> Sequence[WorklistRow]:
+        return self.rows[offset:offset + limit]
+
+    def position(self, image_id: int) -> int | None:
+        return next((i for i, r in enumerate(self.rows) if r.image_id == image_id), None)
 
 
 class WorklistModel(QAbstractTableModel):
+    """A window of pages over a :class:`WorklistSource` (see the module docstring).
+
+    Signals: ``sortRequested(key, descending)`` when a header asks for another order (the owner
+    reloads the list: the service sorts); ``loadFailed(exception)`` when the source refused or
+    failed to give a page (the rows stay empty; the owner says why)."""
+
     COLUMNS = ("", "Patient", "Eye", "Exam", "Camera", "Status", "File")
 
-    def __init__(self, parent: Any = None) -> None:
-        super().__init__(parent)
-        self._rows: list[WorklistRow] = []
-        self._row_of: dict[int, int] = {}
+    sortRequested = Signal(str, bool)
+    loadFailed = Signal(object)
 
-    # --- data in
+    def __init__(self, parent: Any = None, *, page_size: int | None = None, max_pages: int | None = None,
+                 thumbnails: ThumbnailLoader | None = None) -> None:
+        super().__init__(parent)
+        self.page_size = page_size or PAGE_SIZE
+        self.max_pages = max_pages or MAX_PAGES
+        self._source: WorklistSource = _Rows([])
+        self._total = 0
+        self._pages: OrderedDict[int, list[WorklistRow]] = OrderedDict()
+        self._row_of: dict[int, int] = {}
+        self._sort = ("order", False)
+        self._missing_thumbs: set[int] = set()
+        #: How many pages were read from the source (the tests count them).
+        self.fetches = 0
+        self.thumbnails = thumbnails
+        if thumbnails is not None:
+            thumbnails.loaded.connect(self._on_thumbnail)
+
+    # ------------------------------------------------------------------ data in
     def set_rows(self, rows: Sequence[WorklistRow]) -> None:
+        """Show a list already in memory."""
+        self.set_source(_Rows(rows), len(rows), rows)
+
+    def set_source(self, source: WorklistSource, total: int, rows: Sequence[WorklistRow] = (), offset: int = 0) -> None:
+        """Show the list of ``source`` (``total`` rows); ``rows`` is its page at ``offset`` when
+        already read (it saves the first query)."""
         self.beginResetModel()
-        self._rows = list(rows)
-        self._row_of = {r.image_id: i for i, r in enumerate(self._rows)}
+        self._source = source
+        self._total = max(0, int(total))
+        self._pages.clear()
+        self._row_of.clear()
+        if rows:
+            start = offset - offset % self.page_size
+            if start == offset:
+                for k in range(0, len(rows), self.page_size):
+                    self._store(start // self.page_size + k // self.page_size, list(rows[k:k + self.page_size]))
         self.endResetModel()
 
-    def update_status(self, image_id: int, status: str) -> None:
-        i = self._row_of.get(image_id)
-        if i is None:
-            return
-        from dataclasses import replace
+    def set_sort(self, key: str, descending: bool) -> None:
+        """The order the list is in now (set by the owner; no signal)."""
+        self._sort = (key, descending)
 
-        self._rows[i] = replace(self._rows[i], status=status)
-        self.dataChanged.emit(self.index(i, 0), self.index(i, self.columnCount() - 1))
+    @property
+    def sort_order(self) -> tuple[str, bool]:
+        """(sort key, descending) of the list shown."""
+        return self._sort
+
+    def update_row(self, row: WorklistRow) -> WorklistRow | None:
+        """Replace a cached row by its new state (an edit here or elsewhere); returns the old one.
+
+        A row that is not cached needs nothing: it is read as it is when shown."""
+        index = self._row_of.get(row.image_id)
+        if index is None:
+            return None
+        page, k = divmod(index, self.page_size)
+        old = self._pages[page][k]
+        self._pages[page][k] = row
+        self.dataChanged.emit(self.index(index, 0), self.index(index, self.columnCount() - 1))
+        return old
+
+    def update_status(self, image_id: int, status: str) -> WorklistRow | None:
+        """Set a cached row's status (after this grader's own edit); returns the old row."""
+        row = self.cached_row(image_id)
+        return self.update_row(replace(row, status=status)) if row is not None else None
+
+    def reload(self) -> None:
+        """Read the cached pages again (scores or statuses changed): same rows, same places."""
+        pages = list(self._pages)
+        self._pages.clear()
+        self._row_of.clear()
+        for page in pages:
+            self._page(page)
+        if self._total:
+            self.dataChanged.emit(self.index(0, 0), self.index(self._total - 1, self.columnCount() - 1))
+
+    # ------------------------------------------------------------------ rows
+    @property
+    def total(self) -> int:
+        return self._total
 
     def row_of(self, image_id: int) -> int | None:
-        return self._row_of.get(image_id)
+        """The row of ``image_id``: from the cached pages, else asked of the source."""
+        row = self._row_of.get(image_id)
+        if row is not None:
+            return row
+        try:
+            row = self._source.position(image_id)
+        except Exception as exc:  # noqa: BLE001 - a refusal or a lost database: the owner says why
+            self.loadFailed.emit(exc)
+            return None
+        return row if row is not None and 0 <= row < self._total else None
 
-    def image_id_at(self, row: int) -> int:
-        return self._rows[row].image_id
+    def row_at(self, row: int) -> WorklistRow | None:
+        """The row ``row`` (read with its page when not cached); None past the end."""
+        if not 0 <= row < self._total:
+            return None
+        page, k = divmod(row, self.page_size)
+        rows = self._page(page)
+        return rows[k] if k < len(rows) else None
+
+    def image_id_at(self, row: int) -> int | None:
+        found = self.row_at(row)
+        return found.image_id if found is not None else None
+
+    def cached_row(self, image_id: int) -> WorklistRow | None:
+        index = self._row_of.get(image_id)
+        if index is None:
+            return None
+        page, k = divmod(index, self.page_size)
+        return self._pages[page][k]
+
+    def cached_image_ids(self) -> list[int]:
+        """The images of the cached pages (what an edit elsewhere may need to refresh)."""
+        return list(self._row_of)
+
+    def cached_pages(self) -> list[int]:
+        return sorted(self._pages)
 
     def rows(self) -> list[WorklistRow]:
-        return list(self._rows)
+        """Every row of the list as the view would show it (cached pages as they are, the others
+        read): for tests and small lists only — the view never calls it."""
+        out = []
+        for page in range((self._total + self.page_size - 1) // self.page_size):
+            out += self._page(page)
+        return out
 
-    # --- Qt model API
+    def _page(self, page: int) -> list[WorklistRow]:
+        rows = self._pages.get(page)
+        if rows is not None:
+            self._pages.move_to_end(page)
+            return rows
+        try:
+            rows = list(self._source.page(page * self.page_size, self.page_size))
+        except Exception as exc:  # noqa: BLE001 - shown by the owner; the rows stay empty
+            self.loadFailed.emit(exc)
+            return []
+        self.fetches += 1
+        self._store(page, rows)
+        return rows
+
+    def _store(self, page: int, rows: list[WorklistRow]) -> None:
+        self._pages[page] = rows
+        start = page * self.page_size
+        for k, row in enumerate(rows):
+            self._row_of[row.image_id] = start + k
+        while len(self._pages) > self.max_pages:
+            old, dropped = self._pages.popitem(last=False)
+            for k, row in enumerate(dropped):
+                if self._row_of.get(row.image_id) == old * self.page_size + k:
+                    del self._row_of[row.image_id]
+
+    # ------------------------------------------------------------------ thumbnails
+    def _thumbnail(self, row: WorklistRow) -> QPixmap | None:
+        if row.thumbnail is None or row.image_id in self._missing_thumbs:
+            return None
+        pixmap = QPixmapCache.find(_thumb_key(row.thumbnail))
+        if pixmap is not None and not pixmap.isNull():
+            return pixmap
+        if self.thumbnails is not None:
+            self.thumbnails.request(row.image_id, row.thumbnail)
+        return None
+
+    def _on_thumbnail(self, image_id: int, image: Any) -> None:
+        if image is None or image.isNull():
+            self._missing_thumbs.add(image_id)
+            return
+        row = self._row_of.get(image_id)
+        cached = self.cached_row(image_id)
+        if cached is None or cached.thumbnail is None:
+            return  # the list changed meanwhile: asked for again when painted
+        QPixmapCache.insert(_thumb_key(cached.thumbnail), QPixmap.fromImage(image))
+        if row is not None:
+            index = self.index(row, 0)
+            self.dataChanged.emit(index, index, [Qt.ItemDataRole.DecorationRole])
+
+    # ------------------------------------------------------------------ Qt model API
     def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: N802
-        return 0 if parent.isValid() else len(self._rows)
+        return 0 if parent.isValid() else self._total
 
     def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: N802
         return 0 if parent.isValid() else len(self.COLUMNS)
@@ -63,13 +267,23 @@ class WorklistModel(QAbstractTableModel):
     def headerData(self, section: int, orientation: Qt.Orientation,  # noqa: N802
                    role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return self.COLUMNS[section]
+            return self.COLUMNS[section] if section < len(self.COLUMNS) else None
         return None
+
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        """A header asks for another order: say so (the owner reloads the list sorted)."""
+        key = SORT_KEYS[column] if 0 <= column < len(SORT_KEYS) else "order"
+        wanted = (key, order == Qt.SortOrder.DescendingOrder)
+        if wanted != self._sort:
+            self._sort = wanted
+            self.sortRequested.emit(*wanted)
 
     def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():
             return None
-        row = self._rows[index.row()]
+        row = self.row_at(index.row())
+        if row is None:
+            return "…" if role == Qt.ItemDataRole.DisplayRole and index.column() == 1 else None
         col = index.column()
         if role == ROW_ID_ROLE:
             return row.image_id
@@ -77,57 +291,77 @@ class WorklistModel(QAbstractTableModel):
             return {1: row.patient, 2: row.eye.value if row.eye else "–",
                     3: row.exam_date.isoformat() if row.exam_date else "–", 4: row.camera or "–",
                     5: STATUS_LABEL[row.status], 6: row.original_name}.get(col)
-        if role == Qt.ItemDataRole.DecorationRole and col == 0 and row.thumbnail is not None:
-            key = f"rop-thumb:{row.thumbnail}"
-            pixmap = QPixmapCache.find(key)
-            if pixmap is None:
-                pixmap = QPixmap(str(row.thumbnail))
-                if not pixmap.isNull():
-                    pixmap = pixmap.scaledToHeight(THUMB_HEIGHT, Qt.TransformationMode.SmoothTransformation)
-                    QPixmapCache.insert(key, pixmap)
-            return pixmap
+        if role == Qt.ItemDataRole.DecorationRole and col == 0:
+            return self._thumbnail(row)
         if role == Qt.ItemDataRole.ForegroundRole and col == 5:
             return QBrush(STATUS_COLOR[row.status])
         if role == Qt.ItemDataRole.ToolTipRole:
             return f"{row.original_name}\n{row.width}×{row.height}  {row.site or ''}"
-        if role == Qt.ItemDataRole.SizeHintRole and col == 0:
-            return QSize(THUMB_HEIGHT + 16, THUMB_HEIGHT + 4)
+        if role == SCORES_ROLE:
+            return (row.probability, row.uncertainty, row.scores_hidden)
         return None
 
 
+def _thumb_key(path: Path) -> str:
+    """The pixmap cache's key of a thumbnail file (unique across studies open in one process)."""
+    return f"rop-worklist-thumb:{path}"
+
+
 class WorklistPanel(QWidget):
-    """Filter bar + table. Emits ``imageActivated(id)`` when the grader picks an image."""
+    """Filter bar + table. Emits ``imageActivated(id)`` when the grader picks an image and
+    ``filterChanged(dict)`` (:meth:`filters`) when the filters or the order change."""
 
     imageActivated = Signal(int)
     filterChanged = Signal(dict)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.model = WorklistModel(self)
+        self.thumbnails = ThumbnailLoader(THUMB_HEIGHT, parent=self)
+        self.model = WorklistModel(self, thumbnails=self.thumbnails)
         self.status_filter = QComboBox()
         for label, value in (("To do for me", "todo"), ("All images", None), ("My drafts", "draft"),
                              ("Submitted by me", "submitted")):
             self.status_filter.addItem(label, value)
-        self.patient_filter = QComboBox()
+        self.patient_search = QLineEdit()
+        self.patient_search.setObjectName("patientSearch")
+        self.patient_search.setPlaceholderText("Patient code…")
+        self.patient_search.setClearButtonEnabled(True)
+        self.patient_search.setToolTip("Show the images of the patients whose code starts with this")
+        self._search_timer = QTimer(self)
+        self._search_timer.setSingleShot(True)
+        self._search_timer.setInterval(SEARCH_DELAY_MS)
+        self._search_timer.timeout.connect(self._emit_filters)
         self.camera_filter = QComboBox()
+        self.camera_filter.addItem("All cameras", None)
         self.count_label = QLabel()
         self.count_label.setObjectName("worklistCount")
+        self._total = 0
+        self._submitted = 0
         self.table = QTableView()
         self.table.setModel(self.model)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.verticalHeader().setVisible(False)
-        self.table.verticalHeader().setDefaultSectionSize(THUMB_HEIGHT + 4)
+        self.table.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        vertical = self.table.verticalHeader()
+        vertical.setVisible(False)
+        vertical.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+        vertical.setDefaultSectionSize(THUMB_HEIGHT + 4)
         self.table.setIconSize(QSize(THUMB_HEIGHT * 4 // 3, THUMB_HEIGHT))
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        self.table.horizontalHeader().setStretchLastSection(True)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)  # never sized to the contents
+        header.setStretchLastSection(True)
+        header.setSortIndicator(0, Qt.SortOrder.AscendingOrder)
+        header.setSortIndicatorShown(True)
+        self._apply_widths()
+        self.table.setSortingEnabled(True)
         self.table.setAlternatingRowColors(True)
+        self.table.setWordWrap(False)
         self.table.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
 
         filters = QHBoxLayout()
         filters.addWidget(self.status_filter, 2)
-        filters.addWidget(self.patient_filter, 1)
+        filters.addWidget(self.patient_search, 1)
         filters.addWidget(self.camera_filter, 1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
@@ -136,43 +370,91 @@ class WorklistPanel(QWidget):
         layout.addWidget(self.count_label)
 
         self.table.selectionModel().currentRowChanged.connect(self._on_current)
-        for combo in (self.status_filter, self.patient_filter, self.camera_filter):
-            combo.currentIndexChanged.connect(lambda _=0: self.filterChanged.emit(self.filters()))
+        self.status_filter.currentIndexChanged.connect(lambda _=0: self._emit_filters())
+        self.camera_filter.currentIndexChanged.connect(lambda _=0: self._emit_filters())
+        self.patient_search.textChanged.connect(lambda _text: self._search_timer.start())
+        self.patient_search.returnPressed.connect(self._emit_filters)
+        self.model.sortRequested.connect(lambda _key, _descending: self._emit_filters())
+
+    def _apply_widths(self) -> None:
+        for column, width in enumerate(COLUMN_WIDTHS):
+            self.table.setColumnWidth(column, width)
 
     def set_proxy(self, proxy: Any) -> None:
         """Show the worklist through a row-preserving proxy (e.g. extra model columns)."""
         proxy.setSourceModel(self.model)
         self.table.setModel(proxy)
+        self._apply_widths()
+        for column in range(len(COLUMN_WIDTHS), proxy.columnCount()):
+            self.table.setColumnWidth(column, 64)
         self.table.selectionModel().currentRowChanged.connect(self._on_current)
 
-    def set_choices(self, patients: Sequence[str], cameras: Sequence[str]) -> None:
-        for combo, label, values in ((self.patient_filter, "All patients", patients),
-                                     (self.camera_filter, "All cameras", cameras)):
-            combo.blockSignals(True)
-            combo.clear()
-            combo.addItem(label, None)
-            for value in values:
-                combo.addItem(value, value)
-            combo.blockSignals(False)
+    def set_cameras(self, cameras: Sequence[str]) -> None:
+        """The camera filter's choices (keeps the one chosen when it is still there)."""
+        chosen = self.camera_filter.currentData()
+        self.camera_filter.blockSignals(True)
+        self.camera_filter.clear()
+        self.camera_filter.addItem("All cameras", None)
+        for value in cameras:
+            self.camera_filter.addItem(value, value)
+        self.camera_filter.setCurrentIndex(max(0, self.camera_filter.findData(chosen)))
+        self.camera_filter.blockSignals(False)
 
     def filters(self) -> dict[str, Any]:
-        return {"status": self.status_filter.currentData(), "patient": self.patient_filter.currentData(),
-                "camera": self.camera_filter.currentData()}
+        """The list asked for: status, patient (code prefix), camera, sort key and direction."""
+        key, descending = self.model.sort_order
+        return {"status": self.status_filter.currentData(), "patient": self.patient_search.text().strip() or None,
+                "camera": self.camera_filter.currentData(), "sort": key, "descending": descending}
+
+    def _emit_filters(self) -> None:
+        self._search_timer.stop()
+        self.filterChanged.emit(self.filters())
+
+    def set_page(self, page: WorklistPage, source: WorklistSource, current: int | None = None) -> None:
+        """Show the list whose first page (and counts) the service returned; select ``current``
+        where ``page.position`` says it is (no signal)."""
+        self.table.selectionModel().blockSignals(True)
+        self.model.set_sort(page.query.sort, page.query.descending)
+        self.model.set_source(source, page.total, page.rows, page.offset)
+        self.table.selectionModel().blockSignals(False)
+        self._total, self._submitted = page.total, page.submitted
+        self._show_count()
+        if current is not None and page.position is not None:
+            self._select_row(page.position, emit=False)
 
     def set_rows(self, rows: Sequence[WorklistRow], current: int | None = None) -> None:
+        """Show a list already in memory (small lists, tests)."""
         self.table.selectionModel().blockSignals(True)
         self.model.set_rows(rows)
         self.table.selectionModel().blockSignals(False)
-        done = sum(r.status == "submitted" for r in rows)
-        self.count_label.setText(f"{len(rows)} images · {done} submitted by me")
+        self._total, self._submitted = len(rows), sum(r.status == "submitted" for r in rows)
+        self._show_count()
         if current is not None:
             self.select(current, emit=False)
+
+    def update_row(self, row: WorklistRow) -> None:
+        """A row changed (this grader's edit, here or elsewhere): the row, and the count below."""
+        old = self.model.update_row(row)
+        if old is not None and (old.status == "submitted") != (row.status == "submitted"):
+            self._submitted += 1 if row.status == "submitted" else -1
+            self._show_count()
+
+    def set_status(self, image_id: int, status: str) -> None:
+        row = self.model.cached_row(image_id)
+        if row is not None:
+            self.update_row(replace(row, status=status))
+
+    def _show_count(self) -> None:
+        self.count_label.setText(f"{self._total:,} images · {self._submitted:,} submitted by me")
 
     def select(self, image_id: int, *, emit: bool = False) -> None:
         row = self.model.row_of(image_id)
         if row is None:
             self.table.clearSelection()
             return
+        self._select_row(row, emit=emit)
+
+    def _select_row(self, row: int, *, emit: bool) -> None:
         sm = self.table.selectionModel()
         sm.blockSignals(not emit)
         self.table.selectRow(row)
@@ -181,4 +463,10 @@ class WorklistPanel(QWidget):
 
     def _on_current(self, current: QModelIndex, _previous: QModelIndex) -> None:
         if current.isValid():
-            self.imageActivated.emit(self.model.image_id_at(current.row()))
+            image_id = self.model.image_id_at(current.row())
+            if image_id is not None:
+                self.imageActivated.emit(image_id)
+
+    def shutdown(self) -> None:
+        """Stop the thumbnail thread (the window closes)."""
+        self.thumbnails.shutdown()

@@ -6,10 +6,15 @@ runs, e.g. waiting for a server to answer). Results come back to the UI thread a
 ``changed(list[Change])`` when something changed, ``failed(str)`` once when the database stops
 answering and ``restored()`` when it answers again.
 
+The feed leaves out this workstation's own edits (``ChangeFeed(study)``, see
+``rop_desktop.services.changes``): the window already shows them, and a window that reacted to
+its own submit as to someone else's would redo its work after every click. What the watcher
+reports is for the rows it touched, never a rebuild of a whole list (issue 15).
+
 Wiring (composition root)::
 
     watcher = ChangeWatcher(ChangeFeed(study), parent=window)
-    watcher.changed.connect(lambda _changes: workspace.refresh_worklist())
+    watcher.changed.connect(workspace.apply_changes)  # the rows of the grades that changed
     watcher.start()
 """
 

@@ -6,7 +6,7 @@ the caller's ``session_scope``'s job. Rows may be passed as objects or ids.
 
 from __future__ import annotations
 
-from .audit import add_audit, all_settings, audit_trail, get_setting, set_setting
+from .audit import add_audit, all_settings, audit_trail, get_setting, own_events, set_setting
 from .grading import (
     add_annotation,
     annotation_by_uid,
@@ -35,6 +35,7 @@ from .ml import (
     add_model_version,
     finish_run,
     list_model_versions,
+    predicted_image_ids,
     prediction_for,
     predictions_of,
     start_run,
@@ -46,6 +47,6 @@ __all__ = [
     "add_model_version", "all_settings", "annotations_for", "audit_trail", "count_images", "find_image_by_sha",
     "finish_run", "get_or_create_exam", "get_or_create_grader", "get_or_create_patient", "get_setting",
     "grade_for", "grades_by_grader", "grades_for_image", "list_graders", "list_images", "list_model_versions",
-    "list_references", "prediction_for", "predictions_of", "reference_for", "set_reference", "set_setting",
-    "start_run", "upsert_grade", "upsert_prediction",
+    "list_references", "own_events", "predicted_image_ids", "prediction_for", "predictions_of", "reference_for",
+    "set_reference", "set_setting", "start_run", "upsert_grade", "upsert_prediction",
 ]

@@ -1,10 +1,21 @@
-"""The audit trail and study-wide settings."""
+"""The audit trail and study-wide settings.
+
+The audit trail is also the study's change feed (``services.changes``). A workstation must not
+react to its own edits as if someone else had made them (rebuilding its worklist after every
+submit), so the events written through an engine — one open study, one workstation — are
+remembered once their transaction commits (never those rolled back, whose ids a database may
+hand out again): :func:`own_events` tells a feed which of the events it read are this
+workstation's. The newest :data:`MAX_OWN_EVENTS` are remembered.
+"""
 
 from __future__ import annotations
 
+import threading
+import weakref
+from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Connection, Engine, event, select
 from sqlalchemy.orm import Session
 
 from ..models import AuditEvent, Grader, StudySetting
@@ -14,11 +25,60 @@ from ._refs import id_of
 def add_audit(session: Session, entity: str, entity_id: int, action: str, *, grader: Grader | int | None = None,
               before: Any = None, after: Any = None) -> AuditEvent:
     """Record who did what to which row, with JSON-ready values before and after."""
-    event = AuditEvent(entity=entity, entity_id=entity_id, action=action,
-                       grader_id=id_of(grader) if grader is not None else None, before=before, after=after)
-    session.add(event)
+    row = AuditEvent(entity=entity, entity_id=entity_id, action=action,
+                     grader_id=id_of(grader) if grader is not None else None, before=before, after=after)
+    session.add(row)
     session.flush()
-    return event
+    _note_own(session, row.id)
+    return row
+
+
+# ---------------------------------------------------------------------------- this workstation's events
+#: At most this many own events are remembered per engine (a process that writes without
+#: ever reading its feed — a command-line import — forgets the oldest).
+MAX_OWN_EVENTS = 50_000
+_PENDING = "rop.own_audit_ids"
+_OWN: weakref.WeakKeyDictionary[Engine, set[int]] = weakref.WeakKeyDictionary()
+_OWN_LOCK = threading.Lock()
+
+
+def _note_own(session: Session, event_id: int) -> None:
+    pending = session.info.get(_PENDING)
+    if pending is None:
+        pending = session.info[_PENDING] = []
+        event.listen(session, "after_commit", _committed)
+        event.listen(session, "after_rollback", _rolled_back)
+    pending.append(event_id)
+
+
+def _committed(session: Session) -> None:
+    ids = session.info.get(_PENDING)
+    if not ids:
+        return
+    bind = session.get_bind()
+    engine = bind.engine if isinstance(bind, Connection) else bind
+    with _OWN_LOCK:
+        own = _OWN.setdefault(engine, set())
+        own.update(ids)
+        if len(own) > MAX_OWN_EVENTS:
+            for old in sorted(own)[:len(own) - MAX_OWN_EVENTS]:
+                own.discard(old)
+    ids.clear()
+
+
+def _rolled_back(session: Session) -> None:
+    ids = session.info.get(_PENDING)
+    if ids:
+        ids.clear()
+
+
+def own_events(engine: Engine, event_ids: Iterable[int]) -> set[int]:
+    """Which of ``event_ids`` were written through ``engine`` (this workstation's open study).
+
+    Asking changes nothing: every feed of the study (a window's, a test's) gets the same answer."""
+    with _OWN_LOCK:
+        own = _OWN.get(engine)
+        return {i for i in event_ids if i in own} if own else set()
 
 
 def audit_trail(session: Session, entity: str | None = None, entity_id: int | None = None, *,

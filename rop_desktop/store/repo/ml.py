@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -76,9 +77,43 @@ def prediction_for(session: Session, image: Image | int, model_version: ModelVer
                                                    Prediction.model_version_id == id_of(model_version)))
 
 
+#: The numbers of a prediction kept as columns (what the worklist shows and sorts by).
+PREDICTION_NUMBERS = ("probability", "uncertainty", "predicted_class", "mask_area")
+
+
+def uncertainty_of(probability: float | None, threshold: float | None,
+                   class_probabilities: dict[str, float] | None) -> float | None:
+    """1 at the operating threshold and 0 at certainty (binary: ``probability`` against
+    ``threshold``, 0.5 when unknown), or 1 − the largest class probability (stage models)."""
+    if probability is not None:
+        t = threshold if threshold is not None else 0.5
+        distance = probability - t
+        scale = (1 - t) if distance > 0 else t
+        return float(1.0 - min(1.0, abs(distance) / max(scale, 1e-6)))
+    if class_probabilities:
+        return float(1.0 - max(class_probabilities.values()))
+    return None
+
+
+def payload_numbers(payload: dict[str, Any] | None) -> dict[str, Any]:
+    """The column values of a prediction from its payload: for a row whose columns are empty (one
+    written before they existed, or by hand)."""
+    payload = payload or {}
+    probability = payload.get("probability")
+    probability = float(probability) if isinstance(probability, (int, float)) else None
+    threshold = payload.get("threshold")
+    classes = payload.get("class_probabilities")
+    predicted = payload.get("predicted_class")
+    threshold = float(threshold) if isinstance(threshold, (int, float)) else None
+    return {"probability": probability,
+            "uncertainty": uncertainty_of(probability, threshold, classes if isinstance(classes, dict) else None),
+            "predicted_class": str(predicted) if predicted is not None else None, "mask_area": None}
+
+
 def upsert_prediction(session: Session, image: Image | int, model_version: ModelVersion | int, payload: dict[str, Any],
-                      *, mask_file: str | None = None) -> Prediction:
-    """Cache (or replace) a prediction and flush; ``mask_file`` is relative to cache/."""
+                      *, mask_file: str | None = None, numbers: dict[str, Any] | None = None) -> Prediction:
+    """Cache (or replace) a prediction and flush; ``mask_file`` is relative to cache/ (None: no
+    maps stored); ``numbers`` fills the columns of :data:`PREDICTION_NUMBERS`."""
     prediction = prediction_for(session, image, model_version)
     if prediction is None:
         prediction = Prediction(image_id=id_of(image), model_version_id=id_of(model_version), payload=payload)
@@ -86,8 +121,18 @@ def upsert_prediction(session: Session, image: Image | int, model_version: Model
     prediction.payload = payload
     prediction.mask_file = mask_file
     prediction.created_at = utcnow()
+    for name in PREDICTION_NUMBERS:
+        setattr(prediction, name, (numbers or {}).get(name))
     session.flush()
     return prediction
+
+
+def predicted_image_ids(session: Session, model_version: ModelVersion | int, image_ids: Sequence[int]) -> set[int]:
+    """Which of ``image_ids`` already have a cached prediction of this version (one query)."""
+    if not image_ids:
+        return set()
+    return set(session.scalars(select(Prediction.image_id).where(Prediction.model_version_id == id_of(model_version),
+                                                                 Prediction.image_id.in_(list(image_ids)))))
 
 
 def predictions_of(session: Session, model_version: ModelVersion | int) -> list[Prediction]:

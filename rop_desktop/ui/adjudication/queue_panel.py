@@ -5,6 +5,10 @@ Three lists (tabs): "To decide" (:meth:`ReferenceService.queue`), "Too few votes
 back at a decision and its history). Each queue row shows the image, the number of votes, the
 ROP / stage tally and the reasons; the tooltip lists every reason in full. A click (or the
 keyboard) emits ``imageSelected(image_id)``, also for the row that is already current.
+
+A list holds the first page of its queue (``QUEUE_PAGE`` images, in image order: the
+adjudicator works from the top and settled images leave it). Its tab says how many images the
+queue holds: "100+" until the exact count, walked in a background call, arrives (:meth:`set_counts`).
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ from typing import Any
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QFocusEvent
 from PySide6.QtWidgets import QTabWidget, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
+
+from rop_desktop.services.reference import QUEUE_PAGE
 
 COLUMNS = ("Image", "Votes", "Tally", "Why")
 _TALLY_FIELDS = (("rop", "ROP"), ("stage", "st."))
@@ -108,6 +114,8 @@ class QueuePanel(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.tabs)
+        #: The queue sizes last counted (None: not yet, or the lists changed since).
+        self.counts: tuple[int, int] | None = None
         for tree in self._lists():
             tree.currentItemChanged.connect(self._on_current)
             tree.itemClicked.connect(lambda item, _column: self._on_current(item, None))
@@ -116,15 +124,30 @@ class QueuePanel(QWidget):
         return (self.to_decide, self.too_few, self.settled)
 
     def set_items(self, to_decide: Sequence[Any], too_few: Sequence[Any], current: int | None = None) -> None:
-        """Fill both lists (QueueItems); keep ``current`` selected if it is still listed (no signal)."""
+        """Fill both lists (QueueItems: the first page of each queue); keep ``current`` selected if
+        it is still listed (no signal)."""
         for tree, items in ((self.to_decide, to_decide), (self.too_few, too_few)):
             tree.blockSignals(True)
             tree.fill(items)
             tree.blockSignals(False)
-        self.tabs.setTabText(0, f"To decide ({len(to_decide)})")
-        self.tabs.setTabText(1, f"Too few votes ({len(too_few)})")
+        self.counts = None
+        self._title(0, "To decide", len(to_decide), None)
+        self._title(1, "Too few votes", len(too_few), None)
         if current is not None:
             self.select(current, emit=False)
+
+    def set_counts(self, to_decide: int, too_few: int) -> None:
+        """The exact sizes of the two queues (counted in the background)."""
+        self.counts = (to_decide, too_few)
+        self._title(0, "To decide", self.to_decide.topLevelItemCount(), to_decide)
+        self._title(1, "Too few votes", self.too_few.topLevelItemCount(), too_few)
+
+    def _title(self, tab: int, label: str, listed: int, counted: int | None) -> None:
+        if counted is not None:
+            size = f"{counted:,}" if counted == listed else f"{listed:,} of {counted:,}"
+        else:
+            size = f"{listed:,}+" if listed >= QUEUE_PAGE else f"{listed:,}"
+        self.tabs.setTabText(tab, f"{label} ({size})")
 
     def add_settled(self, image_id: int, image: str, reference: str, how: str) -> None:
         """List a decision made in this window (the newest first; a second decision replaces the first)."""

@@ -232,8 +232,7 @@ class ModelController(QObject):
 
     # ------------------------------------------------------------------ after a submit
     def _on_submitted(self, image_id: int) -> None:
-        # the submit may have unblinded the image's score (the grading service settled its reference)
-        self.refresh_worklist_scores()
+        # the submit may have unblinded the image's score: the workspace has read that row again
         # the workspace opens the next image to do right after this signal; if it stays (nothing
         # left to do), the submitted image is now unblinded: show the model's output for it
         QTimer.singleShot(0, lambda: self._reshow() if self.window.workspace.current == image_id else None)
@@ -246,26 +245,12 @@ class ModelController(QObject):
 
     # ------------------------------------------------------------------ worklist columns
     def refresh_worklist_scores(self) -> None:
-        """Reload P(ROP) / uncertainty per image into :attr:`worklist_columns`. The prediction
-        service returns only the scores this account may see now (blinding, assist mode); an image
-        without one says "hidden" where the policy keeps the model's output from the account (asked
-        once per shown row, only while a ROP model is active)."""
-        try:
-            scores = self.predictions.probabilities()
-            model_active = self.models.active("binary") is not None
-        except AccessDenied as exc:
-            scores, model_active = {}, False
-            self.window.statusBar().showMessage(exc.reason, 10_000)
-        asked: dict[int, bool] = {}
-
-        def visible(image_id: int) -> bool:
-            if image_id in scores or not model_active:
-                return True
-            if image_id not in asked:
-                asked[image_id] = self.visible(image_id)
-            return asked[image_id]
-
-        self.worklist_columns.set_scores(scores, visible)
+        """Show the P(ROP) / uncertainty columns as they are now (after a batch prediction, an
+        activation, assist mode): the worklist rows carry the scores this account may see (the
+        grading service applies blinding and assist mode), so the rows on screen are read again
+        — never the whole study's predictions."""
+        self.window.workspace.reload_worklist_rows()
+        self.worklist_columns.refresh()
 
     # ------------------------------------------------------------------ closing
     def shutdown(self) -> None:

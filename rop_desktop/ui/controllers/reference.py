@@ -9,8 +9,14 @@ an action triggered anyway still asks the service, and its refusal is shown with
 nothing opens and nothing changes.
 
 The composition root may also connect ``workspace.gradeSubmitted`` to
-:meth:`ReferenceController.on_grade_submitted`: the grading service settles the submitted image's
-votes itself, and the open adjudication queue and dashboard are refreshed.
+:meth:`ReferenceController.on_grade_submitted` and the change watcher to :meth:`on_changes`: the
+grading service settles the submitted image's votes itself, and the open adjudication queue and
+dashboard are refreshed.
+
+Nothing here runs study-sized work on the UI thread (issue 15): saving the vote settings and
+"Recompute votes" settle the study in a worker thread, step by step, with a progress dialog that
+can cancel (:meth:`ReferenceController.recompute`; ``recomputed(summary)`` when done); the queue
+lists show their first page at once and their exact counts come from a background call.
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ from typing import Any
 import shiboken6
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QFileDialog, QMenu, QMessageBox
+from PySide6.QtWidgets import QFileDialog, QMenu, QMessageBox, QProgressDialog
 
 from rop_desktop.domain.votes import VoteError, VoteSettings
 from rop_desktop.services import policy
@@ -36,6 +42,7 @@ from rop_desktop.ui.adjudication import AdjudicationWindow, VoteSettingsDialog
 from rop_desktop.ui.adjudication.background import BackgroundCalls
 from rop_desktop.ui.adjudication.notice import show_notice
 from rop_desktop.ui.agreement import AgreementDashboard, compute_dashboard
+from rop_desktop.workers.runner import GeneratorWorker
 
 def summary_text(summary: RecomputeSummary) -> str:
     """A recompute's outcome in one sentence."""
@@ -77,6 +84,8 @@ class ReferenceController(QObject):
     """The Reference menu's actions (see the module docstring)."""
 
     snapshotExported = Signal(object)  # training.snapshot.Snapshot
+    recomputed = Signal(object)  # RecomputeSummary: a recompute (or a vote-settings save) finished
+    recomputeEnded = Signal()  # finished, cancelled or failed: the worker is gone
 
     def __init__(self, window: Any, study: Any, grading_service: GradingService) -> None:
         super().__init__(window)
@@ -88,6 +97,13 @@ class ReferenceController(QObject):
         self.dashboard: AgreementDashboard | None = None
         self.last_notice: QMessageBox | None = None
         self.calls = BackgroundCalls(self)
+        self._counts = BackgroundCalls(self)  # the queue lists' counts (a walk over the study)
+        self._counts_again = False
+        self._queue_calls = BackgroundCalls(self)  # the queue's pages after a submit or an edit elsewhere
+        self._queue_again = False
+        #: The recompute running in a worker (None when none), and its progress dialog.
+        self.recompute_worker: GeneratorWorker | None = None
+        self.progress: QProgressDialog | None = None
         self._predict = _ActiveModelPredictions(study, self.actor)
         menu: QMenu = window.menuBar().addMenu("&Reference")
         self.menu = menu
@@ -151,12 +167,35 @@ class ReferenceController(QObject):
         view = AdjudicationWindow(service, self.grading.load_image, predict=self._predict, history=service.history,
                                   title=self.study.name)
         self._own(view, "adjudication")
-        view.settled.connect(lambda _image, _state: self._refresh_dashboard())
+        view.settled.connect(lambda _image, _state: (self._refresh_dashboard(), self._count_queue()))
         view.refresh_queue()
         view.show()
         view.open_first()
         self.adjudication = view
+        self._count_queue()
         return view
+
+    def _count_queue(self) -> None:
+        """Fill in the exact sizes of the open queue's lists, off the UI thread (one at a time)."""
+        view = self.adjudication
+        if view is None or not shiboken6.isValid(view):
+            return
+        if self._counts.busy():
+            self._counts_again = True
+            return
+        service = view.service
+        self._counts.start(service.queue_counts, self._on_counts, lambda _exc: self._counted())
+
+    def _on_counts(self, counts: Any) -> None:
+        view = self.adjudication
+        if view is not None and shiboken6.isValid(view):
+            view.queue.set_counts(counts.to_decide, counts.too_few)
+        self._counted()
+
+    def _counted(self) -> None:
+        if self._counts_again:
+            self._counts_again = False
+            self._count_queue()
 
     def open_dashboard(self) -> AgreementDashboard | None:
         """The agreement dashboard (adjudicators and admins); None, with the reason, for anyone else."""
@@ -197,39 +236,126 @@ class ReferenceController(QObject):
         dialog.open()
         return dialog
 
-    def save_vote_settings(self, settings: VoteSettings) -> RecomputeSummary | None:
-        """Store the settings (audited) and settle every image again with them."""
+    def save_vote_settings(self, settings: VoteSettings) -> GeneratorWorker | None:
+        """Store the settings (audited) and settle every image again with them, in a worker
+        (``recomputed(summary)`` when done). None when refused or a recompute is running."""
+        if self._recomputing():
+            return None
         try:
             set_vote_settings(self.study, self.actor, settings)
-            summary = ReferenceService(self.study, self.actor).recompute()
         except AccessDenied as exc:
             self._refused(exc)
             return None
-        self._notice("Vote settings saved", f"Quorum {settings.quorum}, tie rule “{settings.tie_rule}”. "
-                     + summary_text(summary))
-        self.refresh_views()
-        return summary
+        return self._start_recompute("Vote settings saved",
+                                     f"Quorum {settings.quorum}, tie rule “{settings.tie_rule}”. ")
 
-    def recompute(self) -> RecomputeSummary | None:
-        """Settle every image again from the submitted votes (adjudicators and admins)."""
-        try:
-            summary = ReferenceService(self.study, self.actor).recompute()
+    def recompute(self) -> GeneratorWorker | None:
+        """Settle every image again from the submitted votes (adjudicators and admins), in a
+        worker with progress and cancel; ``recomputed(summary)`` when done. None when refused
+        (the reason is shown) or a recompute is already running."""
+        if self._recomputing():
+            return None
+        return self._start_recompute("Votes recomputed", "")
+
+    def _recomputing(self) -> bool:
+        if self.recompute_worker is not None and self.recompute_worker.isRunning():
+            self._notice("Recompute", "The votes are being settled again; wait until it is done (or cancel it).")
+            return True
+        return False
+
+    def _start_recompute(self, title: str, prefix: str) -> GeneratorWorker | None:
+        try:  # the policy decides here, on the UI thread: a refusal opens nothing
+            steps = ReferenceService(self.study, self.actor).recompute_steps()
         except AccessDenied as exc:
             self._refused(exc)
             return None
-        self._notice("Votes recomputed", summary_text(summary))
+        worker = GeneratorWorker(lambda: steps, parent=self)
+        progress = QProgressDialog("Settling every image from its submitted votes …", "Cancel", 0, 0, self.window)
+        progress.setWindowTitle(title)
+        progress.setWindowModality(Qt.WindowModality.NonModal)  # grading goes on meanwhile
+        progress.setMinimumDuration(400)
+        progress.setAutoClose(False)
+        progress.setAutoReset(False)
+        progress.canceled.connect(worker.abort)
+        worker.yielded.connect(lambda step: self._on_recompute_step(progress, step))
+        worker.returned.connect(lambda summary: self._on_recomputed(title, prefix, summary))
+        worker.aborted.connect(lambda: self._notice(title, "Cancelled. The images settled so far keep their new "
+                                                    "state; run “Recompute votes” to settle the others."))
+        worker.errored.connect(lambda exc: self._notice(title, f"The votes could not be settled: {exc}",
+                                                        QMessageBox.Icon.Warning))
+        worker.finished.connect(lambda: self._recompute_ended(worker, progress))
+        self.recompute_worker, self.progress = worker, progress
+        worker.start()
+        return worker
+
+    def _on_recompute_step(self, progress: QProgressDialog, step: tuple[int, int]) -> None:
+        done, total = step
+        progress.setMaximum(max(1, total))
+        progress.setValue(min(done, total))
+        progress.setLabelText(f"Settling every image from its submitted votes: {done:,} of {total:,} …")
+
+    def _on_recomputed(self, title: str, prefix: str, summary: RecomputeSummary) -> None:
+        self._notice(title, prefix + summary_text(summary))
         self.refresh_views()
-        return summary
+        self.recomputed.emit(summary)
+
+    def _recompute_ended(self, worker: GeneratorWorker, progress: QProgressDialog) -> None:
+        progress.close()
+        progress.deleteLater()
+        if self.recompute_worker is worker:
+            self.recompute_worker, self.progress = None, None
+        worker.deleteLater()
+        self.recomputeEnded.emit()
 
     def on_grade_submitted(self, _image_id: int) -> None:
         """A grade was submitted (the grading service has settled its image): refresh the views."""
         self.refresh_views()
 
+    def on_changes(self, changes: list[Any]) -> None:
+        """Other workstations' edits: the queue and the dashboard follow grades and references."""
+        if any(getattr(c, "entity", None) in ("grade", "reference") for c in changes):
+            self.refresh_views()
+
     def refresh_views(self) -> None:
-        """The votes or references changed: refresh the open adjudication queue and dashboard."""
+        """The votes or references changed (a submit here, an edit elsewhere): refresh the open
+        adjudication queue — its pages and counts read in the background, then shown — and the
+        dashboard. (A queue page walks the images until it is full: on a large study with few
+        images to decide, that is a walk over the study, kept off the UI thread here.)"""
         if self.adjudication is not None and shiboken6.isValid(self.adjudication):
-            self.adjudication.refresh_queue()
+            self._queue_in_background()
         self._refresh_dashboard()
+
+    def _queue_in_background(self) -> None:
+        view = self.adjudication
+        if view is None or not shiboken6.isValid(view):
+            return
+        if self._queue_calls.busy():
+            self._queue_again = True
+            return
+        service = view.service
+
+        def read() -> tuple[Any, Any, Any]:
+            return service.queue(), service.insufficient(), service.queue_counts()
+
+        self._queue_calls.start(read, self._on_queue_read, self._on_queue_failed)
+
+    def _on_queue_read(self, lists: tuple[Any, Any, Any]) -> None:
+        view = self.adjudication
+        if view is not None and shiboken6.isValid(view):
+            to_decide, too_few, counts = lists
+            view.queue.set_items(to_decide, too_few, view.case.image_id if view.case is not None else None)
+            view.queue.set_counts(counts.to_decide, counts.too_few)
+        self._queue_read()
+
+    def _on_queue_failed(self, exc: BaseException) -> None:
+        if isinstance(exc, AccessDenied):  # the account lost its role since the view opened
+            self._refused(exc)
+        self._queue_read()
+
+    def _queue_read(self) -> None:
+        if self._queue_again:
+            self._queue_again = False
+            self._queue_in_background()
 
     # ================================================================= exports
     def choose_reference_csv(self) -> Path | None:
@@ -287,10 +413,15 @@ class ReferenceController(QObject):
 
     # ================================================================= closing
     def shutdown(self) -> None:
-        """Close the windows this menu opened and wait for a snapshot being written."""
+        """Close the windows this menu opened, stop a recompute between two steps (what was
+        settled stays) and wait for a snapshot being written."""
         for view in (self.adjudication, self.dashboard):
             if view is not None and shiboken6.isValid(view):
                 view.close()
+        if self.recompute_worker is not None:
+            self.recompute_worker.shutdown()
+        self._queue_calls.shutdown()
+        self._counts.shutdown()
         self.calls.shutdown()
 
 

@@ -4,10 +4,19 @@ Every user edit is written through the service at once (drafts included), so not
 if the app dies. Image decoding runs in the ImageLoader thread; the window never waits for it.
 The service acts for the signed-in account and checks it on every call: a refusal (the account
 was deactivated or lost its role meanwhile) is shown in the status bar, never swallowed.
+
+What a click costs does not grow with the study (issue 15): the worklist is a paged model over
+the service's indexed queries (:class:`_ServicePages`); a filter or order change is one guarded
+call (the first page, the counts and where the current image is); an image put on screen is one
+(:meth:`GradingService.show`: polygons, grade, "remember", the next image to decode); an edit
+updates its own row, never the list; and edits made on other workstations
+(:meth:`apply_changes`, from the change watcher, which leaves this workstation's own out) update
+the rows of this grader's images they touched.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
@@ -16,11 +25,27 @@ from rop_desktop.domain.grades import GradeValues
 from rop_desktop.domain.shapes import Shape
 from rop_desktop.imaging.display import DisplaySettings, DisplaySettingsError
 from rop_desktop.services.grading import (GradeConflict, GradingError, GradingService, ImageData, MyGrade,
-                                         ShapeConflict)
+                                         ShapeConflict, WorklistQuery, WorklistRow)
 from rop_desktop.services.policy import AccessDenied
 from rop_desktop.ui.controllers.connection import install_connection_guard
 from rop_desktop.ui.main_window import MainWindow
 from rop_desktop.workers.image_loader import ImageLoader
+
+
+class _ServicePages:
+    """The worklist model's source: one query of the grading service, read page by page."""
+
+    def __init__(self, service: GradingService, query: WorklistQuery) -> None:
+        self.service = service
+        self.query = query
+
+    def page(self, offset: int, limit: int) -> Sequence[WorklistRow]:
+        q = self.query
+        return self.service.worklist(q.status, q.patient, q.camera, sort=q.sort, descending=q.descending,
+                                     offset=offset, limit=limit)
+
+    def position(self, image_id: int) -> int | None:
+        return self.service.worklist_position(self.query, image_id)
 
 
 class WorkspaceController(QObject):
@@ -50,6 +75,7 @@ class WorkspaceController(QObject):
         self.loader = ImageLoader(service.load_image, parent=self)
         self.loader.loaded.connect(self._on_loaded)
         self.loader.failed.connect(self._on_load_failed)
+        window.worklist.model.loadFailed.connect(self._on_page_failed)
         window.on_shutdown(self.shutdown)
         self._save_display = QTimer(self)
         self._save_display.setSingleShot(True)
@@ -83,14 +109,14 @@ class WorkspaceController(QObject):
                 settings = DisplaySettings()
             w.display_bar.set_settings(settings)
             w.canvas.set_display_settings(settings)
-        w.worklist.set_choices(service.patients(), service.cameras())
+        w.worklist.set_cameras(service.cameras())
         self.refresh_worklist()
 
-    # ------------------------------------------------------------------ navigation
+    # ------------------------------------------------------------------ the worklist
     def reload_study_lists(self) -> None:
-        """After an import: new patients / cameras in the filters, new rows in the worklist."""
+        """After an import: new cameras in the filter, new rows in the worklist."""
         try:
-            self.window.worklist.set_choices(self.service.patients(), self.service.cameras())
+            self.window.worklist.set_cameras(self.service.cameras())
         except AccessDenied as exc:
             self._refused(exc)
             return
@@ -98,15 +124,75 @@ class WorkspaceController(QObject):
         if self.current is None:
             self.start()
 
-    def refresh_worklist(self) -> None:
+    def worklist_query(self) -> WorklistQuery:
+        """The list the worklist panel asks for now."""
         f = self.window.worklist.filters()
+        return WorklistQuery(f["status"], f["patient"], f["camera"], f["sort"], f["descending"])
+
+    def refresh_worklist(self) -> None:
+        """Show the list the panel asks for: its first page, counts and where the current image is
+        (one guarded call); the other pages are read when the view shows them."""
+        query = self.worklist_query()
         try:
-            rows = self.service.worklist(status=f["status"], patient=f["patient"], camera=f["camera"])
+            page = self.service.worklist_page(query, 0, self.window.worklist.model.page_size, locate=self.current)
         except AccessDenied as exc:
             self._refused(exc)
             return
-        self.window.worklist.set_rows(rows, current=self.current)
+        except GradingError as exc:
+            self.window.statusBar().showMessage(str(exc), 10000)
+            return
+        self.window.worklist.set_page(page, _ServicePages(self.service, query), current=self.current)
 
+    def reload_worklist_rows(self) -> None:
+        """Read the rows the worklist holds again (model scores or their visibility changed): the
+        same list, the same places; one guarded call for the cached pages' rows."""
+        ids = self.window.worklist.model.cached_image_ids()
+        if not ids:
+            return
+        try:
+            rows = self.service.worklist_rows(ids)
+        except AccessDenied as exc:
+            self._refused(exc)
+            return
+        for row in rows:
+            self.window.worklist.update_row(row)
+
+    def apply_changes(self, changes: Sequence[Any]) -> None:
+        """Other workstations' edits (``services.changes.Change``): the rows of this grader's
+        images whose grade changed are read again and replaced; nothing else moves. (Others'
+        grades and outlines change nothing in this grader's worklist.)"""
+        grade_ids = sorted({c.entity_id for c in changes if getattr(c, "entity", None) == "grade"})
+        if not grade_ids:
+            return
+        try:
+            rows = self.service.rows_of_grades(grade_ids)
+        except AccessDenied as exc:
+            self._refused(exc)
+            return
+        for row in rows:
+            self.window.worklist.update_row(row)
+
+    def _refresh_row(self, image_id: int) -> None:
+        """This grader's own submit of an image whose model score the row hides: the row, read as
+        it is now (the submit may unblind the score). Nothing to read for any other row."""
+        row = self.window.worklist.model.cached_row(image_id)
+        if row is None or not row.scores_hidden:
+            return
+        try:
+            rows = self.service.worklist_rows([image_id])
+        except AccessDenied as exc:
+            self._refused(exc)
+            return
+        for row in rows:
+            self.window.worklist.update_row(row)
+
+    def _on_page_failed(self, exc: BaseException) -> None:
+        if isinstance(exc, AccessDenied):
+            self._refused(exc)
+        else:
+            self.window.statusBar().showMessage(f"The worklist could not be read: {exc}", 10000)
+
+    # ------------------------------------------------------------------ navigation
     def _refused(self, exc: AccessDenied) -> None:
         """The service refused this account: say why (the status bar), change nothing."""
         self.window.statusBar().showMessage(exc.reason, 15000)
@@ -125,8 +211,7 @@ class WorkspaceController(QObject):
             return
         if first is None:  # all done: show every image instead of an empty to-do list
             self.window.worklist.status_filter.setCurrentIndex(self.window.worklist.status_filter.findData(None))
-            rows = self.window.worklist.model.rows()
-            first = rows[0].image_id if rows else None
+            first = self.window.worklist.model.image_id_at(0)
         if first is not None:
             self.open_image(first)
 
@@ -155,19 +240,19 @@ class WorkspaceController(QObject):
             return
         row = model.row_of(self.current) if self.current is not None else None
         row = 0 if row is None else max(0, min(model.rowCount() - 1, row + delta))
-        self.open_image(model.image_id_at(row))
+        image_id = model.image_id_at(row)
+        if image_id is not None:
+            self.open_image(image_id)
 
     def _on_loaded(self, image_id: int, data: ImageData) -> None:
         if image_id != self.current:
             return
         try:
-            shapes = self.service.my_shapes(image_id)
-            mine = self.service.my_grade(image_id)
-            self.service.remember_image(image_id)
-            upcoming = self.service.next_todo(image_id)
+            state = self.service.show(image_id)  # polygons, grade, remembered, next to do: one call
         except AccessDenied as exc:
             self._refused(exc)
             return
+        shapes, mine, upcoming = state.shapes, state.grade, state.upcoming
         self.window.canvas.set_image(data.rgb, shapes, data.fov)
         self._versions[image_id] = mine.version
         self.panel.set_values(mine.values, submitted=mine.submitted)
@@ -237,7 +322,7 @@ class WorkspaceController(QObject):
             return
         if stored:
             mine = saved[0]
-            self.window.worklist.model.update_status(image_id, "submitted" if mine.submitted else "draft")
+            self.window.worklist.set_status(image_id, "submitted" if mine.submitted else "draft")
 
     def _show_conflict(self, image_id: int, conflict: GradeConflict) -> None:
         """Another workstation changed this grade: show its version, say so, write nothing."""
@@ -267,7 +352,8 @@ class WorkspaceController(QObject):
             return
         if not sent:  # kept until the database is back: stay on this image, nothing is lost
             return
-        self.window.worklist.model.update_status(image_id, "submitted")
+        self.window.worklist.set_status(image_id, "submitted")
+        self._refresh_row(image_id)  # the submit may unblind the image's model score
         self.gradeSubmitted.emit(image_id)
         self.window.statusBar().showMessage("Submitted.", 3000)
         if self.current == image_id:
@@ -311,3 +397,4 @@ class WorkspaceController(QObject):
             self._save_display.stop()
             self._persist_display()
         self.loader.shutdown()
+        self.window.worklist.shutdown()

@@ -153,17 +153,20 @@ class VersionsController(QObject):
     def most_uncertain_after(self, current: int | None) -> int | None:
         """The to-do image (not ``current``) the active ROP model is least certain about, or None
         (usable as the workspace's "next to do" rule: active learning)."""
-        return next((i for i in self.predictions.most_uncertain_first(self.grading) if i != current), None)
+        found = self.predictions.most_uncertain_first(self.grading, limit=1, exclude=current)  # one indexed walk
+        return found[0] if found else None
 
     def open_most_uncertain(self) -> int | None:
-        """Open the to-do image on which the active ROP model is least certain."""
-        if not self.predictions.probabilities():
-            self.panel.show_message("No ROP predictions yet: activate a ROP model and run “Predict all images”.",
-                                    error=True)
-            return None
+        """Open the to-do image on which the active ROP model is least certain (one indexed walk:
+        never the study's predictions on the UI thread)."""
         image_id = self.most_uncertain_after(self._current())
         if image_id is None:
-            self.panel.show_message("Nothing left to grade.")
+            if self.grading.next_todo() is None:
+                self.panel.show_message("Nothing left to grade.")
+            else:
+                self.panel.show_message("No ROP prediction you may see of an image left to grade: activate a ROP "
+                                        "model and run “Predict all images” (blinded graders need assist mode).",
+                                        error=True)
             return None
         self._open_image(image_id)
         return image_id

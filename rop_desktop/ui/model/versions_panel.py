@@ -13,10 +13,11 @@ from typing import Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QFileDialog, QGridLayout, QHBoxLayout, QHeaderView,
+from PySide6.QtWidgets import (QCheckBox, QFileDialog, QGridLayout, QHBoxLayout,
                                QLabel, QMessageBox, QProgressBar, QPushButton, QTableWidget, QTableWidgetItem,
                                QVBoxLayout, QWidget)
 
+from rop_desktop.ui.tables import row_picker_table
 from rop_desktop.services.models import ModelVersionInfo
 
 TASK_SHORT = {"binary": "ROP", "stage": "Stage", "segmentation": "Line"}
@@ -54,14 +55,7 @@ class VersionsPanel(QWidget):
         self.confirm: Callable[[str], bool] = lambda text: _confirm(self, text)
         self._versions: list[ModelVersionInfo] = []
 
-        self.table = QTableWidget(0, len(COLUMNS))
-        self.table.setHorizontalHeaderLabels(COLUMNS)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.verticalHeader().setVisible(False)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table = row_picker_table(COLUMNS)
         self.table.setAlternatingRowColors(True)
         self.activate_button = QPushButton("Activate")
         self.delete_button = QPushButton("Delete")

@@ -2,11 +2,15 @@
 
 :class:`ModelColumnsProxy` is a ``QIdentityProxyModel`` over the worklist's
 :class:`~rop_desktop.ui.worklist.WorklistModel` that appends the columns; rows, ids and every
-other column are the source's. Values come from ``PredictionService.probabilities()`` (filled by
-a batch prediction) through :meth:`ModelColumnsProxy.set_scores`; that service returns only the
-scores the account may see. An image whose model output the account may not see yet
-(``visible(image_id)`` False: blinding, asked of the access policy) shows "hidden" — whether or
-not a prediction exists — and one without a prediction shows "–".
+other column are the source's. The values are the worklist rows' own (``SCORES_ROLE``): the
+grading service reads them with each page, only those the account may see now (blinding, assist
+mode), so the proxy never holds the study's predictions. An image whose model output the
+account may not see yet shows "hidden" — whether or not a prediction exists — and one without a
+prediction shows "–". Sorting by a model column is the source's (the service sorts; a hidden
+score sorts as none).
+
+:meth:`ModelColumnsProxy.set_scores` overrides the rows' values with a dict and a ``visible``
+predicate (a list held in memory; tests).
 
 Installing it is the worklist's job (see the report of this feature): the table's model becomes
 the proxy, whose source is the panel's model.
@@ -20,7 +24,7 @@ from typing import Any
 from PySide6.QtCore import QIdentityProxyModel, QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QBrush, QColor
 
-from rop_desktop.ui.worklist import ROW_ID_ROLE
+from rop_desktop.ui.worklist import ROW_ID_ROLE, SCORES_ROLE
 
 _Index = QModelIndex | QPersistentModelIndex
 HEADERS = ("P(ROP)", "Uncertainty")
@@ -32,7 +36,7 @@ VALUE_ROLE = Qt.ItemDataRole.UserRole + 7
 class ModelColumnsProxy(QIdentityProxyModel):
     def __init__(self, parent: Any = None) -> None:
         super().__init__(parent)
-        self._scores: dict[int, tuple[float | None, float | None]] = {}
+        self._scores: dict[int, tuple[float | None, float | None]] | None = None  # None: the rows'
         self._visible: Callable[[int], bool] = lambda _image_id: True
 
     # ------------------------------------------------------------------ data in
@@ -52,7 +56,21 @@ class ModelColumnsProxy(QIdentityProxyModel):
             self.dataChanged.emit(self.index(0, first), self.index(rows - 1, first + len(HEADERS) - 1))
 
     def score(self, image_id: int) -> tuple[float | None, float | None] | None:
-        return self._scores.get(image_id)
+        return self._scores.get(image_id) if self._scores is not None else None
+
+    def use_row_scores(self) -> None:
+        """Show the rows' own scores again (undo :meth:`set_scores`)."""
+        self._scores = None
+        self.refresh()
+
+    def _value(self, row: int, image_id: int | None, extra: int) -> tuple[float | None, bool]:
+        """(value, visible) of model column ``extra`` in ``row``."""
+        if self._scores is None:
+            probability, uncertainty, hidden = self.sourceModel().index(row, 0).data(SCORES_ROLE) or (None, None, False)
+            return (None if hidden else (probability, uncertainty)[extra]), not hidden
+        score = self._scores.get(image_id) if image_id is not None else None
+        visible = image_id is not None and self._visible(image_id)
+        return (score[extra] if score is not None and visible else None), visible
 
     # ------------------------------------------------------------------ structure
     def _source_columns(self) -> int:
@@ -105,9 +123,10 @@ class ModelColumnsProxy(QIdentityProxyModel):
         image_id = self.sourceModel().index(index.row(), 0).data(ROW_ID_ROLE)
         if role == ROW_ID_ROLE:
             return image_id
-        score = self._scores.get(image_id)
-        visible = image_id is not None and self._visible(image_id)
-        value = score[extra] if score is not None and visible else None
+        if role not in (VALUE_ROLE, Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.TextAlignmentRole,
+                        Qt.ItemDataRole.ForegroundRole, Qt.ItemDataRole.ToolTipRole):
+            return None
+        value, visible = self._value(index.row(), image_id, extra)
         if role == VALUE_ROLE:
             return value
         if role == Qt.ItemDataRole.DisplayRole:

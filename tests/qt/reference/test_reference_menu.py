@@ -49,7 +49,8 @@ def test_vote_settings_are_the_admins_and_saving_recomputes(qtbot, desk_factory)
     dialog.quorum.setValue(20)  # more votes than the study's accounts can give
     assert "no image can be settled" in dialog.explain.text()
     assert get_vote_settings(desk.store) == before  # nothing stored before Save
-    qtbot.mouseClick(dialog.buttons.button(QDialogButtonBox.StandardButton.Save), Qt.MouseButton.LeftButton)
+    with qtbot.waitSignal(desk.controller.recomputeEnded, timeout=60_000):  # settled again in a worker
+        qtbot.mouseClick(dialog.buttons.button(QDialogButtonBox.StandardButton.Save), Qt.MouseButton.LeftButton)
     settings = get_vote_settings(desk.store)
     assert (settings.quorum, settings.tie_rule) == (20, "severe")
     assert references(desk) == {}  # saving recomputed: every vote reference withdrawn
@@ -80,8 +81,12 @@ def test_recompute_and_exports_need_an_adjudicator(qtbot, desk_factory, tmp_path
     assert references(grader) == before
 
     desk = desk_factory(DEMO_ADJUDICATOR)
-    summary = desk.controller.recompute()
-    assert summary is not None and summary.needs_adjudication
+    done: list = []
+    desk.controller.recomputed.connect(done.append)
+    with qtbot.waitSignal(desk.controller.recomputeEnded, timeout=60_000):  # in a worker, with progress
+        assert desk.controller.recompute() is not None
+    summary = done[0]
+    assert summary.needs_adjudication
     assert f"{len(summary.needs_adjudication)} to adjudicate" in desk.controller.last_notice.text()
     desk.controller.last_notice.close()
 

@@ -65,6 +65,37 @@ def test_reports_edits_made_elsewhere_once_and_in_order(two_desks: tuple[Study, 
         feed.close()
 
 
+def test_a_workstation_is_not_told_about_its_own_edits(two_desks: tuple[Study, Study, list[int]],
+                                                       account) -> None:  # noqa: ANN001
+    """Issue 15: the window reacted to its own submit as to another workstation's and rebuilt its
+    worklist after every click. Edits made through this open study (and the settlement a submit
+    triggers) are left out; those of another connection are reported; ``own=True`` reports both."""
+    here, there, images = two_desks
+    feed, everything = ChangeFeed(here), ChangeFeed(here, own=True)
+    try:
+        mine = GradingService(here, account(here, "Dr. Here"))
+        mine.save_draft(images[0], GOOD)
+        mine.submit(images[0], GOOD)  # settles the image too: a reference event of the system
+        with here.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))  # nothing written: nothing reported
+        assert _collect(feed, 1) == []
+        GradingService(there, account(there, "Dr. There")).save_draft(images[1], GOOD)
+        theirs = _collect(feed, 1)
+        assert [c.entity for c in theirs] == ["grade"]
+        assert [c.entity for c in _collect(everything, 3)] == ["grade", "grade", "grade"]  # own too, in order
+        # a rolled-back edit leaves no event behind to confuse with someone else's later one
+        with pytest.raises(RuntimeError), here.session() as session:
+            from rop_desktop.store import repo
+
+            repo.add_audit(session, "grade", 999, "draft")
+            raise RuntimeError("the edit fails after its audit row was written")
+        GradingService(there, account(there, "Dr. There")).submit(images[1], GOOD)
+        assert [c.entity for c in _collect(feed, 1)] == ["grade"]
+    finally:
+        feed.close()
+        everything.close()
+
+
 def test_sqlite_feed_polls_without_listening(two_desks: tuple[Study, Study, list[int]]) -> None:
     here, _there, _images = two_desks
     feed = ChangeFeed(here)

@@ -7,11 +7,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from sqlalchemy import select
 
 from rop_desktop.services.grading import GradingService
 from rop_desktop.services.models import ModelService
 from rop_desktop.services.predictions import PredictionService
 from rop_desktop.store import Study
+from rop_desktop.store.models import Prediction
 from training.bundle import ModelCard, save_bundle
 from training.models import create_model
 from training.presets import get_preset
@@ -74,6 +76,50 @@ def test_batch_prediction_feeds_worklist_probabilities(study: Study, tmp_path: P
     order = service.most_uncertain_first(grading)
     assert sorted(order) == [1, 2, 3]
     assert [scores[i][1] for i in order] == sorted((scores[i][1] for i in order), reverse=True)
+    assert service.most_uncertain_first(grading, limit=1) == order[:1]  # "most uncertain next": one walk
+    assert service.most_uncertain_first(grading, limit=1, exclude=order[0]) == [order[1]]
+
+
+def test_batch_prediction_stores_only_the_numbers_several_images_a_pass(study: Study, tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 15: no saliency, no feature maps, no files for the whole study — P(ROP), uncertainty,
+    the line's area — in forward passes of several images; the maps come when an image is shown."""
+    from rop_desktop.store import repo
+    from training.predictor import Predictor
+
+    models = ModelService(study, study.test_admin)
+    models.register(make_bundle(tmp_path / "b1", "binary"), activate=True)
+    models.register(make_bundle(tmp_path / "seg", "segmentation"), activate=True)
+    passes: list[tuple[str, int, bool, object]] = []
+    real = Predictor.predict_batch
+
+    def counted(self: Predictor, images, **kwargs):  # noqa: ANN001, ANN202 - the real method, observed
+        passes.append((self.task, len(images), kwargs.get("saliency", True), kwargs.get("feature_layer")))
+        return real(self, images, **kwargs)
+
+    monkeypatch.setattr(Predictor, "predict_batch", counted)
+    service = PredictionService(study, study.test_admin, device="cpu")
+    assert list(service.predict_all(batch_size=2)) == [(2, 3), (3, 3)]
+    assert passes == [("segmentation", 2, False, None), ("binary", 2, False, None),
+                      ("segmentation", 1, False, None), ("binary", 1, False, None)]
+    versions = service.active_versions()
+    with study.session() as session:
+        rows = {(r.image_id, r.model_version_id): r for r in session.scalars(select(Prediction))}
+    assert len(rows) == 6 and all(r.mask_file is None and r.payload["summary"] for r in rows.values())
+    binary = rows[(1, versions["binary"].id)]
+    assert 0 <= binary.probability <= 1 and binary.uncertainty is not None
+    assert 0 <= rows[(1, versions["segmentation"].id)].mask_area <= 1
+    assert not (study.cache_dir / "predictions").exists()  # no maps written
+    passes.clear()
+    assert list(service.predict_all(batch_size=2))[-1] == (3, 3) and passes == []  # nothing left to predict
+
+    shown = service.predict_image(1)  # the image on screen: its maps now, computed and cached
+    assert shown.outputs["binary"].saliency is not None and not shown.outputs["binary"].cached
+    assert shown.outputs["segmentation"].line_mask is not None
+    with study.session() as session:
+        assert repo.prediction_for(session, 1, versions["binary"].id).mask_file
+    quick = service.predict_image(2, saliency=False)  # numbers only (the adjudication view): from the batch
+    assert quick.outputs["binary"].cached and quick.outputs["binary"].summary_only
 
 
 def test_no_active_model_means_no_output(study: Study) -> None:
