@@ -255,6 +255,7 @@ def screenshot(app: QApplication, target: Path) -> None:
     import json
 
     from rop_desktop.services.demo_study import TRUTH_FILE
+    from rop_desktop.services.identity import original_file_names
     from rop_desktop.ui.style import apply_style
 
     apply_style(app)
@@ -263,7 +264,7 @@ def screenshot(app: QApplication, target: Path) -> None:
         truth = json.loads((folder / TRUTH_FILE).read_text(encoding="utf-8"))
         with Study.open(folder) as store:
             with store.session() as session:
-                by_name = {i.original_name: i.id for i in repo.list_images(session)}
+                by_name = {names[0]: image_id for image_id, names in original_file_names(session).items()}
         stage3 = next(name for name, entry in truth["images"].items()
                       if entry["truth"]["stage"] == "3" and entry["truth"]["quality"] == "gradable")
         study = Study.open(folder)

@@ -7,7 +7,9 @@ module and each with its exit statuses in its ``--help``:
 * ``import --study S --as ADMIN SOURCE...`` (:mod:`.cli_import`);
 * ``graders list|add|set-role|set-password|deactivate|reactivate --study S --as NAME``
   (:mod:`.cli_graders`);
-* ``annotations import|export --study S --as NAME`` (:mod:`.cli_annotations`).
+* ``annotations import|export --study S --as NAME`` (:mod:`.cli_annotations`);
+* ``export dicom|annotations|reference|snapshot --study S --as NAME --out DIR`` and
+  ``identity export --study S --as ADMIN --out FILE`` (:mod:`.cli_export`).
 
 Every sub-command that touches graders' work, accounts or exports signs in with ``--as NAME``
 (password from ``$ROP_DESKTOP_PASSWORD`` or the terminal, :mod:`.cli_auth`) and the services
@@ -23,7 +25,7 @@ from pathlib import Path
 
 from rop_desktop import __version__
 
-SUBCOMMANDS = ("study", "import", "graders", "annotations")
+SUBCOMMANDS = ("study", "import", "graders", "annotations", "export", "identity")
 
 
 def _app_parser() -> argparse.ArgumentParser:
@@ -62,6 +64,10 @@ def _subcommand(name: str) -> Callable[[list[str]], int]:
         from rop_desktop import cli_graders
 
         return cli_graders.run
+    if name in ("export", "identity"):
+        from rop_desktop import cli_export
+
+        return cli_export.run if name == "export" else cli_export.run_identity
     from rop_desktop import cli_annotations
 
     return cli_annotations.run

@@ -2,8 +2,11 @@
 
 A manifest has one row per image: ``file`` (required), ``patient``, ``eye``, ``exam_date``,
 ``gestational_age`` (weeks), ``birth_weight`` (grams), ``hospital_diagnosis``, and optionally
-``camera``, ``site``, ``pma`` (post-menstrual age, weeks). Files from spreadsheets are messy, so
-headers match loosely (case, spaces, units in brackets, common aliases such as ``filename``,
+``camera``, ``site``, ``pma`` (post-menstrual age, weeks) and ``patient_name``. ``patient`` (a
+hospital number, often) and ``patient_name`` identify the infant: the importer keeps them in the
+study's identity table only (``rop_desktop.services.identity``), never as the patient's code.
+
+Files from spreadsheets are messy, so headers match loosely (case, spaces, units in brackets, common aliases such as ``filename``,
 ``laterality``, ``GA (weeks)``, ``BW``), the delimiter is detected (comma, semicolon, tab), and a
 bad cell becomes a :class:`ManifestProblem` with the row kept and that cell empty. Only a file
 that cannot be a manifest at all raises :class:`ManifestError`.
@@ -25,7 +28,9 @@ from rop_desktop.domain.labels import Eye
 #: Field name → accepted headers, normalised (lower case, letters and digits only, units dropped).
 ALIASES: dict[str, tuple[str, ...]] = {
     "file": ("file", "filename", "image", "imagefile", "imagename", "path", "filepath", "imagepath"),
-    "patient": ("patient", "patientid", "patientcode", "subject", "subjectid", "infant", "infantid"),
+    "patient": ("patient", "patientid", "patientcode", "subject", "subjectid", "infant", "infantid", "mrn",
+                "hospitalnumber", "medicalrecordnumber"),
+    "patient_name": ("patientname", "infantname", "babyname", "childname", "fullname"),
     "eye": ("eye", "laterality", "side"),
     "exam_date": ("examdate", "date", "examinationdate", "studydate", "visitdate", "acquisitiondate"),
     "gestational_age": ("gestationalage", "ga", "gaweeks", "gestation", "gestationalageweeks"),
@@ -74,6 +79,7 @@ class ManifestRow:
     file: str
     line: int
     patient: str | None = None
+    patient_name: str | None = None
     eye: Eye | None = None
     exam_date: date | None = None
     gestational_age: float | None = None
@@ -247,7 +253,7 @@ def _in_range(name: str, value: object) -> object:
     return value
 
 
-_TEXT_FIELDS = ("patient", "hospital_diagnosis", "camera", "site")
+_TEXT_FIELDS = ("patient", "patient_name", "hospital_diagnosis", "camera", "site")
 _PARSERS: dict[str, Callable[[str], object]] = {
     "eye": _parse_eye, "exam_date": _parse_date, "gestational_age": _parse_weeks,
     "birth_weight": _parse_grams, "pma": _parse_weeks,

@@ -1,8 +1,10 @@
 """Exports of the reference standard: a CSV table and a training dataset snapshot.
 
 Only pseudonymous data leave the study: the patient code, eye, exam date and camera, the
-content-addressed image file name (its SHA-256), never the original file name or source path
-(either may carry a patient's name), nor birth data. Both exports hold every grader's work and
+image's pseudonymous name (``P0001-OD-20260201-001``; :mod:`.identity`), never the original file
+name or source path (either may carry a patient's name), nor birth data, nor graders' free-text
+comments. The snapshot's image files carry no metadata and never a DICOM header
+(:mod:`.export_images`). Both exports hold every grader's work and
 the reference standard, so only an adjudicator or admin exports them (:data:`Action.EXPORT_ALL`);
 a snapshot leaves an audit event naming who exported it.
 
@@ -23,6 +25,8 @@ reduction), and the reference outline as mask + polygons:
 from __future__ import annotations
 
 import csv
+import shutil
+import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -36,19 +40,20 @@ from rop_desktop.domain.grades import GRADE_FIELDS, GradeValues
 from rop_desktop.domain.labels import Quality, RopPresence, Stage
 from rop_desktop.domain.shapes import Shape
 from rop_desktop.imaging.consensus_mask import consensus_mask
-from rop_desktop.imaging.decode import ImageDecodeError, decode_file
+from rop_desktop.imaging.decode import ImageDecodeError
 from rop_desktop.store import Study, repo
 from rop_desktop.store.models import Image
 from training.formats.masks import to_snapshot_polygons
 from training.snapshot import TASKS, Snapshot, SnapshotError, SnapshotRecord, SnapshotWriter
 
+from .export_images import clean_image
 from .grading import shape_of
 from .policy import Action, Actor, guarded
 from .reference import commonest_kind, geometry_choice, submitted_votes, voter_shapes
 
 REFERENCE_CSV_COLUMNS: tuple[str, ...] = (
-    "image_file", "sha256", "patient", "eye", "exam_date", "camera", *GRADE_FIELDS, "method", "decided_by",
-    "decided_at")
+    "image", "sha256", "patient", "eye", "exam_date", "camera", *(f for f in GRADE_FIELDS if f != "comment"),
+    "method", "decided_by", "decided_at")
 #: App shapes (pixel corners) → snapshot polygons (pixel centres).
 PIXEL_CENTRE_SHIFT = -0.5
 
@@ -64,7 +69,8 @@ class ExportError(ValueError):
 @guarded(Action.EXPORT_ALL)
 def export_reference_csv(study: Study, actor: Actor, path: str | Path) -> Path:
     """Write the reference standard as CSV (one row per decided image; columns
-    :data:`REFERENCE_CSV_COLUMNS`, enum values as stored, UTF-8); returns the path."""
+    :data:`REFERENCE_CSV_COLUMNS`, enum values as stored, UTF-8; its folder made if needed); returns
+    the path."""
     path = Path(path)
     with study.session() as session:
         rows = []
@@ -72,10 +78,11 @@ def export_reference_csv(study: Study, actor: Actor, path: str | Path) -> Path:
         refs = {r.image_id: r for r in repo.list_references(session)}
         for image in repo.list_images(session, image_ids=list(refs)):
             ref = refs[image.id]
-            rows.append({**_identity(image), **ref.values.as_dict(), "method": ref.method,
+            rows.append({**_identity(image), **_without_comment(ref.values.as_dict()), "method": ref.method,
                          "decided_by": names.get(ref.decided_by, "") if ref.decided_by is not None else "",
                          "decided_at": ref.decided_at.isoformat()})
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("w", newline="", encoding="utf-8") as handle:
             writer = csv.DictWriter(handle, fieldnames=REFERENCE_CSV_COLUMNS)
             writer.writeheader()
@@ -116,6 +123,7 @@ def export_snapshot(study: Study, actor: Actor, folder: str | Path, *, task_filt
                                   if a.grader.name == chosen]}
             entries.append((image, _identity(image), ref.values, ref.method, rule, chosen, polys,
                             {name: v for name, (_, v) in votes.get(image.id, {}).items()}))
+    scratch = _scratch_beside(Path(folder))
     try:
         records = [_record(*entry) for entry in entries]
         if task_filter is not None:
@@ -125,12 +133,14 @@ def export_snapshot(study: Study, actor: Actor, folder: str | Path, *, task_filt
         writer = SnapshotWriter(folder, overwrite=overwrite, description=description or
                                 f"Reference standard of the study {study.name!r}")
         for record, image, mask in records:
-            source = _image_source(study, image)
+            source = _image_source(study, image, scratch)
             fields = {k: v for k, v in record.to_dict().items() if k not in ("id", "image", "mask", "polygons")}
             writer.add(source, id=record.id, mask=mask, polygons=record.polygons, **fields)
         snapshot = writer.close()
     except SnapshotError as exc:
         raise ExportError(f"Cannot write the snapshot in {folder}: {exc}") from exc
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
     with study.session() as session:
         repo.add_audit(session, "snapshot", 0, "export", grader=actor.id,
                        after={"hash": snapshot.stored_hash, "folder": str(Path(folder).resolve()),
@@ -141,7 +151,7 @@ def export_snapshot(study: Study, actor: Actor, folder: str | Path, *, task_filt
 # ---------------------------------------------------------------------------- records
 def _identity(image: Image) -> dict[str, Any]:
     exam = image.exam
-    return {"image_file": Path(image.file).name, "sha256": image.sha256, "patient": exam.patient.code,
+    return {"image": image.original_name, "sha256": image.sha256, "patient": exam.patient.code,
             "eye": image.eye.value if image.eye else None,
             "exam_date": exam.exam_date.isoformat() if exam.exam_date else None, "camera": exam.camera}
 
@@ -150,7 +160,7 @@ def _record(image: Image, identity: Mapping[str, Any], values: GradeValues, meth
             chosen: str | None, polys: Mapping[str, Sequence[Shape]], votes: Mapping[str, GradeValues]
             ) -> tuple[SnapshotRecord, Image, np.ndarray | None]:
     """The record (placeholder file paths: the writer names the files), the image row and the mask."""
-    record_id = f"{identity['patient']}_{identity['eye'] or 'NA'}_{image.sha256[:12]}"
+    record_id = identity["image"]
     meta: dict[str, Any] = {"sha256": image.sha256, "method": method,
                             "outline": {"grader": chosen} if chosen else {"rule": rule}}
     fields: dict[str, Any] = {"patient": identity["patient"], "eye": identity["eye"], "camera": identity["camera"],
@@ -186,15 +196,31 @@ def _record(image: Image, identity: Mapping[str, Any], values: GradeValues, meth
     return record, image, mask
 
 
-def _image_source(study: Study, image: Image) -> Path | np.ndarray:
-    """The stored file (linked or copied), or the decoded RGB array for formats training cannot read."""
-    path = study.image_path(image)
-    if image.format != "dicom":
-        return path
+def _image_source(study: Study, image: Image, scratch: Path) -> Path | np.ndarray:
+    """The image as it may leave (:func:`.export_images.clean_image`): the stored file where it
+    holds no metadata, else a metadata-free copy in ``scratch``, for the writer to link; or the
+    decoded pixels."""
     try:
-        return decode_file(path).rgb
+        clean = clean_image(study.image_path(image), image.format)
     except ImageDecodeError as exc:
-        raise ExportError(f"{image.file} cannot be decoded for the snapshot: {exc.reason}") from exc
+        raise ExportError(f"{image.original_name} cannot be read for the snapshot: {exc.reason}") from exc
+    if clean.path is not None:
+        return clean.path  # nothing to remove: linked as it is stored
+    return clean.rgb if clean.rgb is not None else clean.write(scratch / image.original_name)
+
+
+def _scratch_beside(folder: Path) -> Path:
+    """A temporary folder next to ``folder`` (same file system: the writer links from it, no copy)."""
+    try:
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        return Path(tempfile.mkdtemp(prefix=".rop-snapshot-", dir=folder.parent))
+    except OSError:
+        return Path(tempfile.mkdtemp(prefix="rop-snapshot-"))
+
+
+def _without_comment(values: dict[str, Any]) -> dict[str, Any]:
+    """Grade fields without the free-text comment (never exported here: it may name a patient)."""
+    return {k: v for k, v in values.items() if k != "comment"}
 
 
 def _centre_polygon(shape: Shape) -> Polygon:

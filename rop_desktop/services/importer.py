@@ -13,6 +13,13 @@ transaction rolls its rows back and removes a file it had just stored.
 Only an admin imports images (:data:`Action.IMPORT_IMAGES`): new images change every grader's
 worklist and the study's identity table.
 
+Whatever identifies the patient or the file — the manifest's ``patient`` (hospital number) and
+``patient_name``, the DICOM PatientID, PatientName, birth date, issuer, other IDs and names, the
+file's own name and folder — goes into the identity table only
+(:mod:`rop_desktop.services.identity`). The patient gets a generated code (``P0001``), found
+again by any of its hospital numbers at a later import, and the image a pseudonymous name
+(``P0001-OD-20260201-001``): that is all the worklist, the logs and the exports ever show.
+
 Decoding is the slow part (a 2040x2040 PNG takes ~100 ms): it runs in a small thread pool
 (OpenCV releases the GIL) while the database writes stay sequential and in source order.
 """
@@ -20,6 +27,7 @@ Decoding is the slow part (a 2040x2040 PNG takes ~100 ms): it runs in a small th
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import re
 from collections.abc import Generator, Iterable, Sequence
@@ -29,20 +37,27 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import pydicom
+from sqlalchemy.exc import IntegrityError
 
 from rop_desktop.domain.labels import Eye
 from rop_desktop.imaging.decode import DecodedImage, ImageDecodeError, decode_image
 from rop_desktop.imaging.thumbnails import encode_jpeg, make_thumbnail
+from rop_desktop.interop.dicom import identifying_values
 from rop_desktop.interop.manifest import Manifest, ManifestError, ManifestRow, read_manifest
 from rop_desktop.interop.sources import collect_sources
 from rop_desktop.store import Study, repo
 from training.imageops import field_of_view_mask, fov_circle
 
+from . import identity
+from .identity import Found
 from .policy import Action, Actor, guarded
 
 #: Extension of the stored copy per decoded format.
 _EXT = {"png": "png", "jpeg": "jpg", "bmp": "bmp", "tiff": "tif", "dicom": "dcm", "webp": "webp"}
 THUMB_SIDE = 256
+#: Tries of an image's transaction when another workstation's import takes the new patient code first.
+_ATTEMPTS = 3
 _EYE_TOKENS = {
     "od": Eye.OD, "re": Eye.OD, "right": Eye.OD, "r": Eye.OD,
     "os": Eye.OS, "le": Eye.OS, "left": Eye.OS, "l": Eye.OS,
@@ -104,6 +119,7 @@ class _Prepared:
     thumbnail_jpeg: bytes
     fov_png: bytes | None
     fov: tuple[float, float, float] | None
+    identity: tuple[tuple[str, str], ...] = ()  #: (kind, value) identifying the patient in DICOM tags
 
 
 def _prepare(path: Path) -> _Prepared:
@@ -126,7 +142,16 @@ def _prepare(path: Path) -> _Prepared:
         full &= cv2.resize(mask, (decoded.width, decoded.height), interpolation=cv2.INTER_NEAREST)
         ok, buf = cv2.imencode(".png", full, [cv2.IMWRITE_PNG_BILEVEL, 1])
         fov_png = buf.tobytes() if ok else None
-    return _Prepared(path, data, hashlib.sha256(data).hexdigest(), decoded, thumb, fov_png, fov)
+    found = tuple(_dicom_identity(data)) if decoded.format == "dicom" else ()
+    return _Prepared(path, data, hashlib.sha256(data).hexdigest(), decoded, thumb, fov_png, fov, found)
+
+
+def _dicom_identity(data: bytes) -> list[tuple[str, str]]:
+    """The patient's identifiers in a DICOM file's tags (the pixels were decoded already)."""
+    try:
+        return identifying_values(pydicom.dcmread(io.BytesIO(data), stop_before_pixels=True, force=True))
+    except Exception:  # noqa: BLE001 - decode_image read it: whatever pydicom refuses now holds no tag we need
+        return []
 
 
 def thumbnail_file(sha256: str) -> str:
@@ -154,15 +179,16 @@ def eye_from_name(name: str) -> Eye | None:
     return found.pop() if len(found) == 1 else None
 
 
-def _patient_code(path: Path, row: ManifestRow | None, decoded: DecodedImage, sha256: str) -> str:
+def _found(p: _Prepared, row: ManifestRow | None) -> list[Found]:
+    """What identifies this image's patient and file, hospital numbers first (the manifest's wins)."""
+    found = []
     if row is not None and row.patient:
-        return row.patient.strip()
-    patient_id = decoded.meta.get("patient_id")
-    if patient_id:
-        # never store a hospital identifier: a stable pseudonym derived from it
-        return "P-" + hashlib.sha256(str(patient_id).encode()).hexdigest()[:10].upper()
-    # file names may carry a hospital number or a name: never use them as the patient code
-    return "UNK-" + sha256[:10].upper()
+        found.append(Found("patient_id", row.patient, "manifest"))
+    found += [Found(kind, value, "dicom") for kind, value in p.identity]
+    if row is not None and row.patient_name:
+        found.append(Found("patient_name", row.patient_name, "manifest"))
+    found += [Found("file_name", p.path.name, "file"), Found("source_path", str(p.path.resolve()), "file")]
+    return identity.clean(found)
 
 
 @guarded(Action.IMPORT_IMAGES)
@@ -173,7 +199,9 @@ def import_images(study: Study, actor: Actor, sources: Sequence[str | Path],
 
     Patient, eye, exam date, gestational age, birth weight and hospital diagnosis come from the
     manifest row of the file when there is one, else from the DICOM tags, else (eye only) from
-    the file name. Without either, each image gets its own pseudonymous patient ``UNK-<first hex digits of its SHA-256>``.
+    the file name. The patient is the one an earlier import found by the same hospital number
+    (manifest ``patient`` or DICOM PatientID), else a new one with the next code; without any
+    hospital number each image gets a patient of its own. See the module doc for the identity.
     Raises :class:`ManifestError` before importing anything if the manifest is unusable.
     """
     summary = ImportSummary()
@@ -262,23 +290,14 @@ def _store_one(study: Study, p: _Prepared, row: ManifestRow | None, summary: Imp
     file_existed = study.image_path(f"{p.sha256[:2]}/{p.sha256}.{ext}").exists()
     relative = study.store_image_bytes(p.data, p.sha256, ext)
     try:
-        with study.session() as session:
-            patient = repo.get_or_create_patient(
-                session, _patient_code(p.path, row, d, p.sha256),
-                gestational_age_weeks=row.gestational_age if row else None,
-                birth_weight_g=round(row.birth_weight) if row and row.birth_weight is not None else None)
-            exam = repo.get_or_create_exam(
-                session, patient, (row.exam_date if row and row.exam_date else d.meta.get("exam_date")),
-                (row.camera if row and row.camera else d.meta.get("camera")),
-                (row.site if row and row.site else d.meta.get("site")),
-                pma_weeks=row.pma if row else None)
-            eye = (row.eye if row and row.eye else None) or d.meta.get("laterality") or eye_from_name(p.path.name)
-            image = repo.add_image(
-                session, exam=exam, file=relative, original_name=p.path.name, sha256=p.sha256,
-                width=d.width, height=d.height, format=d.format, bytes=len(p.data), eye=eye,
-                hospital_diagnosis=row.hospital_diagnosis if row else None, fov=p.fov,
-                source_path=str(p.path.resolve()))
-            image_id = image.id
+        for attempt in range(_ATTEMPTS):
+            try:
+                image_id = _add_rows(study, p, row, relative)
+                break
+            except IntegrityError:
+                # another workstation's import took the same new patient code: try again, with the next
+                if attempt == _ATTEMPTS - 1:
+                    raise
         _write_cache(study, thumbnail_file(p.sha256), p.thumbnail_jpeg)
         if p.fov_png is not None:
             _write_cache(study, fov_mask_file(p.sha256), p.fov_png)
@@ -290,6 +309,29 @@ def _store_one(study: Study, p: _Prepared, row: ManifestRow | None, summary: Imp
         return problem
     summary.imported.append(image_id)
     return None
+
+
+def _add_rows(study: Study, p: _Prepared, row: ManifestRow | None, relative: str) -> int:
+    """The patient (found or new), exam, image and identity rows of one image, in one transaction."""
+    d = p.decoded
+    found = _found(p, row)
+    with study.session() as session:
+        patient = identity.patient_for(
+            session, found, gestational_age_weeks=row.gestational_age if row else None,
+            birth_weight_g=round(row.birth_weight) if row and row.birth_weight is not None else None)
+        exam = repo.get_or_create_exam(
+            session, patient, (row.exam_date if row and row.exam_date else d.meta.get("exam_date")),
+            (row.camera if row and row.camera else d.meta.get("camera")),
+            (row.site if row and row.site else d.meta.get("site")),
+            pma_weeks=row.pma if row else None)
+        eye = (row.eye if row and row.eye else None) or d.meta.get("laterality") or eye_from_name(p.path.name)
+        image = repo.add_image(
+            session, exam=exam, file=relative, original_name=identity.new_image_name(session, patient, eye,
+                                                                                     exam.exam_date),
+            sha256=p.sha256, width=d.width, height=d.height, format=d.format, bytes=len(p.data), eye=eye,
+            hospital_diagnosis=row.hospital_diagnosis if row else None, fov=p.fov, source_path=None)
+        identity.record(session, patient, image, found)
+        return image.id
 
 
 @guarded(Action.IMPORT_IMAGES)

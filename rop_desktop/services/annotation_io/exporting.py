@@ -1,7 +1,11 @@
 """Export a study's outlines and grades as VIA, labelme, COCO, mask PNGs or a grade CSV.
 
-Only pseudonymous data leave the study: images are named by their content-addressed file
-(``<sha256>.png``), with the patient *code* and eye; never the original name or source path.
+Only pseudonymous data leave the study: images are named by their pseudonymous name
+(``P0001-OD-20260201-001.png``, :mod:`..identity`), with the patient *code* and eye; never the
+original name or source path, and copied images carry no metadata nor DICOM header
+(:mod:`..export_images`). Graders' free-text comments stay in the study unless an admin asks for
+them (``include_comments``, :data:`Action.IDENTITY`: free text is where names slip in), and then
+every identity value of the study is scrubbed out of them.
 Outlines are moved from the app's pixel-corner convention to the files' pixel-centre one
 (-0.5 px), as :mod:`rop_desktop.services.export` does. VIA and labelme polygons have no holes
 (they are dropped there); COCO writes a polygon with holes as RLE, masks keep them.
@@ -19,9 +23,8 @@ from __future__ import annotations
 import csv
 import json
 import re
-import shutil
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -34,6 +37,7 @@ from rop_desktop.domain.consensus import consensus_geometry
 from rop_desktop.domain.grades import GRADE_FIELDS, GradeValues
 from rop_desktop.domain.labels import LesionType, Stage
 from rop_desktop.domain.shapes import Shape
+from rop_desktop.imaging.decode import ImageDecodeError
 from rop_desktop.store import Study, repo
 from training.data.io import write_mask
 from training.formats.labelme import LabelmeFile, LabelmeShape, write_labelme
@@ -41,7 +45,9 @@ from training.formats.masks import clean_polygons, polygon_rings, polygons_to_ma
 from training.formats.via import ViaImage, ViaProject, ViaRegion, default_settings, write_via
 
 from ..export import PIXEL_CENTRE_SHIFT
+from ..export_images import clean_image
 from ..grading import shape_of
+from ..identity import Scrubber
 from ..policy import Action, Actor, allowed, check, guarded
 from ..reference import commonest_kind, geometry_choice, voter_shapes
 from .model import FORMATS, AnnotationIOError
@@ -49,6 +55,8 @@ from .model import FORMATS, AnnotationIOError
 REFERENCE = "reference"
 GraderSelection = Sequence[str] | Literal["reference"] | None
 CATEGORIES = [{"id": k, "name": t.value, "supercategory": "rop_lesion"} for k, t in enumerate(LesionType, start=1)]
+#: The suffix of an exported image file by stored format (what :func:`clean_image` writes).
+_SUFFIX = {"png": ".png", "jpeg": ".jpg", "bmp": ".bmp"}
 
 
 @dataclass
@@ -62,12 +70,13 @@ class _Entry:
     grades: dict[str, GradeValues] = field(default_factory=dict)     # grader → grade (submitted only, unless drafts)
     shapes: list[tuple[str, Shape, Polygon]] = field(default_factory=list)  # grader, shape, file polygon
     source: Path | None = None
+    format: str = "png"  # the stored file's format
 
 
 @guarded(Action.EXPORT_OWN)
 def export_annotations(study: Study, actor: Actor, fmt: str, folder: str | Path, *,
                        graders: GraderSelection = None, include_drafts: bool = False, per_grader: bool = False,
-                       copy_images: bool = False) -> Path:
+                       copy_images: bool = False, include_comments: bool = False) -> Path:
     """Write annotations in ``fmt`` under ``folder``; returns the file (or folder) written.
 
     ``graders``: a list of account names, ``"reference"`` for the reference standard (its grade
@@ -76,29 +85,37 @@ def export_annotations(study: Study, actor: Actor, fmt: str, folder: str | Path,
     or the reference, needs :data:`Action.EXPORT_ALL`; a refusal (:class:`AccessDenied`) comes
     before anything is written. ``include_drafts`` also writes unsubmitted grades and the
     outlines of images whose grade is not submitted. ``per_grader`` (masks only) writes one mask
-    per grader instead of their union; ``copy_images`` also copies the images (pseudonymous
-    names) into ``folder/images``.
+    per grader instead of their union; ``copy_images`` also writes the images (pseudonymous
+    names, no metadata) into ``folder/images``. ``include_comments`` (admins only) writes the
+    graders' comments, scrubbed of the study's identity values; without it no comment leaves.
     """
     if fmt not in FORMATS:
         raise AnnotationIOError(f"unknown annotation format {fmt!r}: expected one of {', '.join(FORMATS)}")
     selection = _permitted_selection(study, actor, graders)
+    scrub: Scrubber | None = None
+    if include_comments:
+        check(study, actor, Action.IDENTITY)
+        with study.session() as session:
+            scrub = Scrubber.of_study(session)
     out = Path(folder)
     try:
         out.mkdir(parents=True, exist_ok=True)
-        entries = _collect(study, selection, include_drafts)
+        entries = _collect(study, selection, include_drafts, scrub)
         if copy_images:
-            (out / "images").mkdir(exist_ok=True)
             for e in entries:
                 if e.source is not None:
-                    shutil.copyfile(e.source, out / "images" / e.name)
+                    e.name = clean_image(e.source, e.format).write(out / "images" / Path(e.name).stem).name
         writer = {"via": _write_via, "labelme": _write_labelme, "coco": _write_coco, "grades_csv": _write_csv,
                   "masks": lambda es, o, _: _write_masks(es, o, per_grader)}[fmt]
         written = writer(entries, out, copy_images)
     except OSError as exc:
         raise AnnotationIOError(f"cannot write in {out}: {exc.strerror or exc}") from exc
+    except ImageDecodeError as exc:
+        raise AnnotationIOError(f"cannot copy an image: {exc.reason}") from exc
     with study.session() as session:
         repo.add_audit(session, "annotations", 0, "export", grader=actor.id,
                        after={"format": fmt, "folder": str(out.resolve()), "include_drafts": include_drafts,
+                              "include_comments": include_comments,
                               "graders": selection if selection is None or selection == REFERENCE
                               else list(selection), "images": len(entries)})
     return written
@@ -123,7 +140,8 @@ def _file_polygon(shape: Shape) -> Polygon:
     return affinity.translate(poly, PIXEL_CENTRE_SHIFT, PIXEL_CENTRE_SHIFT)
 
 
-def _collect(study: Study, graders: GraderSelection, include_drafts: bool) -> list[_Entry]:
+def _collect(study: Study, graders: GraderSelection, include_drafts: bool, scrub: Scrubber | None) -> list[_Entry]:
+    """The entries to write; grades without comments unless ``scrub`` (then scrubbed comments)."""
     entries = []
     wanted = None if graders is None or graders == REFERENCE else set(graders)
     with study.session() as session:
@@ -131,20 +149,20 @@ def _collect(study: Study, graders: GraderSelection, include_drafts: bool) -> li
         refs = {r.image_id: r for r in repo.list_references(session)} if graders == REFERENCE else {}
         voters = voter_shapes(session, list(refs)) if refs else {}
         for image in images:
-            e = _Entry(Path(image.file).name, image.width, image.height,
+            e = _Entry(image.original_name + _SUFFIX.get(image.format, ".png"), image.width, image.height,
                        {"patient": image.exam.patient.code, "eye": image.eye.value if image.eye else ""},
-                       source=study.image_path(image))
+                       source=study.image_path(image), format=image.format)
             if graders == REFERENCE:
                 ref = refs.get(image.id)
                 if ref is None:
                     continue
-                e.grades[REFERENCE] = ref.values
+                e.grades[REFERENCE] = _comment(ref.values, scrub)
                 e.shapes = [(REFERENCE, s, _file_polygon(s)) for s in _reference_shapes(session, image.id, ref,
                                                                                          voters.get(image.id, {}))]
             else:
                 grades = [g for g in repo.grades_for_image(session, image.id, submitted_only=not include_drafts)
                           if wanted is None or g.grader.name in wanted]
-                e.grades = {g.grader.name: g.values for g in grades}
+                e.grades = {g.grader.name: _comment(g.values, scrub) for g in grades}
                 submitted = {g.grader_id for g in grades if g.submitted}
                 for a in repo.annotations_for(session, image.id):
                     if (wanted is None or a.grader.name in wanted) and (include_drafts or a.grader_id in submitted):
@@ -152,6 +170,11 @@ def _collect(study: Study, graders: GraderSelection, include_drafts: bool) -> li
                         e.shapes.append((a.grader.name, shape, _file_polygon(shape)))
             entries.append(e)
     return entries
+
+
+def _comment(values: GradeValues, scrub: Scrubber | None) -> GradeValues:
+    """``values`` with its comment scrubbed (``scrub``) or, by default, left out."""
+    return replace(values, comment=scrub(values.comment) if scrub is not None else "")
 
 
 def _reference_shapes(session: Any, image_id: int, ref: Any, voters: dict[str, list[Shape]]) -> list[Shape]:

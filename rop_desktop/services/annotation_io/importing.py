@@ -8,8 +8,9 @@ different outlines) is skipped and listed as an :class:`~.model.ImportConflict`.
 account are replaced (a warning says so). Every change is audited with the admin as the actor,
 the receiving account and the file in the payload, and the state before and after.
 
-Each image is matched to the study by its original file name (or the stored content-addressed
-name, or its SHA-256, or the name's stem), optionally after importing the image files first.
+Each image is matched to the study by the file name it was imported under (kept in the identity
+table, which an admin may read), its pseudonymous name, the stored content-addressed name, its
+SHA-256, or any of their stems, optionally after importing the image files first.
 Every outline goes through :func:`rop_desktop.domain.geometry.validate_polygon` (repaired,
 clipped to the image, or refused) and is stored as source ``"imported"``, together with a
 *submitted* grade so that it takes part in the votes; the images' references are settled again
@@ -36,6 +37,7 @@ from training.formats.errors import FormatError, Problem
 from training.formats.masks import clean_polygons
 
 from ..grading import shape_of
+from ..identity import original_file_names
 from ..importer import run_import
 from ..policy import Action, Actor, guarded
 from ..reference import settle_images
@@ -147,13 +149,15 @@ def _read(fmt: str, source: Path, sizes: Mapping[str, tuple[int, int]], rules: A
 
 
 def _image_index(study: Study) -> tuple[dict[str, list[_ImageRef]], dict[str, tuple[int, int]]]:
-    """Lower-case names (original, stored, SHA-256, their stems) → images; and names → (h, w)."""
+    """Lower-case names (imported under, pseudonymous, stored, SHA-256, their stems) → images; and
+    names → (h, w)."""
     index: dict[str, list[_ImageRef]] = defaultdict(list)
     sizes: dict[str, tuple[int, int]] = {}
     with study.session() as session:
+        imported_as = original_file_names(session)
         for image in repo.list_images(session):
             target = (image.id, image.width, image.height)
-            names = {image.original_name, Path(image.file).name, image.sha256}
+            names = {image.original_name, Path(image.file).name, image.sha256, *imported_as.get(image.id, ())}
             for name in names | {Path(n).stem for n in names}:
                 if target not in index[name.lower()]:
                     index[name.lower()].append(target)

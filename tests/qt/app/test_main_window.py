@@ -34,7 +34,8 @@ def test_window_opens_on_the_demo_study_and_shows_the_first_image(qtbot, window)
     assert model.image_id_at(0) == first
     assert window.canvas.image_size() == (640, 480)
     assert "Test grader" in window.grader_label.text()
-    assert "DEMO-" in window.image_label.text()
+    assert window.image_label.text().startswith("P0001 · ")  # the study's code, not the demo's file names
+    assert "DEMO-" not in window.image_label.text()
 
 
 def test_clicking_a_worklist_row_opens_that_image(qtbot, window) -> None:

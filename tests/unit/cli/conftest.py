@@ -29,7 +29,8 @@ from rop_desktop.domain.labels import LesionType, Quality, RopPresence, Stage
 from rop_desktop.domain.shapes import Shape, new_shape_id
 from rop_desktop.services.accounts import GRADER_PASSWORD_SETTING, set_study_setting, sign_in
 from rop_desktop.services.grading import GradingService
-from rop_desktop.store import Study, pg_roles, repo
+from rop_desktop.services.identity import original_file_names
+from rop_desktop.store import Study, pg_roles
 
 ADMIN_PW = "admin password 1"
 JUDGE_PW = "judge password 1"
@@ -85,7 +86,7 @@ def box(x0: float, y0: float, x1: float, y1: float) -> Shape:
 @dataclass
 class CliStudy:
     folder: Path
-    images: dict[str, int]  # original file name → image id
+    images: dict[str, int]  # the file name it was imported under → image id
 
     def open(self) -> Study:
         return Study.open(self.folder)
@@ -114,7 +115,7 @@ def cli_study(tmp_path: Path, cli: Cli, _backend: str) -> Iterator[CliStudy]:
                password=ADMIN_PW, new_password=JUDGE_PW).code == 0
     with Study.open(folder) as study:
         with study.session() as session:
-            images = {i.original_name: i.id for i in repo.list_images(session)}
+            images = {names[0]: image_id for image_id, names in original_file_names(session).items()}
         a = GradingService(study, sign_in(study, "Dr. A", ""))
         a.save_shape(images["img0.png"], box(5, 5, 20, 20))
         a.submit(images["img0.png"], grade("yes", "2"))

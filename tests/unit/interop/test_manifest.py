@@ -122,3 +122,10 @@ def test_files_that_are_not_manifests(data: bytes, reason: str) -> None:
 def test_unreadable_manifest_file(tmp_path: Path) -> None:
     with pytest.raises(ManifestError, match="cannot read missing.csv"):
         read_manifest(tmp_path / "missing.csv")
+
+
+def test_hospital_numbers_and_names_are_read_for_the_identity_table() -> None:
+    manifest = parse_manifest(b"Image,MRN,Patient Name,Eye\nMRN-00123456 DOE BABY_OD.png,MRN-00123456,DOE BABY,OD\n")
+    row = manifest.lookup("MRN-00123456 DOE BABY_OD.png")
+    assert row is not None and (row.patient, row.patient_name) == ("MRN-00123456", "DOE BABY")
+    assert manifest.columns["patient"] == "MRN" and manifest.columns["patient_name"] == "Patient Name"

@@ -4,6 +4,7 @@ CSVs, round trips per format, bad input, and the real HVDROPDB ridge masks."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from rop_desktop.services import accounts
 from rop_desktop.services.accounts import create_account, create_first_admin, set_study_setting
 from rop_desktop.services.annotation_io import AnnotationIOError, export_annotations, import_annotations
 from rop_desktop.services.grading import GradingService, shape_of
+from rop_desktop.services.identity import original_file_names
 from rop_desktop.services.importer import run_import
 from rop_desktop.services.policy import AccessDenied
 from rop_desktop.services.reference import ReferenceService, recompute_references
@@ -249,7 +251,8 @@ def test_exports_are_pseudonymous_and_reference(hand: HandStudy, tmp_path: Path)
         out = export_annotations(drawn.study, drawn.adjudicator, fmt, tmp_path / fmt, copy_images=fmt == "labelme")
         files = [out] if out.is_file() else [p for p in out.rglob("*.json")]
         text = "".join(p.read_text(encoding="utf-8") for p in files)
-        assert "img0" not in text and str(tmp_path) not in text and "P001" in text
+        assert "img0" not in text and str(tmp_path) not in text and "P0001-OD-20260201-001" in text
+        assert re.search(r"\bP001\b", text) is None  # the manifest's patient value stays in the study
     masks = export_annotations(drawn.study, drawn.adjudicator, "masks", tmp_path / "ref", graders="reference")
     ref = read_mask(next(masks.glob("*.png")))
     assert ref[25, 25] == 255 and ref[2, 2] == 0
@@ -286,7 +289,7 @@ def test_hvdropdb_masks_become_polygons(hvdropdb: Path, tmp_path: Path) -> None:
         summary = import_annotations(study, admin, "masks", masks, images=[hvdropdb / "images" / n for n in names])
         assert len(summary.images) == 5 and not summary.errors
         with study.session() as session:
-            by_name = {i.original_name: i.id for i in repo.list_images(session)}
+            by_name = {name: i for i, names in original_file_names(session).items() for name in names}
         shapes = _shapes(study, summary.grader)
         for name in names:
             original = read_mask(hvdropdb / "masks" / name) > 0

@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from pathlib import Path
 
 import numpy as np
 import pytest
+from sqlalchemy import select
 
 from rop_desktop.services.accounts import sign_in
 from rop_desktop.services.demo_study import DEMO_ADJUDICATOR, DEMO_GRADER, DEMO_PASSWORDS, TRUTH_FILE
 from rop_desktop.services.export import REFERENCE_CSV_COLUMNS, ExportError, export_reference_csv, export_snapshot
+from rop_desktop.services.identity import original_file_names
 from rop_desktop.services.policy import AccessDenied
 from rop_desktop.services.reference import ReferenceService, recompute_references
 from rop_desktop.store import Study, repo
+from rop_desktop.store.models import Identity
 from training.data.io import read_mask
 from training.formats.masks import polygons_to_mask
 from training.snapshot import Snapshot
@@ -63,7 +67,8 @@ def test_snapshot_of_the_reference_standard(decided: HandStudy, tmp_path: Path) 
     assert set(records) == {i[0], i[1], i[2], i[3]}
     r0, r1, r2, r3 = (records[k] for k in i[:4])
     assert (r0.label_binary, r0.stage, r0.stage3, r0.quality) == (1, "2", 1, "gradable")
-    assert (r0.patient, r0.eye, r0.camera, r0.exam_date) == ("P001", "OD", "RetCam 3", "2026-02-01")
+    assert (r0.patient, r0.eye, r0.camera, r0.exam_date) == ("P0001", "OD", "RetCam 3", "2026-02-01")
+    assert r0.id == "P0001-OD-20260201-001" and Path(r0.image).name == "P0001-OD-20260201-001.png"
     assert r0.graders["Dr. D"] == {"rop": 0, "stage": "0", "plus": None, "quality": "gradable"}
     # shapes are pixel-corner, snapshots pixel-centre: the 3-of-4 outline covers exactly pixels 10..19 x 10..17
     assert np.array_equal(read_mask(loaded.mask_path(r0)) > 0, _box(10, 10, 19, 17))
@@ -109,10 +114,11 @@ def test_reference_csv(decided: HandStudy, tmp_path: Path) -> None:
         rows = list(reader)
     assert tuple(reader.fieldnames) == REFERENCE_CSV_COLUMNS and len(rows) == 4
     adjudicated = next(r for r in rows if r["method"] == "adjudicated")
-    assert adjudicated["decided_by"] == "Dr. Judge" and adjudicated["patient"] == "P002"
+    assert adjudicated["decided_by"] == "Dr. Judge" and adjudicated["patient"] == "P0002"
     assert (adjudicated["rop"], adjudicated["stage"], adjudicated["quality"]) == ("yes", "2", "gradable")
     assert {r["method"] for r in rows} == {"majority", "unanimous", "ungradable_majority", "adjudicated"}
-    assert all(r["decided_at"] and len(r["sha256"]) == 64 and r["image_file"].startswith(r["sha256"]) for r in rows)
+    assert all(r["decided_at"] and len(r["sha256"]) == 64 and r["image"].startswith(r["patient"] + "-") for r in rows)
+    assert "comment" not in reader.fieldnames  # free text never leaves with the reference
     _assert_pseudonymous(path.read_text(encoding="utf-8"), decided.study)
 
 
@@ -126,12 +132,15 @@ def test_graders_export_neither_the_reference_nor_a_snapshot(decided: HandStudy,
 
 
 def _assert_pseudonymous(text: str, study: Study) -> None:
+    """No value of the identity table (manifest patient ids, file names and their stems, source
+    folders) in ``text``, nor the study's folder."""
     with study.session() as session:
-        images = repo.list_images(session)
-    for image in images:
-        assert image.original_name not in text
-        assert image.source_path and image.source_path not in text
-        assert str(Path(image.source_path).parent) not in text
+        rows = [tuple(r) for r in session.execute(select(Identity.kind, Identity.value))]
+    assert rows
+    for kind, value in rows:
+        secrets = {value, Path(value).stem, str(Path(value).parent)} if kind != "patient_id" else {value}
+        for secret in secrets:
+            assert re.search(rf"(?<![0-9A-Za-z]){re.escape(secret)}(?![0-9A-Za-z])", text) is None, (kind, secret)
     assert str(study.root) not in text
 
 
@@ -152,7 +161,8 @@ def test_demo_study_export(demo_study_dir: Path, tmp_path: Path) -> None:
         assert not (tmp_path / "mine.csv").exists()
         _assert_pseudonymous(csv_path.read_text(encoding="utf-8"), study)
         with study.session() as session:
-            names = {im.sha256: im.original_name for im in repo.list_images(session)}
+            imported_as = original_file_names(session)
+            names = {im.sha256: imported_as[im.id][0] for im in repo.list_images(session)}
     truth = json.loads((demo_study_dir / TRUTH_FILE).read_text(encoding="utf-8"))["images"]
     overlap = total = lesions = 0
     for record in loaded:

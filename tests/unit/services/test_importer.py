@@ -10,14 +10,18 @@ import pydicom
 import pytest
 from pydicom.dataset import FileDataset, FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian, SecondaryCaptureImageStorage, generate_uid
+from sqlalchemy import func, select
 
 from rop_desktop.cli import run
 from rop_desktop.domain.labels import Eye
 from rop_desktop.interop.manifest import Manifest, ManifestRow
+from rop_desktop.services import identity
 from rop_desktop.services.accounts import create_account, create_first_admin
+from rop_desktop.services.identity import original_file_names
 from rop_desktop.services.importer import fov_mask_file, import_images, run_import, thumbnail_file
 from rop_desktop.services.policy import AccessDenied, Actor
 from rop_desktop.store import Study, pg_roles, repo
+from rop_desktop.store.models import Identity, Patient
 
 from .conftest import PASSWORD, as_actor
 
@@ -93,15 +97,18 @@ def test_good_duplicate_corrupt_truncated_and_non_image_files(tmp_path: Path, st
 
     assert len(summary.imported) == 4
     assert [Path(d.path).name for d in summary.duplicates] == ["copy_of_a.png"]
-    assert "a_OD.png" in summary.duplicates[0].reason
+    assert "same content as P0001-OD-undated-001" in summary.duplicates[0].reason  # the study's name for it
     failed = {Path(f.path).name: f.reason for f in summary.failed}
     assert set(failed) == {"corrupt.png", "truncated.jpg", "fake.png"}
     assert "truncated" in failed["truncated.jpg"]
     with study.session() as session:
         images = repo.list_images(session)
         assert len(images) == 4
-        by_name = {i.original_name: i for i in images}
+        by_name = {name: i for i in images for name in original_file_names(session)[i.id]}
         assert by_name["a_OD.png"].eye is Eye.OD and by_name["b_OS.jpg"].eye is Eye.OS
+        assert [i.original_name for i in images] == ["P0001-OD-undated-001", "P0002-OS-undated-001",
+                                                     "P0003-NA-undated-001", "P0004-NA-undated-001"]
+        assert all(i.source_path is None for i in images)  # the folder is identity too
         for image in images:
             assert study.image_path(image).read_bytes()  # content-addressed copy exists
             assert study.cache_path(thumbnail_file(image.sha256)).exists()
@@ -126,9 +133,10 @@ def test_manifest_supplies_patient_eye_and_diagnosis(tmp_path: Path, study: Stud
     assert summary.unmatched_manifest_rows == ["img3.png"]
     with study.session() as session:
         images = repo.list_images(session)
-        assert {i.exam.patient.code for i in images} == {"BABY-01"}
+        assert {i.exam.patient.code for i in images} == {"P0001"}  # BABY-01 is in the identity table only
         assert len({i.exam_id for i in images}) == 1  # same patient, date, camera: one exam
-        img1 = next(i for i in images if i.original_name == "img1.png")
+        assert [i.original_name for i in images] == ["P0001-OD-20260301-001", "P0001-OS-20260301-001"]
+        img1 = next(i for i in images if "img1.png" in original_file_names(session)[i.id])
         assert img1.eye is Eye.OD and img1.hospital_diagnosis == "stage 2"
         assert img1.exam.patient.gestational_age_weeks == 26.5 and img1.exam.patient.birth_weight_g == 820
 
@@ -144,8 +152,10 @@ def test_dicom_pixels_and_tags_with_pseudonymous_patient(tmp_path: Path, study: 
         assert image.eye is Eye.OS
         assert str(image.exam.exam_date) == "2026-03-01"
         assert "RetCam" in (image.exam.camera or "")
-        code = image.exam.patient.code
-        assert code.startswith("P-") and "123456" not in code  # the hospital ID is never stored
+        assert image.exam.patient.code == "P0001" and image.original_name == "P0001-OS-20260301-001"
+        kept = {(r.kind, r.value, r.source) for r in session.scalars(select(Identity))}
+        assert {("patient_id", "HOSP-123456", "dicom"), ("patient_name", "Doe^Baby", "dicom"),
+                ("file_name", "IM0001", "file")} <= kept  # the hospital's ID: in the identity table only
 
 
 def test_cancel_leaves_only_whole_images(tmp_path: Path, study: Study, admin: Actor) -> None:
@@ -164,18 +174,58 @@ def test_cancel_leaves_only_whole_images(tmp_path: Path, study: Study, admin: Ac
     assert len(stored) == 2  # no orphan files from the read-ahead
 
 
-def test_failure_inside_one_image_rolls_back_its_rows_and_file(tmp_path: Path, study: Study, admin: Actor) -> None:
+def test_failure_inside_one_image_rolls_back_its_rows_and_file(tmp_path: Path, study: Study, admin: Actor,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
     src = tmp_path / "src"
     _write(src / "ok.png", _fundus(1))
     _write(src / "bad.png", _fundus(2))
-    manifest = Manifest(rows={"bad.png": ManifestRow(file="bad.png", line=2, patient="   ")})
+    manifest = Manifest(rows={"bad.png": ManifestRow(file="bad.png", line=2, patient="MRN-BAD")})
+    keep = identity.record
+
+    def failing(session, patient, image, found):  # the last write of the image's transaction fails
+        if any(f.value == "MRN-BAD" for f in found):
+            raise RuntimeError("disk full")
+        keep(session, patient, image, found)
+
+    monkeypatch.setattr(identity, "record", failing)
     summary = run_import(study, admin, [src], manifest)
     assert [Path(f.path).name for f in summary.failed] == ["bad.png"]
     assert "could not be stored" in summary.failed[0].reason
     with study.session() as session:
-        assert [i.original_name for i in repo.list_images(session)] == ["ok.png"]
+        assert [i.original_name for i in repo.list_images(session)] == ["P0001-NA-undated-001"]
         assert repo.count_images(session) == 1
+        assert session.scalar(select(func.count()).select_from(Patient)) == 1  # no patient left behind
+        assert "MRN-BAD" not in {r.value for r in session.scalars(select(Identity))}
     assert len(list(study.iter_image_files())) == 1
+
+
+def test_a_later_import_finds_the_patient_by_any_hospital_number(tmp_path: Path, study: Study,
+                                                                 admin: Actor) -> None:
+    """The manifest's MRN and the DICOM PatientID find the same infant again; nobody else does."""
+    _write(tmp_path / "first" / "MRN-00123456 DOE BABY OD.png", _fundus(1))
+    manifest = tmp_path / "m.csv"
+    manifest.write_text("file,patient,patient name,eye,exam_date\n"
+                        "MRN-00123456 DOE BABY OD.png,HOSP-123456,DOE BABY,OD,2026-02-01\n", encoding="utf-8")
+    assert not run_import(study, admin, [tmp_path / "first"], manifest).failed
+    _dicom(tmp_path / "second" / "IM0001", _fundus(2))  # PatientID HOSP-123456, a month later
+    _write(tmp_path / "third" / "other.png", _fundus(3))  # nobody said who: a patient of its own
+    assert not run_import(study, admin, [tmp_path / "second", tmp_path / "third"]).failed
+    with study.session() as session:
+        names = [i.original_name for i in repo.list_images(session)]
+        assert names == ["P0001-OD-20260201-001", "P0001-OS-20260301-001", "P0002-NA-undated-001"]
+        text = " ".join(names + [p.code for p in session.scalars(select(Patient))])
+    for secret in ("HOSP", "123456", "DOE", "Doe", "other"):
+        assert secret not in text
+
+
+def test_codes_stay_unique_when_an_old_study_already_used_the_format(tmp_path: Path, study: Study,
+                                                                      admin: Actor) -> None:
+    with study.session() as session:
+        repo.get_or_create_patient(session, "P0007")  # a code made before (a test, a migration)
+    _write(tmp_path / "src" / "a.png", _fundus(1))
+    assert not run_import(study, admin, [tmp_path / "src"]).failed
+    with study.session() as session:
+        assert sorted(p.code for p in session.scalars(select(Patient))) == ["P0007", "P0008"]
 
 
 def test_only_an_admin_imports_images(tmp_path: Path, study: Study, admin: Actor) -> None:
