@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import atexit
+import gc
 import os
 import sys
 from pathlib import Path
@@ -30,8 +32,10 @@ def build_window(study, actor: Actor, *, memory: AccountMemory | None = None):  
     remembers the account signed in on this workstation (default: the per-user settings file)."""
     from rop_desktop.services.grading import GradingService
     from rop_desktop.ui.controllers.accounts import install_account_menus
+    from rop_desktop.ui.controllers.exams import install_exam_features
     from rop_desktop.ui.controllers.interop_menu import install_interop_menu
     from rop_desktop.ui.controllers.keys import bind_window_keys
+    from rop_desktop.ui.controllers.landmarks import install_landmark_features
     from rop_desktop.ui.controllers.model import install_model_features
     from rop_desktop.ui.controllers.reference import install_reference_features
     from rop_desktop.ui.controllers.study_menu import StudyMenu
@@ -58,8 +62,10 @@ def build_window(study, actor: Actor, *, memory: AccountMemory | None = None):  
     window.interop = install_interop_menu(window, study, service.actor, window.workspace.reload_study_lists)
     window.workspace.gradeSubmitted.connect(window.reference.on_grade_submitted)
     window.model_controller = install_model_features(window, study, service)
+    window.landmarks = install_landmark_features(window, study, service)  # disc, fovea, zone rings
+    window.exams = install_exam_features(window, study, service)  # eye-level exams, progression
     window.changes = watch_other_workstations(window, study)
-    window.changes.changed.connect(lambda _changes: window.reference.refresh_views())  # queue and tallies
+    window.changes.changed.connect(window.reference.on_changes)  # queue and tallies
     window.worklist.set_proxy(window.model_controller.worklist_columns)
 
     def next_todo_rule(checked: bool) -> None:
@@ -72,7 +78,23 @@ def build_window(study, actor: Actor, *, memory: AccountMemory | None = None):  
 
     window.uncertain_first_action.toggled.connect(next_todo_rule)
     window.canvas.setFocus()
+    freeze_long_lived_objects()
     return window
+
+
+def freeze_long_lived_objects() -> None:
+    """The libraries and the window are ~500,000 long-lived Python objects: a full garbage
+    collection walking them holds the interpreter for 0.1-0.4 s, whichever thread triggered it —
+    a frozen window. Frozen, later collections walk only what the work itself allocates (issue 15).
+    They are unfrozen at exit, so that the interpreter's shutdown still releases them."""
+    global _UNFREEZE_AT_EXIT
+    gc.freeze()
+    if not _UNFREEZE_AT_EXIT:
+        atexit.register(gc.unfreeze)
+        _UNFREEZE_AT_EXIT = True
+
+
+_UNFREEZE_AT_EXIT = False
 
 
 #: Main windows opened by File → Switch grader… (each keeps a reference until it is destroyed).
@@ -130,7 +152,7 @@ def watch_other_workstations(window, study):  # noqa: ANN001, ANN201 - compositi
     from rop_desktop.workers.change_watcher import ChangeWatcher
 
     watcher = ChangeWatcher(ChangeFeed(study), parent=window)
-    watcher.changed.connect(lambda _changes: window.workspace.refresh_worklist())
+    watcher.changed.connect(window.workspace.apply_changes)  # the rows they touched, not the whole list
     watcher.failed.connect(lambda text: window.statusBar().showMessage(text, 10_000))
     watcher.restored.connect(lambda: window.statusBar().showMessage("Connection to the study restored.", 5000))
     window.on_shutdown(watcher.stop)

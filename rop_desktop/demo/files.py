@@ -23,9 +23,10 @@ exam, weeks, one decimal).
         "DEMO-001_OD_2026-03-01_1.png": {
           "patient": "DEMO-001", "eye": "OD", "exam_date": "2026-03-01", "view": 1,
           "truth": {<grade fields>, "poor_quality": false, "mature": false,
-                    "fov": [cx, cy, r], "disc": [cx, cy, r], "lesions": [<polygon>, ...]},
+                    "fov": [cx, cy, r], "disc": [cx, cy, r], "fovea": [x, y], "lesions": [<polygon>, ...]},
           "hospital_diagnosis": {<grade fields>},
-          "grades": {"Dr. Avery": {"values": {<grade fields>}, "polygons": [<polygon>, ...]}, ...}
+          "grades": {"Dr. Avery": {"values": {<grade fields>}, "polygons": [<polygon>, ...],
+                                   "landmarks": {"disc": [x, y], "disc_radius": r, "fovea": [x, y] | null}}, ...}
         }, ...
       }
     }
@@ -35,7 +36,9 @@ exam, weeks, one decimal).
 stored strings, absent answers as null) and read back with :meth:`GradeValues.from_dict`.
 ``<polygon>`` is ``{"type": "demarcation_line" | "ridge", "stage": "1", "points": [[x, y], ...]}``:
 one simple exterior ring in image pixel coordinates (x right, y down, origin at the top-left
-pixel's centre), not repeated at the end.
+pixel's centre), not repeated at the end. ``landmarks`` (absent on an image the grader called
+ungradable) are where that grader placed the optic disc centre, its radius and the fovea, in the
+same coordinates; the fovea is null where it lies outside the aperture.
 """
 
 from __future__ import annotations

@@ -235,4 +235,4 @@ def make_truth(spec: FundusSpec, layout: FundusLayout) -> FundusTruth:
                        extent_clock_hours=spec.extent_clock_hours, lesions=lesion_polygons(layout, spec.stage),
                        fov=(float(cx), float(cy), float(radius)), disc=(float(dx), float(dy), float(dr)),
                        vascular_border=vascular_border(layout, spec.mature), poor_quality=spec.poor_quality,
-                       mature=spec.mature)
+                       mature=spec.mature, fovea=(float(layout.fovea[0]), float(layout.fovea[1])))

@@ -24,6 +24,7 @@ from shapely.geometry import LineString, Point, Polygon, box
 
 from rop_desktop.domain.grades import GradeValues
 from rop_desktop.domain.labels import LesionType, Plus, Quality, RopPresence, Stage, Zone
+from rop_desktop.domain.zones import Landmarks
 
 from .geometry import simple_rings
 from .spec import DemoError, FundusTruth, LesionPolygon, lesion_kind
@@ -62,14 +63,18 @@ DEFAULT_GRADERS: tuple[GraderProfile, ...] = (
 
 @dataclass(frozen=True)
 class DemoGrade:
-    """One grader's answer on one image: the grade and the outlines drawn."""
+    """One grader's answer on one image: the grade, the outlines drawn and the landmarks placed."""
 
     grader: str
     values: GradeValues
     polygons: tuple[LesionPolygon, ...]
+    landmarks: Landmarks | None = None
 
     def as_dict(self) -> dict[str, object]:
-        return {"values": self.values.as_dict(), "polygons": [p.as_dict() for p in self.polygons]}
+        out: dict[str, object] = {"values": self.values.as_dict(), "polygons": [p.as_dict() for p in self.polygons]}
+        if self.landmarks is not None:
+            out["landmarks"] = self.landmarks.as_dict()
+        return out
 
 
 def tie_count(gradable_images: int) -> int:

@@ -100,8 +100,9 @@ class FundusTruth:
     ``zone`` is the zone of the vascular border (zone III for a mature retina); ``lesions`` the
     visible parts of the line/ridge (empty for stage 0); ``vascular_border`` the visible parts of
     the vascular/avascular junction as polylines (empty when mature); ``fov`` and ``disc`` are
-    circles ``(cx, cy, r)`` in pixels. ``poor_quality`` images are blurred and dark, the disease
-    underneath is still the truth.
+    circles ``(cx, cy, r)`` in pixels; ``fovea`` the fovea's centre ``(x, y)`` (it may lie outside
+    the aperture on an image aimed at the periphery). ``poor_quality`` images are blurred and dark,
+    the disease underneath is still the truth.
     """
 
     stage: Stage
@@ -115,6 +116,7 @@ class FundusTruth:
     poor_quality: bool = False
     mature: bool = False
     arop: bool = False
+    fovea: tuple[float, float] | None = None
 
     @property
     def rop(self) -> RopPresence:
@@ -132,5 +134,6 @@ class FundusTruth:
             "mature": self.mature,
             "fov": [round(v, 2) for v in self.fov],
             "disc": [round(v, 2) for v in self.disc],
+            "fovea": None if self.fovea is None else [round(v, 2) for v in self.fovea],
             "lesions": [lesion.as_dict() for lesion in self.lesions],
         }

@@ -5,6 +5,13 @@ and truth but renders pixels only when :meth:`DemoImage.render` is called. Disea
 infant: a latent severity (higher for lower gestational age, shared by both eyes, rising a little
 at the second exam) is ranked and cut into stages with fixed shares (:data:`STAGE_SHARES`), so
 every stage appears in any study of at least four patients.
+
+Serial screening: about half the infants are seen twice, a week or two apart, and a few of
+those (:data:`FOLLOW_UP_SHARE`) a third time a week later, when the worse eye has progressed —
+one stage up, the ridge more posterior, plus disease appearing — so that the progression view
+and the *Needs attention* list have something to show on first start. Those third visits, and
+every grader's landmarks (``demo.landmarks``), are drawn from random streams of their own: the
+first two visits, their grades and outlines are the same with or without them.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ from rop_desktop.domain.labels import Eye, Plus, Quality, RopPresence, Stage, Zo
 
 from .fundus import check_size, fundus_truth, render_fundus
 from .graders import DEFAULT_GRADERS, DemoGrade, GraderProfile, simulate_grades
+from .landmarks import simulate_landmarks
 from .spec import DemoError, FundusSpec, FundusTruth
 
 #: Target share of eye-exams per stage.
@@ -39,6 +47,10 @@ _EXTENT_BY_STAGE: dict[Stage, tuple[int, int]] = {Stage.S1: (1, 4), Stage.S2: (2
 _FIRST_BIRTH = date(2026, 1, 5)
 HOSPITAL_AGREEMENT = 0.9
 POOR_QUALITY_SHARE = 0.05
+#: Share of the infants seen a third time (at least one in any study with a second visit to worsen).
+FOLLOW_UP_SHARE = 0.1
+_POSTERIOR: dict[Zone, Zone] = {Zone.III: Zone.II, Zone.II: Zone.POSTERIOR_II, Zone.POSTERIOR_II: Zone.I,
+                                Zone.I: Zone.I}
 
 
 @dataclass(frozen=True)
@@ -147,11 +159,61 @@ def generate_demo(seed: int = 0, n_patients: int = 20, size: tuple[int, int] = (
         rows[i] = (unit, replace(spec, poor_quality=True), hospital)
     truths = [fundus_truth(spec, size) for _, spec, _ in rows]
     grades = simulate_grades(truths, graders, size, rng) if graders else [()] * len(rows)
+    follow_rows, follow_exams = _third_visits(units, diseases, n_patients, seed)
+    if follow_rows:
+        follow_truths = [fundus_truth(spec, size) for _, spec, _ in follow_rows]
+        follow_rng = np.random.default_rng([seed, 400])
+        follow_grades = (simulate_grades(follow_truths, graders, size, follow_rng) if graders
+                         else [()] * len(follow_rows))
+        rows, truths, grades = rows + follow_rows, truths + follow_truths, list(grades) + list(follow_grades)
+        exams = exams + follow_exams
     images = tuple(
         DemoImage(f"{unit.patient.code}_{unit.eye.value}_{unit.exam.date.isoformat()}_{spec.view}.png", unit.patient,
-                  unit.exam, unit.eye, spec.view, spec, size, truth, hospital, tuple(row))
-        for (unit, spec, hospital), truth, row in zip(rows, truths, grades))
+                  unit.exam, unit.eye, spec.view, spec, size, truth, hospital, _with_landmarks(row, truth, seed, k))
+        for k, ((unit, spec, hospital), truth, row) in enumerate(zip(rows, truths, grades)))
     return DemoStudy(seed, size, tuple(patients), tuple(exams), images, graders)
+
+
+def _with_landmarks(row: Sequence[DemoGrade], truth: FundusTruth, seed: int, k: int) -> tuple[DemoGrade, ...]:
+    """Each grader's grade of image ``k`` with the landmarks they placed (own random stream)."""
+    out = []
+    for j, grade in enumerate(row):
+        rng = np.random.default_rng([seed, 300, k, j])
+        out.append(replace(grade, landmarks=simulate_landmarks(truth, grade.values.quality, rng)))
+    return tuple(out)
+
+
+def _third_visits(units: Sequence[_Unit], diseases: Sequence[_Disease], n_patients: int,
+                  seed: int) -> tuple[list[tuple[_Unit, FundusSpec, GradeValues]], list[DemoExam]]:
+    """A third visit, a week after the second, for the infants whose second visit shows stage 1–2
+    in an eye (the most severe first): that eye one stage worse, more posterior, with plus
+    disease; the other eye as it was. One view per eye."""
+    second = [(u, d) for u, d in zip(units, diseases) if u.exam.number == 2]
+    candidates: dict[str, float] = {}
+    for unit, disease in second:
+        if disease.stage in (Stage.S1, Stage.S2) and not disease.mature:
+            candidates[unit.patient.code] = max(candidates.get(unit.patient.code, -np.inf), unit.latent)
+    chosen = sorted(candidates, key=lambda code: -candidates[code])[:max(1, round(FOLLOW_UP_SHARE * n_patients))]
+    rows: list[tuple[_Unit, FundusSpec, GradeValues]] = []
+    exams: list[DemoExam] = []
+    for code in sorted(chosen):
+        pair = [(u, d) for u, d in second if u.patient.code == code]
+        acute = [(u, d) for u, d in pair if d.stage in (Stage.S1, Stage.S2) and not d.mature]
+        worse_eye = max(acute, key=lambda ud: (ud[1].stage.severity or 0, ud[0].latent))[0].eye
+        before = pair[0][0].exam
+        exam = DemoExam(code, 3, before.date + timedelta(days=7), round(before.pma_weeks + 1, 1), before.camera,
+                        before.site)
+        exams.append(exam)
+        for unit, disease in pair:
+            if unit.eye is worse_eye:
+                stage = Stage.S2 if disease.stage is Stage.S1 else Stage.S3
+                disease = _Disease(stage, _POSTERIOR[disease.zone], Plus.PLUS, min(12, disease.extent + 2), False)
+            image_seed = int(np.random.SeedSequence([seed, 500, len(rows)]).generate_state(1)[0])
+            spec = FundusSpec(image_seed, unit.eye, disease.stage, disease.zone, disease.plus, disease.extent,
+                              disease.mature, 1, exam.camera)
+            visit = _Unit(unit.patient, exam, unit.eye, unit.latent + 0.3)
+            rows.append((visit, spec, _hospital(disease, False, np.random.default_rng([seed, 600, len(rows)]))))
+    return rows, exams
 
 
 def _cohort(n_patients: int, rng: np.random.Generator) -> tuple[list[DemoPatient], list[DemoExam], list[_Unit]]:

@@ -18,6 +18,8 @@ from rop_desktop.domain.labels import LesionType, Role, Stage
 from rop_desktop.store import Study, repo
 
 from .accounts import create_account, create_first_admin, sign_in
+from .demo_exams import add_exam_work
+from .identity import original_file_names
 from .importer import run_import
 from .policy import Actor, open_operation
 from .reference import settle_images
@@ -79,7 +81,8 @@ def demo_admin(study: Study) -> Actor:
 def _add_grades(study: Study, truth: dict) -> None:
     with study.session() as session:
         graders = {g["name"]: repo.get_or_create_grader(session, g["name"], Role.GRADER) for g in truth["graders"]}
-        by_name = {image.original_name: image for image in repo.list_images(session)}
+        imported_as = original_file_names(session)  # the demo's file names, kept as identity
+        by_name = {name: image for image in repo.list_images(session) for name in imported_as.get(image.id, ())}
         for file_name, entry in truth["images"].items():
             image = by_name[file_name]
             for grader_name, grade in entry["grades"].items():
@@ -92,3 +95,4 @@ def _add_grades(study: Study, truth: dict) -> None:
                     repo.add_annotation(session, image, grader, [ring],
                                         LesionType.parse(polygon["type"]),
                                         stage=Stage.parse(stage) if stage else None, source="drawn")
+        add_exam_work(session, truth, by_name, graders)  # landmarks, zone decisions, eye-level grades (issue 18)

@@ -95,6 +95,7 @@ class Action(enum.StrEnum):
     IMPORT_IMAGES = "import: images"
     IMPORT_ANNOTATIONS = "import: annotations under other names"
     STUDY_COPY = "study: copy whole"
+    IDENTITY = "identity: see or export who the patients are"
 
 
 class Blinding(enum.Enum):
@@ -139,6 +140,7 @@ RULES: dict[Action, Rule] = {
     Action.IMPORT_IMAGES: Rule(_ADMIN, verb="import images"),
     Action.IMPORT_ANNOTATIONS: Rule(_ADMIN, verb="import annotations"),
     Action.STUDY_COPY: Rule(_ADMIN, verb="copy the whole study"),
+    Action.IDENTITY: Rule(_ADMIN, verb="see or export who the patients are (names, hospital numbers, file names)"),
 }
 
 

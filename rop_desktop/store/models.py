@@ -81,6 +81,8 @@ class Exam(Base):
     """One examination session of a patient (a date, a camera, a site)."""
 
     __tablename__ = "exams"
+    #: The worklist sorted by camera or exam date walks these (then the images of each exam).
+    __table_args__ = (Index("ix_exams_camera_id", "camera", "id"), Index("ix_exams_exam_date_id", "exam_date", "id"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id", ondelete="CASCADE"), index=True)
@@ -98,11 +100,17 @@ class Image(Base):
     """A fundus image: a content-addressed copy under the study's ``images/`` folder."""
 
     __tablename__ = "images"
+    #: The worklist sorted by file name or eye reads a page of these, never the whole table.
+    __table_args__ = (Index("ix_images_original_name_id", "original_name", "id"),
+                      Index("ix_images_eye_id", "eye", "id"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     exam_id: Mapped[int] = mapped_column(ForeignKey("exams.id", ondelete="CASCADE"), index=True)
     eye: Mapped[Eye | None] = mapped_column(enum_column(Eye))
     file: Mapped[str] = mapped_column(String(512))  # relative to images/, e.g. "ab/abcd….png"
+    #: The image's pseudonymous name in the study (``P0001-OD-20260201-001``, see
+    #: ``services.identity``); the file's own name, which may hold a patient's name or hospital
+    #: number, is kept in :class:`Identity` only. (Called ``original_name`` for history's sake.)
     original_name: Mapped[str] = mapped_column(String(512))
     sha256: Mapped[str] = mapped_column(String(64), unique=True)
     width: Mapped[int] = mapped_column(Integer)
@@ -113,7 +121,7 @@ class Image(Base):
     fov_cy: Mapped[float | None] = mapped_column(Float)
     fov_r: Mapped[float | None] = mapped_column(Float)
     imported_at: Mapped[datetime] = _created()
-    source_path: Mapped[str | None] = mapped_column(String(2048))
+    source_path: Mapped[str | None] = mapped_column(String(2048))  # None: the path is in Identity
     bytes: Mapped[int] = mapped_column(Integer)  # size of the stored file
 
     exam: Mapped[Exam] = relationship(back_populates="images")
@@ -174,11 +182,17 @@ class Grade(GradeFields, Base):
     """One grader's image-level grade of one image (at most one per image and grader)."""
 
     __tablename__ = "grades"
-    __table_args__ = (UniqueConstraint("image_id", "grader_id"),)
+    __table_args__ = (
+        UniqueConstraint("image_id", "grader_id"),
+        #: One grader's work: next to do, the worklist's status filters and counts (index-only).
+        Index("ix_grades_grader_id_submitted_image_id", "grader_id", "submitted", "image_id"),
+        #: The votes of an image: the adjudication queue counts them without reading the rows.
+        Index("ix_grades_image_id_submitted", "image_id", "submitted"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     image_id: Mapped[int] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"))
-    grader_id: Mapped[int] = mapped_column(ForeignKey("graders.id"), index=True)
+    grader_id: Mapped[int] = mapped_column(ForeignKey("graders.id"))
     submitted: Mapped[bool] = mapped_column(Boolean, default=False)
     submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = _created()
@@ -282,21 +296,66 @@ class TrainingRun(Base):
 
 
 class Prediction(Base):
-    """A model version's cached output for one image."""
+    """A model version's cached output for one image.
+
+    The numbers the worklist shows and sorts by are columns (a batch prediction stores only
+    these); ``payload`` keeps the full output, ``mask_file`` the maps of an image that was shown.
+    """
 
     __tablename__ = "predictions"
-    __table_args__ = (UniqueConstraint("image_id", "model_version_id"),)
+    __table_args__ = (
+        UniqueConstraint("image_id", "model_version_id"),
+        #: "Most uncertain first" walks one version's predictions from the most uncertain.
+        Index("ix_predictions_model_version_id_uncertainty", "model_version_id", "uncertainty"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     image_id: Mapped[int] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"))
-    model_version_id: Mapped[int] = mapped_column(
-        ForeignKey("model_versions.id", ondelete="CASCADE"), index=True)
+    model_version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id", ondelete="CASCADE"))
     payload: Mapped[dict[str, Any]] = mapped_column(json_column(nullable=False))  # probabilities etc.
     mask_file: Mapped[str | None] = mapped_column(String(512))  # relative to cache/
+    #: P(ROP) of a binary model.
+    probability: Mapped[float | None] = mapped_column(Float)
+    #: 1 at the operating threshold, 0 when certain (binary); 1 − max p (stage models).
+    uncertainty: Mapped[float | None] = mapped_column(Float)
+    #: The predicted class (stage models: the stage; line models: "line" / "no line").
+    predicted_class: Mapped[str | None] = mapped_column(String(64))
+    #: Line models: the share of the image covered by the predicted line mask (0–1).
+    mask_area: Mapped[float | None] = mapped_column(Float)
     created_at: Mapped[datetime] = _created()
 
     image: Mapped[Image] = relationship(back_populates="predictions")
     model_version: Mapped[ModelVersion] = relationship(back_populates="predictions")
+
+
+IDENTITY_KINDS = ("patient_id", "patient_name", "birth_date", "issuer_of_patient_id", "other_patient_id",
+                  "other_patient_name", "contact", "file_name", "source_path")
+IDENTITY_SOURCES = ("manifest", "dicom", "file", "study")
+
+
+class Identity(Base):
+    """One value that identifies a patient or an image outside the study, kept apart from the rest.
+
+    Everything else in the study knows a patient by ``Patient.code`` and an image by its
+    pseudonymous name; what the hospital knows them by (a hospital number, a name, a birth date,
+    the file's own name and folder) is only here. ``kind`` is one of :data:`IDENTITY_KINDS`,
+    ``source`` where the value came from (:data:`IDENTITY_SOURCES`; "study" for values moved here
+    from an older study). Patient-level values have no ``image_id``. On PostgreSQL only the
+    admins' roles read or write this table (migration 0006).
+    """
+
+    __tablename__ = "identities"
+    #: The import finds a patient by a hospital number: (kind, digest), never an index on long text.
+    __table_args__ = (Index("ix_identities_kind_digest", "kind", "digest"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id", ondelete="CASCADE"), index=True)
+    image_id: Mapped[int | None] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    value: Mapped[str] = mapped_column(Text)
+    digest: Mapped[str] = mapped_column(String(64))  # SHA-256 of the value (UTF-8), hex
+    source: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = _created()
 
 
 class AuditEvent(Base):
@@ -324,3 +383,75 @@ class StudySetting(Base):
 
     key: Mapped[str] = mapped_column(String(128), primary_key=True)
     value: Mapped[Any] = mapped_column(json_column(nullable=False))
+
+
+ZONE_DECISIONS = ("accepted", "overridden")
+
+
+class Landmark(Base):
+    """One grader's landmarks on one image: optic disc centre (and radius), fovea centre, in
+    image pixels (``domain.zones.Landmarks``), with the zone suggestion they gave and what the
+    grader did with it.
+
+    ``suggested_zone`` / ``suggestion`` are what the app suggested from these landmarks and the
+    grader's ridge outline when the grader last decided the image's zone; ``zone_decision`` is
+    "accepted" or "overridden" (:data:`ZONE_DECISIONS`) and ``decided_zone`` the zone chosen then.
+    Like outlines, a grader's landmarks are their own work: blinded until others may see it.
+    """
+
+    __tablename__ = "landmarks"
+    __table_args__ = (UniqueConstraint("image_id", "grader_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    image_id: Mapped[int] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"))
+    grader_id: Mapped[int] = mapped_column(ForeignKey("graders.id"), index=True)
+    disc_x: Mapped[float | None] = mapped_column(Float)
+    disc_y: Mapped[float | None] = mapped_column(Float)
+    disc_r: Mapped[float | None] = mapped_column(Float)
+    fovea_x: Mapped[float | None] = mapped_column(Float)
+    fovea_y: Mapped[float | None] = mapped_column(Float)
+    suggested_zone: Mapped[Zone | None] = mapped_column(enum_column(Zone))
+    suggestion: Mapped[dict[str, Any] | None] = mapped_column(json_column(nullable=True))
+    zone_decision: Mapped[str | None] = mapped_column(String(16))  # one of ZONE_DECISIONS
+    decided_zone: Mapped[Zone | None] = mapped_column(enum_column(Zone))
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+    version_id: Mapped[int] = mapped_column(Integer, nullable=False)
+
+    image: Mapped[Image] = relationship()
+    grader: Mapped[Grader] = relationship()
+
+    __mapper_args__ = {"version_id_col": version_id}
+
+
+class ExamGrade(GradeFields, Base):
+    """One grader's eye-level grade of one eye at one visit: an *exam* in the clinical sense is
+    (``exam_id``, ``eye``) — the images of that eye in one examination session.
+
+    ``prefill`` keeps the roll-up of the grader's image grades shown when the grade was last
+    saved (``domain.etrop.RollUp.as_dict``), so what was pre-filled and what was confirmed are
+    both on record.
+    """
+
+    __tablename__ = "exam_grades"
+    __table_args__ = (
+        UniqueConstraint("exam_id", "eye", "grader_id"),
+        #: One grader's eye-level work (their progression, Needs attention).
+        Index("ix_exam_grades_grader_id_submitted", "grader_id", "submitted"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    exam_id: Mapped[int] = mapped_column(ForeignKey("exams.id", ondelete="CASCADE"))
+    eye: Mapped[Eye] = mapped_column(enum_column(Eye))
+    grader_id: Mapped[int] = mapped_column(ForeignKey("graders.id"))
+    submitted: Mapped[bool] = mapped_column(Boolean, default=False)
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    prefill: Mapped[dict[str, Any] | None] = mapped_column(json_column(nullable=True))
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+    version_id: Mapped[int] = mapped_column(Integer, nullable=False)
+
+    exam: Mapped[Exam] = relationship()
+    grader: Mapped[Grader] = relationship()
+
+    __mapper_args__ = {"version_id_col": version_id}

@@ -56,9 +56,9 @@ MAX_ROLE_NAME = 63
 _PLAIN_DB = re.compile(r"[a-z0-9_]{1,28}")
 _SLUG = re.compile(r"[^a-z0-9]+")
 
-#: Tables whose rows the row-level security policies of migration 0004 filter.
+#: Tables whose rows the row-level security policies of migrations 0004, 0006 and 0007 filter.
 RLS_TABLES = ("grades", "annotations", "reference_standard", "predictions", "audit_events", "study_settings",
-              "graders")
+              "graders", "identities", "landmarks", "exam_grades")
 
 #: The columns of ``audit_events`` a grader may read: enough for the change feed (what changed,
 #: when, by whom), never the values before and after (another grader's draft).
@@ -69,13 +69,16 @@ AUDIT_META_COLUMNS = ("id", "at", "grader_id", "entity", "entity_id", "action")
 OWN_ACCOUNT_COLUMNS = ("display_settings", "password_hash", "failed_sign_ins", "locked_until")
 
 _READ_ALL = ("patients", "exams", "images", "graders", "grades", "annotations", "reference_standard",
-             "model_versions", "training_runs", "predictions", "study_settings", "alembic_version")
+             "model_versions", "training_runs", "predictions", "study_settings", "alembic_version",
+             "landmarks", "exam_grades")
 _GRADER_GRANTS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     *(("SELECT", table, ()) for table in _READ_ALL),
     ("SELECT", "audit_events", AUDIT_META_COLUMNS),
     ("INSERT", "audit_events", ()),
     ("INSERT, UPDATE", "grades", ()),
     ("INSERT, UPDATE", "annotations", ()),
+    ("INSERT, UPDATE", "landmarks", ()),  # own landmarks and zone decisions (0007)
+    ("INSERT, UPDATE", "exam_grades", ()),  # own eye-level grades (0007)
     ("INSERT, UPDATE", "predictions", ()),  # the assist mode caches a model's output of an image
     ("INSERT, UPDATE", "study_settings", ()),  # the policies allow only the account's own keys
     ("INSERT, UPDATE, DELETE", "reference_standard", ()),  # the votes settle after a submit
@@ -89,10 +92,11 @@ _REVIEWER_GRANTS = (
     ("DELETE", "predictions", ()),
 )
 _ADMIN_WRITES = ("patients", "exams", "images", "graders", "grades", "annotations", "reference_standard",
-                 "model_versions", "training_runs", "predictions", "study_settings")
+                 "model_versions", "training_runs", "predictions", "study_settings", "landmarks", "exam_grades")
 _ADMIN_GRANTS = (
     *_REVIEWER_GRANTS,
     *(("INSERT, UPDATE, DELETE", table, ()) for table in _ADMIN_WRITES),
+    ("SELECT, INSERT, UPDATE, DELETE", "identities", ()),  # who the patients are: admins only (0006)
 )
 
 GRANTS: dict[Role, tuple[tuple[str, str, tuple[str, ...]], ...]] = {

@@ -16,7 +16,8 @@ from rop_desktop.ui.canvas import ImageCanvas
 from rop_desktop.ui.display_bar import DisplayBar
 from rop_desktop.ui.worklist import WorklistPanel
 
-TOOL_ACTIONS = (("select", "Select / edit"), ("polygon", "Polygon"), ("trace", "Trace ridge"), ("pan", "Pan"))
+TOOL_ACTIONS = (("select", "Select / edit"), ("polygon", "Polygon"), ("trace", "Trace ridge"), ("pan", "Pan"),
+                ("landmarks", "Landmarks"))
 
 
 class MainWindow(QMainWindow):

@@ -5,7 +5,8 @@ reports every edit with plain data through signals; it never touches the store. 
 coordinates are image pixels.
 
 Signals (emitted for an edit *and* for its undo/redo, so the host can persist each at once):
-``shapeAdded(Shape)``, ``shapeChanged(Shape)``, ``shapeRemoved(id)``; and
+``shapeAdded(Shape)``, ``shapeChanged(Shape)``, ``shapeRemoved(id)``, ``landmarksChanged(Landmarks)``
+(the optic disc and fovea of the Landmarks tool, :mod:`.landmark_tool`); and
 ``selectionChanged(id | None)``, ``message(str)``, ``zoomChanged(float)``,
 ``cursorMoved(x, y)`` (image pixels), ``toolChanged(str)``.
 
@@ -24,11 +25,15 @@ from PySide6.QtWidgets import QFrame, QGraphicsScene, QGraphicsView, QWidget
 
 from rop_desktop.domain.labels import LesionType, Stage
 from rop_desktop.domain.shapes import Point, Shape, ShapeId, new_shape_id
+from rop_desktop.domain.zones import Landmarks, ZoneRings
 from rop_desktop.imaging.display import DisplaySettings
 
 from .backdrop import Backdrop
 from .editor import ShapeEditor
 from .items import ScaleAwareItem
+from .landmark_tool import TOOL_KEYS as LANDMARK_KEYS
+from .landmark_tool import LandmarkTool
+from .landmarks import LandmarkLayer
 from .layer import ShapeLayer
 from .select_tool import SelectTool
 from .tools import PanTool, PolygonTool, TraceTool, Tool
@@ -38,7 +43,7 @@ MIN_ZOOM = 0.02
 MAX_ZOOM = 40.0
 #: One wheel notch (120 units) zooms by 2**(1/4) ≈ 1.19.
 NOTCH_ZOOM_EXPONENT = 0.25
-TOOLS: tuple[str, ...] = ("select", "polygon", "trace", "pan")
+TOOLS: tuple[str, ...] = ("select", "polygon", "trace", "pan", "landmarks")
 
 
 class ImageCanvas(QGraphicsView):
@@ -47,6 +52,7 @@ class ImageCanvas(QGraphicsView):
     shapeAdded = Signal(object)
     shapeChanged = Signal(object)
     shapeRemoved = Signal(object)
+    landmarksChanged = Signal(object)
     selectionChanged = Signal(object)
     message = Signal(str)
     zoomChanged = Signal(float)
@@ -81,10 +87,13 @@ class ImageCanvas(QGraphicsView):
         self.layer.shapeChanged.connect(self.shapeChanged)
         self.layer.shapeRemoved.connect(self.shapeRemoved)
         self.layer.selectionChanged.connect(self.selectionChanged)
+        #: The optic disc and fovea of the image, and the zone rings they give.
+        self.landmark_layer = LandmarkLayer(scene, self)
+        self.landmark_layer.landmarksChanged.connect(self.landmarksChanged)
         self.undo_stack.indexChanged.connect(lambda _index: self._tool.history_changed())
 
-        self._tools: dict[str, Tool] = {t.name: t for t in
-                                        (SelectTool(self), PolygonTool(self), TraceTool(self), PanTool(self))}
+        self._tools: dict[str, Tool] = {t.name: t for t in (SelectTool(self), PolygonTool(self), TraceTool(self),
+                                                             PanTool(self), LandmarkTool(self))}
         self._tool = self._tools["select"]
         self._tool.activate()
         self._fit_mode = True
@@ -111,6 +120,7 @@ class ImageCanvas(QGraphicsView):
         self.backdrop.set_image(rgb, fov)
         self.undo_stack.clear()
         self.layer.load(shapes)
+        self.landmark_layer.load(Landmarks())
         self.editor.image_size = self.backdrop.image_size
         rect = self.backdrop.image_rect
         margin = 4.0 * max(rect.width(), rect.height())  # room to zoom about any point
@@ -122,6 +132,7 @@ class ImageCanvas(QGraphicsView):
         self._tool.cancel()
         self.undo_stack.clear()
         self.layer.clear()
+        self.landmark_layer.load(Landmarks())
         self.backdrop.clear()
         self.editor.image_size = None
 
@@ -172,6 +183,32 @@ class ImageCanvas(QGraphicsView):
         """Emit ``message`` (tools and the editor report through here)."""
         self.message.emit(text)
 
+    # ================================================================= landmarks and zones
+    def landmarks(self) -> Landmarks:
+        """The optic disc and fovea placed on the image shown."""
+        return self.landmark_layer.value()
+
+    def set_landmarks(self, landmarks: Landmarks) -> None:
+        """Show stored landmarks (no signal, no undo step): call after :meth:`set_image`."""
+        self.landmark_layer.load(landmarks)
+        if isinstance(self._tool, LandmarkTool):
+            self._tool.rearm()
+
+    def zone_rings(self) -> ZoneRings | None:
+        """The zone rings drawn now (None until the disc and the fovea are both placed)."""
+        return self.landmark_layer.rings()
+
+    def zone_rings_visible(self) -> bool:
+        return self.landmark_layer.rings_visible()
+
+    def set_zone_rings_visible(self, visible: bool) -> None:
+        """Show or hide the zone rings (they appear only once both landmarks are placed)."""
+        self.landmark_layer.set_rings_visible(visible)
+
+    def set_zone_rings_opacity(self, opacity: float) -> None:
+        """Opacity of the zone rings, 0–1."""
+        self.landmark_layer.set_rings_opacity(opacity)
+
     # ================================================================= display and read-only layers
     def display_settings(self) -> DisplaySettings:
         return self.backdrop.settings
@@ -199,7 +236,7 @@ class ImageCanvas(QGraphicsView):
         return self._tool.name
 
     def set_tool(self, name: str) -> None:
-        """Switch to "select", "polygon", "trace" or "pan" (a gesture in progress is dropped)."""
+        """Switch to "select", "polygon", "trace", "pan" or "landmarks" (a gesture in progress is dropped)."""
         if name not in self._tools:
             raise ValueError(f"unknown canvas tool {name!r}: expected one of {', '.join(TOOLS)}")
         if name == self._tool.name:
@@ -277,6 +314,19 @@ class ImageCanvas(QGraphicsView):
         self._fit_mode = True
         self._sync_scale()
 
+    def view_centre(self) -> Point:
+        """The image point at the centre of the view."""
+        return self.to_scene(QPointF(self.viewport().rect().center()))
+
+    def set_view(self, zoom: float, centre: Point) -> None:
+        """Show the image at ``zoom`` centred on the image point ``centre`` (linked views)."""
+        low, high = self.zoom_limits()
+        zoom = min(max(zoom, low), high)
+        self.setTransform(QTransform.fromScale(zoom, zoom))
+        self.centerOn(QPointF(*centre))
+        self._fit_mode = False
+        self._sync_scale()
+
     def actual_size(self) -> None:
         """1 image pixel = 1 screen pixel, about the view centre."""
         self.set_zoom(1.0)
@@ -294,6 +344,7 @@ class ImageCanvas(QGraphicsView):
     def _sync_scale(self) -> None:
         scale = self.zoom()
         self.layer.set_view_scale(scale)
+        self.landmark_layer.set_view_scale(scale)
         self.backdrop.set_view_scale(scale)
         for item in self.scene().items():
             if isinstance(item, ScaleAwareItem):
@@ -365,6 +416,14 @@ class ImageCanvas(QGraphicsView):
         # to the canvas, not to the window's shortcuts (Enter would otherwise submit the grade).
         if (event.type() == QEvent.Type.ShortcutOverride and self._tool.busy
                 and isinstance(event, QKeyEvent) and event.key() in self._DRAWING_KEYS):
+            event.accept()
+            return True
+        # The Landmarks tool's own keys (D, F, Delete…) belong to it while the canvas has the focus
+        # (F would otherwise fit the image, D pick the tool again).
+        if (event.type() == QEvent.Type.ShortcutOverride and self._tool.name == "landmarks"
+                and isinstance(event, QKeyEvent) and event.key() in LANDMARK_KEYS
+                and not event.modifiers() & (Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.AltModifier
+                                             | Qt.KeyboardModifier.MetaModifier)):
             event.accept()
             return True
         return super().event(event)

@@ -13,6 +13,7 @@ def bind_window_keys(window: MainWindow, keys: GradingShortcuts) -> None:
         "canvas.tool.polygon": window.tool_actions["polygon"].trigger,
         "canvas.tool.trace": window.tool_actions["trace"].trigger,
         "canvas.tool.pan": window.tool_actions["pan"].trigger,
+        "canvas.tool.landmarks": window.tool_actions["landmarks"].trigger,
         "canvas.fit": canvas.fit,
         "canvas.actual_size": canvas.actual_size,
         "canvas.zoom_in": lambda: canvas.zoom_by(1.25),

@@ -3,7 +3,10 @@
 The panel knows only domain values. It emits ``valuesChanged(GradeValues)`` after every user
 change (the host saves a draft at once) and ``submitRequested()`` when the grader submits a
 grade without errors (warnings need a second Enter / click). Programmatic calls
-(:meth:`GradePanel.set_values`, :meth:`GradePanel.set_polygon_stages`) emit nothing. Keys are
+(:meth:`GradePanel.set_values`, :meth:`GradePanel.set_polygon_stages`,
+:meth:`GradePanel.set_zone_suggestion`) emit nothing. Under the zone buttons the panel shows the
+zone the landmarks and the ridge outline suggest (:mod:`.zone_hint`); accepting it is an edit
+like any other. Keys are
 bound by :class:`~.shortcuts.GradingShortcuts`, which calls :meth:`GradePanel.apply` and
 :meth:`GradePanel.request_submit`.
 """
@@ -20,10 +23,12 @@ from PySide6.QtWidgets import (QApplication, QCheckBox, QHBoxLayout, QLabel, QLi
 
 from rop_desktop.domain.grades import GradeValues, Issue, check_grade
 from rop_desktop.domain.labels import Plus, Quality, Role, RopPresence, Stage, Zone
+from rop_desktop.domain.zones import ZoneSuggestion
 
 from . import feedback, keymap, style
 from .choices import ChoiceRow, SectionHeader, choice_list, confidence_choices, stage_choices
 from .editing import EditOp, EditRefused, GradeEditor, SetField, validate_values
+from .zone_hint import ZoneHint
 
 _LEAVE_KEYS = (Qt.Key.Key_Escape, Qt.Key.Key_Return, Qt.Key.Key_Enter)
 
@@ -67,7 +72,25 @@ class GradePanel(QWidget):
         self._save_error = ""
         self._notify("", "")
         self._set_interactive(not read_only)
+        self.zone_hint.set_suggestion(None, values.zone)  # a new image: its own suggestion follows
         self._refresh()
+
+    def set_zone_suggestion(self, suggestion: ZoneSuggestion | None) -> None:
+        """The zone the landmarks and the ridge outline suggest for this image (None: nothing to
+        say); emits nothing."""
+        self.zone_hint.set_suggestion(suggestion, self.values().zone)
+
+    def accept_zone_suggestion(self) -> bool:
+        """Set the zone to the suggestion (a user edit: ``valuesChanged`` follows); False, and the
+        panel says why, when there is none."""
+        suggestion = self.zone_hint.suggestion
+        if suggestion is None or suggestion.zone is None:
+            reason = suggestion.reason if suggestion is not None else "place the optic disc and the fovea first."
+            self._notify(f"No zone to accept: {reason}", style.MISSING)
+            return False
+        if self.values().zone is suggestion.zone:
+            return False
+        return self.apply(SetField("zone", suggestion.zone))
 
     def set_polygon_stages(self, stages: list[Stage]) -> None:
         """The stages of the grader's polygons on this image, for the consistency checks; emits nothing."""
@@ -187,8 +210,12 @@ class GradePanel(QWidget):
         self._headers: dict[str, SectionHeader] = {}
         titles = [("quality", "Image quality"), ("rop", "ROP"), ("stage", "Stage (ICROP3)"), ("zone", "Zone"),
                   ("plus", "Plus disease")]
+        self.zone_hint = ZoneHint(self)
+        self.zone_hint.acceptRequested.connect(self.accept_zone_suggestion)
         for field, title in titles:
             self._add_section(layout, field, title, self._rows[field])
+            if field == "zone":
+                layout.addWidget(self.zone_hint)
         self._build_extent(layout)
         self._add_section(layout, "confidence", "Confidence", self._rows["confidence"])
         for field, row in self._rows.items():
@@ -264,6 +291,7 @@ class GradePanel(QWidget):
         values = self.values()
         for field, row in self._rows.items():
             row.set_current(getattr(values, field))
+        self.zone_hint.set_current(values.zone)
         gradable = values.quality is not Quality.UNGRADABLE
         for field in ("rop", "stage", "zone", "plus"):
             self._rows[field].setEnabled(gradable)

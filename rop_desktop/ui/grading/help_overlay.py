@@ -34,7 +34,8 @@ QScrollBar::handle:vertical { background: rgba(255, 255, 255, 90); border-radius
 QScrollBar::add-line:vertical, QScrollBar::sub-line:vertical { height: 0; }
 QScrollBar::add-page:vertical, QScrollBar::sub-page:vertical { background: transparent; }
 """
-_WHEN = {Context.CANVAS: "When the image has the keyboard focus", Context.DRAWING: "While drawing a polygon"}
+_WHEN = {Context.CANVAS: "When the image has the keyboard focus", Context.DRAWING: "While drawing a polygon",
+         Context.LANDMARKS: "In the Landmarks tool (D)"}
 _CLOSE_KEYS = (Qt.Key.Key_Escape, Qt.Key.Key_F1)
 
 

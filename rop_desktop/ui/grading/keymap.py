@@ -13,7 +13,9 @@ Key scheme (letters with a grade meaning are never reused by tools):
 * zone: ``Z`` cycles I → posterior II → II → III, ``Shift+Z`` not assessable
 * ``A`` A-ROP, ``[`` / ``]`` extent −/+ 1 clock hour, ``Q`` ungradable ↔ gradable,
   ``Alt+1``–``Alt+5`` confidence, ``M`` comment, ``Enter`` submit and next, ``F1`` help
-* canvas tools on letters without a grade meaning: ``V`` select, ``G`` polygon, ``T`` trace, ``H`` pan
+* canvas tools on letters without a grade meaning: ``V`` select, ``G`` polygon, ``T`` trace, ``H`` pan,
+  ``D`` landmarks; in the Landmarks tool ``D`` / ``F`` place the optic disc / fovea at the pointer;
+  ``R`` zone rings on / off; ``Alt+Z`` accepts the suggested zone
 * images: ``Ctrl+→`` / ``PgDown`` next, ``Ctrl+←`` / ``PgUp`` previous
 """
 
@@ -55,15 +57,19 @@ class Context(str, Enum):
     ``CANVAS`` keys are handled by the image canvas itself while it has focus, so they share one
     namespace with ``WINDOW`` keys. ``DRAWING`` keys apply while a polygon is being drawn: the
     canvas claims them first (``QEvent.ShortcutOverride``), so they may reuse window keys.
+    ``LANDMARKS`` keys apply while the Landmarks tool is active and the canvas has the focus,
+    claimed the same way (``F`` places the fovea there instead of fitting the image).
     """
 
     WINDOW = "window"
     CANVAS = "canvas"
     DRAWING = "drawing"
+    LANDMARKS = "landmarks"
 
 
 #: Contexts whose keys are live at the same time and so must not repeat a key.
-_NAMESPACES: dict[Context, str] = {Context.WINDOW: "main", Context.CANVAS: "main", Context.DRAWING: "drawing"}
+_NAMESPACES: dict[Context, str] = {Context.WINDOW: "main", Context.CANVAS: "main", Context.DRAWING: "drawing",
+                                   Context.LANDMARKS: "landmarks"}
 
 
 class Command(str, Enum):
@@ -72,6 +78,7 @@ class Command(str, Enum):
     SUBMIT = "submit"
     FOCUS_COMMENT = "focus_comment"
     HELP = "help"
+    ACCEPT_ZONE = "accept_zone"
 
 
 @dataclass(frozen=True)
@@ -133,6 +140,8 @@ SHORTCUTS: tuple[ShortcutSpec, ...] = (
     _grading("zone.cycle", "Z", "Zone: I → posterior II → II → III",
              CycleField("zone", (Zone.I, Zone.POSTERIOR_II, Zone.II, Zone.III))),
     _grading("zone.na", "Shift+Z", "Zone not assessable", SetField("zone", Zone.NA)),
+    _grading("zone.accept", "Alt+Z", "Accept the suggested zone (from the disc, fovea and ridge)",
+             Command.ACCEPT_ZONE),
     _grading("plus.cycle", "P", "Plus: normal → pre-plus → plus",
              CycleField("plus", (Plus.NORMAL, Plus.PRE_PLUS, Plus.PLUS))),
     _grading("plus.na", "Shift+P", "Plus not assessable", SetField("plus", Plus.NA)),
@@ -150,6 +159,8 @@ SHORTCUTS: tuple[ShortcutSpec, ...] = (
     _listed("canvas.tool.polygon", "G", "Polygon tool (click vertices)", Scope.CANVAS),
     _listed("canvas.tool.trace", "T", "Trace tool (drag along the line)", Scope.CANVAS),
     _listed("canvas.tool.pan", "H", "Pan tool", Scope.CANVAS),
+    _listed("canvas.tool.landmarks", "D", "Landmarks tool: optic disc and fovea", Scope.CANVAS),
+    _listed("canvas.zones.toggle", "R", "Zone rings on / off", Scope.CANVAS),
     _listed("canvas.fit", "F", "Fit the image to the window", Scope.CANVAS),
     _listed("canvas.actual_size", "Ctrl+0", "Zoom 1:1", Scope.CANVAS),
     _listed("canvas.zoom_in", ("Ctrl++", "Ctrl+="), "Zoom in", Scope.CANVAS),
@@ -166,6 +177,14 @@ SHORTCUTS: tuple[ShortcutSpec, ...] = (
     _listed("canvas.drawing.back", "Backspace", "Remove the last vertex", Scope.CANVAS,
             Context.DRAWING),
     _listed("canvas.drawing.cancel", "Escape", "Cancel the polygon", Scope.CANVAS, Context.DRAWING),
+    _listed("canvas.landmarks.disc", "D", "Optic disc at the pointer (or click; drag to its rim to measure it)",
+            Scope.CANVAS, Context.LANDMARKS),
+    _listed("canvas.landmarks.fovea", "F", "Fovea at the pointer (or click)", Scope.CANVAS, Context.LANDMARKS),
+    _listed("canvas.landmarks.remove", ("Delete", "Backspace"), "Remove the armed landmark", Scope.CANVAS,
+            Context.LANDMARKS),
+
+    _listed("exam.show", "Ctrl+E", "Eye exam of this image ↔ the image's grade", Scope.GRADING),
+    _listed("exam.confirm", "Ctrl+Return", "Confirm the eye-level grade", Scope.GRADING),
 
     _listed("nav.next", ("Ctrl+Right", "PgDown"), "Next image to grade", Scope.NAVIGATION),
     _listed("nav.previous", ("Ctrl+Left", "PgUp"), "Previous image", Scope.NAVIGATION),

@@ -128,6 +128,8 @@ class GradingShortcuts(QObject):
             return self._panel.request_submit
         if action is Command.FOCUS_COMMENT:
             return self._panel.focus_comment
+        if action is Command.ACCEPT_ZONE:
+            return self._panel.accept_zone_suggestion
         return lambda: self._panel.apply(action)  # type: ignore[arg-type]
 
     def _refresh_enabled(self, *_: object) -> None:

@@ -82,7 +82,7 @@ def open_window(qtbot, demo_study_dir: Path, demo_actor, memory: AccountMemory) 
 # ---------------------------------------------------------------------------- what each role sees
 def test_a_graders_window_offers_no_elevated_action(open_window) -> None:  # noqa: ANN001
     window = open_window(GRADER)
-    assert menu_titles(window) == {"&File", "&Interop"}  # no Reference, no Admin menu
+    assert menu_titles(window) == {"&File", "&Interop", "E&xams"}  # no Reference, no Admin menu
     reference = window.reference
     for action in (reference.adjudication_action, reference.dashboard_action, reference.settings_action,
                    reference.recompute_action, reference.csv_action, reference.snapshot_action):
@@ -103,7 +103,7 @@ def test_a_graders_window_offers_no_elevated_action(open_window) -> None:  # noq
 
 def test_the_adjudicator_and_the_admin_get_what_their_role_allows(open_window) -> None:  # noqa: ANN001
     adjudicator = open_window(DEMO_ADJUDICATOR)
-    assert menu_titles(adjudicator) == {"&File", "&Reference", "&Interop"}
+    assert menu_titles(adjudicator) == {"&File", "&Reference", "&Interop", "E&xams"}
     reference = adjudicator.reference
     assert not reference.settings_action.isVisible()  # vote rules are a study setting: admins
     assert all(a.isVisible() for a in (reference.adjudication_action, reference.dashboard_action,
@@ -114,7 +114,7 @@ def test_the_adjudicator_and_the_admin_get_what_their_role_allows(open_window) -
     assert not adjudicator.study_menu.import_files_action.isVisible()
 
     admin = open_window(DEMO_ADMIN)
-    assert menu_titles(admin) == {"&File", "&Reference", "&Interop", "&Admin"}
+    assert menu_titles(admin) == {"&File", "&Reference", "&Interop", "E&xams", "&Admin"}
     assert admin.reference.settings_action.isVisible() and admin.study_menu.import_files_action.isVisible()
     assert not admin.model_controller.versions_panel.assist_check.isHidden()
     assert admin.interop.import_action.isVisible()

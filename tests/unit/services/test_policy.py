@@ -27,13 +27,14 @@ from typing import Any
 import pytest
 
 import rop_desktop.services as services_pkg
-from rop_desktop.domain.labels import LesionType, Role, Stage
+from rop_desktop.domain.labels import LesionType, Role, Stage, Zone
 from rop_desktop.domain.shapes import Shape, new_shape_id
 from rop_desktop.domain.votes import VoteSettings
-from rop_desktop.services import (accounts, assist, db_roles, dicom_export, export, grading, importer, reference,
-                                  study_copy)
+from rop_desktop.domain.zones import Landmarks
+from rop_desktop.services import (accounts, assist, db_roles, dicom_export, exams, export, grading, identity, importer,
+                                  landmarks, reference, study_copy)
 from rop_desktop.services.agreement import AgreementService
-from rop_desktop.services.grading import GradingService
+from rop_desktop.services.grading import GradingService, WorklistQuery
 from rop_desktop.services.models import ModelService
 from rop_desktop.services.policy import RULES, AccessDenied, Action, Actor, Blinding
 from rop_desktop.services.predictions import PredictionService
@@ -41,6 +42,7 @@ from rop_desktop.services.reference import ReferenceService
 from rop_desktop.services.reports import ReportService
 from rop_desktop.services.training_runs import TrainingService
 from rop_desktop.store import Study, repo
+from rop_desktop.store.models import Image
 
 from .conftest import PASSWORD, HandStudy, grade, rect
 
@@ -81,6 +83,20 @@ def _predictions(c: Ctx) -> PredictionService:
 
 def _training(c: Ctx) -> TrainingService:
     return TrainingService(c.study, c.actor)
+
+
+def _exams(c: Ctx) -> exams.ExamService:
+    return exams.ExamService(c.study, c.actor)
+
+
+def _landmarks(c: Ctx) -> landmarks.LandmarkService:
+    return landmarks.LandmarkService(c.study, c.actor)
+
+
+def _exam_key(study: Study, image_id: int) -> exams.ExamKey:
+    with study.session() as session:
+        image = session.get(Image, image_id)
+        return exams.ExamKey(image.exam_id, image.eye)
 
 
 def _shape() -> Shape:
@@ -154,8 +170,54 @@ CALLS: dict[str, tuple[Action, Callable[[Ctx], Any]]] = {
         Action.IMPORT_ANNOTATIONS, lambda c: _annotation_io()[0](c.study, c.actor, "grades_csv", _grades_csv(c))),
     # whole studies
     "study_copy.copy_study": (Action.STUDY_COPY, lambda c: study_copy.copy_study(c.study, c.actor, c.tmp / f"copy-{c.actor.id}")),
+    # who the patients are
+    "identity.identity_shown": (Action.IDENTITY, lambda c: identity.identity_shown(c.study, c.actor)),
+    "identity.shown_identity": (Action.IDENTITY, lambda c: identity.shown_identity(c.study, c.actor, c.image)),
+    "identity.export_mapping": (Action.IDENTITY, lambda c: identity.export_mapping(c.study, c.actor,
+                                                                                   c.tmp / f"identity-{c.actor.id}.csv")),
+    # eye-level exams (services.exams) and landmarks (services.landmarks)
+    "exams.ExamService.state": (Action.OWN_WORK_READ, lambda c: _exams(c).state(c.image)),
+    "exams.ExamService.exam_state": (Action.OWN_WORK_READ,
+                                     lambda c: _exams(c).exam_state(_exam_key(c.study, c.image))),
+    "exams.ExamService.issues": (Action.OWN_WORK_READ, lambda c: _exams(c).issues(grade("yes", "2"))),
+    "exams.ExamService.save_draft": (Action.OWN_WORK_WRITE, lambda c: _exams(c).save_draft(
+        _exam_key(c.study, c.other_image), grade("yes", "1"))),
+    "exams.ExamService.submit": (Action.OWN_WORK_WRITE, lambda c: _exams(c).submit(
+        _exam_key(c.study, c.other_image), grade("yes", "1"))),
+    "exams.ExamService.others": (Action.OTHERS_WORK_READ, lambda c: _exams(c).others(c.image)),
+    "exams.ExamService.progression": (Action.OWN_WORK_READ, lambda c: _exams(c).progression(c.image)),
+    "exams.ExamService.reference_progression": (Action.REFERENCE_READ,
+                                                lambda c: _exams(c).reference_progression(c.image)),
+    "exams.ExamService.needs_attention": (Action.OWN_WORK_READ, lambda c: _exams(c).needs_attention()),
+    "exams.ExamService.reference_needs_attention": (Action.REFERENCE_READ,
+                                                    lambda c: _exams(c).reference_needs_attention()),
+    "exams.ExamService.model_summary": (Action.MODEL_OUTPUT_READ, lambda c: _exams(c).model_summary(c.image)),
+    "exams.vote_level": (Action.STUDY_BROWSE, lambda c: exams.vote_level(c.study, c.actor)),
+    "exams.treatment_agreement": (Action.AGREEMENT_READ, lambda c: exams.treatment_agreement(c.study, c.actor)),
+    "exams.set_vote_level": (Action.SETTINGS_WRITE, lambda c: exams.set_vote_level(c.study, c.actor, "image")),
+    "exams.export_exam_grades_csv": (Action.EXPORT_ALL, lambda c: exams.export_exam_grades_csv(
+        c.study, c.actor, c.tmp / f"exams-{c.actor.id}.csv")),
+    "landmarks.LandmarkService.my_landmarks": (Action.OWN_WORK_READ, lambda c: _landmarks(c).my_landmarks(c.image)),
+    "landmarks.LandmarkService.show": (Action.OWN_WORK_READ, lambda c: _landmarks(c).show(c.image)),
+    "landmarks.LandmarkService.save_landmarks": (Action.OWN_WORK_WRITE, lambda c: _landmarks(c).save_landmarks(
+        c.other_image, Landmarks(disc=(30, 24), fovea=(20, 24)))),
+    "landmarks.LandmarkService.zone_suggestion": (Action.OWN_WORK_READ,
+                                                  lambda c: _landmarks(c).zone_suggestion(c.image)),
+    "landmarks.LandmarkService.decide_zone": (Action.OWN_WORK_WRITE,
+                                              lambda c: _landmarks(c).decide_zone(c.other_image, Zone.I)),
+    "landmarks.LandmarkService.others_landmarks": (Action.OTHERS_WORK_READ,
+                                                   lambda c: _landmarks(c).others_landmarks(c.image)),
+    "landmarks.export_landmarks_csv": (Action.EXPORT_ALL, lambda c: landmarks.export_landmarks_csv(
+        c.study, c.actor, c.tmp / f"landmarks-{c.actor.id}.csv")),
     # grading
     "grading.GradingService.worklist": (Action.STUDY_BROWSE, lambda c: c.grading().worklist()),
+    "grading.GradingService.worklist_page": (Action.STUDY_BROWSE,
+                                             lambda c: c.grading().worklist_page(WorklistQuery(), locate=c.image)),
+    "grading.GradingService.worklist_position": (Action.STUDY_BROWSE,
+                                                 lambda c: c.grading().worklist_position(WorklistQuery(), c.image)),
+    "grading.GradingService.worklist_rows": (Action.STUDY_BROWSE, lambda c: c.grading().worklist_rows([c.image])),
+    "grading.GradingService.rows_of_grades": (Action.OWN_WORK_READ, lambda c: c.grading().rows_of_grades([1, 2, 3])),
+    "grading.GradingService.show": (Action.OWN_WORK_WRITE, lambda c: c.grading().show(c.image)),
     "grading.GradingService.next_todo": (Action.OWN_WORK_READ, lambda c: c.grading().next_todo()),
     "grading.GradingService.cameras": (Action.STUDY_BROWSE, lambda c: c.grading().cameras()),
     "grading.GradingService.patients": (Action.STUDY_BROWSE, lambda c: c.grading().patients()),
@@ -212,7 +274,10 @@ CALLS: dict[str, tuple[Action, Callable[[Ctx], Any]]] = {
     "reference.recompute_references": (Action.REFERENCE_DECIDE,
                                        lambda c: reference.recompute_references(c.study, c.actor, [c.image])),
     "reference.ReferenceService.recompute": (Action.REFERENCE_DECIDE, lambda c: _reference(c).recompute([c.image])),
+    "reference.ReferenceService.recompute_steps": (Action.REFERENCE_DECIDE,
+                                                   lambda c: _reference(c).recompute_steps([c.image])),
     "reference.ReferenceService.queue": (Action.REFERENCE_READ, lambda c: _reference(c).queue()),
+    "reference.ReferenceService.queue_counts": (Action.REFERENCE_READ, lambda c: _reference(c).queue_counts()),
     "reference.ReferenceService.insufficient": (Action.REFERENCE_READ, lambda c: _reference(c).insufficient()),
     "reference.ReferenceService.case": (Action.REFERENCE_READ, lambda c: _reference(c).case(c.image)),
     "reference.ReferenceService.consensus_shapes": (Action.REFERENCE_READ,
@@ -304,7 +369,8 @@ def expected_allowed(action: Action, persona: str) -> bool:
 @pytest.fixture
 def world(hand: HandStudy, tmp_path: Path) -> dict[str, Ctx]:
     """Image 0: A's draft and outline, C's submitted grade; B has done nothing there. Image 1: A, B
-    and D submitted; then D is deactivated. Image 2 is B's to grade in write operations."""
+    and D submitted (B also its eye-level exam); then D is deactivated. Image 2 is B's to grade in
+    write operations."""
     study = hand.study
     blind, open_, spare = hand.images[0], hand.images[1], hand.images[2]
     a = GradingService(study, hand.graders["A"])
@@ -313,6 +379,8 @@ def world(hand: HandStudy, tmp_path: Path) -> dict[str, Ctx]:
     hand.submit("C", blind, grade("yes", "1"))
     for name in "ABD":
         hand.submit(name, open_, grade("no"))
+    # B's eye-level grade of the open image's exam (its only image): others' eye-level grades open to B there
+    exams.ExamService(study, hand.graders["B"]).submit(_exam_key(study, open_), grade("no"))
     accounts.set_active(study, hand.admin, hand.graders["D"].id, False)
     extra = accounts.create_account(study, hand.admin, "Dr. Extra").id
     return {

@@ -1,0 +1,232 @@
+"""Connects the exam service to the exam panel, the progression view and the Needs attention list.
+
+* An image put on screen: its exam (one eye at one visit) is read in one guarded call
+  (``ExamService.state``) and shown beside the canvas — the strip, the eye-level grade pre-filled
+  from the grader's image grades, its treatment badge, the models' view of the eye where the
+  grader may see it.
+* A thumbnail of the strip opens that image in the workspace.
+* Every change of the eye-level grade is stored at once (a draft), version checked; *Confirm*
+  submits it. Until the grader touches it, the form follows the roll-up of their image grades as
+  they grade the images.
+* *Progression of this eye…* opens the patient's visits (the grader's own grades; the reference
+  standard for adjudicators and admins) with two visits side by side, images decoded off the UI
+  thread; *Needs attention…* lists the eyes that got worse.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from PySide6.QtCore import QObject, QTimer
+from PySide6.QtGui import QAction
+
+from rop_desktop.domain.grades import GradeValues
+from rop_desktop.services.exams import ExamError, ExamGradeConflict, ExamService, ExamState
+from rop_desktop.services.policy import AccessDenied
+from rop_desktop.ui.exams import AttentionWindow, ExamPanel, ProgressionWindow
+from rop_desktop.workers.image_loader import ImageLoader
+
+
+class ExamController(QObject):
+    """See the module docstring. ``window`` is the main window with its ``workspace`` controller."""
+
+    def __init__(self, window: Any, service: ExamService, grading: Any) -> None:
+        super().__init__(window)
+        self.window = window
+        self.service = service
+        self.grading = grading
+        self.workspace = window.workspace
+        self.panel = ExamPanel()
+        self.panel.setObjectName("examPanel")
+        window.add_side_panel(self.panel, "Eye exam")
+        self.state: ExamState | None = None
+        self.progression_window: ProgressionWindow | None = None
+        self.attention_window: AttentionWindow | None = None
+        self._loaders: dict[str, ImageLoader] = {}
+        self._refresh_timer = QTimer(self)
+        self._refresh_timer.setSingleShot(True)
+        self._refresh_timer.setInterval(250)
+        self._refresh_timer.timeout.connect(self.refresh)
+        self.workspace.imageShown.connect(self.on_image_shown)
+        self.workspace.gradeSubmitted.connect(lambda _id: self.refresh())
+        window.grade_panel.valuesChanged.connect(lambda _v: self._refresh_timer.start())
+        self.panel.strip.imageChosen.connect(self.workspace.open_image)
+        self.panel.form.valuesChanged.connect(self.save_draft)
+        self.panel.form.submitRequested.connect(self.submit)
+        self.panel.form.refillRequested.connect(self.refill)
+        self.panel.progressionRequested.connect(self.open_progression)
+        self.panel.attentionRequested.connect(self.open_attention)
+        shortcuts = getattr(window, "grading_shortcuts", None)
+        if shortcuts is not None:
+            shortcuts.bind("exam.show", self.toggle_tab)
+            shortcuts.bind("exam.confirm", self.panel.form.request_confirm)
+        menu = window.menuBar().addMenu("E&xams")
+        self.progression_action = QAction("Progression of this eye…", window)
+        self.progression_action.triggered.connect(self.open_progression)
+        self.attention_action = QAction("Needs attention…", window)
+        self.attention_action.triggered.connect(self.open_attention)
+        menu.addActions([self.progression_action, self.attention_action])
+        window.on_shutdown(self.shutdown)
+
+    def toggle_tab(self) -> None:
+        """Ctrl+E: the Eye exam tab, or back to the image's grade."""
+        tabs = self.window.side_tabs
+        if tabs.currentWidget() is self.panel:
+            tabs.setCurrentWidget(self.window.grade_panel)
+        else:
+            tabs.setCurrentWidget(self.panel)
+
+    # ------------------------------------------------------------------ the exam on screen
+    def on_image_shown(self, image_id: int) -> None:
+        self.refresh(image_id)
+
+    def refresh(self, image_id: int | None = None) -> None:
+        """Read the exam of the image on screen again and show it."""
+        image_id = image_id if image_id is not None else self.workspace.shown
+        if image_id is None:
+            return
+        try:
+            state = self.service.state(image_id)
+        except ExamError as exc:  # an image without an eye: no exam to show
+            self.state = None
+            self.panel.title.setText("No eye-level exam")
+            self.panel.subtitle.setText(exc.reason)
+            return
+        except AccessDenied as exc:
+            self._say(exc.reason)
+            return
+        self.state = state
+        self.panel.set_state(state, image_id)
+        self._show_model(image_id)
+
+    def _show_model(self, image_id: int) -> None:
+        values = self.panel.form.values()
+        try:
+            summary = self.service.model_summary(image_id, zone=values.zone, plus=values.plus)
+        except (AccessDenied, ExamError):
+            summary = None
+        self.panel.set_model_summary(summary)
+
+    # ------------------------------------------------------------------ the eye-level grade
+    def save_draft(self, values: GradeValues) -> None:
+        if self.state is None:
+            return
+        key = self.state.info.key
+
+        def save() -> None:  # the version is read when the edit is sent (edits kept offline chain)
+            mine = self.service.save_draft(key, values, expected_version=self._version())
+            self._stored(mine)
+
+        self._run(save, "an eye-level grade")
+
+    def submit(self) -> None:
+        if self.state is None:
+            return
+        key, values = self.state.info.key, self.panel.form.values()
+
+        def send() -> None:
+            mine = self.service.submit(key, values, expected_version=self._version())
+            self._stored(mine)
+
+        if self._run(send, "a confirmed eye-level grade"):
+            self._say("Eye-level grade confirmed.", 4000)
+            self.refresh()
+
+    def refill(self) -> None:
+        """Put the roll-up of the image grades back into the form (and store it as the draft)."""
+        if self.state is None:
+            return
+        values = self.state.rollup.values
+        self.panel.form.set_state(values, submitted=False, stored=True, sources=self.state.rollup.sources)
+        self.save_draft(values)
+
+    def _version(self) -> int | None:
+        return self.state.grade.version if self.state is not None else None
+
+    def _stored(self, mine: Any) -> None:
+        if self.state is not None:
+            self.state = replace(self.state, grade=mine)
+
+    def _run(self, save: Any, what: str) -> bool:
+        try:
+            return bool(self.workspace.edits.run(save, what))
+        except ExamGradeConflict as conflict:
+            self._say(conflict.reason, 15000)
+            self.refresh()
+        except (ExamError, AccessDenied) as exc:
+            self._say(exc.reason)
+        return False
+
+    # ------------------------------------------------------------------ progression
+    def open_progression(self) -> ProgressionWindow | None:
+        image_id = self.workspace.shown
+        if image_id is None:
+            return None
+        try:
+            progression = self._progression(image_id)
+        except (AccessDenied, ExamError) as exc:
+            self._say(getattr(exc, "reason", str(exc)))
+            return None
+        if self.progression_window is None:
+            self.progression_window = ProgressionWindow(self.window)
+            self.progression_window.sideRequested.connect(self._load_side)
+            for side in ("left", "right"):
+                loader = ImageLoader(self.grading.load_image, parent=self)
+                loader.loaded.connect(lambda image_id, data, s=side: self._side_loaded(s, image_id, data))
+                loader.failed.connect(lambda _id, message: self._say(message))
+                self._loaders[side] = loader
+        self.progression_window.set_progression(progression, image_id)
+        self.progression_window.show()
+        self.progression_window.raise_()
+        return self.progression_window
+
+    def _progression(self, image_id: int) -> Any:
+        if self.service.actor.elevated:
+            reference = self.service.reference_progression(image_id)
+            if reference.eyes:
+                return reference
+        return self.service.progression(image_id)
+
+    def _load_side(self, side: str, image_id: int) -> None:
+        self._loaders[side].request(image_id)
+
+    def _side_loaded(self, side: str, image_id: int, data: Any) -> None:
+        window = self.progression_window
+        if window is not None:
+            window.show_side(side, image_id, data.rgb, data.fov)
+
+    # ------------------------------------------------------------------ needs attention
+    def open_attention(self) -> AttentionWindow | None:
+        try:
+            if self.service.actor.elevated:
+                items, basis = self.service.reference_needs_attention(), "the reference standard"
+            else:
+                items, basis = self.service.needs_attention(), "your grades"
+        except AccessDenied as exc:
+            self._say(exc.reason)
+            return None
+        if self.attention_window is None:
+            self.attention_window = AttentionWindow(self.window)
+            self.attention_window.imageRequested.connect(self.workspace.open_image)
+        self.attention_window.set_items(items, basis)
+        self.attention_window.show()
+        self.attention_window.raise_()
+        return self.attention_window
+
+    # ------------------------------------------------------------------ housekeeping
+    def _say(self, text: str, ms: int = 10000) -> None:
+        self.window.statusBar().showMessage(text, ms)
+
+    def shutdown(self) -> None:
+        self._refresh_timer.stop()
+        for loader in self._loaders.values():
+            loader.shutdown()
+        for child in (self.progression_window, self.attention_window):
+            if child is not None:
+                child.close()
+
+
+def install_exam_features(window: Any, study: Any, grading: Any) -> ExamController:
+    """The eye-level exam features of a main window whose workspace is wired (composition)."""
+    return ExamController(window, ExamService(study, grading.actor), grading)

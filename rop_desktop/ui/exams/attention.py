@@ -1,0 +1,69 @@
+"""The *Needs attention* list: eyes whose latest visit got worse than the one before (stage up,
+zone more posterior, plus appearing, crossing into Type 1) or that are treatment-warranted.
+
+Views only: ``set_items`` takes ``services.exams.Attention`` values; a double-click (or Enter)
+asks for the latest visit's first image: ``imageRequested(image_id)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QBrush, QColor
+from PySide6.QtWidgets import QHeaderView, QLabel, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget
+
+from .badge import CLASS_COLORS, badge_text
+
+COLUMNS = ("Patient", "Eye", "Latest visit", "Class", "Why")
+
+
+class AttentionWindow(QWidget):
+    """See the module docstring."""
+
+    imageRequested = Signal(int)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent, Qt.WindowType.Window)
+        self.setObjectName("AttentionWindow")
+        self.setWindowTitle("Needs attention")
+        self.resize(760, 380)
+        self.items: list[object] = []
+        self.note = QLabel("", self)
+        self.note.setWordWrap(True)
+        self.table = QTableWidget(0, len(COLUMNS), self)
+        self.table.setHorizontalHeaderLabels(list(COLUMNS))
+        self.table.verticalHeader().setVisible(False)
+        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.table.horizontalHeader().setStretchLastSection(True)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.note)
+        layout.addWidget(self.table)
+        self.table.cellActivated.connect(self._open)  # a double click or Enter
+
+    def set_items(self, items: Sequence[object], basis: str) -> None:
+        """``basis`` says whose grades the list is read from ("your grades", "the reference standard")."""
+        self.items = list(items)
+        self.note.setText(f"{len(self.items)} eye{'s' if len(self.items) != 1 else ''} need attention, from "
+                          f"{basis}. Double-click one to open its latest visit.")
+        self.table.setRowCount(len(self.items))
+        for row, item in enumerate(self.items):
+            klass = item.classification  # type: ignore[attr-defined]
+            cells = (item.patient, item.eye.value,  # type: ignore[attr-defined]
+                     item.date.isoformat() if item.date else "undated",  # type: ignore[attr-defined]
+                     badge_text(klass), "; ".join(item.reasons))  # type: ignore[attr-defined]
+            for column, text in enumerate(cells):
+                cell = QTableWidgetItem(text)
+                if column == 3:
+                    cell.setBackground(QBrush(QColor(CLASS_COLORS[klass.klass])))
+                    cell.setForeground(QBrush(QColor("white")))
+                    cell.setToolTip(klass.reason)
+                self.table.setItem(row, column, cell)
+
+    def _open(self, row: int, _column: int) -> None:
+        if 0 <= row < len(self.items):
+            ids = self.items[row].image_ids  # type: ignore[attr-defined]
+            if ids:
+                self.imageRequested.emit(int(ids[0]))

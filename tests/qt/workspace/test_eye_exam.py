@@ -1,0 +1,84 @@
+"""The exam view in the real window: the strip of one eye's images at one visit opens them, the
+eye-level grade is pre-filled from the grader's image grades, edited with the mouse, stored as a
+draft at once and confirmed — with its treatment badge."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+
+from rop_desktop.domain.etrop import TreatmentClass
+from rop_desktop.domain.grades import GradeValues
+from rop_desktop.domain.labels import Plus, Quality, RopPresence, Stage, Zone
+from rop_desktop.services.exams import ExamService
+from rop_desktop.services.grading import GradingService
+
+SHOWN_MS = 10_000
+
+
+def g(stage: str, zone: Zone, plus: Plus) -> GradeValues:
+    s = Stage.parse(stage)
+    return GradeValues(rop=RopPresence.NO if s is Stage.S0 else RopPresence.YES, stage=s, zone=zone, plus=plus,
+                       quality=Quality.GRADABLE)
+
+
+def two_image_exam(ws) -> tuple[int, int]:  # noqa: ANN001
+    """Two images of one eye at one visit in the demo study (some eyes have two views)."""
+    exams = ExamService(ws.store, ws.actor)
+    for image_id in GradingService(ws.store, ws.actor).worklist():
+        state = exams.state(image_id.image_id)
+        if len(state.info.images) >= 2:
+            return state.info.images[0].image_id, state.info.images[1].image_id
+    raise AssertionError("the demo study has an eye with two views at one visit")
+
+
+def test_the_strip_opens_images_and_the_eye_grade_is_prefilled_edited_and_confirmed(ws) -> None:
+    first, second = two_image_exam(ws)
+    grading = GradingService(ws.store, ws.actor)
+    grading.submit(first, g("1", Zone.II, Plus.PRE_PLUS))
+    grading.submit(second, g("2", Zone.II, Plus.PLUS))
+    if ws.current == first:  # graded elsewhere (the service): show it again
+        ws.show_image(second)
+    ws.show_image(first)
+    panel = ws.window.exams.panel
+    ws.key(Qt.Key.Key_E, Qt.KeyboardModifier.ControlModifier)          # Ctrl+E: the Eye exam tab
+    assert ws.window.side_tabs.currentWidget() is panel
+    assert panel.strip.image_ids() == [first, second]
+    assert "2 images of this eye at this visit, 2 graded by you" in panel.subtitle.text()
+
+    # pre-filled: highest stage, most posterior zone, plus (no posterior pole identified: the most severe)
+    form = panel.form
+    assert (form.values().stage, form.values().zone, form.values().plus) == (Stage.S2, Zone.II, Plus.PLUS)
+    assert form.badge.classification.klass is TreatmentClass.TREAT and "Type 1" in form.badge.text()
+    assert form.source_label.text().startswith("From your image grades: stage ← ")
+    assert "Not confirmed yet" in form.status_label.text()
+
+    # the strip opens the other image of the exam
+    item = panel.strip.item(1)
+    with ws.qtbot.waitSignal(ws.workspace.imageShown, timeout=SHOWN_MS) as shown:
+        ws.qtbot.mouseClick(panel.strip.viewport(), Qt.MouseButton.LeftButton,
+                            pos=panel.strip.visualItemRect(item).center())
+    assert shown.args == [second]
+
+    # the grader disagrees with the plus disease of the roll-up: a click stores a draft at once
+    ws.qtbot.mouseClick(form.rows["plus"].button(Plus.PRE_PLUS), Qt.MouseButton.LeftButton)
+    exams = ExamService(ws.store, ws.actor)
+    key = exams.state(first).info.key
+    draft = exams.exam_state(key).grade
+    assert draft.exists and not draft.submitted and draft.values.plus is Plus.PRE_PLUS
+    assert draft.values.stage is Stage.S2
+    assert form.badge.classification.klass is TreatmentClass.ROUTINE   # zone II stage 2 without plus
+
+    ws.key(Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)   # confirm from the keyboard
+    confirmed = exams.exam_state(key).grade
+    assert confirmed.submitted and confirmed.values.plus is Plus.PRE_PLUS
+    assert form.submitted and "confirmed" in form.status_label.text()
+
+
+def test_an_eye_grade_without_a_stage_is_not_confirmed(ws) -> None:
+    panel = ws.window.exams.panel
+    ws.window.side_tabs.setCurrentWidget(panel)
+    form = panel.form
+    assert form.values().stage is None                                  # nothing graded yet: nothing pre-filled
+    ws.qtbot.mouseClick(form.submit_button, Qt.MouseButton.LeftButton)
+    assert "Stage is not set" in form.issue_label.text()
+    assert not ExamService(ws.store, ws.actor).state(ws.current).grade.exists
