@@ -230,12 +230,16 @@ class AnnotationExportDialog(_WorkerDialog):
             self.whose.addItem(actor.name)
         self.per_grader = QCheckBox("One mask per grader (masks only)")
         self.copy_images = QCheckBox("Copy the images too (pseudonymous names)")
+        self.include_comments = QCheckBox("Include grader comments (identity values replaced)")
+        self.include_comments.setToolTip("Free text is where names slip in: off unless an admin ticks it")
+        self.include_comments.setVisible(policy.allowed(study, actor, Action.IDENTITY))
         self.folder = QLineEdit()
         form = QFormLayout()
         form.addRow("Format", self.format)
         form.addRow("Annotations of", self.whose)
         form.addRow("", self.per_grader)
         form.addRow("", self.copy_images)
+        form.addRow("", self.include_comments)
         form.addRow("Folder", _path_row(self.folder, self.browse))
         layout = QVBoxLayout(self)
         layout.addLayout(form)
@@ -262,9 +266,10 @@ class AnnotationExportDialog(_WorkerDialog):
             return
         fmt, graders = self.format.currentText(), self.graders()
         per_grader, copy_images = self.per_grader.isChecked(), self.copy_images.isChecked()
+        comments = self.include_comments.isChecked()
         study, actor = self.study, self.actor
         self._start(lambda: export_annotations(study, actor, fmt, folder, graders=graders, per_grader=per_grader,
-                                               copy_images=copy_images))
+                                               copy_images=copy_images, include_comments=comments))
 
     def show_result(self, written: Any) -> None:
         self.status.setText(f"Written: {written}")

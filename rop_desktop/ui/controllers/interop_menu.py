@@ -38,9 +38,14 @@ class InteropMenu:
         self.export_action.triggered.connect(self.export_annotations)
         self.separator = menu.addSeparator()
         self.dicom_action = menu.addAction("Export DICOM (de-identified)…")
-        self.dicom_action.triggered.connect(self.choose_dicom_folder)
+        self.dicom_action.triggered.connect(lambda _checked=False: self.choose_dicom_folder("remove"))
+        self.dicom_shift_action = menu.addAction("Export DICOM (de-identified, dates shifted per patient)…")
+        self.dicom_shift_action.setToolTip("PS3.15 Retain Longitudinal Temporal Information with Modified Dates: "
+                                           "each infant's dates move by its own offset; intervals are kept")
+        self.dicom_shift_action.triggered.connect(lambda _checked=False: self.choose_dicom_folder("shift"))
         may_export_all = policy.allowed(study, actor, Action.EXPORT_ALL)
         self.dicom_action.setVisible(may_export_all)
+        self.dicom_shift_action.setVisible(may_export_all)
         self.separator.setVisible(may_export_all)
         self.dialog: AnnotationImportDialog | AnnotationExportDialog | None = None
         self.dicom_worker: GeneratorWorker | None = None
@@ -58,7 +63,7 @@ class InteropMenu:
         self.dialog.show()
         return self.dialog
 
-    def choose_dicom_folder(self) -> None:
+    def choose_dicom_folder(self, dates: str = "remove") -> None:
         try:  # before a folder is asked for; the export service decides again in its worker
             policy.check(self.study, self.actor, Action.EXPORT_ALL)
         except AccessDenied as exc:
@@ -66,13 +71,13 @@ class InteropMenu:
             return
         folder = QFileDialog.getExistingDirectory(self.window, "Export de-identified DICOM into folder")
         if folder:
-            self.export_dicom(Path(folder))
+            self.export_dicom(Path(folder), dates=dates)
 
-    def export_dicom(self, folder: Path) -> GeneratorWorker:
+    def export_dicom(self, folder: Path, *, dates: str = "remove") -> GeneratorWorker:
         """Export in a worker; progress in the status bar, the summary (or the refusal) in a message box."""
         self.dicom_action.setEnabled(False)
         study, actor = self.study, self.actor
-        worker = GeneratorWorker(lambda: iter_export_dicom(study, actor, folder))
+        worker = GeneratorWorker(lambda: iter_export_dicom(study, actor, folder, dates=dates))
         worker.setParent(self.window)
         worker.yielded.connect(lambda p: self.window.statusBar().showMessage(
             f"DICOM export: {p.done} of {p.total}"))

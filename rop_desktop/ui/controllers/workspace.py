@@ -23,9 +23,11 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from rop_desktop.domain.grades import GradeValues
 from rop_desktop.domain.shapes import Shape
+from rop_desktop.domain.labels import Role
 from rop_desktop.imaging.display import DisplaySettings, DisplaySettingsError
 from rop_desktop.services.grading import (GradeConflict, GradingError, GradingService, ImageData, MyGrade,
                                          ShapeConflict, WorklistQuery, WorklistRow)
+from rop_desktop.services import identity
 from rop_desktop.services.policy import AccessDenied
 from rop_desktop.ui.controllers.connection import install_connection_guard
 from rop_desktop.ui.main_window import MainWindow
@@ -259,9 +261,21 @@ class WorkspaceController(QObject):
         self.shown = image_id
         self._update_polygon_stages()
         eye = data.eye.value if data.eye else "eye ?"
-        self.window.image_label.setText(f"{data.patient} · {eye} · {data.original_name}")
+        who = self._identity_text(image_id)
+        self.window.image_label.setText(f"{who or data.patient} · {eye} · {data.original_name}")
         self.imageShown.emit(image_id)
         self.loader.prefetch(upcoming)
+
+    def _identity_text(self, image_id: int) -> str | None:
+        """The patient's identity for the status bar, only where the study shows it and only for an
+        admin (the identity service decides; everyone else sees the pseudonymous code)."""
+        if self.service.actor.role is not Role.ADMIN:
+            return None
+        try:
+            shown = identity.shown_identity(self.service.study, self.service.actor, image_id)
+        except AccessDenied:
+            return None
+        return shown.line() if shown is not None else None
 
     def _on_load_failed(self, image_id: int, message: str) -> None:
         if image_id == self.current:

@@ -133,6 +133,21 @@ def test_interop_menu_exports_dicom(qtbot, study: Study, tmp_path: Path) -> None
     assert refreshed == [True]
 
 
+def test_interop_menu_exports_dicom_with_dates_shifted_per_patient(qtbot, study: Study, tmp_path: Path) -> None:
+    window = QMainWindow()
+    qtbot.addWidget(window)
+    menu = install_interop_menu(window, study, study.test_admin, lambda: None)
+    assert menu.dicom_shift_action.isVisible()
+    worker = menu.export_dicom(tmp_path / "shifted", dates="shift")
+    with qtbot.waitSignal(worker.finished, timeout=TIMEOUT_MS):
+        pass
+    qtbot.waitUntil(lambda: menu.message is not None, timeout=TIMEOUT_MS)
+    ds = pydicom.dcmread(sorted((tmp_path / "shifted").glob("*.dcm"))[0])
+    assert ds.PatientIdentityRemoved == "YES" and ds.get("LongitudinalTemporalInformationModified") == "MODIFIED"
+    codes = {item.CodeValue for item in ds.DeidentificationMethodCodeSequence}
+    assert {"113100", "113107"} <= codes
+
+
 def test_a_grader_exports_only_their_own_work_and_an_import_is_refused(qtbot, study: Study, tmp_path: Path,
                                                                        account) -> None:  # noqa: ANN001
     grader = account(study, "Dr. Own")
@@ -140,10 +155,12 @@ def test_a_grader_exports_only_their_own_work_and_an_import_is_refused(qtbot, st
     qtbot.addWidget(window)
     menu = install_interop_menu(window, study, grader, lambda: None)
     assert not menu.import_action.isVisible() and not menu.dicom_action.isVisible()
+    assert not menu.dicom_shift_action.isVisible()
     assert menu.export_action.isVisible()
 
     export = menu.export_annotations()
     assert [export.whose.itemText(i) for i in range(export.whose.count())] == ["Dr. Own"]
+    assert export.include_comments.isHidden()  # free text with names: an admin's choice only
     export.format.setCurrentText("grades_csv")
     export.folder.setText(str(tmp_path / "mine"))
     with qtbot.waitSignal(export.finishedWork, timeout=TIMEOUT_MS) as blocker:
