@@ -129,12 +129,15 @@ def _lookup_keys(found: Sequence[Found]) -> list[tuple[str, str]]:
 def next_code(session: Session) -> str:
     """The next free ``P0001``-style code (one more than the highest in the study).
 
-    Longest first, then highest: among codes of digits that is numeric order, so the first code of
-    the form is the highest and the scan stops there (an import of a big study stays fast)."""
-    codes = session.scalars(select(Patient.code).where(Patient.code.like(f"{CODE_PREFIX}%"))
-                            .order_by(func.length(Patient.code).desc(), Patient.code.desc()))
-    highest = next((int(m[1]) for c in codes if (m := _CODE.fullmatch(c))), 0)
-    return f"{CODE_PREFIX}{highest + 1:04d}"
+    The highest code of each length, then the highest number among those: codes written by other
+    tools may be zero-padded (``P024999``) next to ours (``P25000``), so neither the longest nor
+    the last in text order alone is the highest number."""
+    per_length = session.scalars(select(func.max(Patient.code))
+                                 .where(Patient.code.like(f"{CODE_PREFIX}%"),
+                                        func.substr(Patient.code, len(CODE_PREFIX) + 1, 1).between("0", "9"))
+                                 .group_by(func.length(Patient.code)))
+    numbers = [int(m[1]) for c in per_length if c is not None and (m := _CODE.fullmatch(c))]
+    return f"{CODE_PREFIX}{max(numbers, default=0) + 1:04d}"
 
 
 def record(session: Session, patient: Patient, image: Image | None, found: Sequence[Found]) -> None:

@@ -138,3 +138,19 @@ def test_downgrading_puts_the_old_codes_and_names_back(tmp_path: Path, fast_hash
     assert [tuple(r) for r in rows][:2] == [
         ("P0002", "img0.png", None), ("MRN-00123456 DOE BABY", "DOE_BABY_OS.png", "/nicu/DOE BABY/DOE_BABY_OS.png")]
     migrate.upgrade(study.url)
+
+
+def test_the_next_code_is_one_more_than_the_highest_number_whatever_the_padding(tmp_path: Path) -> None:
+    """A study whose codes came from another tool (zero-padded, or not codes of ours at all)."""
+    from rop_desktop.services.identity import next_code
+    from rop_desktop.store.models import Patient
+
+    with Study.create(tmp_path / "s") as study:
+        with study.session() as session:
+            assert next_code(session) == "P0001"
+            session.add_all([Patient(code=c) for c in ("P024999", "P0007", "PATIENT-X", "P-1A2B3C", "Q99999")])
+            session.flush()
+            assert next_code(session) == "P25000"
+            session.add(Patient(code="P25000"))
+            session.flush()
+            assert next_code(session) == "P25001"
