@@ -1,7 +1,9 @@
 """Training and inference figures of the headless ``training`` package. Prints Markdown tables.
 
     .venv/bin/python benchmarks/training_bench.py ridge [--minutes 20] [--runs default smp]
-    .venv/bin/python benchmarks/training_bench.py reproduce --snapshot <demo export> [--scale smoke]
+    .venv/bin/python benchmarks/training_bench.py binary [--minutes 20]
+    .venv/bin/python benchmarks/training_bench.py stages [--minutes 6] [--line-minutes 6]
+    .venv/bin/python benchmarks/training_bench.py reproduce [--snapshot SNAP] [--paper both] [--scale quick]
     .venv/bin/python benchmarks/training_bench.py latency [--repeats 5]
     .venv/bin/python benchmarks/training_bench.py throughput            # CUDA only
 
@@ -12,7 +14,15 @@
   dependency, ``pip install segmentation-models-pytorch``) trained on the same images for the same
   budget; test Dice/IoU at the original 2040x2040 resolution with patient-bootstrap 95 % CIs.
   Published U-Net on this database: Dice 0.49-0.65.
-- ``reproduce``: both papers' tables on a snapshot (e.g. a demo-study export).
+- ``binary``: ``rop-train train --task binary --minutes M`` on a 300-image synthetic study from
+  the demo renderer (``benchmarks/synthetic_study.py``: patient groups, ~30 % ROP, near-duplicate
+  views per eye); test sensitivity / specificity at the threshold chosen on validation data,
+  with patient-bootstrap 95 % CIs, against the target (>= 0.95 at >= 0.90).
+- ``stages``: paper B's claim on a CPU: ``fast_line`` U-Net masks feeding ``fast_hybrid`` versus
+  ``fast_stage`` (the same classifier without the mask) on 300 synthetic stage 1-3 images; test
+  accuracy with CIs and the paired difference.
+- ``reproduce``: the papers' tables on a snapshot (default: the 300-image synthetic study),
+  ``--scale quick`` on a CPU.
 - ``latency``: CPU forward time per image of every registered model at its default size.
 - ``throughput``: CUDA training images/s (AMP, channels_last, batch 64) of rop_res_cnn and hybrid.
 """
@@ -34,6 +44,7 @@ import torch
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
 
 from training.engine import fit  # noqa: E402
 from training.events import EpochEnd, Finished  # noqa: E402
@@ -183,15 +194,121 @@ def bench_ridge(args: argparse.Namespace) -> None:
     print(f"\nwork folder: {work}; published U-Net on HVDROPDB RetCam images: Dice 0.49-0.65")
 
 
-# ---------------------------------------------------------------------------------- (b) reproduce
+# ---------------------------------------------------------------------------------- (b) synthetic study
+
+
+def _train(config, data, out: Path, label: str):  # noqa: ANN001, ANN202
+    """Run ``fit`` printing epochs; the Finished event (or exit)."""
+    last = None
+    for event in fit(config, data, out):
+        if isinstance(event, EpochEnd):
+            metrics = " ".join(f"{k} {v:.3f}" for k, v in event.val_metrics.items())
+            print(f"  {label} epoch {event.epoch}: train {event.train_loss:.4f} val {event.val_loss:.4f} {metrics} "
+                  f"({event.seconds:.0f} s)", flush=True)
+        last = event
+    if not isinstance(last, Finished):
+        sys.exit(f"{label} did not finish: {last}")
+    return last
+
+
+def _cli_config(task: str, snap: Path, minutes: float):  # noqa: ANN202
+    """What ``rop-train train --task TASK --minutes M --device cpu`` trains."""
+    from training.cli import build_config, build_parser
+
+    return build_config(build_parser().parse_args(["train", "--snapshot", str(snap), "--task", task,
+                                                   "--minutes", f"{minutes:g}", "--device", "cpu"]))
+
+
+def _ci(summary: dict, key: str) -> str:
+    from training.metrics.bootstrap import format_interval
+
+    return format_interval(summary.get(key), (summary.get("ci95") or {}).get(key), 2)
+
+
+def bench_binary(args: argparse.Namespace) -> None:
+    """The default binary recipe on a 300-image synthetic study: test sensitivity / specificity at the
+    operating threshold chosen on validation data, against the screening target."""
+    from synthetic_study import describe, synthetic_snapshot
+
+    torch.set_num_threads(args.threads)
+    work = Path(args.out or tempfile.mkdtemp(prefix="rop-binary-bench-"))
+    snap = synthetic_snapshot(work / "study", args.images, args.rop_share, args.seed)
+    print(f"synthetic study: {describe(snap)}; budget {args.minutes:g} min, {args.threads} thread(s), "
+          f"{date.today().isoformat()}", flush=True)
+    config = _cli_config("binary", snap.root, args.minutes)
+    started = time.monotonic()
+    last = _train(config, snap.root, work / "binary", "binary")
+    m = last.test_metrics
+    met = (m["sensitivity"] or 0) >= 0.95 and (m["specificity"] or 0) >= 0.90
+    print(f"\n| model | minutes (train + test) | threshold (val) | test n | sensitivity | specificity | AUROC | target |\n"
+          f"| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n"
+          f"| {config.architecture} ({config.preset}, {m.get('n')} test images) | {(time.monotonic() - started) / 60:.1f} "
+          f"| {last.threshold:.3f} | {m['n']} | {_ci(m, 'sensitivity')} | {_ci(m, 'specificity')} | {_ci(m, 'auroc')} "
+          f"| {'met' if met else 'missed'} (sens >= 0.95 at spec >= 0.90) |")
+
+
+def bench_stages(args: argparse.Namespace) -> None:
+    """Paper B's claim on a CPU: the line-first hybrid (fast_line U-Net masks → fast_hybrid) versus the
+    same classifier without the mask (fast_stage), same patients, same budgets; accuracy with
+    patient-bootstrap CIs and the paired difference."""
+    from synthetic_study import describe, synthetic_snapshot
+
+    from training.config import DEFAULT_SPLIT_RATIOS, recipe
+    from training.evaluate import evaluate_predictor
+    from training.metrics.bootstrap import format_interval, mean_intervals
+    from training.predictor import Predictor
+    from training.reproduce import shared_splits
+
+    torch.set_num_threads(args.threads)
+    work = Path(args.out or tempfile.mkdtemp(prefix="rop-stages-bench-"))
+    study = synthetic_snapshot(work / "study", args.images, 1.0, args.seed)  # stage 1-3 images only
+    snap = shared_splits(study, args.seed, DEFAULT_SPLIT_RATIOS)
+    print(f"synthetic stage 1-3 study: {describe(snap)}; budgets line {args.line_minutes:g} / classifiers "
+          f"{args.minutes:g} min, {args.threads} thread(s), {date.today().isoformat()}", flush=True)
+    line = _train(recipe("fast_line", max_minutes=args.line_minutes, device="cpu"), snap, work / "line", "line")
+    hybrid = _train(recipe("fast_hybrid", max_minutes=args.minutes, device="cpu"), snap, work / "hybrid", "hybrid")
+    plain = _train(recipe("fast_stage", max_minutes=args.minutes, device="cpu"), snap, work / "stage", "classifier")
+    reports = {
+        "Hybrid (fast_hybrid, predicted line masks)": evaluate_predictor(
+            Predictor.hybrid(hybrid.bundle_dir, line.bundle_dir, "cpu"), snap, "test"),
+        "Hybrid with the reference masks (upper bound)": evaluate_predictor(
+            Predictor.from_bundle(hybrid.bundle_dir, "cpu"), snap, "test"),
+        "Classifier-only (fast_stage)": evaluate_predictor(Predictor.from_bundle(plain.bundle_dir, "cpu"), snap, "test"),
+    }
+    print(f"\nline model: test Dice {_ci(line.test_metrics, 'dice')} (mask threshold {line.threshold:g})")
+    print("\n| model | test images | accuracy (95% CI) | macro F1 (95% CI) |\n| --- | ---: | ---: | ---: |")
+    for name, r in reports.items():
+        summary = r.summary()
+        print(f"| {name} | {r.n} | {_ci(summary, 'accuracy')} | {_ci(summary, 'macro_f1')} |")
+    names = list(reports)
+    rows = {k: {p["id"]: p for p in reports[k].predictions} for k in (names[0], names[2])}
+    ids = sorted(rows[names[0]])
+    diff = [float(rows[names[0]][i]["label"] == rows[names[0]][i]["predicted"])
+            - float(rows[names[2]][i]["label"] == rows[names[2]][i]["predicted"]) for i in ids]
+    ci = mean_intervals({"diff": diff}, [rows[names[0]][i]["patient"] for i in ids]).intervals["diff"]
+    print(f"\nhybrid - classifier-only accuracy: {format_interval(float(np.mean(diff)), ci, 2)} "
+          "(paired, patient bootstrap; paper B: +0.13; target >= +0.10)")
+
+
+# ---------------------------------------------------------------------------------- (c) reproduce
 
 
 def bench_reproduce(args: argparse.Namespace) -> None:
     from training.reproduce import reproduce
 
     out = Path(args.out or tempfile.mkdtemp(prefix="rop-reproduce-"))
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    torch.set_num_threads(args.threads)
+    snapshot = args.snapshot
+    if snapshot is None:
+        from synthetic_study import describe, synthetic_snapshot
+
+        study = synthetic_snapshot(out / "study", 300, 0.3, 0)
+        print(f"synthetic study: {describe(study)}; {date.today().isoformat()}", flush=True)
+        snapshot = study.root
     t0 = time.perf_counter()
-    result = reproduce(args.snapshot, out, scale=args.scale, device=args.device, epochs=args.epochs)
+    result = reproduce(snapshot, out / "results", paper=args.paper, scale=args.scale, device=args.device,
+                       epochs=args.epochs)
     print(f"\n{'all runs finished' if result.ok else 'some runs failed'} in {(time.perf_counter() - t0) / 60:.1f} min; "
           f"results in {out}")
 
@@ -282,9 +399,27 @@ def main() -> None:
     seg.add_argument("--threads", type=int, default=2)
     seg.add_argument("--out", help="work folder (default: a temporary one)")
     seg.set_defaults(func=bench_ridge)
-    rep = sub.add_parser("reproduce", help="(b) both papers' tables on a snapshot")
-    rep.add_argument("--snapshot", required=True)
-    rep.add_argument("--scale", default="full", choices=("full", "smoke"))
+    binary = sub.add_parser("binary", help="(b) default binary recipe on a 300-image synthetic study")
+    binary.add_argument("--minutes", type=float, default=20.0)
+    binary.add_argument("--images", type=int, default=300)
+    binary.add_argument("--rop-share", type=float, default=0.3)
+    binary.add_argument("--seed", type=int, default=0)
+    binary.add_argument("--threads", type=int, default=2)
+    binary.add_argument("--out", help="work folder (the study is reused when there)")
+    binary.set_defaults(func=bench_binary)
+    stages = sub.add_parser("stages", help="(b) line-first hybrid vs classifier-only on synthetic stage 1-3 images")
+    stages.add_argument("--minutes", type=float, default=6.0, help="budget of each classifier")
+    stages.add_argument("--line-minutes", type=float, default=6.0, help="budget of the line model")
+    stages.add_argument("--images", type=int, default=300)
+    stages.add_argument("--seed", type=int, default=0)
+    stages.add_argument("--threads", type=int, default=2)
+    stages.add_argument("--out", help="work folder (the study is reused when there)")
+    stages.set_defaults(func=bench_stages)
+    rep = sub.add_parser("reproduce", help="(c) the papers' tables on a snapshot")
+    rep.add_argument("--snapshot", help="default: a 300-image synthetic study (30 % ROP) written to OUT/study")
+    rep.add_argument("--paper", default="both", choices=("a", "b", "both"))
+    rep.add_argument("--scale", default="quick", choices=("full", "quick", "smoke"))
+    rep.add_argument("--threads", type=int, default=2)
     rep.add_argument("--epochs", type=int)
     rep.add_argument("--device", default="auto")
     rep.add_argument("--out")

@@ -1,4 +1,4 @@
-"""``rop-train`` (also ``python -m training``): train, evaluate, report, predict, convert, reproduce, models.
+"""``rop-train`` (also ``python -m training``): train, evaluate, report, predict, convert, reproduce, weights, models.
 
 Exit codes: 0 done, 1 the run failed (diverged, out of memory, bad data), 2 bad usage or input
 (unknown option, missing file, invalid bundle or snapshot), 130 cancelled with Ctrl-C (the run
@@ -37,7 +37,7 @@ def _is_main_rank() -> bool:
 
 def default_config(task: str | None, architecture: str | None) -> Any:
     """A sensible starting config for an architecture and/or task (the closest recipe)."""
-    from training.config import RECIPES
+    from training.config import DEFAULT_RECIPES, RECIPES
     from training.models import ModelError, model_info
 
     if architecture is not None:
@@ -47,11 +47,10 @@ def default_config(task: str | None, architecture: str | None) -> Any:
             raise UsageError(exc.reason) from None
         task = task or TASK_OF_REGISTRY[info.task]
     task = task or "binary"
-    base_name = {"binary": "fast_binary", "stage3": "paper_b_classifier", "segmentation": "fast_line",
-                 "instance": "paper_b_maskrcnn"}[task]
+    base_name = DEFAULT_RECIPES[task]
     by_arch = {"rop_base_cnn": "paper_a_base", "rop_res_cnn": "paper_a_res", "hybrid": "paper_b_hybrid",
                "stage_classifier": "paper_b_classifier", "maskrcnn_line": "paper_b_maskrcnn",
-               "unet_small": "fast_line"}
+               "unet_small": "fast_line", "resnet18_hybrid": "fast_hybrid"}
     base = RECIPES[by_arch.get(architecture or "", base_name)]
     if base.task != task:
         base = RECIPES[base_name]
@@ -86,7 +85,7 @@ def build_config(args: argparse.Namespace) -> Any:
             changes["architecture"] = args.arch
         for flag, key in (("epochs", "epochs"), ("batch_size", "batch_size"), ("lr", "lr"), ("device", "device"),
                           ("init", "init"), ("seed", "seed"), ("max_batches", "max_batches_per_epoch"),
-                          ("num_workers", "num_workers")):
+                          ("num_workers", "num_workers"), ("minutes", "max_minutes")):
             if getattr(args, flag) is not None:
                 changes[key] = getattr(args, flag)
         if args.image_size is not None:
@@ -168,10 +167,22 @@ def _default_out(resume: str | None, architecture: str) -> Path:
     return Path("runs") / f"{architecture}-{datetime.now():%Y%m%d-%H%M%S}"
 
 
+def set_threads(threads: int | None) -> None:
+    """``--threads N``: the CPU threads torch may use for its operations (default: torch's choice)."""
+    if threads is None:
+        return
+    if threads < 1:
+        raise UsageError(f"--threads must be at least 1, got {threads}")
+    import torch
+
+    torch.set_num_threads(threads)
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from training.engine import ConfigError, RunControl, check_config, fit
 
     config = build_config(args)
+    set_threads(args.threads)
     try:
         check_config(config)
     except ConfigError as exc:
@@ -194,7 +205,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     if result.kind == "Finished":
         if _is_main_rank():
             print(json.dumps({"bundle": result.bundle_dir, "best_epoch": result.best_epoch,
+                              "epochs_run": result.epochs_run, "time_budget_reached": result.time_budget_reached,
                               "threshold": result.threshold, "test": result.test_metrics}, indent=1))
+            if not args.quiet:
+                from training.evaluate import format_summary
+
+                print(format_summary(result.test_metrics), file=sys.stderr)
         return EXIT_OK
     return EXIT_CANCELLED if result.kind == "Cancelled" else EXIT_FAILED
 
@@ -295,10 +311,37 @@ def cmd_convert(args: argparse.Namespace) -> int:
 def cmd_reproduce(args: argparse.Namespace) -> int:
     from training.reproduce import reproduce
 
+    set_threads(args.threads)
     progress = _Progress(args.quiet)
-    result = reproduce(args.snapshot, args.out, scale=args.scale, epochs=args.epochs, image_size=args.image_size,
-                       device=args.device, on_event=lambda _name, event: progress(event), echo=print)
+    result = reproduce(args.snapshot, args.out, paper=args.paper, scale=args.scale, epochs=args.epochs,
+                       image_size=args.image_size, device=args.device, on_event=lambda _name, event: progress(event),
+                       echo=print)
     return EXIT_OK if result.ok else EXIT_FAILED
+
+
+def cmd_weights(args: argparse.Namespace) -> int:
+    from training.weights import PretrainedWeightsError, find_pretrained, hub_checkpoint_dir, import_weights, known_weights
+
+    if args.action == "list":
+        print(f"torch cache: {hub_checkpoint_dir()}")
+        print("| file | kind | trained on | present | URL |\n| --- | --- | --- | --- | --- |")
+        for k in known_weights():
+            present = "yes" if (hub_checkpoint_dir() / k.file_name).is_file() else ""
+            print(f"| {k.file_name} | {k.kind}{' (default)' if k.default else ''} | {k.dataset} | {present} | {k.url} |")
+        return EXIT_OK
+    if not args.files:
+        raise UsageError("weights import needs at least one FILE")
+    for file in args.files:
+        try:
+            done = import_weights(file, args.to)
+        except PretrainedWeightsError as exc:
+            raise UsageError(exc.reason) from None
+        verb = "already present" if done.already_present else "stored"
+        print(f"{file}: {done.known.file_name} ({done.known.dataset} {done.known.kind}), SHA-256 {done.sha256} "
+              f"matches the published {done.known.sha256_prefix}; {verb} as {done.destination}")
+        uses = [m for m in done.models if args.to is not None or find_pretrained(done.known.kind) is not None]
+        print("  models that now start pretrained: " + (", ".join(uses) or "none of the registered ones"))
+    return EXIT_OK
 
 
 def cmd_models(args: argparse.Namespace) -> int:
@@ -343,6 +386,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=int)
     train.add_argument("--num-workers", type=int)
     train.add_argument("--max-batches", type=int, help="cap batches per epoch (smoke runs)")
+    train.add_argument("--minutes", type=float,
+                       help="wall-clock training budget: the learning-rate schedule fits it, the best weights are kept")
+    train.add_argument("--threads", type=int, help="CPU threads for torch (default: torch's choice)")
     train.add_argument("--out", help="run folder (default runs/<arch>-<time>)")
     train.add_argument("--resume", help="checkpoint file or run folder to continue")
     train.add_argument("--quiet", action="store_true", help="no progress output")
@@ -388,15 +434,25 @@ def build_parser() -> argparse.ArgumentParser:
     convert.add_argument("--out", required=True, help="snapshot folder to write")
     convert.set_defaults(func=cmd_convert)
 
-    repro = sub.add_parser("reproduce", help="rerun both papers' experiments and print their tables")
+    repro = sub.add_parser("reproduce", help="rerun the papers' experiments and print their tables")
     repro.add_argument("--snapshot", required=True)
     repro.add_argument("--out", required=True)
-    repro.add_argument("--scale", default="full", choices=("full", "smoke"))
-    repro.add_argument("--epochs", type=int)
-    repro.add_argument("--image-size", type=int)
+    repro.add_argument("--paper", default="both", choices=("a", "b", "both"))
+    repro.add_argument("--scale", default="full", choices=("full", "quick", "smoke"),
+                       help="full: the papers' recipes; quick: both papers on a 2-core CPU in about 30 min; "
+                            "smoke: a one-minute pipeline check")
+    repro.add_argument("--epochs", type=int, help="override every run's epochs (default: each run's own)")
+    repro.add_argument("--image-size", type=int, help="override every run's input size (default: each run's own)")
+    repro.add_argument("--threads", type=int, help="CPU threads for torch")
     repro.add_argument("--device", default="auto")
     repro.add_argument("--quiet", action="store_true")
     repro.set_defaults(func=cmd_reproduce)
+
+    weights = sub.add_parser("weights", help="pretrained weights: list the known files, import one fetched elsewhere")
+    weights.add_argument("action", choices=("import", "list"))
+    weights.add_argument("files", nargs="*", metavar="FILE", help="import: torchvision checkpoint file(s)")
+    weights.add_argument("--to", help="folder to store them in (default: the torch cache the factories search)")
+    weights.set_defaults(func=cmd_weights)
 
     models = sub.add_parser("models", help="list the model registry")
     models.add_argument("--task", choices=("binary", "multiclass", "segmentation", "instance_segmentation"))

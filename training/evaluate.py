@@ -7,13 +7,16 @@ Segmenters: Dice and IoU per image at the original resolution; Mask R-CNN models
 IoU 0.5 with its precision-recall curve, and per-stage Mask R-CNN models (paper B's
 segmentation-only baseline) a stage report by largest predicted area. When records carry
 ``graders`` answers, the model's error rate is compared with each grader's ("error reduction").
+Every headline figure carries a 95 % confidence interval from a patient-level bootstrap
+(:mod:`training.metrics.bootstrap`); a classifier that gives one answer for every image is
+flagged with a warning.
 """
 
 from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +31,8 @@ from training.metrics import (APReport, BinaryReport, ErrorReductionReport, Mask
                               binary_report, error_reduction, instance_ap, mask_scores, multiclass_report,
                               save_report)
 from training.metrics._common import to_builtin
+from training.metrics.bootstrap import (ConfidenceIntervals, binary_intervals, format_interval, mean_intervals,
+                                        multiclass_intervals)
 from training.predictor import NO_LINE, Predictor, PredictorError
 from training.snapshot import Snapshot, SnapshotRecord
 
@@ -52,8 +57,10 @@ class EvaluationReport:
     masks: MaskScores | None = None
     ap: APReport | None = None
     error_reduction: ErrorReductionReport | None = None
+    ci: ConfidenceIntervals | None = None  #: 95 % intervals of the headline figures (patient bootstrap)
     predictions: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  #: e.g. one predicted class for every image
     bundle: str | None = None
 
     def summary(self) -> dict[str, Any]:
@@ -74,12 +81,18 @@ class EvaluationReport:
             out.update(ap50=self.ap.ap)
         if self.error_reduction is not None:
             out.update(error_reduction=self.error_reduction.mean_error_reduction)
+        if self.ci is not None:
+            out["ci95"] = {k: (None if v is None else list(v)) for k, v in self.ci.intervals.items()
+                           if " " not in k}  # headline figures; per-class intervals are in report.json
+            out["ci_method"] = self.ci.describe()
+        if self.warnings:
+            out["warnings"] = list(self.warnings)
         return out
 
     def to_dict(self) -> dict[str, Any]:
-        reports = {name: getattr(self, name) for name in ("binary", "multiclass", "masks", "ap", "error_reduction")}
+        reports = {name: getattr(self, name) for name in ("binary", "multiclass", "masks", "ap", "error_reduction", "ci")}
         return {"task": self.task, "split": self.split, "n": self.n, "bundle": self.bundle,
-                "summary": self.summary(), "notes": list(self.notes),
+                "summary": self.summary(), "notes": list(self.notes), "warnings": list(self.warnings),
                 **{k: v.to_dict() for k, v in reports.items() if v is not None}}
 
     def save(self, folder: str | Path) -> list[Path]:
@@ -105,16 +118,29 @@ class EvaluationReport:
         return written
 
     def text(self) -> str:
-        """A short human-readable summary (one ``key: value`` per line)."""
-        lines = [f"{self.task} model on {self.split or 'all'} split: {self.n} images"]
-        for key, value in self.summary().items():
-            if key in ("split", "n", "confusion", "classes"):
-                continue
-            lines.append(f"  {key}: {value:.4f}" if isinstance(value, float) else f"  {key}: {value}")
+        """A short human-readable summary (one ``key: value (95% CI …)`` per line)."""
+        lines = [f"{self.task} model on {self.split or 'all'} split: {self.n} images", format_summary(self.summary())]
         if self.multiclass is not None:
             lines.append("  confusion (rows = reference): " + json.dumps(to_builtin(self.multiclass.confusion)))
         lines += [f"  note: {n}" for n in self.notes]
         return "\n".join(lines)
+
+
+def format_summary(summary: dict[str, Any]) -> str:
+    """``summary()`` (or ``Finished.test_metrics``) as lines ``  key: value (95% CI low-high)``,
+    warnings first."""
+    ci = summary.get("ci95") or {}
+    lines = [f"  WARNING: {w}" for w in summary.get("warnings", [])]
+    for key, value in summary.items():
+        if key in ("split", "n", "confusion", "classes", "ci95", "ci_method", "warnings"):
+            continue
+        if isinstance(value, float):
+            lines.append(f"  {key}: {format_interval(value, ci.get(key), 4)}")
+        else:
+            lines.append(f"  {key}: {value}")
+    if summary.get("ci_method"):
+        lines.append(f"  ({summary['ci_method']})")
+    return "\n".join(lines)
 
 
 def _cell(value: Any) -> Any:
@@ -162,20 +188,34 @@ def select_records(snapshot: Snapshot, task: str, split: str | None,
     return records
 
 
+def probability_maps(predictor: Predictor, snapshot: Snapshot,
+                     split: str | None = "val") -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(probability map, reference mask) of a line segmenter on every original record of ``split``,
+    one image at a time, at the image's own size (for :func:`training.metrics.choose_mask_threshold`)."""
+    for r in select_records(snapshot, "segmentation", split):
+        rgb = read_rgb(snapshot.image_path(r))
+        ref = _reference_mask(snapshot, r, rgb.shape[:2])
+        rgb, ref = apply_augment(rgb, ref, r.augment)
+        pred = predictor.predict(rgb, saliency=False, line_probability=True)
+        assert pred.line_probability is not None and ref is not None
+        yield pred.line_probability, ref
+
+
 def evaluate_predictor(predictor: Predictor, snapshot: Snapshot, split: str | None = "test", *,
                        threshold: float | None = None, batch_size: int = 8,
-                       progress: Progress | None = None) -> EvaluationReport:
+                       progress: Progress | None = None, intervals: bool = True) -> EvaluationReport:
     """Evaluate ``predictor`` on the snapshot's ``split`` (None or "all": every record of the task).
 
     ``threshold`` overrides the card's operating threshold of a binary model. The hybrid uses the
-    predictor's ``mask_provider`` when it has one, else the reference masks (noted).
+    predictor's ``mask_provider`` when it has one, else the reference masks (noted). ``intervals``:
+    the patient-bootstrap 95 % confidence intervals (``report.ci``).
     """
     task = snapshot_task(predictor)
     splits_by_id = predictor.card.extra.get("training", {}).get("splits_by_id")
     records = select_records(snapshot, task, split, splits_by_id)
     if not records:
         raise EvaluationError(f"no {task} record in the {split or 'whole'} split of {snapshot.root}")
-    acc = _Accumulator(predictor, task, threshold)
+    acc = _Accumulator(predictor, task, threshold, intervals)
     if predictor.needs_line_mask:
         acc.notes.append("line masks: predicted by the line segmenter" if predictor.mask_provider is not None
                          else "line masks: the reference (annotated) masks")
@@ -203,8 +243,8 @@ def evaluate_predictor(predictor: Predictor, snapshot: Snapshot, split: str | No
 class _Accumulator:
     """Per-image results collected batch by batch (full-size masks are not kept)."""
 
-    def __init__(self, predictor: Predictor, task: str, threshold: float | None) -> None:
-        self.predictor, self.task = predictor, task
+    def __init__(self, predictor: Predictor, task: str, threshold: float | None, intervals: bool = True) -> None:
+        self.predictor, self.task, self.intervals = predictor, task, intervals
         self.threshold = threshold if threshold is not None else predictor.threshold
         self.rows: list[dict[str, Any]] = []
         self.scores: list[MaskScores] = []
@@ -241,15 +281,23 @@ class _Accumulator:
     def report(self, split: str | None) -> EvaluationReport:
         kind, rows = self.predictor.task, self.rows
         out = EvaluationReport(task=kind, split=split, n=len(rows), predictions=rows, notes=self.notes)
+        patients = [r["patient"] for r in rows]
+        names = list(self.predictor.classes)
         if kind == "binary":
-            out.binary = binary_report([r["label"] for r in rows], [r["probability"] for r in rows], self.threshold)
+            labels, scores = [r["label"] for r in rows], [r["probability"] for r in rows]
+            out.binary = binary_report(labels, scores, self.threshold)
+            out.ci = binary_intervals(labels, scores, self.threshold, patients) if self.intervals else None
+            names = names if len(names) == 2 else ["negative", "positive"]
         elif kind == "multiclass":
             out.multiclass = multiclass_report([r["label"] for r in rows], [r["predicted"] for r in rows],
                                                self.predictor.classes)
+            out.ci = multiclass_intervals([r["label"] for r in rows], [r["predicted"] for r in rows],
+                                          self.predictor.classes, patients) if self.intervals else None
         else:
             d = np.concatenate([s.dice for s in self.scores])
             j = np.concatenate([s.iou for s in self.scores])
             out.masks = MaskScores(d, j, float(d.mean()), float(j.mean()), sum(s.n_both_empty for s in self.scores))
+            out.ci = mean_intervals({"dice": d, "iou": j}, patients) if self.intervals else None
             if kind == "instance_segmentation":
                 out.ap = instance_ap(self.instances, self.truths)
                 out.notes.append(f"AP@0.5 compares masks at most {AP_MAX_SIDE} px on their longer side")
@@ -257,8 +305,19 @@ class _Accumulator:
                     classes = [NO_LINE, *self.predictor.classes]
                     labelled = [r for r in rows if r.get("label") is not None]
                     if labelled:
-                        out.multiclass = multiclass_report([r["label"] + 1 for r in labelled],
-                                                           [classes.index(r["predicted"]) for r in labelled], classes)
+                        truth = [r["label"] + 1 for r in labelled]
+                        guess = [classes.index(r["predicted"]) for r in labelled]
+                        out.multiclass = multiclass_report(truth, guess, classes)
+                        if out.ci is not None:
+                            stage_ci = multiclass_intervals(truth, guess, classes, [r["patient"] for r in labelled])
+                            out.ci.intervals.update(stage_ci.intervals)
+        predicted = {r["predicted"] for r in rows if r.get("predicted") is not None}
+        classifies = kind in ("binary", "multiclass") or out.multiclass is not None  # per-stage segmenters too
+        if len(rows) > 1 and len(predicted) == 1 and classifies:
+            (only,) = predicted
+            name = names[only] if isinstance(only, int) and 0 <= only < len(names) else str(only)
+            out.warnings.append(f"the model predicted {name!r} for every one of the {len(rows)} images: it does not "
+                                "tell the classes apart (its accuracy is the share of that class)")
         return out
 
 

@@ -83,7 +83,8 @@ class Finished(Event):
     best_epoch: int
     stopped_early: bool
     test_metrics: dict[str, Any] = field(default_factory=dict)
-    threshold: float | None = None
+    threshold: float | None = None  # binary: operating threshold; segmentation: mask threshold (validation)
+    time_budget_reached: bool = False  # training stopped at config.max_minutes
 
 
 @dataclass(frozen=True)

@@ -68,9 +68,14 @@ def standardize(image: np.ndarray, mask: np.ndarray | None = None, eps: float = 
     return out
 
 
-def paper_b_gray(rgb: np.ndarray, clip_limit: float = 2.0, tile_grid: int = 8) -> np.ndarray:
-    """Paper B's display/model pipeline up to CLAHE: grayscale → histogram equalisation → CLAHE (uint8)."""
-    return clahe(equalize_hist(to_gray(rgb)), clip_limit, tile_grid)
+def paper_b_gray(rgb: np.ndarray, clip_limit: float = 2.0, tile_grid: int = 8,
+                 mask: np.ndarray | None = None) -> np.ndarray:
+    """Paper B's display/model pipeline up to CLAHE: grayscale → histogram equalisation → CLAHE (uint8).
+
+    With ``mask`` (the field of view) the equalisation counts the pixels inside it only and leaves
+    the outside black, so the size of the camera's black surround does not change the result.
+    """
+    return clahe(equalize_hist(to_gray(rgb), mask), clip_limit, tile_grid)
 
 
 def field_of_view_mask(rgb: np.ndarray, threshold: int | None = None, min_fraction: float = 0.05) -> np.ndarray:

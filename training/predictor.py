@@ -50,7 +50,9 @@ class Prediction:
 
     ``probability``/``threshold``/``positive``: binary models (``positive`` = probability ≥ the
     card's operating threshold). ``class_probabilities``: classifiers, class name → p.
-    ``line_mask``: uint8 0/255 (segmenters); ``line_polygons`` its outline as shapely polygons.
+    ``line_mask``: uint8 0/255 (segmenters; a line segmenter cuts its probability map at the card's
+    mask threshold, chosen on validation data, given as ``threshold``); ``line_polygons`` its
+    outline as shapely polygons; ``line_probability`` the probability map (float32, on request).
     ``saliency``: Grad-CAM, float32 in [0, 1] (classifiers; None for segmenters).
     ``feature_maps``: uint8 grid of ``feature_layer``'s strongest channels. ``timings``: ms.
     """
@@ -63,6 +65,7 @@ class Prediction:
     predicted_class: str | None = None
     line_mask: np.ndarray | None = None
     line_polygons: list[Polygon] | None = None
+    line_probability: np.ndarray | None = None  #: line segmenters, on request (``line_probability=True``)
     instances: list[tuple[np.ndarray, float]] | None = None  #: (bool mask, score) per detection, on request
     saliency: np.ndarray | None = None
     feature_maps: np.ndarray | None = None
@@ -127,6 +130,14 @@ class Predictor:
             return None
         return float(self.card.threshold) if self.card.threshold is not None else 0.5
 
+    @property
+    def mask_threshold(self) -> float:
+        """Where a line segmenter cuts its probability map: the card's threshold (the one with the
+        highest validation Dice, chosen at training time), else 0.5 (bundles from before that choice)."""
+        if self.task == "segmentation" and self.card.threshold is not None:
+            return float(self.card.threshold)
+        return 0.5
+
     def layers(self) -> list[str]:
         """Convolution layer names, in model order, for a feature-map dropdown."""
         return list_layers(self.model)
@@ -140,15 +151,16 @@ class Predictor:
 
     # -- prediction ------------------------------------------------------------------------------
     def predict(self, rgb: np.ndarray, *, saliency: bool = True, feature_layer: str | None = None,
-                line_mask: np.ndarray | None = None, keep_instances: bool = False) -> Prediction:
+                line_mask: np.ndarray | None = None, keep_instances: bool = False,
+                line_probability: bool = False) -> Prediction:
         """Predict one RGB uint8 image (see :class:`Prediction`)."""
         return self.predict_batch([rgb], saliency=saliency, feature_layer=feature_layer,
                                   line_masks=None if line_mask is None else [line_mask],
-                                  keep_instances=keep_instances)[0]
+                                  keep_instances=keep_instances, line_probability=line_probability)[0]
 
     def predict_batch(self, images: Sequence[np.ndarray], *, saliency: bool = True, feature_layer: str | None = None,
                       line_masks: Sequence[np.ndarray | None] | None = None,
-                      keep_instances: bool = False) -> list[Prediction]:
+                      keep_instances: bool = False, line_probability: bool = False) -> list[Prediction]:
         """Predict several images in one forward pass; timings are per image."""
         if not len(images):
             return []
@@ -166,7 +178,7 @@ class Predictor:
             if self.task in CLASSIFIER_TASKS:
                 out = self._classify(x, geometry, saliency, clock)
             elif self.task == "segmentation":
-                out = self._segment(x, geometry, clock)
+                out = self._segment(x, geometry, clock, line_probability)
             else:
                 out = self._detect(x, geometry, keep_instances, clock)
             if feature_layer is not None:
@@ -234,14 +246,19 @@ class Predictor:
         clock.lap("postprocess")
         return out
 
-    def _segment(self, x: torch.Tensor, geometry: list[Geometry], clock: _Clock) -> list[Prediction]:
+    def _segment(self, x: torch.Tensor, geometry: list[Geometry], clock: _Clock,
+                 keep_probability: bool) -> list[Prediction]:
         with torch.inference_mode():
             probs = torch.sigmoid(self.model(x).float())[:, 0].cpu().numpy()
         clock.lap("model")
         out = []
+        threshold = self.mask_threshold
         for k, geom in enumerate(geometry):
-            mask = (self._restore(probs[k], geom) >= 0.5).astype(np.uint8) * 255
-            out.append(Prediction(task=self.task, line_mask=mask, line_polygons=mask_to_polygons(mask)))
+            probability = self._restore(probs[k], geom).astype(np.float32, copy=False)
+            mask = (probability >= threshold).astype(np.uint8) * 255
+            out.append(Prediction(task=self.task, threshold=threshold, line_mask=mask,
+                                  line_polygons=mask_to_polygons(mask),
+                                  line_probability=probability if keep_probability else None))
         clock.lap("postprocess")
         return out
 

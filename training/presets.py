@@ -212,8 +212,8 @@ class Preset:
             base = square
         elif self.color == "gray":
             base = imageops.to_gray(square)
-        else:
-            base = imageops.paper_b_gray(square, self.clahe_clip, self.clahe_grid)
+        else:  # equalised over the field of view only: the black surround must not shape the histogram
+            base = imageops.paper_b_gray(square, self.clahe_clip, self.clahe_grid, mask=fov)
         if self.normalize == "standardize":
             x = imageops.standardize(base, fov)  # zero mean / unit std inside the FOV, 0 outside
         else:
@@ -250,6 +250,10 @@ PRESETS: dict[str, Preset] = {
     # Segmentation (Mask R-CNN normalises internally): RGB in [0, 1]; flips move image and mask together.
     "segmentation": Preset("segmentation", image_size=512, color="rgb", normalize="unit", fov_mask=False,
                            brightness=0.1, hflip=0.5, vflip=0.5),
+    # The line segmenter from scratch on a CPU (the measured best, benchmarks/training_bench.py segment):
+    # 320 px, paper B's contrast pipeline inside the field of view, standardised; flips, small rotations.
+    "line": Preset("line", image_size=320, color="paper_b", normalize="standardize", fov_mask=True,
+                   brightness=0.1, hflip=0.5, vflip=0.5, rotate=10.0),
 }
 
 

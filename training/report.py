@@ -23,6 +23,7 @@ import numpy as np
 from training.bundle import ModelCard, read_card
 from training.data.io import read_rgb
 from training.evaluate import EvaluationReport, evaluate_predictor
+from training.metrics.bootstrap import format_interval
 from training.metrics.tables import paper_a_rows, paper_b_rows
 from training.predictor import Predictor
 from training.snapshot import Snapshot
@@ -177,13 +178,51 @@ def _curves(report: EvaluationReport) -> str:
     return "".join(f'<span class="chart">{c}</span> ' for c in charts)
 
 
-def _tables(report: EvaluationReport, model_name: str) -> str:
-    out: list[str] = []
+def threshold_provenance(report: EvaluationReport, card: ModelCard | None) -> str:
+    """Where a binary model's operating threshold came from, and where it is applied."""
+    b = report.binary
+    assert b is not None
+    source = (card.metrics.get("threshold_source") if card is not None else None)
+    val_n = ((card.metrics.get("validation") or {}).get("n") if card is not None else None)
+    if card is not None and card.threshold is not None and abs(float(card.threshold) - b.threshold) < 1e-12 and source:
+        origin = f"chosen on the {source}" if not val_n or str(val_n) in source else f"chosen on the {source} ({val_n} images)"
+    elif card is not None and card.threshold is None:
+        origin = "the default 0.5 (the model card records no threshold chosen on validation data)"
+    else:
+        origin = "given for this evaluation"
+    return (f"Operating threshold {b.threshold:.3f}, {origin}; applied to the {b.n} "
+            f"{report.split or 'evaluated'} images below.")
+
+
+def _ci_table(report: EvaluationReport) -> str:
+    """Every headline figure with its 95 % interval (patient-level bootstrap)."""
+    if report.ci is None:
+        return ""
+    summary = report.summary()
+    rows = [[key, format_interval(summary.get(key), interval)] for key, interval in report.ci.intervals.items()
+            if summary.get(key) is not None]
+    if report.multiclass is not None:
+        m = report.multiclass
+        for i, c in enumerate(m.classes):
+            for metric, values in (("precision", m.precision), ("recall", m.recall), ("F1", m.f1)):
+                name = f"{c} {metric}"
+                if name in report.ci.intervals and values[i] is not None:
+                    rows.append([name, format_interval(values[i], report.ci.intervals[name])])
+    return (f"<h3>Confidence intervals</h3><p>{esc(report.ci.describe())}.</p>"
+            + html_table(["Metric", "Value (95 % CI)"], rows))
+
+
+def _warnings(report: EvaluationReport) -> str:
+    return "".join(f'<p class="warning"><b>Warning:</b> {esc(w)}</p>' for w in report.warnings)
+
+
+def _tables(report: EvaluationReport, model_name: str, card: ModelCard | None = None) -> str:
+    out: list[str] = [_warnings(report)]
     if report.binary is not None:
         header, rows = paper_a_rows({model_name: report.binary})
         out += ["<h3>Binary ROP (paper A's table)</h3>", html_table(header + ["AUROC"], [rows[0] + [report.binary.auroc]])]
         b = report.binary
-        out += [f"<p>Operating threshold {b.threshold:.3f} on {b.n} images.</p>",
+        out += [f"<p>{esc(threshold_provenance(report, card))}</p>",
                 confusion_table(np.array([[b.tn, b.fp], [b.fn, b.tp]]), ["no ROP", "ROP"])]
     if report.multiclass is not None:
         header, rows = paper_b_rows({model_name: report.multiclass})
@@ -204,6 +243,7 @@ def _tables(report: EvaluationReport, model_name: str) -> str:
         out += ["<h3>Model versus graders (error reduction)</h3>",
                 html_table(["Grader", "Images", "Grader error", "Model error", "Error reduction"], rows),
                 f"<p>Mean error reduction {fmt(e.mean_error_reduction)}.</p>"]
+    out.append(_ci_table(report))
     return "".join(out)
 
 
@@ -221,11 +261,14 @@ def _examples(examples: Sequence[ReportExample]) -> str:
     return f'<table class="examples" cellpadding="6">{"".join(rows)}</table>'
 
 
-def _card(card: ModelCard) -> str:
+def _card(card: ModelCard, evaluated_hash: str | None = None) -> str:
     rows = [["Name", card.name], ["Architecture", f"{card.architecture} {card.model_kwargs}"], ["Task", card.task],
             ["Classes", ", ".join(card.classes) or "-"], ["Operating threshold", card.threshold],
-            ["Initial weights", card.pretrained_source or "random initialisation"],
-            ["Trained on snapshot", card.snapshot_hash or "-"], ["Created", card.created]]
+            ["Threshold chosen on", card.metrics.get("threshold_source") or "-"],
+            ["Initial weights", card.pretrained_source or "random initialisation"]]
+    if card.snapshot_hash and card.snapshot_hash != evaluated_hash:  # the same snapshot is named once, above
+        rows.append(["Trained on another snapshot", card.snapshot_hash])
+    rows.append(["Created", card.created])
     rows += [[f"metric: {k}", v] for k, v in card.metrics.items() if not isinstance(v, (list, dict))]
     out = [html_table(["Field", "Value"], rows, css="card")]
     if card.notes:
@@ -236,7 +279,10 @@ def _card(card: ModelCard) -> str:
 
 STYLE = ("body{font-family:sans-serif;margin:24px;color:#222} h1{font-size:20pt} h2{border-bottom:1px solid #888}"
          " table{border-collapse:collapse;margin:6px 0} th{background:#eee} td,th{padding:4px 8px}"
-         " .chart{display:inline-block;margin:4px}")
+         " .chart{display:inline-block;margin:4px} .warning{background:#fde2e1;border:1px solid #c0392b;padding:6px}")
+EXAMPLES_TITLE = "Examples, hardest cases first"
+EXAMPLES_NOTE = ("Mistakes first, then the correct answers the model was least sure of (probability nearest the "
+                 "threshold); not a random sample.")
 
 
 def render_html(report: EvaluationReport, card: ModelCard, *, snapshot_hash: str | None,
@@ -250,26 +296,37 @@ def render_html(report: EvaluationReport, card: ModelCard, *, snapshot_hash: str
              html_table(["Model", "Task", "Split", "Images", "Dataset snapshot (SHA-256)", "Generated"],
                         [[card.name, report.task, report.split or "all", report.n, snapshot_hash or "-", when]],
                         css="meta"),
-             "<h2>Results</h2>", _tables(report, card.name)]
+             "<h2>Results</h2>", _tables(report, card.name, card)]
     curves = _curves(report)
     if curves:
         parts += ["<h2>Curves</h2>", f"<p>{curves}</p>"]
     if report.notes:
         parts.append("<ul>" + "".join(f"<li>{esc(n)}</li>" for n in report.notes) + "</ul>")
     if examples:
-        parts += ["<h2>Examples with saliency</h2>", _examples(examples)]
+        parts += [f"<h2>{EXAMPLES_TITLE}</h2>", f"<p>{EXAMPLES_NOTE}</p>", _examples(examples)]
     for section in sections:
         parts += [f"<h2>{esc(section.title)}</h2>", section.html]
-    parts += ["<h2>Model card</h2>", _card(card), "</body></html>"]
+    parts += ["<h2>Model card</h2>", _card(card, snapshot_hash), "</body></html>"]
     return "\n".join(parts)
 
 
 # ------------------------------------------------------------------------------- building
 def pick_examples(predictor: Predictor, snapshot: Snapshot, report: EvaluationReport, n: int) -> list[ReportExample]:
-    """Up to ``n`` evaluated images, mistakes first, each with its saliency (or predicted line mask)."""
+    """Up to ``n`` evaluated images, hardest first (mistakes, then the least certain answers; segmenters:
+    the lowest Dice), each with its saliency (or predicted line mask)."""
     if n < 0:
         raise ReportError(f"the number of examples must be 0 or more, got {n}")
-    rows = sorted(report.predictions, key=lambda r: r.get("label") == r.get("predicted"))
+    threshold = report.binary.threshold if report.binary is not None else 0.5
+
+    def hardness(row: dict[str, Any]) -> tuple[bool, float]:
+        if "dice" in row:
+            return False, float(row["dice"])
+        if "probability" in row:
+            return row.get("label") == row.get("predicted"), abs(float(row["probability"]) - threshold)
+        confidence = max((v for k, v in row.items() if k.startswith("p[")), default=1.0)
+        return row.get("label") == row.get("predicted"), float(confidence)
+
+    rows = sorted(report.predictions, key=hardness)
     by_id = snapshot.by_id()
     names = list(predictor.classes) or ["no ROP", "ROP"]
     out: list[ReportExample] = []

@@ -1,6 +1,10 @@
 """Pretrained weights from the local torch cache or a given file: never downloaded.
 
-The app must work offline. ``find_pretrained("resnet50")`` looks for the files torchvision would
+The app must work offline. ``import_weights(file)`` (``rop-train weights import FILE``) brings in a
+torchvision checkpoint fetched on another machine: it checks the file's SHA-256 against the one
+torchvision publishes for it (the hex digits in the file name, e.g. ``resnet18-f37072fd.pth``: the
+first digits of its SHA-256, which is what ``torch.hub`` verifies) and stores it under that name in
+the torch cache, where the model factories look. ``find_pretrained("resnet50")`` looks for the files torchvision would
 have downloaded (``<torch hub dir>/checkpoints/<url basename>``, e.g. ``resnet50-11ad3fa6.pth``),
 so weights fetched once by any torchvision user, or copied there by hand, are picked up.
 ``load_pretrained`` loads them with ``torch.load(weights_only=True)`` (or safetensors), adapts an
@@ -9,7 +13,11 @@ RGB first convolution to other channel counts, skips shape-mismatched heads and 
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import os
+import re
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -77,16 +85,104 @@ def hub_checkpoint_dir() -> Path:
     return Path(torch.hub.get_dir()) / "checkpoints"
 
 
+#: torch.hub's convention: ``<name>-<first hex digits of the file's SHA-256>.<ext>``.
+HASH_IN_NAME = re.compile(r"-([a-f0-9]{8,})\.")
+#: Pretrained kinds whose backbone another kind's model falls back to (COCO model → ImageNet backbone).
+BACKBONE_FALLBACK = {"maskrcnn_resnet50_fpn": "resnet50", "lraspp_mobilenet_v3_large": "mobilenet_v3_large"}
+
+
+@dataclass(frozen=True)
+class KnownWeights:
+    """A published torchvision checkpoint: its file name, kind, dataset, URL and SHA-256 prefix."""
+
+    file_name: str
+    kind: str
+    dataset: str
+    url: str
+    sha256_prefix: str
+    default: bool  #: torchvision's default version of the kind
+
+
+def known_weights() -> list[KnownWeights]:
+    """Every checkpoint of :data:`PRETRAINED_KINDS`, each kind's default version first."""
+    out = []
+    for kind, (dataset, enum) in PRETRAINED_KINDS.items():
+        members = [enum.DEFAULT] + [w for w in enum if w is not enum.DEFAULT]  # type: ignore[attr-defined]
+        for w in members:
+            name = w.url.rsplit("/", 1)[-1]
+            found = HASH_IN_NAME.search(name)
+            if found:
+                out.append(KnownWeights(name, kind, dataset, w.url, found.group(1), w is enum.DEFAULT))  # type: ignore[attr-defined]
+    return out
+
+
 def candidate_file_names(kind: str) -> list[str]:
     """File names torchvision gives the weights of ``kind``, its default version first."""
-    try:
-        _, enum = PRETRAINED_KINDS[kind]
-    except KeyError:
+    if kind not in PRETRAINED_KINDS:
         raise PretrainedWeightsError(
             f"no pretrained weights are known for {kind!r}; known: {', '.join(PRETRAINED_KINDS)}"
         ) from None
-    members = [enum.DEFAULT] + [w for w in enum if w is not enum.DEFAULT]  # type: ignore[attr-defined]
-    return [w.url.rsplit("/", 1)[-1] for w in members]
+    return [k.file_name for k in known_weights() if k.kind == kind]
+
+
+def sha256_of(path: str | Path, chunk: int = 1 << 20) -> str:
+    """The SHA-256 of a file's bytes (hex), read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def models_using(kind: str) -> list[str]:
+    """Registered models that start from weights of ``kind`` (directly, or as their backbone fallback)."""
+    from training.models import list_models, model_info
+
+    return [n for n in list_models() if (k := model_info(n).pretrained_kind) is not None
+            and (k == kind or BACKBONE_FALLBACK.get(k) == kind)]
+
+
+@dataclass(frozen=True)
+class ImportedWeights:
+    """What :func:`import_weights` did: the checkpoint recognised, where it went, who uses it."""
+
+    known: KnownWeights
+    sha256: str
+    destination: Path
+    models: list[str]
+    already_present: bool
+
+
+def import_weights(path: str | Path, folder: str | Path | None = None) -> ImportedWeights:
+    """Verify a torchvision checkpoint by its published SHA-256 and store it where the factories look.
+
+    The file is recognised by its SHA-256 (whatever its name): it must begin with the published
+    digits of a known checkpoint (:func:`known_weights`). It must also hold a state dict of tensors
+    (read with ``weights_only=True``). It is copied to ``folder`` (default: the torch cache's
+    ``checkpoints``) under torchvision's file name. Raises :class:`PretrainedWeightsError`.
+    """
+    source = Path(path).expanduser()
+    if not source.is_file():
+        raise PretrainedWeightsError(f"{source} does not exist")
+    digest = sha256_of(source)
+    matches = [k for k in known_weights() if digest.startswith(k.sha256_prefix)]
+    if not matches:
+        named = [k for k in known_weights() if k.file_name == source.name]
+        hint = (f"; a file named {source.name} should start with {named[0].sha256_prefix}: it is damaged or another "
+                "version" if named else "")
+        raise PretrainedWeightsError(f"{source}: SHA-256 {digest} is not that of any known torchvision checkpoint"
+                                     f"{hint} (see 'rop-train weights list')")
+    known = matches[0]
+    read_state_dict(source)  # a state dict of tensors, never an arbitrary pickle
+    target_dir = Path(folder) if folder is not None else hub_checkpoint_dir()
+    target = target_dir / known.file_name
+    present = target.is_file() and sha256_of(target) == digest
+    if not present:
+        target_dir.mkdir(parents=True, exist_ok=True)
+        part = target.with_name(target.name + ".part")
+        shutil.copyfile(source, part)
+        os.replace(part, target)
+    return ImportedWeights(known, digest, target, models_using(known.kind), present)
 
 
 def find_pretrained(kind: str, explicit: str | Path | None = None) -> Path | None:

@@ -34,7 +34,8 @@ TASKS: dict[str, tuple[str, str]] = {
 ARCHITECTURES: dict[str, list[tuple[str, str]]] = {
     "binary": [("resnet18_cls", "fast_binary"), ("mobilenetv3_cls", "fast_binary"), ("tiny_cnn", "fast_binary"),
                ("rop_base_cnn", "paper_a_base"), ("rop_res_cnn", "paper_a_res")],
-    "stage": [("stage_classifier", "paper_b_classifier"), ("hybrid", "paper_b_hybrid"),
+    "stage": [("resnet18_hybrid", "fast_hybrid"), ("resnet18_cls", "fast_stage"),
+              ("stage_classifier", "paper_b_classifier"), ("hybrid", "paper_b_hybrid"),
               ("tiny_cnn", "paper_b_classifier")],
     "segmentation": [("unet_small", "fast_line"), ("lraspp_line", "fast_line"), ("tiny_unet", "fast_line")],
 }
@@ -61,8 +62,8 @@ def default_architecture(task: str, cuda: bool) -> str:
     """Fast models on a CPU, the papers' models on CUDA."""
     if task == "binary":
         return "rop_res_cnn" if cuda else "resnet18_cls"
-    if task == "stage":
-        return "hybrid" if cuda else "stage_classifier"
+    if task == "stage":  # on a CPU paper B's line-first idea with the U-Net line model's masks
+        return "hybrid" if cuda else "resnet18_hybrid"
     return "unet_small"
 
 

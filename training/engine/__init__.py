@@ -6,8 +6,9 @@
 >>> for event in fit(recipe("fast_binary"), "my-snapshot", "runs/1", control=control):
 ...     print(event.kind)
 
-Modules: :mod:`.loop` (the loop), :mod:`.tasks` (losses and metrics per task), :mod:`.setup`
-(splits, datasets, loaders, model), :mod:`.checkpoint`, :mod:`.finish` (threshold, test report,
+Modules: :mod:`.loop` (the loop: time budget, divergence recovery), :mod:`.schedule` (learning
+rate: warm-up, plateau or cosine), :mod:`.tasks` (losses and metrics per task), :mod:`.setup`
+(splits, datasets, loaders, model), :mod:`.checkpoint`, :mod:`.finish` (thresholds, test report,
 bundle), :mod:`.control` (cancel / pause).
 """
 

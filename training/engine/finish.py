@@ -10,9 +10,9 @@ from torch import nn
 
 from training.bundle import ModelCard, save_bundle, write_model_card_markdown
 from training.config import TrainConfig
-from training.evaluate import EvaluationReport, evaluate_predictor
+from training.evaluate import EvaluationReport, evaluate_predictor, probability_maps
 from training.events import Log
-from training.metrics import MetricsInputError, binary_report, choose_threshold
+from training.metrics import MetricsInputError, binary_report, choose_mask_threshold, choose_threshold
 from training.predictor import Predictor
 from training.presets import Preset
 from training.snapshot import Snapshot
@@ -32,8 +32,9 @@ def card_notes(config: TrainConfig, preset: Preset, stage_mask_source: str | Non
                      f"batch {ratio}, L2 {config.l2:g}, plateau patience {config.plateau_patience} "
                      f"(learning rate x{config.plateau_factor:g} on a validation-loss plateau).")
     if config.task == "binary" and config.class_weighted:
-        notes.append("Class weighting balances the classes as the loss sees them: with ratio batches the positive "
-                     "weight is (1 - fraction) / fraction, otherwise negatives / positives of the training split.")
+        notes.append("Class-weighted cross-entropy: ROP cases weighted by negatives / positives of the training split"
+                     + (f", on top of batches drawn {config.positive_fraction:g} positive (the loss leans towards ROP)"
+                        if config.positive_fraction is not None else "") + ".")
     if preset.mask_channel and stage_mask_source:
         notes.append(f"Trained with {stage_mask_source} line masks as the second input channel; at prediction time "
                      "feed the line segmenter's masks (Predictor.hybrid) as paper B does.")
@@ -50,7 +51,9 @@ def finish_run(*, model: nn.Module, config: TrainConfig, preset: Preset, classes
     """Evaluate ``model`` (the best weights, in eval mode) and write the bundle and test report.
 
     Binary models get their operating threshold on the VALIDATION split (the highest threshold
-    reaching ``config.target_sensitivity``); the test split is then evaluated at it.
+    reaching ``config.target_sensitivity``), line segmenters their mask threshold (the cut-off of
+    the probability map with the highest mean validation Dice); the test split is then evaluated
+    at it.
     """
     model.eval()
     mask_source = "empty" if config.mask_channel == "none" else "reference (annotated)"
@@ -60,11 +63,11 @@ def finish_run(*, model: nn.Module, config: TrainConfig, preset: Preset, classes
         config=config.to_dict(), snapshot_hash=snapshot_hash, notes=notes,
         extra={"training": {**training, "splits_by_id": assignment}})
     predictor = Predictor(model, card)
-    threshold = None
+    threshold, source = None, None
     if card.task == "binary":
         yield Log(f"choosing the operating threshold on {len(splits['val'])} validation images "
                   f"(target sensitivity {config.target_sensitivity:g})")
-        val = evaluate_predictor(predictor, splits["val"], None)
+        val = evaluate_predictor(predictor, splits["val"], None, intervals=False)
         rows = val.predictions
         try:
             threshold = choose_threshold([r["label"] for r in rows], [r["probability"] for r in rows],
@@ -76,12 +79,24 @@ def finish_run(*, model: nn.Module, config: TrainConfig, preset: Preset, classes
         val.split = "val"
         val.binary = binary_report([r["label"] for r in rows], [r["probability"] for r in rows], threshold)
         card.metrics["validation"] = val.summary()
+        source = (f"validation split ({len(rows)} images), the highest threshold reaching sensitivity "
+                  f"{config.target_sensitivity:g}")
+    elif card.task == "segmentation":
+        yield Log(f"choosing the mask threshold on {len(splits['val'])} validation images (highest mean Dice)")
+        choice = choose_mask_threshold(probability_maps(predictor, splits["val"], None))
+        threshold = card.threshold = choice.threshold
+        at_half = dict(zip(choice.thresholds, choice.mean_dice_per_threshold.tolist())).get(0.5)
+        card.metrics["validation"] = {"split": "val", "n": choice.n, "dice": choice.mean_dice, "dice_at_0.5": at_half,
+                                      "dice_per_threshold": dict(zip(map(str, choice.thresholds),
+                                                                     choice.mean_dice_per_threshold.tolist()))}
+        source = f"validation split ({choice.n} images), the mask threshold with the highest mean Dice"
+        yield Log(f"mask threshold {threshold:g}: validation Dice {choice.mean_dice:.3f}"
+                  + (f" (at 0.5: {at_half:.3f})" if at_half is not None else ""))
     yield Log(f"evaluating the best weights on {len(splits['test'])} test images")
     test = evaluate_predictor(predictor, splits["test"], None, threshold=threshold)
     test.split = "test"
     card.metrics.update(test.summary())
-    card.metrics["threshold_source"] = (f"validation split, target sensitivity {config.target_sensitivity:g}"
-                                        if threshold is not None else None)
+    card.metrics["threshold_source"] = source if threshold is not None else None
     bundle_dir = save_bundle(out_dir / BUNDLE_DIR, model, card)
     (bundle_dir / "card.md").write_text(write_model_card_markdown(card), encoding="utf-8")
     test.bundle = str(bundle_dir)

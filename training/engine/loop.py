@@ -2,7 +2,9 @@
 
 ``fit`` prepares a run (:mod:`.setup`), trains epoch by epoch, validates, keeps the best weights
 by validation loss, checkpoints, and ends with a ``Finished``, ``Failed`` or ``Cancelled`` event,
-which it both yields and returns. It installs no signal handler and keeps no global state beyond
+which it both yields and returns. The learning rate follows :mod:`.schedule`; a time budget
+(``max_minutes``) ends training in time with the best weights; a non-finite loss sends the run back
+to its last good state (the end of the last epoch) with a lower learning rate, a few times at most. It installs no signal handler and keeps no global state beyond
 seeding torch's random-number generators, so a QThread worker and the CLI drive it alike.
 """
 
@@ -30,6 +32,7 @@ from training.engine.checkpoint import (CHECKPOINT_DIR, LAST, CheckpointError, c
                                         rng_state, save_checkpoint, set_rng_state)
 from training.engine.control import RunControl
 from training.engine.finish import finish_run
+from training.engine.schedule import LrSchedule
 from training.engine.setup import RunError
 from training.engine.tasks import ConfigError, make_task
 from training.events import (BatchProgress, Cancelled, CheckpointSaved, EpochEnd, Event, Failed, Finished, Log,
@@ -40,7 +43,7 @@ from training.snapshot import Snapshot
 Terminal = Finished | Failed | Cancelled
 #: Settings that may change when a run is resumed; any other difference is refused.
 RESUMABLE_CHANGES = frozenset({"epochs", "device", "num_workers", "checkpoint_every", "init",
-                               "early_stopping_patience", "amp"})
+                               "early_stopping_patience", "amp", "max_minutes"})
 EVENTS_FILE = "events.jsonl"
 
 
@@ -105,6 +108,14 @@ def _fit(config: TrainConfig, snapshot: Snapshot | str | Path, out_dir: Path, co
     _record(log_file, result)
     yield result
     return result
+
+
+class _Diverged(Exception):
+    """A non-finite training or validation loss (handled by going back to the last good state)."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(what)
+        self.what = what
 
 
 def _failed(run: _Run | None, reason: str, category: str) -> Failed:
@@ -179,23 +190,30 @@ class _Run:
         self.model.to(self.device, memory_format=torch.channels_last if self.channels_last else torch.preserve_format)
         self.ddp = distributed.wrap_model(self.model, dist, self.device,
                                           find_unused_parameters=self.task.name == "instance")
-        self.optimizer = setup.build_optimizer(config, self.model)
-        self.scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
-            self.optimizer, mode="min", factor=config.plateau_factor, patience=config.plateau_patience)
+        base_lr = config.lr
+        if config.lr_from_scratch is not None and self.init == "random":
+            base_lr = config.lr_from_scratch
+            if self.checkpoint is None:
+                self.logs.append(f"learning rate {base_lr:g} (lr_from_scratch): the model starts from random weights "
+                                 f"({config.lr:g} is for pretrained ones)")
+        self.optimizer = setup.build_optimizer(config.with_(lr=base_lr), self.model)
         self.amp = config.amp and self.device.type == "cuda"
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
         self.loader, self.batches, fraction = setup.train_loader(self.task, self.train_set, config, dist, self.device)
+        self.schedule = LrSchedule(config, self.optimizer, base_lr, config.epochs * len(self.batches))
         self.val_loader = setup.eval_loader(self.val_set, config, dist, self.device)
         self.task.setup_loss(self.train_set, self.device, fraction)
         self.l2 = config.l2 > 0 and hasattr(self.model, "l2_penalty")
         self.history: list[dict[str, Any]] = []
         self.best_state: dict[str, torch.Tensor] | None = None
         self.best_epoch, self.best_loss, self.bad_epochs, self.stopped_early = 0, math.inf, 0, False
+        self.out_of_time, self.divergences = False, 0
         self.loss_sum, self.seen = 0.0, 0
         self.pending_rng: dict[str, Any] | None = None
         self.clock = _Clock()
         if self.checkpoint is not None:
             self._restore(self.checkpoint)
+        self.good_state = self._good_state()
         if dist.is_main:
             out_dir.mkdir(parents=True, exist_ok=True)
             (out_dir / "splits.json").write_text(json.dumps(self.assignment, indent=1, sort_keys=True) + "\n",
@@ -222,7 +240,8 @@ class _Run:
     def _restore(self, ckpt: dict[str, Any]) -> None:
         self.model.load_state_dict(ckpt["model"])
         self.optimizer.load_state_dict(ckpt["optimizer"])
-        self.scheduler.load_state_dict(ckpt["scheduler"])
+        self.schedule.load_state_dict(ckpt["scheduler"])
+        self.divergences = int(ckpt.get("divergences", 0))
         if ckpt.get("scaler"):
             self.scaler.load_state_dict(ckpt["scaler"])
         self.epoch, self.batch = int(ckpt["epoch"]), int(ckpt["batch"])
@@ -242,7 +261,8 @@ class _Run:
             return
         payload = {
             "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
-            "scheduler": self.scheduler.state_dict(), "scaler": self.scaler.state_dict() if self.amp else None,
+            "scheduler": self.schedule.state_dict(), "scaler": self.scaler.state_dict() if self.amp else None,
+            "divergences": self.divergences,
             "epoch": self.epoch, "batch": self.batch, "config": self.config.to_dict(), "rng": rng,
             "best": {"state": self.best_state, "epoch": self.best_epoch, "val_loss": self.best_loss},
             "history": self.history, "bad_epochs": self.bad_epochs, "stopped_early": self.stopped_early,
@@ -260,7 +280,7 @@ class _Run:
         yield RunStarted(str(self.out_dir), config.task, config.architecture, str(self.device),
                          len(self.splits["train"]), len(self.splits["val"]), len(self.splits["test"]),
                          config.epochs, len(self.batches), self.init)
-        while self.epoch <= config.epochs and not self.stopped_early:
+        while self.epoch <= config.epochs and not self.stopped_early and not self.out_of_time:
             cancelled = yield from self._epoch()
             if cancelled is not None:
                 return cancelled
@@ -273,11 +293,14 @@ class _Run:
                 model=self.model, config=config, preset=self.preset, classes=self.task.classes, splits=self.splits,
                 assignment=self.assignment, snapshot_hash=self.snapshot_hash, out_dir=self.out_dir,
                 training={"best_epoch": self.best_epoch, "epochs_run": len(self.history),
-                          "stopped_early": self.stopped_early, "init": self.init, "history": self.history,
+                          "stopped_early": self.stopped_early, "time_budget_reached": self.out_of_time,
+                          "minutes": round(self.clock.elapsed / 60.0, 2), "divergences": self.divergences,
+                          "init": self.init, "history": self.history,
                           "split_sizes": {k: len(v) for k, v in self.splits.items()}})
             result = (str(bundle_dir), report.summary(), threshold)
         bundle, metrics, threshold = self.dist.broadcast(result)
-        return Finished(bundle, len(self.history), self.best_epoch, self.stopped_early, metrics, threshold)
+        return Finished(bundle, len(self.history), self.best_epoch, self.stopped_early, metrics, threshold,
+                        self.out_of_time)
 
     def _interrupt(self, rng: dict[str, Any] | None = None) -> Generator[Event, None, Cancelled | None]:
         """Between batches: yield ``Paused`` and wait while paused; on cancel checkpoint and stop."""
@@ -294,7 +317,52 @@ class _Run:
             yield event
         return Cancelled(self.epoch, self.batch, path)
 
+    # -- last good state, divergence, time budget ----------------------------------------------
+    def _good_state(self) -> dict[str, Any]:
+        """What a divergence goes back to: weights and optimiser state (CPU copies)."""
+        import copy
+
+        state = self.optimizer.state_dict()
+        optimizer = {"param_groups": copy.deepcopy(state["param_groups"]),
+                     "state": {k: {n: v.detach().to("cpu", copy=True) if isinstance(v, torch.Tensor) else copy.deepcopy(v)
+                                   for n, v in per_param.items()} for k, per_param in state["state"].items()}}
+        return {"model": cpu_state(self.model.state_dict()), "optimizer": optimizer, "epoch": self.epoch - 1}
+
+    def _recover(self, exc: _Diverged) -> Iterator[Event]:
+        """Back to the last good state with a lower learning rate, or fail after ``divergence_retries``."""
+        lr = self.schedule.lr
+        if self.divergences >= self.config.divergence_retries:
+            raise RunError("diverged", f"the {exc.what} became non-finite at epoch {self.epoch}, batch "
+                                       f"{self.batch + 1} (learning rate {lr:g}) after {self.divergences} "
+                                       "retries with lower learning rates: lower the learning rate or check the images")
+        self.divergences += 1
+        self.model.load_state_dict(self.good_state["model"])
+        self.optimizer.load_state_dict(self.good_state["optimizer"])
+        new = self.schedule.lower()
+        self.batch, self.loss_sum, self.seen = 0, 0.0, 0
+        self.optimizer.zero_grad(set_to_none=True)
+        yield Log(f"the {exc.what} became non-finite at epoch {self.epoch} (learning rate {lr:g}): back to the state "
+                  f"after epoch {self.good_state['epoch']} with learning rate {new:g} "
+                  f"(retry {self.divergences} of {self.config.divergence_retries})", "warning")
+
+    def _budget_spent(self) -> bool:
+        """True when the time budget leaves no room for another batch and the validation after it."""
+        minutes = self.config.max_minutes
+        if not minutes or self.clock.batches == 0:
+            return False
+        per_batch = self.clock.batch_seconds / self.clock.batches
+        validation = self.clock.val_seconds / self.clock.validations if self.clock.validations else per_batch
+        (spent,) = self.dist.any_flags(self.clock.elapsed + per_batch + validation >= minutes * 60.0)
+        return spent
+
     def _epoch(self) -> Generator[Event, None, Cancelled | None]:
+        while True:
+            try:
+                return (yield from self._epoch_once())
+            except _Diverged as exc:
+                yield from self._recover(exc)
+
+    def _epoch_once(self) -> Generator[Event, None, Cancelled | None]:
         config, n_batches = self.config, len(self.batches)
         self.batches.set_epoch(self.epoch)
         self.batches.skip = self.batch
@@ -303,11 +371,19 @@ class _Run:
             set_rng_state(self.pending_rng)
             self.pending_rng = None
         self.ddp.train()
-        started, epoch_images = time.perf_counter(), 0
+        started, epoch_images, trained = time.perf_counter(), 0, 0
         while self.batch < n_batches:
             cancelled = yield from self._interrupt()
             if cancelled is not None:
                 return cancelled
+            if self._budget_spent():
+                self.out_of_time = True
+                yield Log(f"time budget of {config.max_minutes:g} min reached at epoch {self.epoch}, batch "
+                          f"{self.batch}: {'validating and ' if trained else ''}keeping the best weights")
+                if not trained:  # nothing new since the last validation
+                    return None
+                break
+            self.schedule.before_batch((self.epoch - 1) * n_batches + self.batch, self.clock.elapsed)
             t0 = time.perf_counter()
             try:
                 batch = next(iterator)
@@ -315,14 +391,17 @@ class _Run:
                 break
             value, n = self._step(batch)
             self.batch += 1
+            trained += 1
             self.loss_sum, self.seen = self.loss_sum + value * n, self.seen + n
             self.clock.batch_seconds += time.perf_counter() - t0
             self.clock.batches += 1
             epoch_images += n
             done = (self.epoch - 1) * n_batches + self.batch
+            eta = self.clock.eta(config.epochs * n_batches - done, config.epochs - self.epoch + 1)
+            if config.max_minutes:
+                eta = min(eta, max(config.max_minutes * 60.0 - self.clock.elapsed, 0.0))
             yield BatchProgress(self.epoch, self.batch, n_batches, value,
-                                epoch_images / max(time.perf_counter() - started, 1e-9),
-                                self.clock.eta(config.epochs * n_batches - done, config.epochs - self.epoch + 1))
+                                epoch_images / max(time.perf_counter() - started, 1e-9), eta)
         before_val = rng_state()
         cancelled = yield from self._interrupt(before_val)
         if cancelled is not None:
@@ -346,10 +425,7 @@ class _Run:
         value = float(loss.detach())
         (diverged,) = self.dist.any_flags(not math.isfinite(value))
         if diverged:
-            lr = self.optimizer.param_groups[0]["lr"]
-            raise RunError("diverged", f"the training loss became {value} at epoch {self.epoch}, batch "
-                                       f"{self.batch + 1} (learning rate {lr:g}): lower the learning rate "
-                                       "or check the images")
+            raise _Diverged("training loss")
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
         if self.config.grad_clip:
@@ -376,13 +452,12 @@ class _Run:
         rows = [unique[k] for k in sorted(unique)]
         val_loss = float(np.mean([r["loss"] for r in rows]))
         if not math.isfinite(val_loss):
-            raise RunError("diverged", f"the validation loss became {val_loss} at epoch {self.epoch}: "
-                                       "lower the learning rate")
+            raise _Diverged("validation loss")
         return val_loss, self.task.metrics(rows)
 
     def _end_epoch(self, val_loss: float, metrics: dict[str, float], seconds: float) -> Iterator[Event]:
-        lr = self.optimizer.param_groups[0]["lr"]
-        self.scheduler.step(val_loss)
+        lr = self.schedule.lr
+        self.schedule.after_epoch(val_loss)
         is_best = val_loss < self.best_loss
         if is_best:
             self.best_state, self.best_epoch, self.best_loss, self.bad_epochs = (
@@ -396,9 +471,10 @@ class _Run:
         self.stopped_early = patience is not None and self.bad_epochs >= patience and self.epoch < self.config.epochs
         completed = self.epoch
         self.epoch, self.batch, self.loss_sum, self.seen = self.epoch + 1, 0, 0.0, 0
+        self.good_state = self._good_state()
         yield end
         every = self.config.checkpoint_every  # larger than epochs: no checkpoint (smoke runs)
-        final = (completed == self.config.epochs or self.stopped_early) and every <= self.config.epochs
+        final = (completed == self.config.epochs or self.stopped_early or self.out_of_time) and every <= self.config.epochs
         if completed % every == 0 or final:
             yield from self._save(rng_state(), is_best, completed)
         if self.stopped_early:

@@ -240,6 +240,8 @@ def model_kwargs(config: TrainConfig, preset: Preset) -> dict[str, Any]:
         kwargs.setdefault("max_size", max(preset.image_size, int(kwargs["min_size"])))
     if "l2_weight" in accepted:
         kwargs.setdefault("l2_weight", config.l2)
+    if "normalize_input" in accepted:  # Mask R-CNN: normalise once, not again after the preset did
+        kwargs.setdefault("normalize_input", preset.normalize == "unit")
     return kwargs
 
 

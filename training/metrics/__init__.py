@@ -28,7 +28,8 @@ from training.metrics.binary import (
 )
 from training.metrics.instance_ap import APReport, instance_ap
 from training.metrics.multiclass import MulticlassReport, check_table_consistency, multiclass_report, report_from_confusion
-from training.metrics.segmentation import MaskScores, dice, iou, mask_scores
+from training.metrics.segmentation import (MASK_THRESHOLDS, MaskScores, MaskThresholdChoice,
+                                          choose_mask_threshold, dice, iou, mask_scores)
 from training.metrics.tables import paper_a_table, paper_b_table, save_report
 
 __all__ = [
@@ -37,13 +38,16 @@ __all__ = [
     "BinaryReport",
     "ErrorReductionReport",
     "GraderComparison",
+    "MASK_THRESHOLDS",
     "MaskScores",
+    "MaskThresholdChoice",
     "MetricsInputError",
     "MulticlassReport",
     "RaterPerformance",
     "RocCurve",
     "binary_report",
     "check_table_consistency",
+    "choose_mask_threshold",
     "choose_threshold",
     "cohen_kappa",
     "dice",

@@ -9,7 +9,7 @@ non-empty reference (or the reverse) scores 0.0.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -87,3 +87,44 @@ def mask_scores(
     j = np.array([_iou(p, t) for p, t in pairs])
     empty = sum(1 for p, t in pairs if not (p.any() or t.any()))
     return MaskScores(d, j, float(d.mean()), float(j.mean()), empty)
+
+
+#: Candidate cut-offs of a line segmenter's probability map (``choose_mask_threshold``).
+MASK_THRESHOLDS: tuple[float, ...] = tuple(round(0.05 * k, 2) for k in range(1, 20))  # 0.05 .. 0.95
+
+
+@dataclass(frozen=True, eq=False)
+class MaskThresholdChoice(ReportMixin):
+    """The chosen cut-off and the mean Dice of every candidate on the data it was chosen on."""
+
+    threshold: float
+    mean_dice: float
+    thresholds: tuple[float, ...]
+    mean_dice_per_threshold: np.ndarray
+    n: int
+
+
+def choose_mask_threshold(pairs: Iterable[tuple[np.ndarray, np.ndarray]],
+                          thresholds: Sequence[float] = MASK_THRESHOLDS) -> MaskThresholdChoice:
+    """The probability cut-off with the highest mean per-image Dice over ``pairs`` of
+    (probability map in [0, 1], reference mask), e.g. the VALIDATION images at their own size.
+
+    Pairs are consumed one at a time (bounded memory). Ties go to the candidate nearest 0.5.
+    """
+    grid = tuple(float(t) for t in thresholds)
+    if not grid or any(not 0.0 < t < 1.0 for t in grid):
+        raise MetricsInputError(f"thresholds must lie in (0, 1), got {grid}")
+    totals = np.zeros(len(grid))
+    n = 0
+    for prob, truth in pairs:
+        p = np.asarray(prob, dtype=np.float32)
+        t = binary_mask(np.asarray(truth) > 0, "true_mask")
+        if p.shape != t.shape:
+            raise MetricsInputError(f"probability map is {p.shape} but the reference mask is {t.shape}")
+        totals += [dice(p >= cut, t) for cut in grid]
+        n += 1
+    if n == 0:
+        raise MetricsInputError("no images to choose a mask threshold on")
+    means = totals / n
+    best = max(range(len(grid)), key=lambda k: (round(float(means[k]), 12), -abs(grid[k] - 0.5)))
+    return MaskThresholdChoice(grid[best], float(means[best]), grid, means, n)

@@ -34,6 +34,16 @@ def resnet18_cls(*, num_classes: int, in_channels: int, pretrained: Any) -> nn.M
 
 
 @register_model(
+    "resnet18_hybrid", task="multiclass", default_target_layer="layer4", input_channels=2,
+    default_image_size=224, default_num_classes=3, cpu_friendly=True, pretrained_kind="resnet18",
+    description="Paper B's hybrid input on a CPU: ResNet-18 on grey + the demarcation-line mask (2 channels); "
+                "at prediction time the mask comes from a line segmenter.",
+)
+def resnet18_hybrid(*, num_classes: int, in_channels: int, pretrained: Any) -> nn.Module:
+    return resnet18_cls(num_classes=num_classes, in_channels=in_channels, pretrained=pretrained)
+
+
+@register_model(
     "mobilenetv3_cls", task="binary", default_target_layer="features", input_channels=3,
     default_image_size=224, cpu_friendly=True, pretrained_kind="mobilenet_v3_large",
     description="MobileNetV3 classifier (variant 'large' or 'small', ImageNet init when cached): "

@@ -37,7 +37,7 @@ from training.weights import (
 
 log = logging.getLogger(__name__)
 
-BACKBONES = ("resnet50", "resnet101")
+BACKBONES = ("resnet50", "resnet101", "resnet18")
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
@@ -48,8 +48,14 @@ def _channel_stats(values: tuple[float, ...], in_channels: int) -> list[float]:
 
 def build_maskrcnn(*, num_classes: int, in_channels: int, pretrained: Any, backbone: str,
                    box_score_thresh: float, min_size: int, max_size: int,
-                   frozen_bn: bool | None, trainable_backbone_layers: int | None) -> nn.Module:
-    """Mask R-CNN with the given backbone; see the module docstring for the initial weights."""
+                   frozen_bn: bool | None, trainable_backbone_layers: int | None,
+                   normalize_input: bool = True) -> nn.Module:
+    """Mask R-CNN with the given backbone; see the module docstring for the initial weights.
+
+    ``normalize_input``: Mask R-CNN subtracts the ImageNet mean and divides by its deviation
+    itself (inputs in [0, 1]); False when the preprocessing preset has normalised already
+    (``standardize`` / ``imagenet``), so that the input is not normalised twice.
+    """
     if backbone not in BACKBONES:
         raise ModelError(f"backbone must be one of {', '.join(BACKBONES)}, got {backbone!r}")
     path, into_body = _initial_weights(pretrained, backbone)
@@ -67,10 +73,11 @@ def build_maskrcnn(*, num_classes: int, in_channels: int, pretrained: Any, backb
         body.body.conv1 = replace_conv_in_channels(body.body.conv1, in_channels)
     if path is not None and into_body:
         load_pretrained(body.body, path)
+    mean = _channel_stats(IMAGENET_MEAN, in_channels) if normalize_input else [0.0] * in_channels
+    std = _channel_stats(IMAGENET_STD, in_channels) if normalize_input else [1.0] * in_channels
     model = MaskRCNN(
         body, num_classes=num_classes, min_size=min_size, max_size=max_size,
-        box_score_thresh=box_score_thresh,
-        image_mean=_channel_stats(IMAGENET_MEAN, in_channels), image_std=_channel_stats(IMAGENET_STD, in_channels),
+        box_score_thresh=box_score_thresh, image_mean=mean, image_std=std,
     )
     if path is not None and not into_body:
         load_pretrained(model, path)
@@ -110,11 +117,12 @@ def _initial_weights(pretrained: Any, backbone: str) -> tuple[Path | None, bool]
 )
 def maskrcnn_line(*, num_classes: int, in_channels: int, pretrained: Any, backbone: str = "resnet50",
                   box_score_thresh: float = 0.8, min_size: int = 800, max_size: int = 1333,
-                  frozen_bn: bool | None = None, trainable_backbone_layers: int | None = None) -> nn.Module:
+                  frozen_bn: bool | None = None, trainable_backbone_layers: int | None = None,
+                  normalize_input: bool = True) -> nn.Module:
     return build_maskrcnn(num_classes=num_classes, in_channels=in_channels, pretrained=pretrained,
                           backbone=backbone, box_score_thresh=box_score_thresh, min_size=min_size,
                           max_size=max_size, frozen_bn=frozen_bn,
-                          trainable_backbone_layers=trainable_backbone_layers)
+                          trainable_backbone_layers=trainable_backbone_layers, normalize_input=normalize_input)
 
 
 @register_model(
@@ -126,11 +134,12 @@ def maskrcnn_line(*, num_classes: int, in_channels: int, pretrained: Any, backbo
 )
 def seg_only_baseline(*, num_classes: int, in_channels: int, pretrained: Any, backbone: str = "resnet50",
                       box_score_thresh: float = 0.8, min_size: int = 800, max_size: int = 1333,
-                      frozen_bn: bool | None = None, trainable_backbone_layers: int | None = None) -> nn.Module:
+                      frozen_bn: bool | None = None, trainable_backbone_layers: int | None = None,
+                  normalize_input: bool = True) -> nn.Module:
     return build_maskrcnn(num_classes=num_classes, in_channels=in_channels, pretrained=pretrained,
                           backbone=backbone, box_score_thresh=box_score_thresh, min_size=min_size,
                           max_size=max_size, frozen_bn=frozen_bn,
-                          trainable_backbone_layers=trainable_backbone_layers)
+                          trainable_backbone_layers=trainable_backbone_layers, normalize_input=normalize_input)
 
 
 def seg_only_stage(prediction: Mapping[str, Any], mask_threshold: float = 0.5) -> int:

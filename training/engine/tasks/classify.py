@@ -35,6 +35,12 @@ def _classification_loss(loss_fn: nn.Module, output: Any, target: torch.Tensor) 
     return loss
 
 
+def positive_weight(labels: Any) -> float:
+    """Paper A's class weight of the ROP class: negatives / positives of the training labels."""
+    y = np.asarray(labels)
+    return float((y == 0).sum()) / max(float((y == 1).sum()), 1.0)
+
+
 class BinaryTask(Task):
     """Paper A: ROP yes/no, one logit, BCE (``pos_weight`` when class-weighted)."""
 
@@ -60,18 +66,19 @@ class BinaryTask(Task):
         return None
 
     def dataset(self, snapshot: Snapshot, preset: Preset, train: bool, cache: bool) -> Dataset[Any]:
+        if preset.mask_channel:  # the line-first input (image + line mask) for the yes/no question too
+            mask_fn = _zeros_mask if self.config.mask_channel == "none" else None
+            return HybridDataset(snapshot, preset, "binary", train, mask_fn=mask_fn, allow_missing_mask=True,
+                                 cache=cache)
         return ClassificationDataset(snapshot, preset, "binary", train, cache=cache)
 
     def setup_loss(self, train: Any, device: torch.device, batch_positive_fraction: float | None) -> None:
         pos_weight = None
         if self.config.class_weighted:
-            # Balance the classes as the loss sees them: batches drawn at a set ratio already are.
-            if batch_positive_fraction is not None:
-                weight = (1.0 - batch_positive_fraction) / max(batch_positive_fraction, 1e-6)
-            else:
-                labels = np.asarray(train.labels)
-                weight = float((labels == 0).sum()) / max(float((labels == 1).sum()), 1.0)
-            pos_weight = torch.tensor([weight], device=device)
+            # Paper A's class-weighted cross-entropy: ROP cases weighted by the training split's
+            # negatives / positives. With ratio batches on top (paper A's sampling) the loss leans
+            # towards the ROP class, as a screening model should; class_weighted=False turns it off.
+            pos_weight = torch.tensor([positive_weight(train.labels)], device=device)
         self.pos_weight = pos_weight
         self.loss_fn = nn.BCEWithLogitsLoss(pos_weight=pos_weight)
 

@@ -38,7 +38,7 @@ def test_shapes_and_dtypes(fundus, name: str, channels: int) -> None:
 
 def test_built_in_sizes() -> None:
     assert {n: get_preset(n).image_size for n in list_presets()} == {
-        "paper_a": 300, "paper_b": 299, "fast": 224, "segmentation": 512}
+        "paper_a": 300, "paper_b": 299, "fast": 224, "segmentation": 512, "line": 320}
 
 
 def test_paper_b_is_standardised_inside_the_fov(fundus) -> None:
@@ -55,6 +55,19 @@ def test_paper_b_is_standardised_inside_the_fov(fundus) -> None:
     torch.testing.assert_close(image[1], out_mask[0])  # the mask channel is the returned mask
     with pytest.raises(PresetError, match="has a mask channel"):
         preset.prepare(rgb)
+
+
+def test_paper_b_equalisation_counts_the_field_of_view_only(fundus) -> None:
+    rgb, _ = fundus(80, 96, seed=4)
+    preset = get_preset("paper_b", image_size=64)
+    square, _ = imageops.letterbox(rgb, 64)
+    fov = fov_square(rgb, 64).astype(np.uint8) * 255
+    gray = imageops.to_gray(square)
+    inside = imageops.clahe(imageops.equalize_hist(gray, fov), preset.clahe_clip, preset.clahe_grid)
+    whole = imageops.clahe(imageops.equalize_hist(gray), preset.clahe_clip, preset.clahe_grid)
+    image = preset.prepare(rgb).image[0].numpy()
+    np.testing.assert_allclose(image, imageops.standardize(inside, fov), atol=1e-5)
+    assert not np.allclose(image, imageops.standardize(whole, fov), atol=1e-2)  # the black surround would count
 
 
 def test_imagenet_normalisation_and_fov_masking() -> None:
@@ -74,7 +87,7 @@ def test_serialisation_round_trip_and_errors() -> None:
     assert Preset.from_dict(data) == preset
     with pytest.raises(PresetError, match=r"unknown preset settings \['colour'\]"):
         Preset.from_dict({**data, "colour": "rgb"})
-    with pytest.raises(PresetError, match="unknown preset 'paper_c'; available: paper_a, paper_b, fast, segmentation"):
+    with pytest.raises(PresetError, match="unknown preset 'paper_c'; available: paper_a, paper_b, fast, segmentation, line"):
         get_preset("paper_c")
     with pytest.raises(PresetError, match=r"hflip is a probability in \[0, 1\], got 2"):
         get_preset("fast", hflip=2)

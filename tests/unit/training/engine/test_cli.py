@@ -11,6 +11,7 @@ import pytest
 
 from training.bundle import read_card
 from training.cli import build_config, build_parser, main
+from training.config import recipe
 from training.data.io import write_mask, write_png
 
 from .conftest import build_snapshot, fundus
@@ -62,7 +63,10 @@ def test_config_precedence() -> None:
     assert config.architecture == "rop_base_cnn" and config.lr == 0.01
     assert config.preset == "paper_a" and config.preset_overrides == {"image_size": 128}
     config = build_config(parser.parse_args(["train", "--snapshot", "s", "--arch", "unet_small"]))
-    assert (config.task, config.preset) == ("segmentation", "segmentation")
+    assert (config.task, config.preset) == ("segmentation", "line")
+    # --task alone starts from the task's default recipe: for the line, the measured best CPU recipe
+    config = build_config(parser.parse_args(["train", "--snapshot", "s", "--task", "segmentation", "--minutes", "20"]))
+    assert config == recipe("fast_line", max_minutes=20.0)
     config = build_config(parser.parse_args(["train", "--snapshot", "s", "--arch", "hybrid"]))
     assert (config.task, config.preset, config.oversample_stage1) == ("stage3", "paper_b", 5)
 
@@ -74,6 +78,9 @@ def test_evaluate_prints_and_saves(trained: dict[str, Any], tmp_path: Path, caps
     summary = json.loads(capsys.readouterr().out)
     assert summary["split"] == "test" and summary["n"] == trained["binary"].test_metrics["n"]
     assert summary["sensitivity"] == pytest.approx(trained["binary"].test_metrics["sensitivity"])
+    assert set(summary["ci95"]) >= {"sensitivity", "specificity", "accuracy", "auroc"}
+    assert main(["evaluate", "--bundle", bundle, "--snapshot", str(snap)]) == 0
+    assert "95% CI" in capsys.readouterr().out
     assert (tmp_path / "ev" / "report.json").is_file() and (tmp_path / "ev" / "binary.csv").is_file()
     assert main(["evaluate", "--bundle", str(tmp_path), "--snapshot", str(snap)]) == 2
 

@@ -7,12 +7,14 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file
 
 from training.bundle import read_card
 from training.engine import RunControl, fit, load_checkpoint
+from training.metrics import MASK_THRESHOLDS
 from training.events import (BatchProgress, Cancelled, CheckpointSaved, EpochEnd, Failed, Finished, Log, Paused,
                              RunStarted)
 from training.snapshot import Snapshot
@@ -206,8 +208,31 @@ def test_segmentation_run_reports_dice(trained: dict[str, Any]) -> None:
     ends = _of(events, EpochEnd)
     assert "dice" in ends[-1].val_metrics and ends[-1].train_loss < ends[0].train_loss
     finished: Finished = events[-1]
-    assert 0.0 <= finished.test_metrics["dice"] <= 1.0 and finished.threshold is None
-    assert read_card(finished.bundle_dir).task == "segmentation"
+    assert 0.0 <= finished.test_metrics["dice"] <= 1.0
+    card = read_card(finished.bundle_dir)
+    assert card.task == "segmentation"
+    # the mask threshold is the validation split's best cut-off, stored in the card
+    val = card.metrics["validation"]
+    assert finished.threshold == card.threshold and card.threshold in MASK_THRESHOLDS
+    assert val["dice"] == max(val["dice_per_threshold"].values()) >= val["dice_at_0.5"]
+    assert card.metrics["threshold_source"].startswith("validation split")
+    assert "dice" in finished.test_metrics["ci95"]
+
+
+def test_predictor_cuts_line_masks_at_the_card_threshold(trained: dict[str, Any]) -> None:
+    from training.bundle import load_bundle
+    from training.predictor import Predictor
+
+    from .conftest import fundus
+
+    model, card = load_bundle(trained["seg"].bundle_dir)
+    rgb, _ = fundus(5, True)
+    prob = Predictor(model, card).predict(rgb, line_probability=True).line_probability
+    cut = float(np.quantile(prob, 0.9))  # a cut-off that keeps about a tenth of the pixels
+    card.threshold = cut
+    pred = Predictor(model, card).predict(rgb, saliency=False)
+    assert pred.threshold == cut
+    assert np.array_equal(pred.line_mask > 0, prob >= cut)
 
 
 def test_early_stopping_keeps_the_best_epoch(binary_snapshot: Snapshot, tmp_path: Path) -> None:
@@ -220,3 +245,12 @@ def test_early_stopping_keeps_the_best_epoch(binary_snapshot: Snapshot, tmp_path
     assert any("early stopping" in e.message for e in _of(events, Log))
     assert _of(events, CheckpointSaved)[-1].epoch == len(ends)
     assert read_card(finished.bundle_dir).extra["training"]["stopped_early"] is True
+
+
+def test_binary_line_first_input(binary_snapshot: Snapshot, tmp_path: Path) -> None:
+    """Paper A's question with paper B's idea: the image plus the line mask as an extra channel."""
+    config = tiny_config(epochs=1, preset_overrides={"image_size": 32, "mask_channel": True})
+    finished = run_all(fit(config, binary_snapshot, tmp_path / "run"))[-1]
+    assert isinstance(finished, Finished), finished
+    card = read_card(finished.bundle_dir)
+    assert card.model_kwargs["in_channels"] == 4 and card.preset["mask_channel"] is True

@@ -11,8 +11,11 @@ import cv2
 import numpy as np
 import pytest
 
+from training.bundle import read_card
 from training.cli import main
-from training.report import ReportError, ReportSection, build_report, svg_curve
+from training.evaluate import evaluate_predictor
+from training.predictor import Predictor
+from training.report import EXAMPLES_TITLE, ReportError, ReportSection, build_report, render_html, svg_curve
 
 
 def _images(text: str) -> list[np.ndarray]:
@@ -71,3 +74,27 @@ def test_cli_report_exit_codes(trained: dict[str, Any], tmp_path: Path, capsys: 
     code = main(["report", "--bundle", str(tmp_path / "missing"), "--snapshot", str(trained["snapshot"].root),
                  "--out", str(out)])
     assert code == 2
+
+
+def test_report_says_where_the_threshold_came_from_and_names_one_snapshot(trained: dict[str, Any],
+                                                                         tmp_path: Path) -> None:
+    snap = trained["snapshot"]
+    path, report = build_report(trained["binary"].bundle_dir, snap, tmp_path / "r.html", examples=2, device="cpu")
+    text = path.read_text(encoding="utf-8")
+    card = read_card(trained["binary"].bundle_dir)
+    n_val = card.metrics["validation"]["n"]
+    assert f"chosen on the validation split ({n_val} images)" in text
+    assert f"applied to the {report.n} test images" in text and n_val != report.n
+    assert f"<h2>{EXAMPLES_TITLE}</h2>" in text and "Mistakes first" in text
+    assert text.count(snap.stored_hash) == 1  # trained and evaluated on the same snapshot: named once
+    assert "Confidence intervals" in text and "patient-level bootstrap" in text and "95% CI" in text
+
+
+def test_one_answer_for_every_image_is_a_warning(trained: dict[str, Any]) -> None:
+    predictor = Predictor.from_bundle(trained["binary"].bundle_dir, "cpu")
+    report = evaluate_predictor(predictor, trained["snapshot"], "test", threshold=0.0)  # everything is ROP
+    assert report.warnings and "predicted 'ROP' for every one" in report.warnings[0]
+    assert report.summary()["warnings"] == report.warnings and "WARNING" in report.text()
+    html = render_html(report, predictor.card, snapshot_hash=None)
+    assert 'class="warning"' in html and "for every one of the" in html
+    assert not evaluate_predictor(predictor, trained["snapshot"], "test").warnings

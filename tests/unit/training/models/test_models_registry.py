@@ -26,6 +26,7 @@ CLASSIFIERS = {
     "stage_classifier": ({}, (2, 1, 80, 80), (2, 3)),
     "hybrid": ({}, (2, 2, 80, 80), (2, 3)),
     "resnet18_cls": ({"num_classes": 4, "in_channels": 1}, (2, 1, 48, 48), (2, 4)),
+    "resnet18_hybrid": ({}, (2, 2, 48, 48), (2, 3)),
     "mobilenetv3_cls": ({"variant": "small"}, (2, 3, 48, 48), (2, 1)),
     "tiny_cnn": ({"num_classes": 3, "in_channels": 2}, (2, 2, 32, 32), (2, 3)),
 }
@@ -44,7 +45,7 @@ def test_every_registered_model_is_covered_by_a_shape_test() -> None:
 def test_list_models_filters_by_task() -> None:
     assert set(list_models("instance_segmentation")) == set(DETECTORS)
     assert set(list_models("segmentation")) == set(SEGMENTERS)
-    assert set(list_models("multiclass")) == {"stage_classifier", "hybrid"}
+    assert set(list_models("multiclass")) == {"stage_classifier", "hybrid", "resnet18_hybrid"}
     with pytest.raises(ModelError, match="unknown task"):
         list_models("regression")  # type: ignore[arg-type]
 

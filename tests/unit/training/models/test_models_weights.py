@@ -108,3 +108,60 @@ def test_mask_rcnn_falls_back_to_cached_imagenet_backbone(torch_home: Path, capl
     assert model.model_kwargs["frozen_bn"] is True and model.model_kwargs["trainable_backbone_layers"] == 3
     assert torch.equal(model.backbone.body.layer2[0].conv1.weight, source["layer2.0.conv1.weight"])
     assert not model.backbone.body.layer1[0].conv1.weight.requires_grad  # torchvision's 3 trainable stages
+
+
+def _fake_known(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> tuple[Path, str]:
+    """A small resnet18 state dict saved to a file, and the 'published' table naming its SHA-256."""
+    import torchvision
+
+    from training import weights
+
+    source = tmp_path / "downloaded" / "renamed-by-the-browser.pth"
+    source.parent.mkdir()
+    torch.save(torchvision.models.resnet18(weights=None).state_dict(), source)
+    digest = weights.sha256_of(source)
+    name = f"resnet18-{digest[:8]}.pth"
+    table = [weights.KnownWeights(name, "resnet18", "ImageNet", f"https://example.invalid/{name}", digest[:8], True)]
+    monkeypatch.setattr(weights, "known_weights", lambda: table)
+    return source, name
+
+
+def test_weights_import_verifies_the_hash_and_makes_models_start_pretrained(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from training.cli import main
+    from training.models import create_model
+    from training.weights import find_pretrained, hub_checkpoint_dir
+
+    source, name = _fake_known(monkeypatch, tmp_path)
+    assert create_model("resnet18_cls", pretrained="auto").pretrained_source is None
+    assert main(["weights", "import", str(source)]) == 0
+    out = capsys.readouterr().out
+    assert f"stored as {hub_checkpoint_dir() / name}" in out and "resnet18_cls" in out
+    assert find_pretrained("resnet18") == hub_checkpoint_dir() / name
+    assert create_model("resnet18_cls", pretrained="auto").pretrained_source == str(hub_checkpoint_dir() / name)
+    assert main(["weights", "import", str(source)]) == 0 and "already present" in capsys.readouterr().out
+
+
+def test_weights_import_refuses_a_file_whose_hash_is_not_published(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from training.cli import main
+    from training.weights import hub_checkpoint_dir
+
+    source, name = _fake_known(monkeypatch, tmp_path)
+    damaged = tmp_path / name
+    damaged.write_bytes(source.read_bytes()[:-10] + b"0123456789")
+    assert main(["weights", "import", str(damaged)]) == 2
+    err = capsys.readouterr().err
+    assert "not that of any known torchvision checkpoint" in err and "damaged" in err
+    assert not (hub_checkpoint_dir() / name).exists()
+
+
+def test_weights_list_names_the_published_files(capsys: pytest.CaptureFixture[str]) -> None:
+    from training.cli import main
+    from training.weights import known_weights
+
+    assert main(["weights", "list"]) == 0
+    out = capsys.readouterr().out
+    assert "| resnet18-f37072fd.pth | resnet18 (default) | ImageNet |  |" in out  # not present in the empty cache
+    assert all(k.sha256_prefix in k.file_name for k in known_weights())
+    assert main(["weights", "import"]) == 2
