@@ -17,7 +17,7 @@ from rop_desktop.domain.grades import GradeValues
 from rop_desktop.domain.labels import LesionType, Role, Stage
 from rop_desktop.store import Study, repo
 
-from .accounts import create_account, create_first_admin, sign_in
+from .accounts import GRADER_PASSWORD_SETTING, create_account, create_first_admin, set_study_setting, sign_in
 from .demo_exams import add_exam_work
 from .identity import original_file_names
 from .importer import run_import
@@ -44,6 +44,8 @@ def build_demo_study(folder: str | Path, *, seed: int = 0, n_patients: int = 20,
         files = write_demo_files(generate_demo(seed=seed, n_patients=n_patients, size=size), work / "source")
         with Study.create(work / "study", name="ROP Desktop demo study") as study:
             admin = create_first_admin(study, DEMO_ADMIN, DEMO_PASSWORDS[DEMO_ADMIN])
+            # synthetic images only: the demo's graders sign in without a password, on any database
+            set_study_setting(study, admin, GRADER_PASSWORD_SETTING, False)
             create_account(study, admin, DEMO_ADJUDICATOR, Role.ADJUDICATOR, password=DEMO_PASSWORDS[DEMO_ADJUDICATOR])
             create_account(study, admin, DEMO_GRADER, Role.GRADER)
             summary = run_import(study, admin, [files.folder], files.manifest)
