@@ -103,6 +103,8 @@ class TrainRequest:
     device: str = "cpu"
     init: str = "finetune"  # one of INITS
     overrides: dict[str, Any] = field(default_factory=dict)
+    #: wall-clock budget in minutes (None: the epochs decide); the schedule fits it, best weights kept
+    minutes: float | None = None
 
     def plan_kwargs(self) -> dict[str, Any]:
         """Keyword arguments of ``TrainingService.plan`` for this request."""
@@ -111,6 +113,8 @@ class TrainRequest:
         config: dict[str, Any] = {"epochs": self.epochs, "batch_size": self.batch_size, "device": self.device,
                                   "init": {"imagenet": "auto", "random": "random"}.get(self.init, "auto"),
                                   **self.overrides}
+        if self.minutes:
+            config["max_minutes"] = float(self.minutes)
         if self.image_size:
             config["preset_overrides"] = {**config.get("preset_overrides", {}), "image_size": int(self.image_size)}
         return {"fine_tune": self.init == "finetune", **config}

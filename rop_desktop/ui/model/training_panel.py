@@ -67,6 +67,11 @@ class TrainingPanel(QWidget):
             self.task_combo.addItem(label, value)
         self.arch_combo = QComboBox()
         self.epochs = _spin(1, 1000)
+        self.minutes = _spin(0, 24 * 60)
+        self.minutes.setSpecialValueText("no limit")  # 0: the epochs decide
+        self.minutes.setSuffix(" min")
+        self.minutes.setToolTip("Wall-clock budget: the learning-rate schedule fits it and the best weights "
+                                "are kept (as rop-train train --minutes)")
         self.batch_size = _spin(1, 1024)
         self.image_size = _spin(16, 2048, step=16)
         self.device_combo = QComboBox()
@@ -109,6 +114,7 @@ class TrainingPanel(QWidget):
         form.addRow("Task", self.task_combo)
         form.addRow("Architecture", self.arch_combo)
         form.addRow("Epochs", self.epochs)
+        form.addRow("Time budget", self.minutes)
         form.addRow("Batch size", self.batch_size)
         form.addRow("Image size", self.image_size)
         form.addRow("Device", self.device_combo)
@@ -250,7 +256,8 @@ class TrainingPanel(QWidget):
     def request(self) -> TrainRequest:
         return TrainRequest(self.task(), self.architecture(), self.epochs.value(), self.batch_size.value(),
                             self.image_size.value(), self.device_combo.currentData() or "cpu",
-                            self.init_combo.currentData() or "random", self.overrides())
+                            self.init_combo.currentData() or "random", self.overrides(),
+                            minutes=self.minutes.value() or None)
 
     def set_auto_update(self, every: int | None) -> None:
         self.auto_check.blockSignals(True)
@@ -264,7 +271,7 @@ class TrainingPanel(QWidget):
 
     # ------------------------------------------------------------------ a run
     def set_running(self, running: bool) -> None:
-        for widget in (self.task_combo, self.arch_combo, self.epochs, self.batch_size, self.image_size,
+        for widget in (self.task_combo, self.arch_combo, self.epochs, self.minutes, self.batch_size, self.image_size,
                        self.device_combo, self.init_combo, self.advanced, self.start_button):
             widget.setEnabled(not running)
         self.pause_button.setEnabled(running)

@@ -157,3 +157,22 @@ def test_auto_update_starts_a_run_after_enough_new_reference_labels(qtbot, open_
     qtbot.waitUntil(lambda: bool(outcomes), timeout=RUN_TIMEOUT_MS)
     assert outcomes[0].status == "finished"
     assert not TrainingService(mw.store, mw.admin).auto_update_due("binary")  # counted from this run on
+
+
+def test_the_time_budget_reaches_the_training_config(qtbot, open_window) -> None:  # noqa: ANN001
+    """The Train tab's budget is the CLI's --minutes: it arrives in the run's TrainConfig."""
+    mw = open_window(DEMO_ADJUDICATOR)
+    mw.start()
+    panel, training = mw.controller.training_panel, mw.controller.training
+    mw.tab(panel)
+    fill_form(panel)
+    assert panel.minutes.text() == "no limit" and panel.request().plan_kwargs().get("max_minutes") is None
+    panel.minutes.setFocus()
+    panel.minutes.selectAll()
+    qtbot.keyClicks(panel.minutes, "3")
+    request = panel.request()
+    assert request.minutes == 3 and request.plan_kwargs()["max_minutes"] == 3.0
+    kwargs = request.plan_kwargs()
+    config = training.service.config_for(request.task, request.architecture,
+                                         **{k: v for k, v in kwargs.items() if k != "fine_tune"})
+    assert config.max_minutes == 3.0
