@@ -15,11 +15,12 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QBrush, QColor
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QGridLayout, QHBoxLayout, QHeaderView, QLabel, QSplitter,
-                               QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QGridLayout, QHBoxLayout, QLabel, QSplitter,
+                               QTableWidgetItem, QVBoxLayout, QWidget)
 
 from rop_desktop.domain.zones import Landmarks, Similarity, ZoneRefused, alignment
 from rop_desktop.ui.canvas import ImageCanvas
+from rop_desktop.ui.tables import row_picker_table
 
 from .badge import CLASS_COLORS, badge_text
 
@@ -76,13 +77,7 @@ class ProgressionWindow(QWidget):
         font.setBold(True)
         font.setPointSizeF(font.pointSizeF() * 1.15)
         self.header.setFont(font)
-        self.table = QTableWidget(0, len(COLUMNS), self)
-        self.table.setHorizontalHeaderLabels(list(COLUMNS))
-        self.table.verticalHeader().setVisible(False)
-        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
-        self.table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table = row_picker_table(COLUMNS, self)
         self.table.setMaximumHeight(190)
         self.combos = {side: QComboBox(self) for side in SIDES}
         self.canvases = {side: ImageCanvas(self) for side in SIDES}
