@@ -26,6 +26,7 @@ from rop_desktop.domain.shapes import Shape, new_shape_id  # noqa: E402
 from rop_desktop.services import accounts  # noqa: E402
 from rop_desktop.services.demo_study import DEMO_ADMIN, DEMO_PASSWORDS, TRUTH_FILE, ensure_demo_study  # noqa: E402
 from rop_desktop.services.policy import Actor  # noqa: E402
+from rop_desktop.services.identity import original_file_names  # noqa: E402
 from rop_desktop.store import Study, repo  # noqa: E402
 from rop_desktop.ui.style import apply_style  # noqa: E402
 
@@ -61,8 +62,8 @@ def main() -> int:
                        if e["truth"]["stage"] == "3" and e["truth"]["lesions"] and e["eye"] == "OD")
     study = Study.open(folder)
     grader = reader(study)
-    with study.session() as session:
-        image_id = next(i.id for i in repo.list_images(session) if i.original_name == name)
+    with study.session() as session:  # the demo's file names live in the identity table
+        image_id = next(i for i, names in original_file_names(session).items() if name in names)
     window = build_window(study, grader)
     window.resize(1500, 920)
     window.show()
