@@ -13,7 +13,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from rop_desktop.cli_auth import (EXIT_INCOMPLETE, EXIT_OK, CommandFailed, add_study_arguments, exit_codes,
+from rop_desktop.cli_auth import (EXIT_INCOMPLETE, EXIT_OK, CommandFailed, add_annotation_export_arguments,
+                                  add_study_arguments, exit_codes,
                                   run_command, signed_in)
 from rop_desktop.services.annotation_io import FORMATS, REFERENCE, AnnotationIOError, export_annotations, \
     import_annotations
@@ -49,16 +50,7 @@ def parser() -> argparse.ArgumentParser:
                     "adjudicator or admin. Only submitted work is written unless --include-drafts.",
         epilog=exit_codes(None))
     add_study_arguments(exp, "any account; others' work needs an adjudicator or admin")
-    exp.add_argument("--format", choices=FORMATS, required=True)
-    who = exp.add_mutually_exclusive_group()
-    who.add_argument("--graders", nargs="+", metavar="NAME",
-                     help="only these accounts' work (default: everyone's for an adjudicator or admin, "
-                          "a grader's own)")
-    who.add_argument("--reference", action="store_true", help="the reference standard")
-    exp.add_argument("--include-drafts", action="store_true",
-                     help="also unsubmitted grades and the outlines of images whose grade is not submitted")
-    exp.add_argument("--per-grader", action="store_true", help="masks: one folder per grader")
-    exp.add_argument("--copy-images", action="store_true")
+    add_annotation_export_arguments(exp, FORMATS)
     exp.add_argument("out", type=Path)
     return p
 
@@ -103,7 +95,7 @@ def _export(args: argparse.Namespace) -> int:
             out = export_annotations(study, actor, args.format, args.out,
                                      graders=REFERENCE if args.reference else args.graders,
                                      include_drafts=args.include_drafts, per_grader=args.per_grader,
-                                     copy_images=args.copy_images)
+                                     copy_images=args.copy_images, include_comments=args.include_comments)
         except AnnotationIOError as exc:
             raise CommandFailed(exc.reason) from exc
     print(out)

@@ -62,6 +62,23 @@ def add_study_arguments(parser: argparse.ArgumentParser, who: str) -> None:
     add_as_argument(parser, who)
 
 
+def add_annotation_export_arguments(parser: argparse.ArgumentParser, formats: tuple[str, ...]) -> None:
+    """The choices of an annotation export (``annotations export`` and ``export annotations``)."""
+    parser.add_argument("--format", choices=formats, required=True)
+    who = parser.add_mutually_exclusive_group()
+    who.add_argument("--graders", nargs="+", metavar="NAME",
+                     help="only these accounts' work (default: everyone's for an adjudicator or admin, "
+                          "a grader's own)")
+    who.add_argument("--reference", action="store_true", help="the reference standard")
+    parser.add_argument("--include-drafts", action="store_true",
+                        help="also unsubmitted grades and the outlines of images whose grade is not submitted")
+    parser.add_argument("--include-comments", action="store_true",
+                        help="admins: also the graders' comments, with the study's identity values scrubbed out")
+    parser.add_argument("--per-grader", action="store_true", help="masks: one folder per grader")
+    parser.add_argument("--copy-images", action="store_true",
+                        help="also the images (no metadata, no DICOM header)")
+
+
 def add_as_argument(parser: argparse.ArgumentParser, who: str) -> None:
     parser.add_argument("--as", dest="as_name", metavar="NAME",
                         help=f"required: sign in as this account ({who}); password from ${PASSWORD_ENV} or asked")

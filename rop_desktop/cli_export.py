@@ -15,7 +15,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from rop_desktop.cli_auth import (EXIT_INCOMPLETE, EXIT_OK, CommandFailed, add_study_arguments, exit_codes,
+from rop_desktop.cli_auth import (EXIT_INCOMPLETE, EXIT_OK, CommandFailed, add_annotation_export_arguments,
+                                  add_study_arguments, exit_codes,
                                   run_command, signed_in)
 from rop_desktop.domain.consensus import RULES
 from rop_desktop.services.annotation_io import FORMATS, REFERENCE, AnnotationIOError, export_annotations
@@ -58,15 +59,7 @@ def parser() -> argparse.ArgumentParser:
                     "adjudicator or admin. Graders' comments are left out unless an admin asks for them.",
         epilog=exit_codes(None))
     add_study_arguments(ann, "any account; others' work needs an adjudicator or admin")
-    ann.add_argument("--format", choices=FORMATS, required=True)
-    who = ann.add_mutually_exclusive_group()
-    who.add_argument("--graders", nargs="+", metavar="NAME", help="only these accounts' work")
-    who.add_argument("--reference", action="store_true", help="the reference standard")
-    ann.add_argument("--include-drafts", action="store_true", help="also unsubmitted work")
-    ann.add_argument("--include-comments", action="store_true",
-                     help="admins: also the graders' comments, with the study's identity values scrubbed out")
-    ann.add_argument("--per-grader", action="store_true", help="masks: one folder per grader")
-    ann.add_argument("--copy-images", action="store_true", help="also the images (no metadata, no DICOM header)")
+    add_annotation_export_arguments(ann, FORMATS)
     _out(ann)
     ref = sub.add_parser("reference", help="the reference standard as CSV",
                          description=f"Write the reference standard as {REFERENCE_CSV} in the folder.",
