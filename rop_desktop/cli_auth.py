@@ -76,7 +76,8 @@ def add_annotation_export_arguments(parser: argparse.ArgumentParser, formats: tu
                         help="admins: also the graders' comments, with the study's identity values scrubbed out")
     parser.add_argument("--per-grader", action="store_true", help="masks: one folder per grader")
     parser.add_argument("--copy-images", action="store_true",
-                        help="also the images (no metadata, no DICOM header)")
+                        help="also the images (no metadata, no DICOM header) in images/; labelme and VIA exports "
+                             "always hold them")
 
 
 def add_as_argument(parser: argparse.ArgumentParser, who: str) -> None:

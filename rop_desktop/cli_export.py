@@ -1,10 +1,12 @@
-"""``rop-desktop export {dicom,annotations,reference,snapshot}`` and ``rop-desktop identity export``.
+"""``rop-desktop export {dicom,annotations,reference,snapshot,report}`` and ``rop-desktop identity export``.
 
 The exports are the services' (:mod:`rop_desktop.services.dicom_export`,
-:mod:`~rop_desktop.services.annotation_io`, :mod:`~rop_desktop.services.export`): pseudonymous
-codes and names only, and the signed-in account may export only what the access policy allows
-(the whole study: an adjudicator or admin). Each command prints what it wrote and what it
-removed or replaced, so that whoever sends the folder on can say what is in it.
+:mod:`~rop_desktop.services.annotation_io`, :mod:`~rop_desktop.services.export`,
+:mod:`~rop_desktop.services.reports`): pseudonymous codes and names only, and the signed-in
+account may export only what the access policy allows (the whole study: an adjudicator or
+admin). Each command prints what it wrote and what it removed or replaced, so that whoever sends
+the folder on can say what is in it. Together they are everything the window's export menus do,
+for scripts; a refusal writes nothing (exit status 2).
 
 ``identity export`` writes the code ↔ patient mapping, the one file that identifies the patients:
 admins only, and never part of another export.
@@ -13,7 +15,10 @@ admins only, and never part of another export.
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rop_desktop.cli_auth import (EXIT_INCOMPLETE, EXIT_OK, CommandFailed, add_annotation_export_arguments,
                                   add_study_arguments, exit_codes,
@@ -23,7 +28,11 @@ from rop_desktop.services.annotation_io import FORMATS, REFERENCE, AnnotationIOE
 from rop_desktop.services.dicom_export import DATES, DicomExportError, export_dicom
 from rop_desktop.services.export import ExportError, export_reference_csv, export_snapshot
 from rop_desktop.services.identity import IdentityError, export_mapping
+from rop_desktop.services.policy import Action, check
 from training.snapshot import TASKS
+
+if TYPE_CHECKING:
+    from rop_desktop.services.models import ModelService
 
 PROG = "rop-desktop export"
 IDENTITY_PROG = "rop-desktop identity"
@@ -33,12 +42,15 @@ PSEUDONYMOUS = ("patients: the study's pseudonymous codes (P0001…) instead of 
                 "images: pseudonymous names (P0001-OD-20260201-001) instead of the files' own names",
                 "left out: original file names, source folders, the identity table")
 REFERENCE_CSV = "reference.csv"
+#: The formats whose exports always hold the images (the tools open annotations over them).
+WITH_IMAGES = ("via", "labelme")
 
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog=PROG, description="Export a study with pseudonymous codes only: de-identified "
                                                        "DICOM, annotations, the reference standard, a training "
-                                                       "snapshot.")
+                                                       "snapshot, a model's evaluation report.",
+                                epilog=exit_codes("some items could not be exported (listed)"))
     sub = p.add_subparsers(dest="what", required=True)
     dicom = sub.add_parser(
         "dicom", help="every image as de-identified DICOM (PS3.15 basic profile)",
@@ -56,7 +68,11 @@ def parser() -> argparse.ArgumentParser:
         "annotations", help="outlines and grades in another tool's format",
         description="Write annotations (VIA, labelme, COCO, masks, grades CSV) with pseudonymous image names. "
                     "A grader exports their own work; other accounts' work and the reference need an "
-                    "adjudicator or admin. Graders' comments are left out unless an admin asks for them.",
+                    "adjudicator or admin. Graders' comments are left out unless an admin asks for them. "
+                    "labelme and VIA exports always hold the images, so that the tools open them: labelme's "
+                    "NAME.json next to NAME.png, VIA's via_project.json (Project > Load), via_regions.json "
+                    "and via_regions.csv (Annotation > Import annotations) next to images/. Layouts: "
+                    "docs/formats.md.",
         epilog=exit_codes(None))
     add_study_arguments(ann, "any account; others' work needs an adjudicator or admin")
     add_annotation_export_arguments(ann, FORMATS)
@@ -73,6 +89,17 @@ def parser() -> argparse.ArgumentParser:
     snap.add_argument("--task", choices=TASKS, help="only the records usable for this training task")
     snap.add_argument("--mask-rule", choices=RULES, default="majority", help="consensus of the graders' outlines")
     _out(snap)
+    report = sub.add_parser(
+        "report", help="a model version's evaluation report (HTML, optionally PDF)",
+        description="Evaluate a model version of the study on its reference standard and write the report the "
+                    "Models tab's 'Report...' writes: report.html (self-contained), and report.pdf with --pdf.",
+        epilog=exit_codes(None))
+    add_study_arguments(report, REVIEWER)
+    report.add_argument("--version", type=int, metavar="N",
+                        help="the model version's number (default: the newest active version, else the newest)")
+    report.add_argument("--pdf", action="store_true", help="also an A4 PDF of the report")
+    report.add_argument("--device", default="auto", help="torch device for the evaluation (default: auto)")
+    _out(report)
     return p
 
 
@@ -97,7 +124,8 @@ def _out(parser: argparse.ArgumentParser) -> None:
 
 def run(argv: list[str]) -> int:
     args = parser().parse_args(argv)
-    body = {"dicom": _dicom, "annotations": _annotations, "reference": _reference, "snapshot": _snapshot}[args.what]
+    body = {"dicom": _dicom, "annotations": _annotations, "reference": _reference, "snapshot": _snapshot,
+            "report": _model_report}[args.what]
     return run_command(f"{PROG} {args.what}", lambda: body(args))
 
 
@@ -128,7 +156,7 @@ def _annotations(args: argparse.Namespace) -> int:
     comments = ("graders' comments: written, every identity value of the study replaced by [removed]"
                 if args.include_comments else "left out: graders' comments (free text)")
     images = ["images: copied without their metadata (PNG text, EXIF, comments) or DICOM header"] \
-        if args.copy_images else []
+        if args.copy_images or args.format in WITH_IMAGES else []
     _report(written, [*PSEUDONYMOUS, comments, *images])
     return EXIT_OK
 
@@ -153,6 +181,58 @@ def _snapshot(args: argparse.Namespace) -> int:
                        "left out: graders' comments (free text)",
                        "images: without their metadata (PNG text, EXIF, comments) or DICOM header"])
     return EXIT_OK
+
+
+def _model_report(args: argparse.Namespace) -> int:
+    from rop_desktop.services.models import ModelService  # torch: only for this command
+    from rop_desktop.services.reports import ReportService, ReportServiceError
+
+    with signed_in(args.study, args.as_name, REVIEWER, db_url=args.db_url) as (study, actor):
+        check(study, actor, Action.MODELS_MANAGE)  # a grader is refused before anything is evaluated
+        version = _version_to_report(ModelService(study, actor), args.version)
+        try:
+            written = ReportService(study, actor, device=args.device).write(version)
+        except ReportServiceError as exc:
+            raise CommandFailed(f"{exc}; nothing was written.") from exc
+    try:
+        args.out.mkdir(parents=True, exist_ok=True)
+        html = args.out / "report.html"
+        shutil.copyfile(written.html, html)
+        pdf = _write_pdf(html) if args.pdf else None
+    except OSError as exc:
+        raise CommandFailed(f"cannot write in {args.out}: {exc.strerror or exc}") from exc
+    pdf_line = [f"wrote: {pdf}"] if pdf else []
+    _report(html, [*pdf_line, f"model version: #{version}",
+                   "images: pseudonymous example images only; no names, no comments"])
+    return EXIT_OK
+
+
+def _version_to_report(models: ModelService, wanted: int | None) -> int:
+    """``wanted`` when the study has it; else the newest active version, else the newest."""
+    versions = models.versions()
+    if not versions:
+        raise CommandFailed("the study has no model version to report on (train or register one first); "
+                            "nothing was written.")
+    if wanted is None:
+        return max(versions, key=lambda v: (v.active, v.created_at, v.id)).id
+    if wanted not in {v.id for v in versions}:
+        listed = ", ".join(f"#{v.id} {v.name}" for v in versions)
+        raise CommandFailed(f"there is no model version #{wanted} in this study (it has {listed}); "
+                            "nothing was written.")
+    return wanted
+
+
+def _write_pdf(html: Path) -> Path:
+    """The report printed to A4 PDF next to ``html``, as the window's Report... does (Qt, off screen)."""
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PySide6.QtWidgets import QApplication
+
+    from rop_desktop.ui.model.report_export import write_pdf
+
+    app = QApplication.instance() or QApplication([PROG])  # Qt's printing needs one, alive while it prints
+    written = write_pdf(html.read_text(encoding="utf-8"), html.with_suffix(".pdf"))
+    del app
+    return written
 
 
 def _identity(args: argparse.Namespace) -> int:

@@ -10,6 +10,15 @@ Outlines are moved from the app's pixel-corner convention to the files' pixel-ce
 (-0.5 px), as :mod:`rop_desktop.services.export` does. VIA and labelme polygons have no holes
 (they are dropped there); COCO writes a polygon with holes as RLE, masks keep them.
 
+Exports open in the tools themselves. labelme and VIA show an annotation only over its image, so
+their exports always hold the images (:data:`WITH_IMAGES`; cleaned copies, as above): labelme's
+``NAME.json`` sits next to ``NAME.png`` (``imagePath`` is the bare file name), VIA's files next
+to ``images/`` (``default_filepath`` "images/"), and every VIA entry is keyed by the file's name
+*and its size in bytes*, which is how VIA recognises the image a user adds. VIA gets all three of
+its forms: the project (*Project → Load*), the region JSON and the region CSV (*Annotation →
+Import annotations*). The other formats write the images only with ``copy_images`` (into
+``images/``). The layouts, with examples, are in docs/formats.md ("Writing (exports)").
+
 Who may export what is the access policy's: every account may export its own work
 (:data:`Action.EXPORT_OWN`); other graders' work and the reference standard need
 :data:`Action.EXPORT_ALL` (adjudicator, admin). Work nobody submitted (draft grades, outlines
@@ -51,12 +60,19 @@ from ..identity import Scrubber
 from ..policy import Action, Actor, allowed, check, guarded
 from ..reference import commonest_kind, geometry_choice, voter_shapes
 from .model import FORMATS, AnnotationIOError
+from .via_csv import write_via_csv
 
 REFERENCE = "reference"
 GraderSelection = Sequence[str] | Literal["reference"] | None
 CATEGORIES = [{"id": k, "name": t.value, "supercategory": "rop_lesion"} for k, t in enumerate(LesionType, start=1)]
 #: The suffix of an exported image file by stored format (what :func:`clean_image` writes).
 _SUFFIX = {"png": ".png", "jpeg": ".jpg", "bmp": ".bmp"}
+#: Formats whose tools open an annotation only over its image: their exports always hold the images.
+WITH_IMAGES: tuple[str, ...] = ("via", "labelme")
+#: The files of a VIA export: project (Project → Load), region JSON and CSV (Annotation → Import annotations).
+VIA_PROJECT, VIA_REGIONS_JSON, VIA_REGIONS_CSV = "via_project.json", "via_regions.json", "via_regions.csv"
+#: Where VIA, COCO, mask and CSV exports put the images (labelme: next to each JSON file).
+IMAGES_DIR = "images"
 
 
 @dataclass
@@ -71,6 +87,7 @@ class _Entry:
     shapes: list[tuple[str, Shape, Polygon]] = field(default_factory=list)  # grader, shape, file polygon
     source: Path | None = None
     format: str = "png"  # the stored file's format
+    size: int = -1  # bytes of the image file as exported (VIA keys an image by name + size); -1: not written
 
 
 @guarded(Action.EXPORT_OWN)
@@ -86,7 +103,8 @@ def export_annotations(study: Study, actor: Actor, fmt: str, folder: str | Path,
     before anything is written. ``include_drafts`` also writes unsubmitted grades and the
     outlines of images whose grade is not submitted. ``per_grader`` (masks only) writes one mask
     per grader instead of their union; ``copy_images`` also writes the images (pseudonymous
-    names, no metadata) into ``folder/images``. ``include_comments`` (admins only) writes the
+    names, no metadata) into ``folder/images`` — labelme and VIA exports always hold them
+    (:data:`WITH_IMAGES`; labelme's next to each JSON file). ``include_comments`` (admins only) writes the
     graders' comments, scrubbed of the study's identity values; without it no comment leaves.
     """
     if fmt not in FORMATS:
@@ -101,10 +119,8 @@ def export_annotations(study: Study, actor: Actor, fmt: str, folder: str | Path,
     try:
         out.mkdir(parents=True, exist_ok=True)
         entries = _collect(study, selection, include_drafts, scrub)
-        if copy_images:
-            for e in entries:
-                if e.source is not None:
-                    e.name = clean_image(e.source, e.format).write(out / "images" / Path(e.name).stem).name
+        if copy_images or fmt in WITH_IMAGES:
+            _write_images(entries, out if fmt == "labelme" else out / IMAGES_DIR)
         writer = {"via": _write_via, "labelme": _write_labelme, "coco": _write_coco, "grades_csv": _write_csv,
                   "masks": lambda es, o, _: _write_masks(es, o, per_grader)}[fmt]
         written = writer(entries, out, copy_images)
@@ -119,6 +135,15 @@ def export_annotations(study: Study, actor: Actor, fmt: str, folder: str | Path,
                               "graders": selection if selection is None or selection == REFERENCE
                               else list(selection), "images": len(entries)})
     return written
+
+
+def _write_images(entries: list[_Entry], folder: Path) -> None:
+    """Write each entry's image (pseudonymous name, no metadata) into ``folder``; the entry then
+    names the file written and knows its size."""
+    for e in entries:
+        if e.source is not None:
+            written = clean_image(e.source, e.format).write(folder / Path(e.name).stem)
+            e.name, e.size = written.name, written.stat().st_size
 
 
 def _permitted_selection(study: Study, actor: Actor, graders: GraderSelection) -> GraderSelection:
@@ -210,20 +235,24 @@ def _stage(stage: Stage | None) -> str:
 
 
 # ---------------------------------------------------------------------------- writers
-def _write_via(entries: list[_Entry], out: Path, copy_images: bool) -> Path:
-    project = ViaProject(settings=default_settings(default_filepath="images/" if copy_images else ""))
+def _write_via(entries: list[_Entry], out: Path, _: bool) -> Path:
+    """The project, the region JSON and the region CSV; returns the project's path."""
+    project = ViaProject(settings=default_settings(default_filepath=f"{IMAGES_DIR}/"))
     for e in entries:
-        image = ViaImage(e.name, -1, [], {**e.identity, **_flat(_single_grade(e))})
+        image = ViaImage(e.name, e.size, [], {**e.identity, **_flat(_single_grade(e))})
         for grader, shape, poly in e.shapes:
             image.regions.append(ViaRegion.polygon(polygon_rings(poly)[0], {
                 "lesion_type": shape.lesion_type.value, "stage": _stage(shape.stage), "grader": grader}))
         project.images.append(image)
-    target = out / "via_project.json"
-    write_via(project, target)
+    target = out / VIA_PROJECT
+    write_via(project, target, kind="project")
+    write_via(project, out / VIA_REGIONS_JSON, kind="regions")
+    write_via_csv(project, out / VIA_REGIONS_CSV)
     return target
 
 
-def _write_labelme(entries: list[_Entry], out: Path, copy_images: bool) -> Path:
+def _write_labelme(entries: list[_Entry], out: Path, _: bool) -> Path:
+    """One ``NAME.json`` per image, next to its image ``NAME.png`` (``imagePath`` is the file name)."""
     for e in entries:
         grade = _single_grade(e)
         flags: dict[str, bool] = {}
@@ -231,7 +260,7 @@ def _write_labelme(entries: list[_Entry], out: Path, copy_images: bool) -> Path:
             flags["rop"] = grade.rop.value == "yes"
         if grade is not None and grade.stage is not None and grade.stage is not Stage.NA:
             flags[f"stage_{grade.stage.value}"] = True
-        doc = LabelmeFile(image_path=f"images/{e.name}" if copy_images else e.name, flags=flags,
+        doc = LabelmeFile(image_path=e.name, flags=flags,
                           image_height=e.height, image_width=e.width, extra={"patient": e.identity["patient"]})
         for grader, shape, poly in e.shapes:
             doc.shapes.append(LabelmeShape(shape.lesion_type.value, polygon_rings(poly)[0], "polygon",
