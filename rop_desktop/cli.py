@@ -8,8 +8,10 @@ module and each with its exit statuses in its ``--help``:
 * ``graders list|add|set-role|set-password|deactivate|reactivate --study S --as NAME``
   (:mod:`.cli_graders`);
 * ``annotations import|export --study S --as NAME`` (:mod:`.cli_annotations`);
-* ``export dicom|annotations|reference|snapshot --study S --as NAME --out DIR`` and
-  ``identity export --study S --as ADMIN --out FILE`` (:mod:`.cli_export`).
+* ``export dicom|annotations|reference|snapshot|report --study S --as NAME --out DIR`` and
+  ``identity export --study S --as ADMIN --out FILE`` (:mod:`.cli_export`);
+* ``reference recompute --study S --as NAME`` (:mod:`.cli_reference`);
+* ``manifest update --study S --as ADMIN MANIFEST.csv`` (:mod:`.cli_manifest`).
 
 Every sub-command that touches graders' work, accounts or exports signs in with ``--as NAME``
 (password from ``$ROP_DESKTOP_PASSWORD`` or the terminal, :mod:`.cli_auth`) and the services
@@ -25,7 +27,7 @@ from pathlib import Path
 
 from rop_desktop import __version__
 
-SUBCOMMANDS = ("study", "import", "graders", "annotations", "export", "identity")
+SUBCOMMANDS = ("study", "import", "graders", "annotations", "export", "identity", "reference", "manifest")
 
 
 def _app_parser() -> argparse.ArgumentParser:
@@ -68,6 +70,14 @@ def _subcommand(name: str) -> Callable[[list[str]], int]:
         from rop_desktop import cli_export
 
         return cli_export.run if name == "export" else cli_export.run_identity
+    if name == "manifest":
+        from rop_desktop import cli_manifest
+
+        return cli_manifest.run
+    if name == "reference":
+        from rop_desktop import cli_reference
+
+        return cli_reference.run
     from rop_desktop import cli_annotations
 
     return cli_annotations.run

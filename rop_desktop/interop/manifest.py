@@ -6,6 +6,7 @@ A manifest has one row per image: ``file`` (required), ``patient``, ``eye``, ``e
 hospital number, often) and ``patient_name`` identify the infant: the importer keeps them in the
 study's identity table only (``rop_desktop.services.identity``), never as the patient's code.
 
+Columns that are none of these are listed in ``Manifest.unused`` for the caller to report.
 Files from spreadsheets are messy, so headers match loosely (case, spaces, units in brackets, common aliases such as ``filename``,
 ``laterality``, ``GA (weeks)``, ``BW``), the delimiter is detected (comma, semicolon, tab), and a
 bad cell becomes a :class:`ManifestProblem` with the row kept and that cell empty. Only a file
@@ -98,6 +99,8 @@ class Manifest:
     rows: dict[str, ManifestRow] = field(default_factory=dict)
     problems: list[ManifestProblem] = field(default_factory=list)
     columns: dict[str, str] = field(default_factory=dict)
+    #: headers that are no manifest field (reported: a misspelt column is not silently ignored)
+    unused: list[str] = field(default_factory=list)
 
     def lookup(self, path: str | Path) -> ManifestRow | None:
         """The row for an image path: the longest trailing part of ``path`` that is a manifest
@@ -137,7 +140,8 @@ def parse_manifest(data: bytes) -> Manifest:
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     header = next(row for row in reader if any(cell.strip() for cell in row))
     columns = _match_columns(header)
-    manifest = Manifest(columns={f: header[i] for f, i in columns.items()})
+    manifest = Manifest(columns={f: header[i] for f, i in columns.items()},
+                        unused=[h.strip() for i, h in enumerate(header) if i not in columns.values() and h.strip()])
     for cells in reader:
         if any(cell.strip() for cell in cells):
             _add_row(manifest, columns, cells, reader.line_num)
@@ -145,7 +149,7 @@ def parse_manifest(data: bytes) -> Manifest:
 
 
 def _decode_text(data: bytes) -> str:
-    if data.startswith(b"PK\x03\x04") or data.startswith(b"\xd0\xcf\x11\xe0"):
+    if data.startswith((b"PK\x03\x04", b"\xd0\xcf\x11\xe0")):
         raise ManifestError("an Excel workbook, not CSV: save it as 'CSV UTF-8' and choose that file")
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         return data.decode("utf-16")
@@ -163,7 +167,7 @@ def _normalise_header(text: str) -> str:
 
 
 def _match_columns(header: list[str]) -> dict[str, int]:
-    """Field name → column index. Unknown columns are ignored; a missing 'file' column or two
+    """Field name → column index. Unknown columns are left out (``Manifest.unused``); a missing 'file' column or two
     columns meaning the same field raise :class:`ManifestError`."""
     lookup = {alias: name for name, aliases in ALIASES.items() for alias in aliases}
     columns: dict[str, int] = {}

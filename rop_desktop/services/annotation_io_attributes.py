@@ -13,17 +13,19 @@ from pathlib import Path
 from typing import Any
 
 from rop_desktop.domain.grades import GRADE_FIELDS
-from rop_desktop.domain.labels import LesionType
+from rop_desktop.domain.labels import LesionType, Stage
 from training.formats.errors import FormatError
 
 from .annotation_io import FORMATS, AnnotationIOError, AttributeMapping
-from .annotation_io.model import IGNORE, LESION_PREFIX, REGION_TARGETS, ReadItem
-from .annotation_io.readers import (read_coco_items, read_grades_csv, read_labelme_items, read_mask_items,
+from .annotation_io.grades_csv import GRADER_COLUMNS, IMAGE_COLUMNS
+from .annotation_io.model import IGNORE, LESION_PREFIX, REGION_TARGETS, STAGE_PREFIX, ReadItem, norm_key
+from .annotation_io.readers import (csv_rows, read_coco_items, read_grades_csv, read_labelme_items, read_mask_items,
                                     read_via_items)
 
-#: Every value a mapping may give a name: grade fields, region targets, ignore, lesion types.
+#: Every value a mapping may give a name: grade fields, region targets, ignore, lesion types, stages.
 MAPPING_TARGETS: tuple[str, ...] = tuple(dict.fromkeys(
-    (*GRADE_FIELDS, *REGION_TARGETS, IGNORE, *(f"{LESION_PREFIX}{t.value}" for t in LesionType))))
+    (*GRADE_FIELDS, *REGION_TARGETS, IGNORE, *(f"{LESION_PREFIX}{t.value}" for t in LesionType),
+     *(f"{STAGE_PREFIX}{s.value}" for s in Stage if s is not Stage.NA))))
 
 
 @dataclass
@@ -51,10 +53,14 @@ def list_attribute_names(fmt: str, path: str | Path) -> FileAttributeNames:
     if not source.exists():
         raise AnnotationIOError(f"{source} does not exist")
     try:
+        if fmt == "grades_csv":  # the columns as written (a wide file's per-grader ones too)
+            return FileAttributeNames(sorted(_csv_columns(source)))
         items = _read(fmt, source)
     except FormatError as exc:
         raise AnnotationIOError(f"{exc}: the whole file is refused") from exc
-    image, region, labels = set(), set(), set()
+    image: set[str] = set()
+    region: set[str] = set()
+    labels: set[str] = set()
     for item in items:
         image.update(str(k) for k in item.attributes)
         for r in item.regions:
@@ -83,6 +89,13 @@ def _numeric(text: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def _csv_columns(source: Path) -> list[str]:
+    """A grades CSV's columns other than the image and grader columns."""
+    rows = csv_rows(source)
+    header = [c.strip() for c in rows[0]] if rows else []
+    return [c for c in header if c and norm_key(c) not in (*IMAGE_COLUMNS, *GRADER_COLUMNS)]
 
 
 def _read(fmt: str, source: Path) -> list[ReadItem]:

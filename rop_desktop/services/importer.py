@@ -72,7 +72,7 @@ class ImportProgress:
     imported: int
     duplicates: int
     failed: int
-    problem: "ImportProblem | None" = None  # this file's failure or duplicate notice, if any
+    problem: ImportProblem | None = None  # this file's failure or duplicate notice, if any
 
 
 @dataclass(frozen=True)
@@ -88,6 +88,7 @@ class ImportSummary:
     failed: list[ImportProblem] = field(default_factory=list)
     manifest_problems: list[str] = field(default_factory=list)
     unmatched_manifest_rows: list[str] = field(default_factory=list)
+    manifest_unused: list[str] = field(default_factory=list)  #: manifest columns that are no field
     cancelled: bool = False
     total: int = 0
 
@@ -100,9 +101,16 @@ class ImportSummary:
                        f" of {self.total} files")
         out += [f"  duplicate  {p.path}: {p.reason}" for p in self.duplicates]
         out += [f"  FAILED     {p.path}: {p.reason}" for p in self.failed]
-        out += [f"  manifest   {m}" for m in self.manifest_problems]
+        out += [f"  manifest   {m}" for m in [*self.manifest_problems, *self.manifest_notes()]]
+        return out
+
+    def manifest_notes(self) -> list[str]:
+        """What of the manifest was not used: columns that are no field, rows that matched no file."""
+        out = []
+        if self.manifest_unused:
+            out.append(f"columns not used (not a manifest field): {', '.join(self.manifest_unused)}")
         if self.unmatched_manifest_rows:
-            out.append(f"  manifest   {len(self.unmatched_manifest_rows)} row(s) matched no imported file: "
+            out.append(f"{len(self.unmatched_manifest_rows)} row(s) matched no imported file: "
                        + ", ".join(self.unmatched_manifest_rows[:10])
                        + (" …" if len(self.unmatched_manifest_rows) > 10 else ""))
         return out
@@ -212,6 +220,7 @@ def import_images(study: Study, actor: Actor, sources: Sequence[str | Path],
         parsed = read_manifest(Path(manifest))
     if parsed is not None:
         summary.manifest_problems = [f"line {p.line}, {p.column}: {p.message}" for p in parsed.problems]
+        summary.manifest_unused = list(parsed.unused)
     collected = collect_sources([Path(s) for s in sources])
     summary.failed.extend(ImportProblem(str(p.path), p.reason) for p in collected.problems)
     files = list(collected.files)
@@ -301,7 +310,7 @@ def _store_one(study: Study, p: _Prepared, row: ManifestRow | None, summary: Imp
         _write_cache(study, thumbnail_file(p.sha256), p.thumbnail_jpeg)
         if p.fov_png is not None:
             _write_cache(study, fov_mask_file(p.sha256), p.fov_png)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - any failure is this file's: reported, its bytes removed
         if not file_existed:
             study.image_path(relative).unlink(missing_ok=True)
         problem = ImportProblem(str(p.path), f"could not be stored: {exc}")
