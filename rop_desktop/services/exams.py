@@ -21,19 +21,20 @@ their own eye-level grade *and* every image of that exam — seeing someone's ve
 must not bias the grades of its images. PostgreSQL enforces the same (migration 0007).
 
 Which level votes is a study setting (:data:`VOTE_LEVEL_KEY`: "image", the papers' protocol and
-the default, or "eye", the clinical protocol). It is stored here; the vote and agreement code
-reads it (see the README's *Eye-level exams*).
+the default, or "eye", the clinical protocol). At eye level a confirm (and an amendment of a
+confirmed grade) settles the exam's eye-level reference in its own transaction
+(``services.exam_reference``), and the reference views read that reference where it exists.
 """
 
 from __future__ import annotations
 
 import csv
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -49,17 +50,17 @@ from rop_desktop.store.models import (Annotation, Exam, ExamGrade, Grade, Grader
                                       Patient, Prediction, Reference)
 from rop_desktop.store.types import utcnow
 
-from training.metrics import cohen_kappa, fleiss_kappa, percent_agreement
-
 from .accounts import set_study_setting
+from .exam_reference import (VOTE_LEVEL_KEY, VOTE_LEVELS, exam_references_in, may_settle, settle_exams,
+                             settle_exams_in)
 from .agreement import FieldAgreement, PairAgreement
 from .grading import shape_of
 from .importer import thumbnail_file
 from .landmarks import landmarks_of
 from .policy import BLINDED_SETTING, REVEAL_SETTING, AccessDenied, Action, Actor, allowed, current, guarded
 
-VOTE_LEVEL_KEY = "votes.level"
-VOTE_LEVELS = ("image", "eye")
+if TYPE_CHECKING:  # training.report loads torch; the report section imports it when run
+    from training.report import ReportSection
 
 
 class ExamError(ValueError):
@@ -323,6 +324,8 @@ class ExamService:
             action = "submit" if submit else ("amend" if row.submitted else "draft")
             repo.add_audit(session, "exam_grade", row.id, action, grader=self.actor.id, before=before,
                            after={**values.as_dict(), "exam_id": key.exam_id, "eye": key.eye.value})
+            if row.submitted and may_settle(session, self.actor, key.exam_id, key.eye):
+                settle_exams_in(session, [(key.exam_id, key.eye)])  # no-op unless the study votes per eye
             return _mine(row)
 
     @guarded(Action.OTHERS_WORK_READ, image="image_id")
@@ -486,11 +489,15 @@ def _reference_visits(session: Session, patient_id: int | None) -> dict[ExamKey,
             lm = landmarks_of(m)
             if lm.complete and m.image_id not in marks:
                 marks[m.image_id] = lm
-    for visit in visits.values():
+    eye_refs = exam_references_in(session, {k.exam_id for k in visits}) if visits else {}
+    for key, visit in visits.items():
         evidence = [ImageEvidence(i.original_name, refs[i.id].values, marks.get(i.id), (), (i.width, i.height))
                     for i in visit.images if i.id in refs]
         visit.evidence = evidence
-        if evidence:
+        eye_ref = eye_refs.get((key.exam_id, key.eye))
+        if eye_ref is not None:  # the eye-level reference (a study that votes per eye)
+            visit.values, visit.basis = eye_ref.values, "reference standard (eye level)"
+        elif evidence:
             visit.values, visit.basis = roll_up(evidence).values, "reference standard (images)"
         else:  # listed, so the visit is seen; compared with nothing until it settles
             visit.values, visit.basis = GradeValues(), "reference not settled yet (votes pending)"
@@ -545,6 +552,113 @@ def _attention(visits: dict[ExamKey, _VisitData]) -> list[Attention]:
     return out
 
 
+# ---------------------------------------------------------------------------- the worklist
+def attention_exams(session: Session, actor: Actor) -> frozenset[tuple[int, Eye]]:
+    """The latest visits (exam id, eye) of the eyes that need attention, as the worklist's *Needs
+    attention* filter lists them: from the grader's own grades (:meth:`ExamService.needs_attention`),
+    or for adjudicators and admins from the reference standard (``reference_needs_attention``).
+
+    Read once when the filter is chosen; the worklist then pages over those exams' images with
+    an index (``store.repo.worklist.ListFilter.exams``)."""
+    visits = _reference_visits(session, None) if actor.elevated else _own_visits(session, actor.id, None)
+    return frozenset((a.key.exam_id, a.key.eye) for a in _attention(visits))
+
+
+def worklist_classes(session: Session, actor: Actor, image_ids: Sequence[int]) -> dict[int, Classification]:
+    """The treatment class of each listed image's exam, for the worklist's badge column: one page
+    of images, a fixed handful of queries over the page's exams. A grader sees their own view of
+    the eye (their eye-level grade, else the roll-up of their image grades, drafts included, as
+    in the exam panel); adjudicators and admins the reference standard's (the eye-level reference,
+    else the roll-up of the images' references). An exam nobody graded yet has no class."""
+    if not image_ids:
+        return {}
+    page = {i: ExamKey(e, eye) for i, e, eye in session.execute(
+        select(Image.id, Image.exam_id, Image.eye).where(Image.id.in_(list(image_ids)), Image.eye.is_not(None)))}
+    if not page:
+        return {}
+    exam_ids = sorted({k.exam_id for k in page.values()})
+    images: dict[ExamKey, list[Image]] = defaultdict(list)
+    for image in session.scalars(select(Image).where(Image.exam_id.in_(exam_ids), Image.eye.is_not(None))
+                                 .order_by(Image.id)):
+        images[ExamKey(image.exam_id, image.eye)].append(image)
+    ids = [i.id for found in images.values() for i in found]
+    marks: dict[int, Landmarks] = {}
+    values: dict[ExamKey, GradeValues] = {}
+    if actor.elevated:
+        graded = {r.image_id: r.values for r in session.scalars(select(Reference).where(Reference.image_id.in_(ids)))}
+        for m in session.scalars(select(Landmark).where(Landmark.image_id.in_(ids)).order_by(Landmark.grader_id)):
+            if m.image_id not in marks and landmarks_of(m).complete:
+                marks[m.image_id] = landmarks_of(m)
+        values.update({ExamKey(*k): ref.values for k, ref in exam_references_in(session, exam_ids).items()})
+    else:
+        graded = {g.image_id: g.values for g in session.scalars(
+            select(Grade).where(Grade.image_id.in_(ids), Grade.grader_id == actor.id))}
+        marks = {m.image_id: landmarks_of(m) for m in session.scalars(
+            select(Landmark).where(Landmark.image_id.in_(ids), Landmark.grader_id == actor.id))}
+        values.update({ExamKey(r.exam_id, r.eye): r.values for r in session.scalars(
+            select(ExamGrade).where(ExamGrade.exam_id.in_(exam_ids), ExamGrade.grader_id == actor.id))
+            if r.values != GradeValues()})
+    classes: dict[ExamKey, Classification] = {}
+    for key in set(page.values()):
+        if key not in values:
+            evidence = [ImageEvidence(i.original_name, graded[i.id], marks.get(i.id), (), (i.width, i.height))
+                        for i in images[key] if i.id in graded]
+            if not evidence:
+                continue
+            values[key] = roll_up(evidence).values
+        classes[key] = classify(values[key])
+    return {image_id: classes[key] for image_id, key in page.items() if key in classes}
+
+
+# ---------------------------------------------------------------------------- exports of the reference
+@dataclass(frozen=True)
+class ReferenceEye:
+    """What the reference exports add to an image: its landmarks and its eye at that visit."""
+
+    landmarks: Landmarks | None
+    key: ExamKey | None
+    values: GradeValues | None
+    basis: str
+    classification: Classification | None
+
+    def exam_dict(self, patient: str, exam_date: date | None) -> dict[str, Any] | None:
+        """The snapshot record's ``exam`` field (``training/README.md``)."""
+        if self.key is None or self.values is None or self.classification is None:
+            return None
+        when = exam_date.isoformat() if exam_date else "undated"
+        grade = {k: v for k, v in self.values.as_dict().items()
+                 if k in ("rop", "stage", "zone", "plus", "arop", "extent_clock_hours", "quality")}
+        return {"key": f"{patient}-{self.key.eye.value}-{when}", "grade": grade,
+                "treatment_class": self.classification.klass.value, "etrop": self.classification.etrop,
+                "basis": self.basis}
+
+
+def reference_eyes(session: Session) -> dict[int, ReferenceEye]:
+    """Image id → its reference landmarks (the first complete set a grader placed, as the
+    reference progression aligns visits) and its eye's reference at that visit (the eye-level
+    reference, else the roll-up of the images' references) with the treatment class. Images of
+    no eye (no OD / OS) get their landmarks only. Read by ``services.export``."""
+    visits = _reference_visits(session, None)
+    marks: dict[int, Landmarks] = {}
+    for m in session.scalars(select(Landmark).order_by(Landmark.grader_id)):
+        lm = landmarks_of(m)
+        if lm.complete and m.image_id not in marks:
+            marks[m.image_id] = lm
+        elif m.image_id not in marks and not lm.empty:
+            marks.setdefault(-m.image_id, lm)  # an incomplete set, used when no complete one exists
+    out: dict[int, ReferenceEye] = {}
+    for key, visit in visits.items():
+        settled = visit.values is not None and visit.values != GradeValues()
+        for image in visit.images:
+            out[image.id] = ReferenceEye(marks.get(image.id) or marks.get(-image.id), key,
+                                         visit.values if settled else None, visit.basis,
+                                         classify(visit.values) if settled and visit.values is not None else None)
+    for image_id, lm in marks.items():
+        if abs(image_id) not in out:
+            out[abs(image_id)] = ReferenceEye(marks.get(abs(image_id)) or lm, None, None, "", None)
+    return out
+
+
 # ---------------------------------------------------------------------------- settings and exports
 @guarded(Action.STUDY_BROWSE)
 def vote_level(study: Study, actor: Actor) -> str:
@@ -560,6 +674,7 @@ def set_vote_level(study: Study, actor: Actor, level: str) -> None:
     if level not in VOTE_LEVELS:
         raise ExamError(f"The vote level must be one of {', '.join(VOTE_LEVELS)}, not {level!r}.")
     set_study_setting(study, actor, VOTE_LEVEL_KEY, level)
+    settle_exams(study, actor_id=actor.id)  # at eye level: the confirmed eye grades vote from now on
 
 
 #: The treatment classes in order of severity: the categories of the treatment-decision kappa.
@@ -581,14 +696,13 @@ def treatment_agreement(study: Study, actor: Actor) -> FieldAgreement:
             for r in session.scalars(select(ExamGrade).where(ExamGrade.submitted.is_(True)))}
         names = {g.id: g.name for g in session.scalars(select(Grader))}
         by_grader: dict[int, dict[ExamKey, str | None]] = defaultdict(dict)
-        graders = {gid for (_, gid) in eye_grades} | set(session.scalars(
-            select(Grade.grader_id).where(Grade.submitted.is_(True)).distinct()))
+        rolled = _submitted_rollups(session, visits)
+        graders = {gid for (_, gid) in eye_grades} | {gid for (_, gid) in rolled}
         for key in keys:
             for grader_id in graders:
                 values = eye_grades.get((key, grader_id))
                 if values is None:
-                    evidence = [e for e in _evidence(session, visits[key].images, grader_id) if e.submitted]
-                    values = roll_up(evidence).values if evidence else None
+                    values = rolled.get((key, grader_id))
                 if values is None:
                     continue
                 klass = classify(values).klass
@@ -597,7 +711,27 @@ def treatment_agreement(study: Study, actor: Actor) -> FieldAgreement:
     return _class_agreement(labels)
 
 
+def _submitted_rollups(session: Session, visits: dict[ExamKey, _VisitData]) -> dict[tuple[ExamKey, int], GradeValues]:
+    """(exam, grader) → the roll-up of that grader's submitted image grades of the exam, for every
+    exam in ``visits``: two queries over the study (grades, landmarks), not three per exam and
+    grader. Outlines are left out: the treatment class does not depend on the extent."""
+    where = {i.id: (key, i) for key, visit in visits.items() for i in visit.images}
+    marks = {(m.image_id, m.grader_id): landmarks_of(m) for m in session.scalars(select(Landmark))}
+    evidence: dict[tuple[ExamKey, int], list[ImageEvidence]] = defaultdict(list)
+    for grade in session.scalars(select(Grade).where(Grade.submitted.is_(True)).order_by(Grade.image_id)):
+        found = where.get(grade.image_id)
+        if found is None:
+            continue
+        key, image = found
+        evidence[(key, grade.grader_id)].append(ImageEvidence(
+            image.original_name, grade.values, marks.get((image.id, grade.grader_id)), (), (image.width, image.height)))
+    return {k: roll_up(found).values for k, found in evidence.items()}
+
+
 def _class_agreement(labels: dict[str, list[str | None]]) -> FieldAgreement:
+    # imported here: training.metrics loads torch (~2 s), which the window must not wait for (issue 17)
+    from training.metrics import cohen_kappa, fleiss_kappa, percent_agreement
+
     cats = list(CLASS_ORDER)
     graders = list(labels)
     pairs = []
@@ -618,6 +752,32 @@ def _class_agreement(labels: dict[str, list[str | None]]) -> FieldAgreement:
     else:
         notes.append("no exam was classed by every grader: Fleiss' kappa undefined")
     return FieldAgreement("treatment class", True, cats, pairs, fleiss, len(complete), notes)
+
+
+@guarded(Action.AGREEMENT_READ)
+def treatment_report_section(study: Study, actor: Actor) -> ReportSection:
+    """The evaluation report's treatment-class section: how many eyes at a visit the reference
+    standard puts in each ETROP class, and the graders' agreement on that decision."""
+    from training.report import ReportSection, html_table  # loads torch: only when a report is written
+
+    with study.session() as session:
+        eyes = reference_eyes(session)
+    per_exam = {e.key: e for e in eyes.values() if e.key is not None and e.classification is not None}
+    counts = Counter(e.classification.klass for e in per_exam.values() if e.classification is not None)
+    classes = html_table(["Treatment class (reference standard)", "ETROP", "Eyes at a visit"],
+                         [[k.label, {TreatmentClass.TREAT: "Type 1, A-ROP, stage 4–5",
+                                     TreatmentClass.FOLLOW_UP: "Type 2"}.get(k, ""), counts.get(k, 0)]
+                          for k in (TreatmentClass.TREAT, TreatmentClass.FOLLOW_UP, TreatmentClass.ROUTINE,
+                                    TreatmentClass.UNDETERMINED)])
+    agreement = treatment_agreement(study, actor)
+    pairs = html_table(["Grader A", "Grader B", "Exams", "% agreement", "Cohen's kappa", "Weighted kappa (quad.)"],
+                       [[p.grader_a, p.grader_b, p.n_items, p.percent_agreement, p.kappa, p.kappa_quadratic]
+                        for p in agreement.pairs])
+    fleiss = "undefined" if agreement.fleiss_kappa is None else f"{agreement.fleiss_kappa:.2f}"
+    body = (f"<p>{len(per_exam)} eyes at a visit have a reference (the eye-level reference, else the roll-up of "
+            f"the images' references).</p>{classes}<h3>Agreement on the treatment decision</h3>"
+            f"<p>Fleiss' kappa {fleiss} over {agreement.fleiss_items} exams every grader classed.</p>{pairs}")
+    return ReportSection("Treatment classes (ETROP)", body)
 
 
 EXAM_COLUMNS = ("patient", "eye", "exam_date", "pma_weeks", "grader", "submitted", "rop", "stage", "zone", "plus",
@@ -660,4 +820,5 @@ def export_exam_grades_csv(study: Study, actor: Actor, path: str | Path) -> int:
 
 __all__ = ["Attention", "ExamError", "ExamGradeConflict", "ExamImage", "ExamInfo", "ExamKey", "ExamService",
            "ExamState", "ModelEyeSummary", "MyExamGrade", "Progression", "TreatmentClass", "VisitRow",
-           "export_exam_grades_csv", "set_vote_level", "treatment_agreement", "vote_level"]
+           "ReferenceEye", "attention_exams", "export_exam_grades_csv", "reference_eyes", "set_vote_level",
+           "treatment_agreement", "treatment_report_section", "vote_level", "worklist_classes"]

@@ -22,6 +22,7 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from rop_desktop.domain.etrop import Classification
 from rop_desktop.domain.grades import GradeValues, Issue, check_grade
 from rop_desktop.domain.labels import Eye, Role
 from rop_desktop.domain.shapes import Shape
@@ -29,6 +30,7 @@ from rop_desktop.imaging.decode import ImageDecodeError, decode_file
 from rop_desktop.store import Study, repo
 from rop_desktop.store.models import Annotation, Exam, Grade, Grader, Image, Patient
 from rop_desktop.store.repo import worklist as lists
+from rop_desktop.store.repo.worklist import GraderTotals
 
 from .importer import thumbnail_file
 from .policy import (ASSIST_SETTING, BLINDED_SETTING, REVEAL_SETTING, AccessDenied, Action, Actor, allowed, current,
@@ -98,6 +100,8 @@ class WorklistRow:
     probability: float | None = None
     uncertainty: float | None = None
     scores_hidden: bool = False
+    #: The ETROP treatment class of the image's exam (the badge; ``services.exams.worklist_classes``).
+    treatment: Classification | None = None
 
 
 @dataclass(frozen=True)
@@ -108,6 +112,7 @@ class WorklistQuery:
     "submitted". ``patient``: the start of a patient code (as typed or in capitals). ``camera``:
     exactly that camera. ``sort``: one of :data:`SORTS` ("order" = import order, the order
     "next to do" follows; "status" = to do, drafts, submitted), ``descending`` reverses it.
+    ``attention``: only the latest visits of the eyes that need attention (``services.exams``).
     """
 
     status: str | None = None
@@ -115,6 +120,7 @@ class WorklistQuery:
     camera: str | None = None
     sort: str = "order"
     descending: bool = False
+    attention: bool = False
 
     def __post_init__(self) -> None:
         if self.status is not None and self.status not in lists.STATUSES:
@@ -130,7 +136,8 @@ class WorklistPage:
 
     ``total``: rows the query matches; ``submitted``: of the images the patient / camera filter
     keeps, how many this grader submitted; ``position``: the row of the image asked to be
-    located (None: not in this list, or not asked).
+    located (None: not in this list, or not asked); ``totals``: the grader's own totals for the
+    whole study, whatever the filter (the footer: to do / drafts / submitted).
     """
 
     query: WorklistQuery
@@ -139,6 +146,7 @@ class WorklistPage:
     offset: int
     rows: tuple[WorklistRow, ...]
     position: int | None = None
+    totals: GraderTotals | None = None
 
 
 @dataclass(frozen=True)
@@ -198,6 +206,7 @@ class GradingService:
         self.study = study
         self.actor = current(study, actor, verb="grade")
         self._shape_versions: dict[str, int] = {}  # polygon uid → row version this workstation saw
+        self._attention: frozenset[tuple[int, Eye]] | None = None  # the Needs attention filter's exams
         self.grader = GraderInfo(self.actor.id, self.actor.name, self.actor.role)
         with study.session() as session:  # the worklist's plans need them (SQLite; once per sign-in)
             lists.refresh_planner_statistics(session)
@@ -222,6 +231,7 @@ class GradingService:
                       locate: int | None = None) -> WorklistPage:
         """A page of the worklist with its counts, and where ``locate`` (an image id) is in it:
         what the window needs when a filter or the order changes, in one guarded call."""
+        self._attention = None  # a list (re)loaded: the eyes that need attention are read again
         with self.study.session() as session:
             f = self._filter(query)
             total, submitted = lists.counts(session, f)
@@ -231,7 +241,15 @@ class GradingService:
             if locate is not None and position is None and total:  # not on this page: count the rows before it
                 position = lists.position(session, f, locate, query.sort, descending=query.descending,
                                           scores=self._score_view(session).scores)
-        return WorklistPage(query, total, submitted, offset, tuple(rows), position)
+            totals = lists.grader_totals(session, self.grader.id)
+        return WorklistPage(query, total, submitted, offset, tuple(rows), position, totals)
+
+    @guarded(Action.OWN_WORK_READ)
+    def my_totals(self) -> GraderTotals:
+        """This grader's totals for the whole study (to do / drafts / submitted), whatever list the
+        window shows: one indexed statement (``store.repo.worklist.grader_totals``)."""
+        with self.study.session() as session:
+            return lists.grader_totals(session, self.grader.id)
 
     @guarded(Action.STUDY_BROWSE)
     def worklist_position(self, query: WorklistQuery, image_id: int) -> int | None:
@@ -260,7 +278,17 @@ class GradingService:
             return self._rows_of(session, images)
 
     def _filter(self, query: WorklistQuery) -> lists.ListFilter:
-        return lists.ListFilter(self.grader.id, query.status, query.patient, query.camera)
+        exams = self._attention_exams() if query.attention else None
+        return lists.ListFilter(self.grader.id, query.status, query.patient, query.camera, exams=exams)
+
+    def _attention_exams(self) -> frozenset[tuple[int, Eye]]:
+        """The exams of the *Needs attention* filter, read once per list load (see ``worklist_page``)."""
+        if self._attention is None:
+            from .exams import attention_exams  # exams builds on grading
+
+            with self.study.session() as session:
+                self._attention = attention_exams(session, self.actor)
+        return self._attention
 
     def _rows(self, session: Session, query: WorklistQuery, offset: int, limit: int | None) -> list[WorklistRow]:
         view = self._score_view(session)
@@ -271,6 +299,9 @@ class GradingService:
     def _rows_of(self, session: Session, image_ids: list[int], view: ScoreView | None = None) -> list[WorklistRow]:
         view = view or self._score_view(session)
         cache = str(self.study.cache_dir)
+        from .exams import worklist_classes  # exams builds on grading
+
+        classes = worklist_classes(session, self.actor, image_ids)
         rows = []
         for r in lists.page_rows(session, self.grader.id, image_ids, view.scores):
             hidden = view.hidden_all or (view.scores is not None and view.scores.submitted_only
@@ -279,7 +310,7 @@ class GradingService:
             thumb = Path(cache, thumbnail_file(r.sha256)) if _SHA256.fullmatch(r.sha256) else None
             rows.append(WorklistRow(r.image_id, r.original_name, r.patient, r.eye, r.exam_date, r.camera, r.site,
                                     r.width, r.height, thumb, r.status, None if hidden else r.probability,
-                                    None if hidden else r.uncertainty, hidden))
+                                    None if hidden else r.uncertainty, hidden, classes.get(r.image_id)))
         return rows
 
     def _score_view(self, session: Session) -> ScoreView:

@@ -13,11 +13,14 @@
 * :class:`ReferenceService` is the adjudicator's desk: the queue, one case with every grader's
   grade and polygons, the consensus geometry, and :meth:`ReferenceService.adjudicate`.
 
-The queue is a query, not a scan: because the references are kept in step with the votes, an
-unsettled image is one without a reference row, and its count of submitted votes tells "to
-decide" (quorum reached, the votes disagree) from "too few votes" (``store.repo.queue``). A page
-of the queue costs the same at any study size; its tallies and reasons are computed for the
-page's images only.
+The queue is a query, not a scan: the transaction that settles an image also stores where it
+stands — ``images.queue_status``: "needs_adjudication" (quorum reached, the votes disagree),
+"insufficient" (too few votes) or NULL (a reference settles it; a decision clears it through
+``repo.set_reference``) — and a partial index holds only the open images (``store.repo.queue``).
+A page of the queue, and its counts, cost the same at any study size; its tallies and reasons are
+computed for the page's images only. (On PostgreSQL a grader's workstation stores the status
+only where it may see the image's other votes, as for the reference itself; in a study that
+never reveals them, "Recompute votes" brings the queue up to date.)
 
 Concurrency: the reference row carries a version (``Reference.version_id``; 0 = no row). An
 adjudication names the version it was decided on (by default the one :meth:`~ReferenceService.case`
@@ -302,7 +305,7 @@ def _settle_steps(study: Study, image_ids: Sequence[int] | None, actor_id: int |
     if image_ids is not None and len(set(image_ids)) <= step:  # a submit's image: one transaction
         ids = sorted(set(image_ids))
         _in_one_transaction(study, lambda session, part: _settle_batch(
-            session, queues.hospital_diagnoses(session, ids), vote_settings_in(session), actor_id, part), summary)
+            session, queues.settle_rows_of(session, ids), vote_settings_in(session), actor_id, part), summary)
         yield len(ids), len(ids)
         return summary
     settings = get_vote_settings(study)
@@ -316,9 +319,9 @@ def _settle_steps(study: Study, image_ids: Sequence[int] | None, actor_id: int |
     while True:
         with study.session() as session:
             if image_ids is not None:
-                batch = queues.hospital_diagnoses(session, wanted[done:done + step]) if done < total else []
+                batch = queues.settle_rows_of(session, wanted[done:done + step]) if done < total else []
             else:
-                batch = queues.image_batch(session, last, step)
+                batch = queues.settle_rows_after(session, last, step)
         if not batch:
             break
         _in_one_transaction(study, lambda session, part, b=batch: _settle_batch(session, b, settings, actor_id, part),
@@ -328,6 +331,10 @@ def _settle_steps(study: Study, image_ids: Sequence[int] | None, actor_id: int |
         yield min(done, total), total
         if image_ids is not None and done >= total:
             break
+    if image_ids is None:  # a whole-study recompute: the eye-level votes too, where the study votes per eye
+        from .exam_reference import settle_exams
+
+        settle_exams(study, actor_id=actor_id)
     return summary
 
 
@@ -352,16 +359,21 @@ def _in_one_transaction(study: Study, settle: Callable[[Session, RecomputeSummar
         return
 
 
-def _settle_batch(session: Session, batch: list[tuple[int, str | None]], settings: VoteSettings,
+def _settle_batch(session: Session, batch: list[queues.SettleRow], settings: VoteSettings,
                   actor_id: int | None, summary: RecomputeSummary) -> None:
-    ids = [image_id for image_id, _ in batch]
+    """Settle ``batch`` in ``session``: the references, their audit events and the images' queue
+    statuses (written only where they change: usually no write at all)."""
+    ids = [row.image_id for row in batch]
     votes = queues.submitted_votes(session, ids)
     refs = {r.image_id: r for r in session.scalars(select(Reference).where(Reference.image_id.in_(ids)))}
     names = _grader_names(session) if refs or votes else {}
-    for image_id, hospital in batch:
+    stored = {row.image_id: row.queue_status for row in batch}
+    status: dict[int, str | None] = {}  # image id → its queue status once settled
+    for image_id, hospital, _stored in batch:
         mine = votes.get(image_id, {})
         ref = refs.get(image_id)
         summary.examined += 1
+        status[image_id] = None
         if ref is not None and ref.method not in VOTE_METHODS:
             summary.kept_decisions.append(image_id)
             at_decision = (ref.detail or {}).get("votes_at_decision")
@@ -370,6 +382,7 @@ def _settle_batch(session: Session, batch: list[tuple[int, str | None]], setting
             continue
         outcome = _settle(hospital, mine, settings)
         if not outcome.settled:
+            status[image_id] = outcome.status
             (summary.needs_adjudication if outcome.status == "needs_adjudication"
              else summary.insufficient).append(image_id)
             if ref is not None:
@@ -384,10 +397,14 @@ def _settle_batch(session: Session, batch: list[tuple[int, str | None]], setting
             summary.unchanged.append(image_id)
             continue
         before = _state(ref, names).as_dict() if ref is not None else None
-        ref = repo.set_reference(session, image_id, settled[0], settled[1], detail=settled[2])  # type: ignore[arg-type]
+        ref = repo.set_reference(session, image_id, settled[0], settled[1], detail=settled[2],  # type: ignore[arg-type]
+                                 leave_queue=False)
         repo.add_audit(session, "reference", ref.id, "update" if before else "create", grader=actor_id,
                        before=before, after=_state(ref, names).as_dict())
         (summary.updated if before else summary.created).append(image_id)
+    changed = {image_id: new for image_id, new in status.items() if stored[image_id] != new}
+    if changed:
+        queues.set_queue_statuses(session, changed)
 
 
 # ---------------------------------------------------------------------------- the adjudicator's desk
@@ -426,26 +443,24 @@ class ReferenceService:
 
     @guarded(Action.REFERENCE_READ)
     def queue_counts(self) -> QueueCounts:
-        """How many images each queue list holds. Index-only, but a walk over every image: run it
-        off the UI thread on a large study."""
-        settings = get_vote_settings(self.study)
+        """How many images each queue list holds: one index-only count over the images no reference
+        settles (as stored; see :meth:`_unsettled` for a study whose rules changed meanwhile)."""
         with self.study.session() as session:
-            return QueueCounts(queues.count_unsettled(session, settings.quorum, enough_votes=True),
-                               queues.count_unsettled(session, settings.quorum, enough_votes=False))
+            counts = queues.count_unsettled(session)
+        return QueueCounts(counts["needs_adjudication"], counts["insufficient"])
 
     def _unsettled(self, status: str, after: int | None, limit: int | None) -> list[QueueItem]:
-        """One page of a queue list: the unsettled images by their vote count (one indexed query),
-        then each page image's votes settled again for its tally and reasons. An image whose
-        stored state no longer matches its votes (settled by the old rules of a recompute not run
-        to the end) is left out, and the page is topped up from further on — a few rounds at most:
+        """One page of a queue list: the images of that queue status (one range of an index), then
+        each page image's votes settled again for its tally and reasons. An image whose stored
+        status no longer matches its votes (settled by the old rules of a recompute not run to the
+        end) is left out, and the page is topped up from further on — a few rounds at most:
         "Recompute votes" puts such a study right."""
         settings = get_vote_settings(self.study)
         items: list[QueueItem] = []
         for _round in range(_TOP_UPS):
             want = None if limit is None else limit - len(items)
             with self.study.session() as session:
-                ids = queues.unsettled_ids(session, settings.quorum, enough_votes=status == "needs_adjudication",
-                                           after=after, limit=want)
+                ids = queues.unsettled_ids(session, status, after=after, limit=want)
                 headers = queues.image_headers(session, ids)
                 votes = queues.submitted_votes(session, ids)
             for image_id in ids:

@@ -28,6 +28,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -102,7 +103,11 @@ class Image(Base):
     __tablename__ = "images"
     #: The worklist sorted by file name or eye reads a page of these, never the whole table.
     __table_args__ = (Index("ix_images_original_name_id", "original_name", "id"),
-                      Index("ix_images_eye_id", "eye", "id"))
+                      Index("ix_images_eye_id", "eye", "id"),
+                      #: The adjudication queue: only the images no reference settles (issue 15).
+                      Index("ix_images_queue_status_id", "queue_status", "id",
+                            sqlite_where=text("queue_status IS NOT NULL"),
+                            postgresql_where=text("queue_status IS NOT NULL")))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     exam_id: Mapped[int] = mapped_column(ForeignKey("exams.id", ondelete="CASCADE"), index=True)
@@ -123,6 +128,10 @@ class Image(Base):
     imported_at: Mapped[datetime] = _created()
     source_path: Mapped[str | None] = mapped_column(String(2048))  # None: the path is in Identity
     bytes: Mapped[int] = mapped_column(Integer)  # size of the stored file
+    #: The image's place in the adjudication queue: "needs_adjudication", "insufficient" (a new
+    #: image), or NULL once a reference settles it. Kept by the transaction that settles the
+    #: votes (``services.reference``) and by ``repo.set_reference`` (``store.repo.queue``).
+    queue_status: Mapped[str | None] = mapped_column(String(20), server_default="insufficient")
 
     exam: Mapped[Exam] = relationship(back_populates="images")
     grades: Mapped[list[Grade]] = relationship(
@@ -453,5 +462,31 @@ class ExamGrade(GradeFields, Base):
 
     exam: Mapped[Exam] = relationship()
     grader: Mapped[Grader] = relationship()
+
+    __mapper_args__ = {"version_id_col": version_id}
+
+
+class ExamReference(GradeFields, Base):
+    """The eye-level reference standard of one eye at one visit (``exam_id``, ``eye``), settled
+    from the graders' submitted eye-level grades when the study votes at eye level
+    (``services.exam_reference``), or decided by an adjudicator.
+
+    ``method`` is one of :data:`REFERENCE_METHODS` (a vote method, or "adjudicated");
+    ``detail`` keeps the vote outcome (tally, reasons) and, for a decision, what it was made on.
+    """
+
+    __tablename__ = "exam_references"
+    __table_args__ = (UniqueConstraint("exam_id", "eye"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    exam_id: Mapped[int] = mapped_column(ForeignKey("exams.id", ondelete="CASCADE"))
+    eye: Mapped[Eye] = mapped_column(enum_column(Eye))
+    method: Mapped[str] = mapped_column(String(32))  # one of REFERENCE_METHODS
+    detail: Mapped[dict[str, Any] | None] = mapped_column(json_column(nullable=True))
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("graders.id", ondelete="SET NULL"), index=True)
+    decided_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+    version_id: Mapped[int] = mapped_column(Integer, nullable=False)
+
+    exam: Mapped[Exam] = relationship()
 
     __mapper_args__ = {"version_id_col": version_id}

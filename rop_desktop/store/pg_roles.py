@@ -56,9 +56,9 @@ MAX_ROLE_NAME = 63
 _PLAIN_DB = re.compile(r"[a-z0-9_]{1,28}")
 _SLUG = re.compile(r"[^a-z0-9]+")
 
-#: Tables whose rows the row-level security policies of migrations 0004, 0006 and 0007 filter.
+#: Tables whose rows the row-level security policies of migrations 0004, 0006, 0007, 0008 and 0009 filter.
 RLS_TABLES = ("grades", "annotations", "reference_standard", "predictions", "audit_events", "study_settings",
-              "graders", "identities", "landmarks", "exam_grades")
+              "graders", "identities", "landmarks", "exam_grades", "exam_references", "images")
 
 #: The columns of ``audit_events`` a grader may read: enough for the change feed (what changed,
 #: when, by whom), never the values before and after (another grader's draft).
@@ -70,7 +70,7 @@ OWN_ACCOUNT_COLUMNS = ("display_settings", "password_hash", "failed_sign_ins", "
 
 _READ_ALL = ("patients", "exams", "images", "graders", "grades", "annotations", "reference_standard",
              "model_versions", "training_runs", "predictions", "study_settings", "alembic_version",
-             "landmarks", "exam_grades")
+             "landmarks", "exam_grades", "exam_references")
 _GRADER_GRANTS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     *(("SELECT", table, ()) for table in _READ_ALL),
     ("SELECT", "audit_events", AUDIT_META_COLUMNS),
@@ -82,6 +82,8 @@ _GRADER_GRANTS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("INSERT, UPDATE", "predictions", ()),  # the assist mode caches a model's output of an image
     ("INSERT, UPDATE", "study_settings", ()),  # the policies allow only the account's own keys
     ("INSERT, UPDATE, DELETE", "reference_standard", ()),  # the votes settle after a submit
+    ("UPDATE", "images", ("queue_status",)),  # …and move the image in the adjudication queue (0008)
+    ("INSERT, UPDATE, DELETE", "exam_references", ()),  # the eye-level votes settle after a confirm (0009)
     ("UPDATE", "graders", OWN_ACCOUNT_COLUMNS),
 )
 _REVIEWER_GRANTS = (
@@ -92,7 +94,8 @@ _REVIEWER_GRANTS = (
     ("DELETE", "predictions", ()),
 )
 _ADMIN_WRITES = ("patients", "exams", "images", "graders", "grades", "annotations", "reference_standard",
-                 "model_versions", "training_runs", "predictions", "study_settings", "landmarks", "exam_grades")
+                 "model_versions", "training_runs", "predictions", "study_settings", "landmarks", "exam_grades",
+                 "exam_references")
 _ADMIN_GRANTS = (
     *_REVIEWER_GRANTS,
     *(("INSERT, UPDATE, DELETE", table, ()) for table in _ADMIN_WRITES),
@@ -339,8 +342,8 @@ def _is_member(conn: Connection, role: str, group: str) -> bool:
 def _check_harmless(conn: Connection, role: str) -> None:
     row = conn.execute(text("SELECT rolsuper, rolcreaterole, rolcreatedb, rolreplication, rolbypassrls "
                             "FROM pg_roles WHERE rolname = :r"), {"r": role}).one()
-    powers = [label for label, on in zip(("SUPERUSER", "CREATEROLE", "CREATEDB", "REPLICATION", "BYPASSRLS"), row)
-              if on]
+    labels = ("SUPERUSER", "CREATEROLE", "CREATEDB", "REPLICATION", "BYPASSRLS")
+    powers = [label for label, on in zip(labels, row, strict=True) if on]
     if powers:
         raise PgRoleError(f"A database role {role} already exists with {', '.join(powers)}; it would escape "
                           "row-level security, so it is not used for an account. Drop or rename it first.")

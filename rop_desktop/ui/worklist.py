@@ -12,10 +12,19 @@ when a row is painted; the row shows none until then, and none when the file is 
 
 The list is sorted by the service (click a column header: :attr:`WorklistModel.sortRequested`),
 filtered by status, camera and the start of a patient code typed in the search box.
+
+Rows never move under the cursor (issue 17). A row whose status changes after the list was read
+(a submit on "To do for me", a draft started on a list sorted by status) is *held* at its place
+(:meth:`WorklistModel.update_row`): a row that left the list's filter is shown as done (greyed and
+struck through) and stays until the grader refreshes the list (↻, F5, or another filter or
+order). Pages read later — a scroll to rows not in memory, :meth:`WorklistModel.reload` — skip
+the held rows in the source's list and put them back where they were, so every other row keeps
+its place too. The footer shows the grader's totals for the whole study, whatever the filter.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import replace
@@ -23,17 +32,24 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QBrush, QColor, QPixmap, QPixmapCache
+from PySide6.QtGui import QBrush, QColor, QFont, QPixmap, QPixmapCache
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QTableView,
-                               QVBoxLayout, QWidget)
+                               QToolButton, QVBoxLayout, QWidget)
 
-from rop_desktop.services.grading import PAGE_SIZE, WorklistPage, WorklistRow
+from rop_desktop.services.grading import PAGE_SIZE, GraderTotals, WorklistPage, WorklistRow
 from rop_desktop.workers.thumbnail_loader import ThumbnailLoader
 
 _Index = QModelIndex | QPersistentModelIndex
 
 STATUS_LABEL = {"todo": "To do", "draft": "Draft", "submitted": "Submitted"}
 STATUS_COLOR = {"todo": QColor("#9aa4ad"), "draft": QColor("#e0a030"), "submitted": QColor("#3aa55d")}
+#: A held row that no longer matches the list's filter (see the module docstring).
+DONE_COLOR = QColor("#a0a6ad")
+#: The statuses each status filter lists.
+FILTER_STATUSES = {None: ("todo", "draft", "submitted"), "todo": ("todo", "draft"), "draft": ("draft",),
+                   "submitted": ("submitted",)}
+#: Sort keys that depend on the grader's status (a blinded score is shown once submitted).
+STATUS_SORTS = ("status", "probability", "uncertainty")
 ROW_ID_ROLE = Qt.ItemDataRole.UserRole + 1
 #: The model scores of a row for the model columns (``ui.model.worklist_columns``):
 #: (probability, uncertainty, hidden).
@@ -44,6 +60,10 @@ MAX_PAGES = 8
 #: The sort key of each column (the model columns' P(ROP) and uncertainty follow the source's).
 SORT_KEYS = ("order", "patient", "eye", "exam_date", "camera", "status", "file", "probability", "uncertainty")
 COLUMN_WIDTHS = (THUMB_HEIGHT * 4 // 3 + 12, 96, 44, 86, 96, 78, 160)
+#: The status filter's *Needs attention* entry (``WorklistQuery.attention``; ``services.exams``).
+ATTENTION = "attention"
+ATTENTION_TIP = ("The latest visits of the eyes that got worse since the visit before, or are treatment-warranted "
+                 "(your grades; the reference standard for adjudicators and admins)")
 #: How long the patient search waits after the last key before asking.
 SEARCH_DELAY_MS = 250
 
@@ -82,6 +102,7 @@ class WorklistModel(QAbstractTableModel):
 
     sortRequested = Signal(str, bool)
     loadFailed = Signal(object)
+    refreshed = Signal()
 
     def __init__(self, parent: Any = None, *, page_size: int | None = None, max_pages: int | None = None,
                  thumbnails: ThumbnailLoader | None = None) -> None:
@@ -93,6 +114,15 @@ class WorklistModel(QAbstractTableModel):
         self._pages: OrderedDict[int, list[WorklistRow]] = OrderedDict()
         self._row_of: dict[int, int] = {}
         self._sort = ("order", False)
+        self._status_filter: str | None = None
+        self._other_filter = False
+        #: Held rows (module docstring): image id -> (its row in the list, the row as it is now).
+        self._held: dict[int, tuple[int, WorklistRow]] = {}
+        #: Where the held rows still listed by the source are in the source's list (None: not asked).
+        self._held_in_source: list[int] | None = None
+        #: The image the grader is on and its row, kept even when its page is dropped: its edit
+        #: must find its place to hold it there.
+        self._current: tuple[int, WorklistRow] | None = None
         self._missing_thumbs: set[int] = set()
         #: How many pages were read from the source (the tests count them).
         self.fetches = 0
@@ -113,6 +143,9 @@ class WorklistModel(QAbstractTableModel):
         self._total = max(0, int(total))
         self._pages.clear()
         self._row_of.clear()
+        self._held.clear()
+        self._held_in_source = None
+        self._current = None
         if rows:
             start = offset - offset % self.page_size
             if start == offset:
@@ -129,18 +162,52 @@ class WorklistModel(QAbstractTableModel):
         """(sort key, descending) of the list shown."""
         return self._sort
 
+    def set_status_filter(self, status: str | None, *, others: bool = False) -> None:
+        """The status filter of the list shown (set by the owner with the list; no signal).
+        ``others``: another filter a grade may change (*Needs attention*) narrows the list too."""
+        self._status_filter = status
+        self._other_filter = others
+
+    def in_filter(self, row: WorklistRow) -> bool:
+        """Does the list's status filter still hold ``row``? (A held row that does not is done.)"""
+        return row.status in FILTER_STATUSES.get(self._status_filter, FILTER_STATUSES[None])
+
+    def held_ids(self) -> list[int]:
+        """The rows held at their place since the list was read (module docstring)."""
+        return list(self._held)
+
+    def is_done(self, image_id: int) -> bool:
+        """True for a held row that no longer matches the list's filter (shown struck through)."""
+        held = self._held.get(image_id)
+        return held is not None and not self.in_filter(held[1])
+
     def update_row(self, row: WorklistRow) -> WorklistRow | None:
         """Replace a cached row by its new state (an edit here or elsewhere); returns the old one.
 
         A row that is not cached needs nothing: it is read as it is when shown."""
         index = self._row_of.get(row.image_id)
-        if index is None:
+        current = self._current is not None and self._current[1].image_id == row.image_id
+        if index is not None:
+            page, k = divmod(index, self.page_size)
+            old = self._pages[page][k]
+            self._pages[page][k] = row
+        elif row.image_id in self._held:
+            index, old = self._held[row.image_id]
+        elif current and self._current is not None:
+            index, old = self._current
+        else:
             return None
-        page, k = divmod(index, self.page_size)
-        old = self._pages[page][k]
-        self._pages[page][k] = row
+        if current:
+            self._current = (index, row)
+        if row.image_id in self._held or (old.status != row.status and self._may_move(row)):
+            self._held[row.image_id] = (index, row)
+            self._held_in_source = None
         self.dataChanged.emit(self.index(index, 0), self.index(index, self.columnCount() - 1))
         return old
+
+    def _may_move(self, row: WorklistRow) -> bool:
+        """Would a status change move or drop ``row`` in the source's list? (Then it is held.)"""
+        return self._status_filter is not None or self._other_filter or self._sort[0] in STATUS_SORTS
 
     def update_status(self, image_id: int, status: str) -> WorklistRow | None:
         """Set a cached row's status (after this grader's own edit); returns the old row."""
@@ -148,14 +215,17 @@ class WorklistModel(QAbstractTableModel):
         return self.update_row(replace(row, status=status)) if row is not None else None
 
     def reload(self) -> None:
-        """Read the cached pages again (scores or statuses changed): same rows, same places."""
+        """Read the cached pages again (scores or statuses changed): same rows, same places —
+        the held rows too (module docstring); ``refreshed`` follows."""
         pages = list(self._pages)
         self._pages.clear()
         self._row_of.clear()
+        self._held_in_source = None
         for page in pages:
             self._page(page)
         if self._total:
             self.dataChanged.emit(self.index(0, 0), self.index(self._total - 1, self.columnCount() - 1))
+        self.refreshed.emit()
 
     # ------------------------------------------------------------------ rows
     @property
@@ -167,8 +237,11 @@ class WorklistModel(QAbstractTableModel):
         row = self._row_of.get(image_id)
         if row is not None:
             return row
+        if image_id in self._held:
+            return self._held[image_id][0]
         try:
             row = self._source.position(image_id)
+            row = self._view_row(row) if row is not None else None
         except Exception as exc:  # noqa: BLE001 - a refusal or a lost database: the owner says why
             self.loadFailed.emit(exc)
             return None
@@ -187,11 +260,21 @@ class WorklistModel(QAbstractTableModel):
         return found.image_id if found is not None else None
 
     def cached_row(self, image_id: int) -> WorklistRow | None:
+        """The row of ``image_id`` if in memory (a cached page, a held row, the current image)."""
         index = self._row_of.get(image_id)
         if index is None:
+            if image_id in self._held:
+                return self._held[image_id][1]
+            if self._current is not None and self._current[1].image_id == image_id:
+                return self._current[1]
             return None
         page, k = divmod(index, self.page_size)
         return self._pages[page][k]
+
+    def set_current(self, row: int) -> None:
+        """The grader is on row ``row``: keep it (and its place) in memory while they are."""
+        found = self.row_at(row)
+        self._current = (row, found) if found is not None else None
 
     def cached_image_ids(self) -> list[int]:
         """The images of the cached pages (what an edit elsewhere may need to refresh)."""
@@ -214,13 +297,73 @@ class WorklistModel(QAbstractTableModel):
             self._pages.move_to_end(page)
             return rows
         try:
-            rows = list(self._source.page(page * self.page_size, self.page_size))
+            if self._held:
+                rows = self._read_around_held(page * self.page_size, min(self._total, (page + 1) * self.page_size))
+            else:
+                rows = list(self._source.page(page * self.page_size, self.page_size))
         except Exception as exc:  # noqa: BLE001 - shown by the owner; the rows stay empty
             self.loadFailed.emit(exc)
             return []
         self.fetches += 1
         self._store(page, rows)
         return rows
+
+    # ------------------------------------------------------------------ held rows (module docstring)
+    # The source's list is the list as read less the held rows, plus the held rows it still holds
+    # (at positions of their own). Rows that are not held keep their order in both; a row's
+    # "rank" is its place among them.
+    def _held_rows_in_list(self) -> list[int]:
+        return sorted(place for place, _row in self._held.values())
+
+    def _source_places_of_held(self) -> list[int]:
+        """Where the held rows the source still lists are in its list (asked once per change)."""
+        if self._held_in_source is None:
+            places = []
+            for image_id, (_place, row) in self._held.items():
+                if self.in_filter(row):
+                    found = self._source.position(image_id)
+                    if found is not None:
+                        places.append(found)
+            self._held_in_source = sorted(places)
+        return self._held_in_source
+
+    def _view_row(self, source_row: int) -> int:
+        """The row in this list of a row that is not held, from its place in the source's list."""
+        rank = source_row - bisect_left(self._source_places_of_held(), source_row)
+        row = rank
+        for place in self._held_rows_in_list():
+            if place <= row:
+                row += 1
+            else:
+                break
+        return row
+
+    def _read_around_held(self, start: int, end: int) -> list[WorklistRow]:
+        """Rows ``start`` .. ``end`` of the list as read, the held ones where they were."""
+        held_at = {place: row for place, row in self._held.values()}
+        held_places = self._held_rows_in_list()
+        free = [p for p in range(start, end) if p not in held_at]
+        fresh: list[WorklistRow] = []
+        if free:
+            rank = free[0] - bisect_left(held_places, free[0])
+            offset = rank
+            in_source = self._source_places_of_held()
+            for place in in_source:
+                if place <= offset:
+                    offset += 1
+                else:
+                    break
+            extra = len(in_source) - bisect_left(in_source, offset)
+            held_ids = set(self._held)
+            fresh = [r for r in self._source.page(offset, len(free) + extra) if r.image_id not in held_ids]
+        out: list[WorklistRow] = []
+        rows = iter(fresh[:len(free)])
+        for place in range(start, end):
+            row = held_at.get(place) or next(rows, None)
+            if row is None:
+                break  # the source has fewer rows now: the list ends here until a refresh
+            out.append(row)
+        return out
 
     def _store(self, page: int, rows: list[WorklistRow]) -> None:
         self._pages[page] = rows
@@ -285,6 +428,16 @@ class WorklistModel(QAbstractTableModel):
         if row is None:
             return "…" if role == Qt.ItemDataRole.DisplayRole and index.column() == 1 else None
         col = index.column()
+        done = row.image_id in self._held and not self.in_filter(row)
+        if done and role == Qt.ItemDataRole.ForegroundRole:
+            return QBrush(DONE_COLOR)
+        if done and role == Qt.ItemDataRole.FontRole and col > 0:
+            font = QFont()
+            font.setStrikeOut(True)
+            return font
+        if done and role == Qt.ItemDataRole.ToolTipRole:
+            return (f"{row.original_name}: {STATUS_LABEL[row.status].lower()} — no longer in this list; it stays "
+                    "here until you refresh the list (↻ or F5)")
         if role == ROW_ID_ROLE:
             return row.image_id
         if role == Qt.ItemDataRole.DisplayRole:
@@ -308,8 +461,9 @@ def _thumb_key(path: Path) -> str:
 
 
 class WorklistPanel(QWidget):
-    """Filter bar + table. Emits ``imageActivated(id)`` when the grader picks an image and
-    ``filterChanged(dict)`` (:meth:`filters`) when the filters or the order change."""
+    """Filter bar + table + footer. Emits ``imageActivated(id)`` when the grader picks an image
+    and ``filterChanged(dict)`` (:meth:`filters`) when the filters or the order change, or the
+    grader asks for the list again (:meth:`refresh_list`: ↻ or F5)."""
 
     imageActivated = Signal(int)
     filterChanged = Signal(dict)
@@ -320,8 +474,9 @@ class WorklistPanel(QWidget):
         self.model = WorklistModel(self, thumbnails=self.thumbnails)
         self.status_filter = QComboBox()
         for label, value in (("To do for me", "todo"), ("All images", None), ("My drafts", "draft"),
-                             ("Submitted by me", "submitted")):
+                             ("Submitted by me", "submitted"), ("Needs attention", ATTENTION)):
             self.status_filter.addItem(label, value)
+        self.status_filter.setItemData(self.status_filter.count() - 1, ATTENTION_TIP, Qt.ItemDataRole.ToolTipRole)
         self.patient_search = QLineEdit()
         self.patient_search.setObjectName("patientSearch")
         self.patient_search.setPlaceholderText("Patient code…")
@@ -333,10 +488,20 @@ class WorklistPanel(QWidget):
         self._search_timer.timeout.connect(self._emit_filters)
         self.camera_filter = QComboBox()
         self.camera_filter.addItem("All cameras", None)
+        self.refresh_button = QToolButton()
+        self.refresh_button.setObjectName("worklistRefresh")
+        self.refresh_button.setText("↻")
+        self.refresh_button.setToolTip("Refresh the list (F5): rows that are done leave it. Until then they stay "
+                                       "where they are, struck through, so nothing moves under the pointer.")
+        self.refresh_button.clicked.connect(self.refresh_list)
         self.count_label = QLabel()
         self.count_label.setObjectName("worklistCount")
+        self.count_label.setWordWrap(True)
+        self.count_label.setToolTip("Your totals for the whole study, whatever the filter: to do (not submitted, "
+                                    "drafts included), drafts and submitted; then how many rows this list holds.")
         self._total = 0
-        self._submitted = 0
+        self._totals: GraderTotals | None = None
+        self._quiet = False  # a selection made by the owner: no imageActivated
         self.table = QTableView()
         self.table.setModel(self.model)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
@@ -363,6 +528,7 @@ class WorklistPanel(QWidget):
         filters.addWidget(self.status_filter, 2)
         filters.addWidget(self.patient_search, 1)
         filters.addWidget(self.camera_filter, 1)
+        filters.addWidget(self.refresh_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(filters)
@@ -381,12 +547,17 @@ class WorklistPanel(QWidget):
             self.table.setColumnWidth(column, width)
 
     def set_proxy(self, proxy: Any) -> None:
-        """Show the worklist through a row-preserving proxy (e.g. extra model columns)."""
-        proxy.setSourceModel(self.model)
+        """Show the worklist through a row-preserving proxy that appends columns (the model's
+        scores, the treatment badge); a second proxy stacks on the first. A proxy's columns take
+        its ``column_width`` (64 px without one); the columns below keep theirs."""
+        below = self.table.model()
+        widths = [self.table.columnWidth(column) for column in range(below.columnCount())]
+        proxy.setSourceModel(below)
         self.table.setModel(proxy)
         self._apply_widths()
         for column in range(len(COLUMN_WIDTHS), proxy.columnCount()):
-            self.table.setColumnWidth(column, 64)
+            self.table.setColumnWidth(column, widths[column] if column < len(widths)
+                                      else getattr(proxy, "column_width", 64))
         self.table.selectionModel().currentRowChanged.connect(self._on_current)
 
     def set_cameras(self, cameras: Sequence[str]) -> None:
@@ -401,43 +572,69 @@ class WorklistPanel(QWidget):
         self.camera_filter.blockSignals(False)
 
     def filters(self) -> dict[str, Any]:
-        """The list asked for: status, patient (code prefix), camera, sort key and direction."""
+        """The list asked for: status, patient (code prefix), camera, sort key and direction, and
+        whether only the eyes that need attention are listed."""
         key, descending = self.model.sort_order
-        return {"status": self.status_filter.currentData(), "patient": self.patient_search.text().strip() or None,
-                "camera": self.camera_filter.currentData(), "sort": key, "descending": descending}
+        status = self.status_filter.currentData()
+        attention = status == ATTENTION
+        return {"status": None if attention else status, "patient": self.patient_search.text().strip() or None,
+                "camera": self.camera_filter.currentData(), "sort": key, "descending": descending,
+                "attention": attention}
 
     def _emit_filters(self) -> None:
         self._search_timer.stop()
         self.filterChanged.emit(self.filters())
 
+    def refresh_list(self) -> None:
+        """Ask for the list again (the rows held since it was read, done ones included, take their
+        places in the list as it is now)."""
+        self._emit_filters()
+
     def set_page(self, page: WorklistPage, source: WorklistSource, current: int | None = None) -> None:
         """Show the list whose first page (and counts) the service returned; select ``current``
         where ``page.position`` says it is (no signal)."""
-        self.table.selectionModel().blockSignals(True)
-        self.model.set_sort(page.query.sort, page.query.descending)
-        self.model.set_source(source, page.total, page.rows, page.offset)
-        self.table.selectionModel().blockSignals(False)
-        self._total, self._submitted = page.total, page.submitted
+        self._quiet = True
+        try:
+            self.model.set_sort(page.query.sort, page.query.descending)
+            self.model.set_status_filter(page.query.status, others=page.query.attention)
+            self.model.set_source(source, page.total, page.rows, page.offset)
+        finally:
+            self._quiet = False
+        self._total = page.total
+        if page.totals is not None:
+            self._totals = page.totals
         self._show_count()
         if current is not None and page.position is not None:
             self._select_row(page.position, emit=False)
 
     def set_rows(self, rows: Sequence[WorklistRow], current: int | None = None) -> None:
         """Show a list already in memory (small lists, tests)."""
-        self.table.selectionModel().blockSignals(True)
-        self.model.set_rows(rows)
-        self.table.selectionModel().blockSignals(False)
-        self._total, self._submitted = len(rows), sum(r.status == "submitted" for r in rows)
+        self._quiet = True
+        try:
+            self.model.set_status_filter(None)
+            self.model.set_rows(rows)
+        finally:
+            self._quiet = False
+        self._total = len(rows)
+        submitted = sum(r.status == "submitted" for r in rows)
+        self._totals = GraderTotals(len(rows), sum(r.status == "draft" for r in rows), submitted)
         self._show_count()
         if current is not None:
             self.select(current, emit=False)
 
     def update_row(self, row: WorklistRow) -> None:
-        """A row changed (this grader's edit, here or elsewhere): the row, and the count below."""
-        old = self.model.update_row(row)
-        if old is not None and (old.status == "submitted") != (row.status == "submitted"):
-            self._submitted += 1 if row.status == "submitted" else -1
-            self._show_count()
+        """A row changed (this grader's edit, here or elsewhere): the row, in its place. (The owner
+        sets the totals below: :meth:`set_totals`.)"""
+        self.model.update_row(row)
+
+    def set_totals(self, totals: GraderTotals) -> None:
+        """The grader's totals for the whole study (after an edit changed a status)."""
+        self._totals = totals
+        self._show_count()
+
+    @property
+    def totals(self) -> GraderTotals | None:
+        return self._totals
 
     def set_status(self, image_id: int, status: str) -> None:
         row = self.model.cached_row(image_id)
@@ -445,7 +642,13 @@ class WorklistPanel(QWidget):
             self.update_row(replace(row, status=status))
 
     def _show_count(self) -> None:
-        self.count_label.setText(f"{self._total:,} images · {self._submitted:,} submitted by me")
+        listed = f"{self._total:,} image{'s' if self._total != 1 else ''} in this list"
+        t = self._totals
+        if t is None:
+            self.count_label.setText(listed)
+            return
+        drafts = f"{t.drafts:,} draft{'s' if t.drafts != 1 else ''}"
+        self.count_label.setText(f"Mine: {t.todo:,} to do · {drafts} · {t.submitted:,} submitted — {listed}")
 
     def select(self, image_id: int, *, emit: bool = False) -> None:
         row = self.model.row_of(image_id)
@@ -455,14 +658,19 @@ class WorklistPanel(QWidget):
         self._select_row(row, emit=emit)
 
     def _select_row(self, row: int, *, emit: bool) -> None:
-        sm = self.table.selectionModel()
-        sm.blockSignals(not emit)
-        self.table.selectRow(row)
-        sm.blockSignals(False)
+        # The selection model keeps its signals (the view repaints the rows whose highlight
+        # changed from them: blocked, the old row stayed highlighted); only the panel's own
+        # "image picked" reaction is kept quiet when the owner selects.
+        self.model.set_current(row)
+        self._quiet = not emit
+        try:
+            self.table.selectRow(row)
+        finally:
+            self._quiet = False
         self.table.scrollTo(self.table.model().index(row, 0))
 
     def _on_current(self, current: QModelIndex, _previous: QModelIndex) -> None:
-        if current.isValid():
+        if current.isValid() and not self._quiet:
             image_id = self.model.image_id_at(current.row())
             if image_id is not None:
                 self.imageActivated.emit(image_id)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, contains_eager
 
 from rop_desktop.domain.grades import GradeValues
@@ -115,9 +115,13 @@ def reference_for(session: Session, image: Image | int) -> Reference | None:
 
 
 def set_reference(session: Session, image: Image | int, values: GradeValues, method: str, *,
-                  detail: dict[str, Any] | None = None, decided_by: Grader | int | None = None) -> Reference:
-    """Create or replace the image's reference standard and flush."""
+                  detail: dict[str, Any] | None = None, decided_by: Grader | int | None = None,
+                  leave_queue: bool = True) -> Reference:
+    """Create or replace the image's reference standard and flush. A new reference takes its image
+    out of the adjudication queue (``images.queue_status``, see ``store.repo.queue``) unless
+    ``leave_queue`` is False: the caller stores the status itself (a settle does, once per batch)."""
     reference = reference_for(session, image)
+    created = reference is None
     if reference is None:
         reference = Reference(image_id=id_of(image))
         session.add(reference)
@@ -127,6 +131,9 @@ def set_reference(session: Session, image: Image | int, values: GradeValues, met
     reference.decided_by = id_of(decided_by) if decided_by is not None else None
     reference.decided_at = utcnow()
     session.flush()
+    if created and leave_queue:
+        session.execute(update(Image).where(Image.id == id_of(image), Image.queue_status.is_not(None))
+                        .values(queue_status=None))
     return reference
 
 

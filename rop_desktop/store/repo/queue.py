@@ -1,55 +1,84 @@
 """The adjudication queue and the votes of a page of images, as indexed queries (issue 15).
 
-An image the votes settled has a reference row; one an adjudicator decided has one too. So an
-image *without* a reference row is unsettled, and its number of submitted votes says why: fewer
-than the quorum — too few votes; as many or more — the votes disagree (it needs an adjudicator).
-That holds because the reference is kept in step with the votes: every submit and amendment
-settles its image, and a change of the vote rules recomputes the study
-(``services.reference``). Each query walks the images in id order and stops at the page's end;
-per image it probes ``reference_standard (image_id)`` and counts ``grades (image_id, submitted)``
-inside one index entry.
+Every image carries its place in the queue, ``images.queue_status`` (``store.models.Image``):
+``"needs_adjudication"`` (quorum reached, the votes disagree), ``"insufficient"`` (fewer votes
+than the quorum; a new image starts so) or NULL (a reference settles it: the votes, an
+adjudicator or an import). The transaction that settles an image's votes
+(``services.reference``) writes it, and :func:`~rop_desktop.store.repo.set_reference` clears it
+when a reference is made. A partial index over the images that are not settled,
+``(queue_status, id) WHERE queue_status IS NOT NULL``, serves the queue: a page is one range of
+that index, and the counts are an index-only count of the open images — never a walk over the
+settled ones, which a screening programme accumulates by the hundred thousand.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, exists, func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from rop_desktop.domain.grades import GRADE_FIELDS, GradeValues
 
-from ..models import Exam, Grade, Grader, Image, Patient, Reference
+from ..models import Exam, Grade, Grader, Image, Patient
+
+#: The values of ``images.queue_status`` of an image the votes leave open.
+OPEN_STATUSES = ("needs_adjudication", "insufficient")
 
 
-def submitted_vote_count() -> Any:
-    """The number of submitted votes of the outer image (a correlated index-only count)."""
-    submitted = Grade.submitted == True  # noqa: E712 - an equality the index serves (IS TRUE is not, on PostgreSQL)
-    return (select(func.count()).select_from(Grade).where(Grade.image_id == Image.id, submitted)
-            .correlate(Image).scalar_subquery())
-
-
-def _unsettled(quorum: int, enough_votes: bool) -> list[ColumnElement[bool]]:
-    votes = submitted_vote_count()
-    return [~exists().where(Reference.image_id == Image.id), votes >= quorum if enough_votes else votes < quorum]
-
-
-def unsettled_ids(session: Session, quorum: int, *, enough_votes: bool, after: int | None = None,
-                  limit: int | None = None) -> list[int]:
-    """Images without a reference, in id order after ``after``: with at least ``quorum`` submitted
-    votes (``enough_votes``: the votes disagree) or fewer (too few votes)."""
-    stmt = select(Image.id).where(*_unsettled(quorum, enough_votes)).order_by(Image.id).limit(limit)
+def unsettled_ids(session: Session, status: str, *, after: int | None = None, limit: int | None = None) -> list[int]:
+    """Images whose queue status is ``status`` (one of :data:`OPEN_STATUSES`), in id order after
+    ``after``: one range of the partial index."""
+    stmt = select(Image.id).where(Image.queue_status == status).order_by(Image.id).limit(limit)
     if after is not None:
         stmt = stmt.where(Image.id > after)
     return list(session.scalars(stmt))
 
 
-def count_unsettled(session: Session, quorum: int, *, enough_votes: bool) -> int:
-    """How many images :func:`unsettled_ids` would list: a walk over every image's index entries
-    (run it off the UI thread on a large study)."""
-    return int(session.scalar(select(func.count()).select_from(Image).where(*_unsettled(quorum, enough_votes))) or 0)
+def count_unsettled(session: Session) -> dict[str, int]:
+    """How many images have each open queue status (one index-only count over the open images;
+    a status no image has is 0)."""
+    stmt = (select(Image.queue_status, func.count()).where(Image.queue_status.is_not(None))
+            .group_by(Image.queue_status))
+    counts = dict.fromkeys(OPEN_STATUSES, 0)
+    counts.update({str(status): int(n) for status, n in session.execute(stmt)})
+    return counts
+
+
+class SettleRow(NamedTuple):
+    """What settling an image reads of its row: the hospital's diagnosis (a tie rule may use it)
+    and the queue status stored now (written again only when it changes)."""
+
+    image_id: int
+    hospital_diagnosis: str | None
+    queue_status: str | None
+
+
+def settle_rows_after(session: Session, after: int, size: int) -> list[SettleRow]:
+    """The next ``size`` images after ``after``: a keyset page, for walking the whole study in
+    steps (a recompute)."""
+    stmt = (select(Image.id, Image.hospital_diagnosis, Image.queue_status).where(Image.id > after)
+            .order_by(Image.id).limit(size))
+    return [SettleRow(int(i), h, q) for i, h, q in session.execute(stmt)]
+
+
+def settle_rows_of(session: Session, image_ids: Sequence[int]) -> list[SettleRow]:
+    """These images, in id order."""
+    stmt = (select(Image.id, Image.hospital_diagnosis, Image.queue_status).where(Image.id.in_(list(image_ids)))
+            .order_by(Image.id))
+    return [SettleRow(int(i), h, q) for i, h, q in session.execute(stmt)]
+
+
+def set_queue_statuses(session: Session, statuses: Mapping[int, str | None]) -> None:
+    """Store new queue statuses (image id → status or None): one UPDATE per distinct status."""
+    by_status: dict[str | None, list[int]] = {}
+    for image_id, status in statuses.items():
+        by_status.setdefault(status, []).append(image_id)
+    for status, ids in by_status.items():
+        session.execute(update(Image).where(Image.id.in_(ids)).values(queue_status=status)
+                        .execution_options(synchronize_session=False))
 
 
 @dataclass(frozen=True)
@@ -90,12 +119,6 @@ def submitted_votes(session: Session, image_ids: Sequence[int] | None = None
 
 def image_batch(session: Session, after: int, size: int) -> list[tuple[int, str | None]]:
     """(id, hospital diagnosis) of the next ``size`` images after ``after``: a keyset page, for
-    walking the whole study in steps (a recompute)."""
+    walking the whole study in steps (batch prediction)."""
     stmt = select(Image.id, Image.hospital_diagnosis).where(Image.id > after).order_by(Image.id).limit(size)
-    return [(int(i), h) for i, h in session.execute(stmt)]
-
-
-def hospital_diagnoses(session: Session, image_ids: Sequence[int]) -> list[tuple[int, str | None]]:
-    """(id, hospital diagnosis) of these images, in id order."""
-    stmt = select(Image.id, Image.hospital_diagnosis).where(Image.id.in_(list(image_ids))).order_by(Image.id)
     return [(int(i), h) for i, h in session.execute(stmt)]

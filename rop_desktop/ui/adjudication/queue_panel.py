@@ -8,7 +8,7 @@ keyboard) emits ``imageSelected(image_id)``, also for the row that is already cu
 
 A list holds the first page of its queue (``QUEUE_PAGE`` images, in image order: the
 adjudicator works from the top and settled images leave it). Its tab says how many images the
-queue holds: "100+" until the exact count, walked in a background call, arrives (:meth:`set_counts`).
+queue holds: "100+" until the exact count, counted in a background call, arrives (:meth:`set_counts`).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QFocusEvent
+from PySide6.QtGui import QFocusEvent, QResizeEvent
 from PySide6.QtWidgets import QTabWidget, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
 
 from rop_desktop.services.reference import QUEUE_PAGE
@@ -59,9 +59,22 @@ class _QueueList(QTreeWidget):
         self.setWordWrap(True)
         self.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.setColumnWidth(0, 165)
-        self.setColumnWidth(1, 42)
-        self.setColumnWidth(2, 112)
+        self._fit_columns()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt API
+        super().resizeEvent(event)
+        self._fit_columns()
+
+    def _fit_columns(self) -> None:
+        """Image, Votes and Tally share the list's width (a 1366 px screen gives it ~300 px): the
+        tally ("ROP yes 3 no 1") and the Votes header stay whole, the image name is elided in its
+        middle (the tooltip has it all); "Why" gets what is left."""
+        metrics = self.fontMetrics()
+        votes = self.header().fontMetrics().horizontalAdvance(self.headerItem().text(1) or "Votes") + 14
+        tally = metrics.horizontalAdvance("ROP yes 3 no 1") + 14
+        image = int(min(max(self.viewport().width() - votes - tally, metrics.horizontalAdvance("P0000 · OD") + 14), 165))
+        for column, width in enumerate((image, votes, tally)):
+            self.setColumnWidth(column, width)
 
     def fill(self, items: Sequence[Any]) -> None:
         self.clear()
@@ -85,15 +98,15 @@ class _QueueList(QTreeWidget):
         super().focusInEvent(event)
         self.blockSignals(False)
 
+    def rows(self) -> list[QTreeWidgetItem]:
+        """The list's rows, top to bottom."""
+        return [item for i in range(self.topLevelItemCount()) if (item := self.topLevelItem(i)) is not None]
+
     def row_of(self, image_id: int) -> QTreeWidgetItem | None:
-        for index in range(self.topLevelItemCount()):
-            item = self.topLevelItem(index)
-            if item.data(0, Qt.ItemDataRole.UserRole) == image_id:
-                return item
-        return None
+        return next((row for row in self.rows() if row.data(0, Qt.ItemDataRole.UserRole) == image_id), None)
 
     def image_ids(self) -> list[int]:
-        return [self.topLevelItem(i).data(0, Qt.ItemDataRole.UserRole) for i in range(self.topLevelItemCount())]
+        return [row.data(0, Qt.ItemDataRole.UserRole) for row in self.rows()]
 
 
 class QueuePanel(QWidget):

@@ -5,11 +5,15 @@ every figure; when the study has an active binary model with cached probabilitie
 (:meth:`PredictionService.probabilities`), the model is compared with the reference standard
 too. Both services load torch, so they are imported inside the function, which the dashboard
 runs in a worker thread: opening the app never waits for them.
+
+The agreement on the treatment decision (ETROP class per exam, ``exams.treatment_agreement``) —
+the clinically important kappa — joins the report as one more field, ``"treatment class"``:
+the tables, the pair matrix, the charts and the CSV export show it like the grade fields.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 
@@ -21,17 +25,31 @@ class DashboardData:
     threshold: float
     model_name: str | None = None
     model_note: str = ""
+    #: The threshold as every part of the app labels it (``model_figures.threshold_label``).
+    threshold_label: str = ""
 
 
-def compute_dashboard(study: Any, actor: Any, threshold: float = 0.5) -> DashboardData:
+def compute_dashboard(study: Any, actor: Any, threshold: float | None = None) -> DashboardData:
     """Every figure of the dashboard as ``actor`` (a ``policy.Actor``) may see them (blocking: run it
-    in a worker thread; the services refuse an account that may not read the agreement figures)."""
+    in a worker thread; the services refuse an account that may not read the agreement figures).
+
+    ``threshold`` None (the default) applies the active model's own operating threshold, the one
+    chosen on validation data and stored with the version — the same as the Model tab, the
+    worklist and the reports; a number is a threshold someone typed in to try, labelled as such."""
+    from rop_desktop.services.model_figures import threshold_label
     from rop_desktop.services.agreement import AgreementError, AgreementService
+    from rop_desktop.services.exams import treatment_agreement
     from rop_desktop.services.predictions import PredictionService
 
     agreement = AgreementService(study, actor)
     predictions = PredictionService(study, actor)
     version = predictions.models.active("binary")
+    if threshold is not None:
+        label = threshold_label("binary", threshold, None, by_hand=True)
+    elif version is not None:
+        threshold, label = (version.threshold if version.threshold is not None else 0.5), version.threshold_label()
+    else:
+        threshold, label = 0.5, ""
     probabilities: dict[int, float] = {}
     note = ""
     if version is None:
@@ -46,7 +64,8 @@ def compute_dashboard(study: Any, actor: Any, threshold: float = 0.5) -> Dashboa
     except AgreementError as exc:
         report = agreement.dashboard(None, threshold)
         note = f"Model not compared: {exc.reason}"
-    return DashboardData(report, threshold, version.name if version is not None else None, note)
+    report = replace(report, fields=[*report.fields, treatment_agreement(study, actor)])
+    return DashboardData(report, threshold, version.name if version is not None else None, note, label)
 
 
 def fmt_kappa(value: float | None) -> str:

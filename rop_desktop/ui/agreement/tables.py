@@ -14,7 +14,11 @@ from rop_desktop.ui.tables import make_read_only
 from .data import fmt_kappa, fmt_percent, mean, short_name
 
 FIELD_TITLES = {"rop": "ROP presence", "stage": "Stage", "plus": "Plus disease", "zone": "Zone",
-                "quality": "Image quality"}
+                "quality": "Image quality", "treatment class": "Treatment decision (ETROP)"}
+#: Fields whose items are exams (one eye at one visit), not images.
+EXAM_FIELDS = ("treatment class",)
+#: Ordered categories: the weighted kappas apply.
+ORDINAL_FIELDS = ("stage", "plus", "zone", "treatment class")
 #: Pair statistics offered for the matrix: (attribute of PairAgreement, title, ordinal fields only).
 PAIR_STATISTICS: tuple[tuple[str, str, bool], ...] = (
     ("kappa", "Cohen's κ", False), ("percent_agreement", "% agreement", False),
@@ -65,7 +69,8 @@ def field_rows(report: Any) -> list[list[str]]:
     rows = []
     for fa in report.fields:
         pairs = fa.pairs
-        rows.append([FIELD_TITLES.get(fa.field, fa.field), str(fa.fleiss_items),
+        items = f"{fa.fleiss_items} exams" if fa.field in EXAM_FIELDS else str(fa.fleiss_items)
+        rows.append([FIELD_TITLES.get(fa.field, fa.field), items,
                      fmt_percent(mean([p.percent_agreement for p in pairs])), fmt_kappa(mean([p.kappa for p in pairs])),
                      fmt_kappa(mean([p.kappa_quadratic for p in pairs])) if fa.ordinal else "n/a",
                      fmt_kappa(fa.fleiss_kappa)])
@@ -114,7 +119,8 @@ class PairMatrix(QTableWidget):
 
 def _pair_tip(a: str, b: str, field: Any, pair: Any) -> str:
     """Every statistic of one pair on one field."""
-    tip = (f"{a} vs {b} on {FIELD_TITLES.get(field.field, field.field)}: {pair.n_items} images rated by both\n"
+    unit = "exams" if field.field in EXAM_FIELDS else "images"
+    tip = (f"{a} vs {b} on {FIELD_TITLES.get(field.field, field.field)}: {pair.n_items} {unit} rated by both\n"
            f"% agreement {fmt_percent(pair.percent_agreement)}\nCohen's κ {fmt_kappa(pair.kappa)}")
     if field.ordinal:
         tip += f"\nweighted κ linear {fmt_kappa(pair.kappa_linear)}, quadratic {fmt_kappa(pair.kappa_quadratic)}"

@@ -9,7 +9,7 @@ stack) and previews with temporary items it removes itself. The select tool is i
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from collections.abc import Callable
 
 from PySide6.QtCore import QPointF, Qt
 from PySide6.QtGui import QColor, QKeyEvent, QMouseEvent, QPainterPath, QPen
@@ -19,10 +19,8 @@ from rop_desktop.domain.geometry import InvalidGeometry, trace_to_polygon
 from rop_desktop.domain.shapes import Point
 
 from . import style
+from .host import CanvasHost
 from .items import CircleItem, PolylinePreviewItem
-
-if TYPE_CHECKING:
-    from .view import ImageCanvas
 
 _ENTER_KEYS = (Qt.Key.Key_Return, Qt.Key.Key_Enter)
 
@@ -32,12 +30,12 @@ def distance(a: Point, b: Point) -> float:
 
 
 class Tool:
-    """Base tool: ignores everything. ``host`` is the :class:`~.view.ImageCanvas`."""
+    """Base tool: ignores everything. ``host`` is the canvas (:class:`~.host.CanvasHost`)."""
 
     name = ""
     cursor = Qt.CursorShape.ArrowCursor
 
-    def __init__(self, host: ImageCanvas) -> None:
+    def __init__(self, host: CanvasHost) -> None:
         self.host = host
 
     @property
@@ -85,16 +83,21 @@ class PanTool(Tool):
 
 
 class PolygonTool(Tool):
-    """Click vertices; close on the first vertex or with Enter; Backspace undoes a vertex; Escape cancels."""
+    """Click vertices; close on the first vertex or with Enter; Backspace undoes a vertex; Escape cancels.
+
+    ``on_change`` (set by the canvas) hears the vertices after every change, ``()`` once the
+    outline is closed or dropped: the host keeps the unclosed outline so a crash loses no clicks.
+    """
 
     name = "polygon"
     cursor = Qt.CursorShape.CrossCursor
 
-    def __init__(self, host: ImageCanvas) -> None:
+    def __init__(self, host: CanvasHost) -> None:
         super().__init__(host)
         self._points: list[Point] = []
         self._preview: PolylinePreviewItem | None = None
         self._cursor: Point | None = None
+        self.on_change: Callable[[tuple[Point, ...]], object] | None = None
 
     @property
     def busy(self) -> bool:
@@ -106,10 +109,28 @@ class PolygonTool(Tool):
         return tuple(self._points)
 
     def cancel(self) -> None:
+        had_points = bool(self._points)
         self._points.clear()
         if self._preview is not None:
             self.host.scene().removeItem(self._preview)
             self._preview = None
+        if had_points:
+            self._changed()
+
+    def restore(self, points: tuple[Point, ...] | list[Point]) -> None:
+        """Continue an outline whose vertices were placed earlier (kept across a crash)."""
+        self.cancel()
+        if not points:
+            return
+        self._preview = PolylinePreviewItem(self.host.zoom())
+        self.host.scene().addItem(self._preview)
+        self._points = [(float(x), float(y)) for x, y in points]
+        self._update(None)
+        self._changed()
+
+    def _changed(self) -> None:
+        if self.on_change is not None:
+            self.on_change(tuple(self._points))
 
     def press(self, event: QMouseEvent, p: Point) -> bool:
         if event.button() != Qt.MouseButton.LeftButton:
@@ -122,6 +143,7 @@ class PolygonTool(Tool):
             self.host.scene().addItem(self._preview)
         self._points.append(p)
         self._update(p)
+        self._changed()
         return True
 
     def move(self, event: QMouseEvent, p: Point) -> bool:
@@ -144,7 +166,9 @@ class PolygonTool(Tool):
             self._points.pop()
             if self._points:
                 self._update(self._cursor)
+                self._changed()
             else:
+                self._changed()
                 self.cancel()
         else:
             return False
@@ -169,7 +193,7 @@ class TraceTool(Tool):
     cursor = Qt.CursorShape.CrossCursor
     default_width = 16.0
 
-    def __init__(self, host: ImageCanvas) -> None:
+    def __init__(self, host: CanvasHost) -> None:
         super().__init__(host)
         self._width = self.default_width
         self._line: list[Point] = []

@@ -8,7 +8,9 @@ Signals (emitted for an edit *and* for its undo/redo, so the host can persist ea
 ``shapeAdded(Shape)``, ``shapeChanged(Shape)``, ``shapeRemoved(id)``, ``landmarksChanged(Landmarks)``
 (the optic disc and fovea of the Landmarks tool, :mod:`.landmark_tool`); and
 ``selectionChanged(id | None)``, ``message(str)``, ``zoomChanged(float)``,
-``cursorMoved(x, y)`` (image pixels), ``toolChanged(str)``.
+``cursorMoved(x, y)`` (image pixels), ``toolChanged(str)``, ``polygonDraftChanged(points)`` (the
+vertices of the polygon being drawn after every click, ``()`` once it is closed or dropped: the
+host keeps the unclosed outline, :meth:`ImageCanvas.restore_polygon_draft` brings it back).
 
 Mouse: the wheel zooms about the cursor; middle-drag, Space + left-drag or the pan tool pan.
 Keys reach the current tool (Enter, Escape, Backspace, Delete). Fitting to the window
@@ -19,8 +21,17 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import QEvent, QPoint, QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import (QColor, QKeyEvent, QMouseEvent, QPainter, QResizeEvent, QTransform, QUndoStack,
-                           QWheelEvent)
+from PySide6.QtGui import (
+    QColor,
+    QFocusEvent,
+    QKeyEvent,
+    QMouseEvent,
+    QPainter,
+    QResizeEvent,
+    QTransform,
+    QUndoStack,
+    QWheelEvent,
+)
 from PySide6.QtWidgets import QFrame, QGraphicsScene, QGraphicsView, QWidget
 
 from rop_desktop.domain.labels import LesionType, Stage
@@ -36,7 +47,7 @@ from .landmark_tool import LandmarkTool
 from .landmarks import LandmarkLayer
 from .layer import ShapeLayer
 from .select_tool import SelectTool
-from .tools import PanTool, PolygonTool, TraceTool, Tool
+from .tools import PanTool, PolygonTool, Tool, TraceTool
 
 #: Zoom limits (device pixels per image pixel); the lower one is also at most half the fit zoom.
 MIN_ZOOM = 0.02
@@ -58,6 +69,7 @@ class ImageCanvas(QGraphicsView):
     zoomChanged = Signal(float)
     cursorMoved = Signal(float, float)
     toolChanged = Signal(str)
+    polygonDraftChanged = Signal(object)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -90,11 +102,13 @@ class ImageCanvas(QGraphicsView):
         #: The optic disc and fovea of the image, and the zone rings they give.
         self.landmark_layer = LandmarkLayer(scene, self)
         self.landmark_layer.landmarksChanged.connect(self.landmarksChanged)
-        self.undo_stack.indexChanged.connect(lambda _index: self._tool.history_changed())
 
-        self._tools: dict[str, Tool] = {t.name: t for t in (SelectTool(self), PolygonTool(self), TraceTool(self),
+        polygon = PolygonTool(self)
+        polygon.on_change = self.polygonDraftChanged.emit
+        self._tools: dict[str, Tool] = {t.name: t for t in (SelectTool(self), polygon, TraceTool(self),
                                                              PanTool(self), LandmarkTool(self))}
         self._tool = self._tools["select"]
+        self.undo_stack.indexChanged.connect(lambda _index: self._tool.history_changed())
         self._tool.activate()
         self._fit_mode = True
         self._space_down = False
@@ -246,6 +260,11 @@ class ImageCanvas(QGraphicsView):
         self._tool.activate()
         self._apply_cursor()
         self.toolChanged.emit(name)
+
+    def restore_polygon_draft(self, points: tuple[Point, ...] | list[Point]) -> None:
+        """Switch to the polygon tool and continue the unclosed outline ``points`` (image pixels)."""
+        self.set_tool("polygon")
+        self._tools["polygon"].restore(points)  # type: ignore[attr-defined]
 
     def tool_object(self, name: str) -> Tool:
         """The tool instance (e.g. to read the polygon being drawn)."""
@@ -411,7 +430,7 @@ class ImageCanvas(QGraphicsView):
 
     _DRAWING_KEYS = (Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_Escape, Qt.Key.Key_Backspace)
 
-    def event(self, event: QEvent) -> bool:  # noqa: D401 - Qt API
+    def event(self, event: QEvent) -> bool:
         # While a gesture is in progress (a polygon being drawn), Enter / Escape / Backspace belong
         # to the canvas, not to the window's shortcuts (Enter would otherwise submit the grade).
         if (event.type() == QEvent.Type.ShortcutOverride and self._tool.busy
@@ -448,7 +467,7 @@ class ImageCanvas(QGraphicsView):
             return
         super().keyReleaseEvent(event)
 
-    def focusOutEvent(self, event: QEvent) -> None:  # noqa: N802 - Qt API
+    def focusOutEvent(self, event: QFocusEvent) -> None:  # noqa: N802 - Qt API
         self._space_down = False  # a Space release lost to another window must not leave pan mode on
         self._apply_cursor()
         super().focusOutEvent(event)

@@ -8,6 +8,9 @@
 * Every change of the eye-level grade is stored at once (a draft), version checked; *Confirm*
   submits it. Until the grader touches it, the form follows the roll-up of their image grades as
   they grade the images.
+* The worklist gets a *Class* column (the treatment badge of each image's exam,
+  ``ui.exams.worklist_badge``); the rows of the exam on screen are read again when its class may
+  have changed (an image grade, the eye-level grade).
 * *Progression of this eye…* opens the patient's visits (the grader's own grades; the reference
   standard for adjudicators and admins) with two visits side by side, images decoded off the UI
   thread; *Needs attention…* lists the eyes that got worse.
@@ -18,13 +21,14 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from PySide6.QtCore import QObject, QTimer
+from PySide6.QtCore import QObject, Qt, QTimer
 from PySide6.QtGui import QAction
 
 from rop_desktop.domain.grades import GradeValues
 from rop_desktop.services.exams import ExamError, ExamGradeConflict, ExamService, ExamState
 from rop_desktop.services.policy import AccessDenied
 from rop_desktop.ui.exams import AttentionWindow, ExamPanel, ProgressionWindow
+from rop_desktop.ui.exams.worklist_badge import TreatmentColumnProxy
 from rop_desktop.workers.image_loader import ImageLoader
 
 
@@ -40,6 +44,8 @@ class ExamController(QObject):
         self.panel = ExamPanel()
         self.panel.setObjectName("examPanel")
         window.add_side_panel(self.panel, "Eye exam")
+        self.worklist_badge = TreatmentColumnProxy(self)
+        window.worklist.set_proxy(self.worklist_badge)
         self.state: ExamState | None = None
         self.progression_window: ProgressionWindow | None = None
         self.attention_window: AttentionWindow | None = None
@@ -74,8 +80,10 @@ class ExamController(QObject):
         tabs = self.window.side_tabs
         if tabs.currentWidget() is self.panel:
             tabs.setCurrentWidget(self.window.grade_panel)
+            self.window.canvas.setFocus(Qt.FocusReason.ShortcutFocusReason)  # the keys grade the image again
         else:
             tabs.setCurrentWidget(self.panel)
+            self.panel.form.setFocus(Qt.FocusReason.ShortcutFocusReason)  # the grade keys edit the eye now
 
     # ------------------------------------------------------------------ the exam on screen
     def on_image_shown(self, image_id: int) -> None:
@@ -99,6 +107,18 @@ class ExamController(QObject):
         self.state = state
         self.panel.set_state(state, image_id)
         self._show_model(image_id)
+        self._refresh_worklist_rows()
+
+    def _refresh_worklist_rows(self) -> None:
+        """The worklist rows of the exam on screen, read again: their class may have changed."""
+        if self.state is None:
+            return
+        try:
+            rows = self.grading.worklist_rows([i.image_id for i in self.state.info.images])
+        except AccessDenied:
+            return
+        for row in rows:
+            self.window.worklist.update_row(row)
 
     def _show_model(self, image_id: int) -> None:
         values = self.panel.form.values()
@@ -118,7 +138,8 @@ class ExamController(QObject):
             mine = self.service.save_draft(key, values, expected_version=self._version())
             self._stored(mine)
 
-        self._run(save, "an eye-level grade")
+        if self._run(save, "an eye-level grade"):
+            self._refresh_worklist_rows()
 
     def submit(self) -> None:
         if self.state is None:

@@ -24,6 +24,7 @@ def bind_window_keys(window: MainWindow, keys: GradingShortcuts) -> None:
         "canvas.display.reset": window.display_bar.reset.click,
         "nav.next": window.next_todo_action.trigger,
         "nav.previous": window.prev_action.trigger,
+        "worklist.refresh": window.worklist.refresh_list,
         "window.fullscreen": lambda: window.showNormal() if window.isFullScreen() else window.showFullScreen(),
         "window.quit": window.close,
     }

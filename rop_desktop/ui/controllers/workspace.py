@@ -30,6 +30,7 @@ from rop_desktop.services.grading import (GradeConflict, GradingError, GradingSe
 from rop_desktop.services import identity
 from rop_desktop.services.policy import AccessDenied
 from rop_desktop.ui.controllers.connection import install_connection_guard
+from rop_desktop.ui.controllers.outline_draft import OutlineDraftKeeper
 from rop_desktop.ui.main_window import MainWindow
 from rop_desktop.workers.image_loader import ImageLoader
 
@@ -100,6 +101,8 @@ class WorkspaceController(QObject):
         w.display_bar.settingsChanged.connect(self._on_display)
         self.panel.valuesChanged.connect(self._save_draft)
         self.panel.submitRequested.connect(self.submit)
+        if hasattr(self.panel, "refused"):  # a key that could not act says why in the status bar too
+            self.panel.refused.connect(lambda text: self.window.statusBar().showMessage(text, 8000))
         if hasattr(self.panel, "set_grader"):
             self.panel.set_grader(service.grader.name, service.grader.role.label)
 
@@ -113,6 +116,8 @@ class WorkspaceController(QObject):
             w.canvas.set_display_settings(settings)
         w.worklist.set_cameras(service.cameras())
         self.refresh_worklist()
+        #: The polygon being drawn is kept at every vertex and offered back after a crash.
+        self.outline_drafts = OutlineDraftKeeper(self)
 
     # ------------------------------------------------------------------ the worklist
     def reload_study_lists(self) -> None:
@@ -129,7 +134,8 @@ class WorkspaceController(QObject):
     def worklist_query(self) -> WorklistQuery:
         """The list the worklist panel asks for now."""
         f = self.window.worklist.filters()
-        return WorklistQuery(f["status"], f["patient"], f["camera"], f["sort"], f["descending"])
+        return WorklistQuery(f["status"], f["patient"], f["camera"], f["sort"], f["descending"],
+                             f.get("attention", False))
 
     def refresh_worklist(self) -> None:
         """Show the list the panel asks for: its first page, counts and where the current image is
@@ -173,6 +179,15 @@ class WorkspaceController(QObject):
             return
         for row in rows:
             self.window.worklist.update_row(row)
+        if rows:
+            self._refresh_totals()
+
+    def _refresh_totals(self) -> None:
+        """The footer's totals for the whole study (one indexed statement), after a status changed."""
+        try:
+            self.window.worklist.set_totals(self.service.my_totals())
+        except AccessDenied as exc:
+            self._refused(exc)
 
     def _refresh_row(self, image_id: int) -> None:
         """This grader's own submit of an image whose model score the row hides: the row, read as
@@ -321,6 +336,7 @@ class WorkspaceController(QObject):
             return
         image_id = self.shown
         saved: list[MyGrade] = []
+        new_grade = not self._versions.get(image_id)  # version 0: no grade yet, this edit starts a draft
 
         def save() -> None:
             saved.append(self.service.save_draft(image_id, values, expected_version=self._versions.get(image_id)))
@@ -337,6 +353,8 @@ class WorkspaceController(QObject):
         if stored:
             mine = saved[0]
             self.window.worklist.set_status(image_id, "submitted" if mine.submitted else "draft")
+            if new_grade:
+                self._refresh_totals()
 
     def _show_conflict(self, image_id: int, conflict: GradeConflict) -> None:
         """Another workstation changed this grade: show its version, say so, write nothing."""
@@ -367,6 +385,7 @@ class WorkspaceController(QObject):
         if not sent:  # kept until the database is back: stay on this image, nothing is lost
             return
         self.window.worklist.set_status(image_id, "submitted")
+        self._refresh_totals()
         self._refresh_row(image_id)  # the submit may unblind the image's model score
         self.gradeSubmitted.emit(image_id)
         self.window.statusBar().showMessage("Submitted.", 3000)

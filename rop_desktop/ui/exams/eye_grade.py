@@ -6,13 +6,21 @@ change (the host stores a draft at once), ``submitRequested()`` for *Confirm eye
 ``refillRequested()`` for *Fill from image grades*. :meth:`EyeGradeForm.set_state` (a new exam or
 a reload) emits nothing. ROP present / absent follows the stage (stage ≥ 1 is ROP); the
 quality is the roll-up's (an eye whose every image is ungradable stays ungradable).
+
+Keyboard: while the form has the focus (Ctrl+E shows it and gives it the focus; a click on it
+does too) the image grade panel's keys edit the eye-level grade instead — the same keys, the
+same edits, taken from the one keyboard table (``ui.grading.keymap``, :data:`EYE_KEYS`): 0–5 and
+X the stage, Z / Shift+Z the zone, P / Shift+P plus disease, A A-ROP, [ and ] the extent; Enter
+confirms. The form claims those keys first (``ShortcutOverride``), so the window's shortcuts for
+the image grade do not fire while it has the focus.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QEvent, Qt, Signal
+from PySide6.QtGui import QKeyEvent, QKeySequence
 from PySide6.QtWidgets import (QCheckBox, QGridLayout, QHBoxLayout, QLabel, QPushButton, QSpinBox, QVBoxLayout,
                                QWidget)
 
@@ -21,10 +29,33 @@ from rop_desktop.domain.grades import GradeValues
 from rop_desktop.domain.labels import Plus, Quality, RopPresence, Stage, Zone
 from rop_desktop.ui.grading import style as grade_style
 from rop_desktop.ui.grading.choices import ChoiceRow, choice_list, stage_choices
+from rop_desktop.ui.grading.editing import EditOp, op_target
+from rop_desktop.ui.grading.keymap import SHORTCUTS
 
 from .badge import TreatmentBadge
 
 _FIELDS = ("stage", "zone", "plus")
+#: The image grade panel's shortcuts that edit an eye-level grade too (ids of ``keymap.SHORTCUTS``).
+EYE_KEYS = ("grade.stage.0", "grade.stage.1", "grade.stage.2", "grade.stage.3", "grade.stage.4", "grade.stage.5",
+            "grade.stage.na", "grade.zone.cycle", "grade.zone.na", "grade.plus.cycle", "grade.plus.na", "grade.arop",
+            "grade.extent.less", "grade.extent.more")
+_CONFIRM_KEYS = (Qt.Key.Key_Return, Qt.Key.Key_Enter)
+
+
+def _key_text(event: QKeyEvent) -> str:
+    """The key of ``event`` as the keyboard table writes it ("Shift+Z"; keypad digits as digits)."""
+    modifiers = event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier
+    return QKeySequence(event.key() | modifiers.value).toString(QKeySequence.SequenceFormat.PortableText)
+
+
+def eye_key_ops() -> dict[str, EditOp]:
+    """Key (portable text) → the edit it makes, for :data:`EYE_KEYS`."""
+    out: dict[str, EditOp] = {}
+    for spec in SHORTCUTS:
+        if spec.id in EYE_KEYS and spec.action is not None and not isinstance(spec.action, str):
+            for key in spec.keys:
+                out[QKeySequence(key).toString(QKeySequence.SequenceFormat.PortableText)] = spec.action
+    return out
 _FIELD_NAMES = {"stage": "stage", "zone": "zone", "plus": "plus", "extent_clock_hours": "extent", "arop": "A-ROP"}
 
 
@@ -61,6 +92,10 @@ class EyeGradeForm(QWidget):
         self._stored = False
         self._sources: Mapping[str, str] = {}
         self._read_only = False
+        self._keys = eye_key_ops()
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.setToolTip("Keys while this form has the focus: 0–5 / X stage, Z zone, P plus, A A-ROP, [ ] extent, "
+                        "Enter confirms")
         na = "n/a"
         self.rows: dict[str, ChoiceRow] = {
             "stage": ChoiceRow(stage_choices(), self, columns=5),
@@ -149,6 +184,31 @@ class EyeGradeForm(QWidget):
     @property
     def submitted(self) -> bool:
         return self._submitted
+
+    # ------------------------------------------------------------------ keys
+    def event(self, event: QEvent) -> bool:
+        """Claim the grade keys before the window's shortcuts (see the module docstring)."""
+        if event.type() == QEvent.Type.ShortcutOverride and isinstance(event, QKeyEvent) and self._claims(event):
+            event.accept()
+            return True
+        return super().event(event)
+
+    def _claims(self, event: QKeyEvent) -> bool:
+        if self._read_only:
+            return False
+        plain = not (event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier)
+        return _key_text(event) in self._keys or (plain and event.key() in _CONFIRM_KEYS)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 - Qt API
+        if not self._claims(event):
+            super().keyPressEvent(event)
+            return
+        event.accept()
+        op = self._keys.get(_key_text(event))
+        if op is None:
+            self.request_confirm()
+            return
+        self._edit(op.field, op_target(self._values, op))
 
     # ------------------------------------------------------------------ edits
     def _edit(self, field: str, value: object) -> None:

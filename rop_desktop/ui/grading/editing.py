@@ -115,7 +115,7 @@ class GradeEditor:
     def _with_field(self, name: str, value: object) -> GradeValues:
         old = self._values
         if name in CLINICAL_FIELDS and old.quality is Quality.UNGRADABLE:
-            raise EditRefused("The image is marked ungradable: mark it gradable (Q) before grading it.")
+            raise EditRefused("The image is marked ungradable: mark it gradable before grading it.")
         new = old.with_(**{name: value})
         if name == "quality":
             return self._quality_changed(old, new)

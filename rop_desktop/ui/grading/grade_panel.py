@@ -2,7 +2,11 @@
 
 The panel knows only domain values. It emits ``valuesChanged(GradeValues)`` after every user
 change (the host saves a draft at once) and ``submitRequested()`` when the grader submits a
-grade without errors (warnings need a second Enter / click). Programmatic calls
+grade without errors (warnings need a second Enter / click), and ``refused(str)`` with the
+reason whenever a key or click could not act (read-only, ungradable, nothing to accept), so the
+host can repeat it in the status bar: no key is ever ignored in silence. While the image is
+marked ungradable a banner at the top says so and how to clear it; a refused key flashes it.
+Programmatic calls
 (:meth:`GradePanel.set_values`, :meth:`GradePanel.set_polygon_stages`,
 :meth:`GradePanel.set_zone_suggestion`) emit nothing. Under the zone buttons the panel shows the
 zone the landmarks and the ridge outline suggest (:mod:`.zone_hint`); accepting it is an edit
@@ -16,7 +20,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import shiboken6
-from PySide6.QtCore import QEvent, QObject, Qt, Signal
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import (QApplication, QCheckBox, QHBoxLayout, QLabel, QLineEdit, QPushButton, QSizePolicy,
                                QSpinBox, QVBoxLayout, QWidget)
@@ -31,6 +35,8 @@ from .editing import EditOp, EditRefused, GradeEditor, SetField, validate_values
 from .zone_hint import ZoneHint
 
 _LEAVE_KEYS = (Qt.Key.Key_Escape, Qt.Key.Key_Return, Qt.Key.Key_Enter)
+#: How long a refused key highlights the banner / notice that says why.
+FLASH_MS = 700
 
 
 class GradePanel(QWidget):
@@ -38,6 +44,7 @@ class GradePanel(QWidget):
 
     valuesChanged = Signal(object)
     submitRequested = Signal()
+    refused = Signal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -51,6 +58,11 @@ class GradePanel(QWidget):
         self._warnings_accepted_for: GradeValues | None = None
         self._save_error = ""
         self._focus_return: QWidget | None = None
+        self._flash_color = style.ERROR
+        self._flash_timer = QTimer(self)
+        self._flash_timer.setSingleShot(True)
+        self._flash_timer.setInterval(FLASH_MS)
+        self._flash_timer.timeout.connect(self._end_flash)
         self._build()
         app = QApplication.instance()
         if app is not None:
@@ -86,7 +98,7 @@ class GradePanel(QWidget):
         suggestion = self.zone_hint.suggestion
         if suggestion is None or suggestion.zone is None:
             reason = suggestion.reason if suggestion is not None else "place the optic disc and the fovea first."
-            self._notify(f"No zone to accept: {reason}", style.MISSING)
+            self._refuse(f"No zone to accept: {reason}", style.MISSING)
             return False
         if self.values().zone is suggestion.zone:
             return False
@@ -125,11 +137,13 @@ class GradePanel(QWidget):
     def apply(self, op: EditOp) -> bool:
         """Apply a user edit (from a key or a click); emits ``valuesChanged`` when the grade changed."""
         if self._read_only:
+            self._refuse("This grade is read-only.", style.MISSING)
             return False
         try:
             changed = self._editor.apply(op)
         except EditRefused as refused:
-            self._notify(refused.reason, style.ERROR)
+            ungradable = self.values().quality is Quality.UNGRADABLE
+            self._refuse(self.ungradable_text() if ungradable else refused.reason, style.ERROR)
             return False
         if changed:
             self._edited = True
@@ -146,7 +160,7 @@ class GradePanel(QWidget):
         Returns True when the signal was emitted; otherwise the panel says why.
         """
         if self._read_only:
-            self._notify("This grade is read-only.", style.MISSING)
+            self._refuse("This grade is read-only.", style.MISSING)
             return False
         issues = self.issues()
         errors = [i for i in issues if i.severity == "error"]
@@ -154,7 +168,7 @@ class GradePanel(QWidget):
             self._strict = True
             self._refresh()
             why = errors[0].message if len(errors) == 1 else f"fix the {len(errors)} errors listed above."
-            self._notify(f"Cannot submit: {why}", style.ERROR)
+            self._refuse(f"Cannot submit: {why}", style.ERROR)
             return False
         warnings = [i for i in issues if i.severity == "warning"]
         if warnings and self._warnings_accepted_for != self.values():
@@ -169,9 +183,22 @@ class GradePanel(QWidget):
 
     def focus_comment(self) -> None:
         """Put the keyboard in the comment field (Enter or Escape gives it back)."""
-        if not self._read_only:
-            self.comment_edit.setFocus(Qt.FocusReason.ShortcutFocusReason)
-            self.comment_edit.end(False)
+        if self._read_only:
+            self._refuse("This grade is read-only.", style.MISSING)
+            return
+        self.comment_edit.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        self.comment_edit.end(False)
+
+    @staticmethod
+    def ungradable_text() -> str:
+        """The banner shown while the image is marked ungradable (with the key that clears it)."""
+        key = keymap.hint_for_field("quality") or "the Gradable button"
+        return f"Ungradable is set — press {key} to clear it"
+
+    @property
+    def flashing(self) -> bool:
+        """True while a refused key highlights the banner or notice that says why."""
+        return self._flash_timer.isActive()
 
     def choice_row(self, field: str) -> ChoiceRow:
         """The button row of ``field`` ("quality", "rop", "stage", "zone", "plus", "confidence")."""
@@ -192,6 +219,12 @@ class GradePanel(QWidget):
         self.status_label.setWordWrap(True)
         layout.addWidget(self.grader_label)
         layout.addWidget(self.status_label)
+        self.ungradable_banner = QLabel(self.ungradable_text(), self)
+        self.ungradable_banner.setObjectName("ungradableBanner")
+        self.ungradable_banner.setWordWrap(True)
+        self.ungradable_banner.setStyleSheet(style.banner_css(flash=False))
+        self.ungradable_banner.setVisible(False)
+        layout.addWidget(self.ungradable_banner)
 
         na = "n/a"
         self._rows: dict[str, ChoiceRow] = {
@@ -293,6 +326,7 @@ class GradePanel(QWidget):
             row.set_current(getattr(values, field))
         self.zone_hint.set_current(values.zone)
         gradable = values.quality is not Quality.UNGRADABLE
+        self.ungradable_banner.setVisible(not gradable)
         for field in ("rop", "stage", "zone", "plus"):
             self._rows[field].setEnabled(gradable)
         for widget in (self.arop_check, self.extent_spin, self._extent_label):
@@ -338,6 +372,25 @@ class GradePanel(QWidget):
         self.notice.setText(text)
         self.notice.setVisible(bool(text))
         self.notice.setStyleSheet(f"color: {color}; font-weight: bold;")
+
+    def _refuse(self, text: str, color: str) -> None:
+        """A key or click that could not act: say why in the notice, flash what the grader should
+        look at (the ungradable banner when it is the reason, else the notice) and emit ``refused``."""
+        self._notify(text, color)
+        self._flash_color = color
+        self._flash_timer.start()
+        self._show_flash(True)
+        self.refused.emit(text)
+
+    def _show_flash(self, on: bool) -> None:
+        self.ungradable_banner.setStyleSheet(style.banner_css(flash=on and self.ungradable_banner.isVisible()))
+        if self.notice.isVisible():
+            color = self._flash_color
+            background = f" background: {style.FLASH_BACKGROUND}; border-radius: 3px;" if on else ""
+            self.notice.setStyleSheet(f"color: {color}; font-weight: bold;{background}")
+
+    def _end_flash(self) -> None:
+        self._show_flash(False)
 
     # ================================================================= text fields and focus
     def _on_focus_changed(self, old: QWidget | None, new: QWidget | None) -> None:

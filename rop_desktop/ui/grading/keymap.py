@@ -11,12 +11,14 @@ Key scheme (letters with a grade meaning are never reused by tools):
 * ROP: ``Y`` present, ``N`` absent, ``Shift+N`` not assessable
 * plus: ``P`` cycles normal → pre-plus → plus, ``Shift+P`` not assessable
 * zone: ``Z`` cycles I → posterior II → II → III, ``Shift+Z`` not assessable
-* ``A`` A-ROP, ``[`` / ``]`` extent −/+ 1 clock hour, ``Q`` ungradable ↔ gradable,
-  ``Alt+1``–``Alt+5`` confidence, ``M`` comment, ``Enter`` submit and next, ``F1`` help
+* ``A`` A-ROP, ``[`` / ``]`` extent −/+ 1 clock hour, ``Shift+Q`` ungradable ↔ gradable (never a
+  bare letter: one stray key must not clear the grade and lock the clinical keys; while it is
+  set the panel shows a banner that says how to clear it), ``Alt+1``–``Alt+5`` confidence, ``M`` comment, ``Enter`` submit and next, ``F1`` help
 * canvas tools on letters without a grade meaning: ``V`` select, ``G`` polygon, ``T`` trace, ``H`` pan,
   ``D`` landmarks; in the Landmarks tool ``D`` / ``F`` place the optic disc / fovea at the pointer;
   ``R`` zone rings on / off; ``Alt+Z`` accepts the suggested zone
-* images: ``Ctrl+→`` / ``PgDown`` next, ``Ctrl+←`` / ``PgUp`` previous
+* images: ``Ctrl+→`` / ``PgDown`` next, ``Ctrl+←`` / ``PgUp`` previous; ``F5`` refreshes the
+  worklist (until then a row that is done stays in its place, struck through)
 """
 
 from __future__ import annotations
@@ -148,7 +150,7 @@ SHORTCUTS: tuple[ShortcutSpec, ...] = (
     _grading("arop", "A", "A-ROP on / off", ToggleFlag("arop")),
     _grading("extent.less", "[", "Extent − 1 clock hour", StepField("extent_clock_hours", -1, 0, 12)),
     _grading("extent.more", "]", "Extent + 1 clock hour", StepField("extent_clock_hours", +1, 0, 12)),
-    _grading("quality", "Q", "Image ungradable ↔ gradable",
+    _grading("quality", "Shift+Q", "Image ungradable ↔ gradable",
              CycleField("quality", (Quality.UNGRADABLE, Quality.GRADABLE))),
     *(_grading(f"confidence.{n}", f"Alt+{n}", f"Confidence {n}", SetField("confidence", n), _CONFIDENCE_ROW)
       for n in range(1, 6)),
@@ -188,6 +190,7 @@ SHORTCUTS: tuple[ShortcutSpec, ...] = (
 
     _listed("nav.next", ("Ctrl+Right", "PgDown"), "Next image to grade", Scope.NAVIGATION),
     _listed("nav.previous", ("Ctrl+Left", "PgUp"), "Previous image", Scope.NAVIGATION),
+    _listed("worklist.refresh", "F5", "Refresh the worklist (rows that are done leave it)", Scope.NAVIGATION),
 
     ShortcutSpec("window.help", ("F1",), "Show / hide this help", Scope.WINDOW, Context.WINDOW, Command.HELP),
     _listed("window.open", "Ctrl+O", "Open a study", Scope.WINDOW),

@@ -11,6 +11,15 @@ ERROR = "#d32f2f"
 WARNING = "#c77800"
 MISSING = "#7a7f87"
 OK = "#2e7d32"
+#: Background of a banner or notice while a refused key draws the eye to it.
+FLASH_BACKGROUND = "#ffe082"
+
+
+def banner_css(*, flash: bool) -> str:
+    """The ungradable banner: brown like the Ungradable button, brighter while flashing."""
+    background = FLASH_BACKGROUND if flash else "#efebe9"
+    return (f"background: {background}; color: #4e342e; border: 1px solid #6d4c41; border-radius: 3px;"
+            " padding: 3px 5px; font-weight: bold;")
 
 #: Fill of the selected button, from benign (green) to severe (red / purple).
 STAGE_COLORS: dict[Stage, str] = {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from PySide6.QtCore import QEvent, Qt
 from PySide6.QtWidgets import QApplication, QFrame
 
@@ -73,21 +74,37 @@ def test_unanswered_fields_block_enter_and_turn_red(ws) -> None:
     assert len(ws.submits) == 1
 
 
-def test_q_marks_ungradable_clears_and_disables_the_stage_and_q_again_restores(ws) -> None:
+def test_shift_q_marks_ungradable_clears_and_disables_the_stage_and_shift_q_again_restores(ws) -> None:
     ws.keys("3", "z", "]")
-    ws.keys("q")
+    ws.keys("q")  # a bare Q is not a grading key any more: one stray key cannot lock the grade
+    assert ws.panel.values().quality is Quality.GRADABLE and not ws.panel.ungradable_banner.isVisible()
+    ws.key(Qt.Key.Key_Q, SHIFT)
     values = ws.panel.values()
     assert values.quality is Quality.UNGRADABLE
     assert (values.rop, values.stage, values.zone, values.extent_clock_hours) == (None, None, None, None)
     assert not ws.panel.choice_row("stage").isEnabled() and not ws.panel.extent_spin.isEnabled()
-    ws.keys("2")  # refused with a reason, nothing changes
-    assert ws.panel.values().stage is None and "ungradable" in ws.panel.notice.text()
+    assert ws.panel.ungradable_banner.isVisible()
+    assert ws.panel.ungradable_banner.text() == "Ungradable is set — press Shift+Q to clear it"
     ws.key(Qt.Key.Key_Return)  # an ungradable image needs no stage
     assert len(ws.submits) == 1 and ws.submits[0].quality is Quality.UNGRADABLE
-    ws.keys("q")
+    ws.key(Qt.Key.Key_Q, SHIFT)
     assert ws.panel.values() == GradeValues(rop=RopPresence.YES, stage=Stage.S3, zone=Zone.I, extent_clock_hours=1,
                                             quality=Quality.GRADABLE)
-    assert ws.panel.choice_row("stage").isEnabled()
+    assert ws.panel.choice_row("stage").isEnabled() and not ws.panel.ungradable_banner.isVisible()
+
+
+@pytest.mark.parametrize("key", ["y", "2", "z", "p"])
+def test_a_clinical_key_on_an_ungradable_image_says_why_and_flashes_the_banner(qtbot, ws, key: str) -> None:
+    ws.key(Qt.Key.Key_Q, SHIFT)
+    changes = len(ws.changes)
+    with qtbot.waitSignal(ws.panel.refused, timeout=1000) as refused:
+        ws.key(key)
+    assert refused.args == ["Ungradable is set — press Shift+Q to clear it"]
+    assert ws.panel.values() == GradeValues(quality=Quality.UNGRADABLE) and len(ws.changes) == changes
+    assert ws.panel.notice.isVisible() and ws.panel.notice.text() == refused.args[0]
+    assert ws.panel.flashing and "#ffe082" in ws.panel.ungradable_banner.styleSheet()
+    qtbot.waitUntil(lambda: not ws.panel.flashing, timeout=3000)  # the flash ends by itself
+    assert "#ffe082" not in ws.panel.ungradable_banner.styleSheet() and ws.panel.ungradable_banner.isVisible()
 
 
 def test_typing_in_the_comment_changes_only_the_comment(ws) -> None:
@@ -125,13 +142,15 @@ def test_clicking_into_the_comment_then_escape_hands_the_keys_back(ws) -> None:
 def test_read_only_panel_ignores_keys_and_clicks(ws) -> None:
     shown = GradeValues(rop=RopPresence.YES, stage=Stage.S1, quality=Quality.GRADABLE)
     ws.panel.set_values(shown, submitted=True, read_only=True)
-    ws.keys("3", "q", "n", "m")
+    ws.keys("3", "n", "m")
+    ws.key(Qt.Key.Key_Q, SHIFT)
     ws.key(Qt.Key.Key_Return)
     ws.click(ws.panel.choice_row("stage").button(Stage.S3))
     ws.click(ws.panel.arop_check)
     assert ws.panel.values() == shown and ws.changes == [] and ws.submits == []
     assert ws.panel.choice_row("stage").button(Stage.S1).isChecked()
     assert "read-only" in ws.panel.status_label.text()
+    assert ws.panel.notice.text() == "This grade is read-only."  # the keys said why they did nothing
 
 
 def test_f1_opens_the_help_which_swallows_keys_and_escape_closes_it(ws) -> None:

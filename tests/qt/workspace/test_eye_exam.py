@@ -82,3 +82,32 @@ def test_an_eye_grade_without_a_stage_is_not_confirmed(ws) -> None:
     ws.qtbot.mouseClick(form.submit_button, Qt.MouseButton.LeftButton)
     assert "Stage is not set" in form.issue_label.text()
     assert not ExamService(ws.store, ws.actor).state(ws.current).grade.exists
+
+
+def test_the_eye_grade_is_made_with_the_image_grade_keys_and_enter_confirms(ws) -> None:
+    first, _second = two_image_exam(ws)
+    if ws.current != first:
+        ws.show_image(first)
+    image_grade_before = ws.stored_grade(first).values
+    panel = ws.window.exams.panel
+    form = panel.form
+    ws.key(Qt.Key.Key_E, Qt.KeyboardModifier.ControlModifier)          # Ctrl+E: the eye form has the keys
+    assert ws.window.side_tabs.currentWidget() is panel and form.hasFocus()
+    ws.keys("3", "z", "z", "p", "p", "p", "a", "]", "]", "]")            # stage 3, posterior II, plus, A-ROP, 3 h
+    values = form.values()
+    assert (values.stage, values.rop, values.zone, values.plus) == (Stage.S3, RopPresence.YES, Zone.POSTERIOR_II,
+                                                                    Plus.PLUS)
+    assert values.arop is True and values.extent_clock_hours == 3
+    assert form.badge.classification.klass is TreatmentClass.TREAT
+    ws.key(Qt.Key.Key_Z, Qt.KeyboardModifier.ShiftModifier)            # zone not assessable, as on the image
+    assert form.values().zone is Zone.NA
+    ws.key("z")
+    assert ws.stored_grade(first).values == image_grade_before          # the image's grade was not touched
+    exams = ExamService(ws.store, ws.actor)
+    key = exams.state(first).info.key
+    assert exams.exam_state(key).grade.values.extent_clock_hours == 3   # every key stored a draft
+    ws.key(Qt.Key.Key_Return)                                           # Enter confirms
+    confirmed = exams.exam_state(key).grade
+    assert confirmed.submitted and confirmed.values.zone is Zone.I and form.submitted
+    ws.key(Qt.Key.Key_E, Qt.KeyboardModifier.ControlModifier)          # back: the keys grade the image again
+    assert ws.window.side_tabs.currentWidget() is ws.window.grade_panel and ws.canvas.hasFocus()

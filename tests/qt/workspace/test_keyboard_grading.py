@@ -80,13 +80,35 @@ def test_enter_while_drawing_closes_the_polygon_and_does_not_submit(qtbot, ws) -
 
 def test_ungradable_image_takes_no_stage_from_the_keys(ws) -> None:
     image = ws.current
-    ws.keys("2", "q")  # stage 2, then "ungradable" clears the clinical fields
+    ws.key("2")
+    ws.key(Qt.Key.Key_Q, Qt.KeyboardModifier.ShiftModifier)  # stage 2, then "ungradable" clears the clinical fields
     assert ws.stored_grade(image).values == GradeValues(quality=Quality.UNGRADABLE)
     ws.key("3")  # refused while ungradable
-    assert "ungradable" in ws.panel.notice.text()
+    assert "ungradable" in ws.panel.notice.text().lower()
     assert ws.stored_grade(image).values.stage is None
     ws.key(Qt.Key.Key_Return)
     assert ws.stored_grade(image).submitted  # an ungradable image without stage may be submitted
+
+
+def test_q_alone_changes_nothing_and_keys_refused_while_ungradable_say_why_in_the_status_bar(ws) -> None:
+    """Issue 17 item 1: the first Q on an ungraded image no longer locks it, and Y, 2, Z, P on an
+    ungradable image say why they did nothing, in the status bar and on the panel's banner."""
+    image = ws.current
+    ws.key("q")
+    assert ws.stored_grade(image).values == GradeValues() and not ws.panel.ungradable_banner.isVisible()
+    ws.keys("y", "2")
+    assert ws.stored_grade(image).values.stage is Stage.S2
+    ws.key(Qt.Key.Key_Q, Qt.KeyboardModifier.ShiftModifier)
+    assert ws.panel.ungradable_banner.isVisible()
+    for key in ("y", "2", "z", "p"):
+        ws.window.statusBar().clearMessage()
+        ws.key(key)
+        assert ws.status_message() == "Ungradable is set — press Shift+Q to clear it"
+        assert ws.panel.flashing
+    assert ws.stored_grade(image).values == GradeValues(quality=Quality.UNGRADABLE)
+    ws.key(Qt.Key.Key_Q, Qt.KeyboardModifier.ShiftModifier)  # cleared: what "ungradable" cleared is back
+    assert ws.stored_grade(image).values == GradeValues(rop=RopPresence.YES, stage=Stage.S2, quality=Quality.GRADABLE)
+    assert not ws.panel.ungradable_banner.isVisible()
 
 
 def test_stored_ungradable_draft_with_a_stage_cannot_be_submitted(qtbot, ws) -> None:

@@ -106,7 +106,7 @@ def test_a_large_worklist_holds_its_size_but_reads_only_the_pages_it_shows(qtbot
     assert model.rowCount() == N_IMAGES - DONE and model.page_size == PAGE
     assert model.image_id_at(0) == DONE + 1 == big.workspace.current  # the first image to do, selected
     assert len(model.cached_pages()) <= 2 and model.fetches <= 2
-    assert "900 images · 300 submitted by me" in panel.count_label.text()
+    assert panel.count_label.text() == "Mine: 900 to do · 0 drafts · 300 submitted — 900 images in this list"
 
     bar = panel.table.verticalScrollBar()
     bar.setValue(bar.maximum())  # to the end: the view paints the last rows, the model reads their page
@@ -149,7 +149,8 @@ def test_the_patient_search_box_filters_by_the_start_of_the_code(qtbot, big) -> 
     assert asked.args[0]["patient"] == "p0012"
     rows = panel.model.rows()
     assert rows and {r.patient[:5] for r in rows} == {"P0012"}  # P00120–P00129, as typed or in capitals
-    assert panel.model.rowCount() == 40 and "40 images" in panel.count_label.text()
+    assert panel.model.rowCount() == 40 and "— 40 images in this list" in panel.count_label.text()
+    assert panel.count_label.text().startswith("Mine: 900 to do · 0 drafts · 300 submitted")  # not filtered
     with qtbot.waitSignal(panel.filterChanged, timeout=3000):
         panel.patient_search.clear()
     assert panel.model.rowCount() == N_IMAGES - DONE
@@ -187,7 +188,7 @@ def test_a_submit_updates_its_row_and_the_feed_does_not_echo_it(qtbot, big, rese
     with qtbot.waitSignal(workspace.imageShown, timeout=10_000):
         qtbot.keyClick(big.canvas, Qt.Key.Key_Return)
     assert panel.model.cached_row(image).status == "submitted" and workspace.current == image + 1
-    assert "301 submitted by me" in panel.count_label.text()
+    assert panel.count_label.text().startswith("Mine: 899 to do · 0 drafts · 301 submitted")
     try:
         assert feed.poll() == []  # this workstation's own submit (and its settlement): not news
         assert ChangeFeed(workspace.service.study, own=True).last_event_id > feed.last_event_id - 1

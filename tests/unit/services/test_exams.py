@@ -315,3 +315,63 @@ def test_agreement_on_the_treatment_decision_exam_by_exam(world: World) -> None:
     assert report.fleiss_items == 3 and report.fleiss_kappa is not None
     with pytest.raises(AccessDenied):
         exams.treatment_agreement(world.study, world.graders["A"])
+
+
+def test_the_worklist_carries_the_class_and_filters_the_eyes_that_need_attention(world: World) -> None:
+    from rop_desktop.services.grading import WorklistQuery
+
+    world.grade("A", "v1-od-pole.png", g("1", Zone.II, Plus.NORMAL))
+    world.grade("A", "v2-od-pole.png", g("2", Zone.II, Plus.PLUS))     # the right eye worsened: Type 1
+    world.grade("A", "v1-os-pole.png", g("1", Zone.III))
+    a = GradingService(world.study, world.graders["A"])
+    rows = {r.image_id: r for r in a.worklist()}
+    assert rows[world.images["v2-od-pole.png"]].treatment.klass is TreatmentClass.TREAT
+    assert rows[world.images["v2-od-temporal.png"]].treatment.klass is TreatmentClass.TREAT  # the eye's class
+    assert rows[world.images["v1-os-pole.png"]].treatment.klass is TreatmentClass.ROUTINE
+    page = a.worklist_page(WorklistQuery(attention=True))
+    assert {r.image_id for r in page.rows} == {world.images["v2-od-pole.png"], world.images["v2-od-temporal.png"]}
+    assert page.total == 2 and page.submitted == 1
+    todo = a.worklist_page(WorklistQuery(status="todo", attention=True))
+    assert [r.image_id for r in todo.rows] == [world.images["v2-od-temporal.png"]]
+    assert a.worklist_position(WorklistQuery(attention=True), world.images["v2-od-temporal.png"]) == 1
+    assert GradingService(world.study, world.graders["B"]).worklist_page(WorklistQuery(attention=True)).total == 0
+    # B sees their own classes only: nothing graded, no class
+    assert all(r.treatment is None for r in GradingService(world.study, world.graders["B"]).worklist())
+
+
+def test_the_reference_exports_carry_the_eye_its_class_and_the_landmarks(world: World, tmp_path: Path) -> None:
+    from rop_desktop.domain.votes import VoteSettings
+    from rop_desktop.services.export import export_reference_csv, export_snapshot
+    from rop_desktop.services.reference import set_vote_settings
+    from training.snapshot import Snapshot
+
+    set_vote_settings(world.study, world.admin, VoteSettings(quorum=2))
+    pole = world.images["v1-od-pole.png"]
+    LandmarkService(world.study, world.graders["A"]).save_landmarks(pole, Landmarks(disc=(130, 80), fovea=(110, 80)))
+    for who in "AB":
+        world.grade(who, "v1-od-pole.png", g("3", Zone.I, Plus.NORMAL))   # zone I stage 3: Type 1 whatever plus
+    export_reference_csv(world.study, world.judge, tmp_path / "reference.csv")
+    row = next(csv.DictReader((tmp_path / "reference.csv").open(encoding="utf-8")))
+    assert (row["treatment_class"], row["etrop"], row["eye_stage"], row["eye_zone"]) == (
+        "treatment-warranted", "Type 1", "3", "I")
+    assert row["eye_basis"] == "reference standard (images)"
+    assert (row["disc_x"], row["disc_y"], row["fovea_x"], row["disc_radius"]) == ("130.0", "80.0", "110.0", "")
+    export_snapshot(world.study, world.judge, tmp_path / "snap")
+    [record] = Snapshot.load(tmp_path / "snap").records
+    assert record.landmarks == {"disc": [129.5, 79.5], "disc_radius": None, "fovea": [109.5, 79.5]}
+    assert record.exam is not None and record.exam["treatment_class"] == "treatment-warranted"
+    assert record.exam["key"] == "P0001-OD-2026-03-01" and record.exam["grade"]["zone"] == "I"
+
+
+def test_the_report_section_counts_the_reference_classes(world: World) -> None:
+    from rop_desktop.domain.votes import VoteSettings
+    from rop_desktop.services.reference import set_vote_settings
+
+    set_vote_settings(world.study, world.admin, VoteSettings(quorum=2))
+    for who in "AB":
+        world.grade(who, "v1-od-pole.png", g("3", Zone.I, Plus.NORMAL))
+        world.grade(who, "v1-os-pole.png", g("0", Zone.III))
+    section = exams.treatment_report_section(world.study, world.judge)
+    assert section.title == "Treatment classes (ETROP)"
+    assert "2 eyes at a visit have a reference" in section.html
+    assert "Agreement on the treatment decision" in section.html

@@ -7,8 +7,12 @@ with the same list computed in Python from the rows. NULLs (no eye, no exam date
 score) sort where the database's indexes keep them (first on SQLite, last on PostgreSQL).
 
 Then the SQL statements of next-to-do, a worklist page, an image put on screen, the queue's first
-pages, a submit (and its settlement) and "most uncertain next" are counted with an SQLAlchemy
-event at two study sizes: the same number at 60 and at 600 images.
+pages and counts, a submit (and its settlement) and "most uncertain next" are counted with an
+SQLAlchemy event at two study sizes: the same number at 60 and at 600 images; and the database's
+own plan of the queue's statements shows them reading the partial index of the open images only.
+Last, the stored queue status of every image is checked against its votes and references through
+every change that moves it: a submit, an amendment, a decision, new vote rules and a recompute,
+and an import of grades.
 """
 
 from __future__ import annotations
@@ -26,14 +30,18 @@ from sqlalchemy import event, insert, select
 from rop_desktop.domain.grades import GradeValues
 from rop_desktop.domain.labels import Quality, Role, RopPresence, Stage
 from rop_desktop.domain.votes import VoteSettings, settle_votes
+from rop_desktop.services.annotation_io import import_annotations
 from rop_desktop.services.grading import GradingService, WorklistQuery
 from rop_desktop.services.policy import Actor
 from rop_desktop.services.predictions import PredictionService
-from rop_desktop.services.reference import VOTE_SETTINGS_KEY, ReferenceService, get_vote_settings, settle_images
+from rop_desktop.services.reference import (VOTE_SETTINGS_KEY, ReferenceService, get_vote_settings, set_vote_settings,
+                                            settle_images)
 from rop_desktop.services.reference import submitted_votes as reference_votes
 from rop_desktop.store import Study, repo
 from rop_desktop.store.models import Exam, Grade, Image, ModelVersion, Patient, Prediction, Reference
 from rop_desktop.store.types import utcnow
+
+from .conftest import HandStudy, grade
 
 SORTS = ("order", "patient", "eye", "exam_date", "camera", "file", "status")
 STAGES = ("0", "0", "0", "1", "2", "3")
@@ -362,6 +370,7 @@ def _statements_per_click(b: Bulk) -> dict[str, int]:
             "image on screen": counter.of(lambda: a.show(middle)),
             "adjudication queue, first page": counter.of(lambda: judge.queue(limit=50)),
             "too few votes, first page": counter.of(lambda: judge.insufficient(limit=50)),
+            "queue counts": counter.of(judge.queue_counts),
             "submit (and its settlement)": counter.of(
                 lambda: a.submit(middle, GradeValues(rop=RopPresence.NO, stage=Stage.S0, quality=Quality.GRADABLE))),
             "most uncertain next": counter.of(lambda: predictions.most_uncertain_first(a, limit=1)),
@@ -380,3 +389,107 @@ def test_each_click_sends_the_same_statements_at_60_and_at_600_images(tmp_path: 
         large.study.close()
     assert few == many
     assert max(many.values()) <= 20, many  # a policy check, a few reads, at most a write
+
+
+# ---------------------------------------------------------------------------- the queue reads the open images only
+def _statements_of(study: Study, call: Callable[[], Any]) -> list[tuple[str, Any]]:
+    """The SQL text and parameters of every statement ``call`` sends."""
+    seen: list[tuple[str, Any]] = []
+
+    def keep(_conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any, _many: bool) -> None:
+        seen.append((statement, parameters))
+
+    event.listen(study.engine, "before_cursor_execute", keep)
+    try:
+        call()
+    finally:
+        event.remove(study.engine, "before_cursor_execute", keep)
+    return seen
+
+
+def _plan(study: Study, statement: str, parameters: Any) -> str:
+    """The database's plan of a statement. PostgreSQL would scan a 600-row table whatever its
+    indexes, so it is asked for the plan it has without sequential scans: whether the index serves."""
+    with study.engine.connect() as conn:
+        if study.backend == "sqlite":
+            return "\n".join(str(row[-1]) for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement,
+                                                                          parameters))
+        conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
+        return "\n".join(str(row[0]) for row in conn.exec_driver_sql("EXPLAIN " + statement, parameters))
+
+
+def test_the_queue_and_its_counts_read_the_index_of_the_open_images_only(bulk: Bulk) -> None:
+    judge = ReferenceService(bulk.study, bulk.judge)
+    for call in (lambda: judge.queue(limit=50), lambda: judge.insufficient(limit=50), judge.queue_counts):
+        mine = [(sql, params) for sql, params in _statements_of(bulk.study, call) if "queue_status" in sql]
+        assert mine
+        for sql, params in mine:
+            plan = _plan(bulk.study, sql, params)
+            assert "ix_images_queue_status_id" in plan, (sql, plan)
+            assert "TEMP B-TREE" not in plan, plan  # SQLite: read in id order, no sort
+
+
+# ---------------------------------------------------------------------------- the stored status stays right
+def _stored_status(study: Study) -> dict[int, str | None]:
+    with study.session() as session:
+        return {int(i): status for i, status in session.execute(select(Image.id, Image.queue_status))}
+
+
+def _status_by_the_votes(study: Study) -> dict[int, str | None]:
+    """What each image's queue status must be: None under a reference; else what its submitted
+    votes say under the study's rules ("settled" here means a missing reference: a failure)."""
+    settings = get_vote_settings(study)
+    with study.session() as session:
+        decided = set(session.scalars(select(Reference.image_id)))
+        hospital = {int(i): h for i, h in session.execute(select(Image.id, Image.hospital_diagnosis))}
+        votes = reference_votes(session)
+    out: dict[int, str | None] = {}
+    for image_id, diagnosis in hospital.items():
+        mine = {name: values for name, (_, values) in votes.get(image_id, {}).items()}
+        tie = diagnosis if settings.tie_rule == "hospital" else None
+        out[image_id] = None if image_id in decided else settle_votes(mine, settings, tie).status
+    return out
+
+
+def test_the_queue_status_follows_every_change_of_the_votes_and_decisions(hand: HandStudy, tmp_path: Path) -> None:
+    study, i = hand.study, hand.images
+    judge = ReferenceService(study, hand.adjudicator)
+
+    def status(image: int) -> str | None:
+        stored = _stored_status(study)
+        assert stored == _status_by_the_votes(study)
+        counts = judge.queue_counts()
+        assert (counts.to_decide, counts.too_few) == (list(stored.values()).count("needs_adjudication"),
+                                                      list(stored.values()).count("insufficient"))
+        assert [q.image_id for q in judge.queue(limit=None)] == sorted(
+            k for k, v in stored.items() if v == "needs_adjudication")
+        return stored[image]
+
+    assert status(i[0]) == "insufficient" and set(_stored_status(study).values()) == {"insufficient"}  # new images
+    set_vote_settings(study, hand.admin, VoteSettings(quorum=2))
+    hand.submit("A", i[0], grade("no"))
+    assert status(i[0]) == "insufficient"  # one vote of two
+    hand.submit("B", i[0], grade("no"))
+    assert status(i[0]) is None  # the votes agree: settled
+    GradingService(study, hand.graders["B"]).save_draft(i[0], grade("yes", "2"))  # an amendment splits them
+    assert status(i[0]) == "needs_adjudication"
+    judge.case(i[0])
+    judge.adjudicate(i[0], grade("yes", "2"))
+    assert status(i[0]) is None  # decided
+    hand.submit("C", i[0], grade("no"))
+    assert status(i[0]) is None  # a later vote never reopens a decision
+    hand.submit("A", i[1], grade("no"))
+    hand.submit("B", i[1], grade("yes", "1"))
+    assert status(i[1]) == "needs_adjudication"
+    set_vote_settings(study, hand.admin, VoteSettings(quorum=3))
+    for _step in judge.recompute_steps():  # new rules, then "Recompute votes"
+        pass
+    assert status(i[1]) == "insufficient"
+    file = tmp_path / "theirs.csv"
+    file.write_text("image,rop,stage,quality\n" + "".join(
+        f"{hand.name_of(k)},{rop},{stage},gradable\n" for k, rop, stage in ((i[1], "yes", "3"), (i[2], "no", "0"))),
+        encoding="utf-8")
+    summary = import_annotations(study, hand.admin, "grades_csv", file)  # a third vote, from another tool
+    assert summary.images == [i[1], i[2]]
+    # quorum reached on i[1], three stages (0, 1, 3): the adjudicator's; i[2] has one vote of three
+    assert status(i[1]) == "needs_adjudication" and status(i[2]) == "insufficient"

@@ -70,3 +70,29 @@ def test_another_graders_eye_grade_is_read_only_after_the_readers_own_eye_grade_
     assert _rows(b, "SELECT * FROM exam_grades WHERE grader_id = :a", a=a_id) == []
     with shared.study.engine.begin() as conn:  # the owner still sees everything
         assert conn.execute(text("SELECT count(*) FROM exam_grades")).scalar_one() == 3
+
+
+def test_the_eye_level_reference_is_written_by_a_confirm_that_may_see_it_and_never_over_a_decision(
+        shared: Shared) -> None:
+    from rop_desktop.domain.votes import VoteSettings
+    from rop_desktop.services.exam_reference import ExamReferenceService
+    from rop_desktop.services.exams import set_vote_level
+    from rop_desktop.services.reference import set_vote_settings
+
+    _one_eye(shared)
+    judge_study, judge = shared.as_account("Dr. Judge"), shared.actors["Dr. Judge"]
+    set_vote_settings(shared.study, shared.admin, VoteSettings(quorum=2))
+    set_vote_level(shared.study, shared.admin, "eye")
+    key = ExamService(shared.as_account("Dr. A"), shared.actors["Dr. A"]).state(shared.images[0]).info.key
+    for name in ("Dr. A", "Dr. B"):
+        grading = shared.grading(name, shared.as_account(name))
+        for image in shared.images:
+            grading.submit(image, NO)
+        ExamService(shared.as_account(name), shared.actors[name]).submit(key, EYE)
+    b = shared.psql("Dr. B")
+    assert [r[0] for r in _rows(b, "SELECT method FROM exam_references")] == ["unanimous"]  # B's confirm settled it
+    ExamReferenceService(judge_study, judge).adjudicate(key.exam_id, key.eye, NO, expected_version=1)
+    assert _rowcount(b, "UPDATE exam_references SET stage = '3'") == 0   # a decision: never a grader's to change
+    assert _rowcount(b, "DELETE FROM exam_references") == 0
+    c = shared.psql("Dr. C")
+    assert _rows(c, "SELECT * FROM exam_references") == []                 # C graded nothing: blinded

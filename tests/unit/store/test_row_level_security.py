@@ -346,6 +346,28 @@ def test_an_adjudicator_and_an_admin_work_through_their_own_roles(shared: Shared
     assert shared.owner("SELECT method FROM reference_standard WHERE image_id = :i", i=image) == [("adjudicated",)]
 
 
+def test_a_graders_role_moves_an_image_in_the_queue_only_where_its_own_submit_settles_it(shared: Shared) -> None:
+    """``images.queue_status`` (0008): a grader's role may write that one column, and only of an
+    image it submitted and may see the other votes of — what the settling after its submit does."""
+    image, other = shared.images[0], shared.images[1]
+    b = shared.psql("Dr. B")
+    assert "permission denied" in _refused(b, "UPDATE images SET original_name = 'x' WHERE id = :i", i=image)
+    assert _rowcount(b, "UPDATE images SET queue_status = NULL WHERE id = :i", i=image) == 0  # not B's vote
+    reference.set_vote_settings(shared.study, shared.admin, VoteSettings(quorum=2))
+    shared.grading("Dr. A").submit(image, NO)
+    shared.grading("Dr. B", shared.as_account("Dr. B")).submit(image, YES1)  # the votes split, through B's role
+    assert shared.owner("SELECT queue_status FROM images WHERE id = :i", i=image) == [("needs_adjudication",)]
+    # a study that never reveals: B's workstation cannot see the other votes, so its submit leaves
+    # the image where it is (it would have put it under "too few votes")
+    accounts.set_study_setting(shared.study, shared.admin, policy.REVEAL_SETTING, False)
+    shared.grading("Dr. A").submit(other, NO)
+    shared.grading("Dr. C").submit(other, YES1)
+    yes2 = GradeValues(rop=RopPresence.YES, stage=Stage.S2, quality=Quality.GRADABLE)
+    shared.grading("Dr. B", shared.as_account("Dr. B")).submit(other, yes2)
+    assert shared.owner("SELECT queue_status FROM images WHERE id = :i", i=other) == [("needs_adjudication",)]
+    assert _rowcount(b, "UPDATE images SET queue_status = NULL WHERE id = :i", i=other) == 0
+
+
 # ---------------------------------------------------------------------------- no way up
 def test_a_graders_role_cannot_raise_itself_unblind_the_study_or_read_secrets(shared: Shared) -> None:
     b, me = shared.psql("Dr. B"), shared.actors["Dr. B"].id
