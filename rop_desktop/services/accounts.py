@@ -28,11 +28,12 @@ is constant-time (``hmac.compare_digest``).
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import hmac
 import os
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
@@ -43,8 +44,7 @@ from rop_desktop.domain.labels import Role
 from rop_desktop.store import Study, repo
 from rop_desktop.store.models import Grader
 
-from .grading import GraderInfo
-from .policy import AccessDenied, Action, Actor, check, guarded, open_operation
+from .policy import AccessDenied, Action, Actor, guarded, open_operation
 
 #: Parameters of new password hashes (OWASP: N=2^14, r=8, p=5 ≈ N=2^17, r=8, p=1 in cost).
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2 ** 14, 8, 5
@@ -79,6 +79,15 @@ PermissionDenied = AccessDenied
 
 class AuthenticationError(AccountError):
     """Unknown name, inactive account or wrong password (one message for all three), or locked."""
+
+
+@dataclass(frozen=True)
+class GraderInfo:
+    """An account as the sign-in list and the grading service name it: id, name, role."""
+
+    id: int
+    name: str
+    role: Role
 
 
 @dataclass(frozen=True)
@@ -289,14 +298,14 @@ def sign_in(study: Study, name: str, password: str | None, *, now: datetime | No
     locked for :data:`FIRST_LOCK`, doubling per further failure up to :data:`LONGEST_LOCK`; a
     sign-in while locked is refused without looking at the password.
     """
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     with study.session() as session:
         grader = session.scalar(select(Grader).where(Grader.name == (name or "").strip()))
         if grader is None or not grader.active:
             raise AuthenticationError(_SIGN_IN_FAILED)
         locked = grader.locked_until
         if locked is not None and locked.tzinfo is None:
-            locked = locked.replace(tzinfo=timezone.utc)
+            locked = locked.replace(tzinfo=UTC)
         if locked is not None and locked > now:
             seconds = int((locked - now).total_seconds()) + 1
             raise AuthenticationError(f"Too many wrong passwords for {grader.name}: try again in {seconds} s, "
@@ -306,13 +315,11 @@ def sign_in(study: Study, name: str, password: str | None, *, now: datetime | No
         ok = not password and actor.role is Role.GRADER and not grader_password_required(study)
     else:
         ok = bool(password) and verify_password(stored, password or "")
-    try:
+    # a shared study's workstation connected as another account's database role may not write
+    # this account's counters (row-level security); the server's own login check of the account's
+    # role (services.db_roles) still stands between a guess and the data
+    with contextlib.suppress(StaleDataError, DBAPIError):
         _count(study, actor.id, ok, now)
-    except (StaleDataError, DBAPIError):
-        # a shared study's workstation connected as another account's database role may not
-        # write this account's counters (row-level security); the server's own login check of the
-        # account's role (services.db_roles) still stands between a guess and the data
-        pass
     if not ok:
         raise AuthenticationError(_SIGN_IN_FAILED)
     return actor

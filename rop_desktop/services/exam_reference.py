@@ -54,6 +54,7 @@ from rop_desktop.store.models import Exam, ExamGrade, ExamReference, Grade, Grad
 from rop_desktop.store.types import utcnow
 
 from .policy import BLINDED_SETTING, REVEAL_SETTING, Action, Actor, current, guarded, open_operation
+from .vote_settings import vote_settings_in
 
 VOTE_LEVEL_KEY = "votes.level"
 VOTE_LEVELS = ("image", "eye")
@@ -156,7 +157,6 @@ def level_in(session: Session) -> str:
 
 
 def _settings_in(session: Session) -> VoteSettings:
-    from .reference import vote_settings_in  # the one place the vote settings are read
 
     return vote_settings_in(session)
 

@@ -54,7 +54,7 @@ from .accounts import set_study_setting
 from .exam_reference import (VOTE_LEVEL_KEY, VOTE_LEVELS, exam_references_in, may_settle, settle_exams,
                              settle_exams_in)
 from .agreement import FieldAgreement, PairAgreement
-from .grading import shape_of
+from .outline_rows import shape_of
 from .importer import thumbnail_file
 from .landmarks import landmarks_of
 from .policy import BLINDED_SETTING, REVEAL_SETTING, AccessDenied, Action, Actor, allowed, current, guarded

@@ -46,14 +46,19 @@ from rop_desktop.store.models import Image
 from training.formats.masks import to_snapshot_polygons
 from training.snapshot import TASKS, Snapshot, SnapshotError, SnapshotRecord, SnapshotWriter
 
+from .exams import ReferenceEye, reference_eyes
 from .export_images import clean_image
-from .grading import shape_of
+from .outline_rows import shape_of
 from .policy import Action, Actor, guarded
 from .reference import commonest_kind, geometry_choice, submitted_votes, voter_shapes
 
+#: The eye at that visit (eye-level exams) and the reference landmarks, after the image's own columns.
+EXAM_CSV_COLUMNS: tuple[str, ...] = (
+    "eye_stage", "eye_zone", "eye_plus", "eye_arop", "eye_extent_clock_hours", "eye_basis", "treatment_class",
+    "etrop", "disc_x", "disc_y", "disc_radius", "fovea_x", "fovea_y")
 REFERENCE_CSV_COLUMNS: tuple[str, ...] = (
     "image", "sha256", "patient", "eye", "exam_date", "camera", *(f for f in GRADE_FIELDS if f != "comment"),
-    "method", "decided_by", "decided_at")
+    "method", "decided_by", "decided_at", *EXAM_CSV_COLUMNS)
 #: App shapes (pixel corners) → snapshot polygons (pixel centres).
 PIXEL_CENTRE_SHIFT = -0.5
 
@@ -76,11 +81,12 @@ def export_reference_csv(study: Study, actor: Actor, path: str | Path) -> Path:
         rows = []
         names = {g.id: g.name for g in repo.list_graders(session, active_only=False)}
         refs = {r.image_id: r for r in repo.list_references(session)}
+        eyes = reference_eyes(session)
         for image in repo.list_images(session, image_ids=list(refs)):
             ref = refs[image.id]
             rows.append({**_identity(image), **_without_comment(ref.values.as_dict()), "method": ref.method,
                          "decided_by": names.get(ref.decided_by, "") if ref.decided_by is not None else "",
-                         "decided_at": ref.decided_at.isoformat()})
+                         "decided_at": ref.decided_at.isoformat(), **_eye_columns(eyes.get(image.id))})
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("w", newline="", encoding="utf-8") as handle:
@@ -113,6 +119,8 @@ def export_snapshot(study: Study, actor: Actor, folder: str | Path, *, task_filt
         ids = [i.id for i in images]
         votes = submitted_votes(session, ids)
         voters = voter_shapes(session, ids)
+        eyes = reference_eyes(session)
+        extras = {i.id: _eye_fields(eyes.get(i.id), i) for i in images}
         entries = []
         for image in images:
             ref = refs[image.id]
@@ -125,7 +133,8 @@ def export_snapshot(study: Study, actor: Actor, folder: str | Path, *, task_filt
                             {name: v for name, (_, v) in votes.get(image.id, {}).items()}))
     scratch = _scratch_beside(Path(folder))
     try:
-        records = [_record(*entry) for entry in entries]
+        records = [(record.replace(**extras[image.id]), image, mask)
+                   for record, image, mask in (_record(*entry) for entry in entries)]
         if task_filter is not None:
             usable = Snapshot(root=Path(folder), records=tuple(r for r, *_ in records)).for_task(task_filter)
             keep = {r.id for r in usable}
@@ -216,6 +225,41 @@ def _scratch_beside(folder: Path) -> Path:
         return Path(tempfile.mkdtemp(prefix=".rop-snapshot-", dir=folder.parent))
     except OSError:
         return Path(tempfile.mkdtemp(prefix="rop-snapshot-"))
+
+
+def _eye_columns(eye: ReferenceEye | None) -> dict[str, Any]:
+    """The reference CSV's :data:`EXAM_CSV_COLUMNS` of one image (empty where nothing is known)."""
+    out: dict[str, Any] = dict.fromkeys(EXAM_CSV_COLUMNS)
+    if eye is None:
+        return out
+    if eye.values is not None and eye.classification is not None:
+        values = eye.values.as_dict()
+        out.update(eye_stage=values["stage"], eye_zone=values["zone"], eye_plus=values["plus"],
+                   eye_arop=values["arop"], eye_extent_clock_hours=values["extent_clock_hours"], eye_basis=eye.basis,
+                   treatment_class=eye.classification.klass.value, etrop=eye.classification.etrop)
+    lm = eye.landmarks
+    if lm is not None:
+        out.update(disc_x=lm.disc[0] if lm.disc else None, disc_y=lm.disc[1] if lm.disc else None,
+                   disc_radius=lm.disc_radius, fovea_x=lm.fovea[0] if lm.fovea else None,
+                   fovea_y=lm.fovea[1] if lm.fovea else None)
+    return out
+
+
+def _eye_fields(eye: ReferenceEye | None, image: Image) -> dict[str, Any]:
+    """The snapshot record's ``landmarks`` (pixel centres, as the polygons) and ``exam`` fields."""
+    if eye is None:
+        return {}
+    out: dict[str, Any] = {}
+    lm = eye.landmarks
+    if lm is not None:
+        def centre(p: tuple[float, float] | None) -> list[float] | None:
+            return None if p is None else [p[0] + PIXEL_CENTRE_SHIFT, p[1] + PIXEL_CENTRE_SHIFT]
+
+        out["landmarks"] = {"disc": centre(lm.disc), "disc_radius": lm.disc_radius, "fovea": centre(lm.fovea)}
+    exam = eye.exam_dict(image.exam.patient.code, image.exam.exam_date)
+    if exam is not None:
+        out["exam"] = exam
+    return out
 
 
 def _without_comment(values: dict[str, Any]) -> dict[str, Any]:

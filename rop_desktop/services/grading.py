@@ -32,7 +32,9 @@ from rop_desktop.store.models import Annotation, Exam, Grade, Grader, Image, Pat
 from rop_desktop.store.repo import worklist as lists
 from rop_desktop.store.repo.worklist import GraderTotals
 
+from .accounts import GraderInfo
 from .importer import thumbnail_file
+from .outline_rows import geometry_of, shape_of
 from .policy import (ASSIST_SETTING, BLINDED_SETTING, REVEAL_SETTING, AccessDenied, Action, Actor, allowed, current,
                      guarded, open_operation)
 
@@ -67,13 +69,6 @@ class ShapeConflict(GradingError):
 
 #: Another grader's work was asked for before this grader submitted the image: the policy's refusal.
 BlindingError = AccessDenied
-
-
-@dataclass(frozen=True)
-class GraderInfo:
-    id: int
-    name: str
-    role: Role
 
 
 @dataclass(frozen=True)
@@ -184,19 +179,6 @@ def _mine(grade: Grade | None) -> MyGrade:
     if grade is None:
         return MyGrade(GradeValues(), False, None, None, False, 0)
     return MyGrade(grade.values, grade.submitted, grade.submitted_at, grade.updated_at, True, grade.version_id)
-
-
-def _geometry(shape: Shape) -> list[Any]:
-    return [[[x, y] for x, y in shape.points]] + [[[x, y] for x, y in ring] for ring in shape.holes]
-
-
-def shape_of(annotation: Annotation) -> Shape:
-    """The stored annotation as a domain Shape (first polygon of a multipolygon geometry)."""
-    rings = annotation.geometry
-    if rings and rings[0] and isinstance(rings[0][0][0], list):  # list of polygons
-        rings = rings[0]
-    return Shape(id=annotation.uid, points=rings[0], holes=tuple(rings[1:]), lesion_type=annotation.lesion_type,
-                 stage=annotation.stage, source=annotation.source)
 
 
 class GradingService:
@@ -469,7 +451,7 @@ class GradingService:
         with self.study.session() as session:
             row = repo.annotation_by_uid(session, shape.id)
             if row is None:
-                row = repo.add_annotation(session, image_id, self.grader.id, _geometry(shape), shape.lesion_type,
+                row = repo.add_annotation(session, image_id, self.grader.id, geometry_of(shape), shape.lesion_type,
                                           stage=shape.stage, source=shape.source, uid=shape.id)
                 repo.add_audit(session, "annotation", row.id, "create", grader=self.grader.id,
                                after=shape.to_dict())
@@ -479,7 +461,7 @@ class GradingService:
                 raise GradingError("this polygon belongs to another grader or image")
             self._check_shape(row)
             before = shape_of(row).to_dict() if not row.deleted else None
-            row.geometry = _geometry(shape)
+            row.geometry = geometry_of(shape)
             row.lesion_type = shape.lesion_type
             row.stage = shape.stage
             row.source = shape.source

@@ -25,6 +25,7 @@ from rop_desktop.domain.zones import FieldOfView, Landmarks, ZoneSuggestion, sug
 from rop_desktop.store import Study, repo
 from rop_desktop.store.models import Grade, Grader, Image, Landmark
 
+from .outline_rows import shape_of
 from .policy import Action, Actor, current, guarded
 
 
@@ -79,8 +80,6 @@ def _row(session: Session, image_id: int, grader_id: int) -> Landmark | None:
 
 
 def _outlines(session: Session, image_id: int, grader_id: int) -> list[tuple[tuple[float, float], ...]]:
-    from .grading import shape_of  # grading's own helper: stored geometry → Shape
-
     return [tuple(shape_of(a).points) for a in repo.annotations_for(session, image_id, grader_id)]
 
 

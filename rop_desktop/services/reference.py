@@ -59,10 +59,10 @@ from rop_desktop.store.models import Annotation, Grade, Grader, Image, Reference
 from rop_desktop.store.repo import queue as queues
 
 from .accounts import set_study_setting
-from .grading import shape_of
+from .outline_rows import shape_of
+from .vote_settings import VOTE_SETTINGS_KEY, vote_settings_in
 from .policy import Action, Actor, current, guarded, open_operation
 
-VOTE_SETTINGS_KEY = "votes.settings"
 #: Methods written by the votes; any other method (adjudicated, imported) is a human decision.
 VOTE_METHODS: frozenset[str] = frozenset(METHODS)
 #: Grade fields compared to tell whether the votes under an adjudicated image changed.
@@ -614,12 +614,6 @@ class ReferenceService:
 
 
 # ---------------------------------------------------------------------------- helpers
-def vote_settings_in(session: Session) -> VoteSettings:
-    """The vote settings read inside an open session."""
-    stored = repo.get_setting(session, VOTE_SETTINGS_KEY)
-    return VoteSettings() if stored is None else VoteSettings.from_dict(stored)
-
-
 def shapes_of(geometry: Polygon | MultiPolygon, contributing: Sequence[Shape]) -> list[Shape]:
     """Consensus geometry as Shapes; lesion type and stage are the commonest among ``contributing``."""
     parts = [] if geometry.is_empty else list(getattr(geometry, "geoms", [geometry]))

@@ -55,7 +55,7 @@ from training.formats.via import ViaImage, ViaProject, ViaRegion, default_settin
 
 from ..export import PIXEL_CENTRE_SHIFT
 from ..export_images import clean_image
-from ..grading import shape_of
+from ..outline_rows import shape_of
 from ..identity import Scrubber
 from ..policy import Action, Actor, allowed, check, guarded
 from ..reference import commonest_kind, geometry_choice, voter_shapes

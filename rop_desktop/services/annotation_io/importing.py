@@ -48,7 +48,7 @@ from rop_desktop.store import Study, repo
 from training.formats.errors import FormatError, Problem
 from training.formats.masks import clean_polygons
 
-from ..grading import shape_of
+from ..outline_rows import shape_of
 from ..identity import original_file_names
 from ..importer import run_import
 from ..policy import Action, Actor, guarded

@@ -9,9 +9,9 @@ to that image, the polygon tool continues the outline where it stopped, and the 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
-from PySide6.QtCore import QObject
+from PySide6.QtCore import QObject, SignalInstance
 
 from rop_desktop.domain.shapes import Point
 from rop_desktop.services.grading import GradingError
@@ -24,17 +24,33 @@ from rop_desktop.services.outline_drafts import (
 from rop_desktop.services.policy import AccessDenied
 
 if TYPE_CHECKING:
-    from .workspace import WorkspaceController
+    from rop_desktop.services.grading import GradingService
+    from rop_desktop.ui.main_window import MainWindow
+
+    from .connection import PendingEdits
 
 RESTORED_MESSAGE = ("The outline you had not closed when the app stopped is back ({n} vertices): click the "
                     "first vertex or press Enter to close it, Esc to drop it.")
 
 
+class DraftHost(Protocol):
+    """What the keeper uses of the workspace controller (typed here, so the two modules do not
+    import each other)."""
+
+    window: MainWindow
+    service: GradingService
+    imageShown: SignalInstance
+    shown: int | None
+    edits: PendingEdits
+
+    def open_image(self, image_id: int) -> None: ...
+
+
 class OutlineDraftKeeper(QObject):
     """Writes the canvas's unclosed polygon through the service and offers it back on reopening."""
 
-    def __init__(self, workspace: WorkspaceController) -> None:
-        super().__init__(workspace)
+    def __init__(self, workspace: DraftHost) -> None:
+        super().__init__(workspace if isinstance(workspace, QObject) else None)
         self.workspace = workspace
         self.window = workspace.window
         service = workspace.service

@@ -16,7 +16,7 @@ import pytest
 
 from rop_desktop.domain.labels import LesionType, Role, Stage
 from rop_desktop.services.annotation_io import import_annotations
-from rop_desktop.services.grading import shape_of
+from rop_desktop.services.outline_rows import shape_of
 from rop_desktop.services.reference import ReferenceService
 from rop_desktop.store import repo
 

@@ -388,7 +388,9 @@ def test_each_click_sends_the_same_statements_at_60_and_at_600_images(tmp_path: 
         small.study.close()
         large.study.close()
     assert few == many
-    assert max(many.values()) <= 20, many  # a policy check, a few reads, at most a write
+    # a policy check, a few reads, at most a write; the worklist refresh is the largest (page, counts,
+    # the position of the image on screen, the page's treatment classes and the grader's study totals)
+    assert max(many.values()) <= 25, many
 
 
 # ---------------------------------------------------------------------------- the queue reads the open images only
