@@ -245,6 +245,16 @@ def bench_binary(args: argparse.Namespace) -> None:
           f"| {config.architecture} ({config.preset}, {m.get('n')} test images) | {(time.monotonic() - started) / 60:.1f} "
           f"| {last.threshold:.3f} | {m['n']} | {_ci(m, 'sensitivity')} | {_ci(m, 'specificity')} | {_ci(m, 'auroc')} "
           f"| {'met' if met else 'missed'} (sens >= 0.95 at spec >= 0.90) |")
+    from training.bundle import read_card
+
+    choice = read_card(last.bundle_dir).metrics.get("threshold_choice") or {}
+    if choice:
+        def num(key: str) -> float:
+            return float("nan") if choice.get(key) is None else float(choice[key])
+
+        print(f"\noperating threshold {num('threshold'):.3f}: {choice['description']} (empirical "
+              f"{num('empirical_threshold'):.3f}, tolerance bound {num('tolerance_threshold'):.3f}; validation "
+              f"sensitivity {num('val_sensitivity'):.3f}, specificity {num('val_specificity'):.3f})")
 
 
 def bench_stages(args: argparse.Namespace) -> None:

@@ -41,6 +41,9 @@ class TrainConfig:
     oversample_stage1: int = 1  # paper B: x5 by edge crop 0-5 % and zoom 100-110 %
     mask_channel: str = "true"  # hybrid input's mask at training time: "true" (reference masks) | "none"
     target_sensitivity: float = 0.95  # binary operating threshold chosen on validation data
+    threshold_rule: str = "tolerance"  # tolerance: binormal lower bound with a margin | empirical (training.metrics.operating_point)
+    threshold_confidence: float = 0.9  # tolerance rule: confidence that target_sensitivity of all ROP images lie above
+    threshold_min_specificity: float | None = 0.9  # tolerance rule: the margin never costs validation specificity below this
     split_ratios: tuple[float, float, float] = DEFAULT_SPLIT_RATIOS  # train, test, val (by patient)
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda | cuda:N
@@ -74,6 +77,8 @@ class TrainConfig:
             raise ValueError(f"max_minutes must be positive, got {self.max_minutes}")
         if not 0.0 <= self.min_lr_fraction <= 1.0 or not 0.0 < self.divergence_lr_factor < 1.0:
             raise ValueError("min_lr_fraction must be in [0, 1] and divergence_lr_factor in (0, 1)")
+        if self.threshold_rule not in ("tolerance", "empirical"):
+            raise ValueError(f"unknown threshold_rule {self.threshold_rule!r}; expected tolerance or empirical")
         if self.warmup_batches < 0 or self.divergence_retries < 0:
             raise ValueError("warmup_batches and divergence_retries must be 0 or more")
 

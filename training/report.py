@@ -185,7 +185,7 @@ def threshold_provenance(report: EvaluationReport, card: ModelCard | None) -> st
     source = (card.metrics.get("threshold_source") if card is not None else None)
     val_n = ((card.metrics.get("validation") or {}).get("n") if card is not None else None)
     if card is not None and card.threshold is not None and abs(float(card.threshold) - b.threshold) < 1e-12 and source:
-        origin = f"chosen on the {source}" if not val_n or str(val_n) in source else f"chosen on the {source} ({val_n} images)"
+        origin = source if source.startswith("default") else f"chosen on the {source}" if not val_n or str(val_n) in source else f"chosen on the {source} ({val_n} images)"
     elif card is not None and card.threshold is None:
         origin = "the default 0.5 (the model card records no threshold chosen on validation data)"
     else:

@@ -18,6 +18,7 @@ import logging
 import os
 import re
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -103,8 +104,25 @@ class KnownWeights:
     default: bool  #: torchvision's default version of the kind
 
 
+_REGISTERED: list[KnownWeights] = []
+
+
+def register_known_weights(entry: KnownWeights) -> Callable[[], None]:
+    """Trust one more checkpoint by its SHA-256 (``entry.sha256_prefix``, at least 8 hex digits):
+    a site's own pretrained file of a known ``kind``, or a tiny file in a test. It then counts for
+    :func:`known_weights`, :func:`import_weights` and :func:`find_pretrained` in this process only.
+    Returns a function that removes it again."""
+    if entry.kind not in PRETRAINED_KINDS:
+        raise PretrainedWeightsError(f"unknown kind {entry.kind!r}; known: {', '.join(PRETRAINED_KINDS)}")
+    if not re.fullmatch(r"[a-f0-9]{8,64}", entry.sha256_prefix):
+        raise PretrainedWeightsError("sha256_prefix must be 8 to 64 lower-case hex digits")
+    _REGISTERED.append(entry)
+    return lambda: _REGISTERED.remove(entry) if entry in _REGISTERED else None
+
+
 def known_weights() -> list[KnownWeights]:
-    """Every checkpoint of :data:`PRETRAINED_KINDS`, each kind's default version first."""
+    """Every checkpoint of :data:`PRETRAINED_KINDS`, each kind's default version first, then any
+    :func:`register_known_weights` added."""
     out = []
     for kind, (dataset, enum) in PRETRAINED_KINDS.items():
         members = [enum.DEFAULT] + [w for w in enum if w is not enum.DEFAULT]  # type: ignore[attr-defined]
@@ -113,7 +131,7 @@ def known_weights() -> list[KnownWeights]:
             found = HASH_IN_NAME.search(name)
             if found:
                 out.append(KnownWeights(name, kind, dataset, w.url, found.group(1), w is enum.DEFAULT))  # type: ignore[attr-defined]
-    return out
+    return out + list(_REGISTERED)
 
 
 def candidate_file_names(kind: str) -> list[str]:
@@ -151,6 +169,14 @@ class ImportedWeights:
     destination: Path
     models: list[str]
     already_present: bool
+
+    def describe(self) -> str:
+        """What was done, in words (the window's *Models → Import pretrained weights…*)."""
+        verb = "was already in place" if self.already_present else "is stored"
+        models = ", ".join(self.models) or "none of the registered models"
+        return (f"{self.known.file_name} ({self.known.dataset} {self.known.kind}): its SHA-256 matches the published "
+                f"{self.known.sha256_prefix}…; it {verb} at {self.destination}. Models that now start pretrained: "
+                f"{models}.")
 
 
 def import_weights(path: str | Path, folder: str | Path | None = None) -> ImportedWeights:

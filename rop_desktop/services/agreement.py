@@ -31,11 +31,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from sqlalchemy import select
 
 from rop_desktop.domain.labels import Plus, Quality, RopPresence, Stage, Zone
 from rop_desktop.store import Study, repo
-from training.metrics import (binary_report, cohen_kappa, error_reduction, fleiss_kappa, leave_one_out_performance,
-                              percent_agreement)
+from rop_desktop.store.models import Exam, Image
 
 from .policy import Action, Actor, current, guarded
 from .reference import submitted_votes
@@ -120,6 +120,8 @@ class ModelComparison:
     model_error_rate: float
     mean_error_reduction: float | None
     notes: list[str] = field(default_factory=list)
+    #: Patient-bootstrap 95 % intervals of sensitivity, specificity, accuracy, AUROC (None: undefined).
+    ci95: dict[str, tuple[float, float] | None] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -223,14 +225,19 @@ class AgreementService:
             by_method = dict(Counter(r.method for r in references))
             reference_rop = {r.image_id: _binary(r.rop.value if r.rop else None) for r in references
                              if r.quality is not Quality.UNGRADABLE}
+            patients = (dict(session.execute(select(Image.id, Exam.patient_id).join(Exam, Image.exam_id == Exam.id)).all())
+                        if model_predictions is not None else {})
         model = None
         if model_predictions is not None:
-            model = _model(model_predictions, threshold, reference_rop, image_ids, table["rop"])
+            model = _model(model_predictions, threshold, reference_rop, image_ids, table["rop"], patients)
         return AgreementReport(graders, len(image_ids), fields, loo, loo_ties, by_method, model)
 
 
 # ---------------------------------------------------------------------------- helpers
 def _field_agreement(name: str, labels: dict[str, list[str | None]]) -> FieldAgreement:
+    # training.metrics loads torch (~2 s): imported when a statistic is computed, not when the window opens
+    from training.metrics import cohen_kappa, fleiss_kappa, percent_agreement
+
     cats = CATEGORIES[name]
     ordinal = name in ORDINAL
     graders = list(labels)
@@ -262,6 +269,8 @@ def _binary(value: str | None) -> int | None:
 
 
 def _leave_one_out(rop: dict[str, list[str | None]], ties: str) -> list[GraderPerformance]:
+    from training.metrics import leave_one_out_performance  # loads torch: see _field_agreement
+
     labels = {g: [_binary(v) for v in values] for g, values in rop.items()}
 
     def reference(others: list[Any]) -> int | None:
@@ -280,7 +289,13 @@ def _leave_one_out(rop: dict[str, list[str | None]], ties: str) -> list[GraderPe
 
 
 def _model(predictions: Mapping[int, float], threshold: float, reference: dict[int, int | None],
-           image_ids: list[int], rop: dict[str, list[str | None]]) -> ModelComparison:
+           image_ids: list[int], rop: dict[str, list[str | None]],
+           patients: Mapping[int, int] | None = None) -> ModelComparison:
+    """The model against the reference at ``threshold``; intervals resample patients (``patients``:
+    image id → patient id; an image without one is its own group)."""
+    from training.metrics import binary_report, error_reduction  # loads torch: see _field_agreement
+    from training.metrics.bootstrap import binary_intervals
+
     notes = []
     scored = sorted(i for i, p in predictions.items() if reference.get(i) is not None)
     left = len(predictions) - len(scored)
@@ -298,8 +313,12 @@ def _model(predictions: Mapping[int, float], threshold: float, reference: dict[i
     y_model = [int(s >= threshold) for s in y_score]
     reduction = error_reduction(y_true, y_model, graders)  # type: ignore[arg-type]
     notes += list(reduction.notes)
+    groups = [(patients or {}).get(i, f"image {i}") for i in scored]
+    known = [t for t in y_true if t is not None]  # all of them: `scored` holds referenced images only
+    intervals = binary_intervals(known, y_score, threshold, groups).intervals
+    ci95 = {k: intervals.get(k) for k in ("sensitivity", "specificity", "accuracy", "auroc")}
     return ModelComparison(report.threshold, report.n, report.sensitivity, report.specificity, report.accuracy,
                            report.auroc, report.tp, report.fp, report.tn, report.fn,
                            {g: c.error_reduction for g, c in reduction.per_grader.items()},
                            {g: c.grader_error_rate for g, c in reduction.per_grader.items()},
-                           reduction.model_error_rate, reduction.mean_error_reduction, notes)
+                           reduction.model_error_rate, reduction.mean_error_reduction, notes, ci95)

@@ -14,12 +14,17 @@ import shutil
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rop_desktop.store import Study, repo
 from rop_desktop.store.models import ModelVersion
+
+from .model_figures import NO_THRESHOLD, threshold_label
 from .policy import Action, Actor, current, guarded
-from training.bundle import BundleError, ModelCard, load_bundle, read_card
+
+if TYPE_CHECKING:  # training.bundle loads torch (~2 s): imported where a bundle is read, not when the window opens
+    from training.bundle import ModelCard
+    from training.weights import ImportedWeights
 
 #: App-level tasks: the three things a model can do for a grader.
 APP_TASKS = ("binary", "stage", "segmentation")
@@ -44,6 +49,13 @@ class ModelVersionInfo:
     snapshot_hash: str | None
     bundle_dir: Path
     notes: list[str]
+    #: The card's threshold (binary: operating threshold; line: mask threshold) and where it was chosen.
+    threshold: float | None = None
+    threshold_source: str | None = None
+
+    def threshold_label(self) -> str:
+        """The threshold as every part of the app shows it (:func:`model_figures.threshold_label`)."""
+        return threshold_label(self.task, self.threshold, self.threshold_source)
 
 
 def app_task(card: ModelCard) -> str:
@@ -73,8 +85,14 @@ class ModelService:
 
     def _info(self, v: ModelVersion) -> ModelVersionInfo:
         card = v.card or {}
-        return ModelVersionInfo(v.id, v.name, v.task, v.architecture, v.active, v.created_at, dict(v.metrics or {}),
-                                v.snapshot_hash, self.study.model_path(v.bundle_path), list(card.get("notes", [])))
+        metrics = dict(v.metrics or {})
+        threshold, source = card.get("threshold"), metrics.get("threshold_source")
+        if not isinstance(threshold, (int, float)):
+            source = NO_THRESHOLD  # the predictor cuts at 0.5
+        return ModelVersionInfo(v.id, v.name, v.task, v.architecture, v.active, v.created_at, metrics,
+                                v.snapshot_hash, self.study.model_path(v.bundle_path), list(card.get("notes", [])),
+                                float(threshold) if isinstance(threshold, (int, float)) else None,
+                                source if isinstance(source, str) else None)
 
     @guarded(Action.MODELS_READ)
     def versions(self, task: str | None = None) -> list[ModelVersionInfo]:
@@ -91,6 +109,8 @@ class ModelService:
     def register(self, bundle_dir: str | Path, *, name: str | None = None, activate: bool = False,
                  validate: bool = True) -> ModelVersionInfo:
         """Copy a bundle into the study and register it (inactive unless ``activate``)."""
+        from training.bundle import BundleError, load_bundle, read_card
+
         source = Path(bundle_dir)
         try:
             card = read_card(source)
@@ -159,6 +179,19 @@ class ModelService:
             raise ModelServiceError(f"{target} is not empty")
         shutil.copytree(source, target, dirs_exist_ok=True)
         return target
+
+    @guarded(Action.MODELS_MANAGE)
+    def import_pretrained(self, path: str | Path) -> ImportedWeights:
+        """Pretrained weights fetched on another machine (``rop-train weights import FILE``, the same
+        logic): verified by their published SHA-256, stored in the torch cache where the model
+        factories look; ``.models`` / ``.describe()`` say which models now start pretrained. A file
+        that is no known checkpoint is refused (``ModelServiceError`` with the reason)."""
+        from training.weights import PretrainedWeightsError, import_weights
+
+        try:
+            return import_weights(path)
+        except PretrainedWeightsError as exc:
+            raise ModelServiceError(f"Not imported: {exc.reason}") from exc
 
     @guarded(Action.MODELS_MANAGE)
     def import_bundle(self, folder: str | Path, *, activate: bool = False) -> ModelVersionInfo:

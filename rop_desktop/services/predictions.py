@@ -25,22 +25,24 @@ import threading
 from collections.abc import Generator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from sqlalchemy import exists, select
 from sqlalchemy.exc import IntegrityError
 
 from rop_desktop.services.grading import GradingService, score_view
+from rop_desktop.services.model_figures import threshold_label
 from rop_desktop.services.models import ModelService, ModelVersionInfo
 from rop_desktop.store import Study, repo
 from rop_desktop.store.models import Grade, Image, Prediction
 from rop_desktop.store.repo import queue as queues
 from rop_desktop.store.repo.ml import payload_numbers, uncertainty_of
-from training.bundle import BundleError
 
 from .policy import Action, Actor, current, guarded
-from training.predictor import Predictor, PredictorError
+
+if TYPE_CHECKING:  # training.predictor loads torch (~2 s): imported when a model runs, not when the window opens
+    from training.predictor import Predictor
 
 #: Order in which tasks run: the line first (the hybrid stage model may need it).
 TASK_ORDER = ("segmentation", "binary", "stage")
@@ -75,6 +77,12 @@ class ModelOutput:
     summary_only: bool = False
     #: The share of the image the predicted line mask covers (line models).
     mask_area: float | None = None
+    #: Where the version's threshold was chosen (its card), for :meth:`threshold_label`.
+    threshold_source: str | None = None
+
+    def threshold_label(self) -> str:
+        """The threshold this output was cut at, labelled as everywhere in the app."""
+        return threshold_label(self.task, self.threshold, self.threshold_source)
 
     def numbers(self) -> dict[str, Any]:
         """The columns a prediction row keeps (``store.repo.PREDICTION_NUMBERS``)."""
@@ -126,6 +134,9 @@ class PredictionService:
 
     @guarded(Action.MODELS_READ)
     def predictor(self, version: ModelVersionInfo) -> Predictor:
+        from training.bundle import BundleError
+        from training.predictor import Predictor, PredictorError
+
         with self._lock:
             predictor = self._predictors.get(version.id)
             if predictor is None:
@@ -157,6 +168,7 @@ class PredictionService:
             payload, mask_file, area = dict(row.payload or {}), row.mask_file, row.mask_area
         if payload.get("summary"):  # a batch prediction's numbers: no maps
             return ModelOutput(version.id, version.name, version.task, version.architecture,
+                           threshold_source=version.threshold_source,
                                probability=payload.get("probability"), threshold=payload.get("threshold"),
                                positive=payload.get("positive"), class_probabilities=payload.get("class_probabilities"),
                                predicted_class=payload.get("predicted_class"), timings=payload.get("timings", {}),
@@ -170,6 +182,7 @@ class PredictionService:
                 arrays = {k: data[k] for k in data.files}
         saliency = arrays.get("saliency")
         return ModelOutput(version.id, version.name, version.task, version.architecture,
+                           threshold_source=version.threshold_source,
                            probability=payload.get("probability"), threshold=payload.get("threshold"),
                            positive=payload.get("positive"), class_probabilities=payload.get("class_probabilities"),
                            predicted_class=payload.get("predicted_class"), line_mask=arrays.get("line_mask"),
@@ -220,7 +233,7 @@ class PredictionService:
                 rgb = self._load(image_id)
             try:
                 outputs[task] = self._run(version, rgb, outputs.get("segmentation"), feature_layer, saliency)
-            except (PredictionError, PredictorError, RuntimeError, ValueError) as exc:
+            except (PredictionError, RuntimeError, ValueError) as exc:  # training.PredictorError is a ValueError
                 errors[task] = str(exc)
                 continue
             self._store(image_id, outputs[task])
@@ -253,6 +266,7 @@ class PredictionService:
             layer = layers[len(layers) // 2] if layers else None
         p = predictor.predict(rgb, saliency=saliency, feature_layer=layer, line_mask=line_mask)
         return ModelOutput(version.id, version.name, version.task, version.architecture,
+                           threshold_source=version.threshold_source,
                            probability=p.probability, threshold=p.threshold, positive=p.positive,
                            class_probabilities=p.class_probabilities, predicted_class=p.predicted_class,
                            line_mask=p.line_mask, saliency=p.saliency, feature_grid=p.feature_maps,
@@ -331,13 +345,14 @@ class PredictionService:
                     ids = [i for i in ids if i in masks]
                 outputs = predictor.predict_batch([decoded[i] for i in ids], saliency=False, feature_layer=None,
                                                   line_masks=[masks[i] for i in ids] if masks is not None else None)
-            except (PredictionError, PredictorError, RuntimeError, ValueError):
+            except (PredictionError, RuntimeError, ValueError):
                 continue  # this model on this batch: left unpredicted, the batch goes on
             for image_id, p in zip(ids, outputs):
                 if p.line_mask is not None:
                     line_masks[image_id] = p.line_mask
                 results.append((image_id, ModelOutput(
                     version.id, version.name, version.task, version.architecture, probability=p.probability,
+                    threshold_source=version.threshold_source,
                     threshold=p.threshold, positive=p.positive, class_probabilities=p.class_probabilities,
                     predicted_class=p.predicted_class, line_mask=p.line_mask, timings=dict(p.timings),
                     summary_only=True)))
@@ -388,7 +403,7 @@ class PredictionService:
             query = (select(Prediction.image_id, Prediction.probability, Prediction.uncertainty, Prediction.payload)
                      .where(Prediction.model_version_id == view.scores.version_id))
             if view.scores.submitted_only:
-                submitted = Grade.submitted == True  # noqa: E712 - an indexable equality
+                submitted = Grade.submitted == True
                 query = query.where(Prediction.image_id.in_(
                     select(Grade.image_id).where(Grade.grader_id == self.actor.id, submitted)))
             out = {}
@@ -411,7 +426,7 @@ class PredictionService:
             if view.scores is None or view.scores.submitted_only:
                 return []  # a to-do image's score is hidden from this grader: no order to follow
             done = exists().where(Grade.image_id == Prediction.image_id, Grade.grader_id == grading.grader.id,
-                                  Grade.submitted == True)  # noqa: E712
+                                  Grade.submitted == True)
             stmt = (select(Prediction.image_id)
                     .where(Prediction.model_version_id == view.scores.version_id,
                            Prediction.uncertainty.is_not(None), ~done)

@@ -12,7 +12,13 @@ from training.bundle import ModelCard, save_bundle, write_model_card_markdown
 from training.config import TrainConfig
 from training.evaluate import EvaluationReport, evaluate_predictor, probability_maps
 from training.events import Log
-from training.metrics import MetricsInputError, binary_report, choose_mask_threshold, choose_threshold
+from training.metrics import (
+    MetricsInputError,
+    binary_report,
+    choose_mask_threshold,
+    choose_operating_threshold,
+    threshold_choice_dict,
+)
 from training.predictor import Predictor
 from training.presets import Preset
 from training.snapshot import Snapshot
@@ -50,8 +56,9 @@ def finish_run(*, model: nn.Module, config: TrainConfig, preset: Preset, classes
                ) -> Generator[Log, None, tuple[Path, EvaluationReport, float | None]]:
     """Evaluate ``model`` (the best weights, in eval mode) and write the bundle and test report.
 
-    Binary models get their operating threshold on the VALIDATION split (the highest threshold
-    reaching ``config.target_sensitivity``), line segmenters their mask threshold (the cut-off of
+    Binary models get their operating threshold on the VALIDATION split
+    (:func:`training.metrics.choose_operating_threshold`: ``config.target_sensitivity`` with a
+    margin for small splits; its provenance goes to ``card.metrics["threshold_choice"]``), line segmenters their mask threshold (the cut-off of
     the probability map with the highest mean validation Dice); the test split is then evaluated
     at it.
     """
@@ -70,27 +77,35 @@ def finish_run(*, model: nn.Module, config: TrainConfig, preset: Preset, classes
         val = evaluate_predictor(predictor, splits["val"], None, intervals=False)
         rows = val.predictions
         try:
-            threshold = choose_threshold([r["label"] for r in rows], [r["probability"] for r in rows],
-                                         config.target_sensitivity)
+            choice = choose_operating_threshold(
+                [r["label"] for r in rows], [r["probability"] for r in rows],
+                target_sensitivity=config.target_sensitivity, rule=config.threshold_rule,
+                confidence=config.threshold_confidence, min_specificity=config.threshold_min_specificity)
+            threshold, source = choice.threshold, choice.describe()
+            card.metrics["threshold_choice"] = threshold_choice_dict(choice)
+            yield Log(f"operating threshold {threshold:.3f} ({choice.bound_by}; empirical "
+                      f"{choice.empirical_threshold:.3f}): validation sensitivity {choice.val_sensitivity:.3f}"
+                      + (f", specificity {choice.val_specificity:.3f}" if choice.val_specificity is not None else ""))
         except MetricsInputError as exc:
             threshold = 0.5
+            source = f"default 0.5: none could be chosen on validation data ({exc.reason})"
             card.notes.append(f"operating threshold 0.5: none could be chosen on validation data ({exc.reason})")
         card.threshold = threshold
         val.split = "val"
         val.binary = binary_report([r["label"] for r in rows], [r["probability"] for r in rows], threshold)
         card.metrics["validation"] = val.summary()
-        source = (f"validation split ({len(rows)} images), the highest threshold reaching sensitivity "
-                  f"{config.target_sensitivity:g}")
     elif card.task == "segmentation":
-        yield Log(f"choosing the mask threshold on {len(splits['val'])} validation images (highest mean Dice)")
-        choice = choose_mask_threshold(probability_maps(predictor, splits["val"], None))
-        threshold = card.threshold = choice.threshold
-        at_half = dict(zip(choice.thresholds, choice.mean_dice_per_threshold.tolist())).get(0.5)
-        card.metrics["validation"] = {"split": "val", "n": choice.n, "dice": choice.mean_dice, "dice_at_0.5": at_half,
-                                      "dice_per_threshold": dict(zip(map(str, choice.thresholds),
-                                                                     choice.mean_dice_per_threshold.tolist()))}
-        source = f"validation split ({choice.n} images), the mask threshold with the highest mean Dice"
-        yield Log(f"mask threshold {threshold:g}: validation Dice {choice.mean_dice:.3f}"
+        yield Log(f"choosing the mask threshold on {len(splits['val'])} validation images (highest mean Dice, "
+                  "0.5 unless the gain is beyond the bootstrap noise)")
+        mask_choice = choose_mask_threshold(probability_maps(predictor, splits["val"], None))
+        threshold = card.threshold = mask_choice.threshold
+        at_half = dict(zip(mask_choice.thresholds, mask_choice.mean_dice_per_threshold.tolist())).get(0.5)
+        card.metrics["validation"] = {"split": "val", "n": mask_choice.n, "dice": mask_choice.mean_dice, "dice_at_0.5": at_half,
+                                      "best_threshold": mask_choice.best, "gain_lower_bound": mask_choice.gain_low,
+                                      "dice_per_threshold": dict(zip(map(str, mask_choice.thresholds),
+                                                                     mask_choice.mean_dice_per_threshold.tolist()))}
+        source = mask_choice.describe()
+        yield Log(f"mask threshold {threshold:g}: validation Dice {mask_choice.mean_dice:.3f}"
                   + (f" (at 0.5: {at_half:.3f})" if at_half is not None else ""))
     yield Log(f"evaluating the best weights on {len(splits['test'])} test images")
     test = evaluate_predictor(predictor, splits["test"], None, threshold=threshold)

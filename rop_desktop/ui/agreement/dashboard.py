@@ -3,7 +3,8 @@
 Aggregate statistics only (no image's grade is shown), so every role may open it. The figures
 are computed off the UI thread (``compute(threshold) -> DashboardData``) and shown when ready
 (``reportShown``). The field and statistic pickers change the pair matrix and the κ chart; the
-threshold re-runs the model comparison; Export CSV writes ``AgreementReport.to_csv``.
+threshold re-runs the model comparison — by default (``None``) at the active model's own operating
+threshold, the one every other part of the app applies; Export CSV writes ``AgreementReport.to_csv``.
 """
 
 from __future__ import annotations
@@ -14,16 +15,41 @@ from typing import Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QCloseEvent
-from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFileDialog, QHBoxLayout, QLabel, QMessageBox,
-                               QPushButton, QScrollArea, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QMessageBox,
+    QPushButton,
+    QScrollArea,
+    QVBoxLayout,
+    QWidget,
+)
 
 from rop_desktop.ui.adjudication.background import BackgroundCalls
 from rop_desktop.ui.adjudication.notice import show_notice
 
 from .charts import BarChart
 from .data import DashboardData, pair_label, short_name
-from .tables import (FIELD_COLUMNS, FIELD_TITLES, LOO_COLUMNS, METHOD_COLUMNS, MODEL_COLUMNS, PAIR_STATISTICS,
-                     PairMatrix, StatTable, field_rows, loo_rows, method_rows, model_rows, model_summary)
+from .model_section import MODEL_FIGURE_COLUMNS, model_caption, model_figure_rows
+from .tables import (
+    EXAM_FIELDS,
+    FIELD_COLUMNS,
+    FIELD_TITLES,
+    LOO_COLUMNS,
+    METHOD_COLUMNS,
+    MODEL_COLUMNS,
+    ORDINAL_FIELDS,
+    PAIR_STATISTICS,
+    PairMatrix,
+    StatTable,
+    field_rows,
+    loo_rows,
+    method_rows,
+    model_rows,
+)
 
 
 def _section(title: str | QLabel, *widgets: QWidget) -> QWidget:
@@ -52,7 +78,7 @@ class AgreementDashboard(QWidget):
     reportShown = Signal(object)  # DashboardData
     exported = Signal(str)
 
-    def __init__(self, compute: Callable[[float], DashboardData], *, title: str = "",
+    def __init__(self, compute: Callable[[float | None], DashboardData], *, title: str = "",
                  parent: QWidget | None = None) -> None:
         super().__init__(parent, Qt.WindowType.Window)
         self.setObjectName("AgreementDashboard")
@@ -72,14 +98,17 @@ class AgreementDashboard(QWidget):
             self.field_combo.addItem(title, name)
         self.stat_combo = QComboBox()
         self.threshold = QDoubleSpinBox()
-        self.threshold.setRange(0.01, 0.99)
+        self.threshold.setRange(0.0, 0.99)
         self.threshold.setSingleStep(0.05)
-        self.threshold.setValue(0.5)
-        self.threshold.setToolTip("The model calls ROP when P(ROP) ≥ threshold")
+        self.threshold.setSpecialValueText("model's own")  # 0.00: the operating threshold stored with the model
+        self.threshold.setValue(0.0)
+        self.threshold.setToolTip("The model calls ROP when P(ROP) ≥ threshold. “model's own”: the operating "
+                                  "threshold chosen on validation data and stored with the model version")
         self.refresh_button = QPushButton("Recompute")
         self.export_button = QPushButton("Export CSV…")
         self.export_button.setEnabled(False)
         self.status = QLabel("Computing …")
+        self.status.setWordWrap(True)  # the graders' names wrap: the window still fits a 1366 px screen
         bar = QHBoxLayout()
         for text, widget in (("Field", self.field_combo), ("Pair statistic", self.stat_combo),
                              ("Model threshold", self.threshold)):
@@ -97,6 +126,8 @@ class AgreementDashboard(QWidget):
         self.loo_note = _note()
         self.method_table = StatTable(METHOD_COLUMNS)
         self.model_label = _note()
+        self.model_figures = StatTable(MODEL_FIGURE_COLUMNS)
+        self.model_figures.setObjectName("modelFigures")
         self.model_table = StatTable(MODEL_COLUMNS)
         self.kappa_chart = BarChart("Cohen's κ per pair", "κ")
         self.loo_chart = BarChart("Each grader against the majority of the others", "")
@@ -110,7 +141,8 @@ class AgreementDashboard(QWidget):
         left.addWidget(_section(self.pair_title, self.pair_matrix, self.fleiss_label))
         left.addWidget(_section("Each grader against the majority of the other graders (ROP yes/no)",
                                 self.loo_table, self.loo_note))
-        left.addWidget(_section("Model against the reference standard", self.model_label, self.model_table))
+        left.addWidget(_section("Model against the reference standard", self.model_label, self.model_figures,
+                                self.model_table))
         left.addStretch(1)
         right = QVBoxLayout()
         right.addWidget(self.kappa_chart)
@@ -146,7 +178,8 @@ class AgreementDashboard(QWidget):
         self._again = False
         self.status.setText("Computing …")
         self.refresh_button.setEnabled(False)
-        compute, threshold = self._compute, float(self.threshold.value())
+        compute = self._compute
+        threshold = float(self.threshold.value()) or None  # 0.00 is “model's own”
         self.calls.start(lambda: compute(threshold), self.show_data, self._on_error)
 
     def _on_error(self, exc: BaseException) -> None:
@@ -182,17 +215,18 @@ class AgreementDashboard(QWidget):
     def _show_model(self, data: DashboardData) -> None:
         model = data.report.model
         self.model_table.setVisible(model is not None)
+        self.model_figures.setVisible(model is not None)
         if model is None:
             self.model_label.setText(data.model_note or "No model comparison.")
             return
-        notes = " ".join(model.notes)
-        self.model_label.setText(model_summary(model, data.model_name) + (f" {notes}" if notes else ""))
+        self.model_label.setText(model_caption(data))
+        self.model_figures.set_rows(model_figure_rows(model))
         self.model_table.set_rows(model_rows(model))
 
     # ================================================================= pickers
     def _on_field(self) -> None:
         field = self.field_combo.currentData()
-        ordinal = field in ("stage", "plus", "zone")
+        ordinal = field in ORDINAL_FIELDS
         current = self.stat_combo.currentData()
         self.stat_combo.blockSignals(True)
         self.stat_combo.clear()
@@ -212,7 +246,8 @@ class AgreementDashboard(QWidget):
         title = FIELD_TITLES.get(field.field, field.field)
         self.pair_matrix.set_field(report.graders, field, statistic)
         fleiss = "undefined" if field.fleiss_kappa is None else f"{field.fleiss_kappa:.2f}"
-        self.fleiss_label.setText(f"Fleiss' κ on {title.lower()}: {fleiss} ({field.fleiss_items} images rated by "
+        unit = "exams" if field.field in EXAM_FIELDS else "images"
+        self.fleiss_label.setText(f"Fleiss' κ on {title.lower()}: {fleiss} ({field.fleiss_items} {unit} rated by "
                                   f"all {len(report.graders)} graders). " + " ".join(field.notes))
         self.pair_title.setText(f"Pairs — {title}, {self.stat_combo.currentText()}")
         self.kappa_chart.setTitle(f"{self.stat_combo.currentText()} per pair — {title}", color="#dfe3e8", size="9pt")
@@ -240,14 +275,14 @@ class AgreementDashboard(QWidget):
         return written
 
     # ================================================================= closing
-    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt API
+    def closeEvent(self, event: QCloseEvent) -> None:
         self.shutdown()
         super().closeEvent(event)
 
     def shutdown(self) -> None:
         self.calls.shutdown()
 
-    def showEvent(self, event: Any) -> None:  # noqa: N802 - Qt API
+    def showEvent(self, event: Any) -> None:
         super().showEvent(event)
         if self.data is None and not self.calls.busy():
             self.refresh()

@@ -36,9 +36,9 @@ def compute_dashboard(study: Any, actor: Any, threshold: float | None = None) ->
     ``threshold`` None (the default) applies the active model's own operating threshold, the one
     chosen on validation data and stored with the version — the same as the Model tab, the
     worklist and the reports; a number is a threshold someone typed in to try, labelled as such."""
-    from rop_desktop.services.model_figures import threshold_label
     from rop_desktop.services.agreement import AgreementError, AgreementService
     from rop_desktop.services.exams import treatment_agreement
+    from rop_desktop.services.model_figures import threshold_label
     from rop_desktop.services.predictions import PredictionService
 
     agreement = AgreementService(study, actor)

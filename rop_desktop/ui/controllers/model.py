@@ -42,6 +42,7 @@ from rop_desktop.ui.model.training_controller import TrainingController
 from rop_desktop.ui.model.training_panel import TrainingPanel
 from rop_desktop.ui.model.versions_controller import VersionsController
 from rop_desktop.ui.model.versions_panel import VersionsPanel
+from rop_desktop.ui.model.weights_menu import WeightsMenu
 from rop_desktop.ui.model.worklist_columns import ModelColumnsProxy
 from rop_desktop.workers.prediction_worker import FeatureResult, PredictionResult, PredictionWorker
 
@@ -79,6 +80,8 @@ class ModelController(QObject):
                                            window.workspace.open_image, lambda: window.workspace.shown, self)
         self.worker = PredictionWorker(self.predictions, lambda image_id: grading.load_image(image_id).rgb, self)
         self.worklist_columns = ModelColumnsProxy(self)
+        #: *Models → Import pretrained weights…* (installed by :func:`install_model_features`).
+        self.weights_menu: WeightsMenu | None = None
         self.worklist_columns.setSourceModel(window.worklist.model)
 
         self.image_id: int | None = None  # the image whose output is (or will be) shown
@@ -250,7 +253,10 @@ class ModelController(QObject):
         grading service applies blinding and assist mode), so the rows on screen are read again
         — never the whole study's predictions."""
         self.window.workspace.reload_worklist_rows()
-        self.worklist_columns.refresh()
+        version = self.models.active("binary")
+        self.worklist_columns.set_threshold(
+            version.threshold if version is not None and version.threshold is not None else (0.5 if version else None),
+            version.threshold_label() if version is not None else "")
 
     # ------------------------------------------------------------------ closing
     def shutdown(self) -> None:
@@ -267,6 +273,7 @@ def install_model_features(window: Any, study: Any, grading_service: GradingServ
 
     controller = ModelController(window, study, grading_service, device=device)
     window.model_controller = controller
+    controller.weights_menu = WeightsMenu(window, controller.models, controller.versions_panel.show_message)
     if policy.allowed(study, grading_service.actor, Action.MODELS_MANAGE):  # reports evaluate on the reference
         add_report_button(controller)
     return controller

@@ -56,7 +56,7 @@ def heatmap_rgba(values: np.ndarray, name: str = "inferno", *, alpha_floor: floa
         raise ColormapError(f"a heat map must be 2-D, not shape {v.shape}")
     v = np.nan_to_num(np.clip(v, 0.0, 1.0))
     index = np.rint(v * 255.0).astype(np.uint8)
-    rgba = np.empty(v.shape + (4,), np.uint8)
+    rgba = np.empty((*v.shape, 4), np.uint8)
     rgba[..., :3] = lookup_table(name)[index]
     rgba[..., 3] = np.rint(255.0 * (alpha_floor + (1.0 - alpha_floor) * np.sqrt(v))).astype(np.uint8)
     return rgba
@@ -67,7 +67,7 @@ def mask_rgba(mask: np.ndarray, color: tuple[int, int, int] = (0, 230, 255)) -> 
     m = np.asarray(mask)
     if m.ndim != 2:
         raise ColormapError(f"a mask must be 2-D, not shape {m.shape}")
-    rgba = np.zeros(m.shape + (4,), np.uint8)
+    rgba = np.zeros((*m.shape, 4), np.uint8)
     inside = m > 0
     rgba[inside, :3] = color
     rgba[inside, 3] = 255

@@ -1,6 +1,13 @@
-"""Live training curves (pyqtgraph): batch and epoch losses, validation metrics."""
+"""Live training curves (pyqtgraph): batch and epoch losses, validation metrics.
+
+The axes read in plain units: pyqtgraph's automatic SI prefix turned a loss of 0.004 into
+"loss (x0.001)" and the first epoch's batches into "epoch (x0.001)" (issue 17); the epoch axis
+ticks whole epochs only (:class:`EpochAxis`).
+"""
 
 from __future__ import annotations
+
+import math
 
 import pyqtgraph as pg
 from PySide6.QtWidgets import QVBoxLayout, QWidget
@@ -11,11 +18,28 @@ MAX_BATCH_POINTS = 2000
 COLORS = ("#4fc3f7", "#ffb74d", "#81c784", "#e57373", "#ba68c8", "#fff176")
 
 
+class EpochAxis(pg.AxisItem):
+    """A bottom axis of whole epochs: ticks at integers only (never 0.25 of an epoch), labelled 1, 2, 3."""
+
+    def tickValues(self, minVal: float, maxVal: float, size: float) -> list[tuple[float, list[float]]]:  # noqa: N802
+        levels = [(max(1.0, float(spacing)), [v for v in values if float(v).is_integer()])
+                  for spacing, values in super().tickValues(minVal, maxVal, size)]
+        levels = [(spacing, values) for spacing, values in levels if values]
+        if not levels and math.floor(maxVal) >= math.ceil(minVal):  # a range inside one or two epochs
+            levels = [(1.0, [float(v) for v in range(math.ceil(minVal), math.floor(maxVal) + 1)])]
+        return levels[:1]  # one level: minor ticks would be fractions of an epoch
+
+    def tickStrings(self, values: list[float], scale: float, spacing: float) -> list[str]:  # noqa: N802
+        return [str(int(round(v))) for v in values]
+
+
 def _plot(title: str, y_label: str) -> pg.PlotWidget:
-    plot = pg.PlotWidget(background=BACKGROUND)
+    plot = pg.PlotWidget(background=BACKGROUND, axisItems={"bottom": EpochAxis("bottom")})
     plot.setTitle(title, color="#dfe3e8", size="9pt")
     plot.setLabel("bottom", "epoch")
     plot.setLabel("left", y_label)
+    for side in ("bottom", "left"):
+        plot.getAxis(side).enableAutoSIPrefix(False)  # "loss", never "loss (x0.001)"
     plot.showGrid(x=True, y=True, alpha=0.2)
     plot.setMouseEnabled(x=False, y=False)
     plot.setMenuEnabled(False)

@@ -13,9 +13,23 @@ from collections.abc import Sequence
 
 import numpy as np
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QGridLayout, QGroupBox, QHBoxLayout, QLabel, QListWidget,
-                               QListWidgetItem, QProgressBar, QPushButton, QScrollArea, QSlider, QStackedWidget,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QProgressBar,
+    QPushButton,
+    QScrollArea,
+    QSlider,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
 from rop_desktop.domain.shapes import Shape
 from rop_desktop.services.assist import GradeComparison, agreement, grade_says, model_says
@@ -53,6 +67,21 @@ def _answer(task: str, value: str | None) -> str:
     return f"stage {value}"
 
 
+def empty_output_notes(outputs: dict[str, ModelOutput]) -> list[str]:
+    """Say when an overlay is empty, so that an empty canvas is not mistaken for a broken one: a
+    line model that found no line, a saliency map with nothing in it."""
+    notes = []
+    line = outputs.get("segmentation")
+    if line is not None and line.line_mask is not None and not np.any(line.line_mask):
+        notes.append("Line mask: the model found no line on this image.")
+    source = outputs.get("binary") or outputs.get("stage")
+    if source is not None and source.saliency is not None:
+        saliency = np.asarray(source.saliency, dtype=np.float32)
+        if saliency.size == 0 or not np.all(np.isfinite(saliency)) or float(np.ptp(saliency)) < 1e-6:
+            notes.append("Saliency is flat (model output saturated): Grad-CAM has nothing to show for this image.")
+    return notes
+
+
 class PredictionPanel(QWidget):
     overlaysChanged = Signal()
     featureLayerRequested = Signal(str, str)  # task, layer
@@ -74,6 +103,8 @@ class PredictionPanel(QWidget):
         self.rop_label = QLabel("P(ROP) –")
         self.rop_label.setObjectName("ropProbability")
         self.rop_bar = ProbabilityBar()
+        self.threshold_label = _small()
+        self.threshold_label.setObjectName("operatingThreshold")
         self.stage_bars: dict[str, QProgressBar] = {}
         self.stage_box = QGroupBox("Stage probabilities")
         self.stage_layout = QVBoxLayout(self.stage_box)
@@ -107,6 +138,9 @@ class PredictionPanel(QWidget):
         grid.addWidget(self.saliency_opacity, 1, 1)
         grid.addWidget(QLabel("Colour map"), 2, 0)
         grid.addWidget(self.colormap_combo, 2, 1)
+        self.overlay_note = _small()
+        self.overlay_note.setObjectName("overlayNote")
+        grid.addWidget(self.overlay_note, 3, 0, 1, 2)
 
         self.layer_combo = QComboBox()
         self.layer_combo.setObjectName("featureLayer")
@@ -142,6 +176,7 @@ class PredictionPanel(QWidget):
         layout.addWidget(self.status)
         layout.addWidget(self.rop_label)
         layout.addWidget(self.rop_bar)
+        layout.addWidget(self.threshold_label)
         layout.addWidget(self.stage_box)
         layout.addWidget(self.compare_box)
         layout.addWidget(overlays)
@@ -195,6 +230,8 @@ class PredictionPanel(QWidget):
         self.status.setText(status)
         self.rop_label.setText("P(ROP) –")
         self.rop_bar.set_value(None)
+        self.threshold_label.clear()
+        self._set_overlay_note("")
         self._set_stage_bars({})
         for cell in self.compare_cells.values():
             cell.setText("–")
@@ -220,20 +257,29 @@ class PredictionPanel(QWidget):
         binary = outputs.get("binary")
         if binary is not None and binary.probability is not None:
             verdict = "ROP" if binary.positive else "no ROP"
-            self.rop_label.setText(f"P(ROP) {binary.probability:.2f} · threshold {binary.threshold:.2f} → {verdict}")
+            side = "≥" if binary.positive else "<"
+            self.rop_label.setText(f"P(ROP) {binary.probability:.2f} {side} {binary.threshold:.2f} → {verdict}")
             self.rop_bar.set_value(binary.probability, binary.threshold)
+            label = binary.threshold_label()
+            self.threshold_label.setText(label[0].upper() + label[1:] + ".")
         else:
             self.rop_label.setText("P(ROP) – (no active ROP model)")
             self.rop_bar.set_value(None)
+            self.threshold_label.clear()
         stage = outputs.get("stage")
         self._set_stage_bars(stage.class_probabilities or {} if stage is not None else {})
         self._set_comparison(outputs, comparison)
         self._set_layers(outputs, layers)
         line = outputs.get("segmentation")
+        self._set_overlay_note(" ".join(empty_output_notes(outputs)))
         self.propose_button.setEnabled(line is not None and line.line_mask is not None)
         self.timings.setText("  ".join(
             f"{TASK_NAMES[t]} {o.timings.get('total', 0.0):.0f} ms" + (" (cached)" if o.cached else "")
             for t, o in outputs.items()))
+
+    def _set_overlay_note(self, text: str) -> None:
+        self.overlay_note.setText(text)
+        self.overlay_note.setVisible(bool(text))
 
     def _set_stage_bars(self, probabilities: dict[str, float]) -> None:
         for bar in self.stage_bars.values():

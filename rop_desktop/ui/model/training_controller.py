@@ -3,19 +3,28 @@ live progress, and the auto-update rule (a fine-tuning run after N new reference
 
 from __future__ import annotations
 
-from PySide6.QtCore import QObject, Signal
+import sys
+from collections.abc import Generator
+
+from PySide6.QtCore import QEvent, QObject, Signal
 
 from rop_desktop.services.models import ModelVersionInfo
 from rop_desktop.services.policy import AccessDenied
 from rop_desktop.services.training_runs import ARCHITECTURES, TrainingService, default_architecture
 from rop_desktop.ui.model.training_panel import TrainingPanel
-from rop_desktop.workers.training_worker import (RunOutcome, TrainingWorker, TrainRequest, cuda_devices,
-                                                 run_choices)
+from rop_desktop.workers.runner import GeneratorWorker
+from rop_desktop.workers.training_worker import RunOutcome, TrainingWorker, TrainRequest, cuda_devices, run_choices
 from training.events import BatchProgress, EpochEnd, RunStarted
 
 
 class TrainingController(QObject):
-    """Signals: ``runEnded(RunOutcome)`` after every run, ``versionActivated(ModelVersionInfo)``."""
+    """Signals: ``runEnded(RunOutcome)`` after every run, ``versionActivated(ModelVersionInfo)``.
+
+    The form is filled when the Train tab is first shown (or a run starts): the CUDA devices and a
+    recipe's defaults need torch, 2-8 s to import, which the window must not wait for (issue 17).
+    On the first show torch is imported in a worker thread while the tab says so; a run started
+    before that finished waits for it.
+    """
 
     runEnded = Signal(object)
     versionActivated = Signal(object)
@@ -27,8 +36,10 @@ class TrainingController(QObject):
         self.worker: TrainingWorker | None = None
         self._workers: list[TrainingWorker] = []  # every run's worker, until the window closes
         self._epochs = 0
-        self.devices = cuda_devices()
-        panel.set_devices(self.devices, self.devices[0][0] if self.devices else "cpu")
+        self.devices: list[tuple[str, str]] = []
+        self.form_ready = False
+        self._engine_loader: GeneratorWorker | None = None
+        panel.installEventFilter(self)
         panel.taskChanged.connect(self._on_task)
         panel.architectureChanged.connect(self._on_architecture)
         panel.startRequested.connect(self.start)
@@ -38,20 +49,60 @@ class TrainingController(QObject):
         panel.autoUpdateChanged.connect(self._set_auto_update)
         panel.activateRequested.connect(self._activate)
         panel.set_auto_update(service.auto_update_every())
-        self._on_task(panel.task())
 
     # ------------------------------------------------------------------ the form
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt's name
+        if watched is self.panel and event.type() == QEvent.Type.Show and not self.form_ready:
+            self.prepare_form()
+        return False
+
+    def prepare_form(self, *, wait: bool = False) -> None:
+        """Fill the form once: this machine's devices, the task's architectures, their defaults.
+        Without torch loaded yet (and not ``wait``), torch is loaded in a worker thread first."""
+        if self.form_ready:
+            return
+        if wait or "torch" in sys.modules:
+            if self._engine_loader is not None:
+                self._engine_loader.shutdown()
+            self._fill_form(cuda_devices())
+            return
+        if self._engine_loader is not None:
+            return
+
+        def load() -> Generator[None, None, list[tuple[str, str]]]:  # worker thread: the first import of torch
+            return cuda_devices()
+            yield  # a generator for GeneratorWorker, with nothing to report on the way
+
+        self.panel.start_button.setEnabled(False)
+        self.panel.status.setText("Loading the training engine …")
+        self._engine_loader = GeneratorWorker(load, parent=self)
+        self._engine_loader.returned.connect(self._fill_form)
+        self._engine_loader.errored.connect(lambda exc: self._fill_form([], note=f"torch could not be loaded: {exc}"))
+        self._engine_loader.start()
+
+    def _fill_form(self, devices: list[tuple[str, str]], note: str = "Ready.") -> None:
+        if self.form_ready:
+            return
+        self.form_ready = True
+        self.devices = list(devices)
+        self.panel.set_devices(self.devices, self.devices[0][0] if self.devices else "cpu")
+        self._on_task(self.panel.task())
+        self.panel.start_button.setEnabled(not self.running())
+        self.panel.status.setText(note)
+
     def _on_task(self, task: str) -> None:
+        if not self.form_ready:
+            return
         names = [name for name, _recipe in ARCHITECTURES[task]]
         self.panel.set_architectures(names, default_architecture(task, bool(self.devices)))
 
     def _on_architecture(self, architecture: str) -> None:
-        if architecture:
+        if architecture and self.form_ready:
             self.panel.set_choices(run_choices(self.service, self.panel.task(), architecture))
 
     def refresh_choices(self) -> None:
         """Re-read the starting weights (a version was activated or deleted); the form's numbers stay."""
-        if not self.running() and self.panel.architecture():
+        if self.form_ready and not self.running() and self.panel.architecture():
             self.panel.set_starting_weights(run_choices(self.service, self.panel.task(), self.panel.architecture()))
             version_id = self.panel.result_version()
             if version_id is not None and any(v.id == version_id and v.active for v in self.service.models.versions()):
@@ -68,6 +119,7 @@ class TrainingController(QObject):
         """
         if self.running():
             return None
+        self.prepare_form(wait=True)
         request = request or self.panel.request()
         worker = TrainingWorker(self.service, request, parent=self, threads=threads)
         worker.runStarted.connect(self._on_started)
@@ -142,5 +194,7 @@ class TrainingController(QObject):
         return self.start() is not None
 
     def shutdown(self) -> None:
+        if self._engine_loader is not None:
+            self._engine_loader.shutdown()
         for worker in self._workers:
             worker.shutdown()

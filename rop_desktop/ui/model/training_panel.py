@@ -6,17 +6,30 @@ the training worker. :meth:`TrainingPanel.request` reads the form as a :class:`T
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Sequence
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QDoubleValidator
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit,
-                               QPlainTextEdit, QProgressBar, QPushButton, QScrollArea, QSpinBox, QVBoxLayout,
-                               QWidget)
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QProgressBar,
+    QPushButton,
+    QScrollArea,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
 
-from rop_desktop.ui.model.curves import TrainingCurves
 from rop_desktop.workers.training_worker import RunChoices, RunOutcome, TrainRequest
 
 TASK_LABELS = (("binary", "Binary ROP (yes / no)"), ("stage", "Stage 1–3"), ("segmentation", "Line segmentation"))
@@ -140,6 +153,8 @@ class TrainingPanel(QWidget):
         self.result.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.activate_button = QPushButton("Activate this version")
         self.activate_button.setVisible(False)
+        from rop_desktop.ui.model.curves import TrainingCurves  # pyqtgraph: only windows with a Train tab load it
+
         self.curves = TrainingCurves()
         self.log = QPlainTextEdit()
         self.log.setReadOnly(True)
@@ -247,10 +262,8 @@ class TrainingPanel(QWidget):
             out["optimizer"] = self.optimizer_combo.currentData()
         text = self.lr_edit.text().strip()
         if text:
-            try:
+            with contextlib.suppress(ValueError):  # not a number: the preset's rate stands
                 out["lr"] = float(text)
-            except ValueError:
-                pass
         return out
 
     def request(self) -> TrainRequest:

@@ -1,5 +1,10 @@
 """The "Models" tab: the study's model versions side by side, and what to do with them.
 
+The versions table stays narrow enough for the side panel's default width (about 340 px at
+1366x768): id, active mark, task, the task's headline test figure and the name. The selected
+version's figures, each with its patient-bootstrap 95 % confidence interval, are a second
+three-column table under it, with its operating threshold and where that was chosen.
+
 A view over plain :class:`ModelVersionInfo` values. Buttons emit requests with the selected
 version's id; file choices and confirmations go through :attr:`VersionsPanel.ask_directory` and
 :attr:`VersionsPanel.confirm` (dialogs by default), which a test or a script may replace.
@@ -13,18 +18,31 @@ from typing import Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import (QCheckBox, QFileDialog, QGridLayout, QHBoxLayout,
-                               QLabel, QMessageBox, QProgressBar, QPushButton, QTableWidget, QTableWidgetItem,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QFileDialog,
+    QGridLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QSizePolicy,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
-from rop_desktop.ui.tables import row_picker_table
+from rop_desktop.services.model_figures import figure_rows, headline
 from rop_desktop.services.models import ModelVersionInfo
+from rop_desktop.ui.tables import make_read_only, row_picker_table
 
 TASK_SHORT = {"binary": "ROP", "stage": "Stage", "segmentation": "Line"}
-#: (header, metric key) of the metric columns; a version shows those its task has.
-METRIC_COLUMNS = (("AUROC", "auroc"), ("Sens.", "sensitivity"), ("Spec.", "specificity"), ("Acc.", "accuracy"),
-                  ("F1", "macro_f1"), ("Dice", "dice"))
-COLUMNS = ("#", "●", "Task", *(h for h, _ in METRIC_COLUMNS), "Architecture", "Created", "Name")
+COLUMNS = ("#", "●", "Task", "Test figure", "Name")
+FIGURE_COLUMNS = ("Test figure", "Value", "95 % CI")
 ID_ROLE = Qt.ItemDataRole.UserRole + 1
 
 
@@ -57,6 +75,24 @@ class VersionsPanel(QWidget):
 
         self.table = row_picker_table(COLUMNS)
         self.table.setAlternatingRowColors(True)
+        self.table.setWordWrap(False)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideRight)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(len(COLUMNS) - 1, QHeaderView.ResizeMode.Stretch)  # the name gives way
+        self.table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.figures = QTableWidget(0, len(FIGURE_COLUMNS))
+        self.figures.setObjectName("versionFigures")
+        self.figures.setHorizontalHeaderLabels(list(FIGURE_COLUMNS))
+        self.figures.verticalHeader().setVisible(False)
+        self.figures.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.figures.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)  # numbers stay together
+        self.figures.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.figures.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        self.figures.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Maximum)
+        make_read_only(self.figures)
+        self.threshold_label = QLabel()
+        self.threshold_label.setObjectName("versionThreshold")
+        self.threshold_label.setWordWrap(True)
         self.activate_button = QPushButton("Activate")
         self.delete_button = QPushButton("Delete")
         self.export_button = QPushButton("Export bundle…")
@@ -91,6 +127,8 @@ class VersionsPanel(QWidget):
         layout.addWidget(self.table, 1)
         layout.addLayout(actions)
         layout.addWidget(self.details)
+        layout.addWidget(self.figures)
+        layout.addWidget(self.threshold_label)
         layout.addWidget(self.message)
         layout.addLayout(batch)
         layout.addWidget(self.batch_progress)
@@ -116,21 +154,19 @@ class VersionsPanel(QWidget):
         self._versions = list(versions)
         self.table.setRowCount(len(self._versions))
         for row, v in enumerate(self._versions):
-            cells: list[Any] = [str(v.id), "●" if v.active else "", TASK_SHORT.get(v.task, v.task)]
-            for _header, key in METRIC_COLUMNS:
-                value = v.metrics.get(key)
-                cells.append(f"{value:.2f}" if isinstance(value, (int, float)) else "")
-            cells += [v.architecture, v.created_at.strftime("%Y-%m-%d %H:%M"), v.name]
+            best = headline(v.metrics, v.task)
+            cells: list[Any] = [str(v.id), "●" if v.active else "", TASK_SHORT.get(v.task, v.task),
+                                f"{best.label} {best.value_text()}" if best is not None else "—", v.name]
+            tip = "\n".join([f"#{v.id} {v.name} ({v.architecture}, {v.created_at:%Y-%m-%d %H:%M})"]
+                            + [r.text() for r in figure_rows(v.metrics, v.task)]
+                            + (["active: used for predictions"] if v.active else []))
             for col, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 item.setData(ID_ROLE, v.id)
+                item.setToolTip(tip)
                 if v.active:
                     item.setForeground(QColor("#7fd48f"))
-                    item.setToolTip("active: used for predictions")
                 self.table.setItem(row, col, item)
-        for k, (_header, key) in enumerate(METRIC_COLUMNS):  # only the metrics some version has
-            self.table.setColumnHidden(3 + k, not any(isinstance(v.metrics.get(key), (int, float))
-                                                      for v in self._versions))
         self.select(selected)
         self._on_selection()
 
@@ -187,8 +223,34 @@ class VersionsPanel(QWidget):
             button.setEnabled(v is not None)
         self.activate_button.setText("Deactivate" if v is not None and v.active else "Activate")
         self.details.setText("" if v is None else "\n".join(
-            [f"#{v.id} {v.name} — {v.task}, {v.architecture}",
+            [f"#{v.id} {v.name} — {v.task}, {v.architecture}, created {v.created_at:%Y-%m-%d %H:%M}",
              f"dataset snapshot {v.snapshot_hash[:12] if v.snapshot_hash else 'unknown'}", *v.notes[:3]]))
+        self._show_figures(v)
+
+    def _show_figures(self, v: ModelVersionInfo | None) -> None:
+        """The selected version's test figures with their 95 % CIs, and its threshold."""
+        rows = figure_rows(v.metrics, v.task) if v is not None else []
+        self.figures.setRowCount(len(rows))
+        for r, figure in enumerate(rows):
+            for c, text in enumerate((figure.label, figure.value_text(), figure.ci_text())):
+                item = QTableWidgetItem(text)
+                if c:
+                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                self.figures.setItem(r, c, item)
+        self.figures.setVisible(bool(rows))
+        if rows:  # the table is as tall as its rows: no inner scrolling for a handful of figures
+            self.figures.resizeRowsToContents()  # sizeHint, not height(): right before the tab is first shown too
+            height = self.figures.horizontalHeader().sizeHint().height() + 2 * self.figures.frameWidth() + 2
+            self.figures.setFixedHeight(height + sum(self.figures.rowHeight(r) for r in range(len(rows))))
+        n = v.metrics.get("n") if v is not None else None
+        method = v.metrics.get("ci_method") if v is not None else None
+        caption = (f"On {n} test images; {method or '95 % CI: patient bootstrap'}." if rows and n else "")
+        threshold = ""
+        if v is not None and v.task in ("binary", "segmentation"):
+            label = v.threshold_label()
+            threshold = label[0].upper() + label[1:] + "."
+        self.threshold_label.setText(" ".join(t for t in (caption, threshold) if t))
+        self.threshold_label.setVisible(bool(caption or threshold))
 
     def _activate(self) -> None:
         v = self._selected()

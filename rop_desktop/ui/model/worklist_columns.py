@@ -38,6 +38,8 @@ class ModelColumnsProxy(QIdentityProxyModel):
         super().__init__(parent)
         self._scores: dict[int, tuple[float | None, float | None]] | None = None  # None: the rows'
         self._visible: Callable[[int], bool] = lambda _image_id: True
+        self._threshold: float | None = None
+        self._threshold_label = ""
 
     # ------------------------------------------------------------------ data in
     def set_scores(self, scores: dict[int, tuple[float | None, float | None]],
@@ -47,6 +49,16 @@ class ModelColumnsProxy(QIdentityProxyModel):
         if visible is not None:
             self._visible = visible
         self.refresh()
+
+    def set_threshold(self, threshold: float | None, label: str = "") -> None:
+        """The active ROP model's operating threshold and its label (``ModelVersionInfo.threshold_label``):
+        the P(ROP) column's header and cells say which side of it each image falls."""
+        self._threshold, self._threshold_label = threshold, label
+        self.headerDataChanged.emit(Qt.Orientation.Horizontal, self._extra_column(0), self._extra_column(0))
+        self.refresh()
+
+    def threshold(self) -> float | None:
+        return self._threshold
 
     def refresh(self) -> None:
         """Repaint the model columns (e.g. after a submit unblinded an image)."""
@@ -110,7 +122,11 @@ class ModelColumnsProxy(QIdentityProxyModel):
                    role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         extra = section - self._source_columns()
         if orientation == Qt.Orientation.Horizontal and 0 <= extra < len(HEADERS):
-            return HEADERS[extra] if role == Qt.ItemDataRole.DisplayRole else None
+            if role == Qt.ItemDataRole.DisplayRole:
+                return HEADERS[extra]
+            if role == Qt.ItemDataRole.ToolTipRole and extra == 0 and self._threshold_label:
+                return f"The active ROP model's probability; it calls ROP at its {self._threshold_label}"
+            return None
         return super().headerData(section, orientation, role)
 
     # ------------------------------------------------------------------ values
@@ -139,4 +155,7 @@ class ModelColumnsProxy(QIdentityProxyModel):
             return QBrush(QColor("#e0a030"))
         if role == Qt.ItemDataRole.ToolTipRole and extra == 1:
             return "1 = the model sits on its operating threshold, 0 = certain"
+        if role == Qt.ItemDataRole.ToolTipRole and extra == 0 and value is not None and self._threshold is not None:
+            side, verdict = ("≥", "ROP") if value >= self._threshold else ("<", "no ROP")
+            return f"P(ROP) {value:.2f} {side} {self._threshold:.2f} → {verdict} ({self._threshold_label})"
         return None

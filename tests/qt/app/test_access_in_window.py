@@ -103,7 +103,7 @@ def test_a_graders_window_offers_no_elevated_action(open_window) -> None:  # noq
 
 def test_the_adjudicator_and_the_admin_get_what_their_role_allows(open_window) -> None:  # noqa: ANN001
     adjudicator = open_window(DEMO_ADJUDICATOR)
-    assert menu_titles(adjudicator) == {"&File", "&Reference", "&Interop", "E&xams"}
+    assert menu_titles(adjudicator) == {"&File", "&Reference", "&Interop", "E&xams", "&Models"}
     reference = adjudicator.reference
     assert not reference.settings_action.isVisible()  # vote rules are a study setting: admins
     assert all(a.isVisible() for a in (reference.adjudication_action, reference.dashboard_action,
@@ -114,7 +114,7 @@ def test_the_adjudicator_and_the_admin_get_what_their_role_allows(open_window) -
     assert not adjudicator.study_menu.import_files_action.isVisible()
 
     admin = open_window(DEMO_ADMIN)
-    assert menu_titles(admin) == {"&File", "&Reference", "&Interop", "E&xams", "&Admin"}
+    assert menu_titles(admin) == {"&File", "&Reference", "&Interop", "E&xams", "&Admin", "&Models"}
     assert admin.reference.settings_action.isVisible() and admin.study_menu.import_files_action.isVisible()
     assert not admin.model_controller.versions_panel.assist_check.isHidden()
     assert admin.interop.import_action.isVisible()

@@ -31,10 +31,11 @@ from rop_desktop.domain.labels import LesionType, Role, Stage, Zone
 from rop_desktop.domain.shapes import Shape, new_shape_id
 from rop_desktop.domain.votes import VoteSettings
 from rop_desktop.domain.zones import Landmarks
-from rop_desktop.services import (accounts, assist, db_roles, dicom_export, exams, export, grading, identity, importer,
-                                  landmarks, reference, study_copy)
+from rop_desktop.services import (accounts, assist, db_roles, dicom_export, exam_reference, exams, export, grading,
+                                  identity, importer, landmarks, manifest_update, reference, study_copy)
 from rop_desktop.services.agreement import AgreementService
 from rop_desktop.services.grading import GradingService, WorklistQuery
+from rop_desktop.services import outline_drafts
 from rop_desktop.services.models import ModelService
 from rop_desktop.services.policy import RULES, AccessDenied, Action, Actor, Blinding
 from rop_desktop.services.predictions import PredictionService
@@ -52,7 +53,7 @@ OPEN = {
     "accounts.create_first_admin", "accounts.register_grader", "accounts.sign_in", "accounts.authenticate",
     "accounts.needs_password", "accounts.sign_in_choices", "accounts.has_no_accounts", "assist.assist_mode", "grading.list_graders",
     "grading.GradingService.others_visible", "reference.get_vote_settings", "reference.settle_images",
-    "demo_study.demo_admin", "changes.ChangeFeed",
+    "demo_study.demo_admin", "changes.ChangeFeed", "exam_reference.settle_exams",
 }
 
 
@@ -93,6 +94,15 @@ def _landmarks(c: Ctx) -> landmarks.LandmarkService:
     return landmarks.LandmarkService(c.study, c.actor)
 
 
+def _exam_refs(c: Ctx) -> exam_reference.ExamReferenceService:
+    return exam_reference.ExamReferenceService(c.study, c.actor)
+
+
+def _exam_pair(study: Study, image_id: int) -> tuple[int, Any]:
+    key = _exam_key(study, image_id)
+    return key.exam_id, key.eye
+
+
 def _exam_key(study: Study, image_id: int) -> exams.ExamKey:
     with study.session() as session:
         image = session.get(Image, image_id)
@@ -112,6 +122,12 @@ def _annotation_io() -> tuple[Callable[..., Any], Callable[..., Any]]:
 def _grades_csv(c: Ctx) -> Path:
     path = c.tmp / f"grades-{c.actor.id}.csv"
     path.write_text("image,rop,stage\nimg3.png,yes,1\n", encoding="utf-8")
+    return path
+
+
+def _manifest(c: Ctx) -> Path:
+    path = c.tmp / f"manifest-{c.actor.id}.csv"
+    path.write_text("file,hospital_diagnosis\nimg3.png,stage 3 (by manifest update)\n", encoding="utf-8")
     return path
 
 
@@ -192,8 +208,18 @@ CALLS: dict[str, tuple[Action, Callable[[Ctx], Any]]] = {
     "exams.ExamService.reference_needs_attention": (Action.REFERENCE_READ,
                                                     lambda c: _exams(c).reference_needs_attention()),
     "exams.ExamService.model_summary": (Action.MODEL_OUTPUT_READ, lambda c: _exams(c).model_summary(c.image)),
+    "exam_reference.ExamReferenceService.queue": (Action.REFERENCE_READ, lambda c: _exam_refs(c).queue()),
+    "exam_reference.ExamReferenceService.insufficient": (Action.REFERENCE_READ,
+                                                         lambda c: _exam_refs(c).insufficient()),
+    "exam_reference.ExamReferenceService.case": (Action.REFERENCE_READ, lambda c: _exam_refs(c).case(
+        *_exam_pair(c.study, c.image))),
+    "exam_reference.ExamReferenceService.adjudicate": (Action.REFERENCE_DECIDE, lambda c: _exam_refs(c).adjudicate(
+        *_exam_pair(c.study, c.other_image), grade("no"), expected_version=0)),
+    "exam_reference.ExamReferenceService.recompute": (Action.REFERENCE_DECIDE, lambda c: _exam_refs(c).recompute()),
     "exams.vote_level": (Action.STUDY_BROWSE, lambda c: exams.vote_level(c.study, c.actor)),
     "exams.treatment_agreement": (Action.AGREEMENT_READ, lambda c: exams.treatment_agreement(c.study, c.actor)),
+    "exams.treatment_report_section": (Action.AGREEMENT_READ,
+                                       lambda c: exams.treatment_report_section(c.study, c.actor)),
     "exams.set_vote_level": (Action.SETTINGS_WRITE, lambda c: exams.set_vote_level(c.study, c.actor, "image")),
     "exams.export_exam_grades_csv": (Action.EXPORT_ALL, lambda c: exams.export_exam_grades_csv(
         c.study, c.actor, c.tmp / f"exams-{c.actor.id}.csv")),
@@ -239,6 +265,12 @@ CALLS: dict[str, tuple[Action, Callable[[Ctx], Any]]] = {
     "grading.GradingService.other_grades": (Action.OTHERS_WORK_READ, lambda c: c.grading().other_grades(c.image)),
     "grading.GradingService.remember_image": (Action.OWN_WORK_WRITE, lambda c: c.grading().remember_image(c.image)),
     "grading.GradingService.last_image": (Action.OWN_WORK_READ, lambda c: c.grading().last_image()),
+    "grading.GradingService.my_totals": (Action.OWN_WORK_READ, lambda c: c.grading().my_totals()),
+    "outline_drafts.save_outline_draft": (Action.OWN_WORK_WRITE, lambda c: outline_drafts.save_outline_draft(
+        c.study, c.actor, outline_drafts.OutlineDraft(c.image, ((1.0, 1.0), (5.0, 1.0))))),
+    "outline_drafts.discard_outline_draft": (Action.OWN_WORK_WRITE,
+                                             lambda c: outline_drafts.discard_outline_draft(c.study, c.actor)),
+    "outline_drafts.outline_draft": (Action.OWN_WORK_READ, lambda c: outline_drafts.outline_draft(c.study, c.actor)),
     "grading.GradingService.display_settings": (Action.OWN_WORK_READ, lambda c: c.grading().display_settings()),
     "grading.GradingService.save_display_settings": (Action.OWN_WORK_WRITE,
                                                      lambda c: c.grading().save_display_settings({"gamma": 1.0})),
@@ -246,6 +278,9 @@ CALLS: dict[str, tuple[Action, Callable[[Ctx], Any]]] = {
     # imports
     "importer.import_images": (Action.IMPORT_IMAGES, lambda c: importer.import_images(c.study, c.actor, [])),
     "importer.run_import": (Action.IMPORT_IMAGES, lambda c: importer.run_import(c.study, c.actor, [])),
+    "manifest_update.update_from_manifest": (Action.IMPORT_IMAGES,
+                                             lambda c: manifest_update.update_from_manifest(c.study, c.actor,
+                                                                                            _manifest(c))),
     # model versions
     "models.ModelService.versions": (Action.MODELS_READ, lambda c: _models(c).versions()),
     "models.ModelService.active": (Action.MODELS_READ, lambda c: _models(c).active("binary")),
@@ -254,6 +289,8 @@ CALLS: dict[str, tuple[Action, Callable[[Ctx], Any]]] = {
     "models.ModelService.deactivate": (Action.MODELS_MANAGE, lambda c: _models(c).deactivate(999)),
     "models.ModelService.delete": (Action.MODELS_MANAGE, lambda c: _models(c).delete(999)),
     "models.ModelService.export": (Action.MODELS_MANAGE, lambda c: _models(c).export(999, c.tmp / "bundle")),
+    "models.ModelService.import_pretrained": (Action.MODELS_MANAGE,
+                                              lambda c: _models(c).import_pretrained(c.tmp / "no-weights.pth")),
     "models.ModelService.import_bundle": (Action.MODELS_MANAGE,
                                           lambda c: _models(c).import_bundle(c.tmp / "no-bundle")),
     # predictions

@@ -46,6 +46,9 @@ def test_loss_falls_on_a_learnable_task_and_a_bundle_is_written(trained: dict[st
     assert card.threshold == finished.threshold and card.snapshot_hash == trained["snapshot"].stored_hash
     assert card.metrics["threshold_source"].startswith("validation")
     assert card.metrics["validation"]["sensitivity"] >= 0.95  # the threshold reaches the target on validation
+    choice = card.metrics["threshold_choice"]  # the rule's provenance travels with the bundle
+    assert choice["threshold"] == card.threshold <= choice["empirical_threshold"]
+    assert choice["rule"] == "tolerance" and choice["description"] == card.metrics["threshold_source"]
     assert card.config["epochs"] == 4 and card.preset["image_size"] == 32
     assert card.extra["training"]["best_epoch"] == finished.best_epoch
     assert finished.test_metrics["n"] == started.n_test and "sensitivity" in finished.test_metrics
@@ -214,7 +217,9 @@ def test_segmentation_run_reports_dice(trained: dict[str, Any]) -> None:
     # the mask threshold is the validation split's best cut-off, stored in the card
     val = card.metrics["validation"]
     assert finished.threshold == card.threshold and card.threshold in MASK_THRESHOLDS
-    assert val["dice"] == max(val["dice_per_threshold"].values()) >= val["dice_at_0.5"]
+    assert val["dice"] == val["dice_per_threshold"][str(card.threshold)]
+    assert val["dice_per_threshold"][str(val["best_threshold"])] == max(val["dice_per_threshold"].values())
+    assert card.threshold in (0.5, val["best_threshold"])  # 0.5 unless the best beats it beyond the noise
     assert card.metrics["threshold_source"].startswith("validation split")
     assert "dice" in finished.test_metrics["ci95"]
 

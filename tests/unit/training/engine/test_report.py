@@ -83,7 +83,7 @@ def test_report_says_where_the_threshold_came_from_and_names_one_snapshot(traine
     text = path.read_text(encoding="utf-8")
     card = read_card(trained["binary"].bundle_dir)
     n_val = card.metrics["validation"]["n"]
-    assert f"chosen on the validation split ({n_val} images)" in text
+    assert f"chosen on the validation split ({n_val} images, " in text  # "…, N ROP), tolerance rule: …"
     assert f"applied to the {report.n} test images" in text and n_val != report.n
     assert f"<h2>{EXAMPLES_TITLE}</h2>" in text and "Mistakes first" in text
     assert text.count(snap.stored_hash) == 1  # trained and evaluated on the same snapshot: named once
