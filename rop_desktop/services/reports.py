@@ -16,11 +16,13 @@ from datetime import datetime
 from pathlib import Path
 
 from rop_desktop.services.agreement import AgreementReport, AgreementService
+from rop_desktop.services.exams import treatment_report_section
 from rop_desktop.services.export import ExportError, export_snapshot
 from rop_desktop.services.models import ModelService
 from rop_desktop.store import Study
 from training.evaluate import EvaluationError, EvaluationReport
 from training.report import ReportSection, build_report, html_table
+
 from .policy import Action, Actor, current, guarded
 
 #: The snapshot task filter of each app task.
@@ -79,7 +81,7 @@ class ReportService:
         if version is None:
             raise ReportServiceError(f"there is no model version #{version_id} in this study")
         agreement = AgreementService(self.study, self.actor).dashboard()
-        sections = [agreement_section(agreement)]
+        sections = [agreement_section(agreement), treatment_report_section(self.study, self.actor)]
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
         out = self.reports_dir() / f"model-{version_id}-{stamp}.html"
         work = Path(tempfile.mkdtemp(prefix="report-", dir=self.reports_dir()))

@@ -13,16 +13,19 @@ import traceback
 from collections.abc import Generator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rop_desktop.services.export import ExportError, export_snapshot
 from rop_desktop.services.models import ModelService, ModelServiceError, ModelVersionInfo
 from rop_desktop.store import Study, repo
 from rop_desktop.store.models import TrainingRun
 from training.config import TrainConfig, recipe
-from training.engine import RunControl, fit
 from training.events import Cancelled, Event, Failed, Finished, Log
+
 from .policy import Action, Actor, current, guarded
+
+if TYPE_CHECKING:  # training.engine loads torch (~2 s): imported when a run starts, not when the window opens
+    from training.engine import RunControl
 
 #: App task → (training task, snapshot filter).
 TASKS: dict[str, tuple[str, str]] = {
@@ -118,6 +121,8 @@ class TrainingService:
     @guarded(Action.MODELS_MANAGE)
     def run(self, plan: RunPlan, control: RunControl | None = None) -> Generator[Event, None, ModelVersionInfo | None]:
         """Train; yields the engine's events; returns the registered version (None if it failed)."""
+        from training.engine import fit
+
         end: Event | None = None
         try:
             events = fit(plan.config, plan.snapshot_dir, plan.run_dir / "train", control=control,

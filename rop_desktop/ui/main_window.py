@@ -1,23 +1,110 @@
 """The main window: worklist (left), canvas (centre), side panels (right), tools on top.
 
 Views only: the controllers in :mod:`rop_desktop.ui.controllers` connect them to the services.
+
+Sized for a 1366x768 laptop (issue 17): each side panel scrolls inside its tab (:class:`SideTabs`),
+so the tallest one (the grade form) never makes the window taller than the screen, and the
+toolbar's buttons keep their width (:func:`steady_buttons`; Undo and Redo keep their label and
+name the step in their tooltip), so nothing moves sideways under the mouse while grading.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QAction, QActionGroup, QCloseEvent
-from PySide6.QtWidgets import (QComboBox, QDockWidget, QLabel, QMainWindow, QTabWidget, QToolBar, QWidget)
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QShowEvent, QUndoStack
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDockWidget,
+    QFrame,
+    QLabel,
+    QMainWindow,
+    QScrollArea,
+    QTabWidget,
+    QToolBar,
+    QToolButton,
+    QWidget,
+)
 
 from rop_desktop.domain.labels import LesionType, Stage
 from rop_desktop.ui.canvas import ImageCanvas
 from rop_desktop.ui.display_bar import DisplayBar
 from rop_desktop.ui.worklist import WorklistPanel
 
+#: The docks' share of the window's width and their bounds in pixels (worklist, assessment): the
+#: canvas gets the rest; at 1366 px the five assessment tabs fit without scroll arrows.
+DOCK_SHARES = ((0.27, 300, 440), (0.28, 340, 420))
+
 TOOL_ACTIONS = (("select", "Select / edit"), ("polygon", "Polygon"), ("trace", "Trace ridge"), ("pan", "Pan"),
                 ("landmarks", "Landmarks"))
+
+
+class SideTabs(QTabWidget):
+    """Tabs whose pages scroll vertically when the dock is shorter than the page. Callers see
+    their own panels: ``currentWidget``, ``setCurrentWidget``, ``indexOf`` and ``widget`` map
+    between a panel and the scroll area that holds it."""
+
+    def addTab(self, widget: QWidget, *label: Any) -> int:  # noqa: N802 - Qt's name; label: [icon,] title
+        area = QScrollArea()
+        area.setObjectName(f"scroll_{widget.objectName() or label[-1]}")
+        area.setWidget(widget)
+        area.setWidgetResizable(True)
+        area.setFrameShape(QFrame.Shape.NoFrame)
+        area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        return super().addTab(area, *label)
+
+    def widget(self, index: int) -> QWidget | None:
+        page = super().widget(index)
+        inner = page.widget() if isinstance(page, QScrollArea) else None
+        return inner if inner is not None else page
+
+    def currentWidget(self) -> QWidget:  # noqa: N802 - Qt's name
+        page = self.widget(self.currentIndex())
+        return page if page is not None else super().currentWidget()
+
+    def indexOf(self, widget: QWidget) -> int:  # noqa: N802 - Qt's name
+        for index in range(self.count()):
+            if self.widget(index) is widget:
+                return index
+        return super().indexOf(widget)
+
+    def setCurrentWidget(self, widget: QWidget) -> None:  # noqa: N802 - Qt's name
+        index = self.indexOf(widget)
+        if index >= 0:
+            self.setCurrentIndex(index)
+
+
+def steady_buttons(toolbar: QToolBar) -> None:
+    """Fix each tool button's width at what its label needs now: a checked, hovered or renamed
+    button never pushes its neighbours sideways."""
+    for action in toolbar.actions():
+        button = toolbar.widgetForAction(action)
+        if isinstance(button, QToolButton):
+            button.setFixedWidth(button.sizeHint().width())
+
+
+def undo_redo_actions(stack: QUndoStack, parent: QWidget) -> tuple[QAction, QAction]:
+    """Undo and Redo with fixed labels: Qt's own actions are renamed "Undo Add polygon" after each
+    edit, which widened the button and shifted everything right of it. The step is in the tooltip."""
+    undo, redo = QAction("Undo", parent), QAction("Redo", parent)
+    undo.triggered.connect(stack.undo)
+    redo.triggered.connect(stack.redo)
+
+    def tip(verb: str, text: str) -> str:
+        return f"{verb} {text}" if text else f"Nothing to {verb.lower()}"
+
+    # the slots use the signals' values only: the stack also signals while it is being destroyed
+    stack.canUndoChanged.connect(undo.setEnabled)
+    stack.canRedoChanged.connect(redo.setEnabled)
+    stack.undoTextChanged.connect(lambda text: undo.setToolTip(tip("Undo", text)))
+    stack.redoTextChanged.connect(lambda text: redo.setToolTip(tip("Redo", text)))
+    undo.setEnabled(stack.canUndo())
+    redo.setEnabled(stack.canRedo())
+    undo.setToolTip(tip("Undo", stack.undoText()))
+    redo.setToolTip(tip("Redo", stack.redoText()))
+    return undo, redo
 
 
 class MainWindow(QMainWindow):
@@ -36,11 +123,11 @@ class MainWindow(QMainWindow):
 
         self.worklist = WorklistPanel()
         self.worklist_dock = self._dock("Worklist", self.worklist, Qt.DockWidgetArea.LeftDockWidgetArea)
-        self.side_tabs = QTabWidget()
+        self.side_tabs = SideTabs()
         self.side_tabs.setMinimumWidth(320)
         self.side_dock = self._dock("Assessment", self.side_tabs, Qt.DockWidgetArea.RightDockWidgetArea)
 
-        self.resizeDocks([self.worklist_dock, self.side_dock], [440, 340], Qt.Orientation.Horizontal)
+        self._docks_sized = False
         self._build_toolbar()
         self.grader_label = QLabel()
         self.grader_label.setObjectName("graderLabel")
@@ -114,8 +201,7 @@ class MainWindow(QMainWindow):
             combo.setFocusPolicy(Qt.FocusPolicy.NoFocus)
             tb.addWidget(combo)
         tb.addSeparator()
-        self.undo_action = self.canvas.undo_stack.createUndoAction(self, "Undo")
-        self.redo_action = self.canvas.undo_stack.createRedoAction(self, "Redo")
+        self.undo_action, self.redo_action = undo_redo_actions(self.canvas.undo_stack, self)
         tb.addActions([self.undo_action, self.redo_action])
         tb.addSeparator()
         self.fit_action = self._action("Fit", self.canvas.fit, tip="Fit the image to the window")
@@ -131,6 +217,14 @@ class MainWindow(QMainWindow):
         self.help_action = self._action("Shortcuts (F1)", tip="All keyboard shortcuts")
         tb.addSeparator()
         tb.addAction(self.help_action)
+        steady_buttons(tb)
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt API
+        super().showEvent(event)
+        if not self._docks_sized:  # once, at the size the window opens with; then the user's
+            self._docks_sized = True
+            widths = [int(min(max(share * self.width(), low), high)) for share, low, high in DOCK_SHARES]
+            self.resizeDocks([self.worklist_dock, self.side_dock], widths, Qt.Orientation.Horizontal)
 
     # ------------------------------------------------------------------ hosting
     def add_side_panel(self, widget: QWidget, title: str) -> None:

@@ -9,8 +9,10 @@ per batch would keep the window's event loop busy for nothing. The run uses all 
 for torch and runs a few nice steps below the window's thread, so the window keeps a core
 (``benchmarks/model_bench.py`` measures the event-loop lag).
 
-Also here, because they need torch (which the window must not import): the CUDA devices of this
-machine and the choices a training form offers for an architecture (:func:`run_choices`).
+Also here: the CUDA devices of this machine and the choices a training form offers for an
+architecture (:func:`run_choices`). This module is imported with the window, so torch and the
+training engine (~2 s and ~1 GB to load) are imported inside the functions that need them: the
+window shows its first image before any of it is loaded (issue 17).
 """
 
 from __future__ import annotations
@@ -21,20 +23,17 @@ import threading
 import time
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
 from PySide6.QtCore import QObject, QThread, Signal
 
 from rop_desktop.services.models import ModelVersionInfo
 from rop_desktop.services.training_runs import TrainingService, TrainingSetupError
 from rop_desktop.workers.runner import GeneratorWorker
-from training.engine import RunControl
-from training.events import (BatchProgress, Cancelled, EpochEnd, Event, Failed, Finished, Log, Paused,
-                             RunStarted)
-from training.models import model_info
-from training.presets import get_preset
-from training.weights import PretrainedWeightsError, find_pretrained
+from training.events import BatchProgress, Cancelled, EpochEnd, Event, Failed, Finished, Log, Paused, RunStarted
+
+if TYPE_CHECKING:
+    from training.engine import RunControl
 
 #: Most BatchProgress signals per second.
 PROGRESS_HZ = 20.0
@@ -44,6 +43,8 @@ INITS = ("finetune", "imagenet", "random")
 
 def cuda_devices() -> list[tuple[str, str]]:
     """``[(device, name)]`` of this machine's CUDA GPUs, e.g. ``[("cuda:0", "NVIDIA H200")]``."""
+    import torch
+
     if not torch.cuda.is_available():
         return []
     return [(f"cuda:{i}", torch.cuda.get_device_name(i)) for i in range(torch.cuda.device_count())]
@@ -63,6 +64,8 @@ def lower_thread_priority(nice: int) -> None:
 
 def training_threads() -> int:
     """Intra-op threads for a run: all cores but one (the window keeps a core), never more than now."""
+    import torch
+
     return max(1, min(torch.get_num_threads(), (os.cpu_count() or 2) - 1))
 
 
@@ -79,6 +82,10 @@ class RunChoices:
 
 def run_choices(service: TrainingService, task: str, architecture: str) -> RunChoices:
     """Defaults of the recipe and which starting weights are available (never downloads)."""
+    from training.models import model_info
+    from training.presets import get_preset
+    from training.weights import PretrainedWeightsError, find_pretrained
+
     config = service.config_for(task, architecture)
     image_size = int(config.preset_overrides.get("image_size") or get_preset(config.preset).image_size)
     kind = model_info(architecture).pretrained_kind
@@ -178,10 +185,12 @@ class TrainingWorker(QObject):
 
     def __init__(self, service: TrainingService, request: TrainRequest, parent: QObject | None = None, *,
                  threads: int | None = None) -> None:
+        from training.engine import RunControl
+
         super().__init__(parent)
         self.service = service
         self.request = request
-        self.control = RunControl()
+        self.control: RunControl = RunControl()
         self.threads = threads
         self._terminal: Event | None = None
         self._ended = False
@@ -193,6 +202,8 @@ class TrainingWorker(QObject):
 
     # ------------------------------------------------------------------ in the worker thread
     def _events(self) -> Generator[Event, None, ModelVersionInfo | None]:
+        import torch
+
         lower_thread_priority(self.NICE)
         torch.set_num_threads(self.threads or training_threads())
         request = self.request

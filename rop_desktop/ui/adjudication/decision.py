@@ -138,12 +138,14 @@ class DecisionPanel(QWidget):
     def values(self) -> GradeValues:
         return self.grade.values()
 
-    def geometry(self) -> Geometry | None:
-        """The chosen outline; None when the reference is ungradable (it takes no outline)."""
+    def chosen_outline(self) -> Geometry | None:
+        """The chosen outline; None when the reference is ungradable (it takes no outline).
+
+        (Not ``geometry()``: that is QWidget's rectangle.)"""
         if self.values().quality is Quality.UNGRADABLE:
             return None
         data: Any = self.geometry_combo.currentData()
-        return tuple(data) if data else None  # type: ignore[return-value]
+        return (data[0], data[1]) if data else None
 
     @property
     def editable(self) -> bool:

@@ -90,4 +90,8 @@ class HistoryTable(QTableWidget):
 
     def texts(self) -> list[tuple[str, ...]]:
         """Every row's cells as text (what the adjudicator reads)."""
-        return [tuple(self.item(r, c).text() for c in range(self.columnCount())) for r in range(self.rowCount())]
+        return [tuple(self._text(r, c) for c in range(self.columnCount())) for r in range(self.rowCount())]
+
+    def _text(self, row: int, column: int) -> str:
+        cell = self.item(row, column)
+        return cell.text() if cell is not None else ""

@@ -50,7 +50,7 @@ class OutlineLegend(QWidget):
         """(grader name, number of outlines) per grader; every box starts ticked."""
         while self._layout.count():
             item = self._layout.takeAt(0)
-            widget = item.widget()
+            widget = item.widget() if item is not None else None
             if widget is not None:
                 widget.hide()  # gone at once, deleted when Qt gets to it
                 widget.deleteLater()

@@ -18,9 +18,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QCloseEvent, QShowEvent
-from PySide6.QtWidgets import (QLabel, QMessageBox, QPushButton, QScrollArea, QSplitter, QVBoxLayout, QWidget)
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QCloseEvent, QResizeEvent, QShowEvent
+from PySide6.QtWidgets import QLabel, QMessageBox, QPushButton, QScrollArea, QSplitter, QVBoxLayout, QWidget
 
 from rop_desktop.services.policy import AccessDenied as PermissionDenied
 from rop_desktop.services.reference import VOTE_METHODS, AdjudicationError, ConflictError
@@ -39,8 +39,23 @@ from .queue_panel import QueuePanel
 from .suggestion import describe, suggested_reference
 from .votes_table import VotesTable
 
+#: The side columns' share of the window's width, and their bounds in pixels: the canvas column
+#: takes the rest (at 1366 px it needs ~690 px for the outline legend, so the queue gets ~320).
+QUEUE_SHARE, QUEUE_PX = 0.28, (200, 500)
+DECISION_SHARE, DECISION_PX = 0.26, (350, 420)
+
 RULE_LABELS = {"majority": "Majority of the graders", "union": "Union (any grader)",
                "intersection": "Intersection (every grader)"}
+
+
+def column_widths(width: int) -> list[int]:
+    """Queue, canvas and decision column widths for a window ``width`` px wide: the side columns
+    take their share within their bounds, the canvas the rest (and every later change of width)."""
+    def share(fraction: float, bounds: tuple[int, int]) -> int:
+        return int(min(max(width * fraction, bounds[0]), bounds[1]))
+
+    queue, decision = share(QUEUE_SHARE, QUEUE_PX), share(DECISION_SHARE, DECISION_PX)
+    return [queue, max(300, width - queue - decision - 16), decision]
 
 
 def _box(title: str, *widgets: QWidget) -> QWidget:
@@ -142,6 +157,9 @@ class AdjudicationWindow(QWidget):
         for index, widget in enumerate((left, centre, right)):
             self.splitter.addWidget(widget)
             self.splitter.setStretchFactor(index, 1 if index == 1 else 0)
+        #: the columns follow the window's width (column_widths) until the user drags a divider
+        self.columns_by_user = False
+        self.splitter.splitterMoved.connect(lambda _pos, _index: setattr(self, "columns_by_user", True))
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.splitter)
@@ -236,7 +254,7 @@ class AdjudicationWindow(QWidget):
     # ================================================================= outlines
     def chosen_shapes(self) -> list[Any]:
         """The polygons of the reference outline chosen now."""
-        choice = self.decision.geometry()
+        choice = self.decision.chosen_outline()
         if choice is None or self.case is None:
             return []
         kind, name = choice
@@ -247,7 +265,7 @@ class AdjudicationWindow(QWidget):
     def _on_geometry(self, redraw: bool = True) -> None:
         shapes = self.chosen_shapes()
         self.decision.set_polygon_stages([s.stage for s in shapes])
-        choice = self.decision.geometry()
+        choice = self.decision.chosen_outline()
         note = ""
         if choice is not None and not shapes:
             note = "This outline is empty: the reference will have no line outline."
@@ -312,7 +330,7 @@ class AdjudicationWindow(QWidget):
         if case is None or not self.decision.editable:
             return
         values = self.decision.values()
-        choice = self.decision.geometry()
+        choice = self.decision.chosen_outline()
         kind, name = choice if choice is not None else ("consensus", None)
         try:
             state = self.service.adjudicate(
@@ -354,9 +372,30 @@ class AdjudicationWindow(QWidget):
     # ================================================================= window life
     def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt API
         super().showEvent(event)
-        if not self._sized:  # the canvas takes what the queue (500 px) and the decision (370 px) leave
+        if not self._sized:
             self._sized = True
-            self.splitter.setSizes([500, max(400, self.width() - 880), 370])
+            self._fit_screen()
+            self._fit_columns()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt API
+        super().resizeEvent(event)
+        if self._sized and not self.columns_by_user:
+            QTimer.singleShot(0, self, self._fit_columns)  # once the layout has given the splitter its new width
+
+    def _fit_columns(self) -> None:
+        if not self.columns_by_user:
+            self.splitter.setSizes(column_widths(self.splitter.width()))
+
+    def _fit_screen(self) -> None:
+        """Never open larger than the screen (1366x768 laptops): the window fits, not the user."""
+        screen = self.screen()
+        if screen is None:
+            return
+        available = screen.availableGeometry()
+        if available.width() < self.minimumSizeHint().width():
+            return  # a screen the view cannot fit anyway (an 800 px test screen): leave it to the window manager
+        if self.width() > available.width() or self.height() > available.height():
+            self.resize(min(self.width(), available.width()), min(self.height(), available.height()))
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt API
         self.shutdown()

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QBrush, QColor
+from PySide6.QtGui import QBrush, QColor, QResizeEvent
 from PySide6.QtWidgets import QHeaderView, QSizePolicy, QTableWidget, QTableWidgetItem, QWidget
 
 from rop_desktop.ui.tables import make_read_only
@@ -33,7 +33,8 @@ class StatTable(QTableWidget):
 
     def __init__(self, columns: Sequence[str], parent: QWidget | None = None) -> None:
         super().__init__(0, len(columns), parent)
-        self.setHorizontalHeaderLabels(list(columns))
+        self.titles = list(columns)
+        self.setHorizontalHeaderLabels(self.titles)
         make_read_only(self)
         self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
@@ -53,6 +54,29 @@ class StatTable(QTableWidget):
                     item.setToolTip(tips[r][c])
                 self.setItem(r, c, item)
         self._fit_height()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt API
+        super().resizeEvent(event)
+        self._wrap_titles()
+
+    def _wrap_titles(self) -> None:
+        """A column title wider than its column goes on two lines ("Weighted κ" / "(quadratic)")
+        instead of being cut at both ends (a 1366 px screen); the full title is its tooltip."""
+        metrics = self.horizontalHeader().fontMetrics()
+        changed = False
+        for column, title in enumerate(self.titles):
+            text = title
+            if metrics.horizontalAdvance(title) + 12 > self.columnWidth(column) and " " in title:
+                middle = len(title) // 2
+                cut = min((i for i, ch in enumerate(title) if ch == " "), key=lambda i: abs(i - middle))
+                text = title[:cut] + "\n" + title[cut + 1:]
+            item = self.horizontalHeaderItem(column)
+            if item is not None and item.text() != text:
+                item.setText(text)
+                item.setToolTip(title)
+                changed = True
+        if changed:
+            self._fit_height()
 
     def _fit_height(self) -> None:
         self.resizeRowsToContents()

@@ -24,7 +24,7 @@ from __future__ import annotations
 import threading
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import shiboken6
 from PySide6.QtCore import QObject, Qt, Signal
@@ -36,13 +36,15 @@ from rop_desktop.services import policy
 from rop_desktop.services.export import ExportError, export_reference_csv, export_snapshot
 from rop_desktop.services.grading import GradingService, list_graders
 from rop_desktop.services.policy import AccessDenied, Action, Actor
-from rop_desktop.services.reference import (RecomputeSummary, ReferenceService, get_vote_settings,
-                                            set_vote_settings)
+from rop_desktop.services.reference import RecomputeSummary, ReferenceService, get_vote_settings, set_vote_settings
 from rop_desktop.ui.adjudication import AdjudicationWindow, VoteSettingsDialog
 from rop_desktop.ui.adjudication.background import BackgroundCalls
 from rop_desktop.ui.adjudication.notice import show_notice
-from rop_desktop.ui.agreement import AgreementDashboard, compute_dashboard
 from rop_desktop.workers.runner import GeneratorWorker
+
+if TYPE_CHECKING:  # the dashboard's charts load pyqtgraph: imported when it opens, not with the window
+    from rop_desktop.ui.agreement import AgreementDashboard
+
 
 def summary_text(summary: RecomputeSummary) -> str:
     """A recompute's outcome in one sentence."""
@@ -167,13 +169,18 @@ class ReferenceController(QObject):
         view = AdjudicationWindow(service, self.grading.load_image, predict=self._predict, history=service.history,
                                   title=self.study.name)
         self._own(view, "adjudication")
-        view.settled.connect(lambda _image, _state: (self._refresh_dashboard(), self._count_queue()))
+        view.settled.connect(lambda _image, _state: self._after_settled())
         view.refresh_queue()
         view.show()
         view.open_first()
         self.adjudication = view
         self._count_queue()
         return view
+
+    def _after_settled(self) -> None:
+        """An image was settled in the adjudication window: the dashboard and the queue count move."""
+        self._refresh_dashboard()
+        self._count_queue()
 
     def _count_queue(self) -> None:
         """Fill in the exact sizes of the open queue's lists, off the UI thread (one at a time)."""
@@ -205,6 +212,8 @@ class ReferenceController(QObject):
             return self.dashboard
         if not self._may(Action.AGREEMENT_READ):  # figures are computed in a worker: refuse before it opens
             return None
+        from rop_desktop.ui.agreement import AgreementDashboard, compute_dashboard
+
         study, actor = self.study, self.actor
         view = AgreementDashboard(lambda threshold: compute_dashboard(study, actor, threshold), title=study.name)
         self._own(view, "dashboard")

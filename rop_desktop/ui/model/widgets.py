@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QImage, QPainter, QPaintEvent, QPen, QPixmap
+from PySide6.QtGui import QColor, QImage, QPainter, QPaintEvent, QPen, QPixmap, QResizeEvent
 from PySide6.QtWidgets import QLabel, QSizePolicy, QWidget
 
 POSITIVE = QColor("#d9534f")
@@ -81,13 +81,13 @@ class ArrayLabel(QLabel):
 
     def set_array(self, array: np.ndarray | None) -> None:
         self._array = None if array is None else np.asarray(array)
-        self._pixmap = QPixmap() if array is None else pixmap_from_array(self._array)
+        self._pixmap = QPixmap() if self._array is None else pixmap_from_array(self._array)
         self._rescale()
 
     def array(self) -> np.ndarray | None:
         return self._array
 
-    def resizeEvent(self, event) -> None:  # noqa: ANN001, N802 - Qt API
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt API
         super().resizeEvent(event)
         self._rescale()
 
