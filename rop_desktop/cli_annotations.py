@@ -15,10 +15,23 @@ import sys
 import textwrap
 from pathlib import Path
 
-from rop_desktop.cli_auth import (EXIT_INCOMPLETE, EXIT_OK, CommandFailed, add_annotation_export_arguments,
-                                  add_study_arguments, exit_codes, run_command, signed_in)
-from rop_desktop.services.annotation_io import (FORMATS, REFERENCE, AnnotationIOError, export_annotations,
-                                                import_annotations)
+from rop_desktop.cli_auth import (
+    EXIT_INCOMPLETE,
+    EXIT_OK,
+    CommandFailed,
+    add_annotation_export_arguments,
+    add_study_arguments,
+    exit_codes,
+    run_command,
+    signed_in,
+)
+from rop_desktop.services.annotation_io import (
+    FORMATS,
+    REFERENCE,
+    AnnotationIOError,
+    export_annotations,
+    import_annotations,
+)
 from rop_desktop.services.annotation_io.grades_csv import GRADER_COLUMNS, IMAGE_COLUMNS
 from rop_desktop.services.annotation_io.model import GRADE_VALUES
 

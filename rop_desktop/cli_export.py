@@ -20,9 +20,16 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from rop_desktop.cli_auth import (EXIT_INCOMPLETE, EXIT_OK, CommandFailed, add_annotation_export_arguments,
-                                  add_study_arguments, exit_codes,
-                                  run_command, signed_in)
+from rop_desktop.cli_auth import (
+    EXIT_INCOMPLETE,
+    EXIT_OK,
+    CommandFailed,
+    add_annotation_export_arguments,
+    add_study_arguments,
+    exit_codes,
+    run_command,
+    signed_in,
+)
 from rop_desktop.domain.consensus import RULES
 from rop_desktop.services.annotation_io import FORMATS, REFERENCE, AnnotationIOError, export_annotations
 from rop_desktop.services.dicom_export import DATES, DicomExportError, export_dicom

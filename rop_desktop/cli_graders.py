@@ -16,8 +16,17 @@ from __future__ import annotations
 import argparse
 import sys
 
-from rop_desktop.cli_auth import (EXIT_INCOMPLETE, EXIT_OK, NEW_PASSWORD_ENV, CommandFailed, add_study_arguments,
-                                  exit_codes, run_command, secret, signed_in)
+from rop_desktop.cli_auth import (
+    EXIT_INCOMPLETE,
+    EXIT_OK,
+    NEW_PASSWORD_ENV,
+    CommandFailed,
+    add_study_arguments,
+    exit_codes,
+    run_command,
+    secret,
+    signed_in,
+)
 from rop_desktop.domain.labels import Role
 from rop_desktop.services import accounts, db_roles
 from rop_desktop.services.accounts import Account

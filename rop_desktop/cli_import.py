@@ -6,8 +6,16 @@ import argparse
 import sys
 from pathlib import Path
 
-from rop_desktop.cli_auth import (EXIT_INCOMPLETE, EXIT_INTERRUPTED, EXIT_OK, CommandFailed, add_study_arguments,
-                                  exit_codes, run_command, signed_in)
+from rop_desktop.cli_auth import (
+    EXIT_INCOMPLETE,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    CommandFailed,
+    add_study_arguments,
+    exit_codes,
+    run_command,
+    signed_in,
+)
 from rop_desktop.interop.manifest import ManifestError
 from rop_desktop.services.importer import import_images
 

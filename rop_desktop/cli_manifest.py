@@ -6,8 +6,15 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from rop_desktop.cli_auth import (EXIT_INCOMPLETE, EXIT_OK, CommandFailed, add_study_arguments, exit_codes, run_command,
-                                  signed_in)
+from rop_desktop.cli_auth import (
+    EXIT_INCOMPLETE,
+    EXIT_OK,
+    CommandFailed,
+    add_study_arguments,
+    exit_codes,
+    run_command,
+    signed_in,
+)
 from rop_desktop.interop.manifest import ALIASES, ManifestError
 from rop_desktop.services.manifest_update import update_from_manifest
 

@@ -19,8 +19,17 @@ import argparse
 import sys
 from pathlib import Path
 
-from rop_desktop.cli_auth import (EXIT_INCOMPLETE, EXIT_OK, PASSWORD_ENV, CommandFailed, add_as_argument,
-                                  exit_codes, run_command, secret, signed_in)
+from rop_desktop.cli_auth import (
+    EXIT_INCOMPLETE,
+    EXIT_OK,
+    PASSWORD_ENV,
+    CommandFailed,
+    add_as_argument,
+    exit_codes,
+    run_command,
+    secret,
+    signed_in,
+)
 from rop_desktop.services import accounts, db_roles
 from rop_desktop.services.policy import Actor
 from rop_desktop.services.study_copy import copy_study

@@ -153,6 +153,8 @@ def _run_steps(tmp: Path, report: SelfTestReport, out: Callable[[str], None]) ->
         from rop_desktop.ui.style import apply_style, resources_dir
 
         qapp = QApplication.instance() or QApplication(sys.argv[:1])
+        if not isinstance(qapp, QApplication):
+            raise SelfTestError("start", "a Qt application without windows already runs in this process")
         apply_style(qapp)
         if not (resources_dir() / "style.qss").is_file():
             raise SelfTestError("start", f"the style sheet is missing from {resources_dir()}")

@@ -16,7 +16,7 @@ import os
 import platform
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -60,7 +60,7 @@ def library_versions() -> dict[str, str]:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 @dataclass
@@ -234,7 +234,7 @@ def load_bundle(folder: str | Path, device: str | torch.device = "cpu") -> tuple
         tensors = load_file(str(weights_path), device="cpu")
         with safetensors.safe_open(str(weights_path), framework="pt") as handle:
             aliases = json.loads((handle.metadata() or {}).get(_ALIASES_KEY, "{}"))
-    except Exception as exc:  # noqa: BLE001 - safetensors raises several types for a bad file
+    except Exception as exc:  # safetensors raises several types for a bad file
         raise BundleError(f"weights.safetensors cannot be read: {exc}", weights_path) from exc
     for alias, stored in aliases.items():
         if stored in tensors:

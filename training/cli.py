@@ -320,7 +320,13 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
 
 
 def cmd_weights(args: argparse.Namespace) -> int:
-    from training.weights import PretrainedWeightsError, find_pretrained, hub_checkpoint_dir, import_weights, known_weights
+    from training.weights import (
+        PretrainedWeightsError,
+        find_pretrained,
+        hub_checkpoint_dir,
+        import_weights,
+        known_weights,
+    )
 
     if args.action == "list":
         print(f"torch cache: {hub_checkpoint_dir()}")

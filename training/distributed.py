@@ -159,7 +159,3 @@ def wrap_model(model: nn.Module, ctx: DistContext, device: torch.device, *,
     return nn.parallel.DistributedDataParallel(model, device_ids=ids, output_device=device.index if ids else None,
                                                find_unused_parameters=find_unused_parameters)
 
-
-def unwrap(model: nn.Module) -> nn.Module:
-    """The module inside a DDP wrapper (or the model itself)."""
-    return model.module if isinstance(model, nn.parallel.DistributedDataParallel) else model

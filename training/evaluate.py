@@ -27,12 +27,27 @@ import numpy as np
 from training.data.augment import apply_augment
 from training.data.io import read_mask, read_rgb
 from training.formats.masks import polygons_to_mask
-from training.metrics import (APReport, BinaryReport, ErrorReductionReport, MaskScores, MulticlassReport,
-                              binary_report, error_reduction, instance_ap, mask_scores, multiclass_report,
-                              save_report)
+from training.metrics import (
+    APReport,
+    BinaryReport,
+    ErrorReductionReport,
+    MaskScores,
+    MulticlassReport,
+    binary_report,
+    error_reduction,
+    instance_ap,
+    mask_scores,
+    multiclass_report,
+    save_report,
+)
 from training.metrics._common import to_builtin
-from training.metrics.bootstrap import (ConfidenceIntervals, binary_intervals, format_interval, mean_intervals,
-                                        multiclass_intervals)
+from training.metrics.bootstrap import (
+    ConfidenceIntervals,
+    binary_intervals,
+    format_interval,
+    mean_intervals,
+    multiclass_intervals,
+)
 from training.predictor import NO_LINE, Predictor, PredictorError
 from training.snapshot import Snapshot, SnapshotRecord
 

@@ -17,8 +17,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.utils.hooks import RemovableHandle
 
 from training.models import main_logits, model_info
+from training.models.origin import origin_of
 
 Target = int | Sequence[int] | torch.Tensor | None
 
@@ -33,7 +35,7 @@ class ExplainError(ValueError):
 
 def default_target_layer(model: nn.Module) -> str:
     """The registry's default Grad-CAM layer of a model made by ``create_model``."""
-    name = getattr(model, "registry_name", None)
+    name = origin_of(model).registry_name
     layer = model_info(name).default_target_layer if name else None
     if not layer:
         raise ExplainError(f"no default target layer known for {type(model).__name__}; name one")
@@ -78,7 +80,7 @@ class GradCAM:
         self.last_logits: torch.Tensor | None = None
         self._activation: torch.Tensor | None = None
         self._capturing = False
-        self._handle = self.layer.register_forward_hook(self._hook)
+        self._handle: RemovableHandle | None = self.layer.register_forward_hook(self._hook)
 
     def _hook(self, _module: nn.Module, _inputs: Any, output: Any) -> Any:
         if not self._capturing:
@@ -160,7 +162,7 @@ def feature_maps(
     captured: dict[str, torch.Tensor] = {}
     handles = []
 
-    def hook_for(name: str):  # noqa: ANN202 - a forward hook
+    def hook_for(name: str):
         def hook(_m: nn.Module, _inputs: Any, output: Any) -> None:
             if name not in captured:
                 if not isinstance(output, torch.Tensor) or output.dim() != 4:

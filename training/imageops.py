@@ -47,13 +47,6 @@ def clahe(gray: np.ndarray, clip_limit: float = 2.0, tile_grid: int = 8) -> np.n
     return op.apply(gray)
 
 
-def clahe_rgb(rgb: np.ndarray, clip_limit: float = 2.0, tile_grid: int = 8) -> np.ndarray:
-    """CLAHE on the lightness channel (LAB) of an RGB image, keeping its colours."""
-    lab = cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB)
-    lab[..., 0] = clahe(lab[..., 0], clip_limit, tile_grid)
-    return cv2.cvtColor(lab, cv2.COLOR_LAB2RGB)
-
-
 def standardize(image: np.ndarray, mask: np.ndarray | None = None, eps: float = 1e-6) -> np.ndarray:
     """Per-image standardisation to zero mean / unit variance (float32); stats over ``mask`` if given."""
     x = image.astype(np.float32)
@@ -99,8 +92,8 @@ def field_of_view_mask(rgb: np.ndarray, threshold: int | None = None, min_fracti
     k = max(3, int(round(0.03 * max(binary.shape))) | 1)
     padded = cv2.copyMakeBorder(binary, k, k, k, k, cv2.BORDER_REPLICATE)
     padded = cv2.morphologyEx(padded, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
-    binary = padded[k:-k, k:-k]
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8)
+    closed = padded[k:-k, k:-k]
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(closed, connectivity=8)
     full = np.full(gray.shape, 255, np.uint8)
     if count <= 1:
         return full
@@ -147,7 +140,7 @@ def letterbox(image: np.ndarray, size: int, fill: int | float = 0,
     nw, nh = max(1, round(w * scale)), max(1, round(h * scale))
     interp = interpolation if scale < 1 else cv2.INTER_LINEAR
     resized = cv2.resize(image, (nw, nh), interpolation=interp)
-    out_shape = (size, size) + image.shape[2:]
+    out_shape = (size, size, *image.shape[2:])
     out = np.full(out_shape, fill, dtype=image.dtype)
     pad_x, pad_y = (size - nw) // 2, (size - nh) // 2
     out[pad_y:pad_y + nh, pad_x:pad_x + nw] = resized

@@ -171,7 +171,7 @@ class Predictor:
             rgbs = [_check_rgb(im, k) for k, im in enumerate(images)]
             masks = self._line_masks(rgbs, line_masks) if self.needs_line_mask else [None] * len(rgbs)
             clock.lap("line_mask")
-            prepared = [self.preset.prepare(rgb, mask) for rgb, mask in zip(rgbs, masks)]
+            prepared = [self.preset.prepare(rgb, mask) for rgb, mask in zip(rgbs, masks, strict=True)]
             x = torch.stack([p.image for p in prepared]).to(self.device)
             geometry = [p.geometry for p in prepared]
             clock.lap("prepare")
@@ -238,7 +238,7 @@ class Predictor:
             else:
                 probs = torch.softmax(logits[k], dim=0).tolist()
                 names = self.classes if len(self.classes) == len(probs) else [str(i) for i in range(len(probs))]
-                pred.class_probabilities = dict(zip(names, probs))
+                pred.class_probabilities = dict(zip(names, probs, strict=True))
                 pred.predicted_class = names[int(np.argmax(probs))]
             if maps is not None:
                 pred.saliency = np.clip(self._restore(maps[k], geometry[k]), 0.0, 1.0).astype(np.float32)
@@ -268,7 +268,7 @@ class Predictor:
             outputs = self.model(list(x))
         clock.lap("model")
         out = []
-        for k, (result, geom) in enumerate(zip(outputs, geometry)):
+        for result, geom in zip(outputs, geometry, strict=True):
             squares = (result["masks"][:, 0] > 0.5).cpu().numpy()
             union = squares.any(axis=0) if len(squares) else np.zeros(x.shape[-2:], bool)
             mask = (self._restore(union.astype(np.uint8), geom, cv2.INTER_NEAREST) > 0).astype(np.uint8) * 255
@@ -279,7 +279,7 @@ class Predictor:
             if keep_instances:
                 scores = result["scores"].tolist()
                 pred.instances = [(self._restore(m.astype(np.uint8), geom, cv2.INTER_NEAREST) > 0, float(s))
-                                  for m, s in zip(squares, scores)]
+                                  for m, s in zip(squares, scores, strict=True)]
             out.append(pred)
         clock.lap("postprocess")
         return out

@@ -13,7 +13,7 @@ import base64
 import html
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -290,7 +290,7 @@ def render_html(report: EvaluationReport, card: ModelCard, *, snapshot_hash: str
                 title: str | None = None) -> str:
     """The whole report as one HTML document (UTF-8 text, nothing external)."""
     title = title or f"Evaluation report: {card.name}"
-    when = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    when = datetime.now(UTC).isoformat(timespec="seconds")
     parts = [f'<!DOCTYPE html><html><head><meta charset="utf-8"/><title>{esc(title)}</title>'
              f"<style>{STYLE}</style></head><body>", f"<h1>{esc(title)}</h1>",
              html_table(["Model", "Task", "Split", "Images", "Dataset snapshot (SHA-256)", "Generated"],

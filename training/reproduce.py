@@ -40,7 +40,14 @@ from training.engine import RunControl, Terminal, fit
 from training.engine.setup import patient_split
 from training.evaluate import EvaluationReport, evaluate_predictor
 from training.events import Event, Finished
-from training.metrics import BinaryReport, MulticlassReport, multiclass_report, paper_a_table, paper_b_table, save_report
+from training.metrics import (
+    BinaryReport,
+    MulticlassReport,
+    multiclass_report,
+    paper_a_table,
+    paper_b_table,
+    save_report,
+)
 from training.metrics.bootstrap import format_interval
 from training.predictor import NO_LINE, Predictor
 from training.snapshot import Snapshot

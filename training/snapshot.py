@@ -30,9 +30,25 @@ from typing import Any, Literal
 
 import numpy as np
 
-from training.data.records import (AUGMENT_KEYS, DEFAULT_CLASSES, EYES, PLUS_VALUES, QUALITIES, SPLITS,
-                                   STAGE3_OF, STAGES, TASKS, SnapshotError, SnapshotPolygon, SnapshotRecord,
-                                   check_relations, parse_polygon, parse_record, RECORD_FIELDS, stage3_of)
+from training.data.records import (
+    AUGMENT_KEYS,
+    DEFAULT_CLASSES,
+    EYES,
+    PLUS_VALUES,
+    QUALITIES,
+    RECORD_FIELDS,
+    SPLITS,
+    STAGE3_OF,
+    STAGES,
+    TASKS,
+    SnapshotError,
+    SnapshotPolygon,
+    SnapshotRecord,
+    check_relations,
+    parse_polygon,
+    parse_record,
+    stage3_of,
+)
 
 __all__ = [
     "AUGMENT_KEYS", "DEFAULT_CLASSES", "EYES", "FORMAT", "MANIFEST", "PLUS_VALUES", "QUALITIES", "SPLITS",
@@ -257,7 +273,7 @@ class Snapshot:
 
 
 def _now() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
+    return _dt.datetime.now(_dt.UTC).replace(microsecond=0).isoformat()
 
 
 def _generator() -> str:
@@ -354,7 +370,7 @@ class SnapshotWriter:
                     raise
         shutil.copy2(src, dst)
 
-    def add(self, image: str | Path | np.ndarray, *, id: str | None = None,  # noqa: A002 - the record field
+    def add(self, image: str | Path | np.ndarray, *, id: str | None = None,  # `id` shadows the builtin on purpose: the record field
             mask: str | Path | np.ndarray | None = None,
             polygons: Iterable[SnapshotPolygon | Mapping[str, Any]] = (),
             mask_from_polygons: bool = True, **fields: Any) -> SnapshotRecord:

@@ -47,7 +47,7 @@ def _normalise_ratios(ratios: Sequence[float] | Mapping[str, float]) -> dict[str
     else:
         if len(ratios) != 3:
             raise SplitError(f"ratios must be (train, test, val), got {tuple(ratios)!r}")
-        values = dict(zip(("train", "test", "val"), map(float, ratios)))
+        values = dict(zip(("train", "test", "val"), map(float, ratios), strict=True))
     if any(v < 0 for v in values.values()) or sum(values.values()) <= 0:
         raise SplitError(f"ratios must be non-negative with a positive sum, got {values}")
     total = sum(values.values())

@@ -154,7 +154,8 @@ def sha256_of(path: str | Path, chunk: int = 1 << 20) -> str:
 
 def models_using(kind: str) -> list[str]:
     """Registered models that start from weights of ``kind`` (directly, or as their backbone fallback)."""
-    from training.models import list_models, model_info
+    # the registry module, not the package: the package imports the model files, which import this one
+    from training.models.registry import list_models, model_info
 
     return [n for n in list_models() if (k := model_info(n).pretrained_kind) is not None
             and (k == kind or BACKBONE_FALLBACK.get(k) == kind)]
@@ -267,7 +268,7 @@ def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
             obj: Any = load_file(str(path), device="cpu")
         else:
             obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - any reader failure means the same to the user
+    except Exception as exc:  # any reader failure means the same to the user
         raise PretrainedWeightsError(f"cannot read weights from {path}: {exc}") from exc
     for key in ("state_dict", "model", "model_state_dict"):
         if isinstance(obj, dict) and isinstance(obj.get(key), dict):

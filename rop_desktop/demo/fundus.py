@@ -137,7 +137,7 @@ def _background(layout: FundusLayout, spec: FundusSpec, palette: Palette, rng: n
         rx, ry = cx + rng.uniform(-0.2, 0.2) * radius, cy + rng.uniform(-0.2, 0.2) * radius
         ring_r, ring_w = rng.uniform(0.2, 0.5) * radius, rng.uniform(0.1, 0.2) * radius
         ring = np.exp(-((np.hypot(xs - rx, ys - ry) - ring_r) / ring_w) ** 2) * rng.uniform(8, 20)
-        base += ring[..., None] * np.float32([1.0, 1.0, 1.1])
+        base += ring[..., None] * np.array([1.0, 1.0, 1.1], np.float32)
     return cv2.resize(base.astype(np.float32), (layout.width, layout.height), interpolation=cv2.INTER_LINEAR)
 
 
@@ -178,7 +178,7 @@ def _stroke(img: np.ndarray, layout: FundusLayout, offset: float, thickness: flo
     """
     pts = layout.lesion_line(offset)
     left, top, right, bottom = _roi(pts, thickness + 3 * blur + 2, layout)
-    mask = np.zeros((bottom - top, right - left), np.uint8)
+    mask: np.ndarray = np.zeros((bottom - top, right - left), np.uint8)
     fixed = np.round((pts - (left, top)) * 16).astype(np.int32)
     step = 6
     for start in range(0, len(fixed) - 1, step):
@@ -222,7 +222,7 @@ def _paint_tufts(img: np.ndarray, layout: FundusLayout, rng: np.random.Generator
             heading = angle + bend * s
             fronds.append(centre + length * s[:, None] * np.stack([np.cos(heading), np.sin(heading)], 1))
     left, top, right, bottom = _roi(np.concatenate(shapes + fronds), 2 * w, layout)
-    mask = np.zeros((bottom - top, right - left), np.uint8)
+    mask: np.ndarray = np.zeros((bottom - top, right - left), np.uint8)
     origin = np.array([left, top])
     cv2.fillPoly(mask, [np.round((p - origin) * 16).astype(np.int32).reshape(-1, 1, 2) for p in shapes], 255,
                  cv2.LINE_AA, shift=4)
@@ -235,20 +235,21 @@ def _paint_tufts(img: np.ndarray, layout: FundusLayout, rng: np.random.Generator
 def _camera(img: np.ndarray, layout: FundusLayout, spec: FundusSpec, rng: np.random.Generator) -> np.ndarray:
     """Colour cast, optics blur, sensor noise and the circular aperture on black (uint8)."""
     gains = rng.uniform(0.93, 1.07, 3) * rng.uniform(0.86, 1.08)
-    img = cv2.multiply(img, (*gains.tolist(), 0.0))
+    # OpenCV takes a per-channel scalar here; its type stubs list only arrays
+    img = cv2.multiply(img, (*gains.tolist(), 0.0))  # type: ignore[call-overload]
     if spec.poor_quality:  # out of focus (blurred at half size: same look, a quarter of the work), dark, hazy
         half = cv2.resize(img, (layout.width // 2, layout.height // 2), interpolation=cv2.INTER_AREA)
         half = cv2.GaussianBlur(half, (0, 0), layout.scale * rng.uniform(1.6, 2.25))
         img = cv2.resize(half, (layout.width, layout.height), interpolation=cv2.INTER_LINEAR)
-        img = img * np.float32(rng.uniform(0.45, 0.6)) + np.float32([26, 22, 20])
+        img = img * np.float32(rng.uniform(0.45, 0.6)) + np.array([26, 22, 20], np.float32)
     else:
         img = cv2.GaussianBlur(img, (0, 0), layout.scale * rng.uniform(0.45, 0.85))
     noise_sd = rng.uniform(4.0, 6.0) if spec.poor_quality else rng.uniform(1.5, 3.0)
     noise = rng.standard_normal((layout.height, layout.width), dtype=np.float32) * np.float32(noise_sd)
-    img += noise[..., None]
+    np.add(img, noise[..., None], out=img)
     aperture = np.zeros((layout.height, layout.width), np.uint8)
     cx, cy, radius = layout.fov
     cv2.circle(aperture, (int(round(cx * 16)), int(round(cy * 16))), int(round(radius * 16)), 255, -1,
                cv2.LINE_AA, shift=4)
-    img *= (aperture.astype(np.float32) / 255.0)[..., None]
+    np.multiply(img, (aperture.astype(np.float32) / 255.0)[..., None], out=img)
     return np.clip(img + 0.5, 0, 255).astype(np.uint8)

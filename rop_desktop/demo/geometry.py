@@ -188,7 +188,7 @@ def _polygon_parts(shape: object) -> list[Polygon]:
     if isinstance(shape, Polygon):
         return [] if shape.is_empty else [shape]
     if isinstance(shape, MultiPolygon) or hasattr(shape, "geoms"):
-        return [p for g in shape.geoms for p in _polygon_parts(g)]  # type: ignore[attr-defined]
+        return [p for g in shape.geoms for p in _polygon_parts(g)]
     return []
 
 
@@ -216,7 +216,7 @@ def vascular_border(layout: FundusLayout, mature: bool) -> tuple[tuple[tuple[flo
     start = int(np.argmin(inside))  # begin the scan outside so that no run wraps around
     pts, inside = np.roll(pts, -start, axis=0), np.roll(inside, -start)
     runs, current = [], []
-    for p, ok in zip(np.round(pts, 2).tolist(), inside):
+    for p, ok in zip(np.round(pts, 2).tolist(), inside, strict=True):
         if ok:
             current.append((p[0], p[1]))
         elif current:

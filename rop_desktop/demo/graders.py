@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 import shapely
@@ -29,6 +30,7 @@ from rop_desktop.domain.zones import Landmarks
 from .geometry import simple_rings
 from .spec import DemoError, FundusTruth, LesionPolygon, lesion_kind
 
+_T = TypeVar("_T")
 _ZONES = (Zone.I, Zone.POSTERIOR_II, Zone.II, Zone.III)
 _PLUS = (Plus.NORMAL, Plus.PRE_PLUS, Plus.PLUS)
 
@@ -156,9 +158,9 @@ def _presence_errors(truths: Sequence[FundusTruth], profiles: Sequence[GraderPro
                     wrong[j].add(i)
                 load[i] += 2
     for j in sorted(range(len(profiles)), key=lambda j: -(fn_quota[j] + fp_quota[j])):
-        for pool, quota, weight in ((positives, fn_quota[j], stage_weight), (negatives, fp_quota[j], fp_weight)):
+        for pool, own_quota, weight in ((positives, fn_quota[j], stage_weight), (negatives, fp_quota[j], fp_weight)):
             members = set(pool)
-            need = quota - len(wrong[j] & members)
+            need = own_quota - len(wrong[j] & members)
             for i in _pick([i for i in pool if i not in wrong[j]], need, load, weight, rng):
                 wrong[j].add(i)
                 load[i] += 1
@@ -173,7 +175,7 @@ def _neighbour_stage(stage: Stage, rng: np.random.Generator) -> Stage:
     return Stage.S1 if rng.random() < 0.5 else Stage.S3
 
 
-def _neighbour(options: tuple, value: object, rng: np.random.Generator) -> object:
+def _neighbour(options: tuple[_T, ...], value: _T, rng: np.random.Generator) -> _T:
     k = options.index(value)
     steps = [s for s in (-1, 1) if 0 <= k + s < len(options)]
     return options[k + int(rng.choice(steps))]

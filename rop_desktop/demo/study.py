@@ -146,7 +146,7 @@ def generate_demo(seed: int = 0, n_patients: int = 20, size: tuple[int, int] = (
     diseases = _diseases(units, rng)
     disagree = set(rng.choice(len(units), size=round((1 - HOSPITAL_AGREEMENT) * len(units)), replace=False).tolist())
     rows: list[tuple[_Unit, FundusSpec, GradeValues]] = []
-    for u, (unit, disease) in enumerate(zip(units, diseases)):
+    for u, (unit, disease) in enumerate(zip(units, diseases, strict=True)):
         hospital = _hospital(disease, u in disagree, rng)
         for view in (1, 2) if rng.random() < 0.3 else (1,):
             image_seed = int(np.random.SeedSequence([seed, 200, len(rows)]).generate_state(1)[0])
@@ -170,7 +170,7 @@ def generate_demo(seed: int = 0, n_patients: int = 20, size: tuple[int, int] = (
     images = tuple(
         DemoImage(f"{unit.patient.code}_{unit.eye.value}_{unit.exam.date.isoformat()}_{spec.view}.png", unit.patient,
                   unit.exam, unit.eye, spec.view, spec, size, truth, hospital, _with_landmarks(row, truth, seed, k))
-        for k, ((unit, spec, hospital), truth, row) in enumerate(zip(rows, truths, grades)))
+        for k, ((unit, spec, hospital), truth, row) in enumerate(zip(rows, truths, grades, strict=True)))
     return DemoStudy(seed, size, tuple(patients), tuple(exams), images, graders)
 
 
@@ -188,7 +188,7 @@ def _third_visits(units: Sequence[_Unit], diseases: Sequence[_Disease], n_patien
     """A third visit, a week after the second, for the infants whose second visit shows stage 1–2
     in an eye (the most severe first): that eye one stage worse, more posterior, with plus
     disease; the other eye as it was. One view per eye."""
-    second = [(u, d) for u, d in zip(units, diseases) if u.exam.number == 2]
+    second = [(u, d) for u, d in zip(units, diseases, strict=True) if u.exam.number == 2]
     candidates: dict[str, float] = {}
     for unit, disease in second:
         if disease.stage in (Stage.S1, Stage.S2) and not disease.mature:
@@ -254,10 +254,10 @@ def _diseases(units: Sequence[_Unit], rng: np.random.Generator) -> list[_Disease
     order = np.argsort([u.latent for u in units], kind="stable")
     stage_list = list(STAGE_SHARES)
     stages: list[Stage] = [Stage.S0] * len(units)
-    for rank, index in zip(_stage_ladder(len(units)), order):
+    for rank, index in zip(_stage_ladder(len(units)), order, strict=True):
         stages[int(index)] = stage_list[int(rank)]
     out = []
-    for unit, stage in zip(units, stages):
+    for unit, stage in zip(units, stages, strict=True):
         zones, p = _ZONE_BY_STAGE[stage]
         zone = zones[int(rng.choice(len(zones), p=p))]
         pre, plus = _PLUS_BY_STAGE[stage]

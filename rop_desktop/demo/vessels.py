@@ -127,10 +127,10 @@ def draw_vessels(vessels: list[Vessel], shape: tuple[int, int], artery: bool, ch
         means = np.add.reduceat(vessel.widths, starts) / np.diff(np.append(starts, len(fixed)))
         thickness = np.maximum(1, np.round(means)).astype(int)
         level = np.round(np.minimum(1.0, means / 1.6) * 4).astype(int)  # thin vessels are fainter
-        for start, t, lv in zip(starts.tolist(), thickness.tolist(), level.tolist()):
+        for start, t, lv in zip(starts.tolist(), thickness.tolist(), level.tolist(), strict=True):
             if lv > 0:
                 groups.setdefault((t, lv), []).append(fixed[start:start + chunk + 1].reshape(-1, 1, 2))
     mask = np.zeros(shape, np.uint8)
-    for (thickness, level), lines in sorted(groups.items()):
-        cv2.polylines(mask, lines, False, int(level * 255 // 4), thickness, cv2.LINE_AA, shift=4)
+    for (width, faintness), lines in sorted(groups.items()):
+        cv2.polylines(mask, lines, False, int(faintness * 255 // 4), width, cv2.LINE_AA, shift=4)
     return mask.astype(np.float32) / 255.0

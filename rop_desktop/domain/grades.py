@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Any
 
 from .labels import Plus, Quality, RopPresence, Stage, Zone
 
@@ -21,7 +22,7 @@ class GradeValues:
     confidence: int | None = None  # 1 (guess) .. 5 (certain)
     comment: str = ""
 
-    def with_(self, **changes: object) -> "GradeValues":
+    def with_(self, **changes: Any) -> GradeValues:
         return replace(self, **changes)
 
     def as_dict(self) -> dict[str, object]:
@@ -33,10 +34,10 @@ class GradeValues:
         return out
 
     @classmethod
-    def from_dict(cls, data: dict[str, object]) -> "GradeValues":
+    def from_dict(cls, data: dict[str, object]) -> GradeValues:
         parsers = {"rop": RopPresence.parse, "stage": Stage.parse, "zone": Zone.parse,
                    "plus": Plus.parse, "quality": Quality.parse}
-        kwargs: dict[str, object] = {}
+        kwargs: dict[str, Any] = {}
         for name in GRADE_FIELDS:
             value = data.get(name)
             if value is None or value == "":
@@ -44,11 +45,18 @@ class GradeValues:
             if name in parsers:
                 value = parsers[name](value)
             elif name in ("extent_clock_hours", "confidence"):
-                value = int(value)  # type: ignore[arg-type]
+                value = _whole_number(name, value)
             elif name == "arop":
                 value = value if isinstance(value, bool) else str(value).lower() in ("1", "true", "yes")
             kwargs[name] = value
-        return cls(**kwargs)  # type: ignore[arg-type]
+        return cls(**kwargs)
+
+
+def _whole_number(name: str, value: object) -> int:
+    """A stored or exported count ("3", 3, 3.0) as an int; ValueError for anything else."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise ValueError(f"{name} must be a whole number, not {value!r}")
+    return int(value)
 
 
 GRADE_FIELDS: tuple[str, ...] = (
@@ -84,9 +92,10 @@ def check_grade(values: GradeValues, polygon_stages: list[Stage | None] | None =
         issues.append(Issue("rop", "ROP present / absent is not set.", "error"))
     if values.stage is None:
         issues.append(Issue("stage", "Stage is not set.", "error"))
-    major = values.stage.major if values.stage else None
-    if major is not None and major >= 1 and values.rop is RopPresence.NO:
-        issues.append(Issue("rop", f"{values.stage.label} implies ROP present, but ROP is marked absent.", "error"))
+    stage = values.stage
+    major = stage.major if stage else None
+    if stage is not None and major is not None and major >= 1 and values.rop is RopPresence.NO:
+        issues.append(Issue("rop", f"{stage.label} implies ROP present, but ROP is marked absent.", "error"))
     if major == 0 and values.rop is RopPresence.YES:
         issues.append(Issue("stage", "ROP is marked present but the stage is 0.", "warning"))
     if values.extent_clock_hours is not None and not 0 <= values.extent_clock_hours <= 12:
@@ -96,8 +105,9 @@ def check_grade(values: GradeValues, polygon_stages: list[Stage | None] | None =
     if values.arop and values.zone in (Zone.III,):
         issues.append(Issue("arop", "A-ROP is a posterior disease; zone III is unusual.", "warning"))
     for pstage in polygon_stages or []:
-        if pstage is not None and pstage.major is not None and major is not None and pstage.major > major:
-            issues.append(Issue("stage", f"A polygon is marked {pstage.label}, above the image's {values.stage.label}.",
+        if pstage is not None and pstage.major is not None and stage is not None and major is not None \
+                and pstage.major > major:
+            issues.append(Issue("stage", f"A polygon is marked {pstage.label}, above the image's {stage.label}.",
                                 "warning"))
             break
     if major is not None and major >= 1 and not polygon_stages:

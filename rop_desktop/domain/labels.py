@@ -7,6 +7,7 @@ they are what the store keeps and what exports write, so never rename a value.
 from __future__ import annotations
 
 from enum import Enum
+from typing import Self
 
 
 class _Choice(str, Enum):
@@ -17,7 +18,7 @@ class _Choice(str, Enum):
         return _LABELS.get(self, self.value)
 
     @classmethod
-    def parse(cls, value: object) -> "_Choice":
+    def parse(cls, value: object) -> Self:
         """Parse a stored/exported value or a label, case-insensitive; raises ValueError."""
         if isinstance(value, cls):
             return value

@@ -58,7 +58,7 @@ FIELD_LABELS: dict[str, str] = {"rop": "ROP presence", "stage": "stage", "plus":
 _ENUMS: dict[str, type[RopPresence] | type[Stage] | type[Plus] | type[Zone]] = {
     "rop": RopPresence, "stage": Stage, "plus": Plus, "zone": Zone}
 _TIEBREAKS = ("hospital_tiebreak", "severity_tiebreak")
-_NA = {"rop": RopPresence.NA, "stage": Stage.NA, "plus": Plus.NA, "zone": Zone.NA}
+_NA: dict[str, RopPresence | Stage | Plus | Zone] = {"rop": RopPresence.NA, "stage": Stage.NA, "plus": Plus.NA, "zone": Zone.NA}
 
 Choice = RopPresence | Stage | Plus | Zone
 
@@ -110,7 +110,7 @@ class VoteSettings:
                 "fields": list(self.fields), "required": list(self.required)}
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "VoteSettings":
+    def from_dict(cls, data: Mapping[str, Any]) -> VoteSettings:
         """From :meth:`as_dict`'s form; missing keys take the defaults, unknown keys are refused."""
         extra = set(data) - {"quorum", "tie_rule", "fields", "required"}
         if extra:
@@ -216,7 +216,8 @@ def settle_votes(votes: Mapping[str, GradeValues], settings: VoteSettings | None
     dissenters = tuple(name for name in votes if name in ungradable or any(
         _differs(getattr(votes[name], f.field), f.value) for f in outcomes.values()))
 
-    reference = GradeValues(quality=Quality.GRADABLE, **{name: f.value for name, f in outcomes.items()})
+    voted: dict[str, Any] = {name: f.value for name, f in outcomes.items()}  # each field's own enum
+    reference = GradeValues(quality=Quality.GRADABLE, **voted)
     if blocking:
         unsettled = [f for f in VOTE_FIELDS if f in blocking and outcomes[f].value is None]
         if unsettled:
@@ -277,10 +278,10 @@ def _settle_field(name: str, values: Sequence[Choice | None], tie_rule: str,
     split = "–".join(str(c) for c in sorted(counts.values(), reverse=True))
     where = ""
     if name == "stage":
-        majors = Counter(v.major for v in assessable)
+        majors = Counter(v.major for v in assessable if isinstance(v, Stage))
         major, major_count = majors.most_common(1)[0]
         if 2 * major_count > len(assessable):
-            group = Counter({v: c for v, c in counts.items() if v.major == major})
+            group = Counter({v: c for v, c in counts.items() if isinstance(v, Stage) and v.major == major})
             sub, sub_count = group.most_common(1)[0]
             if 2 * sub_count > major_count:
                 return FieldOutcome(name, sub, "stage_group_majority", tally,

@@ -123,9 +123,8 @@ def sniff_format(data: bytes) -> str | None:
         return "tiff"
     if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
         return "webp"
-    if head[:2] == b"BM" and len(data) >= 18:
-        if struct.unpack_from("<I", data, 14)[0] in _BMP_DIB_HEADER_SIZES:
-            return "bmp"
+    if head[:2] == b"BM" and len(data) >= 18 and struct.unpack_from("<I", data, 14)[0] in _BMP_DIB_HEADER_SIZES:
+        return "bmp"
     if head[:6] in (b"GIF87a", b"GIF89a"):
         raise ImageDecodeError("unsupported image format: GIF (convert it to PNG)")
     if head[4:12] in (b"ftypheic", b"ftypheix", b"ftypmif1", b"ftypavif"):

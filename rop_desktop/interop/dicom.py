@@ -53,7 +53,7 @@ from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 from pydicom.sequence import Sequence
-from pydicom.uid import generate_uid
+from pydicom.uid import UID, generate_uid
 
 #: The edition of PS3.15 whose Table E.1-1 is applied (``dicom-anonymizer``'s generated table).
 PROFILE_EDITION = "2026c"
@@ -68,6 +68,8 @@ _METHOD_TEXT = {BASIC_PROFILE[0]: f"PS3.15 {PROFILE_EDITION} Annex E Basic Profi
 _CATEGORIES = {"D_TAGS": "D", "Z_TAGS": "Z", "X_TAGS": "X", "U_TAGS": "U", "Z_D_TAGS": "Z/D", "X_Z_TAGS": "X/Z",
                "X_D_TAGS": "X/D", "X_Z_D_TAGS": "X/Z/D", "X_Z_U_STAR_TAGS": "X/Z/U*"}
 Tag = tuple[int, ...]  # (group, element) or a repeating group (group, element, group mask, element mask)
+#: What a rule is called with: one element's (group, element), also for a match of a repeating group.
+ElementTag = tuple[int, int]
 
 _PATIENT_NAME, _PATIENT_ID, _BIRTH_DATE = (0x0010, 0x0010), (0x0010, 0x0020), (0x0010, 0x0030)
 _TEMPORAL = ("DA", "DT", "TM")
@@ -156,7 +158,7 @@ def deidentify(ds: Dataset, options: Options) -> tuple[Dataset, Report]:
     return out, report
 
 
-def new_uid(salt: str, original: str) -> str:
+def new_uid(salt: str, original: str) -> UID:
     """The UID replacing ``original`` in a study with ``salt`` (stable, not reversible without the salt)."""
     return generate_uid(entropy_srcs=[salt, original.strip("\0 ")])
 
@@ -211,7 +213,7 @@ def _apply(ds: Dataset, options: Options, report: Report) -> None:
     """The table on ``ds`` through ``dicom-anonymizer`` (our actions for what the profile leaves to
     us), then the same on every item of the sequences the table does not list."""
     table = basic_profile()
-    rules: dict[Tag, Callable[[Dataset, Tag], None]] = {
+    rules: dict[Tag, Callable[[Dataset, ElementTag], None]] = {
         tag: partial(_act, action=action, options=options, report=report) for tag, action in table.items()}
     rules[_PATIENT_ID] = rules[_PATIENT_NAME] = partial(_pseudonym, options=options, report=report)
     rules[_BIRTH_DATE] = partial(_act, action="Z", options=Options(options.patient_code, options.salt), report=report)
@@ -233,7 +235,7 @@ def _name(elem: DataElement) -> str:
     return elem.keyword or keyword_for_tag(elem.tag) or f"({elem.tag.group:04X},{elem.tag.element:04X})"
 
 
-def _pseudonym(ds: Dataset, tag: Tag, *, options: Options, report: Report) -> None:
+def _pseudonym(ds: Dataset, tag: ElementTag, *, options: Options, report: Report) -> None:
     """PatientID / PatientName: the study's code (present even when the source left them out)."""
     elem = ds.get(tag)
     if elem is None:
@@ -242,7 +244,7 @@ def _pseudonym(ds: Dataset, tag: Tag, *, options: Options, report: Report) -> No
     report.replaced.add(_name(elem))
 
 
-def _act(ds: Dataset, tag: Tag, *, action: str, options: Options, report: Report) -> None:
+def _act(ds: Dataset, tag: ElementTag, *, action: str, options: Options, report: Report) -> None:
     """One table action on one element, by its VR (see the module doc)."""
     elem = ds.get(tag)
     if elem is None:

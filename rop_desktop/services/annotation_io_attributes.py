@@ -19,8 +19,14 @@ from training.formats.errors import FormatError
 from .annotation_io import FORMATS, AnnotationIOError, AttributeMapping
 from .annotation_io.grades_csv import GRADER_COLUMNS, IMAGE_COLUMNS
 from .annotation_io.model import IGNORE, LESION_PREFIX, REGION_TARGETS, STAGE_PREFIX, ReadItem, norm_key
-from .annotation_io.readers import (csv_rows, read_coco_items, read_grades_csv, read_labelme_items, read_mask_items,
-                                    read_via_items)
+from .annotation_io.readers import (
+    csv_rows,
+    read_coco_items,
+    read_grades_csv,
+    read_labelme_items,
+    read_mask_items,
+    read_via_items,
+)
 
 #: Every value a mapping may give a name: grade fields, region targets, ignore, lesion types, stages.
 MAPPING_TARGETS: tuple[str, ...] = tuple(dict.fromkeys(

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rop_desktop.domain.coordinates import ring_to_corners
 from rop_desktop.domain.grades import GradeValues
 from rop_desktop.domain.labels import LesionType, RopPresence, Stage
 from rop_desktop.domain.shapes import Shape, new_shape_id
@@ -26,8 +27,8 @@ from rop_desktop.store import Study, repo
 from training.formats.masks import mask_to_polygons, polygon_rings
 
 from .accounts import set_study_setting
-from .policy import ASSIST_SETTING, Action, Actor, allowed, guarded, open_operation
 from .grading import GradingService
+from .policy import ASSIST_SETTING, Action, Actor, allowed, guarded, open_operation
 from .predictions import ModelOutput, PredictionError, PredictionService
 from .reference import ReferenceService
 
@@ -83,7 +84,7 @@ def propose_outlines(mask: np.ndarray | None, *, lesion_type: LesionType = Lesio
     polygons = sorted(mask_to_polygons(array, min_area=min_area, tolerance=tolerance), key=lambda p: -p.area)
     shapes = []
     for polygon in polygons[:max_proposals]:
-        rings = [[(x + 0.5, y + 0.5) for x, y in ring] for ring in polygon_rings(polygon)]
+        rings = [ring_to_corners(ring) for ring in polygon_rings(polygon)]
         if len(rings[0]) < 3:
             continue
         shapes.append(Shape(id=new_shape_id(), points=tuple(rings[0]), holes=tuple(tuple(r) for r in rings[1:]),

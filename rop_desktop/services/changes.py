@@ -24,6 +24,7 @@ events went through the engine once they commit (``store.repo.own_events``).
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -164,6 +165,9 @@ class ChangeFeed:
         except DBAPIError as exc:
             raise ChangeFeedError(f"cannot listen for changes ({exc.orig})") from exc
         conn = raw.driver_connection
+        if conn is None:  # the pool detached it between the two calls
+            raw.invalidate()
+            raise ChangeFeedError("cannot listen for changes (the database connection was closed)")
         try:
             conn.autocommit = True
             conn.execute(f"LISTEN {CHANNEL}")
@@ -176,7 +180,5 @@ class ChangeFeed:
     def _drop_listener(self) -> None:
         raw, self._raw, self._listener = self._raw, None, None
         if raw is not None:
-            try:
+            with contextlib.suppress(Exception):  # already broken: nothing left to release
                 raw.invalidate()
-            except Exception:  # already broken: nothing left to release
-                pass

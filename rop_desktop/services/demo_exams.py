@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from rop_desktop.domain.coordinates import centre_to_corner, ring_to_corners
 from rop_desktop.domain.etrop import ImageEvidence, roll_up
 from rop_desktop.domain.grades import GradeValues
 from rop_desktop.domain.labels import Eye, Quality
@@ -41,7 +42,7 @@ def add_exam_work(session: Session, truth: Mapping[str, Any], images: Mapping[st
             grader = graders[grader_name]
             values = GradeValues.from_dict(grade["values"])
             # the demo writes pixel-centre coordinates; the app stores pixel corners
-            outlines = tuple(tuple((x + 0.5, y + 0.5) for x, y in p["points"]) for p in grade.get("polygons", []))
+            outlines = tuple(tuple(ring_to_corners(p["points"])) for p in grade.get("polygons", []))
             landmarks = _landmarks(grade.get("landmarks"))
             if landmarks is not None:
                 _store_landmarks(session, image, grader, landmarks, values, outlines)
@@ -66,8 +67,8 @@ def _landmarks(data: Mapping[str, Any] | None) -> Landmarks | None:
     if landmarks.disc is None:
         return None
     # pixel centres → pixel corners, as for the outlines
-    return Landmarks((landmarks.disc[0] + 0.5, landmarks.disc[1] + 0.5), landmarks.disc_radius,
-                     None if landmarks.fovea is None else (landmarks.fovea[0] + 0.5, landmarks.fovea[1] + 0.5))
+    return Landmarks(centre_to_corner(landmarks.disc), landmarks.disc_radius,
+                     None if landmarks.fovea is None else centre_to_corner(landmarks.fovea))
 
 
 def _store_landmarks(session: Session, image: Image, grader: Grader, landmarks: Landmarks, values: GradeValues,

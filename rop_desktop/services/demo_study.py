@@ -13,6 +13,7 @@ import tempfile
 from pathlib import Path
 
 from rop_desktop.demo import generate_demo, write_demo_files
+from rop_desktop.domain.coordinates import centre_to_corner
 from rop_desktop.domain.grades import GradeValues
 from rop_desktop.domain.labels import LesionType, Role, Stage
 from rop_desktop.store import Study, repo
@@ -93,7 +94,7 @@ def _add_grades(study: Study, truth: dict) -> None:
                 for polygon in grade.get("polygons", []):
                     stage = polygon.get("stage")
                     # the demo writes pixel-centre coordinates; the app stores pixel corners
-                    ring = [[x + 0.5, y + 0.5] for x, y in polygon["points"]]
+                    ring = [list(centre_to_corner(p)) for p in polygon["points"]]
                     repo.add_annotation(session, image, grader, [ring],
                                         LesionType.parse(polygon["type"]),
                                         stage=Stage.parse(stage) if stage else None, source="drawn")

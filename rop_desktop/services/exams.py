@@ -39,24 +39,42 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from rop_desktop.domain.etrop import (Classification, ImageEvidence, RollUp, TreatmentClass, check_eye_grade, classify,
-                                      posterior_pole_image, roll_up)
+from rop_desktop.domain.etrop import (
+    Classification,
+    ImageEvidence,
+    RollUp,
+    TreatmentClass,
+    check_eye_grade,
+    classify,
+    posterior_pole_image,
+    roll_up,
+)
 from rop_desktop.domain.grades import GradeValues, Issue
 from rop_desktop.domain.labels import Eye, Plus, Quality, RopPresence, Stage, Zone
 from rop_desktop.domain.progression import Visit, VisitChange, eye_history, needs_attention
 from rop_desktop.domain.zones import Landmarks
 from rop_desktop.store import Study, repo
-from rop_desktop.store.models import (Annotation, Exam, ExamGrade, Grade, Grader, Image, Landmark, ModelVersion,
-                                      Patient, Prediction, Reference)
+from rop_desktop.store.models import (
+    Annotation,
+    Exam,
+    ExamGrade,
+    Grade,
+    Grader,
+    Image,
+    Landmark,
+    ModelVersion,
+    Patient,
+    Prediction,
+    Reference,
+)
 from rop_desktop.store.types import utcnow
 
 from .accounts import set_study_setting
-from .exam_reference import (VOTE_LEVEL_KEY, VOTE_LEVELS, exam_references_in, may_settle, settle_exams,
-                             settle_exams_in)
 from .agreement import FieldAgreement, PairAgreement
-from .outline_rows import shape_of
+from .exam_reference import VOTE_LEVEL_KEY, VOTE_LEVELS, exam_references_in, may_settle, settle_exams, settle_exams_in
 from .importer import thumbnail_file
 from .landmarks import landmarks_of
+from .outline_rows import shape_of
 from .policy import BLINDED_SETTING, REVEAL_SETTING, AccessDenied, Action, Actor, allowed, current, guarded
 
 if TYPE_CHECKING:  # training.report loads torch; the report section imports it when run
@@ -818,7 +836,27 @@ def export_exam_grades_csv(study: Study, actor: Actor, path: str | Path) -> int:
     return len(records)
 
 
-__all__ = ["Attention", "ExamError", "ExamGradeConflict", "ExamImage", "ExamInfo", "ExamKey", "ExamService",
-           "ExamState", "ModelEyeSummary", "MyExamGrade", "Progression", "TreatmentClass", "VisitRow",
-           "ReferenceEye", "attention_exams", "export_exam_grades_csv", "reference_eyes", "set_vote_level",
-           "treatment_agreement", "treatment_report_section", "vote_level", "worklist_classes"]
+__all__ = [
+    "Attention",
+    "ExamError",
+    "ExamGradeConflict",
+    "ExamImage",
+    "ExamInfo",
+    "ExamKey",
+    "ExamService",
+    "ExamState",
+    "ModelEyeSummary",
+    "MyExamGrade",
+    "Progression",
+    "ReferenceEye",
+    "TreatmentClass",
+    "VisitRow",
+    "attention_exams",
+    "export_exam_grades_csv",
+    "reference_eyes",
+    "set_vote_level",
+    "treatment_agreement",
+    "treatment_report_section",
+    "vote_level",
+    "worklist_classes",
+]

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from rop_desktop.domain.etrop import Classification
 from rop_desktop.domain.grades import GradeValues, Issue, check_grade
-from rop_desktop.domain.labels import Eye, Role
+from rop_desktop.domain.labels import Eye
 from rop_desktop.domain.shapes import Shape
 from rop_desktop.imaging.decode import ImageDecodeError, decode_file
 from rop_desktop.store import Study, repo
@@ -35,8 +35,18 @@ from rop_desktop.store.repo.worklist import GraderTotals
 from .accounts import GraderInfo
 from .importer import thumbnail_file
 from .outline_rows import geometry_of, shape_of
-from .policy import (ASSIST_SETTING, BLINDED_SETTING, REVEAL_SETTING, AccessDenied, Action, Actor, allowed, current,
-                     guarded, open_operation)
+from .policy import (
+    ASSIST_SETTING,
+    BLINDED_SETTING,
+    REVEAL_SETTING,
+    AccessDenied,
+    Action,
+    Actor,
+    allowed,
+    current,
+    guarded,
+    open_operation,
+)
 
 #: Rows per worklist page: what the window asks for at a time (a screenful is ~20).
 PAGE_SIZE = 200
@@ -53,7 +63,7 @@ class GradeConflict(GradingError):
     """The grade changed on another workstation since this one showed it; ``current`` is the
     stored grade now (the edit was not written — never a silent overwrite)."""
 
-    def __init__(self, current: "MyGrade") -> None:
+    def __init__(self, current: MyGrade) -> None:
         super().__init__("Your grade of this image was changed on another workstation; the window now shows "
                          "that version. Nothing was overwritten.")
         self.current = current

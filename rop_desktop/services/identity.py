@@ -199,7 +199,8 @@ def original_file_names(session: Session) -> dict[int, list[str]]:
     out: dict[int, list[str]] = {}
     for image_id, value in session.execute(select(Identity.image_id, Identity.value)
                                            .where(Identity.kind == "file_name", Identity.image_id.is_not(None))):
-        out.setdefault(image_id, []).append(value)
+        if image_id is not None:  # always, by the query; says so to the type checker
+            out.setdefault(image_id, []).append(value)
     return out
 
 
@@ -318,6 +319,25 @@ def export_mapping(study: Study, actor: Actor, path: str | Path) -> MappingExpor
     return result
 
 
-__all__ = ["CODE_PREFIX", "Found", "IdentityError", "ImageName", "MappingExport", "PatientIdentity", "REDACTED",
-           "SHOW_SETTING", "Scrubber", "clean", "digest", "export_mapping", "identity_shown", "new_image_name",
-           "next_code", "original_file_names", "parse_image_name", "patient_for", "record", "shown_identity"]
+__all__ = [
+    "CODE_PREFIX",
+    "REDACTED",
+    "SHOW_SETTING",
+    "Found",
+    "IdentityError",
+    "ImageName",
+    "MappingExport",
+    "PatientIdentity",
+    "Scrubber",
+    "clean",
+    "digest",
+    "export_mapping",
+    "identity_shown",
+    "new_image_name",
+    "next_code",
+    "original_file_names",
+    "parse_image_name",
+    "patient_for",
+    "record",
+    "shown_identity",
+]

@@ -228,7 +228,7 @@ def import_images(study: Study, actor: Actor, sources: Sequence[str | Path],
     matched_rows: set[int] = set()
     pool = ThreadPoolExecutor(max_workers=workers or min(4, max(1, (os.cpu_count() or 2))),
                               thread_name_prefix="rop-import")
-    window = 2 * (pool._max_workers)  # noqa: SLF001 - bounded read-ahead keeps memory flat
+    window = 2 * (pool._max_workers)  # private but stable: bounded read-ahead keeps memory flat
     pending: list[Future[_Prepared]] = []
     try:
         queue = iter(files)

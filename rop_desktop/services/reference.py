@@ -52,16 +52,22 @@ from rop_desktop.domain.consensus import RULES, agreement_iou, consensus_geometr
 from rop_desktop.domain.grades import GradeValues, check_grade
 from rop_desktop.domain.labels import Eye, LesionType, Quality, Role, Stage
 from rop_desktop.domain.shapes import Shape
-from rop_desktop.domain.votes import (METHODS, HospitalDiagnosis, VoteOutcome, VoteSettings, parse_hospital_diagnosis,
-                                      settle_votes)
+from rop_desktop.domain.votes import (
+    METHODS,
+    HospitalDiagnosis,
+    VoteOutcome,
+    VoteSettings,
+    parse_hospital_diagnosis,
+    settle_votes,
+)
 from rop_desktop.store import Study, repo
 from rop_desktop.store.models import Annotation, Grade, Grader, Image, Reference
 from rop_desktop.store.repo import queue as queues
 
 from .accounts import set_study_setting
 from .outline_rows import shape_of
-from .vote_settings import VOTE_SETTINGS_KEY, vote_settings_in
 from .policy import Action, Actor, current, guarded, open_operation
+from .vote_settings import VOTE_SETTINGS_KEY, vote_settings_in
 
 #: Methods written by the votes; any other method (adjudicated, imported) is a human decision.
 VOTE_METHODS: frozenset[str] = frozenset(METHODS)

@@ -13,7 +13,6 @@ Nothing here is SQLite-specific: the same models run on PostgreSQL.
 from __future__ import annotations
 
 import uuid
-
 from datetime import date, datetime
 from typing import Any
 

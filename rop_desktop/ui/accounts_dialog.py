@@ -13,14 +13,25 @@ from collections.abc import Callable, Sequence
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QFormLayout, QGroupBox,
-                               QHBoxLayout, QLabel, QLineEdit, QPushButton, QTableWidget,
-                               QTableWidgetItem, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
-from rop_desktop.ui.tables import row_picker_table
 from rop_desktop.domain.labels import Role
 from rop_desktop.services.accounts import Account, AccountError
 from rop_desktop.services.policy import AccessDenied
+from rop_desktop.ui.tables import row_picker_table
 
 COLUMNS = ("Name", "Role", "Active", "Password")
 ID_ROLE = Qt.ItemDataRole.UserRole + 1

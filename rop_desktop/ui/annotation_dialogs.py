@@ -15,14 +15,32 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout,
-                               QHBoxLayout, QLabel, QLineEdit, QPlainTextEdit, QPushButton, QTableWidget,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QPushButton,
+    QTableWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
 from rop_desktop.services import policy
 from rop_desktop.services.accounts import list_accounts
-from rop_desktop.services.annotation_io import FORMATS, REFERENCE, AnnotationIOError, export_annotations, \
-    import_annotations
+from rop_desktop.services.annotation_io import (
+    FORMATS,
+    REFERENCE,
+    AnnotationIOError,
+    export_annotations,
+    import_annotations,
+)
 from rop_desktop.services.annotation_io_attributes import MAPPING_TARGETS, list_attribute_names
 from rop_desktop.services.policy import Action, Actor
 from rop_desktop.workers.runner import GeneratorWorker
@@ -90,7 +108,7 @@ class _WorkerDialog(QDialog):
         self.status.setText(f"Nothing was done: {reason}")
         self.log.appendPlainText(reason)
 
-    def done(self, result: int) -> None:  # noqa: D401 - Qt API
+    def done(self, result: int) -> None:
         if self.worker is not None:
             self.worker.shutdown()
         super().done(result)
@@ -128,6 +146,7 @@ class AnnotationImportDialog(_WorkerDialog):
         self.mapping.setHorizontalHeaderLabels(["Name in the file", "Means"])
         self.mapping.horizontalHeader().setStretchLastSection(True)
         self.mapping.verticalHeader().hide()
+        self._combos: dict[str, QComboBox] = {}  # the table's rows: name in the file -> its combo
         form = QFormLayout()
         form.addRow("Format", self.format)
         form.addRow("File", _path_row(self.path, self.browse))
@@ -162,6 +181,7 @@ class AnnotationImportDialog(_WorkerDialog):
     def read_names(self) -> None:
         """Fill the mapping table with the names of the chosen file (or show why it cannot be read)."""
         self.mapping.setRowCount(0)
+        self._combos.clear()
         if not self.path.text().strip():
             return
         try:
@@ -176,17 +196,15 @@ class AnnotationImportDialog(_WorkerDialog):
             combo = QComboBox()
             combo.addItems([AS_NAMED, *MAPPING_TARGETS])
             self.mapping.setCellWidget(row, 1, combo)
+            self._combos[name] = combo
 
     def names(self) -> list[str]:
         """The names listed in the mapping table, in order."""
-        return [self.mapping.cellWidget(r, 0).text() for r in range(self.mapping.rowCount())]
+        return list(self._combos)
 
     def combo(self, name: str) -> QComboBox:
         """The mapping combo of ``name`` (KeyError when the file has no such name)."""
-        for row, listed in enumerate(self.names()):
-            if listed == name:
-                return self.mapping.cellWidget(row, 1)
-        raise KeyError(name)
+        return self._combos[name]
 
     def chosen_mapping(self) -> dict[str, str]:
         """The mapping as :func:`import_annotations` takes it (names left "as named" are omitted)."""

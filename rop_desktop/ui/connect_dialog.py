@@ -4,8 +4,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel, QLineEdit,
-                               QPushButton, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 HELP = ("A shared study keeps its images in a folder every workstation reaches and its database on a "
         "PostgreSQL server. Pick the folder; a folder made with 'rop-desktop study create --db-url' already "
@@ -57,7 +67,7 @@ class ConnectDialog(QDialog):
         if not self.folder.text().strip():
             self.error.setText("Choose the study folder.")
             return
-        if url and "password=" in url.lower() or (url and "@" in url and ":" in url.split("@")[0].split("//")[-1]):
+        if (url and "password=" in url.lower()) or (url and "@" in url and ":" in url.split("@")[0].split("//")[-1]):
             self.error.setText("Leave the password out of the URL: put it in ~/.pgpass or a service file.")
             return
         if url is None and not (folder / "study.server").is_file() and not (folder / "study.sqlite").is_file():

@@ -6,8 +6,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QLabel, QPlainTextEdit, QProgressBar, QVBoxLayout,
-                               QWidget)
+from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QPlainTextEdit, QProgressBar, QVBoxLayout, QWidget
 
 from rop_desktop.workers.runner import GeneratorWorker
 
@@ -89,7 +88,7 @@ class ImportDialog(QDialog):
     def _on_error(self, exc: BaseException) -> None:
         self._finish(f"The import stopped: {exc}")
 
-    def done(self, result: int) -> None:  # noqa: D401 - Qt API
+    def done(self, result: int) -> None:
         if self.worker is not None and self.worker.isRunning():
             self.cancel()
             self.worker.wait(30_000)

@@ -1,4 +1,4 @@
-"""The layer arrows of DESIGN.md, enforced with import-linter."""
+"""The layer arrows of docs/architecture.md, enforced with import-linter."""
 
 from __future__ import annotations
 

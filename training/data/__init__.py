@@ -10,8 +10,15 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # for type checkers and IDEs; at run time the names load lazily
     from training.data.augment import apply_augment, crop_zoom, oversample_stage1
-    from training.data.datasets import (ClassificationDataset, DatasetError, HybridDataset, MaskFn,
-                                        SegmentationDataset, SnapshotDataset, collate)
+    from training.data.datasets import (
+        ClassificationDataset,
+        DatasetError,
+        HybridDataset,
+        MaskFn,
+        SegmentationDataset,
+        SnapshotDataset,
+        collate,
+    )
     from training.data.io import ImageReadError, read_mask, read_rgb, write_mask
     from training.data.samplers import RatioBatchSampler, class_weights
 
@@ -22,7 +29,11 @@ _EXPORTS = {
     "oversample_stage1": "augment", "crop_zoom": "augment", "apply_augment": "augment",
     "read_rgb": "io", "read_mask": "io", "write_mask": "io", "ImageReadError": "io",
 }
-__all__ = sorted(_EXPORTS)
+__all__ = [  # spelled out (not sorted(_EXPORTS)) so that linters and IDEs see the public names
+    "ClassificationDataset", "DatasetError", "HybridDataset", "ImageReadError", "MaskFn", "RatioBatchSampler",
+    "SegmentationDataset", "SnapshotDataset", "apply_augment", "class_weights", "collate", "crop_zoom",
+    "oversample_stage1", "read_mask", "read_rgb", "write_mask",
+]
 
 
 def __getattr__(name: str) -> Any:

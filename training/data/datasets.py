@@ -202,8 +202,9 @@ def collate(batch: Sequence[dict[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key in batch[0]:
         values = [sample.get(key) for sample in batch]
-        if all(isinstance(v, torch.Tensor) for v in values) and len({tuple(v.shape) for v in values}) == 1:
-            out[key] = torch.stack(values)
+        tensors = [v for v in values if isinstance(v, torch.Tensor)]
+        if len(tensors) == len(values) and len({tuple(t.shape) for t in tensors}) == 1:
+            out[key] = torch.stack(tensors)
         elif all(isinstance(v, int) and not isinstance(v, bool) for v in values):
             out[key] = torch.tensor(values)
         else:

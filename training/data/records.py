@@ -91,6 +91,12 @@ class SnapshotRecord:
     source: str | None = None
     parent: str | None = None
     augment: dict[str, Any] | None = None
+    #: the optic disc centre (and radius) and fovea centre in image pixels (pixel centres):
+    #: ``{"disc": [x, y], "disc_radius": r | null, "fovea": [x, y] | null}``; null when none was placed
+    landmarks: dict[str, Any] | None = None
+    #: the eye at that visit: ``{"key", "grade": {...}, "treatment_class", "etrop", "method"}``; null
+    #: when the image belongs to no eye-level exam (see ``training/README.md``)
+    exam: dict[str, Any] | None = None
     meta: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -115,6 +121,8 @@ class SnapshotRecord:
             value = getattr(self, f.name)
             if f.name == "polygons":
                 value = [p.to_dict() for p in value]
+            if f.name in _OMITTED_WHEN_NULL and value is None:
+                continue  # snapshots written before these fields keep their content hash
             out[f.name] = value
         return out
 
@@ -130,6 +138,51 @@ class SnapshotRecord:
 # --------------------------------------------------------------------------- validation
 
 RECORD_FIELDS = {f.name for f in dataclasses.fields(SnapshotRecord)}
+#: Optional record fields left out of the manifest when null (added in a later release).
+_OMITTED_WHEN_NULL = ("landmarks", "exam")
+#: ``exam.treatment_class`` values (the app's ETROP classes).
+TREATMENT_CLASSES = ("treatment-warranted", "close follow-up", "routine", "undetermined")
+
+
+def _parse_point(value: Any, key: str, where: str, problems: list[str]) -> list[float] | None:
+    if value is None:
+        return None
+    if (not isinstance(value, (list, tuple)) or len(value) != 2
+            or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)):
+        problems.append(f"{where}: {key} must be [x, y] in pixels, got {value!r}")
+        return None
+    return [float(value[0]), float(value[1])]
+
+
+def _parse_landmarks(value: Any, where: str, problems: list[str]) -> dict[str, Any] | None:
+    """``landmarks``: disc and fovea centres ([x, y]) and the disc radius (pixels), each optional."""
+    if value is None:
+        return None
+    if not isinstance(value, Mapping) or set(value) - {"disc", "disc_radius", "fovea"}:
+        problems.append(f"{where}: landmarks must be an object with disc, disc_radius and fovea, got {value!r}")
+        return None
+    radius = value.get("disc_radius")
+    if radius is not None and (not isinstance(radius, (int, float)) or isinstance(radius, bool) or radius <= 0):
+        problems.append(f"{where}: landmarks.disc_radius must be a positive number of pixels, got {radius!r}")
+        radius = None
+    return {"disc": _parse_point(value.get("disc"), "landmarks.disc", where, problems),
+            "disc_radius": None if radius is None else float(radius),
+            "fovea": _parse_point(value.get("fovea"), "landmarks.fovea", where, problems)}
+
+
+def _parse_exam(value: Any, where: str, problems: list[str]) -> dict[str, Any] | None:
+    """``exam``: an object whose ``treatment_class`` (when given) is one of :data:`TREATMENT_CLASSES`."""
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        problems.append(f"{where}: exam must be an object, got {type(value).__name__}")
+        return None
+    klass = value.get("treatment_class")
+    if klass is not None and klass not in TREATMENT_CLASSES:
+        problems.append(f"{where}: exam.treatment_class must be one of {list(TREATMENT_CLASSES)}, got {klass!r}")
+    if not isinstance(value.get("grade", {}) or {}, Mapping):
+        problems.append(f"{where}: exam.grade must be an object")
+    return dict(value)
 
 
 def _check_path(value: Any, key: str, where: str, problems: list[str], required: bool) -> str | None:
@@ -288,6 +341,8 @@ def parse_record(obj: Any, where: str) -> tuple[SnapshotRecord | None, list[str]
         source=_check_str(obj.get("source"), "source", where, problems),
         parent=_check_str(obj.get("parent"), "parent", where, problems),
         augment=_parse_augment(obj.get("augment"), where, problems),
+        landmarks=_parse_landmarks(obj.get("landmarks"), where, problems),
+        exam=_parse_exam(obj.get("exam"), where, problems),
         meta=dict(meta),
     )
     return record, problems

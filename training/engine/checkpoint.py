@@ -29,13 +29,14 @@ class CheckpointError(ValueError):
 
 def rng_state() -> dict[str, Any]:
     """Every random-number state a training step draws from, as tensors and ints."""
-    np_state = np.random.get_state()
+    np_state = np.random.get_state(legacy=False)  # the dict form: {"state": {"key", "pos"}, "has_gauss", "gauss"}
     py_version, py_internal, py_gauss = random.getstate()
     return {
         "torch": torch.get_rng_state(),
         "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-        "numpy": {"keys": torch.from_numpy(np_state[1].astype(np.int64)), "pos": int(np_state[2]),
-                  "has_gauss": int(np_state[3]), "gauss": float(np_state[4])},
+        "numpy": {"keys": torch.from_numpy(np_state["state"]["key"].astype(np.int64)),
+                  "pos": int(np_state["state"]["pos"]),
+                  "has_gauss": int(np_state["has_gauss"]), "gauss": float(np_state["gauss"])},
         "python": {"version": int(py_version), "internal": torch.tensor(py_internal, dtype=torch.int64),
                    "gauss": py_gauss},
     }
@@ -84,7 +85,7 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     file = find_checkpoint(path)
     try:
         data = torch.load(file, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - any reader failure means the same to the user
+    except Exception as exc:
         raise CheckpointError(f"{file}: cannot be read as a checkpoint ({exc})") from exc
     if not isinstance(data, dict):
         raise CheckpointError(f"{file}: not a training checkpoint (a {type(data).__name__})")

@@ -28,15 +28,34 @@ from training.data.datasets import DatasetError
 from training.data.io import ImageReadError
 from training.distributed import DistContext
 from training.engine import setup
-from training.engine.checkpoint import (CHECKPOINT_DIR, LAST, CheckpointError, cpu_state, load_checkpoint,
-                                        rng_state, save_checkpoint, set_rng_state)
+from training.engine.checkpoint import (
+    CHECKPOINT_DIR,
+    LAST,
+    CheckpointError,
+    cpu_state,
+    load_checkpoint,
+    rng_state,
+    save_checkpoint,
+    set_rng_state,
+)
 from training.engine.control import RunControl
 from training.engine.finish import finish_run
 from training.engine.schedule import LrSchedule
 from training.engine.setup import RunError
 from training.engine.tasks import ConfigError, make_task
-from training.events import (BatchProgress, Cancelled, CheckpointSaved, EpochEnd, Event, Failed, Finished, Log,
-                             Paused, RunStarted)
+from training.events import (
+    BatchProgress,
+    Cancelled,
+    CheckpointSaved,
+    EpochEnd,
+    Event,
+    Failed,
+    Finished,
+    Log,
+    Paused,
+    RunStarted,
+)
+from training.models.registry import L2Regularised
 from training.presets import PresetError
 from training.snapshot import Snapshot
 
@@ -187,7 +206,9 @@ class _Run:
         if dist.enabled:
             torch.manual_seed(config.seed + 1000 * dist.rank)  # different augmentation on every rank
         self.channels_last = config.channels_last and self.device.type == "cuda" and self.task.name != "instance"
-        self.model.to(self.device, memory_format=torch.channels_last if self.channels_last else torch.preserve_format)
+        self.model.to(self.device)
+        if self.channels_last:
+            self.model.to(memory_format=torch.channels_last)
         self.ddp = distributed.wrap_model(self.model, dist, self.device,
                                           find_unused_parameters=self.task.name == "instance")
         base_lr = config.lr
@@ -203,7 +224,8 @@ class _Run:
         self.schedule = LrSchedule(config, self.optimizer, base_lr, config.epochs * len(self.batches))
         self.val_loader = setup.eval_loader(self.val_set, config, dist, self.device)
         self.task.setup_loss(self.train_set, self.device, fraction)
-        self.l2 = config.l2 > 0 and hasattr(self.model, "l2_penalty")
+        self.l2: L2Regularised | None = (
+            self.model if config.l2 > 0 and isinstance(self.model, L2Regularised) else None)
         self.history: list[dict[str, Any]] = []
         self.best_state: dict[str, torch.Tensor] | None = None
         self.best_epoch, self.best_loss, self.bad_epochs, self.stopped_early = 0, math.inf, 0, False
@@ -420,8 +442,8 @@ class _Run:
         x = self._input(batch["image"])
         with torch.autocast(self.device.type, dtype=torch.float16, enabled=self.amp):
             loss = self.task.train_loss(self.ddp, x, batch, self.device)
-        if self.l2:
-            loss = loss + self.model.l2_penalty()
+        if self.l2 is not None:
+            loss = loss + self.l2.l2_penalty()
         value = float(loss.detach())
         (diverged,) = self.dist.any_flags(not math.isfinite(value))
         if diverged:

@@ -16,17 +16,18 @@ from typing import Any
 
 import torch
 from torch import nn
-from torch.utils.data import BatchSampler, DataLoader, Dataset, DistributedSampler, Sampler, SequentialSampler
+from torch.utils.data import BatchSampler, DataLoader, DistributedSampler, Sampler, SequentialSampler
 
 from training.bundle import BundleError, load_bundle
 from training.config import TrainConfig
 from training.data.augment import oversample_stage1
-from training.data.datasets import collate
+from training.data.datasets import SnapshotDataset, collate
 from training.data.io import ImageReadError, image_hw
 from training.data.samplers import RatioBatchSampler
 from training.distributed import DeviceError, DistContext, resolve_device
 from training.engine.tasks import Task
 from training.models import ModelError, create_model, model_info
+from training.models.origin import origin_of, set_pretrained_source
 from training.presets import Preset, PresetError, get_preset
 from training.snapshot import Snapshot, SnapshotError
 from training.splits import SplitError, apply_splits, grouped_split
@@ -185,7 +186,7 @@ def train_loader(task: Task, dataset: Any, config: TrainConfig, dist: DistContex
         except ValueError as exc:
             raise RunError("bad_data", f"ratio batches cannot be drawn: {exc}") from None
     else:
-        sampler = DistributedSampler(dataset, num_replicas=dist.world_size, rank=dist.rank, shuffle=True,
+        sampler: DistributedSampler[int] = DistributedSampler(dataset, num_replicas=dist.world_size, rank=dist.rank, shuffle=True,
                                      seed=config.seed, drop_last=False)
         n = len(sampler)
         drop_last = n > batch_size and n % batch_size == 1  # a lone last image breaks BatchNorm
@@ -196,7 +197,8 @@ def train_loader(task: Task, dataset: Any, config: TrainConfig, dist: DistContex
     return loader, batches, fraction
 
 
-def eval_loader(dataset: Dataset[Any], config: TrainConfig, dist: DistContext, device: torch.device) -> DataLoader[Any]:
+def eval_loader(dataset: SnapshotDataset, config: TrainConfig, dist: DistContext,
+                device: torch.device) -> DataLoader[Any]:
     """Sequential batches of a validation set; each rank gets its shard (padded, de-duplicated later)."""
     sampler: Sampler[int] = (DistributedSampler(dataset, num_replicas=dist.world_size, rank=dist.rank, shuffle=False)
                              if dist.enabled else SequentialSampler(dataset))
@@ -279,14 +281,15 @@ def build_model(config: TrainConfig, task: Task, preset: Preset,
     lines = [r.getMessage() for r in records if r.levelno >= logging.WARNING]
     if bundle is not None:
         _load_bundle_weights(model, Path(bundle), config.architecture)
-        model.pretrained_source = f"bundle:{bundle}"
+        set_pretrained_source(model, f"bundle:{bundle}")
         lines.append(f"fine-tuning from bundle {bundle}")
         return model, f"bundle:{bundle}", lines
-    label = init_label(model.pretrained_source)
+    source = origin_of(model).pretrained_source
+    label = init_label(source)
     if label == "random" and not lines:
         lines.append(f"{config.architecture}: starting from random weights")
     elif label != "random":
-        lines.append(f"{config.architecture}: starting from pretrained weights {model.pretrained_source}")
+        lines.append(f"{config.architecture}: starting from pretrained weights {source}")
     return model, label, lines
 
 

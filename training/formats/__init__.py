@@ -7,8 +7,14 @@ inside a readable file is reported per item as a :class:`Problem`, and the rest 
 from training.formats.convert import AnnotatedImage, ConversionResult, read_fields_csv
 from training.formats.errors import FormatError, Problem
 from training.formats.image_folder import image_folder_to_snapshot
-from training.formats.labelme import (LabelmeFile, LabelmeShape, labelme_to_snapshot, read_labelme,
-                                      snapshot_to_labelme, write_labelme)
+from training.formats.labelme import (
+                                      LabelmeFile,
+                                      LabelmeShape,
+                                      labelme_to_snapshot,
+                                      read_labelme,
+                                      snapshot_to_labelme,
+                                      write_labelme,
+)
 from training.formats.masks import mask_to_polygons, polygons_to_mask, to_snapshot_polygons
 from training.formats.via import ViaImage, ViaProject, ViaRegion, read_via, snapshot_to_via, via_to_snapshot, write_via
 

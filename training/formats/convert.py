@@ -20,8 +20,19 @@ import numpy as np
 from training.data.io import ImageReadError, decode_rgb, read_mask
 from training.formats.errors import Problem
 from training.formats.masks import mask_to_polygons, to_snapshot_polygons
-from training.snapshot import (EYES, PLUS_VALUES, QUALITIES, SPLITS, STAGES, LinkMode, Snapshot,
-                               SnapshotError, SnapshotPolygon, SnapshotRecord, SnapshotWriter)
+from training.snapshot import (
+    EYES,
+    PLUS_VALUES,
+    QUALITIES,
+    SPLITS,
+    STAGES,
+    LinkMode,
+    Snapshot,
+    SnapshotError,
+    SnapshotPolygon,
+    SnapshotRecord,
+    SnapshotWriter,
+)
 
 #: Attribute names (lower case, spaces/dashes as underscores) → record field.
 FIELD_ALIASES: dict[str, str] = {

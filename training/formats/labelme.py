@@ -36,9 +36,8 @@ from shapely.geometry.base import BaseGeometry
 
 from training.data.io import image_hw
 from training.formats import shapes
-from training.formats.convert import (AnnotatedImage, ConversionResult, lesion_of, polygons_of, stage_of,
-                                      write_snapshot)
-from training.formats.errors import FormatError, Problem, json_error, read_json_object
+from training.formats.convert import AnnotatedImage, ConversionResult, lesion_of, polygons_of, stage_of, write_snapshot
+from training.formats.errors import FormatError, Problem, read_json_object
 from training.formats.masks import clean_polygons, mask_to_polygons, polygon_rings
 from training.snapshot import LinkMode, Snapshot, SnapshotPolygon, SnapshotRecord
 

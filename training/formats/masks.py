@@ -18,7 +18,7 @@ from shapely.geometry import MultiPolygon, Polygon
 from shapely.geometry.base import BaseGeometry
 
 from training.data.io import binarize_mask
-from training.snapshot import SnapshotPolygon
+from training.data.records import SnapshotPolygon
 
 Ring = Sequence[Sequence[float]]
 
@@ -74,11 +74,6 @@ def polygon_rings(polygon: Polygon) -> list[list[tuple[float, float]]]:
     """Exterior then holes, each without the closing repeat of the first vertex."""
     rings = [polygon.exterior, *polygon.interiors]
     return [[(float(x), float(y)) for x, y in list(r.coords)[:-1]] for r in rings]
-
-
-def rings_to_polygon(rings: Sequence[Ring]) -> Polygon:
-    """A shapely polygon from ``[exterior, hole, ...]`` rings (not repaired)."""
-    return Polygon(rings[0], list(rings[1:]))
 
 
 def to_snapshot_polygons(geometry: BaseGeometry | Iterable[Polygon], *, lesion_type: str | None = None,

@@ -28,9 +28,8 @@ from shapely.geometry.base import BaseGeometry
 
 from training.data.io import ImageReadError, image_hw
 from training.formats import shapes
-from training.formats.convert import (AnnotatedImage, ConversionResult, lesion_of, polygons_of, stage_of,
-                                      write_snapshot)
-from training.formats.errors import FormatError, Problem, json_error, read_json_object
+from training.formats.convert import AnnotatedImage, ConversionResult, lesion_of, polygons_of, stage_of, write_snapshot
+from training.formats.errors import FormatError, Problem, read_json_object
 from training.formats.masks import clean_polygons, polygon_rings
 from training.snapshot import LinkMode, Snapshot, SnapshotPolygon
 
@@ -55,10 +54,13 @@ class ViaRegion:
         """Polygon / polyline vertices; the bounding-box corners of other shapes."""
         p = self.params
         if self.shape in ("polygon", "polyline"):
-            return [(float(x), float(y)) for x, y in zip(p["all_points_x"], p["all_points_y"])]
+            return [(float(x), float(y)) for x, y in zip(p["all_points_x"], p["all_points_y"], strict=True)]
         if self.shape == "point":
             return [(float(p["cx"]), float(p["cy"]))]
-        x0, y0, x1, y1 = self.geometry().bounds
+        area = self.geometry()
+        if area is None:  # only a shape name outside SHAPES, which reading refuses
+            raise ValueError(f"VIA shape {self.shape!r} has no vertices")
+        x0, y0, x1, y1 = area.bounds
         return [(x0, y0), (x1, y0), (x1, y1), (x0, y1)]
 
     def geometry(self, line_width: float = shapes.DEFAULT_LINE_WIDTH) -> BaseGeometry | None:

@@ -27,27 +27,49 @@ from training.metrics.binary import (
     error_reduction,
 )
 from training.metrics.instance_ap import APReport, instance_ap
-from training.metrics.multiclass import MulticlassReport, check_table_consistency, multiclass_report, report_from_confusion
-from training.metrics.segmentation import (MASK_THRESHOLDS, MaskScores, MaskThresholdChoice,
-                                          choose_mask_threshold, dice, iou, mask_scores)
+from training.metrics.multiclass import (
+    MulticlassReport,
+    check_table_consistency,
+    multiclass_report,
+    report_from_confusion,
+)
+from training.metrics.operating_point import (
+    THRESHOLD_RULES,
+    OperatingThreshold,
+    choose_operating_threshold,
+    threshold_choice_dict,
+    tolerance_factor,
+)
+from training.metrics.segmentation import (
+    MASK_THRESHOLDS,
+    MaskScores,
+    MaskThresholdChoice,
+    choose_mask_threshold,
+    dice,
+    iou,
+    mask_scores,
+)
 from training.metrics.tables import paper_a_table, paper_b_table, save_report
 
 __all__ = [
+    "MASK_THRESHOLDS",
+    "THRESHOLD_RULES",
     "APReport",
     "BinaryRates",
     "BinaryReport",
     "ErrorReductionReport",
     "GraderComparison",
-    "MASK_THRESHOLDS",
     "MaskScores",
     "MaskThresholdChoice",
     "MetricsInputError",
     "MulticlassReport",
+    "OperatingThreshold",
     "RaterPerformance",
     "RocCurve",
     "binary_report",
     "check_table_consistency",
     "choose_mask_threshold",
+    "choose_operating_threshold",
     "choose_threshold",
     "cohen_kappa",
     "dice",
@@ -64,4 +86,6 @@ __all__ = [
     "percent_agreement",
     "report_from_confusion",
     "save_report",
+    "threshold_choice_dict",
+    "tolerance_factor",
 ]

@@ -127,4 +127,4 @@ def paired(a: Sequence[Hashable | None], b: Sequence[Hashable | None], names: tu
     """The (a, b) label pairs of items both rated (``None`` = not rated); lengths must agree."""
     if len(a) != len(b):
         raise MetricsInputError(f"{names[0]} rates {len(a)} items but {names[1]} rates {len(b)}: align them item by item")
-    return [(x, y) for x, y in zip(a, b) if x is not None and y is not None]
+    return [(x, y) for x, y in zip(a, b, strict=True) if x is not None and y is not None]

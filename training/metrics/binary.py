@@ -149,8 +149,8 @@ def choose_threshold(
     """The highest threshold whose sensitivity on these data reaches ``target_sensitivity``.
 
     Pass VALIDATION data only. A threshold chosen on the test set makes the test figures
-    optimistic and is never reported as a test result (DESIGN: "thresholds chosen on validation
-    data only"). The returned value is one of the validation scores; use it with
+    optimistic and is never reported as a test result (thresholds are chosen on validation data
+    only). The returned value is one of the validation scores; use it with
     :func:`binary_report` (rule ``score >= threshold``).
     """
     target = binary_targets(y_true_val, "y_true_val")

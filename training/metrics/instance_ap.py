@@ -85,7 +85,7 @@ def instance_ap(
     images: list[dict[str, int]] = []
     gts: list[dict[str, object]] = []
     dts: list[dict[str, object]] = []
-    for i, (preds, truths) in enumerate(zip(predictions, ground_truths), start=1):
+    for i, (preds, truths) in enumerate(zip(predictions, ground_truths, strict=True), start=1):
         shape: tuple[int, ...] | None = None
         for k, gt in enumerate(truths):
             m = binary_mask(gt, f"ground_truths[{i - 1}][{k}]")

@@ -29,7 +29,7 @@ from torchmetrics.functional.classification import (
 from training.metrics._common import MetricsInputError, ReportMixin
 
 _AVERAGED = ("precision", "recall", "f1")
-_METRICS = dict(zip(_AVERAGED, (multiclass_precision, multiclass_recall, multiclass_f1_score)))
+_METRICS = dict(zip(_AVERAGED, (multiclass_precision, multiclass_recall, multiclass_f1_score), strict=True))
 
 
 @dataclass(frozen=True, eq=False)
@@ -119,10 +119,8 @@ def multiclass_report(y_true: Any, y_pred: Any, classes: Sequence[str]) -> Multi
         raise MetricsInputError("y_true is empty: nothing to evaluate")
     preds = _predictions(y_pred, names, len(target))
     k = len(names)
-    args = {"num_classes": k}
-
-    cm = multiclass_confusion_matrix(preds, target, **args).numpy()
-    per = {m: fn(preds, target, average="none", **args) for m, fn in _METRICS.items()}
+    cm = multiclass_confusion_matrix(preds, target, num_classes=k).numpy()
+    per = {m: fn(preds, target, average="none", num_classes=k) for m, fn in _METRICS.items()}
     support = cm.sum(axis=1)
     predicted = cm.sum(axis=0)
     notes: list[str] = []
@@ -139,7 +137,8 @@ def multiclass_report(y_true: Any, y_pred: Any, classes: Sequence[str]) -> Multi
             notes.append(f"recall of {name!r} undefined: absent from the reference")
     if notes:
         notes.append("macro and weighted averages count an undefined per-class value as 0 (torchmetrics)")
-    averages = {f"{avg}_{m}": float(fn(preds, target, average=avg, **args)) for avg in ("macro", "weighted") for m, fn in _METRICS.items()}
+    averages = {f"{avg}_{m}": float(fn(preds, target, average=avg, num_classes=k))
+                for avg in ("macro", "weighted") for m, fn in _METRICS.items()}
     return MulticlassReport(
         classes=names,
         n=len(target),
@@ -147,7 +146,7 @@ def multiclass_report(y_true: Any, y_pred: Any, classes: Sequence[str]) -> Multi
         recall=tuple(recall),
         f1=tuple(f1),
         support=tuple(int(s) for s in support),
-        accuracy=float(multiclass_accuracy(preds, target, average="micro", **args)),
+        accuracy=float(multiclass_accuracy(preds, target, average="micro", num_classes=k)),
         confusion=cm,
         notes=tuple(notes),
         **averages,
@@ -178,8 +177,8 @@ def report_from_confusion(cm: Any, classes: Sequence[str]) -> MulticlassReport:
     return multiclass_report(y_true, y_pred, names)
 
 
-_SCALARS = ("accuracy",) + tuple(f"{a}_{m}" for a in ("macro", "weighted") for m in _AVERAGED)
-_PER_CLASS = _AVERAGED + ("support",)
+_SCALARS = ("accuracy", *(f"{a}_{m}" for a in ("macro", "weighted") for m in _AVERAGED))
+_PER_CLASS = (*_AVERAGED, "support")
 
 
 def check_table_consistency(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Literal, TypedDict
 
 import numpy as np
 import torch
@@ -29,7 +30,15 @@ def binary_mask(mask: np.ndarray | torch.Tensor, name: str) -> np.ndarray:
     return arr.astype(bool)
 
 
-_ARGS = {"num_classes": 2, "include_background": False, "input_format": "index"}
+class _ForegroundArgs(TypedDict):
+    """The torchmetrics options every score here shares: two index classes, foreground only."""
+
+    num_classes: int
+    include_background: bool
+    input_format: Literal["index"]
+
+
+_ARGS: _ForegroundArgs = {"num_classes": 2, "include_background": False, "input_format": "index"}
 
 
 def _dice(p: torch.Tensor, t: torch.Tensor) -> float:
@@ -82,7 +91,7 @@ def mask_scores(
         raise MetricsInputError(f"{len(pred_masks)} predicted masks but {len(true_masks)} reference masks")
     if not pred_masks:
         raise MetricsInputError("no masks given: nothing to evaluate")
-    pairs = [_pair(p, t) for p, t in zip(pred_masks, true_masks)]  # one image at a time: bounded memory
+    pairs = [_pair(p, t) for p, t in zip(pred_masks, true_masks, strict=True)]  # one image at a time: bounded memory
     d = np.array([_dice(p, t) for p, t in pairs])
     j = np.array([_iou(p, t) for p, t in pairs])
     empty = sum(1 for p, t in pairs if not (p.any() or t.any()))
@@ -95,36 +104,72 @@ MASK_THRESHOLDS: tuple[float, ...] = tuple(round(0.05 * k, 2) for k in range(1, 
 
 @dataclass(frozen=True, eq=False)
 class MaskThresholdChoice(ReportMixin):
-    """The chosen cut-off and the mean Dice of every candidate on the data it was chosen on."""
+    """The chosen cut-off and the mean Dice of every candidate on the data it was chosen on.
+
+    ``best`` is the candidate with the highest mean Dice; ``gain_low`` the lower bound of its
+    paired-bootstrap gain over ``default`` (None when ``best`` is the default). ``threshold`` is
+    ``best`` only when that gain is beyond the noise (``gain_low > 0``), else ``default``."""
 
     threshold: float
     mean_dice: float
     thresholds: tuple[float, ...]
     mean_dice_per_threshold: np.ndarray
     n: int
+    best: float | None = None
+    default: float = 0.5
+    gain_low: float | None = None
+
+    def describe(self) -> str:
+        """Where the threshold came from, in one sentence (the card's ``threshold_source``)."""
+        base = f"validation split ({self.n} images)"
+        if self.best is None or (self.best == self.threshold and self.gain_low is None):
+            return f"{base}, the mask threshold with the highest mean Dice"
+        if self.threshold == self.best:
+            return (f"{base}, the mask threshold with the highest mean Dice (its gain over {self.default:g} is "
+                    f"beyond the bootstrap noise: lower bound {self.gain_low:+.3f})")
+        return (f"{base}: {self.default:g} kept — the best candidate {self.best:g} did not beat it beyond the "
+                f"bootstrap noise (gain lower bound {self.gain_low:+.3f})")
 
 
 def choose_mask_threshold(pairs: Iterable[tuple[np.ndarray, np.ndarray]],
-                          thresholds: Sequence[float] = MASK_THRESHOLDS) -> MaskThresholdChoice:
-    """The probability cut-off with the highest mean per-image Dice over ``pairs`` of
-    (probability map in [0, 1], reference mask), e.g. the VALIDATION images at their own size.
+                          thresholds: Sequence[float] = MASK_THRESHOLDS, *, default: float | None = 0.5,
+                          confidence: float = 0.95, n_resamples: int = 1000, seed: int = 0) -> MaskThresholdChoice:
+    """The probability cut-off for a line segmenter from ``pairs`` of (probability map in [0, 1],
+    reference mask), e.g. the VALIDATION images at their own size.
 
-    Pairs are consumed one at a time (bounded memory). Ties go to the candidate nearest 0.5.
+    The candidate with the highest mean per-image Dice (ties: nearest 0.5) is taken only when it
+    beats ``default`` beyond the noise of a small split: the one-sided ``confidence`` lower bound
+    of its paired bootstrap gain (images resampled with their Dice at both cut-offs) must be above
+    0; otherwise ``default`` stays. On 8 validation images a best-of-19 pick is mostly noise (the
+    2026-12-04 ridge benchmark: 0.9 chosen, worse than 0.5 on test). ``default=None``: always the
+    best. Pairs are consumed one at a time (bounded memory).
     """
+    from training.metrics.bootstrap import resample_weights
+
     grid = tuple(float(t) for t in thresholds)
     if not grid or any(not 0.0 < t < 1.0 for t in grid):
         raise MetricsInputError(f"thresholds must lie in (0, 1), got {grid}")
-    totals = np.zeros(len(grid))
-    n = 0
+    if default is not None and default not in grid:
+        raise MetricsInputError(f"the default threshold {default} must be one of the candidates")
+    rows = []
     for prob, truth in pairs:
         p = np.asarray(prob, dtype=np.float32)
         t = binary_mask(np.asarray(truth) > 0, "true_mask")
         if p.shape != t.shape:
             raise MetricsInputError(f"probability map is {p.shape} but the reference mask is {t.shape}")
-        totals += [dice(p >= cut, t) for cut in grid]
-        n += 1
-    if n == 0:
+        rows.append([dice(p >= cut, t) for cut in grid])
+    if not rows:
         raise MetricsInputError("no images to choose a mask threshold on")
-    means = totals / n
+    per_image = np.asarray(rows, dtype=np.float64)
+    n = len(rows)
+    means = per_image.mean(axis=0)
     best = max(range(len(grid)), key=lambda k: (round(float(means[k]), 12), -abs(grid[k] - 0.5)))
-    return MaskThresholdChoice(grid[best], float(means[best]), grid, means, n)
+    chosen, gain_low = best, None
+    if default is not None and grid[best] != default:
+        base = grid.index(default)
+        gains = resample_weights(n, n_resamples, seed) @ (per_image[:, best] - per_image[:, base]) / n
+        gain_low = float(np.quantile(gains, 1.0 - confidence))
+        if gain_low <= 0.0:
+            chosen = base
+    return MaskThresholdChoice(grid[chosen], float(means[chosen]), grid, means, n, grid[best],
+                               default if default is not None else 0.5, gain_low)

@@ -76,7 +76,7 @@ def markdown(table: Table, decimals: int = 2) -> str:
     widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
     lines = []
     for k, row in enumerate(cells):
-        padded = [row[0].ljust(widths[0])] + [v.rjust(w) for v, w in zip(row[1:], widths[1:])]
+        padded = [row[0].ljust(widths[0])] + [v.rjust(w) for v, w in zip(row[1:], widths[1:], strict=True)]
         lines.append("| " + " | ".join(padded) + " |")
         if k == 0:
             lines.append("|" + "|".join([":" + "-" * (widths[0] + 1)] + ["-" * (w + 1) + ":" for w in widths[1:]]) + "|")
@@ -101,9 +101,9 @@ def _csv_table(report: Any, name: str) -> Table:
     if isinstance(first, MulticlassReport):
         return paper_b_rows(rows)
     if isinstance(report, APReport):
-        return ["Recall", "Precision"], [[r, p] for r, p in zip(report.recall.tolist(), report.precision.tolist())]
+        return ["Recall", "Precision"], [[r, p] for r, p in zip(report.recall.tolist(), report.precision.tolist(), strict=True)]
     if isinstance(report, MaskScores):
-        return ["Image", "Dice", "IoU"], [[i, d, j] for i, (d, j) in enumerate(zip(report.dice.tolist(), report.iou.tolist()))]
+        return ["Image", "Dice", "IoU"], [[i, d, j] for i, (d, j) in enumerate(zip(report.dice.tolist(), report.iou.tolist(), strict=True))]
     raise MetricsInputError(f"no CSV table for {type(first if isinstance(report, Mapping) else report).__name__}")
 
 

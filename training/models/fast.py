@@ -15,6 +15,7 @@ from torchvision.models import mobilenet_v3_large, mobilenet_v3_small, resnet18
 from torchvision.models.segmentation import lraspp_mobilenet_v3_large
 
 from training.models._common import init_pretrained, replace_conv_in_channels
+from training.models.origin import set_pretrained_source
 from training.models.registry import ModelError, register_model
 from training.weights import find_pretrained, hub_checkpoint_dir, load_pretrained, resolve_pretrained
 
@@ -82,7 +83,7 @@ class LRASPPLine(nn.Module):
 )
 def lraspp_line(*, num_classes: int, in_channels: int, pretrained: Any) -> nn.Module:
     model = LRASPPLine(num_classes, in_channels)
-    model.pretrained_source = None
+    set_pretrained_source(model, None)
     if pretrained is False or pretrained is None:
         return model
     if pretrained not in ("auto", True):  # a given file: torchvision LR-ASPP state dict
@@ -91,12 +92,12 @@ def lraspp_line(*, num_classes: int, in_channels: int, pretrained: Any) -> nn.Mo
     coco = find_pretrained("lraspp_mobilenet_v3_large")
     if coco is not None:
         load_pretrained(model.net, coco)
-        model.pretrained_source = str(coco)
+        set_pretrained_source(model, coco)
         return model
     log.info("COCO weights for lraspp_mobilenet_v3_large not found in %s; trying the ImageNet backbone",
              hub_checkpoint_dir())
     imagenet = resolve_pretrained(pretrained, "mobilenet_v3_large")
     if imagenet is not None:
         load_pretrained(model.net.backbone, imagenet, source_prefix="features.")
-        model.pretrained_source = str(imagenet)
+        set_pretrained_source(model, imagenet)
     return model

@@ -26,6 +26,7 @@ from torchvision.models.detection.backbone_utils import resnet_fpn_backbone
 from torchvision.ops.misc import FrozenBatchNorm2d
 
 from training.models._common import replace_conv_in_channels
+from training.models.origin import set_pretrained_source, set_resolved_kwargs
 from training.models.registry import ModelError, register_model
 from training.weights import (
     find_pretrained,
@@ -81,8 +82,8 @@ def build_maskrcnn(*, num_classes: int, in_channels: int, pretrained: Any, backb
     )
     if path is not None and not into_body:
         load_pretrained(model, path)
-    model.pretrained_source = str(path) if path is not None else None
-    model.resolved_kwargs = {"frozen_bn": frozen_bn, "trainable_backbone_layers": trainable_backbone_layers}
+    set_pretrained_source(model, path)
+    set_resolved_kwargs(model, {"frozen_bn": frozen_bn, "trainable_backbone_layers": trainable_backbone_layers})
     return model
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -18,7 +19,7 @@ PAPER_A_LOST = (
 )
 
 
-def _pair(size: int | tuple[int, int] | list[int]) -> tuple[int, int]:
+def _pair(size: int | Sequence[int]) -> tuple[int, int]:
     if isinstance(size, int):
         return size, size
     h, w = size
@@ -37,7 +38,7 @@ class RopBaseCNN(nn.Module):
     The flatten size is computed here from ``image_size``, so any input size works.
     """
 
-    def __init__(self, *, in_channels: int = 3, num_classes: int = 1, image_size: int | tuple[int, int] = 300,
+    def __init__(self, *, in_channels: int = 3, num_classes: int = 1, image_size: int | Sequence[int] = 300,
                  kernel_size: int = 3, pool_size: int = 2, dropout_conv: float = 0.25,
                  dropout_dense: float = 0.5, l2_weight: float = 1e-4) -> None:
         super().__init__()
@@ -66,13 +67,19 @@ class RopBaseCNN(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.features(x))
 
-    def l2_parameters(self) -> list[nn.Parameter]:
+    def l2_parameters(self) -> list[torch.Tensor]:
         """The weights paper A regularises with L2: the two hidden dense layers (not biases)."""
-        return [self.classifier.dense1.weight, self.classifier.dense2.weight]
+        return [self._dense(name).weight for name in ("dense1", "dense2")]
 
     def l2_penalty(self) -> torch.Tensor:
         """Keras-style ``l2_weight * sum(w ** 2)`` over ``l2_parameters``, to add to the loss."""
-        return self.l2_weight * sum(p.pow(2).sum() for p in self.l2_parameters())
+        return self.l2_weight * torch.stack([p.pow(2).sum() for p in self.l2_parameters()]).sum()
+
+    def _dense(self, name: str) -> nn.Linear:
+        layer = self.classifier.get_submodule(name)
+        if not isinstance(layer, nn.Linear):  # only if the layer table above is edited wrongly
+            raise TypeError(f"classifier.{name} is a {type(layer).__name__}, not a dense layer")
+        return layer
 
 
 @register_model(

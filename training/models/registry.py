@@ -11,6 +11,9 @@ CPU). ``create_model`` builds it and stamps the module with what re-creates it:
   bundle stores exactly this);
 - ``model.pretrained_source``: the file the initial weights came from, or ``None`` (random init).
 
+Read and write them through ``training.models.origin`` (``origin_of``, ``set_pretrained_source``),
+which types them.
+
 Conventions of the registered models' outputs:
 
 - classifiers return logits ``(N, num_classes)``; a binary model has ``num_classes=1`` and returns
@@ -24,9 +27,12 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Protocol, runtime_checkable
 
+import torch
 from torch import nn
+
+from training.models.origin import has_pretrained_source, resolved_kwargs, set_pretrained_source, stamp_architecture
 
 Task = Literal["binary", "multiclass", "segmentation", "instance_segmentation"]
 TASKS: tuple[str, ...] = ("binary", "multiclass", "segmentation", "instance_segmentation")
@@ -42,6 +48,14 @@ class ModelError(ValueError):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+@runtime_checkable
+class L2Regularised(Protocol):
+    """A model that carries its own weight penalty (paper A's Keras-style L2 on chosen layers);
+    the engine adds ``l2_penalty()`` to the training loss when the run's ``l2`` is on."""
+
+    def l2_penalty(self) -> torch.Tensor: ...
 
 
 @dataclass(frozen=True)
@@ -89,7 +103,7 @@ def register_model(
 
     The factory's other keyword-only arguments are the architecture's options; they must be
     JSON-serialisable (they travel in a bundle's card). A factory may set
-    ``model.resolved_kwargs`` (a dict) to record choices it made from the environment (e.g. the
+    ``set_resolved_kwargs(model, {...})`` (``training.models.origin``) to record choices it made from the environment (e.g. the
     normalisation layer picked because pretrained weights were found), so that a bundle
     re-creates the same module tree.
     """
@@ -165,9 +179,8 @@ def create_model(
         n: p.default for n, p in inspect.signature(info.factory).parameters.items()
         if n in accepted and p.default is not inspect.Parameter.empty
     }
-    resolved = dict(getattr(model, "resolved_kwargs", {}) or {})
-    model.registry_name = name
-    model.model_kwargs = {"num_classes": num_classes, "in_channels": in_channels, **defaults, **kwargs, **resolved}
-    if not hasattr(model, "pretrained_source"):
-        model.pretrained_source = None
+    stamp_architecture(model, name, {"num_classes": num_classes, "in_channels": in_channels, **defaults, **kwargs,
+                                     **resolved_kwargs(model)})
+    if not has_pretrained_source(model):
+        set_pretrained_source(model, None)
     return model

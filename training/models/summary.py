@@ -24,7 +24,7 @@ def layer_table(model: nn.Module, input_shape: tuple[int, ...]) -> list[LayerRow
     rows: list[LayerRow] = []
     handles = []
 
-    def hook_for(name: str, module: nn.Module):  # noqa: ANN202 - a forward hook
+    def hook_for(name: str, module: nn.Module):
         def hook(_m: nn.Module, _inputs: object, output: object) -> None:
             if isinstance(output, torch.Tensor):
                 params = sum(p.numel() for p in module.parameters(recurse=False))

@@ -55,8 +55,8 @@ from training.formats.via import ViaImage, ViaProject, ViaRegion, default_settin
 
 from ..export import PIXEL_CENTRE_SHIFT
 from ..export_images import clean_image
-from ..outline_rows import shape_of
 from ..identity import Scrubber
+from ..outline_rows import shape_of
 from ..policy import Action, Actor, allowed, check, guarded
 from ..reference import commonest_kind, geometry_choice, voter_shapes
 from .model import FORMATS, AnnotationIOError

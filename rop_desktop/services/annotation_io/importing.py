@@ -48,9 +48,9 @@ from rop_desktop.store import Study, repo
 from training.formats.errors import FormatError, Problem
 from training.formats.masks import clean_polygons
 
-from ..outline_rows import shape_of
 from ..identity import original_file_names
 from ..importer import run_import
+from ..outline_rows import shape_of
 from ..policy import Action, Actor, guarded
 from ..reference import settle_images
 from .model import FORMATS, AnnotationImportSummary, AnnotationIOError, AttributeMapping, ImportConflict, ReadItem

@@ -7,7 +7,7 @@ At run time the app passes an open connection in ``config.attributes["connection
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import sqlalchemy as sa
 from alembic import context
@@ -23,7 +23,7 @@ config = context.config
 target_metadata = Base.metadata
 
 
-def _render_item(kind: str, obj: Any, _autogen: AutogenContext) -> str | bool:
+def _render_item(kind: str, obj: Any, _autogen: AutogenContext) -> str | Literal[False]:
     """Write the app's column types as plain SQLAlchemy types: a migration must not change
     meaning when ``rop_desktop.store.types`` changes later."""
     if kind == "type" and isinstance(obj, UTCDateTime):

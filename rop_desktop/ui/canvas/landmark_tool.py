@@ -13,7 +13,6 @@ redo), which the canvas reports through ``landmarksChanged`` for the host to sto
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeyEvent, QMouseEvent
@@ -22,11 +21,9 @@ from rop_desktop.domain.shapes import Point
 from rop_desktop.domain.zones import Landmarks
 
 from . import style
+from .host import CanvasHost
 from .landmarks import SetLandmarksCommand
 from .tools import Tool
-
-if TYPE_CHECKING:
-    from .view import ImageCanvas
 
 #: The keys the tool takes from the window while it is active and the canvas has the focus.
 TOOL_KEYS = (Qt.Key.Key_D, Qt.Key.Key_F, Qt.Key.Key_Delete, Qt.Key.Key_Backspace, Qt.Key.Key_Escape)
@@ -39,7 +36,7 @@ class LandmarkTool(Tool):
     name = "landmarks"
     cursor = Qt.CursorShape.CrossCursor
 
-    def __init__(self, host: ImageCanvas) -> None:
+    def __init__(self, host: CanvasHost) -> None:
         super().__init__(host)
         self.armed = "disc"
         self._press: Point | None = None

@@ -101,7 +101,7 @@ class ShapeLayer(QObject):
 
     def replace(self, shape: Shape) -> None:
         """Swap in another version of a shape with the same id."""
-        item = self._items[shape.id] if shape.id in self._items else None
+        item = self._items.get(shape.id)
         if item is None:
             raise KeyError(f"no shape with id {shape.id!r} on the canvas")
         item.set_model(shape)

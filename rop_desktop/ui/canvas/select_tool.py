@@ -14,7 +14,6 @@ message (e.g. deleting a vertex of a triangle: "A polygon needs at least 3 point
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeyEvent, QMouseEvent
@@ -22,10 +21,8 @@ from PySide6.QtGui import QKeyEvent, QMouseEvent
 from rop_desktop.domain.shapes import Point, Shape, ShapeId
 
 from . import style
+from .host import CanvasHost
 from .tools import Tool, distance
-
-if TYPE_CHECKING:
-    from .view import ImageCanvas
 
 _DELETE_KEYS = (Qt.Key.Key_Delete, Qt.Key.Key_Backspace)
 
@@ -44,7 +41,7 @@ class SelectTool(Tool):
     name = "select"
     cursor = Qt.CursorShape.ArrowCursor
 
-    def __init__(self, host: ImageCanvas) -> None:
+    def __init__(self, host: CanvasHost) -> None:
         super().__init__(host)
         self._drag: _Drag | None = None
 

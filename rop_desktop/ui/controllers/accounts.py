@@ -53,8 +53,10 @@ class AccountsController(QObject):
         self.switch_action.triggered.connect(lambda _checked=False: self.switch_account())
         self.password_action = QAction("Change my password…", window)
         self.password_action.triggered.connect(lambda _checked=False: self.change_password())
-        file_menu.insertActions(before, [self.switch_action, self.password_action])
-        if before is not None:
+        if before is None:
+            file_menu.addActions([self.switch_action, self.password_action])
+        else:
+            file_menu.insertActions(before, [self.switch_action, self.password_action])
             file_menu.insertSeparator(before)
 
         self.admin_menu: QMenu | None = None

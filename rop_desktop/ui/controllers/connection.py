@@ -81,7 +81,7 @@ class PendingEdits(QObject):
             edit = self._queue[0]
             try:
                 edit.save()
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - any refusal is reported and the queue goes on
                 if is_connection_lost(exc):
                     self.message.emit(waiting_message(len(self._queue)))
                     return

@@ -100,8 +100,10 @@ class LandmarksController(QObject):
         except LandmarkConflict as conflict:
             self._say(str(conflict))
             self._versions[image_id] = conflict.current.version
-            # show what is stored; deferred: we are inside the canvas's undo-stack push
-            QTimer.singleShot(0, lambda: self._show_stored(image_id, conflict.current.landmarks))
+            # show what is stored; deferred: we are inside the canvas's undo-stack push (and bound
+            # now: Python unbinds ``conflict`` when the except block ends, before the timer fires)
+            stored = conflict.current.landmarks
+            QTimer.singleShot(0, lambda: self._show_stored(image_id, stored))
         except (AccessDenied, ValueError) as exc:
             self._say(getattr(exc, "reason", str(exc)))
         self.update_suggestion()

@@ -22,12 +22,13 @@ IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.tif *.tiff *.webp *.dcm *.dic
 
 
 class StudyMenu:
-    """Builds the File menu. ``open_study(path)`` is the composition root's way to switch studies.
+    """Builds the File menu. ``open_study(path, database_url or None)`` is the composition root's way
+    to switch studies (a shared study has a PostgreSQL URL besides its folder).
 
     The import actions are shown only to an account the policy lets import images (admins); the
     import service refuses anyone else all the same, and the import dialog shows why."""
 
-    def __init__(self, window: MainWindow, study: Any, actor: Actor, open_study: Callable[[Path], None],
+    def __init__(self, window: MainWindow, study: Any, actor: Actor, open_study: Callable[[Path, str | None], None],
                  after_import: Callable[[], None]) -> None:
         self.window = window
         self.study = study
@@ -60,20 +61,20 @@ class StudyMenu:
         self.recent_menu.clear()
         for path in recent_study_folders():
             action = self.recent_menu.addAction(str(path))
-            action.triggered.connect(lambda _=False, p=path: self._open_study(p))
+            action.triggered.connect(lambda _=False, p=path: self._open_study(p, None))
         if self.recent_menu.isEmpty():
             self.recent_menu.addAction("(none)").setEnabled(False)
 
     def choose_study(self) -> None:
         folder = QFileDialog.getExistingDirectory(self.window, "Open or create a study folder")
         if folder:
-            self._open_study(Path(folder))
+            self._open_study(Path(folder), None)
 
     def connect_shared(self) -> None:
         dialog = ConnectDialog(self.window)
         if dialog.exec() == ConnectDialog.DialogCode.Accepted:
             folder, url = dialog.choice()
-            self._open_study(folder, url) if url else self._open_study(folder)
+            self._open_study(folder, url)
 
     def import_files(self) -> None:
         files, _ = QFileDialog.getOpenFileNames(self.window, "Import images", "", IMAGE_FILTER)

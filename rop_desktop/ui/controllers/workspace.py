@@ -22,12 +22,20 @@ from typing import Any
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from rop_desktop.domain.grades import GradeValues
-from rop_desktop.domain.shapes import Shape
 from rop_desktop.domain.labels import Role
+from rop_desktop.domain.shapes import Shape
 from rop_desktop.imaging.display import DisplaySettings, DisplaySettingsError
-from rop_desktop.services.grading import (GradeConflict, GradingError, GradingService, ImageData, MyGrade,
-                                         ShapeConflict, WorklistQuery, WorklistRow)
 from rop_desktop.services import identity
+from rop_desktop.services.grading import (
+    GradeConflict,
+    GradingError,
+    GradingService,
+    ImageData,
+    MyGrade,
+    ShapeConflict,
+    WorklistQuery,
+    WorklistRow,
+)
 from rop_desktop.services.policy import AccessDenied
 from rop_desktop.ui.controllers.connection import install_connection_guard
 from rop_desktop.ui.controllers.outline_draft import OutlineDraftKeeper

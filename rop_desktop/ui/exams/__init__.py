@@ -16,5 +16,12 @@ from .panel import ExamPanel
 from .progression import LinkedViews, ProgressionWindow
 from .strip import ExamStrip
 
-__all__ = ["AttentionWindow", "EyeGradeForm", "ExamPanel", "ExamStrip", "LinkedViews", "ProgressionWindow",
-           "TreatmentBadge"]
+__all__ = [
+           "AttentionWindow",
+           "ExamPanel",
+           "ExamStrip",
+           "EyeGradeForm",
+           "LinkedViews",
+           "ProgressionWindow",
+           "TreatmentBadge",
+]

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QSettings, Qt, QTimer
-from PySide6.QtWidgets import QApplication, QComboBox
+from PySide6.QtWidgets import QApplication, QComboBox, QDialog
 
 from rop_desktop.domain.labels import Role
 from rop_desktop.services import accounts
@@ -176,51 +176,95 @@ def test_the_demo_study_prints_its_accounts_and_enter_signs_in_the_demo_user(qtb
 
 
 # ---------------------------------------------------------------------------- sign_in() at start
-def answer_dialog(check: Callable[[SignInDialog], None]) -> list[str]:
-    """When the modal sign-in dialog opens (``exec()``), run ``check`` on it (which answers or
-    cancels it); the list collects what went wrong in there, for the test to assert empty."""
-    problems: list[str] = []
+class ModalWatch:
+    """Watches, while ``sign_in()`` runs its modal ``exec()``, for the sign-in dialog.
 
-    def look() -> None:
+    ``expect(check)``: when the dialog opens, run ``check`` on it (which answers or cancels it).
+    ``forbid()``: any modal dialog that opens is closed at once (not after the conftest guard's
+    interval) and recorded, so a password prompt where none belongs fails the test in milliseconds
+    instead of waiting. ``problems`` collects what went wrong inside the event loop; the poll
+    timer stops when the test ends, so it never answers a later test's dialog.
+    """
+
+    def __init__(self) -> None:
+        self.problems: list[str] = []
+        self.opened = 0
+        self._check: Callable[[SignInDialog], None] | None = None
+        self._timer = QTimer()
+        self._timer.setInterval(5)
+        self._timer.timeout.connect(self._look)
+
+    def expect(self, check: Callable[[SignInDialog], None]) -> ModalWatch:
+        self._check = check
+        self._timer.start()
+        return self
+
+    def forbid(self) -> ModalWatch:
+        self._check = None
+        self._timer.start()
+        return self
+
+    def stop(self) -> None:
+        self._timer.stop()
+
+    def _look(self) -> None:
         dialog = QApplication.activeModalWidget()
-        if not isinstance(dialog, SignInDialog):
-            QTimer.singleShot(20, look)
+        if dialog is None:
             return
+        self.opened += 1
+        if self._check is None or not isinstance(dialog, SignInDialog):
+            self.problems.append(f"an unexpected modal dialog opened: {type(dialog).__name__} “{dialog.windowTitle()}”")
+            if isinstance(dialog, QDialog):
+                dialog.reject()
+            else:
+                dialog.close()
+            return
+        self._timer.stop()  # one dialog per expect()
         try:
-            check(dialog)
+            self._check(dialog)
         except AssertionError as exc:  # raised in the event loop: report it to the test
-            problems.append(str(exc) or repr(exc))
+            self.problems.append(str(exc) or repr(exc))
             dialog.reject()
 
-    QTimer.singleShot(0, look)
-    return problems
+
+@pytest.fixture
+def modal() -> Iterator[ModalWatch]:
+    watch = ModalWatch()
+    yield watch
+    watch.stop()
 
 
-def test_a_named_grader_without_password_signs_in_without_a_dialog(study: Study) -> None:
-    actor = sign_in(study, "Dr. Bell")  # (a dialog would be closed by the guard and fail the test)
+def test_a_named_grader_without_password_signs_in_without_a_dialog(study: Study, modal: ModalWatch) -> None:
+    modal.forbid()
+    actor = sign_in(study, "Dr. Bell")
+    assert modal.problems == [] and modal.opened == 0
     assert actor is not None and actor.name == "Dr. Bell"
 
 
-def test_a_named_account_with_a_password_gets_the_dialog_on_its_row(qtbot, study: Study) -> None:  # noqa: ANN001
+def test_a_named_account_with_a_password_gets_the_dialog_on_its_row(qtbot, study: Study,  # noqa: ANN001
+                                                                     modal: ModalWatch) -> None:
     def answer(dialog: SignInDialog) -> None:
         assert dialog.selected().name == "Boss"  # named on the command line: chosen by the user
         type_password(qtbot, dialog, PASSWORD)
 
-    problems = answer_dialog(answer)
+    modal.expect(answer)
     actor = sign_in(study, "Boss")
-    assert problems == [] and actor is not None and actor.role is Role.ADMIN
+    assert modal.problems == [] and modal.opened == 1
+    assert actor is not None and actor.role is Role.ADMIN
 
 
 @pytest.mark.parametrize("name, notice", [("Nobody", "There is no active account called “Nobody”"),
                                           ("Dr. Gone", "deactivated account")])
-def test_an_unknown_or_deactivated_name_is_refused(qtbot, study: Study, name: str, notice: str) -> None:  # noqa: ANN001
+def test_an_unknown_or_deactivated_name_is_refused(study: Study, name: str, notice: str,
+                                                    modal: ModalWatch) -> None:
     def answer(dialog: SignInDialog) -> None:
         assert notice in dialog.error.text()
         assert name not in dialog.names()
         dialog.reject()
 
-    problems = answer_dialog(answer)
-    assert sign_in(study, name) is None and problems == []
+    modal.expect(answer)
+    assert sign_in(study, name) is None
+    assert modal.problems == [] and modal.opened == 1
 
 
 # ---------------------------------------------------------------------------- a new study's first admin

@@ -86,3 +86,22 @@ def test_export_csv_writes_every_figure(qtbot, desk_factory, tmp_path: Path, mon
     assert len(rows) == len(view.data.report.rows())
     fleiss = next(r for r in rows if r["table"] == "fleiss" and r["field"] == "rop")
     assert float(fleiss["value"]) == pytest.approx(view.data.report.for_field("rop").fleiss_kappa)
+
+
+def test_the_treatment_decision_kappa_is_a_row_and_a_pickable_field(qtbot, desk_factory) -> None:  # noqa: ANN001
+    from rop_desktop.services.exams import treatment_agreement
+
+    desk = desk_factory(DEMO_ADJUDICATOR)
+    view = open_dashboard(qtbot, desk)
+    treatment = treatment_agreement(desk.store, desk.actor)
+    assert treatment.pairs, "the demo's graders class the same exams"
+    row = {r[0]: r for r in view.field_table.texts()}["Treatment decision (ETROP)"]
+    assert row[1] == f"{treatment.fleiss_items} exams" and row[5] == fmt_kappa(treatment.fleiss_kappa)
+    view.field_combo.setCurrentIndex(view.field_combo.findData("treatment class"))
+    assert view.stat_combo.findData("kappa_quadratic") >= 0     # ordered classes: weighted kappas offered
+    view.stat_combo.setCurrentIndex(view.stat_combo.findData("kappa_quadratic"))
+    report = view.data.report
+    first = treatment.pairs[0]
+    a, b = report.graders.index(first.grader_a), report.graders.index(first.grader_b)
+    assert view.pair_matrix.item(a, b).text() == fmt_kappa(first.kappa_quadratic)
+    assert "exams rated by all" in view.fleiss_label.text()

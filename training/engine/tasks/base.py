@@ -7,9 +7,9 @@ from typing import Any
 
 import torch
 from torch import nn
-from torch.utils.data import Dataset
 
 from training.config import TrainConfig
+from training.data.datasets import SnapshotDataset
 from training.presets import Preset
 from training.snapshot import Snapshot
 
@@ -51,10 +51,11 @@ class Task(ABC):
 
     # -- data and loss -----------------------------------------------------------------------
     @abstractmethod
-    def dataset(self, snapshot: Snapshot, preset: Preset, train: bool, cache: bool) -> Dataset[Any]: ...
+    def dataset(self, snapshot: Snapshot, preset: Preset, train: bool, cache: bool) -> SnapshotDataset: ...
 
-    def setup_loss(self, train: Any, device: torch.device, batch_positive_fraction: float | None) -> None:
-        """Build the loss from the training dataset (class weights)."""
+    # an optional hook (the base builds no loss), so not abstract
+    def setup_loss(self, train: Any, device: torch.device, batch_positive_fraction: float | None) -> None:  # noqa: B027
+        """Build the loss from the training dataset (class weights); an optional hook, a no-op here."""
 
     @abstractmethod
     def train_loss(self, model: nn.Module, x: torch.Tensor, batch: dict[str, Any],

@@ -8,9 +8,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.utils.data import Dataset
 
-from training.data.datasets import ClassificationDataset, HybridDataset
+from training.data.datasets import ClassificationDataset, HybridDataset, SnapshotDataset
 from training.data.samplers import class_weights
 from training.engine.tasks.base import Row, Task, drop_none, label_counts
 from training.metrics import binary_report, multiclass_report
@@ -65,7 +64,7 @@ class BinaryTask(Task):
                     f"{self.config.target_sensitivity:g}) cannot be chosen; add ROP cases or change the split")
         return None
 
-    def dataset(self, snapshot: Snapshot, preset: Preset, train: bool, cache: bool) -> Dataset[Any]:
+    def dataset(self, snapshot: Snapshot, preset: Preset, train: bool, cache: bool) -> SnapshotDataset:
         if preset.mask_channel:  # the line-first input (image + line mask) for the yes/no question too
             mask_fn = _zeros_mask if self.config.mask_channel == "none" else None
             return HybridDataset(snapshot, preset, "binary", train, mask_fn=mask_fn, allow_missing_mask=True,
@@ -93,8 +92,9 @@ class BinaryTask(Task):
         y = batch["label"].to(device).float()
         losses = F.binary_cross_entropy_with_logits(logits, y, pos_weight=self.pos_weight, reduction="none")
         scores = torch.sigmoid(logits)
-        return [{"index": int(i), "loss": float(l), "score": float(s), "label": int(t)}
-                for i, l, s, t in zip(batch["index"].tolist(), losses.tolist(), scores.tolist(), y.tolist())]
+        return [{"index": int(i), "loss": float(loss), "score": float(s), "label": int(t)}
+                for i, loss, s, t in zip(batch["index"].tolist(), losses.tolist(), scores.tolist(), y.tolist(),
+                                         strict=True)]
 
     def metrics(self, rows: list[Row]) -> dict[str, float]:
         report = binary_report([r["label"] for r in rows], [r["score"] for r in rows], 0.5)
@@ -122,7 +122,7 @@ class StageTask(Task):
                     "the stage task needs at least two")
         return None
 
-    def dataset(self, snapshot: Snapshot, preset: Preset, train: bool, cache: bool) -> Dataset[Any]:
+    def dataset(self, snapshot: Snapshot, preset: Preset, train: bool, cache: bool) -> SnapshotDataset:
         if preset.mask_channel:
             mask_fn = _zeros_mask if self.config.mask_channel == "none" else None
             return HybridDataset(snapshot, preset, "stage3", train, mask_fn=mask_fn, allow_missing_mask=True,
@@ -144,8 +144,8 @@ class StageTask(Task):
         y = batch["label"].to(device)
         losses = F.cross_entropy(logits, y, weight=self.weight, reduction="none")
         probs = torch.softmax(logits, dim=1)
-        return [{"index": int(i), "loss": float(l), "pred": int(p.argmax()), "label": int(t)}
-                for i, l, p, t in zip(batch["index"].tolist(), losses.tolist(), probs, y.tolist())]
+        return [{"index": int(i), "loss": float(loss), "pred": int(p.argmax()), "label": int(t)}
+                for i, loss, p, t in zip(batch["index"].tolist(), losses.tolist(), probs, y.tolist(), strict=True)]
 
     def metrics(self, rows: list[Row]) -> dict[str, float]:
         report = multiclass_report([r["label"] for r in rows], [r["pred"] for r in rows], self.classes)

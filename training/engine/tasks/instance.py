@@ -8,9 +8,8 @@ import cv2
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import Dataset
 
-from training.data.datasets import SegmentationDataset
+from training.data.datasets import SegmentationDataset, SnapshotDataset
 from training.engine.tasks.base import Row, Task
 from training.metrics import dice
 from training.models import model_info
@@ -78,18 +77,18 @@ class InstanceTask(Task):
             selected = selected.with_records(r for r in selected if r.stage3 is not None and r.parent is None)
         return selected
 
-    def dataset(self, snapshot: Snapshot, preset: Preset, train: bool, cache: bool) -> Dataset[Any]:
+    def dataset(self, snapshot: Snapshot, preset: Preset, train: bool, cache: bool) -> SnapshotDataset:
         return SegmentationDataset(snapshot, preset, train, cache=cache)
 
     def _targets(self, batch: dict[str, Any], device: torch.device) -> list[dict[str, torch.Tensor]]:
         labels = batch["label"].tolist()
         return [{k: v.to(device) for k, v in instance_target(m, (lab + 1) if self.per_stage else 1).items()}
-                for m, lab in zip(batch["mask"], labels)]
+                for m, lab in zip(batch["mask"], labels, strict=True)]
 
     def train_loss(self, model: nn.Module, x: torch.Tensor, batch: dict[str, Any],
                    device: torch.device) -> torch.Tensor:
         losses = model(list(x), self._targets(batch, device))
-        return sum(losses.values())  # type: ignore[return-value]
+        return sum(losses.values())
 
     def eval_rows(self, model: nn.Module, x: torch.Tensor, batch: dict[str, Any],
                   device: torch.device) -> list[Row]:

@@ -9,9 +9,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.utils.data import Dataset
 
-from training.data.datasets import SegmentationDataset
+from training.data.datasets import SegmentationDataset, SnapshotDataset
 from training.engine.tasks.base import Row, Task
 from training.metrics import dice
 from training.presets import Preset
@@ -39,7 +38,7 @@ class SegmentationTask(Task):
     def classes(self) -> list[str]:
         return list(self.snapshot_classes.get("segmentation", ["demarcation line"]))
 
-    def dataset(self, snapshot: Snapshot, preset: Preset, train: bool, cache: bool) -> Dataset[Any]:
+    def dataset(self, snapshot: Snapshot, preset: Preset, train: bool, cache: bool) -> SnapshotDataset:
         return SegmentationDataset(snapshot, preset, train, cache=cache)
 
     def setup_loss(self, train: Any, device: torch.device, batch_positive_fraction: float | None) -> None:
@@ -74,8 +73,8 @@ class SegmentationTask(Task):
         losses = self._pixel_loss(logits, target)
         pred = (logits > 0).cpu().numpy()[:, 0]
         true = target.cpu().numpy()[:, 0] > 0.5
-        return [{"index": int(i), "loss": float(l), "dice": dice(p, t)}
-                for i, l, p, t in zip(batch["index"].tolist(), losses.tolist(), pred, true)]
+        return [{"index": int(i), "loss": float(loss), "dice": dice(p, t)}
+                for i, loss, p, t in zip(batch["index"].tolist(), losses.tolist(), pred, true, strict=True)]
 
     def metrics(self, rows: list[Row]) -> dict[str, float]:
         return {"dice": float(np.mean([r["dice"] for r in rows]))}

@@ -153,7 +153,7 @@ def _put_identity_back() -> None:
         back = old[:64] if old and old[:64] not in taken else code
         bind.execute(sa.update(_patients).where(_patients.c.id == pid).values(code=back))
         taken.add(back)
-    for (pid, image_id, kind), value in found.items():
+    for (_patient_id, image_id, kind), value in found.items():
         if image_id is not None and kind == "file_name":
             bind.execute(sa.update(_images).where(_images.c.id == image_id).values(original_name=value[:512]))
         elif image_id is not None and kind == "source_path":

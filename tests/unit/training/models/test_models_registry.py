@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import copy
+from pathlib import Path
+
 import pytest
 import torch
 from torch import nn
@@ -16,6 +19,7 @@ from training.models import (
     model_info,
     seg_only_stage,
 )
+from training.models.origin import ModelOrigin, origin_of, set_pretrained_source
 
 TINY_DETECTION = {"min_size": 64, "max_size": 64, "pretrained": False}
 
@@ -78,6 +82,17 @@ def test_model_kwargs_record_defaults() -> None:
     assert model.model_kwargs == {"num_classes": 1, "in_channels": 3, "base": 16, "depth": 4}
 
 
+def test_origin_reads_what_create_model_stamped_and_survives_a_copy() -> None:
+    model = create_model("maskrcnn_line", **TINY_DETECTION)
+    origin = origin_of(copy.deepcopy(model))
+    assert origin.registry_name == "maskrcnn_line" and origin.pretrained_source is None
+    # the factory's resolved choice (random init: plain BatchNorm, all stages train) is recorded
+    assert origin.model_kwargs["frozen_bn"] is False and origin.model_kwargs["trainable_backbone_layers"] == 5
+    set_pretrained_source(model, Path("weights.pt"))
+    assert origin_of(model).pretrained_source == "weights.pt" == model.pretrained_source
+    assert origin_of(nn.Linear(2, 1)) == ModelOrigin()  # built outside the registry: nothing recorded
+
+
 def test_rop_base_cnn_layer_table_matches_paper_a() -> None:
     model = create_model("rop_base_cnn", pretrained=False)
     rows = [(r.kind, r.output_shape) for r in layer_table(model, (3, 300, 300))]
@@ -91,6 +106,34 @@ def test_rop_base_cnn_layer_table_matches_paper_a() -> None:
     convs = [m for m in model.modules() if isinstance(m, nn.Conv2d)]
     assert [(c.out_channels, c.kernel_size, c.stride) for c in convs] == [(32, (3, 3), (2, 2)), (64, (3, 3), (2, 2))]
     assert [m.p for m in model.modules() if isinstance(m, nn.Dropout)] == [0.25, 0.5]
+
+
+def test_rop_res_cnn_is_paper_a_resnet50() -> None:
+    """Paper A's ROPResCNN: a ResNet-50 (stages of 3, 4, 6, 3 bottleneck residual blocks, 64 to 512
+    channels expanded 4x), a 7x7/2 stem, global average pooling and one logit from 2048 features."""
+    model = create_model("rop_res_cnn", pretrained=False)
+    stages = [model.layer1, model.layer2, model.layer3, model.layer4]
+    assert [len(stage) for stage in stages] == [3, 4, 6, 3]
+    for stage, width in zip(stages, (64, 128, 256, 512), strict=True):
+        for block in stage:
+            assert [c.kernel_size for c in (block.conv1, block.conv2, block.conv3)] == [(1, 1), (3, 3), (1, 1)]
+            assert (block.conv1.out_channels, block.conv3.out_channels) == (width, 4 * width)
+        assert stage[0].downsample is not None  # the projection shortcut of each stage's first block
+    assert (model.conv1.in_channels, model.conv1.kernel_size, model.conv1.stride) == (3, (7, 7), (2, 2))
+    assert isinstance(model.avgpool, nn.AdaptiveAvgPool2d) and model.avgpool.output_size == (1, 1)
+    assert (model.fc.in_features, model.fc.out_features) == (2048, 1)
+    assert sum(isinstance(m, nn.Conv2d) for m in model.modules()) == 1 + 3 * 16 + 4  # stem, 16 blocks, 4 shortcuts
+    features: dict[str, torch.Tensor] = {}
+    model.layer1[0].register_forward_hook(lambda _m, inputs, _output: features.update(x=inputs[0]))
+    model.eval()(torch.zeros(1, 3, 64, 64))
+    # a residual block adds its input (projected) to its branch: zero the branch and the shortcut remains
+    block = model.layer1[0]
+    with torch.no_grad():
+        block.bn3.weight.zero_()
+        block.bn3.bias.zero_()
+        assert torch.allclose(block(features["x"]), torch.relu(block.downsample(features["x"])))
+    gray = create_model("rop_res_cnn", pretrained=False, in_channels=1)
+    assert gray.conv1.in_channels == 1 and gray.conv1.kernel_size == (7, 7)
 
 
 def test_rop_base_cnn_l2_covers_the_two_hidden_dense_layers() -> None:
