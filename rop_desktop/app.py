@@ -36,7 +36,7 @@ def build_window(study, actor: Actor, *, memory: AccountMemory | None = None):  
     from rop_desktop.ui.controllers.interop_menu import install_interop_menu
     from rop_desktop.ui.controllers.keys import bind_window_keys
     from rop_desktop.ui.controllers.landmarks import install_landmark_features
-    from rop_desktop.ui.controllers.model import install_model_features
+    from rop_desktop.ui.controllers.prediction import install_model_features
     from rop_desktop.ui.controllers.reference import install_reference_features
     from rop_desktop.ui.controllers.study_menu import StudyMenu
     from rop_desktop.ui.controllers.workspace import WorkspaceController

@@ -33,7 +33,7 @@ from rop_desktop.services.annotation_io import (
     import_annotations,
 )
 from rop_desktop.services.annotation_io.grades_csv import GRADER_COLUMNS, IMAGE_COLUMNS
-from rop_desktop.services.annotation_io.model import GRADE_VALUES
+from rop_desktop.services.annotation_io.common import GRADE_VALUES
 
 PROG = "rop-desktop annotations"
 

@@ -234,7 +234,7 @@ def _write_pdf(html: Path) -> Path:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtWidgets import QApplication
 
-    from rop_desktop.ui.model.report_export import write_pdf
+    from rop_desktop.ui.prediction.report_export import write_pdf
 
     app = QApplication.instance() or QApplication([PROG])  # Qt's printing needs one, alive while it prints
     written = write_pdf(html.read_text(encoding="utf-8"), html.with_suffix(".pdf"))

@@ -269,7 +269,7 @@ class _Accumulator:
 
     def add(self, records: list[SnapshotRecord], preds: list[Any], masks: list[np.ndarray | None]) -> None:
         kind = self.predictor.task
-        for r, p, ref in zip(records, preds, masks):
+        for r, p, ref in zip(records, preds, masks, strict=True):
             row: dict[str, Any] = {"id": r.id, "patient": r.patient}
             if kind == "binary":
                 positive = p.probability >= self.threshold
@@ -290,7 +290,7 @@ class _Accumulator:
         if kind in ("segmentation", "instance_segmentation"):
             batch = mask_scores([p.line_mask > 0 for p in preds], [m > 0 for m in masks])  # type: ignore[operator]
             self.scores.append(batch)
-            for row, d in zip(self.rows[-len(preds):], batch.dice.tolist()):
+            for row, d in zip(self.rows[-len(preds):], batch.dice.tolist(), strict=True):
                 row["dice"] = d
 
     def report(self, split: str | None) -> EvaluationReport:

@@ -121,7 +121,7 @@ def svg_curve(title: str, x: np.ndarray, y: np.ndarray, xlabel: str, ylabel: str
     if diagonal:
         parts.append(f'<line x1="{px(0)}" y1="{py(0)}" x2="{px(1)}" y2="{py(1)}" stroke="#aaa" stroke-dasharray="4 3"/>')
     xs, ys = np.clip(x, 0, 1), np.clip(y, 0, 1)
-    points = " ".join(f"{px(u):.1f},{py(v):.1f}" for u, v in zip(xs, ys))
+    points = " ".join(f"{px(u):.1f},{py(v):.1f}" for u, v in zip(xs, ys, strict=True))
     parts.append(f'<polyline points="{points}" fill="none" stroke="#1f5fbf" stroke-width="2"/>')
     if point is not None:
         parts.append(f'<circle cx="{px(point[0]):.1f}" cy="{py(point[1]):.1f}" r="4" fill="#d62728"/>')
@@ -220,7 +220,7 @@ def _tables(report: EvaluationReport, model_name: str, card: ModelCard | None = 
     out: list[str] = [_warnings(report)]
     if report.binary is not None:
         header, rows = paper_a_rows({model_name: report.binary})
-        out += ["<h3>Binary ROP (paper A's table)</h3>", html_table(header + ["AUROC"], [rows[0] + [report.binary.auroc]])]
+        out += ["<h3>Binary ROP (paper A's table)</h3>", html_table([*header, "AUROC"], [[*rows[0], report.binary.auroc]])]
         b = report.binary
         out += [f"<p>{esc(threshold_provenance(report, card))}</p>",
                 confusion_table(np.array([[b.tn, b.fp], [b.fn, b.tp]]), ["no ROP", "ROP"])]

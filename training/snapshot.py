@@ -141,7 +141,7 @@ class Snapshot:
             classes = DEFAULT_CLASSES
         items = data.get("records")
         if not isinstance(items, list):
-            raise SnapshotError(problems + [f"{name}: records must be a list, got {type(items).__name__}"])
+            raise SnapshotError([*problems, f"{name}: records must be a list, got {type(items).__name__}"])
         records: list[SnapshotRecord] = []
         for n, item in enumerate(items):
             record, record_problems = parse_record(item, f"{name} record {n}")

@@ -196,7 +196,7 @@ _IDENTIFYING: tuple[tuple[str, str], ...] = (
 
 
 def identifying_values(ds: Dataset) -> list[tuple[str, str]]:
-    """(identity kind, value) of the patient's identifiers in ``ds`` (``store.models.IDENTITY_KINDS``),
+    """(identity kind, value) of the patient's identifiers in ``ds`` (``store.schema.IDENTITY_KINDS``),
     what the import keeps in the identity table; empty values left out."""
     out: list[tuple[str, str]] = []
     for keyword, kind in _IDENTIFYING:

@@ -42,7 +42,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from rop_desktop.domain.labels import Role
 from rop_desktop.store import Study, repo
-from rop_desktop.store.models import Grader
+from rop_desktop.store.schema import Grader
 
 from .policy import AccessDenied, Action, Actor, guarded, open_operation
 

@@ -35,7 +35,7 @@ from sqlalchemy import select
 
 from rop_desktop.domain.labels import Plus, Quality, RopPresence, Stage, Zone
 from rop_desktop.store import Study, repo
-from rop_desktop.store.models import Exam, Image
+from rop_desktop.store.schema import Exam, Image
 
 from .policy import Action, Actor, current, guarded
 from .reference import submitted_votes
@@ -245,7 +245,7 @@ def _field_agreement(name: str, labels: dict[str, list[str | None]]) -> FieldAgr
     for i, a in enumerate(graders):
         for b in graders[i + 1:]:
             la, lb = labels[a], labels[b]
-            n = sum(x is not None and y is not None for x, y in zip(la, lb))
+            n = sum(x is not None and y is not None for x, y in zip(la, lb, strict=True))
             pairs.append(PairAgreement(
                 name, a, b, n, percent_agreement(la, lb, cats), cohen_kappa(la, lb, None, cats),
                 cohen_kappa(la, lb, "linear", cats) if ordinal else None,

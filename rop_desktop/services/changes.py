@@ -35,7 +35,7 @@ from sqlalchemy.pool import NullPool
 
 from rop_desktop.store import Study, repo
 from rop_desktop.store.db import make_engine
-from rop_desktop.store.models import AuditEvent
+from rop_desktop.store.schema import AuditEvent
 
 CHANNEL = "rop_changes"
 """The PostgreSQL notification channel (see migration 0002_change_notify)."""

@@ -21,7 +21,7 @@ from rop_desktop.domain.etrop import ImageEvidence, roll_up
 from rop_desktop.domain.grades import GradeValues
 from rop_desktop.domain.labels import Eye, Quality
 from rop_desktop.domain.zones import Landmarks, suggest_zone
-from rop_desktop.store.models import ExamGrade, Grader, Image, Landmark
+from rop_desktop.store.schema import ExamGrade, Grader, Image, Landmark
 from rop_desktop.store.types import utcnow
 
 from .landmarks import image_field

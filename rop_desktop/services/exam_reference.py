@@ -50,7 +50,7 @@ from rop_desktop.domain.grades import GradeValues
 from rop_desktop.domain.labels import Eye, Quality
 from rop_desktop.domain.votes import METHODS, VoteOutcome, VoteSettings, settle_votes
 from rop_desktop.store import Study, repo
-from rop_desktop.store.models import Exam, ExamGrade, ExamReference, Grade, Grader, Image, Patient
+from rop_desktop.store.schema import Exam, ExamGrade, ExamReference, Grade, Grader, Image, Patient
 from rop_desktop.store.types import utcnow
 
 from .policy import BLINDED_SETTING, REVEAL_SETTING, Action, Actor, current, guarded, open_operation

@@ -54,7 +54,7 @@ from rop_desktop.domain.labels import Eye, Plus, Quality, RopPresence, Stage, Zo
 from rop_desktop.domain.progression import Visit, VisitChange, eye_history, needs_attention
 from rop_desktop.domain.zones import Landmarks
 from rop_desktop.store import Study, repo
-from rop_desktop.store.models import (
+from rop_desktop.store.schema import (
     Annotation,
     Exam,
     ExamGrade,
@@ -756,7 +756,7 @@ def _class_agreement(labels: dict[str, list[str | None]]) -> FieldAgreement:
     for i, a in enumerate(graders):
         for b in graders[i + 1:]:
             la, lb = labels[a], labels[b]
-            n = sum(x is not None and y is not None for x, y in zip(la, lb))
+            n = sum(x is not None and y is not None for x, y in zip(la, lb, strict=True))
             pairs.append(PairAgreement("treatment class", a, b, n, percent_agreement(la, lb, cats),
                                        cohen_kappa(la, lb, None, cats), cohen_kappa(la, lb, "linear", cats),
                                        cohen_kappa(la, lb, "quadratic", cats)))

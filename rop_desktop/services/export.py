@@ -42,7 +42,7 @@ from rop_desktop.domain.shapes import Shape
 from rop_desktop.imaging.consensus_mask import consensus_mask
 from rop_desktop.imaging.decode import ImageDecodeError
 from rop_desktop.store import Study, repo
-from rop_desktop.store.models import Image
+from rop_desktop.store.schema import Image
 from training.formats.masks import to_snapshot_polygons
 from training.snapshot import TASKS, Snapshot, SnapshotError, SnapshotRecord, SnapshotWriter
 

@@ -4,7 +4,7 @@ Why: a screening study holds hospital numbers, names and birth dates, and file n
 carry them (``MRN-00123456 DOE BABY_OD.png``). A study that used them as its patient codes and
 image names would leak them into every worklist, log, audit event, report and export. So at
 import everything that identifies a patient or an image goes into one table
-(:class:`~rop_desktop.store.models.Identity`) and the rest of the study knows:
+(:class:`~rop_desktop.store.schema.Identity`) and the rest of the study knows:
 
 * a patient only by a generated code, ``P0001``, ``P0002``… (:func:`patient_for`), found again
   at the next import by any of its hospital numbers (manifest ``patient`` column or DICOM
@@ -38,7 +38,7 @@ from sqlalchemy.orm import Session
 
 from rop_desktop.domain.labels import Eye
 from rop_desktop.store import Study, repo
-from rop_desktop.store.models import IDENTITY_KINDS, IDENTITY_SOURCES, Exam, Identity, Image, Patient
+from rop_desktop.store.schema import IDENTITY_KINDS, IDENTITY_SOURCES, Exam, Identity, Image, Patient
 
 from .policy import Action, Actor, guarded
 
@@ -67,7 +67,7 @@ class IdentityError(ValueError):
 # ---------------------------------------------------------------------------- what identifies
 @dataclass(frozen=True)
 class Found:
-    """One identifying value found at import: ``kind`` (``store.models.IDENTITY_KINDS``), the
+    """One identifying value found at import: ``kind`` (``store.schema.IDENTITY_KINDS``), the
     value as written, and where it came from (``IDENTITY_SOURCES``)."""
 
     kind: str

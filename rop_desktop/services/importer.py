@@ -213,11 +213,7 @@ def import_images(study: Study, actor: Actor, sources: Sequence[str | Path],
     Raises :class:`ManifestError` before importing anything if the manifest is unusable.
     """
     summary = ImportSummary()
-    parsed: Manifest | None
-    if manifest is None or isinstance(manifest, Manifest):
-        parsed = manifest
-    else:
-        parsed = read_manifest(Path(manifest))
+    parsed = manifest if manifest is None or isinstance(manifest, Manifest) else read_manifest(Path(manifest))
     if parsed is not None:
         summary.manifest_problems = [f"line {p.line}, {p.column}: {p.message}" for p in parsed.problems]
         summary.manifest_unused = list(parsed.unused)

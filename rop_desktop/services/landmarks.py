@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from rop_desktop.domain.labels import Eye, Zone
 from rop_desktop.domain.zones import FieldOfView, Landmarks, ZoneSuggestion, suggest_zone
 from rop_desktop.store import Study, repo
-from rop_desktop.store.models import Grade, Grader, Image, Landmark
+from rop_desktop.store.schema import Grade, Grader, Image, Landmark
 
 from .outline_rows import shape_of
 from .policy import Action, Actor, current, guarded

@@ -37,7 +37,7 @@ from sqlalchemy.orm import Session
 
 from rop_desktop.interop.manifest import Manifest, ManifestRow, file_key, read_manifest
 from rop_desktop.store import Study, repo
-from rop_desktop.store.models import Exam, ExamGrade, ExamReference, Identity, Image, Patient
+from rop_desktop.store.schema import Exam, ExamGrade, ExamReference, Identity, Image, Patient
 
 from . import identity
 from .identity import Found

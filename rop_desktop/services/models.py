@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rop_desktop.store import Study, repo
-from rop_desktop.store.models import ModelVersion
+from rop_desktop.store.schema import ModelVersion
 
 from .model_figures import NO_THRESHOLD, threshold_label
 from .policy import Action, Actor, current, guarded

@@ -18,7 +18,7 @@ from typing import Any
 from rop_desktop.domain.labels import LesionType, Stage
 from rop_desktop.domain.shapes import Point
 from rop_desktop.store import Study, repo
-from rop_desktop.store.models import Image
+from rop_desktop.store.schema import Image
 
 from .policy import Action, Actor, guarded
 

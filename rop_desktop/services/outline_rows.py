@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from rop_desktop.domain.shapes import Shape
-from rop_desktop.store.models import Annotation
+from rop_desktop.store.schema import Annotation
 
 
 def shape_of(annotation: Annotation) -> Shape:

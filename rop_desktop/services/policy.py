@@ -36,7 +36,7 @@ from sqlalchemy.orm import Session
 
 from rop_desktop.domain.labels import Role
 from rop_desktop.store import Study, repo
-from rop_desktop.store.models import Grade, Grader
+from rop_desktop.store.schema import Grade, Grader
 
 BLINDED_SETTING = "grading.blinded"
 REVEAL_SETTING = "grading.reveal_after_submit"

@@ -35,7 +35,7 @@ from rop_desktop.services.grading import GradingService, score_view
 from rop_desktop.services.model_figures import threshold_label
 from rop_desktop.services.models import ModelService, ModelVersionInfo
 from rop_desktop.store import Study, repo
-from rop_desktop.store.models import Grade, Image, Prediction
+from rop_desktop.store.schema import Grade, Image, Prediction
 from rop_desktop.store.repo import queue as queues
 from rop_desktop.store.repo.ml import payload_numbers, uncertainty_of
 
@@ -347,7 +347,7 @@ class PredictionService:
                                                   line_masks=[masks[i] for i in ids] if masks is not None else None)
             except (PredictionError, RuntimeError, ValueError):
                 continue  # this model on this batch: left unpredicted, the batch goes on
-            for image_id, p in zip(ids, outputs):
+            for image_id, p in zip(ids, outputs, strict=True):
                 if p.line_mask is not None:
                     line_masks[image_id] = p.line_mask
                 results.append((image_id, ModelOutput(
@@ -364,8 +364,8 @@ class PredictionService:
         missing = [i for i in ids if i not in known]
         line = versions.get("segmentation")
         if missing and line is not None:
-            for image_id, p in zip(missing, self.predictor(line).predict_batch([decoded[i] for i in missing],
-                                                                               saliency=False)):
+            outputs = self.predictor(line).predict_batch([decoded[i] for i in missing], saliency=False)
+            for image_id, p in zip(missing, outputs, strict=True):
                 if p.line_mask is not None:
                     known[image_id] = p.line_mask
         return {i: known[i] for i in ids if i in known}
@@ -403,7 +403,7 @@ class PredictionService:
             query = (select(Prediction.image_id, Prediction.probability, Prediction.uncertainty, Prediction.payload)
                      .where(Prediction.model_version_id == view.scores.version_id))
             if view.scores.submitted_only:
-                submitted = Grade.submitted == True
+                submitted = Grade.submitted.is_(True)
                 query = query.where(Prediction.image_id.in_(
                     select(Grade.image_id).where(Grade.grader_id == self.actor.id, submitted)))
             out = {}
@@ -426,7 +426,7 @@ class PredictionService:
             if view.scores is None or view.scores.submitted_only:
                 return []  # a to-do image's score is hidden from this grader: no order to follow
             done = exists().where(Grade.image_id == Prediction.image_id, Grade.grader_id == grading.grader.id,
-                                  Grade.submitted == True)
+                                  Grade.submitted.is_(True))
             stmt = (select(Prediction.image_id)
                     .where(Prediction.model_version_id == view.scores.version_id,
                            Prediction.uncertainty.is_not(None), ~done)

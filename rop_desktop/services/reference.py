@@ -61,7 +61,7 @@ from rop_desktop.domain.votes import (
     settle_votes,
 )
 from rop_desktop.store import Study, repo
-from rop_desktop.store.models import Annotation, Grade, Grader, Image, Reference
+from rop_desktop.store.schema import Annotation, Grade, Grader, Image, Reference
 from rop_desktop.store.repo import queue as queues
 
 from .accounts import set_study_setting

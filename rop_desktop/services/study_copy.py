@@ -24,7 +24,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.exc import SQLAlchemyError
 
 from rop_desktop.store import StoreError, Study
-from rop_desktop.store.models import Base
+from rop_desktop.store.schema import Base
 from rop_desktop.store.study import CACHE_DIR, IMAGES_DIR, MODELS_DIR
 
 from .policy import Action, Actor, guarded

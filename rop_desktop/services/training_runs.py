@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from rop_desktop.services.export import ExportError, export_snapshot
 from rop_desktop.services.models import ModelService, ModelServiceError, ModelVersionInfo
 from rop_desktop.store import Study, repo
-from rop_desktop.store.models import TrainingRun
+from rop_desktop.store.schema import TrainingRun
 from training.config import TrainConfig, recipe
 from training.events import Cancelled, Event, Failed, Finished, Log
 

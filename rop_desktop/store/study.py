@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from . import migrate
 from .db import database_url, make_engine, make_session_factory, session_scope, without_password
 from .errors import ImageStoreError, StudyExistsError, StudyOpenError
-from .models import Image, StudySetting
+from .schema import Image, StudySetting
 
 DB_NAME = "study.sqlite"
 SERVER_FILE = "study.server"

@@ -61,7 +61,7 @@ FILTER_STATUSES = {None: ("todo", "draft", "submitted"), "todo": ("todo", "draft
 #: Sort keys that depend on the grader's status (a blinded score is shown once submitted).
 STATUS_SORTS = ("status", "probability", "uncertainty")
 ROW_ID_ROLE = Qt.ItemDataRole.UserRole + 1
-#: The model scores of a row for the model columns (``ui.model.worklist_columns``):
+#: The model scores of a row for the model columns (``ui.prediction.worklist_columns``):
 #: (probability, uncertainty, hidden).
 SCORES_ROLE = Qt.ItemDataRole.UserRole + 2
 THUMB_HEIGHT = 48

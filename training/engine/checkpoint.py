@@ -1,7 +1,7 @@
 """Resumable checkpoints: tensors and plain containers only, read back with ``weights_only=True``.
 
-A checkpoint (``<out>/checkpoints/last.pt``) holds the model, optimiser, scheduler and AMP
-scaler states, the position in the run (epoch and batches done within it), the best weights so
+A checkpoint (``<out>/checkpoints/last.pt``) holds the model, its weight average (``ema``,
+None without ``ema_decay``), optimiser, scheduler and AMP scaler states, the position in the run (epoch and batches done within it), the best weights so
 far, the history, the early-stopping counter, the configuration and every random-number state
 (torch, CUDA, numpy, Python), so that a resumed run continues exactly where the first stopped.
 Nothing in it needs unpickling code objects: ``torch.load(..., weights_only=True)`` reads it.

@@ -99,11 +99,12 @@ def finish_run(*, model: nn.Module, config: TrainConfig, preset: Preset, classes
                   "0.5 unless the gain is beyond the bootstrap noise)")
         mask_choice = choose_mask_threshold(probability_maps(predictor, splits["val"], None))
         threshold = card.threshold = mask_choice.threshold
-        at_half = dict(zip(mask_choice.thresholds, mask_choice.mean_dice_per_threshold.tolist())).get(0.5)
+        at_half = dict(zip(mask_choice.thresholds, mask_choice.mean_dice_per_threshold.tolist(), strict=True)).get(0.5)
         card.metrics["validation"] = {"split": "val", "n": mask_choice.n, "dice": mask_choice.mean_dice, "dice_at_0.5": at_half,
                                       "best_threshold": mask_choice.best, "gain_lower_bound": mask_choice.gain_low,
                                       "dice_per_threshold": dict(zip(map(str, mask_choice.thresholds),
-                                                                     mask_choice.mean_dice_per_threshold.tolist()))}
+                                                                     mask_choice.mean_dice_per_threshold.tolist(),
+                                                                     strict=True))}
         source = mask_choice.describe()
         yield Log(f"mask threshold {threshold:g}: validation Dice {mask_choice.mean_dice:.3f}"
                   + (f" (at 0.5: {at_half:.3f})" if at_half is not None else ""))

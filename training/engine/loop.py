@@ -1,8 +1,8 @@
 """The training loop as a generator of typed events (:mod:`training.events`).
 
 ``fit`` prepares a run (:mod:`.setup`), trains epoch by epoch, validates, keeps the best weights
-by validation loss, checkpoints, and ends with a ``Finished``, ``Failed`` or ``Cancelled`` event,
-which it both yields and returns. The learning rate follows :mod:`.schedule`; a time budget
+by validation loss (those of the weights' moving average when ``ema_decay`` is set), checkpoints,
+and ends with a ``Finished``, ``Failed`` or ``Cancelled`` event, which it both yields and returns. The learning rate follows :mod:`.schedule`; a time budget
 (``max_minutes``) ends training in time with the best weights; a non-finite loss sends the run back
 to its last good state (the end of the last epoch) with a lower learning rate, a few times at most. It installs no signal handler and keeps no global state beyond
 seeding torch's random-number generators, so a QThread worker and the CLI drive it alike.
@@ -211,6 +211,7 @@ class _Run:
             self.model.to(memory_format=torch.channels_last)
         self.ddp = distributed.wrap_model(self.model, dist, self.device,
                                           find_unused_parameters=self.task.name == "instance")
+        self.ema = setup.build_ema(config, self.model)  # None unless config.ema_decay
         base_lr = config.lr
         if config.lr_from_scratch is not None and self.init == "random":
             base_lr = config.lr_from_scratch
@@ -261,6 +262,10 @@ class _Run:
 
     def _restore(self, ckpt: dict[str, Any]) -> None:
         self.model.load_state_dict(ckpt["model"])
+        if self.ema is not None:
+            if ckpt.get("ema") is None:
+                raise RunError("error", f"the checkpoint {ckpt['path']} holds no weight average (ema_decay)")
+            self.ema.load_state_dict(ckpt["ema"])
         self.optimizer.load_state_dict(ckpt["optimizer"])
         self.schedule.load_state_dict(ckpt["scheduler"])
         self.divergences = int(ckpt.get("divergences", 0))
@@ -283,6 +288,7 @@ class _Run:
             return
         payload = {
             "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+            "ema": self.ema.state_dict() if self.ema is not None else None,
             "scheduler": self.schedule.state_dict(), "scaler": self.scaler.state_dict() if self.amp else None,
             "divergences": self.divergences,
             "epoch": self.epoch, "batch": self.batch, "config": self.config.to_dict(), "rng": rng,
@@ -348,7 +354,9 @@ class _Run:
         optimizer = {"param_groups": copy.deepcopy(state["param_groups"]),
                      "state": {k: {n: v.detach().to("cpu", copy=True) if isinstance(v, torch.Tensor) else copy.deepcopy(v)
                                    for n, v in per_param.items()} for k, per_param in state["state"].items()}}
-        return {"model": cpu_state(self.model.state_dict()), "optimizer": optimizer, "epoch": self.epoch - 1}
+        ema = cpu_state(self.ema.state_dict()) if self.ema is not None else None
+        return {"model": cpu_state(self.model.state_dict()), "optimizer": optimizer, "ema": ema,
+                "epoch": self.epoch - 1}
 
     def _recover(self, exc: _Diverged) -> Iterator[Event]:
         """Back to the last good state with a lower learning rate, or fail after ``divergence_retries``."""
@@ -359,6 +367,8 @@ class _Run:
                                        "retries with lower learning rates: lower the learning rate or check the images")
         self.divergences += 1
         self.model.load_state_dict(self.good_state["model"])
+        if self.ema is not None:
+            self.ema.load_state_dict(self.good_state["ema"])
         self.optimizer.load_state_dict(self.good_state["optimizer"])
         new = self.schedule.lower()
         self.batch, self.loss_sum, self.seen = 0, 0.0, 0
@@ -455,21 +465,28 @@ class _Run:
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.grad_clip)
         self.scaler.step(self.optimizer)
         self.scaler.update()
+        if self.ema is not None:
+            self.ema.update_parameters(self.model)
         return value, int(batch["image"].shape[0])
 
     def _input(self, images: torch.Tensor) -> torch.Tensor:
         x = images.to(self.device, non_blocking=True)
         return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
 
+    def _evaluated(self) -> torch.nn.Module:
+        """The weights a run validates, keeps as its best and saves: the average with ``ema_decay``."""
+        return self.ema.module if self.ema is not None else self.model
+
     def _validate(self) -> tuple[float, dict[str, float]] | None:
         """Validation loss and metrics over all ranks; None when cancelled meanwhile."""
-        self.model.eval()
+        model = self._evaluated()
+        model.eval()
         rows: list[dict[str, Any]] = []
         with torch.no_grad(), torch.autocast(self.device.type, dtype=torch.float16, enabled=self.amp):
             for batch in self.val_loader:
                 if self.dist.any_flags(self.control.is_cancelled)[0]:
                     return None
-                rows.extend(self.task.eval_rows(self.model, self._input(batch["image"]), batch, self.device))
+                rows.extend(self.task.eval_rows(model, self._input(batch["image"]), batch, self.device))
         unique = {row["index"]: row for part in self.dist.gather(rows) for row in part}  # DistributedSampler pads
         rows = [unique[k] for k in sorted(unique)]
         val_loss = float(np.mean([r["loss"] for r in rows]))
@@ -483,7 +500,7 @@ class _Run:
         is_best = val_loss < self.best_loss
         if is_best:
             self.best_state, self.best_epoch, self.best_loss, self.bad_epochs = (
-                cpu_state(self.model.state_dict()), self.epoch, val_loss, 0)
+                cpu_state(self._evaluated().state_dict()), self.epoch, val_loss, 0)
         else:
             self.bad_epochs += 1
         end = EpochEnd(self.epoch, self.config.epochs, self.loss_sum / max(self.seen, 1), val_loss, metrics, lr,

@@ -16,6 +16,7 @@ from typing import Any
 
 import torch
 from torch import nn
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from torch.utils.data import BatchSampler, DataLoader, DistributedSampler, Sampler, SequentialSampler
 
 from training.bundle import BundleError, load_bundle
@@ -307,6 +308,22 @@ def _load_bundle_weights(model: nn.Module, folder: Path, architecture: str) -> N
         raise RunError("error", f"initial bundle {folder} does not fit this model (classes, channels or options "
                                 f"differ): {', '.join(wrong[:5])}")
     model.load_state_dict(state)
+
+
+def build_ema(config: TrainConfig, model: nn.Module) -> AveragedModel | None:
+    """The exponential moving average of ``model``'s weights and buffers, or None without ``ema_decay``.
+
+    A from-scratch model trained with a high learning rate moves a lot from batch to batch, and its
+    BatchNorm running statistics trail its weights, so validation and the kept checkpoint depend on
+    which batch an epoch happened to end with. The average (BatchNorm buffers included, so the
+    statistics match the averaged weights) is what the run validates, keeps and saves.
+    """
+    if config.ema_decay is None:
+        return None
+    ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(config.ema_decay), use_buffers=True)
+    ema.module.eval()
+    ema.requires_grad_(False)
+    return ema
 
 
 def build_optimizer(config: TrainConfig, model: nn.Module) -> torch.optim.Optimizer:

@@ -59,7 +59,7 @@ from ..identity import Scrubber
 from ..outline_rows import shape_of
 from ..policy import Action, Actor, allowed, check, guarded
 from ..reference import commonest_kind, geometry_choice, voter_shapes
-from .model import FORMATS, AnnotationIOError
+from .common import FORMATS, AnnotationIOError
 from .via_csv import write_via_csv
 
 REFERENCE = "reference"

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from training.formats.errors import FormatError, Problem
 
-from .model import GRADE_FIELDS, IGNORE, AttributeMapping, ReadItem, grade_value, norm_key
+from .common import GRADE_FIELDS, IGNORE, AttributeMapping, ReadItem, grade_value, norm_key
 
 #: Accepted names (normalised: lower case, spaces and dashes as ``_``) of the image column.
 IMAGE_COLUMNS: tuple[str, ...] = ("image", "filename", "file_name", "file", "name", "image_name", "imagename",

@@ -53,7 +53,7 @@ from ..importer import run_import
 from ..outline_rows import shape_of
 from ..policy import Action, Actor, guarded
 from ..reference import settle_images
-from .model import FORMATS, AnnotationImportSummary, AnnotationIOError, AttributeMapping, ImportConflict, ReadItem
+from .common import FORMATS, AnnotationImportSummary, AnnotationIOError, AttributeMapping, ImportConflict, ReadItem
 from .readers import read_coco_items, read_grades_csv, read_labelme_items, read_mask_items, read_via_items
 from .targets import Target, existing_account, import_account_name, import_accounts
 

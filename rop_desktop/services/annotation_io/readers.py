@@ -28,7 +28,7 @@ from training.formats.masks import clean_polygons, mask_to_polygons
 from training.formats.via import read_via
 
 from .grades_csv import read_grades_table
-from .model import LABEL_VALUE_LESIONS, AttributeMapping, ReadItem, ReadRegion
+from .common import LABEL_VALUE_LESIONS, AttributeMapping, ReadItem, ReadRegion
 
 Sizes = Mapping[str, tuple[int, int]]  # image file name → (height, width)
 MASK_SUFFIXES = (".png", ".tif", ".tiff", ".bmp")
@@ -95,7 +95,7 @@ def read_via_csv(path: Path, sizes: Sizes) -> tuple[list[ReadItem], list[Problem
     problems: list[Problem] = []
     metadata: dict[str, dict[str, Any]] = {}
     for n, cells in enumerate(rows[1:], start=2):
-        row = dict(zip(header, cells))
+        row = dict(zip(header, cells, strict=False))  # a short row leaves its last columns empty
         name = (row.get("filename") or "").strip()
         if not name:
             problems.append(Problem(str(path), f"line {n}", "no filename; skipped"))
@@ -196,7 +196,7 @@ def _coco_geometry(segmentation: Any, hw: tuple[int, int] | None, repairs: list[
                 return "a polygon must be a flat list [x1, y1, x2, y2, ...] of numbers"
             if len(flat) < 6:
                 return f"polygon with {len(flat) // 2} points (needs at least 3)"
-            points = list(zip(flat[0::2], flat[1::2]))
+            points = list(zip(flat[0::2], flat[1::2], strict=True))
             repairs += polygon_repairs(points)
             parts.append(shapes.polygon(points))
         if not parts:

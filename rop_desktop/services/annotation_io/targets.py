@@ -21,10 +21,10 @@ from sqlalchemy.orm import Session
 
 from rop_desktop.domain.labels import Role
 from rop_desktop.store import repo
-from rop_desktop.store.models import AuditEvent, Grader
+from rop_desktop.store.schema import AuditEvent, Grader
 
 from ..policy import Actor
-from .model import AnnotationIOError
+from .common import AnnotationIOError
 
 IMPORT_PREFIX = "imported: "
 #: The ``how`` an import writes in the audit event that creates its account.

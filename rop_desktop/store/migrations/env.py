@@ -16,7 +16,7 @@ from sqlalchemy import Connection
 from sqlalchemy.pool import NullPool
 
 from rop_desktop.store.db import make_engine
-from rop_desktop.store.models import Base
+from rop_desktop.store.schema import Base
 from rop_desktop.store.types import UTCDateTime
 
 config = context.config

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, event, select
 from sqlalchemy.orm import Session
 
-from ..models import AuditEvent, Grader, StudySetting
+from ..schema import AuditEvent, Grader, StudySetting
 from ._refs import id_of
 
 

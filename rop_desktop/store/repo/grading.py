@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session, contains_eager
 from rop_desktop.domain.grades import GradeValues
 from rop_desktop.domain.labels import LesionType, Role, Stage
 
-from ..models import Annotation, Grade, Grader, Image, Reference
+from ..schema import Annotation, Grade, Grader, Image, Reference
 from ..types import utcnow
 from ._refs import id_of
 

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session, contains_eager
 
 from rop_desktop.domain.labels import Eye
 
-from ..models import Exam, Grade, Grader, Image, Patient
+from ..schema import Exam, Grade, Grader, Image, Patient
 from ..types import utcnow
 from ._refs import id_of
 

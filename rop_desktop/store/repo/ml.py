@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from ..models import Image, ModelVersion, Prediction, TrainingRun
+from ..schema import Image, ModelVersion, Prediction, TrainingRun
 from ..types import utcnow
 from ._refs import id_of
 

@@ -1,6 +1,6 @@
 """The adjudication queue and the votes of a page of images, as indexed queries (issue 15).
 
-Every image carries its place in the queue, ``images.queue_status`` (``store.models.Image``):
+Every image carries its place in the queue, ``images.queue_status`` (``store.schema.Image``):
 ``"needs_adjudication"`` (quorum reached, the votes disagree), ``"insufficient"`` (fewer votes
 than the quorum; a new image starts so) or NULL (a reference settles it: the votes, an
 adjudicator or an import). The transaction that settles an image's votes
@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from rop_desktop.domain.grades import GRADE_FIELDS, GradeValues
 
-from ..models import Exam, Grade, Grader, Image, Patient
+from ..schema import Exam, Grade, Grader, Image, Patient
 
 #: The values of ``images.queue_status`` of an image the votes leave open.
 OPEN_STATUSES = ("needs_adjudication", "insufficient")
@@ -113,7 +113,7 @@ def submitted_votes(session: Session, image_ids: Sequence[int] | None = None
         stmt = stmt.where(Grade.image_id.in_(list(image_ids)))
     out: dict[int, dict[str, tuple[int, GradeValues]]] = {}
     for image_id, grader_id, name, *values in session.execute(stmt):
-        out.setdefault(image_id, {})[name] = (grader_id, GradeValues(**dict(zip(GRADE_FIELDS, values))))
+        out.setdefault(image_id, {})[name] = (grader_id, GradeValues(**dict(zip(GRADE_FIELDS, values, strict=True))))
     return out
 
 

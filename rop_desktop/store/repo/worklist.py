@@ -25,7 +25,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, and_, case, exists, false, func, or_, select, text, true
 from sqlalchemy.orm import Session, aliased
 
-from ..models import Exam, Grade, Image, Patient, Prediction
+from ..schema import Exam, Grade, Image, Patient, Prediction
 from .ml import payload_numbers
 
 TODO, DRAFT, SUBMITTED = "todo", "draft", "submitted"

@@ -17,7 +17,6 @@ Explicit answers are never overwritten by these rules: contradictions stay visib
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Union
 
 from rop_desktop.domain.grades import GRADE_FIELDS, GradeValues
 from rop_desktop.domain.labels import Plus, Quality, RopPresence, Stage, Zone
@@ -67,7 +66,7 @@ class StepField:
     high: int
 
 
-EditOp = Union[SetField, CycleField, ToggleFlag, StepField]
+EditOp = SetField | CycleField | ToggleFlag | StepField
 
 
 def op_target(values: GradeValues, op: EditOp) -> object:

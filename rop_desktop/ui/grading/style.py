@@ -77,7 +77,7 @@ def text_color_on(fill: str) -> str:
 def choice_button_css(fill: str) -> str:
     """Style of one checkable choice button: neutral with a coloured foot, filled when selected."""
     border = QColor(fill).darker(130).name()
-    return (
+    return (  # noqa: UP031 - %-style keeps the CSS braces literal (f-string/format would double them)
         "QToolButton { border: 1px solid palette(mid); border-bottom: 3px solid %(fill)s; border-radius: 4px;"
         " padding: 3px 1px; background: palette(button); color: palette(button-text); }"
         " QToolButton:hover { border-color: palette(highlight); border-bottom-color: %(fill)s; }"

@@ -23,7 +23,7 @@ from rop_desktop.services import accounts
 from rop_desktop.services.assist import assist_mode
 from rop_desktop.services.demo_study import DEMO_ADJUDICATOR, DEMO_ADMIN, DEMO_GRADER, DEMO_PASSWORDS
 from rop_desktop.store import Study, repo
-from rop_desktop.store.models import AuditEvent, StudySetting
+from rop_desktop.store.schema import AuditEvent, StudySetting
 from rop_desktop.ui.sign_in import AccountMemory
 
 SHOWN_TIMEOUT_MS = 15_000

@@ -9,7 +9,7 @@ from rop_desktop.app import build_window
 from rop_desktop.services import accounts, identity
 from rop_desktop.services.demo_study import DEMO_ADMIN, DEMO_GRADER
 from rop_desktop.store import Study
-from rop_desktop.store.models import Identity
+from rop_desktop.store.schema import Identity
 
 
 def _shown_label(qtbot, study: Study, actor) -> str:  # noqa: ANN001

@@ -13,7 +13,7 @@ from rop_desktop.services import reference
 from rop_desktop.services.changes import Change
 from rop_desktop.services.reference import ReferenceService
 from rop_desktop.store import repo
-from rop_desktop.store.models import Reference
+from rop_desktop.store.schema import Reference
 
 from .conftest import SHOWN_TIMEOUT_MS, Desk
 

@@ -31,7 +31,7 @@ from rop_desktop.services.changes import ChangeFeed
 from rop_desktop.services.grading import GradingService
 from rop_desktop.services.importer import thumbnail_file
 from rop_desktop.store import Study
-from rop_desktop.store.models import Exam, Grade, Image, Patient
+from rop_desktop.store.schema import Exam, Grade, Image, Patient
 from rop_desktop.store.types import utcnow
 from rop_desktop.ui import worklist as worklist_module
 

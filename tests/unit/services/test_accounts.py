@@ -21,7 +21,7 @@ from rop_desktop.services.grading import GradingService
 from rop_desktop.services.policy import AccessDenied, Actor
 from rop_desktop.services.reference import get_vote_settings, set_vote_settings
 from rop_desktop.store import Study, repo
-from rop_desktop.store.models import Grader
+from rop_desktop.store.schema import Grader
 
 from .conftest import PASSWORD, HandStudy
 

@@ -41,7 +41,7 @@ from rop_desktop.services.importer import run_import
 from rop_desktop.services.policy import AccessDenied, Actor
 from rop_desktop.services.reference import recompute_references
 from rop_desktop.store import Study, repo
-from rop_desktop.store.models import Base, Identity
+from rop_desktop.store.schema import Base, Identity
 from training.snapshot import Snapshot
 
 from .conftest import PASSWORD, as_actor, grade, rect

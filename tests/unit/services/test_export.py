@@ -18,7 +18,7 @@ from rop_desktop.services.identity import original_file_names
 from rop_desktop.services.policy import AccessDenied
 from rop_desktop.services.reference import ReferenceService, recompute_references
 from rop_desktop.store import Study, repo
-from rop_desktop.store.models import Identity
+from rop_desktop.store.schema import Identity
 from training.data.io import read_mask
 from training.formats.masks import polygons_to_mask
 from training.snapshot import Snapshot

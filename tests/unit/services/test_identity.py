@@ -20,7 +20,7 @@ from rop_desktop.services.importer import run_import
 from rop_desktop.services.policy import AccessDenied
 from rop_desktop.store import Study, migrate, repo
 from rop_desktop.store.db import make_engine
-from rop_desktop.store.models import AuditEvent, Identity
+from rop_desktop.store.schema import AuditEvent, Identity
 
 from .conftest import PASSWORD, HandStudy
 from .identified_dicom import retcam_image
@@ -143,7 +143,7 @@ def test_downgrading_puts_the_old_codes_and_names_back(tmp_path: Path, fast_hash
 def test_the_next_code_is_one_more_than_the_highest_number_whatever_the_padding(tmp_path: Path) -> None:
     """A study whose codes came from another tool (zero-padded, or not codes of ours at all)."""
     from rop_desktop.services.identity import next_code
-    from rop_desktop.store.models import Patient
+    from rop_desktop.store.schema import Patient
 
     with Study.create(tmp_path / "s") as study:
         with study.session() as session:

@@ -21,7 +21,7 @@ from rop_desktop.services.identity import original_file_names
 from rop_desktop.services.importer import fov_mask_file, import_images, run_import, thumbnail_file
 from rop_desktop.services.policy import AccessDenied, Actor
 from rop_desktop.store import Study, pg_roles, repo
-from rop_desktop.store.models import Identity, Patient
+from rop_desktop.store.schema import Identity, Patient
 
 from .conftest import PASSWORD, as_actor
 

@@ -16,7 +16,7 @@ from rop_desktop.services.importer import run_import
 from rop_desktop.services.manifest_update import update_from_manifest
 from rop_desktop.services.policy import AccessDenied
 from rop_desktop.store import Study, repo
-from rop_desktop.store.models import Patient
+from rop_desktop.store.schema import Patient
 
 from .conftest import PASSWORD, as_actor
 

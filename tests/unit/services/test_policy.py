@@ -43,7 +43,7 @@ from rop_desktop.services.reference import ReferenceService
 from rop_desktop.services.reports import ReportService
 from rop_desktop.services.training_runs import TrainingService
 from rop_desktop.store import Study, repo
-from rop_desktop.store.models import Image
+from rop_desktop.store.schema import Image
 
 from .conftest import PASSWORD, HandStudy, grade, rect
 

@@ -13,7 +13,7 @@ from rop_desktop.services.grading import GradingService
 from rop_desktop.services.models import ModelService
 from rop_desktop.services.predictions import PredictionService
 from rop_desktop.store import Study
-from rop_desktop.store.models import Prediction
+from rop_desktop.store.schema import Prediction
 from training.bundle import ModelCard, save_bundle
 from training.models import create_model
 from training.presets import get_preset

@@ -23,7 +23,7 @@ from rop_desktop.services.reference import ReferenceService
 from rop_desktop.services.study_copy import StudyCopyError, copy_study
 from rop_desktop.store import Study, StudyExistsError, pg_roles
 from rop_desktop.store.db import make_engine
-from rop_desktop.store.models import Base
+from rop_desktop.store.schema import Base
 
 from .conftest import PASSWORD, HandStudy, grade, rect
 

@@ -38,7 +38,7 @@ from rop_desktop.services.reference import (VOTE_SETTINGS_KEY, ReferenceService,
                                             settle_images)
 from rop_desktop.services.reference import submitted_votes as reference_votes
 from rop_desktop.store import Study, repo
-from rop_desktop.store.models import Exam, Grade, Image, ModelVersion, Patient, Prediction, Reference
+from rop_desktop.store.schema import Exam, Grade, Image, ModelVersion, Patient, Prediction, Reference
 from rop_desktop.store.types import utcnow
 
 from .conftest import HandStudy, grade

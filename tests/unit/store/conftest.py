@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from rop_desktop.domain.labels import Eye, Role
 from rop_desktop.store import Study, repo
-from rop_desktop.store.models import Grader, Image
+from rop_desktop.store.schema import Grader, Image
 
 
 @pytest.fixture(autouse=True)

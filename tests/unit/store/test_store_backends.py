@@ -16,7 +16,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from rop_desktop.store import Study, StudyExistsError, StudyOpenError, StudyTooNewError, migrate
 from rop_desktop.store.db import make_engine, make_session_factory, without_password
-from rop_desktop.store.models import Grade
+from rop_desktop.store.schema import Grade
 from rop_desktop.store.study import SERVER_FILE, read_server_file, write_server_file
 from rop_desktop.store.types import utcnow
 

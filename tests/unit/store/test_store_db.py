@@ -17,7 +17,7 @@ from sqlalchemy import inspect, select, text
 
 from rop_desktop.store import Study, StudyOpenError, StudyTooNewError, migrate
 from rop_desktop.store.db import BUSY_TIMEOUT_MS, make_engine, make_session_factory, session_scope
-from rop_desktop.store.models import Base, Grade, Patient, StudySetting
+from rop_desktop.store.schema import Base, Grade, Patient, StudySetting
 
 
 @pytest.mark.sqlite_only("SQLite pragmas")

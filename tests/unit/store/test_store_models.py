@@ -12,7 +12,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from rop_desktop.domain.grades import GradeValues
 from rop_desktop.domain.labels import Eye, LesionType, Plus, Quality, Role, RopPresence, Stage, Zone
 from rop_desktop.store import Study, repo
-from rop_desktop.store.models import (
+from rop_desktop.store.schema import (
     Annotation,
     AuditEvent,
     Exam,

@@ -14,7 +14,7 @@ import pytest
 from rop_desktop.domain.grades import GradeValues
 from rop_desktop.domain.labels import Eye, LesionType, Quality, Role, RopPresence, Stage
 from rop_desktop.store import Study, repo
-from rop_desktop.store.models import Exam, Image, Patient
+from rop_desktop.store.schema import Exam, Image, Patient
 
 
 @contextmanager

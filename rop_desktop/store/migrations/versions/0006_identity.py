@@ -4,7 +4,7 @@ Before this revision a study used the manifest's patient value (often a hospital
 name) as the patient's code and the file's own name (which often holds one) as the image's name,
 and both reached every worklist, log and export (issue 13). This revision:
 
-* creates ``identities`` (``store.models.Identity``): what identifies a patient or an image
+* creates ``identities`` (``store.schema.Identity``): what identifies a patient or an image
   outside the study, kind / value / source, with the SHA-256 of the value to find a hospital
   number again at the next import;
 * gives every existing patient a generated code (``P0001``, ``P0002``… in the order the

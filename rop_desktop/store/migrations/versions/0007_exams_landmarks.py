@@ -1,9 +1,9 @@
 """Landmarks per image per grader, and eye-level grades per exam per grader (issue 18).
 
-* ``landmarks`` (``store.models.Landmark``): one grader's optic disc centre (and radius) and
+* ``landmarks`` (``store.schema.Landmark``): one grader's optic disc centre (and radius) and
   fovea centre on one image, with the zone suggestion they gave and the grader's decision
   (accepted / overridden).
-* ``exam_grades`` (``store.models.ExamGrade``): one grader's eye-level ICROP3 grade of one eye
+* ``exam_grades`` (``store.schema.ExamGrade``): one grader's eye-level ICROP3 grade of one eye
   (``exam_id``, ``eye``) at one visit, draft or submitted, with the roll-up it was pre-filled from.
 
 On PostgreSQL both tables get row-level security mirroring ``services.policy`` as migration

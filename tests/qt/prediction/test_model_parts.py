@@ -21,8 +21,8 @@ from rop_desktop.services.assist import (AssistError, agreement, assist_mode, mo
 from rop_desktop.services.grading import GradingService, WorklistRow
 from rop_desktop.services.predictions import ModelOutput
 from rop_desktop.store import Study, repo
-from rop_desktop.ui.model.colormap import ColormapError, heatmap_rgba, lookup_table, mask_rgba
-from rop_desktop.ui.model.worklist_columns import HIDDEN, VALUE_ROLE, ModelColumnsProxy
+from rop_desktop.ui.prediction.colormap import ColormapError, heatmap_rgba, lookup_table, mask_rgba
+from rop_desktop.ui.prediction.worklist_columns import HIDDEN, VALUE_ROLE, ModelColumnsProxy
 from rop_desktop.ui.worklist import ROW_ID_ROLE, WorklistModel
 from rop_desktop.workers.training_worker import TrainRequest, throttled
 from training.events import BatchProgress, EpochEnd, Log

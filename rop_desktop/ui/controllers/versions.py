@@ -13,7 +13,7 @@ from rop_desktop.services.grading import GradingService
 from rop_desktop.services.models import ModelService, ModelServiceError
 from rop_desktop.services.policy import AccessDenied, Action
 from rop_desktop.services.predictions import PredictionService
-from rop_desktop.ui.model.versions_panel import VersionsPanel
+from rop_desktop.ui.prediction.versions_panel import VersionsPanel
 from rop_desktop.workers.runner import GeneratorWorker
 
 

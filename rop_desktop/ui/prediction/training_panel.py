@@ -153,7 +153,7 @@ class TrainingPanel(QWidget):
         self.result.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.activate_button = QPushButton("Activate this version")
         self.activate_button.setVisible(False)
-        from rop_desktop.ui.model.curves import TrainingCurves  # pyqtgraph: only windows with a Train tab load it
+        from rop_desktop.ui.prediction.curves import TrainingCurves  # pyqtgraph: only windows with a Train tab load it
 
         self.curves = TrainingCurves()
         self.log = QPlainTextEdit()

@@ -15,7 +15,7 @@ from rop_desktop.services.assist import set_assist_mode
 from rop_desktop.services.demo_study import DEMO_ADJUDICATOR
 from rop_desktop.services.models import ModelService
 from rop_desktop.services.predictions import PredictionService
-from rop_desktop.ui.model.worklist_columns import HEADERS, HIDDEN
+from rop_desktop.ui.prediction.worklist_columns import HEADERS, HIDDEN
 
 
 def click(qtbot, button) -> None:  # noqa: ANN001

@@ -121,7 +121,7 @@ def test_a_diverging_run_shows_its_reason_and_the_window_stays_usable(qtbot, ope
 def test_no_reference_standard_refuses_with_the_reason(qtbot, open_window) -> None:  # noqa: ANN001
     mw = open_window(DEMO_ADJUDICATOR)
     with mw.store.session() as session:  # a study whose reference standard is empty
-        from rop_desktop.store.models import Reference
+        from rop_desktop.store.schema import Reference
 
         session.query(Reference).delete()
     panel, training = mw.controller.training_panel, mw.controller.training

@@ -7,7 +7,7 @@ import re
 
 from PySide6.QtGui import QPainter, QPixmap
 
-from rop_desktop.ui.model.curves import TrainingCurves
+from rop_desktop.ui.prediction.curves import TrainingCurves
 
 
 def drawn_labels(curves: TrainingCurves, plot: str, side: str) -> tuple[str, list[str]]:

@@ -34,8 +34,8 @@ from PySide6.QtWidgets import (
 from rop_desktop.domain.shapes import Shape
 from rop_desktop.services.assist import GradeComparison, agreement, grade_says, model_says
 from rop_desktop.services.predictions import ImagePrediction, ModelOutput
-from rop_desktop.ui.model.colormap import COLORMAPS
-from rop_desktop.ui.model.widgets import ArrayLabel, ProbabilityBar
+from rop_desktop.ui.prediction.colormap import COLORMAPS
+from rop_desktop.ui.prediction.widgets import ArrayLabel, ProbabilityBar
 
 BLINDED_MESSAGE = "Model output appears after you submit this image."
 TASK_NAMES = {"binary": "ROP", "stage": "Stage", "segmentation": "Line"}

@@ -23,7 +23,7 @@ from rop_desktop.services.models import ModelService, ModelVersionInfo
 from rop_desktop.services.policy import Actor
 from rop_desktop.services.reference import recompute_references
 from rop_desktop.store import Study, repo
-from rop_desktop.ui.controllers.model import ModelController, install_model_features
+from rop_desktop.ui.controllers.prediction import ModelController, install_model_features
 from training.bundle import ModelCard, save_bundle
 from training.models import create_model
 from training.presets import get_preset

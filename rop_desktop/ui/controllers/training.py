@@ -11,7 +11,7 @@ from PySide6.QtCore import QEvent, QObject, Signal
 from rop_desktop.services.models import ModelVersionInfo
 from rop_desktop.services.policy import AccessDenied
 from rop_desktop.services.training_runs import ARCHITECTURES, TrainingService, default_architecture
-from rop_desktop.ui.model.training_panel import TrainingPanel
+from rop_desktop.ui.prediction.training_panel import TrainingPanel
 from rop_desktop.workers.runner import GeneratorWorker
 from rop_desktop.workers.training_worker import RunOutcome, TrainingWorker, TrainRequest, cuda_devices, run_choices
 from training.events import BatchProgress, EpochEnd, RunStarted

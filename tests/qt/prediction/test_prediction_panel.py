@@ -10,8 +10,8 @@ from PySide6.QtCore import Qt
 from rop_desktop.services.assist import assist_mode
 from rop_desktop.services.demo_study import DEMO_ADMIN
 from rop_desktop.services.predictions import PredictionService
-from rop_desktop.ui.controllers.model import MASK_OVERLAY, PROPOSALS_LAYER, SALIENCY_OVERLAY
-from rop_desktop.ui.model.prediction_panel import AGREE, BLINDED_MESSAGE, DISAGREE
+from rop_desktop.ui.controllers.prediction import MASK_OVERLAY, PROPOSALS_LAYER, SALIENCY_OVERLAY
+from rop_desktop.ui.prediction.prediction_panel import AGREE, BLINDED_MESSAGE, DISAGREE
 from rop_desktop.workers.prediction_worker import PredictionResult
 
 

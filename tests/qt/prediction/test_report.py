@@ -13,7 +13,7 @@ from PySide6.QtCore import Qt, QUrl
 from PySide6.QtWidgets import QPushButton
 
 from rop_desktop.services.demo_study import DEMO_ADJUDICATOR
-from rop_desktop.ui.model.report_export import ReportNotice, add_report_button, render_png, write_pdf
+from rop_desktop.ui.prediction.report_export import ReportNotice, add_report_button, render_png, write_pdf
 from training.report import STYLE, html_table, svg_curve
 
 A4_POINTS = (595, 842)
@@ -133,7 +133,7 @@ def test_without_a_selection_nothing_is_made(qtbot, open_window, monkeypatch) ->
     made: list[int] = []
     button = add_report_button(mw.controller, make_report=lambda version_id: made.append(version_id) or Path())
     shown: list[str] = []
-    monkeypatch.setattr("rop_desktop.ui.model.report_export.QMessageBox.information",
+    monkeypatch.setattr("rop_desktop.ui.prediction.report_export.QMessageBox.information",
                         lambda parent, title, text: shown.append(text))
     mw.controller.versions_panel.select(None)
     qtbot.mouseClick(button, Qt.MouseButton.LeftButton)

@@ -36,14 +36,14 @@ from rop_desktop.services.models import ModelService
 from rop_desktop.services.policy import AccessDenied, Action
 from rop_desktop.services.predictions import ImagePrediction, PredictionService
 from rop_desktop.services.training_runs import TrainingService
-from rop_desktop.ui.model.colormap import heatmap_rgba, mask_rgba
-from rop_desktop.ui.model.prediction_panel import PredictionPanel
-from rop_desktop.ui.model.training_controller import TrainingController
-from rop_desktop.ui.model.training_panel import TrainingPanel
-from rop_desktop.ui.model.versions_controller import VersionsController
-from rop_desktop.ui.model.versions_panel import VersionsPanel
-from rop_desktop.ui.model.weights_menu import WeightsMenu
-from rop_desktop.ui.model.worklist_columns import ModelColumnsProxy
+from rop_desktop.ui.prediction.colormap import heatmap_rgba, mask_rgba
+from rop_desktop.ui.prediction.prediction_panel import PredictionPanel
+from rop_desktop.ui.controllers.training import TrainingController
+from rop_desktop.ui.prediction.training_panel import TrainingPanel
+from rop_desktop.ui.controllers.versions import VersionsController
+from rop_desktop.ui.prediction.versions_panel import VersionsPanel
+from rop_desktop.ui.prediction.weights_menu import WeightsMenu
+from rop_desktop.ui.prediction.worklist_columns import ModelColumnsProxy
 from rop_desktop.workers.prediction_worker import FeatureResult, PredictionResult, PredictionWorker
 
 MASK_OVERLAY = "model-line"
@@ -269,7 +269,7 @@ class ModelController(QObject):
 def install_model_features(window: Any, study: Any, grading_service: GradingService, *,
                            device: str = "auto") -> ModelController:
     """Add the Model, Train and Models tabs to ``window`` (built by ``app.build_window``)."""
-    from rop_desktop.ui.model.report_export import add_report_button
+    from rop_desktop.ui.prediction.report_export import add_report_button
 
     controller = ModelController(window, study, grading_service, device=device)
     window.model_controller = controller
