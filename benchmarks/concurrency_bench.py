@@ -56,7 +56,7 @@ from rop_desktop.services.accounts import sign_in  # noqa: E402
 from rop_desktop.services.grading import GradingService, image_ids, list_graders  # noqa: E402
 from rop_desktop.services.importer import run_import  # noqa: E402
 from rop_desktop.store import Study  # noqa: E402
-from rop_desktop.store.models import Annotation, Grade  # noqa: E402
+from rop_desktop.store.schema import Annotation, Grade  # noqa: E402
 
 DRAFT = GradeValues(rop=RopPresence.YES, stage=Stage.S1, quality=Quality.GRADABLE)
 FINAL = GradeValues(rop=RopPresence.YES, stage=Stage.S2, quality=Quality.GRADABLE)

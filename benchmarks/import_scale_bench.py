@@ -78,7 +78,7 @@ def main() -> int:
             with study.session() as session:
                 from sqlalchemy import func, select
 
-                from rop_desktop.store.models import Image
+                from rop_desktop.store.schema import Image
 
                 before = session.scalar(select(func.count()).select_from(Image))
         n2, s2 = timed_import(big, work / "later", later_files)

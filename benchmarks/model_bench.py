@@ -54,7 +54,7 @@ from rop_desktop.services.models import ModelService  # noqa: E402
 from rop_desktop.services.predictions import PredictionService  # noqa: E402
 from rop_desktop.services.training_runs import TrainingService  # noqa: E402
 from rop_desktop.store import Study, repo  # noqa: E402
-from rop_desktop.ui.controllers.model import install_model_features  # noqa: E402
+from rop_desktop.ui.controllers.prediction import install_model_features  # noqa: E402
 from rop_desktop.workers import training_worker  # noqa: E402
 from rop_desktop.workers.training_worker import TrainRequest  # noqa: E402
 from training.bundle import ModelCard, save_bundle  # noqa: E402
@@ -126,11 +126,11 @@ def responsiveness(app: QApplication, seconds: float) -> None:
         study = Study.open(folder)
         grader = demo_admin(study)  # training needs an adjudicator or admin
         window = build_window(study, grader)
-        controller = install_model_features(window, study, window.workspace.service, device="cpu")
+        controller = install_model_features(window, study, window.wiring.grading, window.wiring.workspace, device="cpu")
         window.resize(1400, 900)
         window.show()
-        window.workspace.start()
-        wait_for(app, lambda: window.workspace.shown is not None)
+        window.wiring.workspace.start()
+        wait_for(app, lambda: window.wiring.workspace.shown is not None)
         window.side_tabs.setCurrentWidget(controller.training_panel)  # the curves repaint while it runs
         cores = os.cpu_count() or 2
         app_hz, app_nice = training_worker.PROGRESS_HZ, training_worker.TrainingWorker.NICE
@@ -269,11 +269,11 @@ def screenshot(app: QApplication, target: Path) -> None:
                       if entry["truth"]["stage"] == "3" and entry["truth"]["quality"] == "gradable")
         study = Study.open(folder)
         window = build_window(study, demo_admin(study))  # sees the model beside every grade
-        controller = install_model_features(window, study, window.workspace.service, device="cpu")
+        controller = install_model_features(window, study, window.wiring.grading, window.wiring.workspace, device="cpu")
         window.resize(1500, 920)
         window.show()
-        window.workspace.start()
-        wait_for(app, lambda: window.workspace.shown is not None)
+        window.wiring.workspace.start()
+        wait_for(app, lambda: window.wiring.workspace.shown is not None)
         for task, arch, epochs, size in (("segmentation", "unet_small", 25, 256), ("binary", "resnet18_cls", 8, 160),
                                          ("stage", "tiny_cnn", 30, 128)):
             outcomes = []
@@ -283,7 +283,7 @@ def screenshot(app: QApplication, target: Path) -> None:
             controller.training.runEnded.disconnect()
             print(f"{task}: {outcomes[0].status} {outcomes[0].reason or ''} {outcomes[0].test_metrics}")
             controller.versions.activate(outcomes[0].version.id)
-        window.workspace.open_image(by_name[stage3])
+        window.wiring.workspace.open_image(by_name[stage3])
         wait_for(app, lambda: controller.result is not None and controller.result.image_id == by_name[stage3])
         window.side_tabs.setCurrentWidget(controller.prediction_panel)
         wait_for(app, lambda: False if time.sleep(0.2) else True)

@@ -85,7 +85,7 @@ from rop_desktop.services.importer import THUMB_SIDE, thumbnail_file  # noqa: E4
 from rop_desktop.services.policy import Actor  # noqa: E402
 from rop_desktop.services.reference import ReferenceService, settle_images  # noqa: E402
 from rop_desktop.store import Study  # noqa: E402
-from rop_desktop.store.models import Exam, Grade, Image, Patient  # noqa: E402
+from rop_desktop.store.schema import Exam, Grade, Image, Patient  # noqa: E402
 from rop_desktop.store.types import utcnow  # noqa: E402
 
 GRADERS = {"A": 0.5, "B": 1.0, "C": 0.9, "D": 0.85}  # share of the study each has graded (A: the first half)
@@ -279,8 +279,8 @@ def measure(folder: Path, repeats: int, settle_s: float | None) -> dict[str, Any
         window.resize(1400, 900)
         window.show()
         shown: list[int] = []
-        window.workspace.imageShown.connect(shown.append)
-        window.workspace.start()
+        window.wiring.workspace.imageShown.connect(shown.append)
+        window.wiring.workspace.start()
         spin_until(lambda: bool(shown))
         window.canvas.viewport().repaint()
         elapsed = (time.perf_counter() - t0) * 1000.0
@@ -297,7 +297,7 @@ def measure(folder: Path, repeats: int, settle_s: float | None) -> dict[str, Any
     window = build_window(study, a)
     window.resize(1400, 900)
     window.show()
-    workspace, loader = window.workspace, window.workspace.loader
+    workspace, loader = window.wiring.workspace, window.wiring.workspace.loader
     shown: list[int] = []
     workspace.imageShown.connect(shown.append)
     workspace.start()
@@ -325,7 +325,7 @@ def measure(folder: Path, repeats: int, settle_s: float | None) -> dict[str, Any
     def submit_and_next() -> float:
         target = service.next_todo(workspace.current)
         spin_until(lambda: loader.is_cached(target) and workspace.shown == workspace.current)
-        window.grade_panel.set_values(NO, submitted=False)
+        window.wiring.grade_panel.set_values(NO, submitted=False)
         QApplication.processEvents()
         shown.clear()
         t0 = time.perf_counter()
@@ -345,7 +345,7 @@ def measure(folder: Path, repeats: int, settle_s: float | None) -> dict[str, Any
     def stall_after_submit() -> float:
         target = service.next_todo(workspace.current)
         spin_until(lambda: loader.is_cached(target) and workspace.shown == workspace.current)
-        window.grade_panel.set_values(NO, submitted=False)
+        window.wiring.grade_panel.set_values(NO, submitted=False)
         image = elsewhere.pop()
 
         def submit() -> None:
@@ -432,7 +432,7 @@ def measure(folder: Path, repeats: int, settle_s: float | None) -> dict[str, Any
     j_window = build_window(study, judge_actor)
     j_window.resize(1400, 900)
     j_window.show()
-    controller = j_window.reference
+    controller = j_window.wiring.reference
     view = controller.open_adjudication()
     spin_until(lambda: view.queue.counts is not None)
     results["adjudication queue, first pages"] = repeat(lambda: timed(view.refresh_queue), repeats)

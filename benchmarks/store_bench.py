@@ -48,7 +48,7 @@ def bench_open(work: Path, n: int = 5000) -> list[tuple[str, str]]:
         patients = [repo.get_or_create_patient(session, f"P{i:05d}") for i in range(n // 4)]
         exams = [repo.get_or_create_exam(session, p) for p in patients]
         session.add_all([])
-        from rop_desktop.store.models import Image
+        from rop_desktop.store.schema import Image
 
         session.bulk_save_objects([
             Image(exam_id=exams[i // 4].id, file=f"00/{i:064x}.png", original_name=f"{i}.png", sha256=f"{i:064x}",

@@ -99,7 +99,7 @@ def add_polygons(study: Study, grader: Actor, count: int = 3, vertices: int = 60
 
 
 def _image_size(study: Study, image_id: int) -> tuple[int, int]:
-    from rop_desktop.store.models import Image
+    from rop_desktop.store.schema import Image
 
     with study.session() as session:
         image = session.get(Image, image_id)
@@ -139,7 +139,7 @@ def bench_switch(folder: Path, repeats: int, *, training: bool = False) -> dict[
     window.resize(1400, 900)
     window.show()
     run = None
-    workspace, loader = window.workspace, window.workspace.loader
+    workspace, loader = window.wiring.workspace, window.wiring.workspace.loader
     shown: list[int] = []
     workspace.imageShown.connect(shown.append)
     viewport = window.canvas.viewport()
@@ -178,7 +178,7 @@ def bench_switch(folder: Path, repeats: int, *, training: bool = False) -> dict[
     finally:
         if run is not None:
             run.cancel()
-            spin_until(lambda: not window.model_controller.training.running(), 120)
+            spin_until(lambda: not window.wiring.prediction.training.running(), 120)
         window.close()
         study.close()
 
@@ -187,7 +187,7 @@ def start_training(window) -> object:  # noqa: ANN001 - the main window; returns
     """Start a long CPU training run from the window's Train tab; return once its first batch is done."""
     from rop_desktop.workers.training_worker import TrainRequest
 
-    training = window.model_controller.training
+    training = window.wiring.prediction.training
     worker = training.start(TrainRequest("binary", "resnet18_cls", 1000, 16, 224, "cpu", "random"))
     progress: list = []
     worker.progress.connect(progress.append)
@@ -208,8 +208,8 @@ study = Study.open(sys.argv[1])
 window = build_window(study, accounts.sign_in(study, sys.argv[2], None))
 window.resize(1400, 900)
 window.show()
-window.workspace.imageShown.connect(lambda _id: (print(time.time(), "torch" in sys.modules), app.quit()))
-window.workspace.start()
+window.wiring.workspace.imageShown.connect(lambda _id: (print(time.time(), "torch" in sys.modules), app.quit()))
+window.wiring.workspace.start()
 app.exec()
 """
 

@@ -62,11 +62,11 @@ def reader(study: Study) -> Actor:
 
 
 def show(app: QApplication, window, image_id: int) -> None:  # noqa: ANN001
-    if window.workspace.current == image_id:  # on screen already: read it again through another image
-        show(app, window, window.workspace.service.next_todo(image_id) or image_id + 1)
+    if window.wiring.workspace.current == image_id:  # on screen already: read it again through another image
+        show(app, window, window.wiring.workspace.service.next_todo(image_id) or image_id + 1)
     shown: list[int] = []
-    window.workspace.imageShown.connect(shown.append)
-    window.workspace.open_image(image_id)
+    window.wiring.workspace.imageShown.connect(shown.append)
+    window.wiring.workspace.open_image(image_id)
     settle(app, lambda: image_id in shown)
 
 
@@ -101,7 +101,7 @@ def main() -> int:
                            lesion_type=LesionType.RIDGE, stage=Stage.parse(entry["truth"]["stage"])))
     graded = GradeValues.from_dict(entry["truth"])
     for key in ("quality", "rop", "stage", "plus"):
-        window.grade_panel.apply(SetField(key, getattr(graded, key)))
+        window.wiring.grade_panel.apply(SetField(key, getattr(graded, key)))
     settle(app)
     window.grab().save(str(REPO / "docs" / "screenshot-zones.png"))
     print(REPO / "docs" / "screenshot-zones.png")
@@ -116,8 +116,8 @@ def main() -> int:
         values = GradeValues.from_dict(truth["images"][image_name]["grades"]["Dr. Avery"]["values"])
         grading.submit(image.image_id, values)
     show(app, window, state.info.images[0].image_id)
-    window.side_tabs.setCurrentWidget(window.exams.panel)
-    window.exams.refresh()
+    window.side_tabs.setCurrentWidget(window.wiring.exams.panel)
+    window.wiring.exams.refresh()
     settle(app)
     window.grab().save(str(REPO / "docs" / "screenshot-exam.png"))
     print(REPO / "docs" / "screenshot-exam.png")
@@ -131,7 +131,7 @@ def main() -> int:
     attention = ExamService(study, judge).reference_needs_attention()
     target = next(a for a in attention if any("Type 1" in r for r in a.reasons))
     show(app, window, target.image_ids[0])
-    view = window.exams.open_progression()
+    view = window.wiring.exams.open_progression()
     view.resize(*SIZE)
     left, right = view.canvases["left"], view.canvases["right"]
     settle(app, lambda: left.image_size() is not None and right.image_size() is not None)

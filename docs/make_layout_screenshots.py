@@ -52,18 +52,18 @@ def main() -> int:
         for width, height in sizes:
             window.resize(width, height)
             window.show()
-            if window.workspace.shown is None:
-                window.workspace.start()
-            wait_for(app, lambda: window.workspace.shown is not None)
+            if window.wiring.workspace.shown is None:
+                window.wiring.workspace.start()
+            wait_for(app, lambda: window.wiring.workspace.shown is not None)
             settle(app)
             window.grab().save(str(out / f"main-{width}x{height}.png"))
-            view = window.reference.open_adjudication()
+            view = window.wiring.reference.open_adjudication()
             view.resize(width, height)
             view.open_case(case)
             wait_for(app, lambda: view.shown == case and not view.calls.busy())
             settle(app)
             view.grab().save(str(out / f"adjudication-{width}x{height}.png"))
-            dashboard = window.reference.open_dashboard()
+            dashboard = window.wiring.reference.open_dashboard()
             dashboard.resize(width, height)
             wait_for(app, lambda: dashboard.data is not None)
             settle(app)

@@ -68,14 +68,14 @@ def main() -> int:
     window.resize(1500, 920)
     window.show()
     shown: list[int] = []
-    window.workspace.imageShown.connect(shown.append)
-    window.workspace.open_image(image_id)
+    window.wiring.workspace.imageShown.connect(shown.append)
+    window.wiring.workspace.open_image(image_id)
     wait_for(app, lambda: image_id in shown)
     lesion = entry["truth"]["lesions"][0]
     shape = Shape(id=new_shape_id(), points=[tuple(p) for p in lesion["points"]], lesion_type=LesionType.RIDGE,
                   stage=Stage.S3)
     window.canvas.add_shape(shape)
-    window.grade_panel.set_values(GradeValues(quality=Quality.GRADABLE, rop=RopPresence.YES, stage=Stage.S3,
+    window.wiring.grade_panel.set_values(GradeValues(quality=Quality.GRADABLE, rop=RopPresence.YES, stage=Stage.S3,
                                               zone=Zone.II), submitted=False)
     window.canvas.select(shape.id)
     for _ in range(20):
@@ -83,13 +83,13 @@ def main() -> int:
     out = REPO / "docs" / "screenshot-workspace.png"
     window.grab().save(str(out))
     print(out)
-    window.grading_shortcuts.toggle_help()  # the F1 overlay
+    window.wiring.grading_shortcuts.toggle_help()  # the F1 overlay
     for _ in range(20):
         app.processEvents()
     help_out = REPO / "docs" / "screenshot-shortcuts.png"
     window.grab().save(str(help_out))
     print(help_out)
-    window.grading_shortcuts.toggle_help()
+    window.wiring.grading_shortcuts.toggle_help()
     window.close()
     study.close()
     return 0

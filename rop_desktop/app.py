@@ -13,7 +13,12 @@ import platformdirs
 
 if TYPE_CHECKING:  # the window's modules load Qt: imported where used, for a fast start
     from rop_desktop.services.policy import Actor
+    from rop_desktop.store import Study
+    from rop_desktop.ui.controllers.workspace import WorkspaceController
+    from rop_desktop.ui.main_window import MainWindow
     from rop_desktop.ui.sign_in import AccountMemory
+    from rop_desktop.ui.wiring import Wiring
+    from rop_desktop.workers.change_watcher import ChangeWatcher
 
 
 def data_dir() -> Path:
@@ -26,10 +31,17 @@ def demo_study_dir() -> Path:
     return data_dir() / "demo-study"
 
 
-def build_window(study, actor: Actor, *, memory: AccountMemory | None = None):  # noqa: ANN001, ANN201
-    """The main window wired to its services for the signed-in ``actor`` (a ``policy.Actor``);
-    used by run_app, File → Switch grader… and the tests. ``memory`` (an ``AccountMemory``)
-    remembers the account signed in on this workstation (default: the per-user settings file)."""
+def build_window(study: Study, actor: Actor, *, memory: AccountMemory | None = None) -> MainWindow:
+    """The main window wired to its services for the signed-in ``actor``; used by run_app,
+    File → Switch grader… and the tests. Its parts are in ``window.wiring`` (see :func:`wire_window`)."""
+    return wire_window(study, actor, memory=memory).window
+
+
+def wire_window(study: Study, actor: Actor, *, memory: AccountMemory | None = None) -> Wiring:
+    """Build the main window and its controllers for ``actor`` on ``study``, each handed what it
+    needs, in the order they depend on each other; the :class:`~rop_desktop.ui.wiring.Wiring` that
+    keeps them is also the window's ``wiring``. ``memory`` remembers the account signed in on this
+    workstation (default: the per-user settings file)."""
     from rop_desktop.services.grading import GradingService
     from rop_desktop.ui.controllers.accounts import install_account_menus
     from rop_desktop.ui.controllers.exams import install_exam_features
@@ -42,44 +54,52 @@ def build_window(study, actor: Actor, *, memory: AccountMemory | None = None):  
     from rop_desktop.ui.controllers.workspace import WorkspaceController
     from rop_desktop.ui.grading import GradePanel, GradingShortcuts
     from rop_desktop.ui.main_window import MainWindow
+    from rop_desktop.ui.wiring import Wiring
 
-    memory = memory if memory is not None else workstation_memory()
+    remembered = memory if memory is not None else workstation_memory()
     service = GradingService(study, actor)
     window = MainWindow(study.name)
     panel = GradePanel()
     window.add_side_panel(panel, "Grade")
-    window.grading_shortcuts = GradingShortcuts(window, panel)
-    window.grade_panel = panel
-    window.workspace = WorkspaceController(window, service, panel)
-    bind_window_keys(window, window.grading_shortcuts)
-    window.study_menu = StudyMenu(window, study, service.actor, open_study_in_new_window,
-                                  window.workspace.reload_study_lists)
-    window.accounts = install_account_menus(
-        window, study, service.actor, memory=memory,
-        switch=lambda new_actor, new_study, note: switch_account(window, new_study, new_actor, memory=memory,
-                                                                 note=note))
-    window.reference = install_reference_features(window, study, service)
-    window.interop = install_interop_menu(window, study, service.actor, window.workspace.reload_study_lists)
-    window.workspace.gradeSubmitted.connect(window.reference.on_grade_submitted)
-    window.model_controller = install_model_features(window, study, service)
-    window.landmarks = install_landmark_features(window, study, service)  # disc, fovea, zone rings
-    window.exams = install_exam_features(window, study, service)  # eye-level exams, progression
-    window.changes = watch_other_workstations(window, study)
-    window.changes.changed.connect(window.reference.on_changes)  # queue and tallies
-    window.worklist.set_proxy(window.model_controller.worklist_columns)
+    shortcuts = GradingShortcuts(window, panel)
+    workspace = WorkspaceController(window, service, panel)
+    bind_window_keys(window, shortcuts)
+    study_menu = StudyMenu(window, study, service.actor, open_study_in_new_window, workspace.reload_study_lists)
+
+    def switch(new_actor: Actor, new_study: Study, note: str | None) -> MainWindow:
+        return switch_account(window, new_study, new_actor, memory=remembered, note=note)
+
+    accounts = install_account_menus(window, study, service.actor, study_menu=study_menu, switch=switch,
+                                     edits=workspace.edits, memory=remembered)
+    reference = install_reference_features(window, study, service)
+    interop = install_interop_menu(window, study, service.actor, workspace.reload_study_lists)
+    workspace.gradeSubmitted.connect(reference.on_grade_submitted)
+    prediction = install_model_features(window, study, service, workspace)
+    landmarks = install_landmark_features(window, study, service, workspace=workspace, panel=panel,
+                                          shortcuts=shortcuts)  # disc, fovea, zone rings
+    exams = install_exam_features(window, study, service, workspace=workspace, grade_panel=panel,
+                                  shortcuts=shortcuts)  # eye-level exams, progression
+    changes = watch_other_workstations(window, study, workspace)
+    changes.changed.connect(reference.on_changes)  # queue and tallies
+    window.worklist.set_proxy(prediction.worklist_columns)
 
     def next_todo_rule(checked: bool) -> None:
-        versions = window.model_controller.versions
+        versions = prediction.versions
 
         def uncertain_first(current: int | None) -> int | None:
             return versions.most_uncertain_after(current) or service.next_todo(current)
 
-        window.workspace.next_todo_policy = uncertain_first if checked else service.next_todo
+        workspace.next_todo_policy = uncertain_first if checked else service.next_todo
 
     window.uncertain_first_action.toggled.connect(next_todo_rule)
+    wiring = Wiring(window=window, actor=service.actor, study=study, grading=service, grade_panel=panel,
+                    grading_shortcuts=shortcuts, workspace=workspace, study_menu=study_menu, accounts=accounts,
+                    reference=reference, interop=interop, prediction=prediction, landmarks=landmarks, exams=exams,
+                    changes=changes)
+    window.wiring = wiring
     window.canvas.setFocus()
     freeze_long_lived_objects()
-    return window
+    return wiring
 
 
 def freeze_long_lived_objects() -> None:
@@ -98,39 +118,40 @@ _UNFREEZE_AT_EXIT = False
 
 
 #: Main windows opened by File → Switch grader… (each keeps a reference until it is destroyed).
-_SWITCHED_WINDOWS: set[object] = set()
+_SWITCHED_WINDOWS: set[MainWindow] = set()
 #: The study the process opened; connections made for one account (PostgreSQL roles) are others.
-_OPENED: list[object] = []
+_OPENED: list[Study] = []
 
 
-def _close_with(window, study) -> None:  # noqa: ANN001
+def _close_with(window: MainWindow, study: Study) -> None:
     """Close ``study`` when ``window`` goes, unless it is the study the process opened."""
     if study not in _OPENED:
         window.on_shutdown(study.close)
 
 
-def show_connection_note(window, note: str | None) -> None:  # noqa: ANN001
+def show_connection_note(window: MainWindow, note: str | None) -> None:
     """A warning about the database connection (e.g. no database role of the account's own)."""
     if note:
         window.statusBar().showMessage(note, 30_000)
         window.setToolTip(note)
 
 
-def switch_account(old, study, actor: Actor, *, memory: AccountMemory | None = None,  # noqa: ANN001, ANN201
-                   note: str | None = None):
+def switch_account(old: MainWindow, study: Study, actor: Actor, *, memory: AccountMemory | None = None,
+                   note: str | None = None) -> MainWindow:
     """Sign ``old``'s account out and ``actor`` in: a new window for ``actor`` on ``study`` (the
     same study; on PostgreSQL connected as ``actor``'s own database role), where the old one was,
     started on its first image; the old window closes (its workers stop, its settings are
     stored) and is deleted, and a database connection opened for its account only is closed with
     it. Returns the new window."""
-    window = build_window(study, actor, memory=memory)
+    wiring = wire_window(study, actor, memory=memory)
+    window = wiring.window
     show_connection_note(window, note)
     _close_with(window, study)
     window.setGeometry(old.geometry())
     _SWITCHED_WINDOWS.add(window)
     window.destroyed.connect(lambda _obj=None, w=window: _SWITCHED_WINDOWS.discard(w))
     window.show()
-    window.workspace.start()
+    wiring.workspace.start()
     old.close()
     old.deleteLater()
     return window
@@ -146,13 +167,14 @@ def workstation_memory() -> AccountMemory:
     return AccountMemory(QSettings(str(config_dir() / "workstation.ini"), QSettings.Format.IniFormat))
 
 
-def watch_other_workstations(window, study):  # noqa: ANN001, ANN201 - composition only
-    """Follow other workstations' edits (LISTEN/NOTIFY on PostgreSQL, a cheap poll on SQLite)."""
+def watch_other_workstations(window: MainWindow, study: Study, workspace: WorkspaceController) -> ChangeWatcher:
+    """Follow other workstations' edits (LISTEN/NOTIFY on PostgreSQL, a cheap poll on SQLite);
+    ``workspace`` reads again the worklist rows they touched."""
     from rop_desktop.services.changes import ChangeFeed
     from rop_desktop.workers.change_watcher import ChangeWatcher
 
     watcher = ChangeWatcher(ChangeFeed(study), parent=window)
-    watcher.changed.connect(window.workspace.apply_changes)  # the rows they touched, not the whole list
+    watcher.changed.connect(workspace.apply_changes)  # the rows they touched, not the whole list
     watcher.failed.connect(lambda text: window.statusBar().showMessage(text, 10_000))
     watcher.restored.connect(lambda: window.statusBar().showMessage("Connection to the study restored.", 5000))
     window.on_shutdown(watcher.stop)
@@ -180,7 +202,8 @@ def run_app(study: Path | None = None, demo: bool = False, grader: str | None = 
     from rop_desktop.ui.sign_in import sign_in_connected
     from rop_desktop.ui.style import apply_style
 
-    app = QApplication.instance() or QApplication(sys.argv[:1])
+    running = QApplication.instance()
+    app = running if isinstance(running, QApplication) else QApplication(sys.argv[:1])
     app.setApplicationName("ROP Desktop")
     app.setOrganizationName("ROP Desktop")
     apply_style(app)
@@ -191,16 +214,15 @@ def run_app(study: Path | None = None, demo: bool = False, grader: str | None = 
         folder = ensure_demo_study(folder)
     elif study is not None:
         folder = study
+    elif recent := recent_studies():
+        folder = recent[0]
     else:
-        recent = recent_studies()
-        folder = recent[0] if recent else None
-        if folder is None:
-            from PySide6.QtWidgets import QFileDialog
+        from PySide6.QtWidgets import QFileDialog
 
-            chosen = QFileDialog.getExistingDirectory(None, "Open or create a study folder")
-            if not chosen:
-                return 0
-            folder = Path(chosen)
+        chosen = QFileDialog.getExistingDirectory(None, "Open or create a study folder")
+        if not chosen:
+            return 0
+        folder = Path(chosen)
     try:
         opened = Study.open_or_create(folder, url=db_url)
     except StoreError as exc:
@@ -217,11 +239,12 @@ def run_app(study: Path | None = None, demo: bool = False, grader: str | None = 
         print("rop-desktop: nobody signed in.", file=sys.stderr)
         opened.close()
         return 0
-    window = build_window(signed.study, signed.actor, memory=memory)
+    wiring = wire_window(signed.study, signed.actor, memory=memory)
+    window = wiring.window
     show_connection_note(window, signed.note)
     _close_with(window, signed.study)
     window.show()
-    window.workspace.start()
+    wiring.workspace.start()
     if screenshot is not None:
         def grab() -> None:
             window.grab().save(str(screenshot))

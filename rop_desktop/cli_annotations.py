@@ -32,8 +32,8 @@ from rop_desktop.services.annotation_io import (
     export_annotations,
     import_annotations,
 )
-from rop_desktop.services.annotation_io.grades_csv import GRADER_COLUMNS, IMAGE_COLUMNS
 from rop_desktop.services.annotation_io.common import GRADE_VALUES
+from rop_desktop.services.annotation_io.grades_csv import GRADER_COLUMNS, IMAGE_COLUMNS
 
 PROG = "rop-desktop annotations"
 

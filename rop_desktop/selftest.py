@@ -253,7 +253,8 @@ def _open_window(app_module: Any, folder: Path, cleanup: ExitStack) -> tuple[Any
     window.show()
     if not QTest.qWaitForWindowExposed(window, 10_000):
         raise SelfTestError("main window", "the window was never exposed")
-    (image_id,) = _wait(window.workspace.imageShown, window.workspace.start, WAIT_MS, "main window")
+    workspace = window.wiring.workspace
+    (image_id,) = _wait(workspace.imageShown, workspace.start, WAIT_MS, "main window")
     return study, window, int(image_id)
 
 
@@ -278,7 +279,7 @@ def _grade_with_keys(window: Any, study: Any, image_id: int) -> str:
     canvas.setFocus()
     for key in (Qt.Key.Key_N, Qt.Key.Key_0):
         QTest.keyClick(canvas, key)
-    workspace = window.workspace
+    workspace = window.wiring.workspace
 
     def press_enter() -> None:
         QTest.keyClick(canvas, Qt.Key.Key_Return)

@@ -29,6 +29,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from training.models import TASKS, ModelError, create_model, list_models, model_info
+from training.models.origin import origin_of, set_pretrained_source
 
 BUNDLE_FORMAT_VERSION = 1
 WEIGHTS_FILE = "weights.safetensors"
@@ -87,17 +88,18 @@ class ModelCard:
     def for_model(cls, model: nn.Module, name: str, **fields: Any) -> ModelCard:
         """A card for a model made by ``create_model``: architecture, kwargs, task, initial weights
         and the registry's notes (e.g. paper A's lost hyper-parameters) filled in."""
-        arch = getattr(model, "registry_name", None)
+        origin = origin_of(model)
+        arch = origin.registry_name
         if arch is None:
             raise BundleError(f"{type(model).__name__} was not made by training.models.create_model")
-        kwargs = dict(model.model_kwargs)
+        kwargs = origin.model_kwargs
         info = model_info(arch)
         task = info.task
         if task == "binary" and kwargs.get("num_classes", 1) > 1:
             task = "multiclass"
         notes = list(info.notes) + list(fields.pop("notes", []))
         values: dict[str, Any] = {"architecture": arch, "model_kwargs": kwargs, "task": task,
-                                  "pretrained_source": getattr(model, "pretrained_source", None), "notes": notes}
+                                  "pretrained_source": origin.pretrained_source, "notes": notes}
         values.update(fields)
         return cls(name=name, **values)
 
@@ -166,7 +168,7 @@ def save_bundle(folder: str | Path, model: nn.Module, card: ModelCard) -> Path:
     """Write ``model``'s weights and ``card`` into ``folder`` (created; existing files replaced
     atomically). Returns the folder."""
     folder = Path(folder)
-    arch = getattr(model, "registry_name", card.architecture)
+    arch = origin_of(model).registry_name or card.architecture
     if arch != card.architecture:
         raise BundleError(f"card says architecture {card.architecture!r} but the model is {arch!r}", folder)
     if card.architecture not in list_models():
@@ -241,7 +243,7 @@ def load_bundle(folder: str | Path, device: str | torch.device = "cpu") -> tuple
             tensors[alias] = tensors[stored]
     _check_keys(model.state_dict(), tensors, card.architecture, weights_path)
     model.load_state_dict(tensors, strict=True)
-    model.pretrained_source = card.pretrained_source
+    set_pretrained_source(model, card.pretrained_source)
     return model.to(device).eval(), card
 
 

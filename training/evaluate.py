@@ -209,7 +209,7 @@ def probability_maps(predictor: Predictor, snapshot: Snapshot,
     one image at a time, at the image's own size (for :func:`training.metrics.choose_mask_threshold`)."""
     for r in select_records(snapshot, "segmentation", split):
         rgb = read_rgb(snapshot.image_path(r))
-        ref = _reference_mask(snapshot, r, rgb.shape[:2])
+        ref: np.ndarray | None = _reference_mask(snapshot, r, rgb.shape[:2])
         rgb, ref = apply_augment(rgb, ref, r.augment)
         pred = predictor.predict(rgb, saliency=False, line_probability=True)
         assert pred.line_probability is not None and ref is not None
@@ -260,7 +260,10 @@ class _Accumulator:
 
     def __init__(self, predictor: Predictor, task: str, threshold: float | None, intervals: bool = True) -> None:
         self.predictor, self.task, self.intervals = predictor, task, intervals
-        self.threshold = threshold if threshold is not None else predictor.threshold
+        # a binary model's operating threshold (the predictor has one for every binary model);
+        # the other tasks never read it
+        card_threshold = predictor.threshold if predictor.threshold is not None else 0.5
+        self.threshold: float = threshold if threshold is not None else card_threshold
         self.rows: list[dict[str, Any]] = []
         self.scores: list[MaskScores] = []
         self.instances: list[list[tuple[np.ndarray, float]]] = []
@@ -288,7 +291,8 @@ class _Accumulator:
                     self.truths.append([_small(m) for m in mask_instances(ref)])
             self.rows.append(row)
         if kind in ("segmentation", "instance_segmentation"):
-            batch = mask_scores([p.line_mask > 0 for p in preds], [m > 0 for m in masks])  # type: ignore[operator]
+            # every mask is there: the loop above asserted it for these tasks
+            batch = mask_scores([p.line_mask > 0 for p in preds], [m > 0 for m in masks if m is not None])
             self.scores.append(batch)
             for row, d in zip(self.rows[-len(preds):], batch.dice.tolist(), strict=True):
                 row["dice"] = d

@@ -144,21 +144,27 @@ class Preset:
         return crop_zoom(image, mask, crop=crop, zoom=zoom,
                          hflip=bool(rng.random() < self.hflip), vflip=bool(rng.random() < self.vflip))
 
-    def _random_photometric(self, squares: list[np.ndarray | None], image_index: int,
-                            rng: np.random.Generator) -> list[np.ndarray | None]:
+    def _random_photometric(self, image: np.ndarray, masks: list[np.ndarray | None],
+                            rng: np.random.Generator) -> tuple[np.ndarray, list[np.ndarray | None]]:
+        """Rotate the square image and its masks together (masks with nearest-neighbour, so they
+        stay binary), then jitter the image's brightness and contrast."""
         if self.rotate > 0:
             angle = float(rng.uniform(-self.rotate, self.rotate))
             centre = ((self.image_size - 1) / 2.0, (self.image_size - 1) / 2.0)
             matrix = cv2.getRotationMatrix2D(centre, angle, 1.0)
             size = (self.image_size, self.image_size)
-            squares = [None if a is None else cv2.warpAffine(
-                a, matrix, size, flags=cv2.INTER_LINEAR if k == image_index else cv2.INTER_NEAREST,
-                borderMode=cv2.BORDER_CONSTANT, borderValue=0) for k, a in enumerate(squares)]
+
+            def turn(a: np.ndarray, interpolation: int) -> np.ndarray:
+                return cv2.warpAffine(a, matrix, size, flags=interpolation, borderMode=cv2.BORDER_CONSTANT,
+                                      borderValue=0)
+
+            image = turn(image, cv2.INTER_LINEAR)
+            masks = [None if m is None else turn(m, cv2.INTER_NEAREST) for m in masks]
         if self.brightness > 0 or self.contrast > 0:
             b = float(rng.uniform(-self.brightness, self.brightness)) * 255.0
             c = 1.0 + float(rng.uniform(-self.contrast, self.contrast))
-            squares[image_index] = imageops.adjust(squares[image_index], brightness=b, contrast=c)
-        return squares
+            image = imageops.adjust(image, brightness=b, contrast=c)
+        return image, masks
 
     def _square_mask(self, mask: np.ndarray, threshold: int) -> np.ndarray:
         square, _ = imageops.letterbox(mask, self.image_size)
@@ -185,8 +191,8 @@ class Preset:
             raise PresetError(f"preset {self.name!r} has a mask channel: pass the line mask "
                               "(or an empty one when no line is visible)")
         image = rgb
+        rng = rng if rng is not None else np.random.default_rng()
         if train:
-            rng = rng if rng is not None else np.random.default_rng()
             image, mask = self._random_geometry(image, mask, rng)
         h, w = image.shape[:2]
         fov = imageops.field_of_view_mask(image) if self.fov_mask else None
@@ -194,7 +200,7 @@ class Preset:
         square_mask = self._square_mask(mask, MASK_COVERAGE) if mask is not None else None
         square_fov = self._square_mask(fov, 128) if fov is not None else None
         if train:
-            square, square_mask, square_fov = self._random_photometric([square, square_mask, square_fov], 0, rng)
+            square, (square_mask, square_fov) = self._random_photometric(square, [square_mask, square_fov], rng)
         x = self._colour_and_normalise(square, square_fov)
         channels = [x]
         mask_tensor = None

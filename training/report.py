@@ -262,7 +262,7 @@ def _examples(examples: Sequence[ReportExample]) -> str:
 
 
 def _card(card: ModelCard, evaluated_hash: str | None = None) -> str:
-    rows = [["Name", card.name], ["Architecture", f"{card.architecture} {card.model_kwargs}"], ["Task", card.task],
+    rows: list[list[Any]] = [["Name", card.name], ["Architecture", f"{card.architecture} {card.model_kwargs}"], ["Task", card.task],
             ["Classes", ", ".join(card.classes) or "-"], ["Operating threshold", card.threshold],
             ["Threshold chosen on", card.metrics.get("threshold_source") or "-"],
             ["Initial weights", card.pretrained_source or "random initialisation"]]

@@ -125,12 +125,12 @@ def known_weights() -> list[KnownWeights]:
     :func:`register_known_weights` added."""
     out = []
     for kind, (dataset, enum) in PRETRAINED_KINDS.items():
-        members = [enum.DEFAULT] + [w for w in enum if w is not enum.DEFAULT]  # type: ignore[attr-defined]
+        members = [enum.DEFAULT] + [w for w in enum if w is not enum.DEFAULT]
         for w in members:
             name = w.url.rsplit("/", 1)[-1]
             found = HASH_IN_NAME.search(name)
             if found:
-                out.append(KnownWeights(name, kind, dataset, w.url, found.group(1), w is enum.DEFAULT))  # type: ignore[attr-defined]
+                out.append(KnownWeights(name, kind, dataset, w.url, found.group(1), w is enum.DEFAULT))
     return out + list(_REGISTERED)
 
 
@@ -291,7 +291,9 @@ def load_pretrained(model: nn.Module, path: str | Path, *, source_prefix: str = 
     adapted (``adapt_input_conv``); other shape mismatches (class heads) are skipped. With
     ``source_prefix`` only the file's keys under that prefix are used, prefix removed (e.g.
     ``"features."`` to load a classifier's trunk into a segmentation backbone).
-    Sets ``model.pretrained_source`` to the file's path.
+    Records nothing on ``model``: the factory that calls this records the file as the built
+    model's origin (``training.models.origin.set_pretrained_source``), on the outer module rather
+    than on the part loaded.
     """
     path = Path(path)
     source = read_state_dict(path)
@@ -320,6 +322,5 @@ def load_pretrained(model: nn.Module, path: str | Path, *, source_prefix: str = 
             "is it the right file?"
         )
     model.load_state_dict(new_state, strict=False)
-    model.pretrained_source = str(path)
     log.info("pretrained weights %s", report.summary())
     return report

@@ -34,6 +34,7 @@ import itertools
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from .grades import GradeValues, Issue
 from .labels import Plus, Quality, RopPresence, Stage, Zone
@@ -159,9 +160,10 @@ def check_eye_grade(values: GradeValues) -> list[Issue]:
         return issues
     if values.stage is None:
         issues.append(Issue("stage", "Stage is not set.", "error"))
-    major = values.stage.major if values.stage else None
-    if major is not None and major >= 1 and values.rop is RopPresence.NO:
-        issues.append(Issue("rop", f"{values.stage.label} implies ROP present, but ROP is marked absent.", "error"))
+    stage = values.stage
+    major = stage.major if stage else None
+    if stage is not None and major is not None and major >= 1 and values.rop is RopPresence.NO:
+        issues.append(Issue("rop", f"{stage.label} implies ROP present, but ROP is marked absent.", "error"))
     if values.extent_clock_hours is not None and not 0 <= values.extent_clock_hours <= 12:
         issues.append(Issue("extent_clock_hours", "Extent must be 0–12 clock hours.", "error"))
     if major is not None and major >= 1 and values.zone in (None, Zone.NA):
@@ -218,6 +220,10 @@ def posterior_pole_image(images: Sequence[ImageEvidence]) -> ImageEvidence | Non
     return None if best is None else best[1]
 
 
+#: A graded field whose answers rank by severity (see :func:`roll_up`).
+_Severity = TypeVar("_Severity", Stage, Zone, Plus)
+
+
 def _assessable(value: object) -> bool:
     return value is not None and getattr(value, "value", None) != "na"
 
@@ -235,11 +241,12 @@ def roll_up(images: Iterable[ImageEvidence]) -> RollUp:
             sources["quality"] = "every image is ungradable"
         return RollUp(GradeValues(quality=quality), sources)
 
-    def most_severe(name: str) -> object:
-        answered = [(i, getattr(i.values, name)) for i in gradable if getattr(i.values, name) is not None]
+    def most_severe(name: str, kind: type[_Severity]) -> _Severity | None:
+        answered = [(i, v) for i in gradable if isinstance(v := getattr(i.values, name), kind)]
         known = [(i, v) for i, v in answered if _assessable(v)]
         if known:
-            image, value = max(known, key=lambda iv: iv[1].severity)
+            # an assessable answer always has a severity rank; `or 0` only satisfies the type
+            image, value = max(known, key=lambda iv: iv[1].severity or 0)
             sources[name] = f"most severe: {image.name}"
             return value
         if answered:
@@ -247,14 +254,14 @@ def roll_up(images: Iterable[ImageEvidence]) -> RollUp:
             return answered[0][1]
         return None
 
-    stage = most_severe("stage")
-    zone = most_severe("zone")
+    stage = most_severe("stage", Stage)
+    zone = most_severe("zone", Zone)
     pole = posterior_pole_image(gradable)
     if pole is not None and _assessable(pole.values.plus):
         plus = pole.values.plus
         sources["plus"] = f"posterior-pole image: {pole.name}"
     else:
-        plus = most_severe("plus")
+        plus = most_severe("plus", Plus)
         if plus is not None and "plus" in sources:
             sources["plus"] += " (no posterior-pole image with disc and fovea placed)"
     arops = [i.values.arop for i in gradable if i.values.arop is not None]
@@ -262,7 +269,7 @@ def roll_up(images: Iterable[ImageEvidence]) -> RollUp:
     if arop:
         sources["arop"] = "A-ROP on " + ", ".join(i.name for i in gradable if i.values.arop)
     ropses = [i.values.rop for i in gradable if i.values.rop is not None]
-    major = stage.major if isinstance(stage, Stage) else None
+    major = stage.major if stage is not None else None
     if RopPresence.YES in ropses or (major is not None and major >= 1):
         rop: RopPresence | None = RopPresence.YES
     elif ropses and all(r is RopPresence.NO for r in ropses):
@@ -272,7 +279,7 @@ def roll_up(images: Iterable[ImageEvidence]) -> RollUp:
     else:
         rop = None
     extent, hours = _extent(gradable, sources)
-    values = GradeValues(rop=rop, stage=stage, zone=zone, plus=plus, arop=arop,  # type: ignore[arg-type]
+    values = GradeValues(rop=rop, stage=stage, zone=zone, plus=plus, arop=arop,
                          extent_clock_hours=extent, quality=Quality.GRADABLE)
     return RollUp(values, sources, pole.name if pole is not None else None, hours)
 

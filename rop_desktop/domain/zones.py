@@ -70,8 +70,9 @@ class ZoneRefused(ValueError):
 def _point(value: object, what: str) -> Point | None:
     if value is None:
         return None
+    pair = tuple(value) if isinstance(value, Iterable) else ()
     try:
-        x, y = value  # type: ignore[misc]
+        x, y = pair
         fx, fy = float(x), float(y)
     except (TypeError, ValueError):
         raise LandmarkError(f"The {what} must be an (x, y) pair of numbers, not {value!r}.") from None

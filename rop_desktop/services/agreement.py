@@ -25,7 +25,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,12 +41,24 @@ from .policy import Action, Actor, current, guarded
 from .reference import submitted_votes
 
 FIELDS: tuple[str, ...] = ("rop", "stage", "plus", "zone", "quality")
+
+
+def _by_severity(choices: Iterable[Stage | Plus | Zone]) -> list[str]:
+    """The values of the assessable choices, least severe first ("not assessable" has no rank)."""
+    ranked: list[tuple[int, str]] = []
+    for choice in choices:
+        rank = choice.severity
+        if rank is not None:
+            ranked.append((rank, choice.value))
+    return [value for _, value in sorted(ranked)]
+
+
 #: Category lists, in ordinal (clinical severity) order for the ordinal fields.
 CATEGORIES: dict[str, list[str]] = {
     "rop": [RopPresence.NO.value, RopPresence.YES.value],
-    "stage": [s.value for s in sorted((s for s in Stage if s is not Stage.NA), key=lambda s: s.severity)],
-    "plus": [p.value for p in sorted((p for p in Plus if p is not Plus.NA), key=lambda p: p.severity)],
-    "zone": [z.value for z in sorted((z for z in Zone if z is not Zone.NA), key=lambda z: z.severity)],
+    "stage": _by_severity(Stage),
+    "plus": _by_severity(Plus),
+    "zone": _by_severity(Zone),
     "quality": [q.value for q in Quality],
 }
 ORDINAL: frozenset[str] = frozenset({"stage", "plus", "zone"})
@@ -82,7 +94,8 @@ class FieldAgreement:
     pairs: list[PairAgreement]
     fleiss_kappa: float | None
     fleiss_items: int  #: images rated by every grader
-    notes: list[str] = field(default_factory=list)
+    # `dataclasses.field`: the bare name `field` is this class's own attribute above
+    notes: list[str] = dataclasses.field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -257,7 +270,9 @@ def _field_agreement(name: str, labels: dict[str, list[str | None]]) -> FieldAgr
         counts = np.zeros((len(complete), len(cats)), np.int64)
         for row, i in enumerate(complete):
             for g in graders:
-                counts[row, cats.index(labels[g][i])] += 1  # type: ignore[arg-type]
+                label = labels[g][i]
+                if label is not None:  # always so in a complete row; narrows the type
+                    counts[row, cats.index(label)] += 1
         fleiss = fleiss_kappa(counts)
     else:
         notes.append(f"no image was rated on {name} by all {len(graders)} graders: Fleiss' kappa undefined")
@@ -297,25 +312,25 @@ def _model(predictions: Mapping[int, float], threshold: float, reference: dict[i
     from training.metrics.bootstrap import binary_intervals
 
     notes = []
-    scored = sorted(i for i, p in predictions.items() if reference.get(i) is not None)
+    referenced = {i: label for i in predictions if (label := reference.get(i)) is not None}
+    scored = sorted(referenced)
     left = len(predictions) - len(scored)
     if left:
         notes.append(f"{left} prediction(s) left out: the image has no ROP yes/no reference")
     if not scored:
         raise AgreementError("no predicted image has a reference standard for ROP presence: run the votes / "
                              "adjudicate first")
-    y_true = [reference[i] for i in scored]
+    y_true = [referenced[i] for i in scored]
     y_score = [float(predictions[i]) for i in scored]
     report = binary_report(y_true, y_score, threshold)
     notes += list(report.notes)
     row = {image_id: k for k, image_id in enumerate(image_ids)}
     graders = {g: [_binary(values[row[i]]) if i in row else None for i in scored] for g, values in rop.items()}
     y_model = [int(s >= threshold) for s in y_score]
-    reduction = error_reduction(y_true, y_model, graders)  # type: ignore[arg-type]
+    reduction = error_reduction(y_true, y_model, graders)
     notes += list(reduction.notes)
     groups = [(patients or {}).get(i, f"image {i}") for i in scored]
-    known = [t for t in y_true if t is not None]  # all of them: `scored` holds referenced images only
-    intervals = binary_intervals(known, y_score, threshold, groups).intervals
+    intervals = binary_intervals(y_true, y_score, threshold, groups).intervals
     ci95 = {k: intervals.get(k) for k in ("sensitivity", "specificity", "accuracy", "auroc")}
     return ModelComparison(report.threshold, report.n, report.sensitivity, report.specificity, report.accuracy,
                            report.auroc, report.tp, report.fp, report.tn, report.fn,

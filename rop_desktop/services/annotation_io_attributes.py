@@ -17,8 +17,8 @@ from rop_desktop.domain.labels import LesionType, Stage
 from training.formats.errors import FormatError
 
 from .annotation_io import FORMATS, AnnotationIOError, AttributeMapping
-from .annotation_io.grades_csv import GRADER_COLUMNS, IMAGE_COLUMNS
 from .annotation_io.common import IGNORE, LESION_PREFIX, REGION_TARGETS, STAGE_PREFIX, ReadItem, norm_key
+from .annotation_io.grades_csv import GRADER_COLUMNS, IMAGE_COLUMNS
 from .annotation_io.readers import (
     csv_rows,
     read_coco_items,

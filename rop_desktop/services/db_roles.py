@@ -23,8 +23,8 @@ from __future__ import annotations
 from sqlalchemy.exc import DBAPIError
 
 from rop_desktop.store import Study, StudyOpenError, pg_roles
-from rop_desktop.store.schema import Grader
 from rop_desktop.store.pg_roles import AccountRole, PgRoleError
+from rop_desktop.store.schema import Grader
 
 from .policy import Action, Actor, guarded
 

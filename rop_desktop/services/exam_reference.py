@@ -187,7 +187,7 @@ def _hospital(session: Session, keys: Sequence[tuple[int, Eye]]) -> dict[tuple[i
                            .where(Image.exam_id.in_(sorted({k[0] for k in keys})),
                                   Image.hospital_diagnosis.is_not(None)).order_by(Image.id))
     for exam_id, eye, text in rows:
-        if text and (exam_id, eye) not in out:
+        if text and eye is not None and (exam_id, eye) not in out:
             out[(exam_id, eye)] = text
     return out
 
@@ -265,10 +265,10 @@ def settle_exams_in(session: Session, keys: Sequence[tuple[int, Eye]], *, actor_
         if not outcome.settled or outcome.reference is None:
             (summary.needs_adjudication if outcome.status == "needs_adjudication" else summary.insufficient).append(key)
             if ref is not None:
-                before = _state(ref, names).as_dict()
+                withdrawn = _state(ref, names).as_dict()
                 session.delete(ref)
                 session.flush()
-                repo.add_audit(session, "exam_reference", ref.id, "withdraw", grader=actor_id, before=before)
+                repo.add_audit(session, "exam_reference", ref.id, "withdraw", grader=actor_id, before=withdrawn)
                 summary.withdrawn.append(key)
             continue
         detail = outcome.as_detail()
@@ -402,7 +402,8 @@ class ExamReferenceService:
         images: dict[tuple[int, Eye], list[int]] = defaultdict(list)
         for image_id, exam_id, eye in session.execute(select(Image.id, Image.exam_id, Image.eye).where(
                 Image.exam_id.in_(sorted({k[0] for k in keys}))).order_by(Image.original_name, Image.id)):
-            images[(exam_id, eye)].append(image_id)
+            if eye is not None:  # an image without an eye belongs to no eye's visit
+                images[(exam_id, eye)].append(image_id)
         return {k: (*exams[k[0]], tuple(images[k])) for k in keys}
 
     @guarded(Action.REFERENCE_READ)

@@ -217,6 +217,13 @@ def _exam_images(session: Session, key: ExamKey) -> list[Image]:
                                 .order_by(Image.original_name, Image.id)))
 
 
+def _selected_key(exam_id: int, eye: Eye | None) -> ExamKey:
+    """The key of an image row that a query selected with ``Image.eye IS NOT NULL``."""
+    if eye is None:
+        raise ExamError(f"an image of exam {exam_id} without an eye was read as one with an eye")
+    return ExamKey(exam_id, eye)
+
+
 def _key_of(session: Session, image_id: int) -> tuple[ExamKey, Image]:
     image = session.get(Image, image_id)
     if image is None:
@@ -430,7 +437,7 @@ class ExamService:
             rows = list(session.scalars(select(Prediction).where(Prediction.image_id.in_(images),
                                                                  Prediction.model_version_id.in_(active))))
         probabilities = [p.probability for p in rows if p.probability is not None]
-        stages = []
+        stages: list[Stage] = []
         for p in rows:
             try:
                 stage = Stage.parse(p.predicted_class) if p.predicted_class else None
@@ -472,7 +479,7 @@ def _exams_of(session: Session, patient_id: int | None) -> dict[ExamKey, _VisitD
         stmt = stmt.where(Exam.patient_id == patient_id)
     visits: dict[ExamKey, _VisitData] = {}
     for image, exam, code in session.execute(stmt):
-        key = ExamKey(exam.id, image.eye)
+        key = _selected_key(exam.id, image.eye)
         if key not in visits:
             visits[key] = _VisitData(key, code, exam.exam_date, exam.pma_weeks, [])
         visits[key].images.append(image)
@@ -590,7 +597,7 @@ def worklist_classes(session: Session, actor: Actor, image_ids: Sequence[int]) -
     else the roll-up of the images' references). An exam nobody graded yet has no class."""
     if not image_ids:
         return {}
-    page = {i: ExamKey(e, eye) for i, e, eye in session.execute(
+    page = {i: _selected_key(e, eye) for i, e, eye in session.execute(
         select(Image.id, Image.exam_id, Image.eye).where(Image.id.in_(list(image_ids)), Image.eye.is_not(None)))}
     if not page:
         return {}
@@ -598,7 +605,7 @@ def worklist_classes(session: Session, actor: Actor, image_ids: Sequence[int]) -
     images: dict[ExamKey, list[Image]] = defaultdict(list)
     for image in session.scalars(select(Image).where(Image.exam_id.in_(exam_ids), Image.eye.is_not(None))
                                  .order_by(Image.id)):
-        images[ExamKey(image.exam_id, image.eye)].append(image)
+        images[_selected_key(image.exam_id, image.eye)].append(image)
     ids = [i.id for found in images.values() for i in found]
     marks: dict[int, Landmarks] = {}
     values: dict[ExamKey, GradeValues] = {}

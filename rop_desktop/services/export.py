@@ -273,7 +273,7 @@ def _centre_polygon(shape: Shape) -> Polygon:
 
 
 def _binary(rop: RopPresence | None) -> int | None:
-    return {RopPresence.YES: 1, RopPresence.NO: 0}.get(rop) if rop is not None else None  # type: ignore[arg-type]
+    return {RopPresence.YES: 1, RopPresence.NO: 0}.get(rop) if rop is not None else None
 
 
 def _grader_labels(values: GradeValues) -> dict[str, Any]:

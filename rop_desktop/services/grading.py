@@ -28,9 +28,9 @@ from rop_desktop.domain.labels import Eye
 from rop_desktop.domain.shapes import Shape
 from rop_desktop.imaging.decode import ImageDecodeError, decode_file
 from rop_desktop.store import Study, repo
-from rop_desktop.store.schema import Annotation, Exam, Grade, Grader, Image, Patient
 from rop_desktop.store.repo import worklist as lists
 from rop_desktop.store.repo.worklist import GraderTotals
+from rop_desktop.store.schema import Annotation, Exam, Grade, Grader, Image, Patient
 
 from .accounts import GraderInfo
 from .importer import thumbnail_file

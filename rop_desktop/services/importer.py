@@ -145,9 +145,9 @@ def _prepare(path: Path) -> _Prepared:
     fov = (circle[0] / scale, circle[1] / scale, circle[2] / scale) if circle else None
     fov_png = None
     if fov is not None:
-        full = np.zeros((decoded.height, decoded.width), np.uint8)
+        full: np.ndarray = np.zeros((decoded.height, decoded.width), np.uint8)
         cv2.circle(full, (round(fov[0]), round(fov[1])), round(fov[2]), 255, -1)
-        full &= cv2.resize(mask, (decoded.width, decoded.height), interpolation=cv2.INTER_NEAREST)
+        full = cv2.bitwise_and(full, cv2.resize(mask, (decoded.width, decoded.height), interpolation=cv2.INTER_NEAREST))
         ok, buf = cv2.imencode(".png", full, [cv2.IMWRITE_PNG_BILEVEL, 1])
         fov_png = buf.tobytes() if ok else None
     found = tuple(_dicom_identity(data)) if decoded.format == "dicom" else ()

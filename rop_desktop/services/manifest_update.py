@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import exists, select
+from sqlalchemy import exists, select, update
 from sqlalchemy.orm import Session
 
 from rop_desktop.interop.manifest import Manifest, ManifestRow, file_key, read_manifest
@@ -166,8 +166,8 @@ def _apply(session: Session, actor: Actor, image_id: int, row: ManifestRow) -> t
     if row.hospital_diagnosis is not None:
         image.hospital_diagnosis = row.hospital_diagnosis
     if patient.id != old_patient.id:
-        session.execute(Identity.__table__.update().where(Identity.image_id == image.id)
-                        .values(patient_id=patient.id))
+        session.execute(update(Identity).where(Identity.image_id == image.id).values(patient_id=patient.id)
+                        .execution_options(synchronize_session=False))
     found = [Found("patient_id", row.patient, "manifest")] if row.patient else []
     found += [Found("patient_name", row.patient_name, "manifest")] if row.patient_name else []
     identity.record(session, patient, image, found)

@@ -35,9 +35,9 @@ from rop_desktop.services.grading import GradingService, score_view
 from rop_desktop.services.model_figures import threshold_label
 from rop_desktop.services.models import ModelService, ModelVersionInfo
 from rop_desktop.store import Study, repo
-from rop_desktop.store.schema import Grade, Image, Prediction
 from rop_desktop.store.repo import queue as queues
 from rop_desktop.store.repo.ml import payload_numbers, uncertainty_of
+from rop_desktop.store.schema import Grade, Image, Prediction
 
 from .policy import Action, Actor, current, guarded
 
@@ -107,7 +107,8 @@ class ImagePrediction:
 
 def _pack(arrays: dict[str, np.ndarray | None]) -> bytes:
     buf = io.BytesIO()
-    np.savez_compressed(buf, **{k: v for k, v in arrays.items() if v is not None})
+    present: dict[str, Any] = {k: v for k, v in arrays.items() if v is not None}  # numpy types **kwds loosely
+    np.savez_compressed(buf, **present)
     return buf.getvalue()
 
 
@@ -332,18 +333,19 @@ class PredictionService:
         """Every needed model on the batch's images, one forward pass per model."""
         results: list[tuple[int, ModelOutput]] = []
         line_masks: dict[int, np.ndarray] = {}
+        images = {i: rgb for i, rgb in decoded.items() if isinstance(rgb, np.ndarray)}  # a str: it failed to decode
         for task in TASK_ORDER:
             version = versions.get(task)
-            ids = [i for i in need.get(task, []) if isinstance(decoded.get(i), np.ndarray)]
+            ids = [i for i in need.get(task, []) if i in images]
             if version is None or not ids:
                 continue
             try:
                 predictor = self.predictor(version)
                 masks = None
                 if predictor.needs_line_mask:
-                    masks = self._line_masks(versions, ids, decoded, line_masks)
+                    masks = self._line_masks(versions, ids, images, line_masks)
                     ids = [i for i in ids if i in masks]
-                outputs = predictor.predict_batch([decoded[i] for i in ids], saliency=False, feature_layer=None,
+                outputs = predictor.predict_batch([images[i] for i in ids], saliency=False, feature_layer=None,
                                                   line_masks=[masks[i] for i in ids] if masks is not None else None)
             except (PredictionError, RuntimeError, ValueError):
                 continue  # this model on this batch: left unpredicted, the batch goes on
@@ -358,7 +360,7 @@ class PredictionService:
                     summary_only=True)))
         return results
 
-    def _line_masks(self, versions: dict[str, ModelVersionInfo], ids: list[int], decoded: dict[int, Any],
+    def _line_masks(self, versions: dict[str, ModelVersionInfo], ids: list[int], decoded: dict[int, np.ndarray],
                     known: dict[int, np.ndarray]) -> dict[int, np.ndarray]:
         """The line masks a hybrid stage model needs: this batch's, else the active segmenter's."""
         missing = [i for i in ids if i not in known]

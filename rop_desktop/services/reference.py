@@ -40,6 +40,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Generator, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import partial
 from typing import Any
 
 from shapely.geometry import MultiPolygon, Polygon
@@ -51,7 +52,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from rop_desktop.domain.consensus import RULES, agreement_iou, consensus_geometry
 from rop_desktop.domain.grades import GradeValues, check_grade
 from rop_desktop.domain.labels import Eye, LesionType, Quality, Role, Stage
-from rop_desktop.domain.shapes import Shape
+from rop_desktop.domain.shapes import Shape, as_ring
 from rop_desktop.domain.votes import (
     METHODS,
     HospitalDiagnosis,
@@ -61,8 +62,8 @@ from rop_desktop.domain.votes import (
     settle_votes,
 )
 from rop_desktop.store import Study, repo
-from rop_desktop.store.schema import Annotation, Grade, Grader, Image, Reference
 from rop_desktop.store.repo import queue as queues
+from rop_desktop.store.schema import Annotation, Grade, Grader, Image, Reference
 
 from .accounts import set_study_setting
 from .outline_rows import shape_of
@@ -235,8 +236,9 @@ def voter_shapes(session: Session, image_ids: Iterable[int] | None = None) -> di
 
     Every such grader is present, also one who drew nothing (so majorities count them)."""
     votes = submitted_votes(session, image_ids)
-    out = {i: {name: [] for name, (_, g) in by.items() if g.quality is not Quality.UNGRADABLE}
-           for i, by in votes.items()}
+    out: dict[int, dict[str, list[Shape]]] = {
+        i: {name: [] for name, (_, g) in by.items() if g.quality is not Quality.UNGRADABLE} for i, by in votes.items()
+    }
     stmt = (select(Annotation, Grader.name).join(Annotation.grader).where(Annotation.deleted.is_(False))
             .order_by(Annotation.id))
     if image_ids is not None:
@@ -296,7 +298,7 @@ def settle_images(study: Study, image_ids: Sequence[int] | None = None, *,
         try:
             next(steps)
         except StopIteration as done:
-            return done.value  # type: ignore[no-any-return]
+            return done.value
 
 
 def _settle_steps(study: Study, image_ids: Sequence[int] | None, actor_id: int | None,
@@ -330,8 +332,7 @@ def _settle_steps(study: Study, image_ids: Sequence[int] | None, actor_id: int |
                 batch = queues.settle_rows_after(session, last, step)
         if not batch:
             break
-        _in_one_transaction(study, lambda session, part, b=batch: _settle_batch(session, b, settings, actor_id, part),
-                            summary)
+        _in_one_transaction(study, partial(_settle_batch_into, batch, settings, actor_id), summary)
         done += step if image_ids is not None else len(batch)
         last = batch[-1][0]
         yield min(done, total), total
@@ -365,6 +366,12 @@ def _in_one_transaction(study: Study, settle: Callable[[Session, RecomputeSummar
         return
 
 
+def _settle_batch_into(batch: list[queues.SettleRow], settings: VoteSettings, actor_id: int | None,
+                       session: Session, summary: RecomputeSummary) -> None:
+    """:func:`_settle_batch` with the batch first, as :func:`_in_one_transaction` calls it."""
+    _settle_batch(session, batch, settings, actor_id, summary)
+
+
 def _settle_batch(session: Session, batch: list[queues.SettleRow], settings: VoteSettings,
                   actor_id: int | None, summary: RecomputeSummary) -> None:
     """Settle ``batch`` in ``session``: the references, their audit events and the images' queue
@@ -392,19 +399,19 @@ def _settle_batch(session: Session, batch: list[queues.SettleRow], settings: Vot
             (summary.needs_adjudication if outcome.status == "needs_adjudication"
              else summary.insufficient).append(image_id)
             if ref is not None:
-                before = _state(ref, names).as_dict()
+                withdrawn = _state(ref, names).as_dict()
                 session.delete(ref)
                 session.flush()
-                repo.add_audit(session, "reference", ref.id, "withdraw", grader=actor_id, before=before, after=None)
+                repo.add_audit(session, "reference", ref.id, "withdraw", grader=actor_id, before=withdrawn, after=None)
                 summary.withdrawn.append(image_id)
             continue
-        settled = (outcome.reference, outcome.method, outcome.as_detail())  # all set when settled
+        assert outcome.reference is not None and outcome.method is not None  # a settled outcome has both
+        settled = (outcome.reference, outcome.method, outcome.as_detail())
         if ref is not None and (ref.values, ref.method, ref.detail) == settled:
             summary.unchanged.append(image_id)
             continue
         before = _state(ref, names).as_dict() if ref is not None else None
-        ref = repo.set_reference(session, image_id, settled[0], settled[1], detail=settled[2],  # type: ignore[arg-type]
-                                 leave_queue=False)
+        ref = repo.set_reference(session, image_id, settled[0], settled[1], detail=settled[2], leave_queue=False)
         repo.add_audit(session, "reference", ref.id, "update" if before else "create", grader=actor_id,
                        before=before, after=_state(ref, names).as_dict())
         (summary.updated if before else summary.created).append(image_id)
@@ -495,7 +502,7 @@ class ReferenceService:
             work = [GraderWork(g.grader_id, g.grader.name, g.grader.role, g.values, g.submitted, g.submitted_at,
                                tuple(shapes.pop(g.grader_id, []))) for g in grades]
             for grader_id, drawn in shapes.items():  # polygons without a grade
-                grader = session.get(Grader, grader_id)
+                grader = session.get_one(Grader, grader_id)  # annotations.grader_id is a foreign key
                 work.append(GraderWork(grader_id, grader.name, grader.role, None, False, None, tuple(drawn)))
             votes = submitted_votes(session, [image_id]).get(image_id, {})
             outcome = _settle(image.hospital_diagnosis, votes, settings)
@@ -627,8 +634,8 @@ def shapes_of(geometry: Polygon | MultiPolygon, contributing: Sequence[Shape]) -
     kwargs: dict[str, Any] = {"stage": stage} if kind is None else {"stage": stage, "lesion_type": kind}
     out = []
     for part in parts:
-        out.append(Shape(points=list(part.exterior.coords)[:-1],
-                         holes=tuple(list(r.coords)[:-1] for r in part.interiors), **kwargs))
+        out.append(Shape(points=as_ring(list(part.exterior.coords)[:-1]),
+                         holes=tuple(as_ring(list(r.coords)[:-1]) for r in part.interiors), **kwargs))
     return out
 
 

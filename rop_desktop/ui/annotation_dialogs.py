@@ -43,6 +43,7 @@ from rop_desktop.services.annotation_io import (
 )
 from rop_desktop.services.annotation_io_attributes import MAPPING_TARGETS, list_attribute_names
 from rop_desktop.services.policy import Action, Actor
+from rop_desktop.services.studies import Study
 from rop_desktop.workers.runner import GeneratorWorker
 
 #: The mapping combo's first entry: leave the name as the file has it (recognised by its usual name).
@@ -131,7 +132,7 @@ class AnnotationImportDialog(_WorkerDialog):
     Without an account named, the items land under a new import account (``imported: <file>``);
     a named account keeps everything it has submitted (the summary lists the conflicts)."""
 
-    def __init__(self, study: Any, actor: Actor, parent: QWidget | None = None) -> None:
+    def __init__(self, study: Study, actor: Actor, parent: QWidget | None = None) -> None:
         super().__init__("Import annotations", "Import", parent)
         self.study = study
         self.actor = actor
@@ -235,7 +236,7 @@ class AnnotationExportDialog(_WorkerDialog):
     ALL = "Every grader"
     REFERENCE_TEXT = "Reference standard"
 
-    def __init__(self, study: Any, actor: Actor, parent: QWidget | None = None) -> None:
+    def __init__(self, study: Study, actor: Actor, parent: QWidget | None = None) -> None:
         super().__init__("Export annotations", "Export", parent)
         self.study = study
         self.actor = actor

@@ -15,7 +15,6 @@ dialog is driven the same way by a user and by a test: select a row, type, press
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
@@ -35,6 +34,7 @@ from rop_desktop.services import accounts, db_roles
 from rop_desktop.services.db_roles import PgRoleError
 from rop_desktop.services.grading import GraderInfo
 from rop_desktop.services.policy import AccessDenied, Actor
+from rop_desktop.services.studies import Study
 
 #: Failed sign-ins (wrong password, locked account, refused profile) before the dialog gives up.
 MAX_TRIES = 3
@@ -51,7 +51,7 @@ class SignInDialog(QDialog):
 
     signedIn = Signal(object)  # Actor
 
-    def __init__(self, study: Any, choices: Sequence[GraderInfo], *, preselect: str | None = None,
+    def __init__(self, study: Study, choices: Sequence[GraderInfo], *, preselect: str | None = None,
                  hint: str | None = None, notice: str | None = None, self_registration: bool = False,
                  remember: Callable[[Actor], None] | None = None, first_admin: bool = False,
                  parent: QWidget | None = None) -> None:
@@ -63,7 +63,7 @@ class SignInDialog(QDialog):
         self.actor: Actor | None = None
         #: the study as the signed-in account uses it (on PostgreSQL: connected as its own
         #: database role) and a warning for the status bar (see ``db_roles.connect_signed_in``)
-        self.connection: Any = None
+        self.connection: Study | None = None
         self.connection_note: str | None = None
         self._typed: str | None = None  # the password typed, only between the check and the connection
         self.tries = 0

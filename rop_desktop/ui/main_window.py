@@ -116,6 +116,10 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(f"ROP Desktop — {study_name}")
         self.resize(1500, 920)
         self._shutdown_hooks: list[Callable[[], None]] = []
+        #: The controllers, services and workers wired to this window (a ``ui.wiring.Wiring``, set by
+        #: the composition root, ``app.build_window``; read it typed with ``Wiring.of(window)``).
+        #: Typed loosely here: the controllers import the window, so the window cannot import them.
+        self.wiring: object = None
 
         self.canvas = ImageCanvas()
         self.canvas.setObjectName("canvas")

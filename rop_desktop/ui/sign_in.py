@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QDialog, QWidget
@@ -22,6 +21,7 @@ from rop_desktop.domain.labels import Role
 from rop_desktop.services import accounts, db_roles
 from rop_desktop.services.grading import GraderInfo
 from rop_desktop.services.policy import AccessDenied, Actor
+from rop_desktop.services.studies import Study
 from rop_desktop.ui.grader_dialog import MAX_TRIES, SignInDialog
 
 __all__ = ["MAX_TRIES", "AccountMemory", "SignInDialog", "default_account", "demo_hint", "make_sign_in_dialog",
@@ -43,15 +43,15 @@ class AccountMemory:
         self.settings = settings
 
     @staticmethod
-    def study_key(study: Any) -> str:
+    def study_key(study: Study) -> str:
         where = study.url.render_as_string(hide_password=True)
         return hashlib.sha256(where.encode("utf-8")).hexdigest()[:32]
 
-    def last(self, study: Any) -> str | None:
+    def last(self, study: Study) -> str | None:
         value = self.settings.value(f"{self.GROUP}/{self.study_key(study)}")
         return str(value) if value else None
 
-    def remember(self, study: Any, actor: Actor) -> None:
+    def remember(self, study: Study, actor: Actor) -> None:
         self.settings.setValue(f"{self.GROUP}/{self.study_key(study)}", actor.name)
         self.settings.sync()
 
@@ -67,7 +67,7 @@ def default_account(choices: Sequence[GraderInfo], remembered: str | None = None
     return graders[0] if graders else None
 
 
-def demo_hint(study: Any, choices: Sequence[GraderInfo]) -> str | None:
+def demo_hint(study: Study, choices: Sequence[GraderInfo]) -> str | None:
     """The demo study's accounts and passwords (synthetic images only), or None for any other study."""
     from rop_desktop.services.demo_study import DEMO_GRADER, DEMO_PASSWORDS
 
@@ -79,14 +79,14 @@ def demo_hint(study: Any, choices: Sequence[GraderInfo]) -> str | None:
                       f"{DEMO_GRADER} and the demo graders — no password"])
 
 
-def _no_account_notice(study: Any, choices: Sequence[GraderInfo]) -> str | None:
+def _no_account_notice(study: Study, choices: Sequence[GraderInfo]) -> str | None:
     if choices or accounts.self_registration_allowed(study) or accounts.has_no_accounts(study):
         return None
     return ("This study has no account yet. Its first admin is made on the command line: "
             f"rop-desktop study create \"{study.root}\" --admin NAME")
 
 
-def make_sign_in_dialog(study: Any, *, memory: AccountMemory | None = None, preselect: str | None = None,
+def make_sign_in_dialog(study: Study, *, memory: AccountMemory | None = None, preselect: str | None = None,
                         fallback: str | None = None, notice: str | None = None,
                         parent: QWidget | None = None) -> SignInDialog:
     """The sign-in dialog for ``study`` with its default account chosen (see the module docstring).
@@ -110,11 +110,11 @@ class SignedIn:
     role; close it when it is not the study that was passed in) and a warning for the status bar."""
 
     actor: Actor
-    study: Any
+    study: Study
     note: str | None = None
 
 
-def sign_in(study: Any, name: str | None = None, *, memory: AccountMemory | None = None,
+def sign_in(study: Study, name: str | None = None, *, memory: AccountMemory | None = None,
             fallback: str | None = None, parent: QWidget | None = None) -> Actor | None:
     """The signed-in account, or None when the user gave up (see :func:`sign_in_connected`)."""
     signed = sign_in_connected(study, name, memory=memory, fallback=fallback, parent=parent)
@@ -123,7 +123,7 @@ def sign_in(study: Any, name: str | None = None, *, memory: AccountMemory | None
     return signed.actor if signed is not None else None
 
 
-def sign_in_connected(study: Any, name: str | None = None, *, memory: AccountMemory | None = None,
+def sign_in_connected(study: Study, name: str | None = None, *, memory: AccountMemory | None = None,
                       fallback: str | None = None, parent: QWidget | None = None) -> SignedIn | None:
     """Sign in, or None when the user gave up.
 

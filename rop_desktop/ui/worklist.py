@@ -390,8 +390,8 @@ class WorklistModel(QAbstractTableModel):
     def _thumbnail(self, row: WorklistRow) -> QPixmap | None:
         if row.thumbnail is None or row.image_id in self._missing_thumbs:
             return None
-        pixmap = QPixmapCache.find(_thumb_key(row.thumbnail))
-        if pixmap is not None and not pixmap.isNull():
+        pixmap = QPixmap()
+        if QPixmapCache.find(_thumb_key(row.thumbnail), pixmap) and not pixmap.isNull():
             return pixmap
         if self.thumbnails is not None:
             self.thumbnails.request(row.image_id, row.thumbnail)

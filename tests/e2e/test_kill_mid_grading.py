@@ -48,8 +48,8 @@ window.activateWindow()
 if not QTest.qWaitForWindowActive(window):
     sys.exit("the window never became active")
 loop = QEventLoop()
-window.workspace.imageShown.connect(lambda _image: loop.quit())
-window.workspace.start()
+window.wiring.workspace.imageShown.connect(lambda _image: loop.quit())
+window.wiring.workspace.start()
 loop.exec()
 canvas = window.canvas
 canvas.setFocus()
@@ -60,7 +60,7 @@ for x, y in [*outline, outline[0]]:
 assert len(canvas.shapes()) == 1, canvas.shapes()
 QTest.keyClick(canvas, Qt.Key.Key_Y)
 QTest.keyClick(canvas, Qt.Key.Key_2)
-print("READY", window.workspace.shown, flush=True)
+print("READY", window.wiring.workspace.shown, flush=True)
 app.exec()
 """
 

@@ -160,7 +160,7 @@ def multiclass_intervals(y_true: Sequence[int], y_pred: Sequence[int], classes: 
     return ConfidenceIntervals(level, n_resamples, seed, n_groups, {n: _interval(v, level) for n, v in stats.items()})
 
 
-def mean_intervals(values: Mapping[str, Sequence[float]], groups: Sequence[Hashable | None], *,
+def mean_intervals(values: Mapping[str, Sequence[float] | np.ndarray], groups: Sequence[Hashable | None], *,
                    n_resamples: int = N_RESAMPLES, seed: int = SEED, level: float = LEVEL) -> ConfidenceIntervals:
     """Intervals of per-image means (e.g. ``{"dice": [...], "iou": [...]}``) over resampled patients."""
     first = next(iter(values.values()), None)

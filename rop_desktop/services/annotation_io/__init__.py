@@ -7,9 +7,9 @@ an admin who asks, an existing account whose submitted work is kept) and writes 
 pseudonymous names only, of the work the signed-in account may export.
 """
 
+from .common import FORMATS, AnnotationImportSummary, AnnotationIOError, AttributeMapping, ImportConflict
 from .exporting import REFERENCE, export_annotations
 from .importing import import_annotations
-from .common import FORMATS, AnnotationImportSummary, AnnotationIOError, AttributeMapping, ImportConflict
 
 __all__ = ["FORMATS", "REFERENCE", "AnnotationIOError", "AnnotationImportSummary", "AttributeMapping",
            "ImportConflict", "export_annotations", "import_annotations"]

@@ -45,7 +45,7 @@ from shapely.geometry import Polygon
 from rop_desktop.domain.consensus import consensus_geometry
 from rop_desktop.domain.grades import GRADE_FIELDS, GradeValues
 from rop_desktop.domain.labels import LesionType, Stage
-from rop_desktop.domain.shapes import Shape
+from rop_desktop.domain.shapes import Shape, as_ring
 from rop_desktop.imaging.decode import ImageDecodeError
 from rop_desktop.store import Study, repo
 from training.data.io import write_mask
@@ -213,7 +213,7 @@ def _reference_shapes(session: Any, image_id: int, ref: Any, voters: dict[str, l
     polys = {name: [Polygon(s.points, [h for h in s.holes if len(h) >= 3]) for s in shapes]
              for name, shapes in voters.items()}
     kind, stage = commonest_kind([s for shapes in voters.values() for s in shapes])
-    return [Shape(points=rings[0], holes=tuple(rings[1:]), lesion_type=kind or LesionType.DEMARCATION_LINE,
+    return [Shape(points=as_ring(rings[0]), holes=tuple(as_ring(r) for r in rings[1:]), lesion_type=kind or LesionType.DEMARCATION_LINE,
                   stage=stage, source="imported")
             for rings in (polygon_rings(p) for p in clean_polygons(consensus_geometry(polys, rule), 1.0))]
 
@@ -279,7 +279,8 @@ def _coco_segmentation(poly: Polygon, h: int, w: int) -> list[list[float]] | dic
 
 def _write_coco(entries: list[_Entry], out: Path, _: bool) -> Path:
     cat = {c["name"]: c["id"] for c in CATEGORIES}
-    images, annotations = [], []
+    images: list[dict[str, Any]] = []
+    annotations: list[dict[str, Any]] = []
     for k, e in enumerate(entries, start=1):
         images.append({"id": k, "file_name": e.name, "width": e.width, "height": e.height, **e.identity,
                        "grade": _flat(_single_grade(e))})

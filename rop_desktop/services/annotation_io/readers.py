@@ -27,8 +27,8 @@ from training.formats.labelme import labelme_files, read_labelme
 from training.formats.masks import clean_polygons, mask_to_polygons
 from training.formats.via import read_via
 
-from .grades_csv import read_grades_table
 from .common import LABEL_VALUE_LESIONS, AttributeMapping, ReadItem, ReadRegion
+from .grades_csv import read_grades_table
 
 Sizes = Mapping[str, tuple[int, int]]  # image file name → (height, width)
 MASK_SUFFIXES = (".png", ".tif", ".tiff", ".bmp")
@@ -40,7 +40,7 @@ def polygon_repairs(points: Sequence[tuple[float, float]]) -> list[str]:
     """What reading a polygon of these vertices repairs, in words for a warning: repeated
     vertices dropped, a self-crossing outline split. Empty for a clean polygon."""
     out = []
-    ring = [tuple(map(float, pt)) for pt in points]
+    ring = [(float(pt[0]), float(pt[1])) for pt in points]
     if len(ring) > 1 and ring[0] == ring[-1]:
         ring = ring[:-1]  # a closing repeat of the first vertex is how some tools write a ring
     repeats = sum(1 for a, b in itertools.pairwise(ring) if a == b)

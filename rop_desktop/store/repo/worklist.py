@@ -22,7 +22,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, case, exists, false, func, or_, select, text, true
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    SQLColumnExpression,
+    and_,
+    case,
+    exists,
+    false,
+    func,
+    or_,
+    select,
+    text,
+    true,
+)
 from sqlalchemy.orm import Session, aliased
 
 from ..schema import Exam, Grade, Image, Patient, Prediction
@@ -130,7 +143,7 @@ def _code_starts(prefix: str, code: Any = Patient.code) -> ColumnElement[bool]:
     return or_(*[and_(code >= low, code < high) for low, high in _prefix_ranges(prefix)])
 
 
-def patient_ids(prefix: str) -> Select[tuple[int]]:
+def patient_ids(prefix: str) -> Select[int]:
     """The patients whose code starts with ``prefix`` (an index range of ``patients.code``)."""
     return select(Patient.id).where(_code_starts(prefix))
 
@@ -206,7 +219,8 @@ def _terms(sort: str, grader_id: int, scores: Scores | None) -> tuple[list[_Term
     if sort == "file":
         return [_Term(Image.original_name, False), image_id], set()
     if sort in SCORE_SORTS and scores is not None:
-        column = Prediction.probability if sort == "probability" else Prediction.uncertainty
+        column: SQLColumnExpression[float | None] = (Prediction.probability if sort == "probability"
+                                                     else Prediction.uncertainty)
         if scores.submitted_only:  # a hidden score sorts as no score: the order reveals nothing
             column = case((_graded(grader_id, True), column), else_=None)
         return [_Term(column, True), image_id], {"score"}

@@ -132,7 +132,7 @@ class DecisionPanel(QWidget):
 
     def set_polygon_stages(self, stages: list[Stage | None]) -> None:
         """Stages of the chosen outline's polygons, for the grade's consistency checks."""
-        self.grade.set_polygon_stages(list(stages))  # type: ignore[arg-type]  # None: a polygon without a stage
+        self.grade.set_polygon_stages(stages)  # None: a polygon without a stage
 
     # ------------------------------------------------------------------ reading
     def values(self) -> GradeValues:

@@ -85,7 +85,8 @@ class StatTable(QTableWidget):
         self.setFixedHeight(height)
 
     def texts(self) -> list[list[str]]:
-        return [[self.item(r, c).text() for c in range(self.columnCount())] for r in range(self.rowCount())]
+        return [[item.text() if (item := self.item(r, c)) is not None else "" for c in range(self.columnCount())]
+                for r in range(self.rowCount())]
 
 
 def field_rows(report: Any) -> list[list[str]]:

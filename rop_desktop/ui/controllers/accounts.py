@@ -14,7 +14,6 @@ composition root's ``switch(actor)`` replaces the window with one built for the 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import shiboken6
 from PySide6.QtCore import QObject, QTimer, Signal
@@ -24,10 +23,18 @@ from PySide6.QtWidgets import QMenu, QMessageBox
 from rop_desktop.domain.labels import Role
 from rop_desktop.services import accounts, policy
 from rop_desktop.services.policy import AccessDenied, Action, Actor
+from rop_desktop.services.studies import Study
 from rop_desktop.ui.accounts_dialog import AccountsDialog, ChangePasswordDialog
 from rop_desktop.ui.adjudication.notice import show_notice
+from rop_desktop.ui.controllers.connection import PendingEdits
+from rop_desktop.ui.controllers.study_menu import StudyMenu
 from rop_desktop.ui.grader_dialog import SignInDialog
+from rop_desktop.ui.main_window import MainWindow
 from rop_desktop.ui.sign_in import AccountMemory, make_sign_in_dialog
+
+#: The composition root's account switch: (new actor, its study connection, a connection note)
+#: → the new main window.
+Switch = Callable[[Actor, Study, str | None], MainWindow]
 
 
 class AccountsController(QObject):
@@ -35,12 +42,13 @@ class AccountsController(QObject):
 
     switched = Signal(object)  # the new main window
 
-    def __init__(self, window: Any, study: Any, actor: Actor, *, file_menu: QMenu, before: QAction | None,
-                 switch: Callable[[Actor, Any, str | None], Any], memory: AccountMemory | None = None) -> None:
+    def __init__(self, window: MainWindow, study: Study, actor: Actor, *, file_menu: QMenu, before: QAction | None,
+                 switch: Switch, edits: PendingEdits | None = None, memory: AccountMemory | None = None) -> None:
         super().__init__(window)
         self.window = window
         self.study = study
         self.actor = actor
+        self._edits = edits  # the workspace's edits waiting for the database: stored before a switch
         self._switch = switch
         self._memory = memory
         self.dialog: AccountsDialog | None = None
@@ -94,7 +102,7 @@ class AccountsController(QObject):
         dialog.show()
         return dialog
 
-    def _do(self, call: Callable[[], Any], done: str, *, select: int | None = None) -> bool:
+    def _do(self, call: Callable[[], object], done: str, *, select: int | None = None) -> bool:
         """Run one accounts-service call; show what it did or why it was refused; refresh the table."""
         assert self.dialog is not None
         try:
@@ -167,7 +175,7 @@ class AccountsController(QObject):
     # ================================================================= File → Switch grader…
     def switch_account(self) -> SignInDialog | None:
         """Open the sign-in dialog over the window, once every edit of this account is stored."""
-        edits = getattr(self.window.workspace, "edits", None)
+        edits = self._edits
         if edits is not None and edits.pending:
             edits.retry_now()
             if edits.pending:
@@ -197,10 +205,9 @@ class AccountsController(QObject):
                 dialog.close()
 
 
-def install_account_menus(window: Any, study: Any, actor: Actor, *, switch: Callable[[Actor, Any, str | None], Any],
-                          memory: AccountMemory | None = None) -> AccountsController:
-    """Add Switch grader… / Change my password… to the File menu (before Quit) and, for admins,
-    the Admin menu."""
-    study_menu = window.study_menu
+def install_account_menus(window: MainWindow, study: Study, actor: Actor, *, study_menu: StudyMenu, switch: Switch,
+                          edits: PendingEdits | None = None, memory: AccountMemory | None = None) -> AccountsController:
+    """Add Switch grader… / Change my password… to the File menu of ``study_menu`` (before Quit)
+    and, for admins, the Admin menu. ``edits`` (the workspace's) must be stored before a switch."""
     return AccountsController(window, study, actor, file_menu=study_menu.menu, before=study_menu.quit_action,
-                              switch=switch, memory=memory)
+                              switch=switch, edits=edits, memory=memory)

@@ -18,29 +18,38 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
-from typing import Any
 
 from PySide6.QtCore import QObject, Qt, QTimer
 from PySide6.QtGui import QAction
 
 from rop_desktop.domain.grades import GradeValues
-from rop_desktop.services.exams import ExamError, ExamGradeConflict, ExamService, ExamState
+from rop_desktop.services.exams import ExamError, ExamGradeConflict, ExamService, ExamState, MyExamGrade, Progression
+from rop_desktop.services.grading import GradingService, ImageData
 from rop_desktop.services.policy import AccessDenied
+from rop_desktop.services.studies import Study
+from rop_desktop.ui.controllers.workspace import WorkspaceController
 from rop_desktop.ui.exams import AttentionWindow, ExamPanel, ProgressionWindow
 from rop_desktop.ui.exams.worklist_badge import TreatmentColumnProxy
+from rop_desktop.ui.grading import GradePanel, GradingShortcuts
+from rop_desktop.ui.main_window import MainWindow
 from rop_desktop.workers.image_loader import ImageLoader
 
 
 class ExamController(QObject):
-    """See the module docstring. ``window`` is the main window with its ``workspace`` controller."""
+    """See the module docstring. ``workspace`` shows the images and keeps the edits; the image
+    grade ``grade_panel`` changing refreshes the roll-up; ``shortcuts`` (if any) get the exam keys."""
 
-    def __init__(self, window: Any, service: ExamService, grading: Any) -> None:
+    def __init__(self, window: MainWindow, service: ExamService, grading: GradingService, *,
+                 workspace: WorkspaceController, grade_panel: GradePanel,
+                 shortcuts: GradingShortcuts | None = None) -> None:
         super().__init__(window)
         self.window = window
         self.service = service
         self.grading = grading
-        self.workspace = window.workspace
+        self.workspace = workspace
+        self.grade_panel = grade_panel
         self.panel = ExamPanel()
         self.panel.setObjectName("examPanel")
         window.add_side_panel(self.panel, "Eye exam")
@@ -56,14 +65,13 @@ class ExamController(QObject):
         self._refresh_timer.timeout.connect(self.refresh)
         self.workspace.imageShown.connect(self.on_image_shown)
         self.workspace.gradeSubmitted.connect(lambda _id: self.refresh())
-        window.grade_panel.valuesChanged.connect(lambda _v: self._refresh_timer.start())
+        grade_panel.valuesChanged.connect(lambda _v: self._refresh_timer.start())
         self.panel.strip.imageChosen.connect(self.workspace.open_image)
         self.panel.form.valuesChanged.connect(self.save_draft)
         self.panel.form.submitRequested.connect(self.submit)
         self.panel.form.refillRequested.connect(self.refill)
         self.panel.progressionRequested.connect(self.open_progression)
         self.panel.attentionRequested.connect(self.open_attention)
-        shortcuts = getattr(window, "grading_shortcuts", None)
         if shortcuts is not None:
             shortcuts.bind("exam.show", self.toggle_tab)
             shortcuts.bind("exam.confirm", self.panel.form.request_confirm)
@@ -79,7 +87,7 @@ class ExamController(QObject):
         """Ctrl+E: the Eye exam tab, or back to the image's grade."""
         tabs = self.window.side_tabs
         if tabs.currentWidget() is self.panel:
-            tabs.setCurrentWidget(self.window.grade_panel)
+            tabs.setCurrentWidget(self.grade_panel)
             self.window.canvas.setFocus(Qt.FocusReason.ShortcutFocusReason)  # the keys grade the image again
         else:
             tabs.setCurrentWidget(self.panel)
@@ -165,11 +173,11 @@ class ExamController(QObject):
     def _version(self) -> int | None:
         return self.state.grade.version if self.state is not None else None
 
-    def _stored(self, mine: Any) -> None:
+    def _stored(self, mine: MyExamGrade) -> None:
         if self.state is not None:
             self.state = replace(self.state, grade=mine)
 
-    def _run(self, save: Any, what: str) -> bool:
+    def _run(self, save: Callable[[], object], what: str) -> bool:
         try:
             return bool(self.workspace.edits.run(save, what))
         except ExamGradeConflict as conflict:
@@ -202,7 +210,7 @@ class ExamController(QObject):
         self.progression_window.raise_()
         return self.progression_window
 
-    def _progression(self, image_id: int) -> Any:
+    def _progression(self, image_id: int) -> Progression:
         if self.service.actor.elevated:
             reference = self.service.reference_progression(image_id)
             if reference.eyes:
@@ -212,7 +220,7 @@ class ExamController(QObject):
     def _load_side(self, side: str, image_id: int) -> None:
         self._loaders[side].request(image_id)
 
-    def _side_loaded(self, side: str, image_id: int, data: Any) -> None:
+    def _side_loaded(self, side: str, image_id: int, data: ImageData) -> None:
         window = self.progression_window
         if window is not None:
             window.show_side(side, image_id, data.rgb, data.fov)
@@ -248,6 +256,9 @@ class ExamController(QObject):
                 child.close()
 
 
-def install_exam_features(window: Any, study: Any, grading: Any) -> ExamController:
-    """The eye-level exam features of a main window whose workspace is wired (composition)."""
-    return ExamController(window, ExamService(study, grading.actor), grading)
+def install_exam_features(window: MainWindow, study: Study, grading: GradingService, *,
+                          workspace: WorkspaceController, grade_panel: GradePanel,
+                          shortcuts: GradingShortcuts | None = None) -> ExamController:
+    """The eye-level exam features of a main window, on its ``workspace`` and image ``grade_panel``."""
+    return ExamController(window, ExamService(study, grading.actor), grading, workspace=workspace,
+                          grade_panel=grade_panel, shortcuts=shortcuts)

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from PySide6.QtWidgets import QFileDialog, QMainWindow, QMenu, QMessageBox
 
 from rop_desktop.services import policy
 from rop_desktop.services.dicom_export import iter_export_dicom
 from rop_desktop.services.policy import AccessDenied, Action, Actor
+from rop_desktop.services.studies import Study
 from rop_desktop.ui.annotation_dialogs import AnnotationExportDialog, AnnotationImportDialog
 from rop_desktop.workers.runner import GeneratorWorker
 
@@ -24,7 +24,7 @@ from rop_desktop.workers.runner import GeneratorWorker
 class InteropMenu:
     """Owns the menu's actions and the dialog / worker it last started (kept alive, inspectable)."""
 
-    def __init__(self, window: QMainWindow, study: Any, actor: Actor, refresh: Callable[[], None]) -> None:
+    def __init__(self, window: QMainWindow, study: Study, actor: Actor, refresh: Callable[[], None]) -> None:
         self.window = window
         self.study = study
         self.actor = actor
@@ -99,6 +99,6 @@ class InteropMenu:
         self.message.open()
 
 
-def install_interop_menu(window: QMainWindow, study: Any, actor: Actor, refresh: Callable[[], None]) -> InteropMenu:
+def install_interop_menu(window: QMainWindow, study: Study, actor: Actor, refresh: Callable[[], None]) -> InteropMenu:
     """Add the Interop menu to ``window`` for ``actor``; ``refresh`` is called after annotations were imported."""
     return InteropMenu(window, study, actor, refresh)

@@ -14,29 +14,34 @@ zone suggestion.
 
 from __future__ import annotations
 
-from typing import Any
-
 from PySide6.QtCore import QObject, QTimer
 from PySide6.QtWidgets import QToolBar
 
 from rop_desktop.domain.grades import GradeValues
 from rop_desktop.domain.labels import Eye, Zone
 from rop_desktop.domain.zones import FieldOfView, Landmarks, ZoneSuggestion, suggest_zone
+from rop_desktop.services.grading import GradingService
 from rop_desktop.services.landmarks import LandmarkConflict, LandmarkService
 from rop_desktop.services.policy import AccessDenied
+from rop_desktop.services.studies import Study
 from rop_desktop.ui.canvas.zone_controls import ZoneRingsControls
+from rop_desktop.ui.controllers.workspace import WorkspaceController
+from rop_desktop.ui.grading import GradePanel, GradingShortcuts
+from rop_desktop.ui.main_window import MainWindow
 
 
 class LandmarksController(QObject):
-    """See the module docstring. ``window`` is the main window with its ``workspace`` controller."""
+    """See the module docstring. ``workspace`` shows the images; ``panel`` is the grade form whose
+    zone the suggestion fills; ``shortcuts`` (if any) gets the zone rings' key."""
 
-    def __init__(self, window: Any, service: LandmarkService, panel: Any) -> None:
+    def __init__(self, window: MainWindow, service: LandmarkService, panel: GradePanel, *,
+                 workspace: WorkspaceController, shortcuts: GradingShortcuts | None = None) -> None:
         super().__init__(window)
         self.window = window
         self.service = service
         self.panel = panel
         self.canvas = window.canvas
-        self.workspace = window.workspace
+        self.workspace = workspace
         self._versions: dict[int, int] = {}
         self._eye: Eye | None = None
         self._field: FieldOfView | None = None
@@ -48,7 +53,6 @@ class LandmarksController(QObject):
             toolbar.addWidget(self.controls)
         self.controls.visibleChanged.connect(self.canvas.set_zone_rings_visible)
         self.controls.opacityChanged.connect(self.canvas.set_zone_rings_opacity)
-        shortcuts = getattr(window, "grading_shortcuts", None)
         if shortcuts is not None:
             shortcuts.bind("canvas.zones.toggle", self.controls.flip)
         self.workspace.imageShown.connect(self.on_image_shown)
@@ -135,6 +139,9 @@ class LandmarksController(QObject):
         self.window.statusBar().showMessage(text, 10000)
 
 
-def install_landmark_features(window: Any, study: Any, grading: Any) -> LandmarksController:
-    """The landmark and zone features of a main window whose workspace is wired (composition)."""
-    return LandmarksController(window, LandmarkService(study, grading.actor), window.grade_panel)
+def install_landmark_features(window: MainWindow, study: Study, grading: GradingService, *,
+                              workspace: WorkspaceController, panel: GradePanel,
+                              shortcuts: GradingShortcuts | None = None) -> LandmarksController:
+    """The landmark and zone features of a main window, on its ``workspace`` and grade ``panel``."""
+    return LandmarksController(window, LandmarkService(study, grading.actor), panel, workspace=workspace,
+                               shortcuts=shortcuts)

@@ -1,6 +1,6 @@
 """The built-in models in the window: the Model, Train and Models tabs and what connects them.
 
-``install_model_features(window, study, grading)`` adds the tabs and returns the
+``install_model_features(window, study, grading, workspace)`` adds the tabs and returns the
 :class:`ModelController`, which
 
 * asks the :class:`PredictionWorker` for the active models' output as soon as an image is shown —
@@ -25,8 +25,7 @@ returns for the signed-in account: it applies blinding and assist mode itself.
 
 from __future__ import annotations
 
-from typing import Any
-
+import numpy as np
 from PySide6.QtCore import QObject, QTimer
 
 from rop_desktop.domain.shapes import Shape
@@ -35,12 +34,15 @@ from rop_desktop.services.grading import GradingService
 from rop_desktop.services.models import ModelService
 from rop_desktop.services.policy import AccessDenied, Action
 from rop_desktop.services.predictions import ImagePrediction, PredictionService
+from rop_desktop.services.studies import Study
 from rop_desktop.services.training_runs import TrainingService
+from rop_desktop.ui.controllers.training import TrainingController
+from rop_desktop.ui.controllers.versions import VersionsController
+from rop_desktop.ui.controllers.workspace import WorkspaceController
+from rop_desktop.ui.main_window import MainWindow
 from rop_desktop.ui.prediction.colormap import heatmap_rgba, mask_rgba
 from rop_desktop.ui.prediction.prediction_panel import PredictionPanel
-from rop_desktop.ui.controllers.training import TrainingController
 from rop_desktop.ui.prediction.training_panel import TrainingPanel
-from rop_desktop.ui.controllers.versions import VersionsController
 from rop_desktop.ui.prediction.versions_panel import VersionsPanel
 from rop_desktop.ui.prediction.weights_menu import WeightsMenu
 from rop_desktop.ui.prediction.worklist_columns import ModelColumnsProxy
@@ -53,9 +55,11 @@ PROPOSAL_COLOR = "#00e6ff"
 
 
 class ModelController(QObject):
-    def __init__(self, window: Any, study: Any, grading: GradingService, *, device: str = "auto") -> None:
+    def __init__(self, window: MainWindow, study: Study, grading: GradingService, workspace: WorkspaceController, *,
+                 device: str = "auto") -> None:
         super().__init__(window)
         self.window = window
+        self.workspace = workspace
         self.study = study
         self.grading = grading
         actor = grading.actor
@@ -77,7 +81,7 @@ class ModelController(QObject):
         window.add_side_panel(self.versions_panel, "Models")
 
         self.versions = VersionsController(self.versions_panel, self.models, self.predictions, grading,
-                                           window.workspace.open_image, lambda: window.workspace.shown, self)
+                                           workspace.open_image, lambda: workspace.shown, self)
         self.worker = PredictionWorker(self.predictions, lambda image_id: grading.load_image(image_id).rgb, self)
         self.worklist_columns = ModelColumnsProxy(self)
         #: *Models → Import pretrained weights…* (installed by :func:`install_model_features`).
@@ -88,7 +92,7 @@ class ModelController(QObject):
         self.result: ImagePrediction | None = None
         self._pending = 0  # token of the awaited full prediction
         self._feature_token = 0
-        self._overlay_cache: dict[tuple[str, Any], Any] = {}
+        self._overlay_cache: dict[tuple[str, int], np.ndarray] = {}
 
         self.worker.done.connect(self._on_result)
         panel = self.prediction_panel
@@ -102,13 +106,13 @@ class ModelController(QObject):
             self.training.versionActivated.connect(lambda _v: self._models_changed())
         self.versions.modelsChanged.connect(self._models_changed)
         self.versions.scoresChanged.connect(self.refresh_worklist_scores)
-        self.versions.assistChanged.connect(lambda _on: (self.refresh_worklist_scores(), self._reshow()))
-        window.workspace.imageShown.connect(self.show_image)
-        window.workspace.gradeSubmitted.connect(self._on_submitted)
+        self.versions.assistChanged.connect(self._assist_changed)
+        workspace.imageShown.connect(self.show_image)
+        workspace.gradeSubmitted.connect(self._on_submitted)
         window.on_shutdown(self.shutdown)
         self.refresh_worklist_scores()
-        if window.workspace.shown is not None:
-            self.show_image(window.workspace.shown)
+        if workspace.shown is not None:
+            self.show_image(workspace.shown)
 
     # ------------------------------------------------------------------ the image on screen
     def visible(self, image_id: int) -> bool:
@@ -131,9 +135,14 @@ class ModelController(QObject):
         self.prediction_panel.clear("Computing the model's output …")
         self._pending = self.worker.request(image_id)
 
+    def _assist_changed(self, _on: bool) -> None:
+        """Assist mode switched: what the worklist and the Model tab may show changed."""
+        self.refresh_worklist_scores()
+        self._reshow()
+
     def _reshow(self) -> None:
-        if self.window.workspace.shown is not None:
-            self.show_image(self.window.workspace.shown)
+        if self.workspace.shown is not None:
+            self.show_image(self.workspace.shown)
 
     def _models_changed(self) -> None:
         if self.training is not None:
@@ -143,7 +152,7 @@ class ModelController(QObject):
         self._reshow()
 
     def _on_result(self, result: PredictionResult | FeatureResult) -> None:
-        if result.image_id != self.image_id or result.image_id != self.window.workspace.shown:
+        if result.image_id != self.image_id or result.image_id != self.workspace.shown:
             return  # the grader has moved on
         if isinstance(result, FeatureResult):
             if result.token == self._feature_token:
@@ -180,7 +189,7 @@ class ModelController(QObject):
         canvas.set_overlay(SALIENCY_OVERLAY, self._cached(cmap, saliency) if shown and saliency is not None else None,
                            opacity)
 
-    def _cached(self, kind: str, array: Any) -> Any:
+    def _cached(self, kind: str, array: np.ndarray) -> np.ndarray:
         key = (kind, id(array))
         if key not in self._overlay_cache:
             self._overlay_cache[key] = mask_rgba(array) if kind == "mask" else heatmap_rgba(array, kind)
@@ -238,7 +247,7 @@ class ModelController(QObject):
         # the submit may have unblinded the image's score: the workspace has read that row again
         # the workspace opens the next image to do right after this signal; if it stays (nothing
         # left to do), the submitted image is now unblinded: show the model's output for it
-        QTimer.singleShot(0, lambda: self._reshow() if self.window.workspace.current == image_id else None)
+        QTimer.singleShot(0, lambda: self._reshow() if self.workspace.current == image_id else None)
         if self.training is not None and self.training_service is not None:
             try:
                 if self.training_service.auto_update_every():
@@ -252,7 +261,7 @@ class ModelController(QObject):
         activation, assist mode): the worklist rows carry the scores this account may see (the
         grading service applies blinding and assist mode), so the rows on screen are read again
         — never the whole study's predictions."""
-        self.window.workspace.reload_worklist_rows()
+        self.workspace.reload_worklist_rows()
         version = self.models.active("binary")
         self.worklist_columns.set_threshold(
             version.threshold if version is not None and version.threshold is not None else (0.5 if version else None),
@@ -266,13 +275,13 @@ class ModelController(QObject):
         self.versions.shutdown()
 
 
-def install_model_features(window: Any, study: Any, grading_service: GradingService, *,
-                           device: str = "auto") -> ModelController:
-    """Add the Model, Train and Models tabs to ``window`` (built by ``app.build_window``)."""
+def install_model_features(window: MainWindow, study: Study, grading_service: GradingService,
+                           workspace: WorkspaceController, *, device: str = "auto") -> ModelController:
+    """Add the Model, Train and Models tabs to ``window`` (built by ``app.build_window``), following
+    the images ``workspace`` shows."""
     from rop_desktop.ui.prediction.report_export import add_report_button
 
-    controller = ModelController(window, study, grading_service, device=device)
-    window.model_controller = controller
+    controller = ModelController(window, study, grading_service, workspace, device=device)
     controller.weights_menu = WeightsMenu(window, controller.models, controller.versions_panel.show_message)
     if policy.allowed(study, grading_service.actor, Action.MODELS_MANAGE):  # reports evaluate on the reference
         add_report_button(controller)

@@ -22,9 +22,10 @@ lists show their first page at once and their exact counts come from a backgroun
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import shiboken6
 from PySide6.QtCore import QObject, Qt, Signal
@@ -36,14 +37,29 @@ from rop_desktop.services import policy
 from rop_desktop.services.export import ExportError, export_reference_csv, export_snapshot
 from rop_desktop.services.grading import GradingService, list_graders
 from rop_desktop.services.policy import AccessDenied, Action, Actor
-from rop_desktop.services.reference import RecomputeSummary, ReferenceService, get_vote_settings, set_vote_settings
+from rop_desktop.services.predictions import ImagePrediction
+from rop_desktop.services.reference import (
+    QueueCounts,
+    QueueItem,
+    RecomputeSummary,
+    ReferenceService,
+    get_vote_settings,
+    set_vote_settings,
+)
+from rop_desktop.services.studies import Study
 from rop_desktop.ui.adjudication import AdjudicationWindow, VoteSettingsDialog
 from rop_desktop.ui.adjudication.background import BackgroundCalls
 from rop_desktop.ui.adjudication.notice import show_notice
+from rop_desktop.ui.main_window import MainWindow
 from rop_desktop.workers.runner import GeneratorWorker
 
-if TYPE_CHECKING:  # the dashboard's charts load pyqtgraph: imported when it opens, not with the window
+if TYPE_CHECKING:  # the dashboard's charts load pyqtgraph, the prediction service torch: imported when used
+    from PySide6.QtWidgets import QWidget
+
+    from rop_desktop.services.changes import Change
+    from rop_desktop.services.predictions import PredictionService
     from rop_desktop.ui.agreement import AgreementDashboard
+    from training.snapshot import Snapshot
 
 
 def summary_text(summary: RecomputeSummary) -> str:
@@ -65,13 +81,13 @@ class _ActiveModelPredictions:
     Runs in the adjudication view's worker thread; the prediction service (and torch) is loaded
     there on first use, never on the UI thread."""
 
-    def __init__(self, study: Any, actor: Actor) -> None:
+    def __init__(self, study: Study, actor: Actor) -> None:
         self._study = study
         self._actor = actor
-        self._service: Any = None
+        self._service: PredictionService | None = None
         self._lock = threading.Lock()
 
-    def __call__(self, image_id: int) -> Any:
+    def __call__(self, image_id: int) -> ImagePrediction | None:
         with self._lock:
             if self._service is None:
                 from rop_desktop.services.predictions import PredictionService
@@ -89,7 +105,7 @@ class ReferenceController(QObject):
     recomputed = Signal(object)  # RecomputeSummary: a recompute (or a vote-settings save) finished
     recomputeEnded = Signal()  # finished, cancelled or failed: the worker is gone
 
-    def __init__(self, window: Any, study: Any, grading_service: GradingService) -> None:
+    def __init__(self, window: MainWindow, study: Study, grading_service: GradingService) -> None:
         super().__init__(window)
         self.window = window
         self.study = study
@@ -129,7 +145,7 @@ class ReferenceController(QObject):
         menu.menuAction().setVisible(any(a.isVisible() for a in menu.actions() if not a.isSeparator()))
         window.on_shutdown(self.shutdown)
 
-    def _add(self, menu: QMenu, text: str, slot: Any, tip: str, needs: Action) -> QAction:
+    def _add(self, menu: QMenu, text: str, slot: Callable[[], object], tip: str, needs: Action) -> QAction:
         """A menu action shown only where the policy allows ``needs``; its slot asks the service anyway."""
         action = menu.addAction(text)
         action.setVisible(policy.allowed(self.study, self.actor, needs))
@@ -193,7 +209,7 @@ class ReferenceController(QObject):
         service = view.service
         self._counts.start(service.queue_counts, self._on_counts, lambda _exc: self._counted())
 
-    def _on_counts(self, counts: Any) -> None:
+    def _on_counts(self, counts: QueueCounts) -> None:
         view = self.adjudication
         if view is not None and shiboken6.isValid(view):
             view.queue.set_counts(counts.to_decide, counts.too_few)
@@ -221,7 +237,7 @@ class ReferenceController(QObject):
         self.dashboard = view
         return view
 
-    def _own(self, view: Any, attribute: str) -> None:
+    def _own(self, view: QWidget, attribute: str) -> None:
         view.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         view.destroyed.connect(lambda _obj=None, name=attribute: setattr(self, name, None))
 
@@ -320,7 +336,7 @@ class ReferenceController(QObject):
         """A grade was submitted (the grading service has settled its image): refresh the views."""
         self.refresh_views()
 
-    def on_changes(self, changes: list[Any]) -> None:
+    def on_changes(self, changes: Sequence[Change]) -> None:
         """Other workstations' edits: the queue and the dashboard follow grades and references."""
         if any(getattr(c, "entity", None) in ("grade", "reference") for c in changes):
             self.refresh_views()
@@ -343,12 +359,12 @@ class ReferenceController(QObject):
             return
         service = view.service
 
-        def read() -> tuple[Any, Any, Any]:
+        def read() -> tuple[list[QueueItem], list[QueueItem], QueueCounts]:
             return service.queue(), service.insufficient(), service.queue_counts()
 
         self._queue_calls.start(read, self._on_queue_read, self._on_queue_failed)
 
-    def _on_queue_read(self, lists: tuple[Any, Any, Any]) -> None:
+    def _on_queue_read(self, lists: tuple[list[QueueItem], list[QueueItem], QueueCounts]) -> None:
         view = self.adjudication
         if view is not None and shiboken6.isValid(view):
             to_decide, too_few, counts = lists
@@ -411,7 +427,7 @@ class ReferenceController(QObject):
                          self._on_snapshot_error)
         return True
 
-    def _on_snapshot(self, snapshot: Any) -> None:
+    def _on_snapshot(self, snapshot: Snapshot) -> None:
         self._notice("Training snapshot", f"{len(snapshot)} image(s) written to {snapshot.root}\n"
                      f"content hash {snapshot.stored_hash}")
         self.snapshotExported.emit(snapshot)
@@ -434,6 +450,6 @@ class ReferenceController(QObject):
         self.calls.shutdown()
 
 
-def install_reference_features(window: Any, study: Any, grading_service: GradingService) -> ReferenceController:
+def install_reference_features(window: MainWindow, study: Study, grading_service: GradingService) -> ReferenceController:
     """Add the Reference menu to ``window`` (a MainWindow) for the signed-in grader of ``grading_service``."""
     return ReferenceController(window, study, grading_service)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QFileDialog, QMenu
@@ -13,7 +12,7 @@ from PySide6.QtWidgets import QFileDialog, QMenu
 from rop_desktop.services import policy
 from rop_desktop.services.importer import import_images
 from rop_desktop.services.policy import Action, Actor
-from rop_desktop.services.studies import recent_study_folders
+from rop_desktop.services.studies import Study, recent_study_folders
 from rop_desktop.ui.connect_dialog import ConnectDialog
 from rop_desktop.ui.import_dialog import ImportDialog
 from rop_desktop.ui.main_window import MainWindow
@@ -28,7 +27,7 @@ class StudyMenu:
     The import actions are shown only to an account the policy lets import images (admins); the
     import service refuses anyone else all the same, and the import dialog shows why."""
 
-    def __init__(self, window: MainWindow, study: Any, actor: Actor, open_study: Callable[[Path, str | None], None],
+    def __init__(self, window: MainWindow, study: Study, actor: Actor, open_study: Callable[[Path, str | None], None],
                  after_import: Callable[[], None]) -> None:
         self.window = window
         self.study = study

@@ -16,16 +16,16 @@ the rows of this grader's images they touched.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from rop_desktop.domain.grades import GradeValues
 from rop_desktop.domain.labels import Role
-from rop_desktop.domain.shapes import Shape
+from rop_desktop.domain.shapes import Shape, ShapeId
 from rop_desktop.imaging.display import DisplaySettings, DisplaySettingsError
 from rop_desktop.services import identity
+from rop_desktop.services.changes import Change
 from rop_desktop.services.grading import (
     GradeConflict,
     GradingError,
@@ -39,6 +39,7 @@ from rop_desktop.services.grading import (
 from rop_desktop.services.policy import AccessDenied
 from rop_desktop.ui.controllers.connection import install_connection_guard
 from rop_desktop.ui.controllers.outline_draft import OutlineDraftKeeper
+from rop_desktop.ui.grading import GradePanel
 from rop_desktop.ui.main_window import MainWindow
 from rop_desktop.workers.image_loader import ImageLoader
 
@@ -63,7 +64,7 @@ class WorkspaceController(QObject):
     imageShown = Signal(int)  # image id, after pixels and polygons are on the canvas
     gradeSubmitted = Signal(int)
 
-    def __init__(self, window: MainWindow, service: GradingService, grade_panel: Any) -> None:
+    def __init__(self, window: MainWindow, service: GradingService, grade_panel: GradePanel) -> None:
         super().__init__(window)
         self.window = window
         self.service = service
@@ -71,7 +72,7 @@ class WorkspaceController(QObject):
         self.current: int | None = None  # the image asked for (may still be decoding)
         #: Which image "next to do" opens: (current id) -> id | None. The model features may
         #: replace it with "most uncertain first" (active learning).
-        self.next_todo_policy = service.next_todo
+        self.next_todo_policy: Callable[[int | None], int | None] = service.next_todo
         #: The image whose pixels, polygons and grade are on screen: the one every edit belongs to.
         #: It differs from ``current`` while the next image decodes; keys pressed meanwhile still
         #: edit what the grader sees, never the image that is not shown yet.
@@ -173,7 +174,7 @@ class WorkspaceController(QObject):
         for row in rows:
             self.window.worklist.update_row(row)
 
-    def apply_changes(self, changes: Sequence[Any]) -> None:
+    def apply_changes(self, changes: Sequence[Change]) -> None:
         """Other workstations' edits (``services.changes.Change``): the rows of this grader's
         images whose grade changed are read again and replaced; nothing else moves. (Others'
         grades and outlines change nothing in this grader's worklist.)"""
@@ -412,7 +413,7 @@ class WorkspaceController(QObject):
             if shape.lesion_type != lesion or shape.stage != stage:
                 canvas.set_shape_attributes(selected, lesion, stage)
 
-    def _on_selection(self, shape_id: object) -> None:
+    def _on_selection(self, shape_id: ShapeId) -> None:
         if shape_id is None:
             return
         shape = self.window.canvas.shape(shape_id)

@@ -12,6 +12,8 @@ Views only: the window emits ``sideRequested(side, image_id)`` and the host answ
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QBrush, QColor
@@ -32,6 +34,9 @@ from rop_desktop.ui.canvas import ImageCanvas
 from rop_desktop.ui.tables import row_picker_table
 
 from .badge import CLASS_COLORS, badge_text
+
+if TYPE_CHECKING:  # the window only shows what the service computed
+    from rop_desktop.services.exams import Progression, VisitRow
 
 SIDES = ("left", "right")
 COLUMNS = ("Eye", "Date", "PMA", "Stage", "Zone", "Plus", "Class", "Worse since the visit before")
@@ -77,7 +82,7 @@ class ProgressionWindow(QWidget):
         super().__init__(parent, Qt.WindowType.Window)
         self.setObjectName("ProgressionWindow")
         self.resize(1300, 760)
-        self.visits: list[object] = []  # services.exams.VisitRow, table order
+        self.visits: list[VisitRow] = []  # table order
         self._eyes: list[str] = []
         self._landmarks: dict[str, Landmarks | None] = {"left": None, "right": None}
         self._images: dict[str, int | None] = {"left": None, "right": None}
@@ -128,13 +133,13 @@ class ProgressionWindow(QWidget):
         layout.addWidget(splitter, 1)
 
     # ------------------------------------------------------------------ content
-    def set_progression(self, progression: object, current_image: int | None = None) -> None:
+    def set_progression(self, progression: Progression, current_image: int | None = None) -> None:
         """Show a ``services.exams.Progression``: the table, and by default the eye of
         ``current_image`` — its visit before on the left and its visit on the right."""
-        self.header.setText(f"Progression — {progression.patient}")  # type: ignore[attr-defined]
-        self.setWindowTitle(f"Progression — {progression.patient}")  # type: ignore[attr-defined]
-        self.visits = [v for eye in sorted(progression.eyes, key=lambda e: e.value)  # type: ignore[attr-defined]
-                       for v in progression.eyes[eye]]  # type: ignore[attr-defined]
+        self.header.setText(f"Progression — {progression.patient}")
+        self.setWindowTitle(f"Progression — {progression.patient}")
+        self.visits = [v for eye in sorted(progression.eyes, key=lambda e: e.value)
+                       for v in progression.eyes[eye]]
         self.table.setRowCount(len(self.visits))
         for row, visit in enumerate(self.visits):
             self._fill_row(row, visit)
@@ -162,25 +167,25 @@ class ProgressionWindow(QWidget):
             else:
                 self._request(side)
 
-    def _fill_row(self, row: int, visit: object) -> None:
-        v = visit.values  # type: ignore[attr-defined]
-        klass = visit.classification  # type: ignore[attr-defined]
-        cells = [visit.key.eye.value,  # type: ignore[attr-defined]
-                 visit.date.isoformat() if visit.date else "undated",  # type: ignore[attr-defined]
-                 f"{visit.pma_weeks:g}" if visit.pma_weeks else "",  # type: ignore[attr-defined]
+    def _fill_row(self, row: int, visit: VisitRow) -> None:
+        v = visit.values
+        klass = visit.classification
+        cells = [visit.key.eye.value,
+                 visit.date.isoformat() if visit.date else "undated",
+                 f"{visit.pma_weeks:g}" if visit.pma_weeks else "",
                  v.stage.value if v.stage else "–", v.zone.value if v.zone else "–",
                  v.plus.value if v.plus else "–", badge_text(klass),
-                 ", ".join(visit.flags) or ""]  # type: ignore[attr-defined]
+                 ", ".join(visit.flags) or ""]
         for column, text in enumerate(cells):
             item = QTableWidgetItem(text)
             if column == 6:
                 item.setBackground(QBrush(QColor(CLASS_COLORS[klass.klass])))
                 item.setForeground(QBrush(QColor("white")))
                 item.setToolTip(klass.reason)
-            if column == 7 and visit.flags:  # type: ignore[attr-defined]
+            if column == 7 and visit.flags:
                 item.setForeground(QBrush(QColor("#c62828")))
                 item.setText("⚠ " + text)
-            item.setToolTip(item.toolTip() or f"{visit.basis}")  # type: ignore[attr-defined]
+            item.setToolTip(item.toolTip() or f"{visit.basis}")
             self.table.setItem(row, column, item)
 
     def _request(self, side: str) -> None:
@@ -188,9 +193,9 @@ class ProgressionWindow(QWidget):
         if not 0 <= index < len(self.visits):
             return
         visit = self.visits[index]
-        image_id = visit.image_id  # type: ignore[attr-defined]
+        image_id = visit.image_id
         self.captions[side].setText(_visit_text(visit))
-        self._landmarks[side] = visit.landmarks  # type: ignore[attr-defined]
+        self._landmarks[side] = visit.landmarks
         if image_id is not None:
             self.sideRequested.emit(side, int(image_id))
 
@@ -212,14 +217,15 @@ class ProgressionWindow(QWidget):
 
     def _align(self) -> None:
         left, right = self.canvases["left"], self.canvases["right"]
-        if left.image_size() is None or right.image_size() is None:
+        size_a, size_b = left.image_size(), right.image_size()
+        if size_a is None or size_b is None:
             return
         a, b = self._landmarks["left"], self._landmarks["right"]
         try:
             transform = alignment(a or Landmarks(), b or Landmarks())
             self.alignment_label.setText("Aligned by the optic disc and the fovea of both visits.")
         except ZoneRefused:
-            (wa, ha), (wb, hb) = left.image_size(), right.image_size()  # type: ignore[misc]
+            (wa, ha), (wb, hb) = size_a, size_b
             scale = wb / wa
             transform = Similarity(scale, 0.0, wb / 2 - scale * wa / 2, hb / 2 - scale * ha / 2)
             self.alignment_label.setText("Aligned by the image centres: place the disc and the fovea on both "
@@ -233,9 +239,9 @@ class ProgressionWindow(QWidget):
             self.linked.follow(self.canvases["left"], self.canvases["right"])
 
 
-def _visit_text(visit: object) -> str:
-    v = visit.values  # type: ignore[attr-defined]
-    when = visit.date.isoformat() if visit.date else "undated"  # type: ignore[attr-defined]
+def _visit_text(visit: VisitRow) -> str:
+    v = visit.values
+    when = visit.date.isoformat() if visit.date else "undated"
     stage = f"stage {v.stage.value}" if v.stage else "stage –"
-    return f"{visit.key.eye.value} · {when} · {stage} · {badge_text(visit.classification)}"  # type: ignore[attr-defined]
+    return f"{visit.key.eye.value} · {when} · {stage} · {badge_text(visit.classification)}"
 

@@ -17,7 +17,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import QIdentityProxyModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtCore import (
+    QAbstractItemModel,
+    QAbstractProxyModel,
+    QIdentityProxyModel,
+    QModelIndex,
+    QPersistentModelIndex,
+    Qt,
+)
 from PySide6.QtGui import QBrush, QColor
 
 from .badge import CLASS_COLORS, badge_text
@@ -46,9 +53,9 @@ class TreatmentColumnProxy(QIdentityProxyModel):
     # ------------------------------------------------------------------ the rows
     def _base(self) -> Any:
         """The worklist model under the proxies (the one that holds the rows)."""
-        model = self.sourceModel()
+        model: QAbstractItemModel | None = self.sourceModel()
         while model is not None and not hasattr(model, "row_at"):
-            model = model.sourceModel()
+            model = model.sourceModel() if isinstance(model, QAbstractProxyModel) else None
         return model
 
     def classification(self, row: int) -> Any:

@@ -17,6 +17,7 @@ bound by :class:`~.shortcuts.GradingShortcuts`, which calls :meth:`GradePanel.ap
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 import shiboken6
@@ -59,7 +60,7 @@ class GradePanel(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._editor = GradeEditor()
-        self._polygon_stages: list[Stage] = []
+        self._polygon_stages: list[Stage | None] = []
         self._submitted = False
         self._submitted_at: datetime | None = None
         self._read_only = False
@@ -75,7 +76,7 @@ class GradePanel(QWidget):
         self._flash_timer.timeout.connect(self._end_flash)
         self._build()
         app = QApplication.instance()
-        if app is not None:
+        if isinstance(app, QApplication):  # focus exists only in a widget application
             app.focusChanged.connect(self._on_focus_changed)
         self._refresh()
 
@@ -114,7 +115,7 @@ class GradePanel(QWidget):
             return False
         return self.apply(SetField("zone", suggestion.zone))
 
-    def set_polygon_stages(self, stages: list[Stage]) -> None:
+    def set_polygon_stages(self, stages: Sequence[Stage | None]) -> None:
         """The stages of the grader's polygons on this image, for the consistency checks; emits nothing."""
         self._polygon_stages = list(stages)
         self._refresh()

@@ -68,6 +68,7 @@ class HelpOverlay(QWidget):
 
     def __init__(self, parent: QWidget, entries: Sequence[ShortcutSpec]) -> None:
         super().__init__(parent)
+        self._host = parent  #: the widget the overlay covers (typed: parentWidget() may be None)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, False)
         self._entries = list(entries)
@@ -97,7 +98,7 @@ class HelpOverlay(QWidget):
         """Cover the parent, take the keyboard and show the list."""
         focus = QApplication.focusWidget()
         self._focus_back = focus if focus is not self else None
-        self.setGeometry(self.parentWidget().rect())
+        self.setGeometry(self._host.rect())
         self._rebuild()
         self.show()
         self.raise_()
@@ -214,7 +215,7 @@ class HelpOverlay(QWidget):
         event.accept()
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt API
-        if watched is self.parentWidget() and event.type() == QEvent.Type.Resize and self.isVisible():
-            self.setGeometry(self.parentWidget().rect())
+        if watched is self._host and event.type() == QEvent.Type.Resize and self.isVisible():
+            self.setGeometry(self._host.rect())
             self._rebuild()  # the number of columns follows the width
         return super().eventFilter(watched, event)

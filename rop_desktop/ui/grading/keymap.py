@@ -27,7 +27,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import Enum
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QKeyCombination, Qt
 from PySide6.QtGui import QKeySequence
 
 from rop_desktop.domain.labels import Plus, Quality, RopPresence, Stage, Zone
@@ -212,6 +212,12 @@ def find_conflicts(table: Iterable[ShortcutSpec]) -> list[str]:
     return problems
 
 
+def first_chord(sequence: QKeySequence) -> QKeyCombination:
+    """The first key chord of a non-empty ``sequence`` (Qt's ``operator[]``)."""
+    chord: QKeyCombination = sequence[0]  # type: ignore[index]  # PySide6's stubs lack QKeySequence.__getitem__
+    return chord
+
+
 def validate_table(table: Sequence[ShortcutSpec]) -> None:
     """Raise :class:`ShortcutTableError` unless every key parses to one chord, ids are unique and keys don't clash."""
     ids: set[str] = set()
@@ -223,7 +229,7 @@ def validate_table(table: Sequence[ShortcutSpec]) -> None:
             raise ShortcutTableError(f"shortcut {spec.id!r} has no key")
         for key in spec.keys:
             seq = QKeySequence(key)
-            if seq.count() != 1 or seq[0].key() == Qt.Key.Key_unknown:
+            if seq.count() != 1 or first_chord(seq).key() == Qt.Key.Key_unknown:
                 raise ShortcutTableError(f"shortcut {spec.id!r}: {key!r} is not a single key chord")
     problems = find_conflicts(table)
     if problems:

@@ -19,7 +19,7 @@ from PySide6.QtWidgets import QAbstractSpinBox, QApplication, QComboBox, QLineEd
 from .editing import StepField
 from .grade_panel import GradePanel
 from .help_overlay import HelpOverlay
-from .keymap import SHORTCUTS, Command, Context, ShortcutSpec, ShortcutTableError, validate_table
+from .keymap import SHORTCUTS, Command, Context, ShortcutSpec, ShortcutTableError, first_chord, validate_table
 
 _TEXT_WIDGETS = (QLineEdit, QTextEdit, QPlainTextEdit, QAbstractSpinBox)
 _FUNCTION_KEYS = range(Qt.Key.Key_F1.value, Qt.Key.Key_F35.value + 1)
@@ -38,7 +38,7 @@ def is_text_entry(widget: QWidget | None) -> bool:
 
 def works_while_typing(sequence: QKeySequence) -> bool:
     """Ctrl / Meta chords and F-keys never type text, so they stay live in a text field."""
-    combo = sequence[0]
+    combo = first_chord(sequence)
     return bool(combo.keyboardModifiers() & (Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.MetaModifier)) \
         or combo.key().value in _FUNCTION_KEYS
 
@@ -58,7 +58,7 @@ class GradingShortcuts(QObject):
             if spec.action is not None:
                 self._install(spec, self._action_of(spec))
         app = QApplication.instance()
-        if app is not None:
+        if isinstance(app, QApplication):  # focus exists only in a widget application
             app.focusChanged.connect(self._refresh_enabled)
         self._refresh_enabled()
 

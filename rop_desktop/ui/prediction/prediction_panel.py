@@ -163,10 +163,10 @@ class PredictionPanel(QWidget):
         pl = QVBoxLayout(proposals)
         pl.addWidget(self.propose_button)
         pl.addWidget(self.proposal_list)
-        row = QHBoxLayout()
-        row.addWidget(self.accept_button)
-        row.addWidget(self.reject_button)
-        pl.addLayout(row)
+        choices = QHBoxLayout()
+        choices.addWidget(self.accept_button)
+        choices.addWidget(self.reject_button)
+        pl.addLayout(choices)
         self.timings = _small()
         self.timings.setObjectName("predictionTimings")
 
@@ -351,7 +351,10 @@ class PredictionPanel(QWidget):
 
     def selected_layer(self) -> tuple[str, str] | None:
         data = self.layer_combo.currentData()
-        return tuple(data.split("\t", 1)) if data else None  # type: ignore[return-value]
+        if not data:
+            return None
+        task, layer = data.split("\t", 1)
+        return task, layer
 
     def choose_layer(self, task: str, layer: str) -> None:
         """Pick a layer as the user would (the grid is requested)."""

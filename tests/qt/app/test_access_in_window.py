@@ -83,15 +83,15 @@ def open_window(qtbot, demo_study_dir: Path, demo_actor, memory: AccountMemory) 
 def test_a_graders_window_offers_no_elevated_action(open_window) -> None:  # noqa: ANN001
     window = open_window(GRADER)
     assert menu_titles(window) == {"&File", "&Interop", "E&xams"}  # no Reference, no Admin menu
-    reference = window.reference
+    reference = window.wiring.reference
     for action in (reference.adjudication_action, reference.dashboard_action, reference.settings_action,
                    reference.recompute_action, reference.csv_action, reference.snapshot_action):
         assert not action.isVisible(), action.text()
-    assert window.accounts.admin_menu is None and window.accounts.accounts_action is None
-    assert not window.study_menu.import_files_action.isVisible()
-    assert not window.interop.import_action.isVisible() and not window.interop.dicom_action.isVisible()
-    assert window.accounts.switch_action.isVisible() and window.accounts.password_action.isVisible()
-    models = window.model_controller
+    assert window.wiring.accounts.admin_menu is None and window.wiring.accounts.accounts_action is None
+    assert not window.wiring.study_menu.import_files_action.isVisible()
+    assert not window.wiring.interop.import_action.isVisible() and not window.wiring.interop.dicom_action.isVisible()
+    assert window.wiring.accounts.switch_action.isVisible() and window.wiring.accounts.password_action.isVisible()
+    models = window.wiring.prediction
     assert "Train" not in side_tabs(window) and models.training is None and models.training_service is None
     panel = models.versions_panel
     for widget in (panel.assist_check, panel.predict_all_button, panel.activate_button, panel.delete_button,
@@ -104,28 +104,28 @@ def test_a_graders_window_offers_no_elevated_action(open_window) -> None:  # noq
 def test_the_adjudicator_and_the_admin_get_what_their_role_allows(open_window) -> None:  # noqa: ANN001
     adjudicator = open_window(DEMO_ADJUDICATOR)
     assert menu_titles(adjudicator) == {"&File", "&Reference", "&Interop", "E&xams", "&Models"}
-    reference = adjudicator.reference
+    reference = adjudicator.wiring.reference
     assert not reference.settings_action.isVisible()  # vote rules are a study setting: admins
     assert all(a.isVisible() for a in (reference.adjudication_action, reference.dashboard_action,
                                        reference.recompute_action, reference.csv_action, reference.snapshot_action))
-    assert "Train" in side_tabs(adjudicator) and adjudicator.accounts.admin_menu is None
-    assert adjudicator.model_controller.versions_panel.assist_check.isHidden()
-    assert not adjudicator.model_controller.versions_panel.activate_button.isHidden()
-    assert not adjudicator.study_menu.import_files_action.isVisible()
+    assert "Train" in side_tabs(adjudicator) and adjudicator.wiring.accounts.admin_menu is None
+    assert adjudicator.wiring.prediction.versions_panel.assist_check.isHidden()
+    assert not adjudicator.wiring.prediction.versions_panel.activate_button.isHidden()
+    assert not adjudicator.wiring.study_menu.import_files_action.isVisible()
 
     admin = open_window(DEMO_ADMIN)
     assert menu_titles(admin) == {"&File", "&Reference", "&Interop", "E&xams", "&Admin", "&Models"}
-    assert admin.reference.settings_action.isVisible() and admin.study_menu.import_files_action.isVisible()
-    assert not admin.model_controller.versions_panel.assist_check.isHidden()
-    assert admin.interop.import_action.isVisible()
+    assert admin.wiring.reference.settings_action.isVisible() and admin.wiring.study_menu.import_files_action.isVisible()
+    assert not admin.wiring.prediction.versions_panel.assist_check.isHidden()
+    assert admin.wiring.interop.import_action.isVisible()
 
 
 # ---------------------------------------------------------------------------- triggered anyway
 def test_elevated_actions_triggered_anyway_are_refused_and_nothing_changes(qtbot, open_window) -> None:  # noqa: ANN001
     window = open_window(GRADER)
-    study = window.study_menu.study
+    study = window.wiring.study_menu.study
     before = study_state(study)
-    reference = window.reference
+    reference = window.wiring.reference
     expected = {
         reference.settings_action: "only the admin role may change study settings",
         reference.adjudication_action: "only the adjudicator or admin role may see the reference standard",
@@ -143,52 +143,52 @@ def test_elevated_actions_triggered_anyway_are_refused_and_nothing_changes(qtbot
         notice.close()
     assert reference.adjudication is None and reference.dashboard is None
 
-    panel = window.model_controller.versions_panel
+    panel = window.wiring.prediction.versions_panel
     panel.assist_check.setChecked(True)  # the hidden switch flipped anyway: the service refuses
     assert not panel.assist_check.isChecked() and not assist_mode(study)
     assert "only the admin role may change study settings" in panel.message.text()
-    window.model_controller.versions.delete(1)
+    window.wiring.prediction.versions.delete(1)
     assert "only the adjudicator or admin role may train or manage model versions" in panel.message.text()
 
-    assert window.accounts.open_accounts() is None
-    assert "only the admin role may manage accounts" in window.accounts.last_notice.text()
-    window.accounts.last_notice.close()
+    assert window.wiring.accounts.open_accounts() is None
+    assert "only the admin role may manage accounts" in window.wiring.accounts.last_notice.text()
+    window.wiring.accounts.last_notice.close()
     assert study_state(study) == before
 
 
 # ---------------------------------------------------------------------------- switch grader
 def test_switch_grader_signs_in_another_account_in_a_new_window(qtbot, open_window, memory) -> None:  # noqa: ANN001
     window = open_window(GRADER)
-    with qtbot.waitSignal(window.workspace.imageShown, timeout=SHOWN_TIMEOUT_MS):
-        window.workspace.start()
+    with qtbot.waitSignal(window.wiring.workspace.imageShown, timeout=SHOWN_TIMEOUT_MS):
+        window.wiring.workspace.start()
     assert {row.status for row in window.worklist.model.rows()} == {"submitted"}
-    window.accounts.switch_action.trigger()
-    dialog = window.accounts.sign_in_dialog
+    window.wiring.accounts.switch_action.trigger()
+    dialog = window.wiring.accounts.sign_in_dialog
     assert dialog is not None and dialog.isVisible() and dialog.selected().name != DEMO_ADJUDICATOR
     dialog.select(DEMO_ADJUDICATOR)
     qtbot.keyClicks(dialog.password, DEMO_PASSWORDS[DEMO_ADJUDICATOR])
-    with qtbot.waitSignal(window.accounts.switched, timeout=SHOWN_TIMEOUT_MS) as switched:
+    with qtbot.waitSignal(window.wiring.accounts.switched, timeout=SHOWN_TIMEOUT_MS) as switched:
         qtbot.keyClick(dialog.password, Qt.Key.Key_Return)
     new = switched.args[0]
     open_window.windows.append(new)
     assert new is not window and new.isVisible() and not window.isVisible()
-    assert new.workspace.service.actor.name == DEMO_ADJUDICATOR
+    assert new.wiring.workspace.service.actor.name == DEMO_ADJUDICATOR
     assert DEMO_ADJUDICATOR in new.grader_label.text() and "Adjudicator" in new.grader_label.text()
     assert "&Reference" in menu_titles(new)
-    qtbot.waitUntil(lambda: new.workspace.shown is not None, timeout=SHOWN_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: new.wiring.workspace.shown is not None, timeout=SHOWN_TIMEOUT_MS)
     assert {row.status for row in new.worklist.model.rows()} == {"todo"}  # the adjudicator's own worklist
-    assert memory.last(new.study_menu.study) == DEMO_ADJUDICATOR
+    assert memory.last(new.wiring.study_menu.study) == DEMO_ADJUDICATOR
 
     # and back to a grader: the remembered adjudicator is not offered by default
-    new.accounts.switch_action.trigger()
-    again = new.accounts.sign_in_dialog
+    new.wiring.accounts.switch_action.trigger()
+    again = new.wiring.accounts.sign_in_dialog
     assert again.selected() is not None and again.selected().role.value == "grader"
     again.select(DEMO_GRADER)
-    with qtbot.waitSignal(new.accounts.switched, timeout=SHOWN_TIMEOUT_MS) as switched:
+    with qtbot.waitSignal(new.wiring.accounts.switched, timeout=SHOWN_TIMEOUT_MS) as switched:
         qtbot.keyClick(again.accounts, Qt.Key.Key_Return)
     third = switched.args[0]
     open_window.windows.append(third)
-    assert third.workspace.service.actor.name == DEMO_GRADER and "&Reference" not in menu_titles(third)
+    assert third.wiring.workspace.service.actor.name == DEMO_GRADER and "&Reference" not in menu_titles(third)
 
 
 def test_switching_waits_for_edits_still_waiting_for_the_database(qtbot, open_window) -> None:  # noqa: ANN001
@@ -199,31 +199,31 @@ def test_switching_waits_for_edits_still_waiting_for_the_database(qtbot, open_wi
         if server["down"]:
             raise OperationalError("UPDATE grades ...", {}, ConnectionError("server closed the connection"))
 
-    edits = window.workspace.edits
+    edits = window.wiring.workspace.edits
     assert edits.run(save, "a draft grade") is False  # kept, waiting for the database
-    window.accounts.switch_action.trigger()
-    assert window.accounts.sign_in_dialog is None  # nobody is signed out with an edit unsaved
-    assert "still wait for the database" in window.accounts.last_notice.text()
-    window.accounts.last_notice.close()
+    window.wiring.accounts.switch_action.trigger()
+    assert window.wiring.accounts.sign_in_dialog is None  # nobody is signed out with an edit unsaved
+    assert "still wait for the database" in window.wiring.accounts.last_notice.text()
+    window.wiring.accounts.last_notice.close()
     server["down"] = False  # the connection is back: the switch saves the edit first, then asks
-    window.accounts.switch_action.trigger()
-    assert edits.pending == [] and window.accounts.sign_in_dialog.isVisible()
-    window.accounts.sign_in_dialog.reject()
+    window.wiring.accounts.switch_action.trigger()
+    assert edits.pending == [] and window.wiring.accounts.sign_in_dialog.isVisible()
+    window.wiring.accounts.sign_in_dialog.reject()
 
 
 def test_a_cancelled_switch_keeps_the_account(qtbot, open_window) -> None:  # noqa: ANN001
     window = open_window(GRADER)
-    window.accounts.switch_action.trigger()
-    window.accounts.sign_in_dialog.reject()
+    window.wiring.accounts.switch_action.trigger()
+    window.wiring.accounts.sign_in_dialog.reject()
     qtbot.wait(10)
-    assert window.isVisible() and window.workspace.service.actor.name == GRADER
+    assert window.isVisible() and window.wiring.workspace.service.actor.name == GRADER
 
 
 # ---------------------------------------------------------------------------- own password
 def test_change_my_password_goes_through_the_service(qtbot, open_window) -> None:  # noqa: ANN001
     window = open_window(DEMO_ADMIN)
-    study = window.study_menu.study
-    dialog = window.accounts.change_password()
+    study = window.wiring.study_menu.study
+    dialog = window.wiring.accounts.change_password()
     qtbot.keyClicks(dialog.current, "not my password")
     qtbot.keyClicks(dialog.new, "a new admin password")
     qtbot.keyClicks(dialog.again, "a new admin password")
@@ -244,10 +244,10 @@ def test_change_my_password_goes_through_the_service(qtbot, open_window) -> None
 def test_an_account_deactivated_while_signed_in_is_refused_at_its_next_edit(qtbot, open_window,  # noqa: ANN001
                                                                             demo_actor) -> None:
     window = open_window(DEMO_GRADER)
-    with qtbot.waitSignal(window.workspace.imageShown, timeout=SHOWN_TIMEOUT_MS):
-        window.workspace.start()
-    study, me = window.study_menu.study, window.workspace.service.actor
-    image = window.workspace.shown
+    with qtbot.waitSignal(window.wiring.workspace.imageShown, timeout=SHOWN_TIMEOUT_MS):
+        window.wiring.workspace.start()
+    study, me = window.wiring.study_menu.study, window.wiring.workspace.service.actor
+    image = window.wiring.workspace.shown
     accounts.set_active(study, demo_actor(study, DEMO_ADMIN), me.id, False)  # by the admin, elsewhere
     before = study_state(study)
     window.canvas.setFocus()

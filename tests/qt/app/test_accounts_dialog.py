@@ -49,14 +49,14 @@ def row(dialog: AccountsDialog, name: str) -> list[str]:
 
 
 def open_accounts(window) -> AccountsDialog:  # noqa: ANN001
-    window.accounts.accounts_action.trigger()  # Admin → Graders…
-    dialog = window.accounts.dialog
+    window.wiring.accounts.accounts_action.trigger()  # Admin → Graders…
+    dialog = window.wiring.accounts.dialog
     assert dialog is not None and dialog.isVisible()
     return dialog
 
 
 def test_the_admin_adds_a_grader_gives_a_role_and_deactivates(qtbot, admin_window) -> None:  # noqa: ANN001
-    study = admin_window.study_menu.study
+    study = admin_window.wiring.study_menu.study
     dialog = open_accounts(admin_window)
     assert row(dialog, DEMO_ADMIN) == [DEMO_ADMIN, "Admin", "yes", "yes"]
     assert row(dialog, DEMO_GRADER) == [DEMO_GRADER, "Grader", "yes", "no"]
@@ -96,7 +96,7 @@ def test_the_admin_adds_a_grader_gives_a_role_and_deactivates(qtbot, admin_windo
 
 
 def test_refusals_are_shown_in_the_dialog_and_change_nothing(qtbot, admin_window) -> None:  # noqa: ANN001
-    study = admin_window.study_menu.study
+    study = admin_window.wiring.study_menu.study
     dialog = open_accounts(admin_window)
     before = dialog.accounts()
 
@@ -125,4 +125,4 @@ def test_refusals_are_shown_in_the_dialog_and_change_nothing(qtbot, admin_window
     assert "last active admin" in dialog.message.text()
 
     assert dialog.accounts() == before
-    assert [a for a in accounts.list_accounts(study, admin_window.accounts.actor)] == before
+    assert [a for a in accounts.list_accounts(study, admin_window.wiring.accounts.actor)] == before

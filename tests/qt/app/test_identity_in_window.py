@@ -16,8 +16,8 @@ def _shown_label(qtbot, study: Study, actor) -> str:  # noqa: ANN001
     window = build_window(study, actor)
     qtbot.addWidget(window)
     window.show()
-    with qtbot.waitSignal(window.workspace.imageShown, timeout=10_000):
-        window.workspace.start()
+    with qtbot.waitSignal(window.wiring.workspace.imageShown, timeout=10_000):
+        window.wiring.workspace.start()
     text = window.image_label.text()
     window.close()
     return text

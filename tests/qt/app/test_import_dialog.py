@@ -46,7 +46,7 @@ def window(qtbot, study: Study, account):  # noqa: ANN001
 def test_import_from_the_window_reports_failures_and_fills_the_worklist(qtbot, window, tmp_path: Path) -> None:
     src = _images(tmp_path / "src", 5)
     assert window.worklist.model.rowCount() == 0
-    dialog = window.study_menu.run_import([src])
+    dialog = window.wiring.study_menu.run_import([src])
     with qtbot.waitSignal(dialog.finishedImport, timeout=20_000) as done:
         pass
     summary = done.args[0]
@@ -58,12 +58,12 @@ def test_import_from_the_window_reports_failures_and_fills_the_worklist(qtbot, w
 
 def test_cancel_stops_between_files(qtbot, window, tmp_path: Path) -> None:
     src = _images(tmp_path / "src", 60)
-    dialog = window.study_menu.run_import([src])
+    dialog = window.wiring.study_menu.run_import([src])
     qtbot.waitUntil(lambda: dialog.bar.value() >= 2, timeout=20_000)
     with qtbot.waitSignal(dialog.finishedImport, timeout=20_000):
         dialog.cancel()
     assert dialog.cancelled and "Cancelled" in dialog.label.text()
-    study = window.study_menu.study
+    study = window.wiring.study_menu.study
     with study.session() as session:
         images = repo.list_images(session)
     assert 2 <= len(images) < 60
@@ -74,7 +74,7 @@ def test_cancel_stops_between_files(qtbot, window, tmp_path: Path) -> None:
 
 def test_a_grader_cannot_import(qtbot, study: Study, account, tmp_path: Path) -> None:  # noqa: ANN001
     win = _window(qtbot, study, account(study, "Dr. Grader"))
-    menu = win.study_menu
+    menu = win.wiring.study_menu
     assert not menu.import_files_action.isVisible() and not menu.import_folder_action.isVisible()
     dialog = menu.run_import([_images(tmp_path / "src", 2)])  # started anyway: the service refuses
     with qtbot.waitSignal(dialog.finishedImport, timeout=20_000):

@@ -26,8 +26,8 @@ def window(qtbot, demo_study_dir: Path, account):  # noqa: ANN001
 
 
 def test_window_opens_on_the_demo_study_and_shows_the_first_image(qtbot, window) -> None:
-    with qtbot.waitSignal(window.workspace.imageShown, timeout=10_000) as shown:
-        window.workspace.start()
+    with qtbot.waitSignal(window.wiring.workspace.imageShown, timeout=10_000) as shown:
+        window.wiring.workspace.start()
     first = shown.args[0]
     model = window.worklist.model
     assert model.rowCount() > 10
@@ -39,23 +39,23 @@ def test_window_opens_on_the_demo_study_and_shows_the_first_image(qtbot, window)
 
 
 def test_clicking_a_worklist_row_opens_that_image(qtbot, window) -> None:
-    with qtbot.waitSignal(window.workspace.imageShown, timeout=10_000):
-        window.workspace.start()
+    with qtbot.waitSignal(window.wiring.workspace.imageShown, timeout=10_000):
+        window.wiring.workspace.start()
     table = window.worklist.table
     rect = table.visualRect(table.model().index(3, 1))
-    with qtbot.waitSignal(window.workspace.imageShown, timeout=10_000) as shown:
+    with qtbot.waitSignal(window.wiring.workspace.imageShown, timeout=10_000) as shown:
         qtbot.mouseClick(table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
     assert shown.args[0] == window.worklist.model.image_id_at(3)
-    assert window.workspace.current == shown.args[0]
+    assert window.wiring.workspace.current == shown.args[0]
 
 
 def test_next_and_previous_image_shortcuts(qtbot, window) -> None:
-    with qtbot.waitSignal(window.workspace.imageShown, timeout=10_000):
-        window.workspace.start()
-    first = window.workspace.current
-    with qtbot.waitSignal(window.workspace.imageShown, timeout=10_000):
+    with qtbot.waitSignal(window.wiring.workspace.imageShown, timeout=10_000):
+        window.wiring.workspace.start()
+    first = window.wiring.workspace.current
+    with qtbot.waitSignal(window.wiring.workspace.imageShown, timeout=10_000):
         window.next_action.trigger()
-    assert window.workspace.current == window.worklist.model.image_id_at(1)
-    with qtbot.waitSignal(window.workspace.imageShown, timeout=10_000):
+    assert window.wiring.workspace.current == window.worklist.model.image_id_at(1)
+    with qtbot.waitSignal(window.wiring.workspace.imageShown, timeout=10_000):
         window.prev_action.trigger()
-    assert window.workspace.current == first
+    assert window.wiring.workspace.current == first

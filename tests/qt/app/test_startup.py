@@ -33,9 +33,9 @@ built = "torch" in sys.modules
 window.resize(1366, 768)
 window.show()
 shown = []
-window.workspace.imageShown.connect(lambda image_id: (shown.append(image_id), app.quit()))
+window.wiring.workspace.imageShown.connect(lambda image_id: (shown.append(image_id), app.quit()))
 QTimer.singleShot(30_000, app.quit)
-window.workspace.start()
+window.wiring.workspace.start()
 app.exec()
 print(json.dumps({"built": built, "shown": shown[:1], "torch": "torch" in sys.modules,
                   "training": sorted(m for m in sys.modules if m.split(".")[0] in ("torchvision", "torchmetrics"))}))

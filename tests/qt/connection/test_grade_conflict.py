@@ -20,8 +20,8 @@ def test_a_grade_changed_elsewhere_is_shown_not_overwritten(qtbot, demo_study_di
     window = build_window(here, grader)
     qtbot.addWidget(window)
     window.show()
-    with qtbot.waitSignal(window.workspace.imageShown, timeout=15_000) as shown:
-        window.workspace.start()
+    with qtbot.waitSignal(window.wiring.workspace.imageShown, timeout=15_000) as shown:
+        window.wiring.workspace.start()
     image = shown.args[0]
     with Study.open(demo_study_dir) as there_study:  # the same grader at another workstation
         GradingService(there_study, grader).save_draft(
@@ -29,7 +29,7 @@ def test_a_grade_changed_elsewhere_is_shown_not_overwritten(qtbot, demo_study_di
     window.canvas.setFocus()
     qtbot.keyClick(window.canvas, Qt.Key.Key_1)  # this window still shows "not graded"
     assert "changed on another workstation" in window.statusBar().currentMessage()
-    assert window.grade_panel.values().stage is Stage.S3  # the current state is shown
+    assert window.wiring.grade_panel.values().stage is Stage.S3  # the current state is shown
     stored = GradingService(here, grader).my_grade(image)
     assert stored.values.stage is Stage.S3  # nothing was overwritten
     qtbot.keyClick(window.canvas, Qt.Key.Key_2)  # now editing the version on screen works

@@ -17,12 +17,12 @@ def test_the_window_follows_a_submission_made_elsewhere(qtbot, demo_study_dir: P
     qtbot.addWidget(window)
     window.show()
     seen: list[str] = []
-    window.changes.changed.connect(lambda changes: seen.extend(c.entity for c in changes))
+    window.wiring.changes.changed.connect(lambda changes: seen.extend(c.entity for c in changes))
     with Study.open(demo_study_dir) as elsewhere:  # a second connection: another workstation
         other = GradingService(elsewhere, account(elsewhere, "There"))
         image = other.next_todo()
         other.submit(image, GradeValues(rop=RopPresence.YES, stage=Stage.S1, quality=Quality.GRADABLE))
-    window.changes.poll_now()
+    window.wiring.changes.poll_now()
     qtbot.waitUntil(lambda: "grade" in seen, timeout=15_000)  # the demo's own grades carry no audit rows
     window.close()
     mine.close()

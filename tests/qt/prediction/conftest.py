@@ -76,7 +76,8 @@ class ModelWindow:
         self.study = Study.open(folder)
         self.window = build_window(self.study, self.actor)
         self.controller: ModelController = install_model_features(self.window, self.study,
-                                                                  self.window.workspace.service, device="cpu")
+                                                                  self.window.wiring.grading,
+                                                                  self.window.wiring.workspace, device="cpu")
         self.window.resize(1400, 900)
         with qtbot.waitActive(self.window):
             self.window.show()
@@ -85,7 +86,7 @@ class ModelWindow:
     # ------------------------------------------------------------------ shortcuts
     @property
     def workspace(self):  # noqa: ANN201
-        return self.window.workspace
+        return self.window.wiring.workspace
 
     @property
     def canvas(self):  # noqa: ANN201

@@ -94,7 +94,7 @@ def test_a_blinded_grader_sees_nothing_before_submitting_and_the_output_after(
     qtbot.wait(100)
     predictions = PredictionService(mw.store, mw.admin)
     assert predictions.cached(image, predictions.active_versions()["binary"]) is None
-    mw.tab(mw.window.grade_panel)
+    mw.tab(mw.window.wiring.grade_panel)
     mw.canvas.setFocus()
     qtbot.keyClick(mw.canvas, "n")
     with qtbot.waitSignal(mw.workspace.gradeSubmitted, timeout=5000):
@@ -134,7 +134,7 @@ def test_proposals_become_editable_polygons_stored_with_source_model(
     image = mw.workspace.shown
     qtbot.waitUntil(lambda: mw.controller.result is not None, timeout=60_000)
     mw.tab(mw.panel)
-    before = {s.id for s in mw.window.workspace.service.my_shapes(image)}
+    before = {s.id for s in mw.window.wiring.workspace.service.my_shapes(image)}
     assert mw.panel.propose_button.isEnabled()
     qtbot.mouseClick(mw.panel.propose_button, Qt.MouseButton.LeftButton)
     proposals = mw.panel.proposals()
@@ -142,18 +142,18 @@ def test_proposals_become_editable_polygons_stored_with_source_model(
     assert PROPOSALS_LAYER in mw.canvas.backdrop.reference_names()
     assert {s.id for s in mw.canvas.shapes()} == before  # proposed, not yet added
     qtbot.mouseClick(mw.panel.accept_button, Qt.MouseButton.LeftButton)
-    stored = [s for s in mw.window.workspace.service.my_shapes(image) if s.id not in before]
+    stored = [s for s in mw.window.wiring.workspace.service.my_shapes(image) if s.id not in before]
     assert len(stored) == 1 and stored[0].source == "model"
     assert stored[0].id in {s.id for s in mw.canvas.shapes()}
     assert mw.panel.proposals() == [] and PROPOSALS_LAYER not in mw.canvas.backdrop.reference_names()
     # editable like a drawn polygon: undo removes it (one step), redo brings it back, both stored
     mw.canvas.undo_stack.undo()
-    assert stored[0].id not in {s.id for s in mw.window.workspace.service.my_shapes(image)}
+    assert stored[0].id not in {s.id for s in mw.window.wiring.workspace.service.my_shapes(image)}
     mw.canvas.undo_stack.redo()
-    assert stored[0].id in {s.id for s in mw.window.workspace.service.my_shapes(image)}
+    assert stored[0].id in {s.id for s in mw.window.wiring.workspace.service.my_shapes(image)}
     # a rejected proposal leaves nothing behind
     qtbot.mouseClick(mw.panel.propose_button, Qt.MouseButton.LeftButton)
     assert mw.panel.proposals()
     qtbot.mouseClick(mw.panel.reject_button, Qt.MouseButton.LeftButton)
     assert mw.panel.proposals() == [] and PROPOSALS_LAYER not in mw.canvas.backdrop.reference_names()
-    assert len(mw.window.workspace.service.my_shapes(image)) == len(before) + 1
+    assert len(mw.window.wiring.workspace.service.my_shapes(image)) == len(before) + 1

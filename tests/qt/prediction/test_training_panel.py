@@ -147,7 +147,7 @@ def test_auto_update_starts_a_run_after_enough_new_reference_labels(qtbot, open_
     outcomes = []
     training.runEnded.connect(outcomes.append)
     # the settled references are all new (no run finished yet): the next submit triggers the run
-    mw.tab(mw.window.grade_panel)
+    mw.tab(mw.window.wiring.grade_panel)
     mw.canvas.setFocus()
     qtbot.keyClick(mw.canvas, "n")
     with qtbot.waitSignal(mw.workspace.gradeSubmitted, timeout=5000):

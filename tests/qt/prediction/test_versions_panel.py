@@ -120,7 +120,7 @@ def test_a_blinded_grader_sees_a_score_after_submitting_and_in_assist_mode_the_m
     p_col = source.columnCount()
     assert {proxy.index(r, p_col).data() for r in range(proxy.rowCount())} == {HIDDEN}
     image = mw.workspace.shown
-    mw.tab(mw.window.grade_panel)
+    mw.tab(mw.window.wiring.grade_panel)
     mw.canvas.setFocus()
     qtbot.keyClick(mw.canvas, "n")
     with qtbot.waitSignal(mw.workspace.gradeSubmitted, timeout=5000):
@@ -136,7 +136,7 @@ def test_a_blinded_grader_sees_a_score_after_submitting_and_in_assist_mode_the_m
     mw.controller.refresh_worklist_scores()
     assert HIDDEN not in {proxy.index(r, p_col).data() for r in range(proxy.rowCount())}
     qtbot.waitUntil(lambda: mw.workspace.shown == mw.workspace.current, timeout=60_000)
-    order = PredictionService(mw.store, mw.actor).most_uncertain_first(mw.window.workspace.service)
+    order = PredictionService(mw.store, mw.actor).most_uncertain_first(mw.window.wiring.workspace.service)
     assert image not in order
     scores = PredictionService(mw.store, mw.admin).probabilities()
     assert [scores[i][1] for i in order] == sorted((scores[i][1] for i in order), reverse=True)

@@ -65,9 +65,9 @@ def test_the_main_window_fits_the_laptop_screen_with_every_tab_visible(qtbot, ma
     tabs = main_window.side_tabs
     bar = tabs.tabBar()
     assert bar.tabRect(tabs.count() - 1).right() <= tabs.width()  # "Eye exam" is not behind scroll arrows
-    assert tabs.currentWidget() is main_window.grade_panel  # the scroll area is invisible to callers
-    tabs.setCurrentWidget(main_window.exams.panel)
-    assert tabs.currentWidget() is main_window.exams.panel and tabs.indexOf(main_window.exams.panel) >= 0
+    assert tabs.currentWidget() is main_window.wiring.grade_panel  # the scroll area is invisible to callers
+    tabs.setCurrentWidget(main_window.wiring.exams.panel)
+    assert tabs.currentWidget() is main_window.wiring.exams.panel and tabs.indexOf(main_window.wiring.exams.panel) >= 0
 
 
 def test_toolbar_buttons_stay_put_when_tools_change_and_after_an_edit(qtbot, main_window) -> None:  # noqa: ANN001

@@ -53,8 +53,8 @@ class WindowSession:
             self.window.show()
             self.window.activateWindow()
         if start:
-            with self.qtbot.waitSignal(self.window.workspace.imageShown, timeout=SHOWN_TIMEOUT_MS):
-                self.window.workspace.start()
+            with self.qtbot.waitSignal(self.window.wiring.workspace.imageShown, timeout=SHOWN_TIMEOUT_MS):
+                self.window.wiring.workspace.start()
         self.window.canvas.setFocus()
 
     def close(self) -> None:
@@ -83,15 +83,15 @@ class WindowSession:
 
     @property
     def panel(self):  # noqa: ANN201
-        return self.window.grade_panel
+        return self.window.wiring.grade_panel
 
     @property
     def workspace(self):  # noqa: ANN201
-        return self.window.workspace
+        return self.window.wiring.workspace
 
     @property
     def current(self) -> int:
-        return self.window.workspace.current
+        return self.window.wiring.workspace.current
 
     def status_message(self) -> str:
         return self.window.statusBar().currentMessage()

@@ -39,7 +39,7 @@ def test_the_strip_opens_images_and_the_eye_grade_is_prefilled_edited_and_confir
     if ws.current == first:  # graded elsewhere (the service): show it again
         ws.show_image(second)
     ws.show_image(first)
-    panel = ws.window.exams.panel
+    panel = ws.window.wiring.exams.panel
     ws.key(Qt.Key.Key_E, Qt.KeyboardModifier.ControlModifier)          # Ctrl+E: the Eye exam tab
     assert ws.window.side_tabs.currentWidget() is panel
     assert panel.strip.image_ids() == [first, second]
@@ -75,7 +75,7 @@ def test_the_strip_opens_images_and_the_eye_grade_is_prefilled_edited_and_confir
 
 
 def test_an_eye_grade_without_a_stage_is_not_confirmed(ws) -> None:
-    panel = ws.window.exams.panel
+    panel = ws.window.wiring.exams.panel
     ws.window.side_tabs.setCurrentWidget(panel)
     form = panel.form
     assert form.values().stage is None                                  # nothing graded yet: nothing pre-filled
@@ -89,7 +89,7 @@ def test_the_eye_grade_is_made_with_the_image_grade_keys_and_enter_confirms(ws) 
     if ws.current != first:
         ws.show_image(first)
     image_grade_before = ws.stored_grade(first).values
-    panel = ws.window.exams.panel
+    panel = ws.window.wiring.exams.panel
     form = panel.form
     ws.key(Qt.Key.Key_E, Qt.KeyboardModifier.ControlModifier)          # Ctrl+E: the eye form has the keys
     assert ws.window.side_tabs.currentWidget() is panel and form.hasFocus()
@@ -110,4 +110,4 @@ def test_the_eye_grade_is_made_with_the_image_grade_keys_and_enter_confirms(ws) 
     confirmed = exams.exam_state(key).grade
     assert confirmed.submitted and confirmed.values.zone is Zone.I and form.submitted
     ws.key(Qt.Key.Key_E, Qt.KeyboardModifier.ControlModifier)          # back: the keys grade the image again
-    assert ws.window.side_tabs.currentWidget() is ws.window.grade_panel and ws.canvas.hasFocus()
+    assert ws.window.side_tabs.currentWidget() is ws.window.wiring.grade_panel and ws.canvas.hasFocus()

@@ -42,10 +42,10 @@ def test_two_clicks_place_the_disc_and_fovea_and_the_rings_appear(ws) -> None:
     assert ws.canvas.landmark_layer.rings_item.isVisible()
     ws.key("r")                                                        # zone rings off and on again
     assert not ws.canvas.landmark_layer.rings_item.isVisible()
-    assert not ws.window.landmarks.controls.toggle.isChecked()
+    assert not ws.window.wiring.landmarks.controls.toggle.isChecked()
     ws.key("r")
     assert ws.canvas.landmark_layer.rings_item.isVisible()
-    ws.window.landmarks.controls.opacity.setValue(40)
+    ws.window.wiring.landmarks.controls.opacity.setValue(40)
     assert ws.canvas.landmark_layer.rings_item.opacity() == pytest.approx(0.4)
 
 

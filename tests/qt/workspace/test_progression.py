@@ -31,8 +31,8 @@ def judge_window(qtbot, demo_study_dir: Path, demo_actor) -> Iterator[tuple[obje
     with qtbot.waitActive(window):
         window.show()
         window.activateWindow()
-    with qtbot.waitSignal(window.workspace.imageShown, timeout=SHOWN_MS):
-        window.workspace.start()
+    with qtbot.waitSignal(window.wiring.workspace.imageShown, timeout=SHOWN_MS):
+        window.wiring.workspace.start()
     yield window, ExamService(study, actor)
     window.close()
     window.deleteLater()
@@ -50,9 +50,9 @@ def test_two_visits_side_by_side_aligned_by_the_landmarks_with_linked_zoom_and_p
     window, exams = judge_window
     attention = exams.reference_needs_attention()
     worse = next(a for a in attention if any(r.startswith("stage") for r in a.reasons))
-    with qtbot.waitSignal(window.workspace.imageShown, timeout=SHOWN_MS):
-        window.workspace.open_image(worse.image_ids[0])
-    view = window.exams.open_progression()
+    with qtbot.waitSignal(window.wiring.workspace.imageShown, timeout=SHOWN_MS):
+        window.wiring.workspace.open_image(worse.image_ids[0])
+    view = window.wiring.exams.open_progression()
     assert view is not None and view.isVisible()
     left, right = view.canvases["left"], view.canvases["right"]
     qtbot.waitUntil(lambda: left.image_size() is not None and right.image_size() is not None, timeout=SHOWN_MS)
@@ -92,20 +92,20 @@ def test_two_visits_side_by_side_aligned_by_the_landmarks_with_linked_zoom_and_p
 
 def test_needs_attention_lists_worsened_eyes_and_opens_the_latest_visit(qtbot, judge_window) -> None:
     window, exams = judge_window
-    listing = window.exams.open_attention()
+    listing = window.wiring.exams.open_attention()
     assert listing is not None and listing.isVisible()
     assert listing.table.rowCount() == len(exams.reference_needs_attention()) > 0
     assert "the reference standard" in listing.note.text()
     classes = [listing.items[r].classification.klass for r in range(listing.table.rowCount())]
     assert TreatmentClass.TREAT in classes or TreatmentClass.FOLLOW_UP in classes
     target = listing.items[0].image_ids[0]
-    if window.workspace.current == target:  # start elsewhere, so that opening it shows something
-        with qtbot.waitSignal(window.workspace.imageShown, timeout=SHOWN_MS):
-            window.workspace.open_image(window.workspace.service.next_todo(target) or target + 1)
+    if window.wiring.workspace.current == target:  # start elsewhere, so that opening it shows something
+        with qtbot.waitSignal(window.wiring.workspace.imageShown, timeout=SHOWN_MS):
+            window.wiring.workspace.open_image(window.wiring.workspace.service.next_todo(target) or target + 1)
     with qtbot.waitActive(listing):
         listing.activateWindow()
     cell = listing.table.visualItemRect(listing.table.item(0, 0)).center()
-    with qtbot.waitSignal(window.workspace.imageShown, timeout=SHOWN_MS) as shown:
+    with qtbot.waitSignal(window.wiring.workspace.imageShown, timeout=SHOWN_MS) as shown:
         qtbot.mouseClick(listing.table.viewport(), Qt.MouseButton.LeftButton, pos=cell)  # a double click: two
         qtbot.mouseDClick(listing.table.viewport(), Qt.MouseButton.LeftButton, pos=cell)
     assert shown.args == [target]

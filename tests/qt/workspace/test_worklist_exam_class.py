@@ -56,7 +56,7 @@ def test_the_class_column_shows_the_eyes_badge_and_needs_attention_lists_the_wor
 
     # the eye-level grade, once given, is the class the worklist shows
     exams.submit(state.info.key, g("3", Zone.POSTERIOR_II, Plus.NORMAL))
-    ws.window.exams.refresh(first)                             # the exam view reads the eye and its rows again
+    ws.window.wiring.exams.refresh(first)                             # the exam view reads the eye and its rows again
     assert table.model().index(_listed(table).index(first), column).data() == "Close follow-up · Type 2"
 
     # the model's columns, stacked with the class column, still sort by their own key

@@ -86,8 +86,8 @@ def big(qtbot, tmp_path: Path, account, monkeypatch):  # noqa: ANN001, ANN201
     window.resize(1400, 900)
     window.show()
     qtbot.waitExposed(window)
-    with qtbot.waitSignal(window.workspace.imageShown, timeout=10_000):
-        window.workspace.start()
+    with qtbot.waitSignal(window.wiring.workspace.imageShown, timeout=10_000):
+        window.wiring.workspace.start()
     yield window
     window.close()
     study.close()
@@ -104,7 +104,7 @@ def resets(big) -> Iterator[list[int]]:  # noqa: ANN001
 def test_a_large_worklist_holds_its_size_but_reads_only_the_pages_it_shows(qtbot, big) -> None:  # noqa: ANN001
     panel, model = big.worklist, big.worklist.model
     assert model.rowCount() == N_IMAGES - DONE and model.page_size == PAGE
-    assert model.image_id_at(0) == DONE + 1 == big.workspace.current  # the first image to do, selected
+    assert model.image_id_at(0) == DONE + 1 == big.wiring.workspace.current  # the first image to do, selected
     assert len(model.cached_pages()) <= 2 and model.fetches <= 2
     assert panel.count_label.text() == "Mine: 900 to do · 0 drafts · 300 submitted — 900 images in this list"
 
@@ -112,7 +112,7 @@ def test_a_large_worklist_holds_its_size_but_reads_only_the_pages_it_shows(qtbot
     bar.setValue(bar.maximum())  # to the end: the view paints the last rows, the model reads their page
     qtbot.waitUntil(lambda: model.rowCount() - 1 in range(model.cached_pages()[-1] * PAGE, model.rowCount()))
     last = panel.table.model().index(model.rowCount() - 1, 6).data()
-    assert last == GradingService(big.workspace.service.study, big.workspace.service.actor).worklist(
+    assert last == GradingService(big.wiring.workspace.service.study, big.wiring.workspace.service.actor).worklist(
         "todo", offset=model.rowCount() - 1, limit=1)[0].original_name
     for value in range(0, bar.maximum(), bar.maximum() // 30):  # scroll through the whole list
         bar.setValue(value)
@@ -122,7 +122,7 @@ def test_a_large_worklist_holds_its_size_but_reads_only_the_pages_it_shows(qtbot
 
 def test_a_click_on_a_column_header_sorts_the_list_by_it_in_the_database(qtbot, big) -> None:  # noqa: ANN001
     panel, header = big.worklist, big.worklist.table.horizontalHeader()
-    service = big.workspace.service
+    service = big.wiring.workspace.service
     patient = 1  # the "Patient" column
     point = QPoint(header.sectionViewportPosition(patient) + 10, header.height() // 2)
     with qtbot.waitSignal(panel.filterChanged, timeout=2000) as asked:
@@ -180,7 +180,7 @@ def test_columns_have_fixed_widths_and_thumbnails_come_from_a_worker_thread(qtbo
 
 
 def test_a_submit_updates_its_row_and_the_feed_does_not_echo_it(qtbot, big, resets: list[int]) -> None:  # noqa: ANN001
-    workspace, panel = big.workspace, big.worklist
+    workspace, panel = big.wiring.workspace, big.worklist
     feed = ChangeFeed(workspace.service.study)  # a feed of this workstation, as the window's watcher
     image = workspace.current
     big.canvas.setFocus()
@@ -200,13 +200,13 @@ def test_a_submit_updates_its_row_and_the_feed_does_not_echo_it(qtbot, big, rese
 def test_another_workstations_edit_of_my_grade_updates_that_row_only(qtbot, big, account,  # noqa: ANN001
                                                                      resets: list[int]) -> None:
     panel = big.worklist
-    target = big.workspace.current + 3
+    target = big.wiring.workspace.current + 3
     fetched = panel.model.fetches
-    with Study.open(big.workspace.service.study.root) as elsewhere:
+    with Study.open(big.wiring.workspace.service.study.root) as elsewhere:
         GradingService(elsewhere, account(elsewhere, "Dr. Other")).save_draft(target + 1, DRAFT)  # not mine
         GradingService(elsewhere, account(elsewhere, "Me")).save_draft(target, DRAFT)  # mine, elsewhere
-    with qtbot.waitSignal(big.changes.changed, timeout=5000) as news:
-        big.changes.poll_now()
+    with qtbot.waitSignal(big.wiring.changes.changed, timeout=5000) as news:
+        big.wiring.changes.poll_now()
     assert [c.entity for c in news.args[0]] == ["grade", "grade"]
     qtbot.waitUntil(lambda: panel.model.cached_row(target).status == "draft", timeout=5000)
     assert panel.model.cached_row(target + 1).status == "todo"

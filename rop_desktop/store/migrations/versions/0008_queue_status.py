@@ -63,8 +63,9 @@ def downgrade() -> None:
             op.execute(f"DROP POLICY IF EXISTS {policy} ON {s}.images")
         op.execute(f"ALTER TABLE {s}.images DISABLE ROW LEVEL SECURITY")
     op.drop_index(INDEX, table_name="images")
-    with op.batch_alter_table("images") as batch:
-        batch.drop_column("queue_status")
+    # SQLite >= 3.35 drops a column in place; a batch rebuild would drop and recreate ``images``,
+    # which (with foreign keys on) deletes every row that references an image by ON DELETE CASCADE
+    op.execute("ALTER TABLE images DROP COLUMN queue_status")
 
 
 # ---------------------------------------------------------------------------- existing studies
