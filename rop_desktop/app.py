@@ -69,16 +69,19 @@ def wire_window(study: Study, actor: Actor, *, memory: AccountMemory | None = No
     def switch(new_actor: Actor, new_study: Study, note: str | None) -> MainWindow:
         return switch_account(window, new_study, new_actor, memory=remembered, note=note)
 
-    accounts = install_account_menus(window, study, service.actor, study_menu=study_menu, switch=switch,
-                                     edits=workspace.edits, memory=remembered)
+    accounts = install_account_menus(
+        window, study, service.actor, study_menu=study_menu, switch=switch, edits=workspace.edits, memory=remembered
+    )
     reference = install_reference_features(window, study, service)
     interop = install_interop_menu(window, study, service.actor, workspace.reload_study_lists)
     workspace.gradeSubmitted.connect(reference.on_grade_submitted)
     prediction = install_model_features(window, study, service, workspace)
-    landmarks = install_landmark_features(window, study, service, workspace=workspace, panel=panel,
-                                          shortcuts=shortcuts)  # disc, fovea, zone rings
-    exams = install_exam_features(window, study, service, workspace=workspace, grade_panel=panel,
-                                  shortcuts=shortcuts)  # eye-level exams, progression
+    landmarks = install_landmark_features(
+        window, study, service, workspace=workspace, panel=panel, shortcuts=shortcuts
+    )  # disc, fovea, zone rings
+    exams = install_exam_features(
+        window, study, service, workspace=workspace, grade_panel=panel, shortcuts=shortcuts
+    )  # eye-level exams, progression
     changes = watch_other_workstations(window, study, workspace)
     changes.changed.connect(reference.on_changes)  # queue and tallies
     window.worklist.set_proxy(prediction.worklist_columns)
@@ -92,10 +95,23 @@ def wire_window(study: Study, actor: Actor, *, memory: AccountMemory | None = No
         workspace.next_todo_policy = uncertain_first if checked else service.next_todo
 
     window.uncertain_first_action.toggled.connect(next_todo_rule)
-    wiring = Wiring(window=window, actor=service.actor, study=study, grading=service, grade_panel=panel,
-                    grading_shortcuts=shortcuts, workspace=workspace, study_menu=study_menu, accounts=accounts,
-                    reference=reference, interop=interop, prediction=prediction, landmarks=landmarks, exams=exams,
-                    changes=changes)
+    wiring = Wiring(
+        window=window,
+        actor=service.actor,
+        study=study,
+        grading=service,
+        grade_panel=panel,
+        grading_shortcuts=shortcuts,
+        workspace=workspace,
+        study_menu=study_menu,
+        accounts=accounts,
+        reference=reference,
+        interop=interop,
+        prediction=prediction,
+        landmarks=landmarks,
+        exams=exams,
+        changes=changes,
+    )
     window.wiring = wiring
     window.canvas.setFocus()
     freeze_long_lived_objects()
@@ -136,8 +152,9 @@ def show_connection_note(window: MainWindow, note: str | None) -> None:
         window.setToolTip(note)
 
 
-def switch_account(old: MainWindow, study: Study, actor: Actor, *, memory: AccountMemory | None = None,
-                   note: str | None = None) -> MainWindow:
+def switch_account(
+    old: MainWindow, study: Study, actor: Actor, *, memory: AccountMemory | None = None, note: str | None = None
+) -> MainWindow:
     """Sign ``old``'s account out and ``actor`` in: a new window for ``actor`` on ``study`` (the
     same study; on PostgreSQL connected as ``actor``'s own database role), where the old one was,
     started on its first image; the old window closes (its workers stop, its settings are
@@ -192,8 +209,13 @@ def open_study_in_new_window(folder: Path, db_url: str | None = None) -> None:
     QProcess.startDetached(sys.executable, args)
 
 
-def run_app(study: Path | None = None, demo: bool = False, grader: str | None = None,
-            screenshot: Path | None = None, db_url: str | None = None) -> int:
+def run_app(
+    study: Path | None = None,
+    demo: bool = False,
+    grader: str | None = None,
+    screenshot: Path | None = None,
+    db_url: str | None = None,
+) -> int:
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication, QMessageBox
 
@@ -246,9 +268,11 @@ def run_app(study: Path | None = None, demo: bool = False, grader: str | None = 
     window.show()
     wiring.workspace.start()
     if screenshot is not None:
+
         def grab() -> None:
             window.grab().save(str(screenshot))
             window.close()
+
         QTimer.singleShot(1500, grab)
     code = app.exec()
     opened.close()

@@ -34,18 +34,26 @@ def _app_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="rop-desktop",
         description="Annotate, grade and model Retinopathy of Prematurity images. "
-                    f"Sub-commands: {', '.join(SUBCOMMANDS)} (see 'rop-desktop study --help'); "
-                    "each signs in with --as NAME and prints its exit statuses in its --help.")
+        f"Sub-commands: {', '.join(SUBCOMMANDS)} (see 'rop-desktop study --help'); "
+        "each signs in with --as NAME and prints its exit statuses in its --help.",
+    )
     where = p.add_mutually_exclusive_group()
     where.add_argument("--study", type=Path, help="open (or create) the study in this folder")
-    where.add_argument("--demo", action="store_true",
-                       help="open the demo study (synthetic images; created on first use)")
-    where.add_argument("--self-test", action="store_true",
-                       help="headless check of this installation (demo study, window, grading, training, "
-                            "prediction in a temp folder); exits 0 when it passes")
-    p.add_argument("--db-url", metavar="URL",
-                   help="the study's database on a server, e.g. postgresql+psycopg://user@host/db?sslmode=prefer "
-                        "(no password: use ~/.pgpass or a service file); with --study FOLDER for its images")
+    where.add_argument(
+        "--demo", action="store_true", help="open the demo study (synthetic images; created on first use)"
+    )
+    where.add_argument(
+        "--self-test",
+        action="store_true",
+        help="headless check of this installation (demo study, window, grading, training, "
+        "prediction in a temp folder); exits 0 when it passes",
+    )
+    p.add_argument(
+        "--db-url",
+        metavar="URL",
+        help="the study's database on a server, e.g. postgresql+psycopg://user@host/db?sslmode=prefer "
+        "(no password: use ~/.pgpass or a service file); with --study FOLDER for its images",
+    )
     p.add_argument("--grader", help="grade as this grader (skips the grader dialog)")
     p.add_argument("--screenshot", type=Path, help=argparse.SUPPRESS)  # docs: grab the window and exit
     p.add_argument("--version", action="version", version=f"ROP Desktop {__version__}")
@@ -93,5 +101,4 @@ def run(argv: list[str]) -> int:
         return run_self_test()
     from rop_desktop.app import run_app  # Qt is imported only when a window is wanted
 
-    return run_app(study=args.study, demo=args.demo, grader=args.grader, screenshot=args.screenshot,
-                   db_url=args.db_url)
+    return run_app(study=args.study, demo=args.demo, grader=args.grader, screenshot=args.screenshot, db_url=args.db_url)

@@ -36,7 +36,6 @@ EXIT_REFUSED = 2
 EXIT_INTERRUPTED = 130
 
 
-
 class CommandFailed(Exception):
     """Ends a command: ``message`` goes to stderr, ``code`` is the exit status."""
 
@@ -50,15 +49,20 @@ def exit_codes(incomplete: str | None) -> str:
     """The ``--help`` epilog every sub-command shares; ``incomplete`` says what exit status 1 means
     (None: the command has no status 1)."""
     partly = f"1 {incomplete}; " if incomplete else ""
-    return (f"exit status: 0 done; {partly}2 refused, nothing done (bad usage, no or wrong --as, "
-            f"a role that may not do this, a study or file that cannot be read); {EXIT_INTERRUPTED} interrupted.")
+    return (
+        f"exit status: 0 done; {partly}2 refused, nothing done (bad usage, no or wrong --as, "
+        f"a role that may not do this, a study or file that cannot be read); {EXIT_INTERRUPTED} interrupted."
+    )
 
 
 def add_study_arguments(parser: argparse.ArgumentParser, who: str) -> None:
     """``--study``, ``--db-url`` and ``--as`` (``who``: the role the command needs, for the help)."""
     parser.add_argument("--study", type=Path, required=True, help="the study folder")
-    parser.add_argument("--db-url", metavar="URL",
-                        help="the study's database on a server (default: the folder's study.sqlite or study.server)")
+    parser.add_argument(
+        "--db-url",
+        metavar="URL",
+        help="the study's database on a server (default: the folder's study.sqlite or study.server)",
+    )
     add_as_argument(parser, who)
 
 
@@ -66,23 +70,38 @@ def add_annotation_export_arguments(parser: argparse.ArgumentParser, formats: tu
     """The choices of an annotation export (``annotations export`` and ``export annotations``)."""
     parser.add_argument("--format", choices=formats, required=True)
     who = parser.add_mutually_exclusive_group()
-    who.add_argument("--graders", nargs="+", metavar="NAME",
-                     help="only these accounts' work (default: everyone's for an adjudicator or admin, "
-                          "a grader's own)")
+    who.add_argument(
+        "--graders",
+        nargs="+",
+        metavar="NAME",
+        help="only these accounts' work (default: everyone's for an adjudicator or admin, a grader's own)",
+    )
     who.add_argument("--reference", action="store_true", help="the reference standard")
-    parser.add_argument("--include-drafts", action="store_true",
-                        help="also unsubmitted grades and the outlines of images whose grade is not submitted")
-    parser.add_argument("--include-comments", action="store_true",
-                        help="admins: also the graders' comments, with the study's identity values scrubbed out")
+    parser.add_argument(
+        "--include-drafts",
+        action="store_true",
+        help="also unsubmitted grades and the outlines of images whose grade is not submitted",
+    )
+    parser.add_argument(
+        "--include-comments",
+        action="store_true",
+        help="admins: also the graders' comments, with the study's identity values scrubbed out",
+    )
     parser.add_argument("--per-grader", action="store_true", help="masks: one folder per grader")
-    parser.add_argument("--copy-images", action="store_true",
-                        help="also the images (no metadata, no DICOM header) in images/; labelme and VIA exports "
-                             "always hold them")
+    parser.add_argument(
+        "--copy-images",
+        action="store_true",
+        help="also the images (no metadata, no DICOM header) in images/; labelme and VIA exports always hold them",
+    )
 
 
 def add_as_argument(parser: argparse.ArgumentParser, who: str) -> None:
-    parser.add_argument("--as", dest="as_name", metavar="NAME",
-                        help=f"required: sign in as this account ({who}); password from ${PASSWORD_ENV} or asked")
+    parser.add_argument(
+        "--as",
+        dest="as_name",
+        metavar="NAME",
+        help=f"required: sign in as this account ({who}); password from ${PASSWORD_ENV} or asked",
+    )
 
 
 def run_command(prog: str, body: Callable[[], int]) -> int:
@@ -133,8 +152,9 @@ def open_study(folder: Path, db_url: str | None = None) -> Study:
     except StudyTooNewError as exc:
         raise CommandFailed(str(exc)) from exc
     except StoreError as exc:
-        raise CommandFailed(f"{exc} (to make a new study there: rop-desktop study create {folder} "
-                            "--admin NAME)") from exc
+        raise CommandFailed(
+            f"{exc} (to make a new study there: rop-desktop study create {folder} --admin NAME)"
+        ) from exc
 
 
 def require_name(name: str | None, who: str) -> str:
@@ -155,8 +175,7 @@ def sign_in(study: Study, name: str) -> Actor:
 
 
 @contextmanager
-def signed_in(folder: Path, name: str | None, who: str, *, db_url: str | None = None
-              ) -> Iterator[tuple[Study, Actor]]:
+def signed_in(folder: Path, name: str | None, who: str, *, db_url: str | None = None) -> Iterator[tuple[Study, Actor]]:
     """Open the study, sign in as ``name`` and close the study afterwards."""
     name = require_name(name, who)
     study = open_study(folder, db_url)

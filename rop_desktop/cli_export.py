@@ -45,65 +45,90 @@ PROG = "rop-desktop export"
 IDENTITY_PROG = "rop-desktop identity"
 REVIEWER = "an adjudicator or admin of the study"
 #: What every export leaves out or replaces (the DICOM export adds the profile's own list).
-PSEUDONYMOUS = ("patients: the study's pseudonymous codes (P0001…) instead of hospital numbers and names",
-                "images: pseudonymous names (P0001-OD-20260201-001) instead of the files' own names",
-                "left out: original file names, source folders, the identity table")
+PSEUDONYMOUS = (
+    "patients: the study's pseudonymous codes (P0001…) instead of hospital numbers and names",
+    "images: pseudonymous names (P0001-OD-20260201-001) instead of the files' own names",
+    "left out: original file names, source folders, the identity table",
+)
 REFERENCE_CSV = "reference.csv"
 #: The formats whose exports always hold the images (the tools open annotations over them).
 WITH_IMAGES = ("via", "labelme")
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog=PROG, description="Export a study with pseudonymous codes only: de-identified "
-                                                       "DICOM, annotations, the reference standard, a training "
-                                                       "snapshot, a model's evaluation report.",
-                                epilog=exit_codes("some items could not be exported (listed)"))
+    p = argparse.ArgumentParser(
+        prog=PROG,
+        description="Export a study with pseudonymous codes only: de-identified "
+        "DICOM, annotations, the reference standard, a training "
+        "snapshot, a model's evaluation report.",
+        epilog=exit_codes("some items could not be exported (listed)"),
+    )
     sub = p.add_subparsers(dest="what", required=True)
     dicom = sub.add_parser(
-        "dicom", help="every image as de-identified DICOM (PS3.15 basic profile)",
+        "dicom",
+        help="every image as de-identified DICOM (PS3.15 basic profile)",
         description="Write every image as DICOM de-identified by the PS3.15 Annex E Basic Application Level "
-                    "Confidentiality Profile (DICOM originals), or as a Secondary Capture holding only the "
-                    "pseudonymous code (other images).",
-        epilog=exit_codes("some images could not be exported (the summary lists why)"))
+        "Confidentiality Profile (DICOM originals), or as a Secondary Capture holding only the "
+        "pseudonymous code (other images).",
+        epilog=exit_codes("some images could not be exported (the summary lists why)"),
+    )
     add_study_arguments(dicom, REVIEWER)
-    dicom.add_argument("--dates", choices=DATES, default="remove",
-                       help="remove: the basic profile's handling (default); shift: the Retain Longitudinal "
-                            "Temporal Information with Modified Dates option, each infant's dates moved by its "
-                            "own offset")
+    dicom.add_argument(
+        "--dates",
+        choices=DATES,
+        default="remove",
+        help="remove: the basic profile's handling (default); shift: the Retain Longitudinal "
+        "Temporal Information with Modified Dates option, each infant's dates moved by its "
+        "own offset",
+    )
     _out(dicom)
     ann = sub.add_parser(
-        "annotations", help="outlines and grades in another tool's format",
+        "annotations",
+        help="outlines and grades in another tool's format",
         description="Write annotations (VIA, labelme, COCO, masks, grades CSV) with pseudonymous image names. "
-                    "A grader exports their own work; other accounts' work and the reference need an "
-                    "adjudicator or admin. Graders' comments are left out unless an admin asks for them. "
-                    "labelme and VIA exports always hold the images, so that the tools open them: labelme's "
-                    "NAME.json next to NAME.png, VIA's via_project.json (Project > Load), via_regions.json "
-                    "and via_regions.csv (Annotation > Import annotations) next to images/. Layouts: "
-                    "docs/formats.md.",
-        epilog=exit_codes(None))
+        "A grader exports their own work; other accounts' work and the reference need an "
+        "adjudicator or admin. Graders' comments are left out unless an admin asks for them. "
+        "labelme and VIA exports always hold the images, so that the tools open them: labelme's "
+        "NAME.json next to NAME.png, VIA's via_project.json (Project > Load), via_regions.json "
+        "and via_regions.csv (Annotation > Import annotations) next to images/. Layouts: "
+        "docs/formats.md.",
+        epilog=exit_codes(None),
+    )
     add_study_arguments(ann, "any account; others' work needs an adjudicator or admin")
     add_annotation_export_arguments(ann, FORMATS)
     _out(ann)
-    ref = sub.add_parser("reference", help="the reference standard as CSV",
-                         description=f"Write the reference standard as {REFERENCE_CSV} in the folder.",
-                         epilog=exit_codes(None))
+    ref = sub.add_parser(
+        "reference",
+        help="the reference standard as CSV",
+        description=f"Write the reference standard as {REFERENCE_CSV} in the folder.",
+        epilog=exit_codes(None),
+    )
     add_study_arguments(ref, REVIEWER)
     _out(ref)
-    snap = sub.add_parser("snapshot", help="a training dataset snapshot of the reference standard",
-                          description="Write the reference standard as a training snapshot (training/README.md).",
-                          epilog=exit_codes(None))
+    snap = sub.add_parser(
+        "snapshot",
+        help="a training dataset snapshot of the reference standard",
+        description="Write the reference standard as a training snapshot (training/README.md).",
+        epilog=exit_codes(None),
+    )
     add_study_arguments(snap, REVIEWER)
     snap.add_argument("--task", choices=TASKS, help="only the records usable for this training task")
     snap.add_argument("--mask-rule", choices=RULES, default="majority", help="consensus of the graders' outlines")
     _out(snap)
     report = sub.add_parser(
-        "report", help="a model version's evaluation report (HTML, optionally PDF)",
+        "report",
+        help="a model version's evaluation report (HTML, optionally PDF)",
         description="Evaluate a model version of the study on its reference standard and write the report the "
-                    "Models tab's 'Report...' writes: report.html (self-contained), and report.pdf with --pdf.",
-        epilog=exit_codes(None))
+        "Models tab's 'Report...' writes: report.html (self-contained), and report.pdf with --pdf.",
+        epilog=exit_codes(None),
+    )
     add_study_arguments(report, REVIEWER)
-    report.add_argument("--version", type=int, metavar="N",
-                        help="the model version's number (default: the newest active version, else the newest)")
+    report.add_argument(
+        "--version",
+        type=int,
+        metavar="N",
+        help="the model version's number (default: the newest active version, else the newest)",
+    )
     report.add_argument("--pdf", action="store_true", help="also an A4 PDF of the report")
     report.add_argument("--device", default="auto", help="torch device for the evaluation (default: auto)")
     _out(report)
@@ -114,12 +139,14 @@ def identity_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog=IDENTITY_PROG, description="The study's identity table: who the patients are.")
     sub = p.add_subparsers(dest="action", required=True)
     exp = sub.add_parser(
-        "export", help="the code ↔ patient mapping as CSV (admins)",
+        "export",
+        help="the code ↔ patient mapping as CSV (admins)",
         description="Write the mapping between the study's pseudonymous codes and image names and what identifies "
-                    "each patient and file (hospital numbers, names, birth dates, file names, folders), one row "
-                    "per value. Admins only. This file identifies the patients: it is never part of another "
-                    "export; keep it where the study's identity is kept.",
-        epilog=exit_codes(None))
+        "each patient and file (hospital numbers, names, birth dates, file names, folders), one row "
+        "per value. Admins only. This file identifies the patients: it is never part of another "
+        "export; keep it where the study's identity is kept.",
+        epilog=exit_codes(None),
+    )
     add_study_arguments(exp, "an admin of the study")
     exp.add_argument("--out", type=Path, required=True, metavar="FILE", help="the CSV file to write")
     return p
@@ -131,8 +158,13 @@ def _out(parser: argparse.ArgumentParser) -> None:
 
 def run(argv: list[str]) -> int:
     args = parser().parse_args(argv)
-    body = {"dicom": _dicom, "annotations": _annotations, "reference": _reference, "snapshot": _snapshot,
-            "report": _model_report}[args.what]
+    body = {
+        "dicom": _dicom,
+        "annotations": _annotations,
+        "reference": _reference,
+        "snapshot": _snapshot,
+        "report": _model_report,
+    }[args.what]
     return run_command(f"{PROG} {args.what}", lambda: body(args))
 
 
@@ -154,16 +186,29 @@ def _dicom(args: argparse.Namespace) -> int:
 def _annotations(args: argparse.Namespace) -> int:
     with signed_in(args.study, args.as_name, "any account", db_url=args.db_url) as (study, actor):
         try:
-            written = export_annotations(study, actor, args.format, args.out,
-                                         graders=REFERENCE if args.reference else args.graders,
-                                         include_drafts=args.include_drafts, per_grader=args.per_grader,
-                                         copy_images=args.copy_images, include_comments=args.include_comments)
+            written = export_annotations(
+                study,
+                actor,
+                args.format,
+                args.out,
+                graders=REFERENCE if args.reference else args.graders,
+                include_drafts=args.include_drafts,
+                per_grader=args.per_grader,
+                copy_images=args.copy_images,
+                include_comments=args.include_comments,
+            )
         except AnnotationIOError as exc:
             raise CommandFailed(exc.reason) from exc
-    comments = ("graders' comments: written, every identity value of the study replaced by [removed]"
-                if args.include_comments else "left out: graders' comments (free text)")
-    images = ["images: copied without their metadata (PNG text, EXIF, comments) or DICOM header"] \
-        if args.copy_images or args.format in WITH_IMAGES else []
+    comments = (
+        "graders' comments: written, every identity value of the study replaced by [removed]"
+        if args.include_comments
+        else "left out: graders' comments (free text)"
+    )
+    images = (
+        ["images: copied without their metadata (PNG text, EXIF, comments) or DICOM header"]
+        if args.copy_images or args.format in WITH_IMAGES
+        else []
+    )
     _report(written, [*PSEUDONYMOUS, comments, *images])
     return EXIT_OK
 
@@ -184,9 +229,16 @@ def _snapshot(args: argparse.Namespace) -> int:
             snapshot = export_snapshot(study, actor, args.out, task_filter=args.task, mask_rule=args.mask_rule)
         except ExportError as exc:
             raise CommandFailed(exc.reason) from exc
-    _report(args.out, [f"records: {len(snapshot)}", f"hash: {snapshot.stored_hash}", *PSEUDONYMOUS,
-                       "left out: graders' comments (free text)",
-                       "images: without their metadata (PNG text, EXIF, comments) or DICOM header"])
+    _report(
+        args.out,
+        [
+            f"records: {len(snapshot)}",
+            f"hash: {snapshot.stored_hash}",
+            *PSEUDONYMOUS,
+            "left out: graders' comments (free text)",
+            "images: without their metadata (PNG text, EXIF, comments) or DICOM header",
+        ],
+    )
     return EXIT_OK
 
 
@@ -209,8 +261,10 @@ def _model_report(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise CommandFailed(f"cannot write in {args.out}: {exc.strerror or exc}") from exc
     pdf_line = [f"wrote: {pdf}"] if pdf else []
-    _report(html, [*pdf_line, f"model version: #{version}",
-                   "images: pseudonymous example images only; no names, no comments"])
+    _report(
+        html,
+        [*pdf_line, f"model version: #{version}", "images: pseudonymous example images only; no names, no comments"],
+    )
     return EXIT_OK
 
 
@@ -218,14 +272,16 @@ def _version_to_report(models: ModelService, wanted: int | None) -> int:
     """``wanted`` when the study has it; else the newest active version, else the newest."""
     versions = models.versions()
     if not versions:
-        raise CommandFailed("the study has no model version to report on (train or register one first); "
-                            "nothing was written.")
+        raise CommandFailed(
+            "the study has no model version to report on (train or register one first); nothing was written."
+        )
     if wanted is None:
         return max(versions, key=lambda v: (v.active, v.created_at, v.id)).id
     if wanted not in {v.id for v in versions}:
         listed = ", ".join(f"#{v.id} {v.name}" for v in versions)
-        raise CommandFailed(f"there is no model version #{wanted} in this study (it has {listed}); "
-                            "nothing was written.")
+        raise CommandFailed(
+            f"there is no model version #{wanted} in this study (it has {listed}); nothing was written."
+        )
     return wanted
 
 

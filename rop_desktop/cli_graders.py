@@ -38,30 +38,39 @@ ROLES = tuple(r.value for r in Role)
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog=PROG, description="List and manage the accounts of a study (admins; "
-                                                       "any account may list).")
+    p = argparse.ArgumentParser(
+        prog=PROG, description="List and manage the accounts of a study (admins; any account may list)."
+    )
     sub = p.add_subparsers(dest="action", required=True)
-    epilog = exit_codes("the account changed but its database role on the PostgreSQL server did not follow "
-                        "(the message says why; run the command again as the study's owner)")
+    epilog = exit_codes(
+        "the account changed but its database role on the PostgreSQL server did not follow "
+        "(the message says why; run the command again as the study's owner)"
+    )
 
     def action(name: str, help_text: str, who: str = "an admin of the study") -> argparse.ArgumentParser:
         a = sub.add_parser(name, help=help_text, description=help_text, epilog=epilog)
         add_study_arguments(a, who)
         return a
 
-    action("list", "list the accounts with their role, state and whether they have a password",
-           "any account of the study")
+    action(
+        "list", "list the accounts with their role, state and whether they have a password", "any account of the study"
+    )
     add = action("add", f"add an account (its password from ${NEW_PASSWORD_ENV} or typed twice)")
     add.add_argument("name", help="the new account's name")
     add.add_argument("--role", choices=ROLES, default=Role.GRADER.value, help="the account's role (default: grader)")
     role = action("set-role", "change an account's role (an adjudicator or admin needs a password first)")
     role.add_argument("name")
     role.add_argument("--role", choices=ROLES, required=True, help="the new role")
-    password = action("set-password", f"set or reset an account's password (from ${NEW_PASSWORD_ENV} or typed "
-                                      "twice; empty removes it where allowed); also lifts a lock-out")
+    password = action(
+        "set-password",
+        f"set or reset an account's password (from ${NEW_PASSWORD_ENV} or typed "
+        "twice; empty removes it where allowed); also lifts a lock-out",
+    )
     password.add_argument("name")
-    for name, text in (("deactivate", "stop an account from signing in (its work stays and still votes)"),
-                       ("reactivate", "let a deactivated account sign in again")):
+    for name, text in (
+        ("deactivate", "stop an account from signing in (its work stays and still votes)"),
+        ("reactivate", "let a deactivated account sign in again"),
+    ):
         action(name, text).add_argument("name")
     return p
 
@@ -76,8 +85,10 @@ def _run(args: argparse.Namespace) -> int:
     with signed_in(args.study, args.as_name, who, db_url=args.db_url) as (study, actor):
         if args.action == "list":
             for a in accounts.list_accounts(study, actor):
-                print(f"{a.name}\t{a.role.value}\t{'active' if a.active else 'deactivated'}\t"
-                      f"{'password' if a.has_password else 'no password'}")
+                print(
+                    f"{a.name}\t{a.role.value}\t{'active' if a.active else 'deactivated'}\t"
+                    f"{'password' if a.has_password else 'no password'}"
+                )
             return EXIT_OK
         check(study, actor, Action.ACCOUNTS_MANAGE)  # refuse before asking for a new password
         password: str | None = None
@@ -120,6 +131,10 @@ def _named(study: Study, actor: Actor, name: str) -> Account:
 
 
 def _new_password(name: str) -> str | None:
-    typed = secret(NEW_PASSWORD_ENV, f"New password for {name} (empty for none): ",
-                   purpose=f"the new password of {name}", confirm=True)
+    typed = secret(
+        NEW_PASSWORD_ENV,
+        f"New password for {name} (empty for none): ",
+        purpose=f"the new password of {name}",
+        confirm=True,
+    )
     return typed or None

@@ -26,11 +26,16 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog=PROG,
         description="Import image files and folders (JPEG, PNG, BMP, TIFF, DICOM) into a study, as one of its "
-                    "admins. The study must exist: make it with 'rop-desktop study create FOLDER --admin NAME'.",
-        epilog=exit_codes("some files failed (the others were imported; the summary lists why)"))
+        "admins. The study must exist: make it with 'rop-desktop study create FOLDER --admin NAME'.",
+        epilog=exit_codes("some files failed (the others were imported; the summary lists why)"),
+    )
     add_study_arguments(p, "an admin of the study")
-    p.add_argument("--manifest", type=Path, help="CSV of patient / eye data (file, patient, eye, exam_date, "
-                                                 "gestational_age, birth_weight, hospital_diagnosis)")
+    p.add_argument(
+        "--manifest",
+        type=Path,
+        help="CSV of patient / eye data (file, patient, eye, exam_date, "
+        "gestational_age, birth_weight, hospital_diagnosis)",
+    )
     p.add_argument("--quiet", action="store_true", help="print only the summary")
     p.add_argument("sources", nargs="+", type=Path, help="image files and folders")
     return p

@@ -24,18 +24,24 @@ PROG = "rop-desktop manifest"
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog=PROG, description="Study metadata from a CSV manifest.")
     sub = p.add_subparsers(dest="action", required=True)
-    columns = "; ".join(f"{name} ({', '.join(aliases[:4])}...)" if len(aliases) > 4 else
-                        f"{name} ({', '.join(aliases)})" for name, aliases in ALIASES.items())
+    columns = "; ".join(
+        f"{name} ({', '.join(aliases[:4])}...)" if len(aliases) > 4 else f"{name} ({', '.join(aliases)})"
+        for name, aliases in ALIASES.items()
+    )
     update = sub.add_parser(
-        "update", help="add or correct patient / eye / exam / hospital-diagnosis data of imported images (admins)",
+        "update",
+        help="add or correct patient / eye / exam / hospital-diagnosis data of imported images (admins)",
         description="Apply a CSV manifest to images already in the study, as one of its admins: each row's image "
-                    "(found by the file name it was imported under, its pseudonymous name or its SHA-256) gets "
-                    "the row's patient (hospital number: images of one number become one patient), eye, exam "
-                    "date / camera / site, gestational age, birth weight and hospital diagnosis. Empty cells "
-                    "change nothing; images whose patient, eye or date change are renamed. Every change is "
-                    f"audited. Columns (headers match loosely): {columns}. See docs/formats.md.",
-        epilog=exit_codes("some rows or cells were not applied (an image not in the study or matching several, "
-                          "a bad cell: each is listed)"))
+        "(found by the file name it was imported under, its pseudonymous name or its SHA-256) gets "
+        "the row's patient (hospital number: images of one number become one patient), eye, exam "
+        "date / camera / site, gestational age, birth weight and hospital diagnosis. Empty cells "
+        "change nothing; images whose patient, eye or date change are renamed. Every change is "
+        f"audited. Columns (headers match loosely): {columns}. See docs/formats.md.",
+        epilog=exit_codes(
+            "some rows or cells were not applied (an image not in the study or matching several, "
+            "a bad cell: each is listed)"
+        ),
+    )
     add_study_arguments(update, "an admin of the study")
     update.add_argument("manifest", type=Path, help="the CSV manifest (a grades CSV with such columns works too)")
     return p

@@ -21,12 +21,14 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog=PROG, description="The study's reference standard.")
     sub = p.add_subparsers(dest="action", required=True)
     recompute = sub.add_parser(
-        "recompute", help="settle every image from its submitted votes (adjudicators, admins)",
+        "recompute",
+        help="settle every image from its submitted votes (adjudicators, admins)",
         description="Settle every image from its graders' submitted votes under the study's vote rules "
-                    "(quorum, majority, tie rule), as the Reference menu's 'Recompute votes' does. Decisions "
-                    "made by hand (adjudicated or imported) are kept. Prints how many images were settled, "
-                    "how many changed, and how many wait for adjudication or for more votes.",
-        epilog=exit_codes(None))
+        "(quorum, majority, tie rule), as the Reference menu's 'Recompute votes' does. Decisions "
+        "made by hand (adjudicated or imported) are kept. Prints how many images were settled, "
+        "how many changed, and how many wait for adjudication or for more votes.",
+        epilog=exit_codes(None),
+    )
     add_study_arguments(recompute, WHO)
     return p
 
@@ -35,17 +37,23 @@ def summary_lines(summary: RecomputeSummary) -> list[str]:
     """What a recompute did, one fact a line; the first says how many images changed."""
     settled = len(summary.created) + len(summary.updated) + len(summary.unchanged)
     changed = len(summary.created) + len(summary.updated) + len(summary.withdrawn)
-    first = (f"changed: {changed} image(s) ({len(summary.created)} newly settled, {len(summary.updated)} "
-             f"settled differently, {len(summary.withdrawn)} no longer settled by the votes)")
-    lines = [first,
-             f"examined: {summary.examined}",
-             f"settled by the votes: {settled}",
-             f"to adjudicate: {len(summary.needs_adjudication)}",
-             f"too few votes: {len(summary.insufficient)}",
-             f"decided by hand, kept: {len(summary.kept_decisions)}"]
+    first = (
+        f"changed: {changed} image(s) ({len(summary.created)} newly settled, {len(summary.updated)} "
+        f"settled differently, {len(summary.withdrawn)} no longer settled by the votes)"
+    )
+    lines = [
+        first,
+        f"examined: {summary.examined}",
+        f"settled by the votes: {settled}",
+        f"to adjudicate: {len(summary.needs_adjudication)}",
+        f"too few votes: {len(summary.insufficient)}",
+        f"decided by hand, kept: {len(summary.kept_decisions)}",
+    ]
     if summary.votes_changed_under_decision:
-        lines.append(f"votes changed under {len(summary.votes_changed_under_decision)} decided image(s): "
-                     "review them in the adjudication queue")
+        lines.append(
+            f"votes changed under {len(summary.votes_changed_under_decision)} decided image(s): "
+            "review them in the adjudication queue"
+        )
     return lines
 
 

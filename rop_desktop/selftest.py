@@ -88,7 +88,7 @@ def process_age_s() -> float:
     """
     try:
         stat = Path("/proc/self/stat").read_text()
-        start_ticks = int(stat[stat.rindex(")") + 2:].split()[19])  # field 22: starttime
+        start_ticks = int(stat[stat.rindex(")") + 2 :].split()[19])  # field 22: starttime
         uptime = float(Path("/proc/uptime").read_text().split()[0])
         return uptime - start_ticks / os.sysconf("SC_CLK_TCK")
     except (OSError, ValueError, IndexError):
@@ -119,8 +119,10 @@ def run_self_test(out: Callable[[str], None] = print) -> int:
         out(f"SELF-TEST FAILED: {type(exc).__name__}: {exc}")
         return 1
     if report.startup_s is not None:
-        out(f"cold start to main window: {report.startup_s:.2f} s (process start → window shown with its "
-            "first image, demo creation excluded)")
+        out(
+            f"cold start to main window: {report.startup_s:.2f} s (process start → window shown with its "
+            "first image, demo creation excluded)"
+        )
     out(f"SELF-TEST PASSED in {time.monotonic() - t0:.1f} s")
     return 0
 
@@ -159,9 +161,11 @@ def _run_steps(tmp: Path, report: SelfTestReport, out: Callable[[str], None]) ->
         if not (resources_dir() / "style.qss").is_file():
             raise SelfTestError("start", f"the style sheet is missing from {resources_dir()}")
         writable = os.access(install_dir(), os.W_OK)
-        d.append(f"ROP Desktop {__version__}, {'frozen' if is_frozen() else 'from source'}, "
-                 f"Python {sys.version.split()[0]}, Qt platform {qapp.platformName()}, "
-                 f"install folder {'writable' if writable else 'read-only'}")
+        d.append(
+            f"ROP Desktop {__version__}, {'frozen' if is_frozen() else 'from source'}, "
+            f"Python {sys.version.split()[0]}, Qt platform {qapp.platformName()}, "
+            f"install folder {'writable' if writable else 'read-only'}"
+        )
 
     with _step("demo study", report, out) as d:
         folder = build_demo_study(tmp / "demo-study", n_patients=DEMO_PATIENTS, size=DEMO_SIZE)
@@ -172,8 +176,10 @@ def _run_steps(tmp: Path, report: SelfTestReport, out: Callable[[str], None]) ->
         with _step("main window", report, out) as d:
             study, window, image_id = _open_window(app_module, folder, cleanup)
             report.startup_s = process_age_s() - demo_s
-            d.append(f"'{window.windowTitle()}' shown with image {image_id}, "
-                     f"{report.startup_s:.2f} s after process start (demo creation excluded)")
+            d.append(
+                f"'{window.windowTitle()}' shown with image {image_id}, "
+                f"{report.startup_s:.2f} s after process start (demo creation excluded)"
+            )
         with _step("grade", report, out) as d:
             d.append(_grade_with_keys(window, study, image_id))
         _close_window(window)
@@ -290,8 +296,10 @@ def _grade_with_keys(window: Any, study: Any, image_id: int) -> str:
         _wait(workspace.gradeSubmitted, press_enter, 10_000, "grade")
     mine = GradingService(study, workspace.service.actor).my_grade(image_id)
     if not mine.submitted or (mine.values.rop, mine.values.stage) != (RopPresence.NO, Stage.S0):
-        raise SelfTestError("grade", f"the stored grade is {mine.values} (submitted={mine.submitted}), "
-                                     "not the submitted 'no ROP, stage 0'")
+        raise SelfTestError(
+            "grade",
+            f"the stored grade is {mine.values} (submitted={mine.submitted}), not the submitted 'no ROP, stage 0'",
+        )
     return f"image {image_id} submitted as no ROP / stage 0 through the keyboard and stored"
 
 
@@ -308,8 +316,10 @@ def _torch_check() -> str:
     cuda = torch.cuda.is_available()
     hidden = os.environ.get("CUDA_VISIBLE_DEVICES") == ""  # the cpu variant's runtime hook hides GPUs
     device = torch.cuda.get_device_name(0) if cuda else ("CPU only, GPUs hidden" if hidden else "CPU only")
-    return (f"torch {torch.__version__} (CUDA build {torch.version.cuda or 'none'}; {device}), "
-            f"torchvision {torchvision.__version__} ops ok, TORCH_HOME={os.environ.get('TORCH_HOME', '(default)')}")
+    return (
+        f"torch {torch.__version__} (CUDA build {torch.version.cuda or 'none'}; {device}), "
+        f"torchvision {torchvision.__version__} ops ok, TORCH_HOME={os.environ.get('TORCH_HOME', '(default)')}"
+    )
 
 
 def _train(study: Any, actor: Any) -> tuple[Any, str]:
@@ -320,8 +330,9 @@ def _train(study: Any, actor: Any) -> tuple[Any, str]:
     from training.events import Failed, Finished
 
     service = TrainingService(study, actor)
-    plan = service.plan("binary", "tiny_cnn", epochs=1, batch_size=8, init="random",
-                        preset_overrides={"image_size": 48})
+    plan = service.plan(
+        "binary", "tiny_cnn", epochs=1, batch_size=8, init="random", preset_overrides={"image_size": 48}
+    )
     events = service.run(plan)
     last: Any = None
     while True:
@@ -335,8 +346,10 @@ def _train(study: Any, actor: Any) -> tuple[Any, str]:
     if version is None:
         reason = last.reason if isinstance(last, Failed) else "no model version was registered"
         raise SelfTestError("train", reason)
-    return version, (f"tiny_cnn trained 1 epoch on {plan.n_records} reference labels "
-                     f"on {resolve_device(plan.config.device)}; model version {version.id} registered")
+    return version, (
+        f"tiny_cnn trained 1 epoch on {plan.n_records} reference labels "
+        f"on {resolve_device(plan.config.device)}; model version {version.id} registered"
+    )
 
 
 def _predict(study: Any, actor: Any, version: Any, image_id: int) -> str:
@@ -356,5 +369,7 @@ def _predict(study: Any, actor: Any, version: Any, image_id: int) -> str:
     saliency = output.saliency
     if saliency is None or saliency.ndim != 2 or not np.isfinite(saliency).all():
         raise SelfTestError("predict", "no finite 2-D Grad-CAM saliency map")
-    return (f"P(ROP) = {output.probability:.3f}, Grad-CAM {saliency.shape[1]}x{saliency.shape[0]} "
-            f"(range {float(saliency.min()):.2f}..{float(saliency.max()):.2f})")
+    return (
+        f"P(ROP) = {output.probability:.3f}, Grad-CAM {saliency.shape[1]}x{saliency.shape[0]} "
+        f"(range {float(saliency.min()):.2f}..{float(saliency.max()):.2f})"
+    )

@@ -54,9 +54,12 @@ def library_versions() -> dict[str, str]:
     except metadata.PackageNotFoundError:
         from training import __version__ as app
     return {
-        "python": platform.python_version(), "torch": torch.__version__,
-        "torchvision": torchvision.__version__, "numpy": np.__version__,
-        "safetensors": safetensors.__version__, "app": app,
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "torchvision": torchvision.__version__,
+        "numpy": np.__version__,
+        "safetensors": safetensors.__version__,
+        "app": app,
     }
 
 
@@ -98,8 +101,13 @@ class ModelCard:
         if task == "binary" and kwargs.get("num_classes", 1) > 1:
             task = "multiclass"
         notes = list(info.notes) + list(fields.pop("notes", []))
-        values: dict[str, Any] = {"architecture": arch, "model_kwargs": kwargs, "task": task,
-                                  "pretrained_source": origin.pretrained_source, "notes": notes}
+        values: dict[str, Any] = {
+            "architecture": arch,
+            "model_kwargs": kwargs,
+            "task": task,
+            "pretrained_source": origin.pretrained_source,
+            "notes": notes,
+        }
         values.update(fields)
         return cls(name=name, **values)
 
@@ -120,7 +128,9 @@ class ModelCard:
         if version > BUNDLE_FORMAT_VERSION:
             raise BundleError(
                 f"bundle format version {version} is newer than this version of the app reads "
-                f"({BUNDLE_FORMAT_VERSION}); update the app to load it", path)
+                f"({BUNDLE_FORMAT_VERSION}); update the app to load it",
+                path,
+            )
         known = {f.name for f in dataclasses.fields(cls)} - {"extra"}
         values = {k: v for k, v in data.items() if k in known}
         extra = {k: v for k, v in data.items() if k not in known and k != "format_version"}
@@ -128,9 +138,17 @@ class ModelCard:
             if not isinstance(values.get(required), str) or not values[required]:
                 raise BundleError(f"card.json: field {required!r} missing or not a non-empty string", path)
         expected: dict[str, tuple[type, ...]] = {
-            "model_kwargs": (dict,), "task": (str,), "classes": (list,), "threshold": (int, float, type(None)),
-            "preset": (dict,), "metrics": (dict,), "config": (dict,), "snapshot_hash": (str, type(None)),
-            "created": (str,), "library_versions": (dict,), "pretrained_source": (str, type(None)),
+            "model_kwargs": (dict,),
+            "task": (str,),
+            "classes": (list,),
+            "threshold": (int, float, type(None)),
+            "preset": (dict,),
+            "metrics": (dict,),
+            "config": (dict,),
+            "snapshot_hash": (str, type(None)),
+            "created": (str,),
+            "library_versions": (dict,),
+            "pretrained_source": (str, type(None)),
             "notes": (list,),
         }
         for key, types in expected.items():
@@ -151,8 +169,14 @@ def _split_shared(state: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tenso
     for name, tensor in state.items():
         tensor = tensor.detach()
         if tensor.numel() > 0:
-            key = (tensor.device, tensor.untyped_storage().data_ptr(), tensor.storage_offset(),
-                   tuple(tensor.shape), tensor.stride(), tensor.dtype)
+            key = (
+                tensor.device,
+                tensor.untyped_storage().data_ptr(),
+                tensor.storage_offset(),
+                tuple(tensor.shape),
+                tensor.stride(),
+                tensor.dtype,
+            )
             if key in seen:
                 aliases[name] = seen[key]
                 continue
@@ -188,8 +212,11 @@ def save_bundle(folder: str | Path, model: nn.Module, card: ModelCard) -> Path:
 
 
 def _refuse_pickle(path: Path) -> BundleError:
-    return BundleError("pickle files are not loaded; export weights as safetensors "
-                       "(a model bundle folder holds weights.safetensors and card.json)", path)
+    return BundleError(
+        "pickle files are not loaded; export weights as safetensors "
+        "(a model bundle folder holds weights.safetensors and card.json)",
+        path,
+    )
 
 
 def read_card(folder: str | Path) -> ModelCard:
@@ -213,8 +240,9 @@ def read_card(folder: str | Path) -> ModelCard:
     except UnicodeDecodeError as exc:
         raise BundleError(f"card.json is not UTF-8 text: {exc}", card_path) from exc
     except json.JSONDecodeError as exc:
-        raise BundleError(f"card.json is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
-                          card_path) from exc
+        raise BundleError(
+            f"card.json is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}", card_path
+        ) from exc
     return ModelCard.from_dict(data, card_path)
 
 
@@ -224,13 +252,16 @@ def load_bundle(folder: str | Path, device: str | torch.device = "cpu") -> tuple
     folder = Path(folder)
     card = read_card(folder)
     if card.architecture not in list_models():
-        raise BundleError(f"unknown architecture {card.architecture!r} in card.json; "
-                          f"known: {', '.join(list_models())}", folder / CARD_FILE)
+        raise BundleError(
+            f"unknown architecture {card.architecture!r} in card.json; known: {', '.join(list_models())}",
+            folder / CARD_FILE,
+        )
     try:
         model = create_model(card.architecture, pretrained=False, **card.model_kwargs)
     except (ModelError, TypeError, ValueError) as exc:
-        raise BundleError(f"card.json model_kwargs do not fit architecture {card.architecture}: {exc}",
-                          folder / CARD_FILE) from exc
+        raise BundleError(
+            f"card.json model_kwargs do not fit architecture {card.architecture}: {exc}", folder / CARD_FILE
+        ) from exc
     weights_path = folder / WEIGHTS_FILE
     try:
         tensors = load_file(str(weights_path), device="cpu")
@@ -250,26 +281,39 @@ def load_bundle(folder: str | Path, device: str | torch.device = "cpu") -> tuple
 def _check_keys(expected: dict[str, torch.Tensor], got: dict[str, torch.Tensor], arch: str, path: Path) -> None:
     missing = sorted(set(expected) - set(got))
     unexpected = sorted(set(got) - set(expected))
-    wrong = sorted(f"{k} {tuple(got[k].shape)} != {tuple(v.shape)}"
-                   for k, v in expected.items() if k in got and got[k].shape != v.shape)
+    wrong = sorted(
+        f"{k} {tuple(got[k].shape)} != {tuple(v.shape)}"
+        for k, v in expected.items()
+        if k in got and got[k].shape != v.shape
+    )
     if missing or unexpected or wrong:
+
         def fmt(items: list[str]) -> str:
             return ", ".join(items[:8]) + (f" (+{len(items) - 8} more)" if len(items) > 8 else "") if items else "none"
-        raise BundleError(f"weights do not match architecture {arch}: missing {fmt(missing)}; "
-                          f"unexpected {fmt(unexpected)}; wrong shape {fmt(wrong)}", path)
+
+        raise BundleError(
+            f"weights do not match architecture {arch}: missing {fmt(missing)}; "
+            f"unexpected {fmt(unexpected)}; wrong shape {fmt(wrong)}",
+            path,
+        )
 
 
 def write_model_card_markdown(card: ModelCard) -> str:
     """The card as Markdown for humans (model-version page, exported reports)."""
-    lines = [f"# {card.name}", "",
-             f"- **Architecture**: `{card.architecture}` {json.dumps(card.model_kwargs, sort_keys=True)}",
-             f"- **Task**: {card.task}",
-             f"- **Classes**: {', '.join(card.classes) or '-'}"]
+    lines = [
+        f"# {card.name}",
+        "",
+        f"- **Architecture**: `{card.architecture}` {json.dumps(card.model_kwargs, sort_keys=True)}",
+        f"- **Task**: {card.task}",
+        f"- **Classes**: {', '.join(card.classes) or '-'}",
+    ]
     if card.threshold is not None:
         lines.append(f"- **Operating threshold**: {card.threshold:g}")
-    lines += [f"- **Initial weights**: {card.pretrained_source or 'random initialisation'}",
-              f"- **Dataset snapshot**: {card.snapshot_hash or '-'}",
-              f"- **Created**: {card.created}"]
+    lines += [
+        f"- **Initial weights**: {card.pretrained_source or 'random initialisation'}",
+        f"- **Dataset snapshot**: {card.snapshot_hash or '-'}",
+        f"- **Created**: {card.created}",
+    ]
     if card.metrics:
         lines += ["", "## Metrics", "", "| metric | value |", "| --- | --- |"]
         lines += [f"| {k} | {_fmt_value(v)} |" for k, v in card.metrics.items()]

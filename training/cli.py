@@ -20,8 +20,12 @@ from pathlib import Path
 from typing import Any
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130
-TASK_OF_REGISTRY = {"binary": "binary", "multiclass": "stage3", "segmentation": "segmentation",
-                    "instance_segmentation": "instance"}
+TASK_OF_REGISTRY = {
+    "binary": "binary",
+    "multiclass": "stage3",
+    "segmentation": "segmentation",
+    "instance_segmentation": "instance",
+}
 
 
 class UsageError(Exception):
@@ -48,9 +52,15 @@ def default_config(task: str | None, architecture: str | None) -> Any:
         task = task or TASK_OF_REGISTRY[info.task]
     task = task or "binary"
     base_name = DEFAULT_RECIPES[task]
-    by_arch = {"rop_base_cnn": "paper_a_base", "rop_res_cnn": "paper_a_res", "hybrid": "paper_b_hybrid",
-               "stage_classifier": "paper_b_classifier", "maskrcnn_line": "paper_b_maskrcnn",
-               "unet_small": "fast_line", "resnet18_hybrid": "fast_hybrid"}
+    by_arch = {
+        "rop_base_cnn": "paper_a_base",
+        "rop_res_cnn": "paper_a_res",
+        "hybrid": "paper_b_hybrid",
+        "stage_classifier": "paper_b_classifier",
+        "maskrcnn_line": "paper_b_maskrcnn",
+        "unet_small": "fast_line",
+        "resnet18_hybrid": "fast_hybrid",
+    }
     base = RECIPES[by_arch.get(architecture or "", base_name)]
     if base.task != task:
         base = RECIPES[base_name]
@@ -83,9 +93,17 @@ def build_config(args: argparse.Namespace) -> Any:
             changes["task"] = args.task
         if args.arch and (args.recipe or args.config):
             changes["architecture"] = args.arch
-        for flag, key in (("epochs", "epochs"), ("batch_size", "batch_size"), ("lr", "lr"), ("device", "device"),
-                          ("init", "init"), ("seed", "seed"), ("max_batches", "max_batches_per_epoch"),
-                          ("num_workers", "num_workers"), ("minutes", "max_minutes")):
+        for flag, key in (
+            ("epochs", "epochs"),
+            ("batch_size", "batch_size"),
+            ("lr", "lr"),
+            ("device", "device"),
+            ("init", "init"),
+            ("seed", "seed"),
+            ("max_batches", "max_batches_per_epoch"),
+            ("num_workers", "num_workers"),
+            ("minutes", "max_minutes"),
+        ):
             if getattr(args, flag) is not None:
                 changes[key] = getattr(args, flag)
         if args.image_size is not None:
@@ -110,6 +128,7 @@ class _Progress:
             return
         if self.bar is not None:
             from tqdm import tqdm
+
             tqdm.write(text, file=sys.stderr)
         else:
             print(text, file=sys.stderr, flush=True)
@@ -119,24 +138,36 @@ class _Progress:
         if kind == "BatchProgress" and self.bars:
             if self.bar is None:
                 from tqdm import tqdm
-                self.bar = tqdm(total=event.batches, desc=f"epoch {event.epoch}", file=sys.stderr, leave=False,
-                                initial=event.batch - 1, unit="batch")
+
+                self.bar = tqdm(
+                    total=event.batches,
+                    desc=f"epoch {event.epoch}",
+                    file=sys.stderr,
+                    leave=False,
+                    initial=event.batch - 1,
+                    unit="batch",
+                )
             self.bar.update(1)
-            self.bar.set_postfix(loss=f"{event.loss:.4f}", img_s=f"{event.images_per_s:.1f}",
-                                 eta=f"{event.eta_s / 60:.1f}min")
+            self.bar.set_postfix(
+                loss=f"{event.loss:.4f}", img_s=f"{event.images_per_s:.1f}", eta=f"{event.eta_s / 60:.1f}min"
+            )
             return
         if kind in ("EpochEnd", "Paused", "Cancelled", "Failed", "Finished") and self.bar is not None:
             self.bar.close()
             self.bar = None
         if kind == "RunStarted":
-            self.line(f"training {event.architecture} ({event.task}) on {event.device}: {event.n_train} train / "
-                      f"{event.n_val} val / {event.n_test} test images, {event.epochs} epochs of "
-                      f"{event.batches_per_epoch} batches; initial weights: {event.init}")
+            self.line(
+                f"training {event.architecture} ({event.task}) on {event.device}: {event.n_train} train / "
+                f"{event.n_val} val / {event.n_test} test images, {event.epochs} epochs of "
+                f"{event.batches_per_epoch} batches; initial weights: {event.init}"
+            )
         elif kind == "EpochEnd":
             metrics = " ".join(f"{k} {v:.3f}" for k, v in event.val_metrics.items())
-            self.line(f"epoch {event.epoch}/{event.epochs}: train loss {event.train_loss:.4f}, val loss "
-                      f"{event.val_loss:.4f} {metrics} lr {event.lr:.3g}{' *best*' if event.is_best else ''} "
-                      f"({event.seconds:.1f}s)")
+            self.line(
+                f"epoch {event.epoch}/{event.epochs}: train loss {event.train_loss:.4f}, val loss "
+                f"{event.val_loss:.4f} {metrics} lr {event.lr:.3g}{' *best*' if event.is_best else ''} "
+                f"({event.seconds:.1f}s)"
+            )
         elif kind == "Log":
             self.line(f"[{event.level}] {event.message}")
         elif kind == "Failed":
@@ -204,9 +235,19 @@ def cmd_train(args: argparse.Namespace) -> int:
         signal.signal(signal.SIGINT, previous)
     if result.kind == "Finished":
         if _is_main_rank():
-            print(json.dumps({"bundle": result.bundle_dir, "best_epoch": result.best_epoch,
-                              "epochs_run": result.epochs_run, "time_budget_reached": result.time_budget_reached,
-                              "threshold": result.threshold, "test": result.test_metrics}, indent=1))
+            print(
+                json.dumps(
+                    {
+                        "bundle": result.bundle_dir,
+                        "best_epoch": result.best_epoch,
+                        "epochs_run": result.epochs_run,
+                        "time_budget_reached": result.time_budget_reached,
+                        "threshold": result.threshold,
+                        "test": result.test_metrics,
+                    },
+                    indent=1,
+                )
+            )
             if not args.quiet:
                 from training.evaluate import format_summary
 
@@ -221,8 +262,14 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from training.evaluate import evaluate_bundle
 
-    report = evaluate_bundle(args.bundle, args.snapshot, None if args.split == "all" else args.split, out=args.out,
-                             device=args.device, line_bundle=args.line_bundle)
+    report = evaluate_bundle(
+        args.bundle,
+        args.snapshot,
+        None if args.split == "all" else args.split,
+        out=args.out,
+        device=args.device,
+        line_bundle=args.line_bundle,
+    )
     print(json.dumps(report.summary(), indent=1) if args.json else report.text())
     if args.out:
         print(f"report written to {args.out}", file=sys.stderr)
@@ -233,8 +280,15 @@ def cmd_report(args: argparse.Namespace) -> int:
     from training.report import ReportError, build_report
 
     try:
-        path, _ = build_report(args.bundle, args.snapshot, args.out, split=None if args.split == "all" else args.split,
-                               examples=args.examples, device=args.device, line_bundle=args.line_bundle)
+        path, _ = build_report(
+            args.bundle,
+            args.snapshot,
+            args.out,
+            split=None if args.split == "all" else args.split,
+            examples=args.examples,
+            device=args.device,
+            line_bundle=args.line_bundle,
+        )
     except ReportError as exc:
         raise UsageError(str(exc)) from None
     print(f"report written to {path}")
@@ -243,8 +297,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def _describe(name: str, p: Any) -> str:
     if p.probability is not None:
-        return (f"{name}: probability of ROP {p.probability:.3f} (threshold {p.threshold:.3f}) "
-                f"-> {p.predicted_class}")
+        return f"{name}: probability of ROP {p.probability:.3f} (threshold {p.threshold:.3f}) -> {p.predicted_class}"
     if p.class_probabilities is not None:
         probs = ", ".join(f"{k} {v:.3f}" for k, v in p.class_probabilities.items())
         return f"{name}: {p.predicted_class} ({probs})"
@@ -258,8 +311,11 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from training.data.io import ImageReadError, read_rgb, write_png
     from training.predictor import Predictor
 
-    predictor = (Predictor.hybrid(args.bundle, args.line_bundle, args.device) if args.line_bundle
-                 else Predictor.from_bundle(args.bundle, args.device))
+    predictor = (
+        Predictor.hybrid(args.bundle, args.line_bundle, args.device)
+        if args.line_bundle
+        else Predictor.from_bundle(args.bundle, args.device)
+    )
     out = Path(args.out) if args.out else None
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
@@ -271,9 +327,20 @@ def cmd_predict(args: argparse.Namespace) -> int:
         p = predictor.predict(rgb, saliency=not args.no_saliency, feature_layer=args.feature_layer)
         stem = Path(image).stem
         if args.json:
-            print(json.dumps({"image": image, "task": p.task, "probability": p.probability, "threshold": p.threshold,
-                              "positive": p.positive, "class_probabilities": p.class_probabilities,
-                              "predicted_class": p.predicted_class, "timings_ms": p.timings}))
+            print(
+                json.dumps(
+                    {
+                        "image": image,
+                        "task": p.task,
+                        "probability": p.probability,
+                        "threshold": p.threshold,
+                        "positive": p.positive,
+                        "class_probabilities": p.class_probabilities,
+                        "predicted_class": p.predicted_class,
+                        "timings_ms": p.timings,
+                    }
+                )
+            )
         else:
             print(_describe(image, p))
         if out is None:
@@ -281,7 +348,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
         if p.line_mask is not None:
             cv2.imwrite(str(out / f"{stem}.mask.png"), p.line_mask)
         if p.saliency is not None:
-            heat = cv2.cvtColor(cv2.applyColorMap((p.saliency * 255).astype("uint8"), cv2.COLORMAP_JET), cv2.COLOR_BGR2RGB)
+            heat = cv2.cvtColor(
+                cv2.applyColorMap((p.saliency * 255).astype("uint8"), cv2.COLORMAP_JET), cv2.COLOR_BGR2RGB
+            )
             write_png(out / f"{stem}.saliency.png", cv2.addWeighted(rgb, 0.5, heat, 0.5, 0))
         if p.feature_maps is not None:
             cv2.imwrite(str(out / f"{stem}.features.png"), p.feature_maps)
@@ -303,8 +372,10 @@ def cmd_convert(args: argparse.Namespace) -> int:
     snap = result.snapshot
     for problem in result.problems[:50]:
         print(f"{problem}", file=sys.stderr)
-    print(f"snapshot {snap.root}: {len(snap)} records, hash {snap.stored_hash}; "
-          f"{len(result.errors)} error(s), {len(result.warnings)} warning(s)")
+    print(
+        f"snapshot {snap.root}: {len(snap)} records, hash {snap.stored_hash}; "
+        f"{len(result.errors)} error(s), {len(result.warnings)} warning(s)"
+    )
     return EXIT_OK
 
 
@@ -313,9 +384,17 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
 
     set_threads(args.threads)
     progress = _Progress(args.quiet)
-    result = reproduce(args.snapshot, args.out, paper=args.paper, scale=args.scale, epochs=args.epochs,
-                       image_size=args.image_size, device=args.device, on_event=lambda _name, event: progress(event),
-                       echo=print)
+    result = reproduce(
+        args.snapshot,
+        args.out,
+        paper=args.paper,
+        scale=args.scale,
+        epochs=args.epochs,
+        image_size=args.image_size,
+        device=args.device,
+        on_event=lambda _name, event: progress(event),
+        echo=print,
+    )
     return EXIT_OK if result.ok else EXIT_FAILED
 
 
@@ -333,7 +412,9 @@ def cmd_weights(args: argparse.Namespace) -> int:
         print("| file | kind | trained on | present | URL |\n| --- | --- | --- | --- | --- |")
         for k in known_weights():
             present = "yes" if (hub_checkpoint_dir() / k.file_name).is_file() else ""
-            print(f"| {k.file_name} | {k.kind}{' (default)' if k.default else ''} | {k.dataset} | {present} | {k.url} |")
+            print(
+                f"| {k.file_name} | {k.kind}{' (default)' if k.default else ''} | {k.dataset} | {present} | {k.url} |"
+            )
         return EXIT_OK
     if not args.files:
         raise UsageError("weights import needs at least one FILE")
@@ -343,8 +424,10 @@ def cmd_weights(args: argparse.Namespace) -> int:
         except PretrainedWeightsError as exc:
             raise UsageError(exc.reason) from None
         verb = "already present" if done.already_present else "stored"
-        print(f"{file}: {done.known.file_name} ({done.known.dataset} {done.known.kind}), SHA-256 {done.sha256} "
-              f"matches the published {done.known.sha256_prefix}; {verb} as {done.destination}")
+        print(
+            f"{file}: {done.known.file_name} ({done.known.dataset} {done.known.kind}), SHA-256 {done.sha256} "
+            f"matches the published {done.known.sha256_prefix}; {verb} as {done.destination}"
+        )
         uses = [m for m in done.models if args.to is not None or find_pretrained(done.known.kind) is not None]
         print("  models that now start pretrained: " + (", ".join(uses) or "none of the registered ones"))
     return EXIT_OK
@@ -355,15 +438,31 @@ def cmd_models(args: argparse.Namespace) -> int:
 
     rows = [model_info(n) for n in list_models(args.task)]
     if args.json:
-        print(json.dumps([{"name": i.name, "task": i.task, "image_size": i.default_image_size,
-                           "input_channels": i.input_channels, "paper_exact": i.paper_exact,
-                           "cpu_friendly": i.cpu_friendly, "description": i.description} for i in rows], indent=1))
+        print(
+            json.dumps(
+                [
+                    {
+                        "name": i.name,
+                        "task": i.task,
+                        "image_size": i.default_image_size,
+                        "input_channels": i.input_channels,
+                        "paper_exact": i.paper_exact,
+                        "cpu_friendly": i.cpu_friendly,
+                        "description": i.description,
+                    }
+                    for i in rows
+                ],
+                indent=1,
+            )
+        )
         return EXIT_OK
     print("| model | task | size | channels | paper | CPU | description |")
     print("| --- | --- | --- | --- | --- | --- | --- |")
     for i in rows:
-        print(f"| {i.name} | {i.task} | {i.default_image_size} | {i.input_channels} | {'yes' if i.paper_exact else ''} "
-              f"| {'yes' if i.cpu_friendly else ''} | {i.description} |")
+        print(
+            f"| {i.name} | {i.task} | {i.default_image_size} | {i.input_channels} | {'yes' if i.paper_exact else ''} "
+            f"| {'yes' if i.cpu_friendly else ''} | {i.description} |"
+        )
     return EXIT_OK
 
 
@@ -392,8 +491,11 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=int)
     train.add_argument("--num-workers", type=int)
     train.add_argument("--max-batches", type=int, help="cap batches per epoch (smoke runs)")
-    train.add_argument("--minutes", type=float,
-                       help="wall-clock training budget: the learning-rate schedule fits it, the best weights are kept")
+    train.add_argument(
+        "--minutes",
+        type=float,
+        help="wall-clock training budget: the learning-rate schedule fits it, the best weights are kept",
+    )
     train.add_argument("--threads", type=int, help="CPU threads for torch (default: torch's choice)")
     train.add_argument("--out", help="run folder (default runs/<arch>-<time>)")
     train.add_argument("--resume", help="checkpoint file or run folder to continue")
@@ -444,9 +546,13 @@ def build_parser() -> argparse.ArgumentParser:
     repro.add_argument("--snapshot", required=True)
     repro.add_argument("--out", required=True)
     repro.add_argument("--paper", default="both", choices=("a", "b", "both"))
-    repro.add_argument("--scale", default="full", choices=("full", "quick", "smoke"),
-                       help="full: the papers' recipes; quick: both papers on a 2-core CPU in about 30 min; "
-                            "smoke: a one-minute pipeline check")
+    repro.add_argument(
+        "--scale",
+        default="full",
+        choices=("full", "quick", "smoke"),
+        help="full: the papers' recipes; quick: both papers on a 2-core CPU in about 30 min; "
+        "smoke: a one-minute pipeline check",
+    )
     repro.add_argument("--epochs", type=int, help="override every run's epochs (default: each run's own)")
     repro.add_argument("--image-size", type=int, help="override every run's input size (default: each run's own)")
     repro.add_argument("--threads", type=int, help="CPU threads for torch")
@@ -485,8 +591,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         return int(args.func(args))
-    except (UsageError, BundleError, SnapshotError, FormatError, PredictorError, EvaluationError,
-            FileNotFoundError) as exc:
+    except (
+        UsageError,
+        BundleError,
+        SnapshotError,
+        FormatError,
+        PredictorError,
+        EvaluationError,
+        FileNotFoundError,
+    ) as exc:
         print(f"rop-train {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
 

@@ -41,9 +41,13 @@ class TrainConfig:
     oversample_stage1: int = 1  # paper B: x5 by edge crop 0-5 % and zoom 100-110 %
     mask_channel: str = "true"  # hybrid input's mask at training time: "true" (reference masks) | "none"
     target_sensitivity: float = 0.95  # binary operating threshold chosen on validation data
-    threshold_rule: str = "tolerance"  # tolerance: binormal lower bound with a margin | empirical (training.metrics.operating_point)
+    threshold_rule: str = (
+        "tolerance"  # tolerance: binormal lower bound with a margin | empirical (training.metrics.operating_point)
+    )
     threshold_confidence: float = 0.9  # tolerance rule: confidence that target_sensitivity of all ROP images lie above
-    threshold_min_specificity: float | None = 0.9  # tolerance rule: the margin never costs validation specificity below this
+    threshold_min_specificity: float | None = (
+        0.9  # tolerance rule: the margin never costs validation specificity below this
+    )
     split_ratios: tuple[float, float, float] = DEFAULT_SPLIT_RATIOS  # train, test, val (by patient)
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda | cuda:N
@@ -61,8 +65,7 @@ class TrainConfig:
     lr_from_scratch: float | None = None  # learning rate when the model starts from random weights (None: lr)
     divergence_retries: int = 3  # non-finite loss: back to the last good state with a lower LR, this many times
     divergence_lr_factor: float = 0.1  # ... the learning rate multiplied by this on every retry
-    ema_decay: float | None = None  # validate, select and save an exponential moving average of the weights
-    #                                 (and BatchNorm buffers), updated after every step with this decay
+    ema_decay: float | None = None  # per-step decay of a weights + BatchNorm average validated, kept and saved
 
     def __post_init__(self) -> None:
         if self.task not in TASKS:
@@ -109,59 +112,152 @@ class TrainConfig:
 #: The papers' recipes and the laptop defaults. ``recipe(name, **overrides)`` returns a copy.
 RECIPES: dict[str, TrainConfig] = {
     # Paper A: binary ROP, 300x300 RGB, Adam, LR x0.8 on plateau, ~25-30 epochs, batch 32/64.
-    "paper_a_base": TrainConfig(task="binary", architecture="rop_base_cnn", preset="paper_a",
-                                epochs=30, batch_size=32, optimizer="adam", lr=1e-4),
-    "paper_a_res": TrainConfig(task="binary", architecture="rop_res_cnn", preset="paper_a",
-                               epochs=25, batch_size=32, optimizer="adam", lr=1e-4, l2=0.0),
+    "paper_a_base": TrainConfig(
+        task="binary",
+        architecture="rop_base_cnn",
+        preset="paper_a",
+        epochs=30,
+        batch_size=32,
+        optimizer="adam",
+        lr=1e-4,
+    ),
+    "paper_a_res": TrainConfig(
+        task="binary",
+        architecture="rop_res_cnn",
+        preset="paper_a",
+        epochs=25,
+        batch_size=32,
+        optimizer="adam",
+        lr=1e-4,
+        l2=0.0,
+    ),
     # Paper B: Mask R-CNN line segmenter, SGD lr 0.002 momentum 0.9 batch 1 (COCO-pretrained). From random
     # weights that learning rate diverges: warm-up, gradient clipping and a lower rate (lr_from_scratch).
     # RGB in [0, 1]: Mask R-CNN normalises its input itself.
-    "paper_b_maskrcnn": TrainConfig(task="instance", architecture="maskrcnn_line", preset="segmentation",
-                                    preset_overrides={"image_size": 512}, epochs=30, batch_size=1, optimizer="sgd",
-                                    lr=0.002, lr_from_scratch=5e-4, momentum=0.9, warmup_batches=100, grad_clip=5.0,
-                                    class_weighted=False, positive_fraction=None, l2=0.0,
-                                    split_ratios=PAPER_B_SPLIT_RATIOS),
+    "paper_b_maskrcnn": TrainConfig(
+        task="instance",
+        architecture="maskrcnn_line",
+        preset="segmentation",
+        preset_overrides={"image_size": 512},
+        epochs=30,
+        batch_size=1,
+        optimizer="sgd",
+        lr=0.002,
+        lr_from_scratch=5e-4,
+        momentum=0.9,
+        warmup_batches=100,
+        grad_clip=5.0,
+        class_weighted=False,
+        positive_fraction=None,
+        l2=0.0,
+        split_ratios=PAPER_B_SPLIT_RATIOS,
+    ),
     # Paper B: Inception v3 on gray + line mask (hybrid) / gray only (classifier-only), Adam lr 0.005,
     # batch 32, early stopping patience 10, stage-1 oversampling x5.
-    "paper_b_hybrid": TrainConfig(task="stage3", architecture="hybrid", preset="paper_b",
-                                  preset_overrides={"mask_channel": True}, epochs=100, batch_size=32,
-                                  optimizer="adam", lr=0.005, early_stopping_patience=10,
-                                  oversample_stage1=5, positive_fraction=None, l2=0.0,
-                                  split_ratios=PAPER_B_SPLIT_RATIOS),
-    "paper_b_classifier": TrainConfig(task="stage3", architecture="stage_classifier", preset="paper_b",
-                                      epochs=100, batch_size=32, optimizer="adam", lr=0.005,
-                                      early_stopping_patience=10, oversample_stage1=5,
-                                      positive_fraction=None, l2=0.0, mask_channel="none",
-                                      split_ratios=PAPER_B_SPLIT_RATIOS),
+    "paper_b_hybrid": TrainConfig(
+        task="stage3",
+        architecture="hybrid",
+        preset="paper_b",
+        preset_overrides={"mask_channel": True},
+        epochs=100,
+        batch_size=32,
+        optimizer="adam",
+        lr=0.005,
+        early_stopping_patience=10,
+        oversample_stage1=5,
+        positive_fraction=None,
+        l2=0.0,
+        split_ratios=PAPER_B_SPLIT_RATIOS,
+    ),
+    "paper_b_classifier": TrainConfig(
+        task="stage3",
+        architecture="stage_classifier",
+        preset="paper_b",
+        epochs=100,
+        batch_size=32,
+        optimizer="adam",
+        lr=0.005,
+        early_stopping_patience=10,
+        oversample_stage1=5,
+        positive_fraction=None,
+        l2=0.0,
+        mask_channel="none",
+        split_ratios=PAPER_B_SPLIT_RATIOS,
+    ),
     # Laptop defaults (CPU): small models. Binary: ResNet-18 from scratch on paper B's contrast grey at
     # 320 px (the demarcation line stays a few pixels wide; RGB at 224 px reached AUROC 0.85 only),
     # paper A's ratio batches and class weighting, lr 1e-3 annealed over the run or its --minutes.
-    "fast_binary": TrainConfig(task="binary", architecture="resnet18_cls", preset="paper_b",
-                               preset_overrides={"image_size": 320, "hflip": 0.5, "vflip": 0.5}, epochs=60,
-                               batch_size=16, optimizer="adam", lr=1e-3, lr_schedule="cosine",
-                               early_stopping_patience=None, l2=0.0, ema_decay=0.97),
+    "fast_binary": TrainConfig(
+        task="binary",
+        architecture="resnet18_cls",
+        preset="paper_b",
+        preset_overrides={"image_size": 320, "hflip": 0.5, "vflip": 0.5},
+        epochs=60,
+        batch_size=16,
+        optimizer="adam",
+        lr=1e-3,
+        lr_schedule="cosine",
+        early_stopping_patience=None,
+        l2=0.0,
+    ),
     # The measured best CPU line recipe (benchmarks/training_bench.py segment, HVDROPDB ridge masks):
     # 320 px letterbox, paper B's contrast colour inside the field of view, batch 2, lr 2e-3 annealed
     # (cosine) over the run or its --minutes budget, line pixels up-weighted in BCE + soft Dice.
-    "fast_line": TrainConfig(task="segmentation", architecture="unet_small", preset="line",
-                             epochs=60, batch_size=2, optimizer="adam", lr=2e-3, l2=0.0, lr_schedule="cosine",
-                             early_stopping_patience=None, class_weighted=True, positive_fraction=None),
+    "fast_line": TrainConfig(
+        task="segmentation",
+        architecture="unet_small",
+        preset="line",
+        epochs=60,
+        batch_size=2,
+        optimizer="adam",
+        lr=2e-3,
+        l2=0.0,
+        lr_schedule="cosine",
+        early_stopping_patience=None,
+        class_weighted=True,
+        positive_fraction=None,
+    ),
     # Paper B's line-first idea on a CPU: a small classifier on grey + the line mask (from fast_line's
     # U-Net at prediction time), and the same classifier without the mask (classifier-only).
-    "fast_hybrid": TrainConfig(task="stage3", architecture="resnet18_hybrid", preset="paper_b",
-                               preset_overrides={"image_size": 224, "mask_channel": True, "hflip": 0.5,
-                                                 "vflip": 0.5},
-                               epochs=30, batch_size=16, optimizer="adam", lr=1e-3, lr_schedule="cosine",
-                               early_stopping_patience=None, oversample_stage1=5, positive_fraction=None, l2=0.0),
-    "fast_stage": TrainConfig(task="stage3", architecture="resnet18_cls", preset="paper_b",
-                              preset_overrides={"image_size": 224, "hflip": 0.5, "vflip": 0.5},
-                              epochs=30, batch_size=16, optimizer="adam", lr=1e-3, lr_schedule="cosine",
-                              early_stopping_patience=None, oversample_stage1=5, positive_fraction=None, l2=0.0,
-                              mask_channel="none"),
+    "fast_hybrid": TrainConfig(
+        task="stage3",
+        architecture="resnet18_hybrid",
+        preset="paper_b",
+        preset_overrides={"image_size": 224, "mask_channel": True, "hflip": 0.5, "vflip": 0.5},
+        epochs=30,
+        batch_size=16,
+        optimizer="adam",
+        lr=1e-3,
+        lr_schedule="cosine",
+        early_stopping_patience=None,
+        oversample_stage1=5,
+        positive_fraction=None,
+        l2=0.0,
+    ),
+    "fast_stage": TrainConfig(
+        task="stage3",
+        architecture="resnet18_cls",
+        preset="paper_b",
+        preset_overrides={"image_size": 224, "hflip": 0.5, "vflip": 0.5},
+        epochs=30,
+        batch_size=16,
+        optimizer="adam",
+        lr=1e-3,
+        lr_schedule="cosine",
+        early_stopping_patience=None,
+        oversample_stage1=5,
+        positive_fraction=None,
+        l2=0.0,
+        mask_channel="none",
+    ),
 }
 #: The recipe a task starts from when none is named (``rop-train train --task T``, the app's CPU default).
-DEFAULT_RECIPES: dict[str, str] = {"binary": "fast_binary", "stage3": "fast_stage", "segmentation": "fast_line",
-                                   "instance": "paper_b_maskrcnn"}
+DEFAULT_RECIPES: dict[str, str] = {
+    "binary": "fast_binary",
+    "stage3": "fast_stage",
+    "segmentation": "fast_line",
+    "instance": "paper_b_maskrcnn",
+}
 
 
 def recipe(name: str, **overrides: Any) -> TrainConfig:
@@ -177,23 +273,30 @@ def recipe_table() -> str:
     from training.presets import get_preset
 
     defaults = {name: task for task, name in DEFAULT_RECIPES.items()}
-    lines = ["| recipe | task | model | input | epochs | batch | optimiser, lr | schedule | class weighting "
-             "| split train/test/val |",
-             "| --- | --- | --- | --- | ---: | ---: | --- | --- | --- | --- |"]
+    lines = [
+        "| recipe | task | model | input | epochs | batch | optimiser, lr | schedule | class weighting "
+        "| split train/test/val |",
+        "| --- | --- | --- | --- | ---: | ---: | --- | --- | --- | --- |",
+    ]
     for name, c in RECIPES.items():
         preset = get_preset(c.preset, **c.preset_overrides)
         colour = {"rgb": "RGB", "gray": "grey", "paper_b": "paper-B grey"}[preset.color]
         extras = [colour] + (["+ line mask"] if preset.mask_channel else []) + (["FOV"] if preset.fov_mask else [])
         lr = f"{c.optimizer} {c.lr:g}" + (f" ({c.lr_from_scratch:g} from scratch)" if c.lr_from_scratch else "")
-        schedule = ("cosine" if c.lr_schedule == "cosine" else f"x{c.plateau_factor:g} on plateau")
+        schedule = "cosine" if c.lr_schedule == "cosine" else f"x{c.plateau_factor:g} on plateau"
         if c.warmup_batches:
             schedule += f", warm-up {c.warmup_batches}"
         if c.grad_clip:
             schedule += f", clip {c.grad_clip:g}"
         weighting = ("yes" if c.class_weighted else "no") + (
-            f", batches {c.positive_fraction:g} positive" if c.positive_fraction is not None and c.task == "binary" else "")
+            f", batches {c.positive_fraction:g} positive"
+            if c.positive_fraction is not None and c.task == "binary"
+            else ""
+        )
         label = f"**{name}** (default {defaults[name]})" if name in defaults else name
         split = "/".join(f"{r:g}" for r in c.split_ratios)
-        lines.append(f"| {label} | {c.task} | {c.architecture} | {preset.image_size} px {' '.join(extras)} "
-                     f"| {c.epochs} | {c.batch_size} | {lr} | {schedule} | {weighting} | {split} |")
+        lines.append(
+            f"| {label} | {c.task} | {c.architecture} | {preset.image_size} px {' '.join(extras)} "
+            f"| {c.epochs} | {c.batch_size} | {lr} | {schedule} | {weighting} | {split} |"
+        )
     return "\n".join(lines) + "\n"

@@ -112,8 +112,9 @@ def env_context() -> DistContext:
     if not present:
         return DistContext()
     if "RANK" not in os.environ or "WORLD_SIZE" not in os.environ:
-        raise DistributedError(f"torchrun environment incomplete: found {', '.join(present)}; "
-                               "RANK and WORLD_SIZE are both needed")
+        raise DistributedError(
+            f"torchrun environment incomplete: found {', '.join(present)}; RANK and WORLD_SIZE are both needed"
+        )
     try:
         rank, world = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
         local = int(os.environ.get("LOCAL_RANK", rank))
@@ -150,12 +151,16 @@ def cleanup(ctx: DistContext) -> None:
         dist.destroy_process_group()
 
 
-def wrap_model(model: nn.Module, ctx: DistContext, device: torch.device, *,
-               find_unused_parameters: bool = False) -> nn.Module:
+def wrap_model(
+    model: nn.Module, ctx: DistContext, device: torch.device, *, find_unused_parameters: bool = False
+) -> nn.Module:
     """``model`` wrapped in DistributedDataParallel when several processes train, else as is."""
     if not ctx.enabled:
         return model
     ids = [device.index] if device.type == "cuda" else None
-    return nn.parallel.DistributedDataParallel(model, device_ids=ids, output_device=device.index if ids else None,
-                                               find_unused_parameters=find_unused_parameters)
-
+    return nn.parallel.DistributedDataParallel(
+        model,
+        device_ids=ids,
+        output_device=device.index if ids else None,
+        find_unused_parameters=find_unused_parameters,
+    )

@@ -83,13 +83,29 @@ class EvaluationReport:
         out: dict[str, Any] = {"split": self.split, "n": self.n}
         if self.binary is not None:
             b = self.binary
-            out.update(threshold=b.threshold, sensitivity=b.sensitivity, specificity=b.specificity,
-                       precision=b.precision, accuracy=b.accuracy, f1=b.f1, auroc=b.auroc,
-                       tp=b.tp, fp=b.fp, tn=b.tn, fn=b.fn)
+            out.update(
+                threshold=b.threshold,
+                sensitivity=b.sensitivity,
+                specificity=b.specificity,
+                precision=b.precision,
+                accuracy=b.accuracy,
+                f1=b.f1,
+                auroc=b.auroc,
+                tp=b.tp,
+                fp=b.fp,
+                tn=b.tn,
+                fn=b.fn,
+            )
         if self.multiclass is not None:
             m = self.multiclass
-            out.update(accuracy=m.accuracy, macro_precision=m.macro_precision, macro_recall=m.macro_recall,
-                       macro_f1=m.macro_f1, classes=list(m.classes), confusion=to_builtin(m.confusion))
+            out.update(
+                accuracy=m.accuracy,
+                macro_precision=m.macro_precision,
+                macro_recall=m.macro_recall,
+                macro_f1=m.macro_f1,
+                classes=list(m.classes),
+                confusion=to_builtin(m.confusion),
+            )
         if self.masks is not None:
             out.update(dice=self.masks.mean_dice, iou=self.masks.mean_iou)
         if self.ap is not None:
@@ -97,18 +113,28 @@ class EvaluationReport:
         if self.error_reduction is not None:
             out.update(error_reduction=self.error_reduction.mean_error_reduction)
         if self.ci is not None:
-            out["ci95"] = {k: (None if v is None else list(v)) for k, v in self.ci.intervals.items()
-                           if " " not in k}  # headline figures; per-class intervals are in report.json
+            out["ci95"] = {
+                k: (None if v is None else list(v)) for k, v in self.ci.intervals.items() if " " not in k
+            }  # headline figures; per-class intervals are in report.json
             out["ci_method"] = self.ci.describe()
         if self.warnings:
             out["warnings"] = list(self.warnings)
         return out
 
     def to_dict(self) -> dict[str, Any]:
-        reports = {name: getattr(self, name) for name in ("binary", "multiclass", "masks", "ap", "error_reduction", "ci")}
-        return {"task": self.task, "split": self.split, "n": self.n, "bundle": self.bundle,
-                "summary": self.summary(), "notes": list(self.notes), "warnings": list(self.warnings),
-                **{k: v.to_dict() for k, v in reports.items() if v is not None}}
+        reports = {
+            name: getattr(self, name) for name in ("binary", "multiclass", "masks", "ap", "error_reduction", "ci")
+        }
+        return {
+            "task": self.task,
+            "split": self.split,
+            "n": self.n,
+            "bundle": self.bundle,
+            "summary": self.summary(),
+            "notes": list(self.notes),
+            "warnings": list(self.warnings),
+            **{k: v.to_dict() for k, v in reports.items() if v is not None},
+        }
 
     def save(self, folder: str | Path) -> list[Path]:
         """Write ``report.json`` (everything), the tables as CSV (``binary.csv`` = paper A's row,
@@ -116,7 +142,9 @@ class EvaluationReport:
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         written = [folder / "report.json"]
-        written[0].write_text(json.dumps(to_builtin(self.to_dict()), indent=2, allow_nan=False) + "\n", encoding="utf-8")
+        written[0].write_text(
+            json.dumps(to_builtin(self.to_dict()), indent=2, allow_nan=False) + "\n", encoding="utf-8"
+        )
         name = Path(self.bundle).name if self.bundle else "model"
         for key, file in (("binary", "binary"), ("multiclass", "multiclass"), ("masks", "masks"), ("ap", "ap_curve")):
             report = getattr(self, key)
@@ -191,8 +219,9 @@ def _small(mask: np.ndarray) -> np.ndarray:
     return cv2.resize(mask.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST) > 0
 
 
-def select_records(snapshot: Snapshot, task: str, split: str | None,
-                   splits_by_id: dict[str, str] | None = None) -> list[SnapshotRecord]:
+def select_records(
+    snapshot: Snapshot, task: str, split: str | None, splits_by_id: dict[str, str] | None = None
+) -> list[SnapshotRecord]:
     """Original records of ``task`` in ``split`` (None / "all": every split). Records without a
     split take theirs from ``splits_by_id`` (the card's training splits) when given."""
     records = [r for r in snapshot.for_task(task) if r.parent is None]
@@ -203,8 +232,9 @@ def select_records(snapshot: Snapshot, task: str, split: str | None,
     return records
 
 
-def probability_maps(predictor: Predictor, snapshot: Snapshot,
-                     split: str | None = "val") -> Iterator[tuple[np.ndarray, np.ndarray]]:
+def probability_maps(
+    predictor: Predictor, snapshot: Snapshot, split: str | None = "val"
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """(probability map, reference mask) of a line segmenter on every original record of ``split``,
     one image at a time, at the image's own size (for :func:`training.metrics.choose_mask_threshold`)."""
     for r in select_records(snapshot, "segmentation", split):
@@ -216,9 +246,16 @@ def probability_maps(predictor: Predictor, snapshot: Snapshot,
         yield pred.line_probability, ref
 
 
-def evaluate_predictor(predictor: Predictor, snapshot: Snapshot, split: str | None = "test", *,
-                       threshold: float | None = None, batch_size: int = 8,
-                       progress: Progress | None = None, intervals: bool = True) -> EvaluationReport:
+def evaluate_predictor(
+    predictor: Predictor,
+    snapshot: Snapshot,
+    split: str | None = "test",
+    *,
+    threshold: float | None = None,
+    batch_size: int = 8,
+    progress: Progress | None = None,
+    intervals: bool = True,
+) -> EvaluationReport:
     """Evaluate ``predictor`` on the snapshot's ``split`` (None or "all": every record of the task).
 
     ``threshold`` overrides the card's operating threshold of a binary model. The hybrid uses the
@@ -232,21 +269,28 @@ def evaluate_predictor(predictor: Predictor, snapshot: Snapshot, split: str | No
         raise EvaluationError(f"no {task} record in the {split or 'whole'} split of {snapshot.root}")
     acc = _Accumulator(predictor, task, threshold, intervals)
     if predictor.needs_line_mask:
-        acc.notes.append("line masks: predicted by the line segmenter" if predictor.mask_provider is not None
-                         else "line masks: the reference (annotated) masks")
+        acc.notes.append(
+            "line masks: predicted by the line segmenter"
+            if predictor.mask_provider is not None
+            else "line masks: the reference (annotated) masks"
+        )
     for start in range(0, len(records), batch_size):
-        chunk = records[start:start + batch_size]
+        chunk = records[start : start + batch_size]
         images, masks = [], []
         for r in chunk:
             rgb = read_rgb(snapshot.image_path(r))
-            ref = _reference_mask(snapshot, r, rgb.shape[:2]) if task == "segmentation" or (
-                predictor.needs_line_mask and predictor.mask_provider is None) else None
+            ref = (
+                _reference_mask(snapshot, r, rgb.shape[:2])
+                if task == "segmentation" or (predictor.needs_line_mask and predictor.mask_provider is None)
+                else None
+            )
             rgb, ref = apply_augment(rgb, ref, r.augment)
             images.append(rgb)
             masks.append(ref)
         use_masks = masks if predictor.needs_line_mask and predictor.mask_provider is None else None
-        preds = predictor.predict_batch(images, saliency=False, line_masks=use_masks,
-                                        keep_instances=predictor.task == "instance_segmentation")
+        preds = predictor.predict_batch(
+            images, saliency=False, line_masks=use_masks, keep_instances=predictor.task == "instance_segmentation"
+        )
         acc.add(chunk, preds, masks)
         if progress is not None:
             progress(min(start + batch_size, len(records)), len(records))
@@ -278,8 +322,11 @@ class _Accumulator:
                 positive = p.probability >= self.threshold
                 row.update(label=r.label_binary, probability=p.probability, predicted=int(positive))
             elif kind == "multiclass":
-                row.update(label=r.stage3, predicted=self.predictor.classes.index(p.predicted_class),
-                           **{f"p[{c}]": v for c, v in p.class_probabilities.items()})
+                row.update(
+                    label=r.stage3,
+                    predicted=self.predictor.classes.index(p.predicted_class),
+                    **{f"p[{c}]": v for c, v in p.class_probabilities.items()},
+                )
             else:
                 assert ref is not None
                 row.update(line_pixels=int((p.line_mask > 0).sum()), reference_pixels=int((ref > 0).sum()))
@@ -287,6 +334,7 @@ class _Accumulator:
                     row.update(label=r.stage3, predicted=p.predicted_class)
                 if kind == "instance_segmentation":
                     from training.engine.tasks import mask_instances
+
                     self.instances.append([(_small(m), s) for m, s in (p.instances or [])])
                     self.truths.append([_small(m) for m in mask_instances(ref)])
             self.rows.append(row)
@@ -294,7 +342,7 @@ class _Accumulator:
             # every mask is there: the loop above asserted it for these tasks
             batch = mask_scores([p.line_mask > 0 for p in preds], [m > 0 for m in masks if m is not None])
             self.scores.append(batch)
-            for row, d in zip(self.rows[-len(preds):], batch.dice.tolist(), strict=True):
+            for row, d in zip(self.rows[-len(preds) :], batch.dice.tolist(), strict=True):
                 row["dice"] = d
 
     def report(self, split: str | None) -> EvaluationReport:
@@ -308,10 +356,16 @@ class _Accumulator:
             out.ci = binary_intervals(labels, scores, self.threshold, patients) if self.intervals else None
             names = names if len(names) == 2 else ["negative", "positive"]
         elif kind == "multiclass":
-            out.multiclass = multiclass_report([r["label"] for r in rows], [r["predicted"] for r in rows],
-                                               self.predictor.classes)
-            out.ci = multiclass_intervals([r["label"] for r in rows], [r["predicted"] for r in rows],
-                                          self.predictor.classes, patients) if self.intervals else None
+            out.multiclass = multiclass_report(
+                [r["label"] for r in rows], [r["predicted"] for r in rows], self.predictor.classes
+            )
+            out.ci = (
+                multiclass_intervals(
+                    [r["label"] for r in rows], [r["predicted"] for r in rows], self.predictor.classes, patients
+                )
+                if self.intervals
+                else None
+            )
         else:
             d = np.concatenate([s.dice for s in self.scores])
             j = np.concatenate([s.iou for s in self.scores])
@@ -335,8 +389,10 @@ class _Accumulator:
         if len(rows) > 1 and len(predicted) == 1 and classifies:
             (only,) = predicted
             name = names[only] if isinstance(only, int) and 0 <= only < len(names) else str(only)
-            out.warnings.append(f"the model predicted {name!r} for every one of the {len(rows)} images: it does not "
-                                "tell the classes apart (its accuracy is the share of that class)")
+            out.warnings.append(
+                f"the model predicted {name!r} for every one of the {len(rows)} images: it does not "
+                "tell the classes apart (its accuracy is the share of that class)"
+            )
         return out
 
 
@@ -367,9 +423,17 @@ def _error_reduction(records: list[SnapshotRecord], report: EvaluationReport, ta
         return None
 
 
-def evaluate_bundle(bundle: str | Path, snapshot: Snapshot | str | Path, split: str | None = "test", *,
-                    out: str | Path | None = None, device: str = "auto", line_bundle: str | Path | None = None,
-                    batch_size: int = 8, progress: Progress | None = None) -> EvaluationReport:
+def evaluate_bundle(
+    bundle: str | Path,
+    snapshot: Snapshot | str | Path,
+    split: str | None = "test",
+    *,
+    out: str | Path | None = None,
+    device: str = "auto",
+    line_bundle: str | Path | None = None,
+    batch_size: int = 8,
+    progress: Progress | None = None,
+) -> EvaluationReport:
     """Load ``bundle`` (and for a hybrid, optionally the ``line_bundle`` whose predicted masks feed it),
     evaluate it on ``split`` of ``snapshot`` and, with ``out``, save the report there."""
     predictor = Predictor.hybrid(bundle, line_bundle, device) if line_bundle else Predictor.from_bundle(bundle, device)

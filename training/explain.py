@@ -148,7 +148,7 @@ class GradCAM:
 def _minmax(maps: torch.Tensor) -> torch.Tensor:
     flat = maps.reshape(maps.shape[0], -1)
     lo = flat.min(dim=1).values[:, None, None]
-    span = (flat.max(dim=1).values[:, None, None] - lo)
+    span = flat.max(dim=1).values[:, None, None] - lo
     return torch.where(span > 0, (maps - lo) / span.clamp_min(torch.finfo(maps.dtype).tiny), torch.zeros_like(maps))
 
 
@@ -168,6 +168,7 @@ def feature_maps(
                 if not isinstance(output, torch.Tensor) or output.dim() != 4:
                     raise ExplainError(f"layer {name} does not output an (N, C, H, W) tensor")
                 captured[name] = output[0].detach().clone()
+
         return hook
 
     for name in layer_names:
@@ -206,5 +207,5 @@ def feature_grid(maps: np.ndarray, max_channels: int = 16, gap: int = 1) -> np.n
     grid = np.zeros((rows * h + (rows - 1) * gap, cols * w + (cols - 1) * gap), dtype=np.uint8)
     for i, tile in enumerate(tiles):
         r, c = divmod(i, cols)
-        grid[r * (h + gap): r * (h + gap) + h, c * (w + gap): c * (w + gap) + w] = tile
+        grid[r * (h + gap) : r * (h + gap) + h, c * (w + gap) : c * (w + gap) + w] = tile
     return grid

@@ -61,8 +61,9 @@ def standardize(image: np.ndarray, mask: np.ndarray | None = None, eps: float = 
     return out
 
 
-def paper_b_gray(rgb: np.ndarray, clip_limit: float = 2.0, tile_grid: int = 8,
-                 mask: np.ndarray | None = None) -> np.ndarray:
+def paper_b_gray(
+    rgb: np.ndarray, clip_limit: float = 2.0, tile_grid: int = 8, mask: np.ndarray | None = None
+) -> np.ndarray:
     """Paper B's display/model pipeline up to CLAHE: grayscale → histogram equalisation → CLAHE (uint8).
 
     With ``mask`` (the field of view) the equalisation counts the pixels inside it only and leaves
@@ -80,7 +81,11 @@ def field_of_view_mask(rgb: np.ndarray, threshold: int | None = None, min_fracti
     """
     gray = to_gray(rgb)
     small_scale = 512.0 / max(gray.shape)
-    small = cv2.resize(gray, None, fx=small_scale, fy=small_scale, interpolation=cv2.INTER_AREA) if small_scale < 1 else gray
+    small = (
+        cv2.resize(gray, None, fx=small_scale, fy=small_scale, interpolation=cv2.INTER_AREA)
+        if small_scale < 1
+        else gray
+    )
     blur = cv2.GaussianBlur(small, (5, 5), 0)
     if threshold is None:
         # Background is near black; Otsu between background and retina, but never above 40.
@@ -128,8 +133,9 @@ def apply_mask(image: np.ndarray, mask: np.ndarray, fill: int | float = 0) -> np
     return out
 
 
-def letterbox(image: np.ndarray, size: int, fill: int | float = 0,
-              interpolation: int = cv2.INTER_AREA) -> tuple[np.ndarray, tuple[float, int, int]]:
+def letterbox(
+    image: np.ndarray, size: int, fill: int | float = 0, interpolation: int = cv2.INTER_AREA
+) -> tuple[np.ndarray, tuple[float, int, int]]:
     """Resize to fit a ``size`` x ``size`` square without stretching; pad with ``fill``.
 
     Returns the square image and ``(scale, pad_x, pad_y)`` to map coordinates back:
@@ -143,17 +149,21 @@ def letterbox(image: np.ndarray, size: int, fill: int | float = 0,
     out_shape = (size, size, *image.shape[2:])
     out = np.full(out_shape, fill, dtype=image.dtype)
     pad_x, pad_y = (size - nw) // 2, (size - nh) // 2
-    out[pad_y:pad_y + nh, pad_x:pad_x + nw] = resized
+    out[pad_y : pad_y + nh, pad_x : pad_x + nw] = resized
     return out, (scale, pad_x, pad_y)
 
 
-def unletterbox(square: np.ndarray, original_hw: tuple[int, int], params: tuple[float, int, int],
-                interpolation: int = cv2.INTER_LINEAR) -> np.ndarray:
+def unletterbox(
+    square: np.ndarray,
+    original_hw: tuple[int, int],
+    params: tuple[float, int, int],
+    interpolation: int = cv2.INTER_LINEAR,
+) -> np.ndarray:
     """Inverse of :func:`letterbox` for a map (mask, saliency) predicted on the square image."""
     scale, pad_x, pad_y = params
     h, w = original_hw
     nw, nh = max(1, round(w * scale)), max(1, round(h * scale))
-    crop = square[pad_y:pad_y + nh, pad_x:pad_x + nw]
+    crop = square[pad_y : pad_y + nh, pad_x : pad_x + nw]
     return cv2.resize(crop, (w, h), interpolation=interpolation)
 
 

@@ -83,8 +83,14 @@ def _check_rgb(image: Any, k: int) -> np.ndarray:
 class Predictor:
     """A model and its card, ready to predict. Build with :meth:`from_bundle`."""
 
-    def __init__(self, model: nn.Module, card: ModelCard, device: torch.device | str | None = None, *,
-                 mask_provider: MaskProvider | None = None) -> None:
+    def __init__(
+        self,
+        model: nn.Module,
+        card: ModelCard,
+        device: torch.device | str | None = None,
+        *,
+        mask_provider: MaskProvider | None = None,
+    ) -> None:
         try:
             self.preset = Preset.from_dict(card.preset)
         except PresetError as exc:
@@ -102,8 +108,9 @@ class Predictor:
 
     # -- construction ------------------------------------------------------------------------
     @classmethod
-    def from_bundle(cls, folder: str | Path, device: str = "auto", *,
-                    mask_provider: MaskProvider | None = None) -> Predictor:
+    def from_bundle(
+        cls, folder: str | Path, device: str = "auto", *, mask_provider: MaskProvider | None = None
+    ) -> Predictor:
         """Load a bundle (``BundleError`` when it is not one) onto ``device`` ("auto": CUDA if present)."""
         dev = resolve_device(device)
         model, card = load_bundle(folder, dev)
@@ -150,17 +157,36 @@ class Predictor:
         return mask
 
     # -- prediction ------------------------------------------------------------------------------
-    def predict(self, rgb: np.ndarray, *, saliency: bool = True, feature_layer: str | None = None,
-                line_mask: np.ndarray | None = None, keep_instances: bool = False,
-                line_probability: bool = False) -> Prediction:
+    def predict(
+        self,
+        rgb: np.ndarray,
+        *,
+        saliency: bool = True,
+        feature_layer: str | None = None,
+        line_mask: np.ndarray | None = None,
+        keep_instances: bool = False,
+        line_probability: bool = False,
+    ) -> Prediction:
         """Predict one RGB uint8 image (see :class:`Prediction`)."""
-        return self.predict_batch([rgb], saliency=saliency, feature_layer=feature_layer,
-                                  line_masks=None if line_mask is None else [line_mask],
-                                  keep_instances=keep_instances, line_probability=line_probability)[0]
+        return self.predict_batch(
+            [rgb],
+            saliency=saliency,
+            feature_layer=feature_layer,
+            line_masks=None if line_mask is None else [line_mask],
+            keep_instances=keep_instances,
+            line_probability=line_probability,
+        )[0]
 
-    def predict_batch(self, images: Sequence[np.ndarray], *, saliency: bool = True, feature_layer: str | None = None,
-                      line_masks: Sequence[np.ndarray | None] | None = None,
-                      keep_instances: bool = False, line_probability: bool = False) -> list[Prediction]:
+    def predict_batch(
+        self,
+        images: Sequence[np.ndarray],
+        *,
+        saliency: bool = True,
+        feature_layer: str | None = None,
+        line_masks: Sequence[np.ndarray | None] | None = None,
+        keep_instances: bool = False,
+        line_probability: bool = False,
+    ) -> list[Prediction]:
         """Predict several images in one forward pass; timings are per image."""
         if not len(images):
             return []
@@ -183,7 +209,7 @@ class Predictor:
                 out = self._detect(x, geometry, keep_instances, clock)
             if feature_layer is not None:
                 for k, pred in enumerate(out):
-                    sample = [x[k]] if self.task == "instance_segmentation" else x[k:k + 1]
+                    sample = [x[k]] if self.task == "instance_segmentation" else x[k : k + 1]
                     try:
                         maps = feature_maps(self.model, sample, [feature_layer])[feature_layer]
                     except ExplainError as exc:
@@ -202,8 +228,10 @@ class Predictor:
                 provider = self.mask_provider
                 mask = provider.line_mask(rgb) if isinstance(provider, Predictor) else provider(rgb)
             if mask is None:
-                raise PredictorError("this hybrid model needs the demarcation-line mask as input: pass line_mask=, "
-                                     "or use Predictor.hybrid(stage_bundle, line_bundle)")
+                raise PredictorError(
+                    "this hybrid model needs the demarcation-line mask as input: pass line_mask=, "
+                    "or use Predictor.hybrid(stage_bundle, line_bundle)"
+                )
             out.append(np.asarray(mask))
         return out
 
@@ -246,8 +274,9 @@ class Predictor:
         clock.lap("postprocess")
         return out
 
-    def _segment(self, x: torch.Tensor, geometry: list[Geometry], clock: _Clock,
-                 keep_probability: bool) -> list[Prediction]:
+    def _segment(
+        self, x: torch.Tensor, geometry: list[Geometry], clock: _Clock, keep_probability: bool
+    ) -> list[Prediction]:
         with torch.inference_mode():
             probs = torch.sigmoid(self.model(x).float())[:, 0].cpu().numpy()
         clock.lap("model")
@@ -256,14 +285,21 @@ class Predictor:
         for k, geom in enumerate(geometry):
             probability = self._restore(probs[k], geom).astype(np.float32, copy=False)
             mask = (probability >= threshold).astype(np.uint8) * 255
-            out.append(Prediction(task=self.task, threshold=threshold, line_mask=mask,
-                                  line_polygons=mask_to_polygons(mask),
-                                  line_probability=probability if keep_probability else None))
+            out.append(
+                Prediction(
+                    task=self.task,
+                    threshold=threshold,
+                    line_mask=mask,
+                    line_polygons=mask_to_polygons(mask),
+                    line_probability=probability if keep_probability else None,
+                )
+            )
         clock.lap("postprocess")
         return out
 
-    def _detect(self, x: torch.Tensor, geometry: list[Geometry], keep_instances: bool,
-                clock: _Clock) -> list[Prediction]:
+    def _detect(
+        self, x: torch.Tensor, geometry: list[Geometry], keep_instances: bool, clock: _Clock
+    ) -> list[Prediction]:
         with torch.inference_mode():
             outputs = self.model(list(x))
         clock.lap("model")
@@ -278,8 +314,10 @@ class Predictor:
                 pred.predicted_class = NO_LINE if stage == 0 else self.classes[stage - 1]
             if keep_instances:
                 scores = result["scores"].tolist()
-                pred.instances = [(self._restore(m.astype(np.uint8), geom, cv2.INTER_NEAREST) > 0, float(s))
-                                  for m, s in zip(squares, scores, strict=True)]
+                pred.instances = [
+                    (self._restore(m.astype(np.uint8), geom, cv2.INTER_NEAREST) > 0, float(s))
+                    for m, s in zip(squares, scores, strict=True)
+                ]
             out.append(pred)
         clock.lap("postprocess")
         return out

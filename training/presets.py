@@ -72,22 +72,26 @@ class Preset:
     image_size: int = 224
     color: ColorMode = "rgb"
     normalize: Normalize = "imagenet"
-    fov_mask: bool = True           #: zero the pixels outside the camera's field of view
-    mask_channel: bool = False      #: append the line mask as an extra input channel (paper B hybrid)
+    fov_mask: bool = True  #: zero the pixels outside the camera's field of view
+    mask_channel: bool = False  #: append the line mask as an extra input channel (paper B hybrid)
     clahe_clip: float = 2.0
     clahe_grid: int = 8
     # training-time augmentation (ignored when train=False)
-    brightness: float = 0.0         #: ± fraction of full scale
-    contrast: float = 0.0           #: ± fraction (1 ± contrast)
-    hflip: float = 0.0              #: probability
-    vflip: float = 0.0              #: probability
-    rotate: float = 0.0             #: ± degrees
-    crop: float = 0.0               #: up to this fraction cut from each edge
-    zoom: float = 0.0               #: zoom in by 1 .. 1 + zoom
+    brightness: float = 0.0  #: ± fraction of full scale
+    contrast: float = 0.0  #: ± fraction (1 ± contrast)
+    hflip: float = 0.0  #: probability
+    vflip: float = 0.0  #: probability
+    rotate: float = 0.0  #: ± degrees
+    crop: float = 0.0  #: up to this fraction cut from each edge
+    zoom: float = 0.0  #: zoom in by 1 .. 1 + zoom
 
     def __post_init__(self) -> None:
         problems = []
-        if not isinstance(self.image_size, int) or isinstance(self.image_size, bool) or not 8 <= self.image_size <= 4096:
+        if (
+            not isinstance(self.image_size, int)
+            or isinstance(self.image_size, bool)
+            or not 8 <= self.image_size <= 4096
+        ):
             problems.append(f"image_size must be an integer in 8..4096, got {self.image_size!r}")
         if self.color not in COLOR_MODES:
             problems.append(f"color must be one of {', '.join(COLOR_MODES)}, got {self.color!r}")
@@ -137,15 +141,23 @@ class Preset:
         return cls(**data)
 
     # -- the pipeline -----------------------------------------------------------------------
-    def _random_geometry(self, image: np.ndarray, mask: np.ndarray | None,
-                         rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray | None]:
+    def _random_geometry(
+        self, image: np.ndarray, mask: np.ndarray | None, rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray | None]:
         crop = tuple(rng.uniform(0.0, self.crop, 4)) if self.crop > 0 else (0.0, 0.0, 0.0, 0.0)
         zoom = float(rng.uniform(1.0, 1.0 + self.zoom)) if self.zoom > 0 else 1.0
-        return crop_zoom(image, mask, crop=crop, zoom=zoom,
-                         hflip=bool(rng.random() < self.hflip), vflip=bool(rng.random() < self.vflip))
+        return crop_zoom(
+            image,
+            mask,
+            crop=crop,
+            zoom=zoom,
+            hflip=bool(rng.random() < self.hflip),
+            vflip=bool(rng.random() < self.vflip),
+        )
 
-    def _random_photometric(self, image: np.ndarray, masks: list[np.ndarray | None],
-                            rng: np.random.Generator) -> tuple[np.ndarray, list[np.ndarray | None]]:
+    def _random_photometric(
+        self, image: np.ndarray, masks: list[np.ndarray | None], rng: np.random.Generator
+    ) -> tuple[np.ndarray, list[np.ndarray | None]]:
         """Rotate the square image and its masks together (masks with nearest-neighbour, so they
         stay binary), then jitter the image's brightness and contrast."""
         if self.rotate > 0:
@@ -155,8 +167,9 @@ class Preset:
             size = (self.image_size, self.image_size)
 
             def turn(a: np.ndarray, interpolation: int) -> np.ndarray:
-                return cv2.warpAffine(a, matrix, size, flags=interpolation, borderMode=cv2.BORDER_CONSTANT,
-                                      borderValue=0)
+                return cv2.warpAffine(
+                    a, matrix, size, flags=interpolation, borderMode=cv2.BORDER_CONSTANT, borderValue=0
+                )
 
             image = turn(image, cv2.INTER_LINEAR)
             masks = [None if m is None else turn(m, cv2.INTER_NEAREST) for m in masks]
@@ -170,8 +183,13 @@ class Preset:
         square, _ = imageops.letterbox(mask, self.image_size)
         return (square >= threshold).astype(np.uint8)
 
-    def prepare(self, rgb: np.ndarray, mask: np.ndarray | None = None, train: bool = False,
-                rng: np.random.Generator | None = None) -> Prepared:
+    def prepare(
+        self,
+        rgb: np.ndarray,
+        mask: np.ndarray | None = None,
+        train: bool = False,
+        rng: np.random.Generator | None = None,
+    ) -> Prepared:
         """RGB ``uint8`` H×W×3 (and a line mask H×W, any 0/255, 0/1 or bool) → model input.
 
         Returns ``(image, mask, geometry)``: ``image`` float32 ``in_channels``×S×S, ``mask`` float32
@@ -184,12 +202,14 @@ class Preset:
             raise PresetError(f"expected an RGB uint8 H×W×3 image, got {rgb.dtype} {rgb.shape}")
         if mask is not None:
             if mask.shape[:2] != rgb.shape[:2]:
-                raise PresetError(f"mask is {mask.shape[1]}x{mask.shape[0]} but the image is "
-                                  f"{rgb.shape[1]}x{rgb.shape[0]}")
+                raise PresetError(
+                    f"mask is {mask.shape[1]}x{mask.shape[0]} but the image is {rgb.shape[1]}x{rgb.shape[0]}"
+                )
             mask = binarize_mask(mask)
         if self.mask_channel and mask is None:
-            raise PresetError(f"preset {self.name!r} has a mask channel: pass the line mask "
-                              "(or an empty one when no line is visible)")
+            raise PresetError(
+                f"preset {self.name!r} has a mask channel: pass the line mask (or an empty one when no line is visible)"
+            )
         image = rgb
         rng = rng if rng is not None else np.random.default_rng()
         if train:
@@ -230,8 +250,9 @@ class Preset:
                 x = (x - IMAGENET_MEAN) / IMAGENET_STD
         return x.transpose(2, 0, 1) if x.ndim == 3 else x[None]
 
-    def restore(self, square_map: np.ndarray | torch.Tensor, geometry: Geometry,
-                interpolation: int = cv2.INTER_LINEAR) -> np.ndarray:
+    def restore(
+        self, square_map: np.ndarray | torch.Tensor, geometry: Geometry, interpolation: int = cv2.INTER_LINEAR
+    ) -> np.ndarray:
         """Map an S×S map predicted on the prepared image (mask, saliency; H×W, 1×H×W or H×W×C)
         back onto the original image's H×W (``imageops.unletterbox``)."""
         arr = square_map.detach().cpu().numpy() if isinstance(square_map, torch.Tensor) else np.asarray(square_map)
@@ -244,22 +265,48 @@ class Preset:
 PRESETS: dict[str, Preset] = {
     # Paper A (binary ROP): RGB 300×300, letterbox, FOV masking, ImageNet normalisation
     # (use normalize="unit" for ROPBaseCNN from scratch); brightness and random flips.
-    "paper_a": Preset("paper_a", image_size=300, color="rgb", normalize="imagenet", fov_mask=True,
-                      brightness=0.1, hflip=0.5, vflip=0.5),
+    "paper_a": Preset(
+        "paper_a",
+        image_size=300,
+        color="rgb",
+        normalize="imagenet",
+        fov_mask=True,
+        brightness=0.1,
+        hflip=0.5,
+        vflip=0.5,
+    ),
     # Paper B (stages 1-3): 0.3/0.59/0.11 grey → equalisation → CLAHE → per-image standardisation,
     # 299×299; mask_channel=True for the hybrid 2-channel input. Its augmentation is the stage-1
     # oversampling (training.data.oversample_stage1), so no random augmentation here.
     "paper_b": Preset("paper_b", image_size=299, color="paper_b", normalize="standardize", fov_mask=True),
     # Small and quick, for laptops without a GPU.
-    "fast": Preset("fast", image_size=224, color="rgb", normalize="imagenet", fov_mask=True,
-                   brightness=0.1, hflip=0.5, vflip=0.5),
+    "fast": Preset(
+        "fast", image_size=224, color="rgb", normalize="imagenet", fov_mask=True, brightness=0.1, hflip=0.5, vflip=0.5
+    ),
     # Segmentation (Mask R-CNN normalises internally): RGB in [0, 1]; flips move image and mask together.
-    "segmentation": Preset("segmentation", image_size=512, color="rgb", normalize="unit", fov_mask=False,
-                           brightness=0.1, hflip=0.5, vflip=0.5),
+    "segmentation": Preset(
+        "segmentation",
+        image_size=512,
+        color="rgb",
+        normalize="unit",
+        fov_mask=False,
+        brightness=0.1,
+        hflip=0.5,
+        vflip=0.5,
+    ),
     # The line segmenter from scratch on a CPU (the measured best, benchmarks/training_bench.py segment):
     # 320 px, paper B's contrast pipeline inside the field of view, standardised; flips, small rotations.
-    "line": Preset("line", image_size=320, color="paper_b", normalize="standardize", fov_mask=True,
-                   brightness=0.1, hflip=0.5, vflip=0.5, rotate=10.0),
+    "line": Preset(
+        "line",
+        image_size=320,
+        color="paper_b",
+        normalize="standardize",
+        fov_mask=True,
+        brightness=0.1,
+        hflip=0.5,
+        vflip=0.5,
+        rotate=10.0,
+    ),
 }
 
 

@@ -93,8 +93,16 @@ def confusion_table(matrix: np.ndarray, classes: Sequence[str]) -> str:
     return f'<table class="confusion" border="1" cellspacing="0" cellpadding="6"><tr>{head}</tr>{"".join(rows)}</table>'
 
 
-def svg_curve(title: str, x: np.ndarray, y: np.ndarray, xlabel: str, ylabel: str, *, diagonal: bool = False,
-              point: tuple[float, float] | None = None) -> str:
+def svg_curve(
+    title: str,
+    x: np.ndarray,
+    y: np.ndarray,
+    xlabel: str,
+    ylabel: str,
+    *,
+    diagonal: bool = False,
+    point: tuple[float, float] | None = None,
+) -> str:
     """A line chart on the unit square as inline SVG (axes, ticks at 0/0.5/1, optional chance line)."""
     x, y = np.asarray(x, float).ravel(), np.asarray(y, float).ravel()
     if x.size != y.size or x.size == 0:
@@ -107,19 +115,25 @@ def svg_curve(title: str, x: np.ndarray, y: np.ndarray, xlabel: str, ylabel: str
     def py(v: float) -> float:
         return 25 + (1.0 - v) * ph
 
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{CHART_W}" height="{CHART_H}" '
-             f'viewBox="0 0 {CHART_W} {CHART_H}" font-family="sans-serif" font-size="11">',
-             f'<rect width="{CHART_W}" height="{CHART_H}" fill="white"/>',
-             f'<text x="{CHART_W / 2}" y="15" text-anchor="middle" font-weight="bold">{esc(title)}</text>',
-             f'<rect x="{MARGIN}" y="25" width="{pw}" height="{ph}" fill="none" stroke="#444"/>']
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{CHART_W}" height="{CHART_H}" '
+        f'viewBox="0 0 {CHART_W} {CHART_H}" font-family="sans-serif" font-size="11">',
+        f'<rect width="{CHART_W}" height="{CHART_H}" fill="white"/>',
+        f'<text x="{CHART_W / 2}" y="15" text-anchor="middle" font-weight="bold">{esc(title)}</text>',
+        f'<rect x="{MARGIN}" y="25" width="{pw}" height="{ph}" fill="none" stroke="#444"/>',
+    ]
     for t in (0.0, 0.5, 1.0):
         parts.append(f'<text x="{px(t):.1f}" y="{25 + ph + 13}" text-anchor="middle">{t:g}</text>')
         parts.append(f'<text x="{MARGIN - 4}" y="{py(t) + 4:.1f}" text-anchor="end">{t:g}</text>')
     parts.append(f'<text x="{px(0.5):.1f}" y="{CHART_H - 4}" text-anchor="middle">{esc(xlabel)}</text>')
-    parts.append(f'<text x="12" y="{py(0.5):.1f}" text-anchor="middle" '
-                 f'transform="rotate(-90 12 {py(0.5):.1f})">{esc(ylabel)}</text>')
+    parts.append(
+        f'<text x="12" y="{py(0.5):.1f}" text-anchor="middle" '
+        f'transform="rotate(-90 12 {py(0.5):.1f})">{esc(ylabel)}</text>'
+    )
     if diagonal:
-        parts.append(f'<line x1="{px(0)}" y1="{py(0)}" x2="{px(1)}" y2="{py(1)}" stroke="#aaa" stroke-dasharray="4 3"/>')
+        parts.append(
+            f'<line x1="{px(0)}" y1="{py(0)}" x2="{px(1)}" y2="{py(1)}" stroke="#aaa" stroke-dasharray="4 3"/>'
+        )
     xs, ys = np.clip(x, 0, 1), np.clip(y, 0, 1)
     points = " ".join(f"{px(u):.1f},{py(v):.1f}" for u, v in zip(xs, ys, strict=True))
     parts.append(f'<polyline points="{points}" fill="none" stroke="#1f5fbf" stroke-width="2"/>')
@@ -160,21 +174,39 @@ def _curves(report: EvaluationReport) -> str:
         if b.sensitivity is not None and b.specificity is not None:
             point = (1.0 - b.specificity, b.sensitivity)
         auc = "n/a" if b.auroc is None else f"{b.auroc:.3f}"
-        charts.append(svg_curve(f"ROC (AUROC {auc})", b.roc.fpr, b.roc.tpr, "1 - specificity", "sensitivity",
-                                diagonal=True, point=point))
+        charts.append(
+            svg_curve(
+                f"ROC (AUROC {auc})", b.roc.fpr, b.roc.tpr, "1 - specificity", "sensitivity", diagonal=True, point=point
+            )
+        )
     if b is not None and len({r["label"] for r in report.predictions}) == 2:
         import torch
         from torchmetrics.functional.classification import binary_precision_recall_curve
 
         precision, recall, _ = binary_precision_recall_curve(
             torch.tensor([r["probability"] for r in report.predictions], dtype=torch.float32),
-            torch.tensor([r["label"] for r in report.predictions]))
-        charts.append(svg_curve("Precision-recall", recall.numpy(), precision.numpy(), "recall (sensitivity)",
-                                "precision", point=None if b.precision is None or b.sensitivity is None
-                                else (b.sensitivity, b.precision)))
+            torch.tensor([r["label"] for r in report.predictions]),
+        )
+        charts.append(
+            svg_curve(
+                "Precision-recall",
+                recall.numpy(),
+                precision.numpy(),
+                "recall (sensitivity)",
+                "precision",
+                point=None if b.precision is None or b.sensitivity is None else (b.sensitivity, b.precision),
+            )
+        )
     if report.ap is not None and report.ap.ap is not None:
-        charts.append(svg_curve(f"Line masks: precision-recall (AP@{report.ap.iou_threshold:g} {report.ap.ap:.3f})",
-                                report.ap.recall, report.ap.precision, "recall", "precision"))
+        charts.append(
+            svg_curve(
+                f"Line masks: precision-recall (AP@{report.ap.iou_threshold:g} {report.ap.ap:.3f})",
+                report.ap.recall,
+                report.ap.precision,
+                "recall",
+                "precision",
+            )
+        )
     return "".join(f'<span class="chart">{c}</span> ' for c in charts)
 
 
@@ -182,16 +214,24 @@ def threshold_provenance(report: EvaluationReport, card: ModelCard | None) -> st
     """Where a binary model's operating threshold came from, and where it is applied."""
     b = report.binary
     assert b is not None
-    source = (card.metrics.get("threshold_source") if card is not None else None)
-    val_n = ((card.metrics.get("validation") or {}).get("n") if card is not None else None)
+    source = card.metrics.get("threshold_source") if card is not None else None
+    val_n = (card.metrics.get("validation") or {}).get("n") if card is not None else None
     if card is not None and card.threshold is not None and abs(float(card.threshold) - b.threshold) < 1e-12 and source:
-        origin = source if source.startswith("default") else f"chosen on the {source}" if not val_n or str(val_n) in source else f"chosen on the {source} ({val_n} images)"
+        origin = (
+            source
+            if source.startswith("default")
+            else f"chosen on the {source}"
+            if not val_n or str(val_n) in source
+            else f"chosen on the {source} ({val_n} images)"
+        )
     elif card is not None and card.threshold is None:
         origin = "the default 0.5 (the model card records no threshold chosen on validation data)"
     else:
         origin = "given for this evaluation"
-    return (f"Operating threshold {b.threshold:.3f}, {origin}; applied to the {b.n} "
-            f"{report.split or 'evaluated'} images below.")
+    return (
+        f"Operating threshold {b.threshold:.3f}, {origin}; applied to the {b.n} "
+        f"{report.split or 'evaluated'} images below."
+    )
 
 
 def _ci_table(report: EvaluationReport) -> str:
@@ -199,8 +239,11 @@ def _ci_table(report: EvaluationReport) -> str:
     if report.ci is None:
         return ""
     summary = report.summary()
-    rows = [[key, format_interval(summary.get(key), interval)] for key, interval in report.ci.intervals.items()
-            if summary.get(key) is not None]
+    rows = [
+        [key, format_interval(summary.get(key), interval)]
+        for key, interval in report.ci.intervals.items()
+        if summary.get(key) is not None
+    ]
     if report.multiclass is not None:
         m = report.multiclass
         for i, c in enumerate(m.classes):
@@ -208,8 +251,9 @@ def _ci_table(report: EvaluationReport) -> str:
                 name = f"{c} {metric}"
                 if name in report.ci.intervals and values[i] is not None:
                     rows.append([name, format_interval(values[i], report.ci.intervals[name])])
-    return (f"<h3>Confidence intervals</h3><p>{esc(report.ci.describe())}.</p>"
-            + html_table(["Metric", "Value (95 % CI)"], rows))
+    return f"<h3>Confidence intervals</h3><p>{esc(report.ci.describe())}.</p>" + html_table(
+        ["Metric", "Value (95 % CI)"], rows
+    )
 
 
 def _warnings(report: EvaluationReport) -> str:
@@ -220,29 +264,46 @@ def _tables(report: EvaluationReport, model_name: str, card: ModelCard | None = 
     out: list[str] = [_warnings(report)]
     if report.binary is not None:
         header, rows = paper_a_rows({model_name: report.binary})
-        out += ["<h3>Binary ROP (paper A's table)</h3>", html_table([*header, "AUROC"], [[*rows[0], report.binary.auroc]])]
+        out += [
+            "<h3>Binary ROP (paper A's table)</h3>",
+            html_table([*header, "AUROC"], [[*rows[0], report.binary.auroc]]),
+        ]
         b = report.binary
-        out += [f"<p>{esc(threshold_provenance(report, card))}</p>",
-                confusion_table(np.array([[b.tn, b.fp], [b.fn, b.tp]]), ["no ROP", "ROP"])]
+        out += [
+            f"<p>{esc(threshold_provenance(report, card))}</p>",
+            confusion_table(np.array([[b.tn, b.fp], [b.fn, b.tp]]), ["no ROP", "ROP"]),
+        ]
     if report.multiclass is not None:
         header, rows = paper_b_rows({model_name: report.multiclass})
         m = report.multiclass
-        out += ["<h3>Stages (paper B's table)</h3>", html_table(header, rows),
-                f"<p>Macro F1 {fmt(m.macro_f1)}; {m.n} images.</p>", "<h3>Confusion matrix</h3>",
-                confusion_table(m.confusion, m.classes)]
+        out += [
+            "<h3>Stages (paper B's table)</h3>",
+            html_table(header, rows),
+            f"<p>Macro F1 {fmt(m.macro_f1)}; {m.n} images.</p>",
+            "<h3>Confusion matrix</h3>",
+            confusion_table(m.confusion, m.classes),
+        ]
     if report.masks is not None:
         k = report.masks
-        out += ["<h3>Line masks</h3>", html_table(["Mean Dice", "Mean IoU", "Images", "Both empty"],
-                                                  [[k.mean_dice, k.mean_iou, len(k.dice), k.n_both_empty]])]
+        out += [
+            "<h3>Line masks</h3>",
+            html_table(
+                ["Mean Dice", "Mean IoU", "Images", "Both empty"],
+                [[k.mean_dice, k.mean_iou, len(k.dice), k.n_both_empty]],
+            ),
+        ]
     if report.ap is not None:
         out.append(html_table([f"AP@{report.ap.iou_threshold:g}"], [[report.ap.ap]]))
     if report.error_reduction is not None:
         e = report.error_reduction
-        rows = [[g, c.n_images, c.grader_error_rate, c.model_error_rate, c.error_reduction]
-                for g, c in e.per_grader.items()]
-        out += ["<h3>Model versus graders (error reduction)</h3>",
-                html_table(["Grader", "Images", "Grader error", "Model error", "Error reduction"], rows),
-                f"<p>Mean error reduction {fmt(e.mean_error_reduction)}.</p>"]
+        rows = [
+            [g, c.n_images, c.grader_error_rate, c.model_error_rate, c.error_reduction] for g, c in e.per_grader.items()
+        ]
+        out += [
+            "<h3>Model versus graders (error reduction)</h3>",
+            html_table(["Grader", "Images", "Grader error", "Model error", "Error reduction"], rows),
+            f"<p>Mean error reduction {fmt(e.mean_error_reduction)}.</p>",
+        ]
     out.append(_ci_table(report))
     return "".join(out)
 
@@ -255,17 +316,24 @@ def _examples(examples: Sequence[ReportExample]) -> str:
         if ex.overlay is not None:
             over = _small(blend(ex.rgb, ex.overlay))
             pictures += f' <img src="{png_data_uri(over)}" width="{over.shape[1]}" height="{over.shape[0]}"/>'
-        cells.append(f"<td>{pictures}<br/><b>{esc(ex.id)}</b><br/>reference: {esc(ex.reference)}"
-                     f"<br/>model: {esc(ex.predicted)}</td>")
-    rows = ["<tr>" + "".join(cells[i:i + 2]) + "</tr>" for i in range(0, len(cells), 2)]
+        cells.append(
+            f"<td>{pictures}<br/><b>{esc(ex.id)}</b><br/>reference: {esc(ex.reference)}"
+            f"<br/>model: {esc(ex.predicted)}</td>"
+        )
+    rows = ["<tr>" + "".join(cells[i : i + 2]) + "</tr>" for i in range(0, len(cells), 2)]
     return f'<table class="examples" cellpadding="6">{"".join(rows)}</table>'
 
 
 def _card(card: ModelCard, evaluated_hash: str | None = None) -> str:
-    rows: list[list[Any]] = [["Name", card.name], ["Architecture", f"{card.architecture} {card.model_kwargs}"], ["Task", card.task],
-            ["Classes", ", ".join(card.classes) or "-"], ["Operating threshold", card.threshold],
-            ["Threshold chosen on", card.metrics.get("threshold_source") or "-"],
-            ["Initial weights", card.pretrained_source or "random initialisation"]]
+    rows: list[list[Any]] = [
+        ["Name", card.name],
+        ["Architecture", f"{card.architecture} {card.model_kwargs}"],
+        ["Task", card.task],
+        ["Classes", ", ".join(card.classes) or "-"],
+        ["Operating threshold", card.threshold],
+        ["Threshold chosen on", card.metrics.get("threshold_source") or "-"],
+        ["Initial weights", card.pretrained_source or "random initialisation"],
+    ]
     if card.snapshot_hash and card.snapshot_hash != evaluated_hash:  # the same snapshot is named once, above
         rows.append(["Trained on another snapshot", card.snapshot_hash])
     rows.append(["Created", card.created])
@@ -277,26 +345,42 @@ def _card(card: ModelCard, evaluated_hash: str | None = None) -> str:
     return "".join(out) + f"<p><small>Libraries: {esc(versions)}</small></p>"
 
 
-STYLE = ("body{font-family:sans-serif;margin:24px;color:#222} h1{font-size:20pt} h2{border-bottom:1px solid #888}"
-         " table{border-collapse:collapse;margin:6px 0} th{background:#eee} td,th{padding:4px 8px}"
-         " .chart{display:inline-block;margin:4px} .warning{background:#fde2e1;border:1px solid #c0392b;padding:6px}")
+STYLE = (
+    "body{font-family:sans-serif;margin:24px;color:#222} h1{font-size:20pt} h2{border-bottom:1px solid #888}"
+    " table{border-collapse:collapse;margin:6px 0} th{background:#eee} td,th{padding:4px 8px}"
+    " .chart{display:inline-block;margin:4px} .warning{background:#fde2e1;border:1px solid #c0392b;padding:6px}"
+)
 EXAMPLES_TITLE = "Examples, hardest cases first"
-EXAMPLES_NOTE = ("Mistakes first, then the correct answers the model was least sure of (probability nearest the "
-                 "threshold); not a random sample.")
+EXAMPLES_NOTE = (
+    "Mistakes first, then the correct answers the model was least sure of (probability nearest the "
+    "threshold); not a random sample."
+)
 
 
-def render_html(report: EvaluationReport, card: ModelCard, *, snapshot_hash: str | None,
-                examples: Sequence[ReportExample] = (), sections: Sequence[ReportSection] = (),
-                title: str | None = None) -> str:
+def render_html(
+    report: EvaluationReport,
+    card: ModelCard,
+    *,
+    snapshot_hash: str | None,
+    examples: Sequence[ReportExample] = (),
+    sections: Sequence[ReportSection] = (),
+    title: str | None = None,
+) -> str:
     """The whole report as one HTML document (UTF-8 text, nothing external)."""
     title = title or f"Evaluation report: {card.name}"
     when = datetime.now(UTC).isoformat(timespec="seconds")
-    parts = [f'<!DOCTYPE html><html><head><meta charset="utf-8"/><title>{esc(title)}</title>'
-             f"<style>{STYLE}</style></head><body>", f"<h1>{esc(title)}</h1>",
-             html_table(["Model", "Task", "Split", "Images", "Dataset snapshot (SHA-256)", "Generated"],
-                        [[card.name, report.task, report.split or "all", report.n, snapshot_hash or "-", when]],
-                        css="meta"),
-             "<h2>Results</h2>", _tables(report, card.name, card)]
+    parts = [
+        f'<!DOCTYPE html><html><head><meta charset="utf-8"/><title>{esc(title)}</title>'
+        f"<style>{STYLE}</style></head><body>",
+        f"<h1>{esc(title)}</h1>",
+        html_table(
+            ["Model", "Task", "Split", "Images", "Dataset snapshot (SHA-256)", "Generated"],
+            [[card.name, report.task, report.split or "all", report.n, snapshot_hash or "-", when]],
+            css="meta",
+        ),
+        "<h2>Results</h2>",
+        _tables(report, card.name, card),
+    ]
     curves = _curves(report)
     if curves:
         parts += ["<h2>Curves</h2>", f"<p>{curves}</p>"]
@@ -335,28 +419,53 @@ def pick_examples(predictor: Predictor, snapshot: Snapshot, report: EvaluationRe
             break  # a hybrid without its line segmenter cannot explain a single image
         rgb = read_rgb(snapshot.image_path(by_id[row["id"]]))
         pred = predictor.predict(rgb, saliency=predictor.task in ("binary", "multiclass"))
-        overlay = pred.saliency if pred.saliency is not None else (
-            (pred.line_mask > 0).astype(np.float32) if pred.line_mask is not None else None)
+        overlay = (
+            pred.saliency
+            if pred.saliency is not None
+            else ((pred.line_mask > 0).astype(np.float32) if pred.line_mask is not None else None)
+        )
 
         def name(value: Any) -> str:
             return names[value] if isinstance(value, int) and 0 <= value < len(names) else str(value)
 
-        out.append(ReportExample(row["id"], rgb, overlay, name(row.get("label", "-")),
-                                 str(pred.predicted_class or name(row.get("predicted", "-")))))
+        out.append(
+            ReportExample(
+                row["id"],
+                rgb,
+                overlay,
+                name(row.get("label", "-")),
+                str(pred.predicted_class or name(row.get("predicted", "-"))),
+            )
+        )
     return out
 
 
-def build_report(bundle: str | Path, snapshot: Snapshot | str | Path, out: str | Path, *, split: str | None = "test",
-                 examples: int = 4, device: str = "auto", line_bundle: str | Path | None = None,
-                 sections: Sequence[ReportSection] = (), title: str | None = None) -> tuple[Path, EvaluationReport]:
+def build_report(
+    bundle: str | Path,
+    snapshot: Snapshot | str | Path,
+    out: str | Path,
+    *,
+    split: str | None = "test",
+    examples: int = 4,
+    device: str = "auto",
+    line_bundle: str | Path | None = None,
+    sections: Sequence[ReportSection] = (),
+    title: str | None = None,
+) -> tuple[Path, EvaluationReport]:
     """Evaluate ``bundle`` on ``split`` of ``snapshot`` and write the HTML report to ``out``."""
     snap = snapshot if isinstance(snapshot, Snapshot) else Snapshot.load(snapshot)
     predictor = Predictor.hybrid(bundle, line_bundle, device) if line_bundle else Predictor.from_bundle(bundle, device)
     report = evaluate_predictor(predictor, snap, split)
     report.bundle = str(bundle)
     chosen = pick_examples(predictor, snap, report, examples)
-    text = render_html(report, read_card(bundle), snapshot_hash=snap.stored_hash or snap.content_hash(),
-                       examples=chosen, sections=sections, title=title)
+    text = render_html(
+        report,
+        read_card(bundle),
+        snapshot_hash=snap.stored_hash or snap.content_hash(),
+        examples=chosen,
+        sections=sections,
+        title=title,
+    )
     path = Path(out)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")

@@ -70,23 +70,64 @@ class Run:
 
 
 PAPER_A_RUNS: tuple[Run, ...] = (
-    Run("paper_a_base", "ROPBaseCNN", "paper_a_base",
-        quick={"preset_overrides": {"image_size": 160}, "epochs": 40, "max_minutes": 2.0}),
-    Run("paper_a_res", "ROPResCNN", "paper_a_res",
-        quick={"preset_overrides": {"image_size": 128}, "epochs": 15, "batch_size": 16, "max_minutes": 5.0}),
+    Run(
+        "paper_a_base",
+        "ROPBaseCNN",
+        "paper_a_base",
+        quick={"preset_overrides": {"image_size": 160}, "epochs": 40, "max_minutes": 2.0},
+    ),
+    Run(
+        "paper_a_res",
+        "ROPResCNN",
+        "paper_a_res",
+        quick={"preset_overrides": {"image_size": 128}, "epochs": 15, "batch_size": 16, "max_minutes": 5.0},
+    ),
 )
 PAPER_B_RUNS: tuple[Run, ...] = (
-    Run("paper_b_line", "line segmenter", "paper_b_maskrcnn", quick_recipe="fast_line",
-        quick={"preset_overrides": {"image_size": 256}, "epochs": 40, "max_minutes": 4.0}),
-    Run("paper_b_hybrid", "Hybrid", "paper_b_hybrid", quick_recipe="fast_hybrid",
-        quick={"preset_overrides": {"image_size": 160, "mask_channel": True, "hflip": 0.5, "vflip": 0.5},
-               "epochs": 30, "oversample_stage1": 2, "max_minutes": 4.0}),
-    Run("paper_b_classifier", "Classifier-only", "paper_b_classifier", quick_recipe="fast_stage",
-        quick={"preset_overrides": {"image_size": 160, "hflip": 0.5, "vflip": 0.5},
-               "epochs": 30, "oversample_stage1": 2, "max_minutes": 4.0}),
-    Run("paper_b_seg_only", "Segmentation-only", "paper_b_maskrcnn", {"architecture": "seg_only_baseline"},
-        quick={"model_kwargs": {"backbone": "resnet18"}, "preset_overrides": {"image_size": 256}, "epochs": 10,
-               "warmup_batches": 20, "max_minutes": 4.0}),
+    Run(
+        "paper_b_line",
+        "line segmenter",
+        "paper_b_maskrcnn",
+        quick_recipe="fast_line",
+        quick={"preset_overrides": {"image_size": 256}, "epochs": 40, "max_minutes": 4.0},
+    ),
+    Run(
+        "paper_b_hybrid",
+        "Hybrid",
+        "paper_b_hybrid",
+        quick_recipe="fast_hybrid",
+        quick={
+            "preset_overrides": {"image_size": 160, "mask_channel": True, "hflip": 0.5, "vflip": 0.5},
+            "epochs": 30,
+            "oversample_stage1": 2,
+            "max_minutes": 4.0,
+        },
+    ),
+    Run(
+        "paper_b_classifier",
+        "Classifier-only",
+        "paper_b_classifier",
+        quick_recipe="fast_stage",
+        quick={
+            "preset_overrides": {"image_size": 160, "hflip": 0.5, "vflip": 0.5},
+            "epochs": 30,
+            "oversample_stage1": 2,
+            "max_minutes": 4.0,
+        },
+    ),
+    Run(
+        "paper_b_seg_only",
+        "Segmentation-only",
+        "paper_b_maskrcnn",
+        {"architecture": "seg_only_baseline"},
+        quick={
+            "model_kwargs": {"backbone": "resnet18"},
+            "preset_overrides": {"image_size": 256},
+            "epochs": 10,
+            "warmup_batches": 20,
+            "max_minutes": 4.0,
+        },
+    ),
 )
 SMOKE = {"epochs": 1, "batch_size": 4, "max_batches_per_epoch": 3, "size_a": 64, "size_b": 80}
 
@@ -111,12 +152,16 @@ class ReproduceResult:
         """Every run finished and the tables asked for have all their rows."""
         want_a = len(PAPER_A_RUNS) if self.paper in ("a", "both") else 0
         want_b = len(PAPER_B_RUNS) - 1 if self.paper in ("b", "both") else 0
-        return (all(isinstance(r, Finished) for r in self.runs.values())
-                and len(self.paper_a) == want_a and len(self.paper_b) == want_b)
+        return (
+            all(isinstance(r, Finished) for r in self.runs.values())
+            and len(self.paper_a) == want_a
+            and len(self.paper_b) == want_b
+        )
 
 
-def shared_splits(snapshot: Snapshot, seed: int = 0,
-                  ratios: tuple[float, float, float] = PAPER_B_SPLIT_RATIOS) -> Snapshot:
+def shared_splits(
+    snapshot: Snapshot, seed: int = 0, ratios: tuple[float, float, float] = PAPER_B_SPLIT_RATIOS
+) -> Snapshot:
     """The snapshot with every unassigned record given a patient-grouped split (in memory)."""
     if all(r.split is not None for r in snapshot):
         return snapshot
@@ -129,8 +174,9 @@ def _hashed(snapshot: Snapshot) -> Snapshot:
     return dataclasses.replace(snapshot, stored_hash=snapshot.content_hash())
 
 
-def run_config(run: Run, *, scale: str, epochs: int | None, image_size: int | None, device: str,
-               seed: int) -> TrainConfig:
+def run_config(
+    run: Run, *, scale: str, epochs: int | None, image_size: int | None, device: str, seed: int
+) -> TrainConfig:
     """One experiment's configuration at ``scale``, with the global ``epochs`` / ``image_size`` overrides."""
     if scale == "quick":
         config = recipe(run.quick_recipe or run.recipe, device=device, seed=seed, **run.changes)
@@ -144,9 +190,13 @@ def run_config(run: Run, *, scale: str, epochs: int | None, image_size: int | No
     size = image_size
     if scale == "smoke":
         size = size or (SMOKE["size_a"] if run.name.startswith("paper_a") else SMOKE["size_b"])
-        updates.update(epochs=SMOKE["epochs"], batch_size=min(config.batch_size, SMOKE["batch_size"]),
-                       max_batches_per_epoch=SMOKE["max_batches_per_epoch"], early_stopping_patience=None,
-                       warmup_batches=0)
+        updates.update(
+            epochs=SMOKE["epochs"],
+            batch_size=min(config.batch_size, SMOKE["batch_size"]),
+            max_batches_per_epoch=SMOKE["max_batches_per_epoch"],
+            early_stopping_patience=None,
+            warmup_batches=0,
+        )
         updates["checkpoint_every"] = (epochs or SMOKE["epochs"]) + 1  # no checkpoint files
     if epochs is not None:
         updates["epochs"] = epochs
@@ -161,10 +211,20 @@ def _four_class(report: EvaluationReport, classes: list[str]) -> MulticlassRepor
     return multiclass_report([r["label"] + 1 for r in rows], [r["predicted"] + 1 for r in rows], [NO_LINE, *classes])
 
 
-def reproduce(snapshot: Snapshot | str | Path, out_dir: str | Path, *, paper: str = "both", scale: str = "full",
-              epochs: int | None = None, image_size: int | None = None, device: str = "auto", seed: int = 0,
-              on_event: Callable[[str, Event], None] | None = None, echo: Callable[[str], None] | None = print,
-              control: RunControl | None = None) -> ReproduceResult:
+def reproduce(
+    snapshot: Snapshot | str | Path,
+    out_dir: str | Path,
+    *,
+    paper: str = "both",
+    scale: str = "full",
+    epochs: int | None = None,
+    image_size: int | None = None,
+    device: str = "auto",
+    seed: int = 0,
+    on_event: Callable[[str, Event], None] | None = None,
+    echo: Callable[[str], None] | None = print,
+    control: RunControl | None = None,
+) -> ReproduceResult:
     """Run paper A's and/or paper B's experiments (see the module docstring); tables are printed with
     ``echo`` and written to ``out_dir`` (``paper_a.md``/``.csv``/``.json``, ``paper_b.*``,
     ``line_segmentation/``), every run in its own sub-folder."""
@@ -180,8 +240,10 @@ def reproduce(snapshot: Snapshot | str | Path, out_dir: str | Path, *, paper: st
     def train(run: Run, data: Snapshot) -> Predictor | None:
         config = run_config(run, scale=scale, epochs=epochs, image_size=image_size, device=device, seed=seed)
         budget = f", at most {config.max_minutes:g} min" if config.max_minutes else ""
-        say(f"{run.name}: training {config.architecture} ({config.task}, "
-            f"{config.preset_overrides.get('image_size', 'default')} px, {config.epochs} epochs{budget})")
+        say(
+            f"{run.name}: training {config.architecture} ({config.task}, "
+            f"{config.preset_overrides.get('image_size', 'default')} px, {config.epochs} epochs{budget})"
+        )
         last: Any = None
         for event in fit(config, data, out / run.name, control=control):
             last = event
@@ -221,8 +283,11 @@ def reproduce(snapshot: Snapshot | str | Path, out_dir: str | Path, *, paper: st
                 predictor.mask_provider = line
             report = _test(predictor, stages)
             result.reports[run.row] = report
-            result.paper_b[run.row] = report.multiclass if predictor.task == "instance_segmentation" else \
-                _four_class(report, classes)  # type: ignore[assignment]
+            result.paper_b[run.row] = (
+                report.multiclass  # type: ignore[assignment]  # an instance model's report always has one
+                if predictor.task == "instance_segmentation"
+                else _four_class(report, classes)
+            )
 
     _write_tables(result, say)
     return result
@@ -243,8 +308,9 @@ def _intervals(result: ReproduceResult, rows: list[str], metrics: tuple[str, ...
         if report is None or report.ci is None:
             continue
         summary = report.summary()
-        figures = ", ".join(f"{m} {format_interval(summary.get(m), report.ci.get(m), 2)}"
-                            for m in metrics if summary.get(m) is not None)
+        figures = ", ".join(
+            f"{m} {format_interval(summary.get(m), report.ci.get(m), 2)}" for m in metrics if summary.get(m) is not None
+        )
         warning = "".join(f" WARNING: {w}" for w in report.warnings)
         lines.append(f"- {row}: {figures}{warning}")
     if not lines:
@@ -261,9 +327,13 @@ def _write_tables(result: ReproduceResult, say: Callable[[str], None]) -> None:
         if result.paper_a:
             result.table_a = paper_a_table(result.paper_a)
             save_report(result.paper_a, out / "paper_a.json", out / "paper_a.csv")
-        text_a = ("## Paper A: ROP yes/no (test split)\n\n" + (result.table_a or "no model finished\n")
-                  + _intervals(result, list(result.paper_a),
-                               ("sensitivity", "specificity", "precision", "accuracy", "f1", "auroc")))
+        text_a = (
+            "## Paper A: ROP yes/no (test split)\n\n"
+            + (result.table_a or "no model finished\n")
+            + _intervals(
+                result, list(result.paper_a), ("sensitivity", "specificity", "precision", "accuracy", "f1", "auroc")
+            )
+        )
         (out / "paper_a.md").write_text(text_a, encoding="utf-8")
         texts.append(text_a)
     if result.paper in ("b", "both"):
@@ -274,13 +344,18 @@ def _write_tables(result: ReproduceResult, say: Callable[[str], None]) -> None:
         if seg is not None and seg.masks is not None:
             dice_ci = seg.ci.get("dice") if seg.ci is not None else None
             ap = "n/a (a semantic segmenter)" if seg.ap is None or seg.ap.ap is None else f"{seg.ap.ap:.3f}"
-            seg_line = (f"Line segmenter on the test split: Dice {format_interval(seg.masks.mean_dice, dice_ci)}, "
-                        f"AP@0.5 {ap}")
+            seg_line = (
+                f"Line segmenter on the test split: Dice {format_interval(seg.masks.mean_dice, dice_ci)}, AP@0.5 {ap}"
+            )
         else:
             seg_line = "Line segmenter: not trained"
-        text_b = ("## Paper B: stages 1-3 (test split)\n\n" + (result.table_b or "no model finished\n")
-                  + _intervals(result, list(result.paper_b), ("accuracy", "macro_f1"))
-                  + f"\n{seg_line}\n" + "".join(f"\nNote: {n}\n" for n in result.notes))
+        text_b = (
+            "## Paper B: stages 1-3 (test split)\n\n"
+            + (result.table_b or "no model finished\n")
+            + _intervals(result, list(result.paper_b), ("accuracy", "macro_f1"))
+            + f"\n{seg_line}\n"
+            + "".join(f"\nNote: {n}\n" for n in result.notes)
+        )
         (out / "paper_b.md").write_text(text_b, encoding="utf-8")
         texts.append(text_b)
     for text in texts:

@@ -51,9 +51,26 @@ from training.data.records import (
 )
 
 __all__ = [
-    "AUGMENT_KEYS", "DEFAULT_CLASSES", "EYES", "FORMAT", "MANIFEST", "PLUS_VALUES", "QUALITIES", "SPLITS",
-    "STAGE3_OF", "STAGES", "TASKS", "VERSION", "LinkMode", "Snapshot", "SnapshotError", "SnapshotPolygon",
-    "SnapshotRecord", "SnapshotWriter", "canonical_json", "stage3_of",
+    "AUGMENT_KEYS",
+    "DEFAULT_CLASSES",
+    "EYES",
+    "FORMAT",
+    "MANIFEST",
+    "PLUS_VALUES",
+    "QUALITIES",
+    "SPLITS",
+    "STAGE3_OF",
+    "STAGES",
+    "TASKS",
+    "VERSION",
+    "LinkMode",
+    "Snapshot",
+    "SnapshotError",
+    "SnapshotPolygon",
+    "SnapshotRecord",
+    "SnapshotWriter",
+    "canonical_json",
+    "stage3_of",
 ]
 
 FORMAT = "rop-snapshot"
@@ -128,15 +145,17 @@ class Snapshot:
         if not isinstance(version, int) or isinstance(version, bool) or version < 1:
             raise SnapshotError(f"{name}: version must be a positive integer, got {version!r}")
         if version > VERSION:
-            raise SnapshotError(f"{name}: version {version} is newer than this library reads ({VERSION}); "
-                                "update the training package")
+            raise SnapshotError(
+                f"{name}: version {version} is newer than this library reads ({VERSION}); update the training package"
+            )
         problems: list[str] = []
         unknown = set(data) - _TOP_KEYS
         if unknown:
             problems.append(f"{name}: unknown top-level keys {sorted(unknown)}")
         classes = data.get("classes", DEFAULT_CLASSES)
         if not isinstance(classes, Mapping) or not all(
-                isinstance(v, list) and all(isinstance(c, str) for c in v) for v in classes.values()):
+            isinstance(v, list) and all(isinstance(c, str) for c in v) for v in classes.values()
+        ):
             problems.append(f"{name}: classes must map task names to lists of class names")
             classes = DEFAULT_CLASSES
         items = data.get("records")
@@ -152,10 +171,14 @@ class Snapshot:
         if problems:
             raise SnapshotError(problems)
         stored = data.get("hash")
-        return cls(root=Path(root), records=tuple(records), classes={k: list(v) for k, v in classes.items()},
-                   created=data.get("created") if isinstance(data.get("created"), str) else None,
-                   stored_hash=stored if isinstance(stored, str) else None,
-                   description=data.get("description") if isinstance(data.get("description"), str) else None)
+        return cls(
+            root=Path(root),
+            records=tuple(records),
+            classes={k: list(v) for k, v in classes.items()},
+            created=data.get("created") if isinstance(data.get("created"), str) else None,
+            stored_hash=stored if isinstance(stored, str) else None,
+            description=data.get("description") if isinstance(data.get("description"), str) else None,
+        )
 
     def missing_files(self) -> list[str]:
         """One message per referenced image or mask that is not a file in the folder."""
@@ -224,8 +247,13 @@ class Snapshot:
     # -- hashing and saving ---------------------------------------------------------------
     def manifest(self) -> dict[str, Any]:
         """The manifest as a JSON-ready dict (without ``hash``)."""
-        out: dict[str, Any] = {"format": FORMAT, "version": VERSION, "created": self.created,
-                               "classes": self.classes, "records": [r.to_dict() for r in self.records]}
+        out: dict[str, Any] = {
+            "format": FORMAT,
+            "version": VERSION,
+            "created": self.created,
+            "classes": self.classes,
+            "records": [r.to_dict() for r in self.records],
+        }
         if self.description is not None:
             out["description"] = self.description
         return out
@@ -254,8 +282,10 @@ class Snapshot:
         """Recompute the hash; raises :class:`SnapshotError` when it differs from the stored one."""
         actual = self.content_hash()
         if self.stored_hash is not None and actual != self.stored_hash:
-            raise SnapshotError(f"{MANIFEST}: content hash {actual[:12]}… differs from the stored "
-                                f"{self.stored_hash[:12]}…: a file or the manifest was changed after writing")
+            raise SnapshotError(
+                f"{MANIFEST}: content hash {actual[:12]}… differs from the stored "
+                f"{self.stored_hash[:12]}…: a file or the manifest was changed after writing"
+            )
         return actual
 
     def save(self) -> Snapshot:
@@ -278,6 +308,7 @@ def _now() -> str:
 
 def _generator() -> str:
     from training import __version__
+
     return f"rop training {__version__}"
 
 
@@ -313,9 +344,15 @@ class SnapshotWriter:
     (same volume), copied otherwise; arrays are written as PNG.
     """
 
-    def __init__(self, folder: str | Path, *, link: LinkMode = "auto",
-                 classes: Mapping[str, Sequence[str]] | None = None, description: str | None = None,
-                 overwrite: bool = False) -> None:
+    def __init__(
+        self,
+        folder: str | Path,
+        *,
+        link: LinkMode = "auto",
+        classes: Mapping[str, Sequence[str]] | None = None,
+        description: str | None = None,
+        overwrite: bool = False,
+    ) -> None:
         if link not in ("copy", "hardlink", "auto"):
             raise ValueError(f"link must be 'copy', 'hardlink' or 'auto', got {link!r}")
         self.root = Path(folder)
@@ -370,10 +407,16 @@ class SnapshotWriter:
                     raise
         shutil.copy2(src, dst)
 
-    def add(self, image: str | Path | np.ndarray, *, id: str | None = None,  # `id` shadows the builtin on purpose: the record field
-            mask: str | Path | np.ndarray | None = None,
-            polygons: Iterable[SnapshotPolygon | Mapping[str, Any]] = (),
-            mask_from_polygons: bool = True, **fields: Any) -> SnapshotRecord:
+    def add(
+        self,
+        image: str | Path | np.ndarray,
+        *,
+        id: str | None = None,  # `id` shadows the builtin on purpose: the record field
+        mask: str | Path | np.ndarray | None = None,
+        polygons: Iterable[SnapshotPolygon | Mapping[str, Any]] = (),
+        mask_from_polygons: bool = True,
+        **fields: Any,
+    ) -> SnapshotRecord:
         """Add one image with its labels (any :class:`SnapshotRecord` field as a keyword).
 
         ``image`` is a file (linked or copied) or an RGB array (written as PNG). ``mask`` is a file
@@ -420,11 +463,14 @@ class SnapshotWriter:
                 raise SnapshotError(f"record {rid!r}: {exc}") from exc
         elif polys and mask_from_polygons:
             from training.formats.masks import polygons_to_mask
+
             mask_array = polygons_to_mask(polys, hw)
         if mask_array is not None:
             if tuple(mask_array.shape[:2]) != tuple(hw):
-                raise SnapshotError(f"record {rid!r}: mask is {mask_array.shape[1]}x{mask_array.shape[0]} "
-                                    f"but the image is {hw[1]}x{hw[0]}")
+                raise SnapshotError(
+                    f"record {rid!r}: mask is {mask_array.shape[1]}x{mask_array.shape[0]} "
+                    f"but the image is {hw[1]}x{hw[0]}"
+                )
             record = record.replace(mask=f"masks/{stem}.png")
         written: list[Path] = []
         try:
@@ -466,8 +512,13 @@ class SnapshotWriter:
         """Write ``manifest.json`` with its content hash and return the loaded :class:`Snapshot`."""
         if self._closed:
             raise SnapshotError("the snapshot writer is already closed")
-        snap = Snapshot(root=self.root, records=tuple(self.records), classes=self.classes,
-                        created=_now(), description=self.description).save()
+        snap = Snapshot(
+            root=self.root,
+            records=tuple(self.records),
+            classes=self.classes,
+            created=_now(),
+            description=self.description,
+        ).save()
         self._closed = True
         return snap
 

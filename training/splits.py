@@ -54,9 +54,13 @@ def _normalise_ratios(ratios: Sequence[float] | Mapping[str, float]) -> dict[str
     return {s: v / total for s, v in values.items()}
 
 
-def grouped_split(records: Iterable[SnapshotRecord], ratios: Sequence[float] | Mapping[str, float] = PAPER_B_RATIOS,
-                  seed: int = 0, stratify_by: str | KeyFn | None = "label_binary",
-                  group_by: str | KeyFn | None = "patient") -> dict[str, str]:
+def grouped_split(
+    records: Iterable[SnapshotRecord],
+    ratios: Sequence[float] | Mapping[str, float] = PAPER_B_RATIOS,
+    seed: int = 0,
+    stratify_by: str | KeyFn | None = "label_binary",
+    group_by: str | KeyFn | None = "patient",
+) -> dict[str, str]:
     """Assign every record a split: ``{record id: "train" | "test" | "val"}``.
 
     ``ratios`` is ``(train, test, val)`` (paper B's 6:3:1 by default) or a mapping by split name.
@@ -83,8 +87,10 @@ def grouped_split(records: Iterable[SnapshotRecord], ratios: Sequence[float] | M
     classes = sorted({class_of(r) for r in originals}, key=repr)
     cindex = {c: i for i, c in enumerate(classes)}
     splits = [s for s in ("train", "test", "val") if targets_ratio[s] > 0]
-    counts = {key: np.bincount([cindex[class_of(r)] for r in members], minlength=len(classes)).astype(float)
-              for key, members in groups.items()}
+    counts = {
+        key: np.bincount([cindex[class_of(r)] for r in members], minlength=len(classes)).astype(float)
+        for key, members in groups.items()
+    }
     totals = sum(counts.values(), np.zeros(len(classes)))
     target = {s: targets_ratio[s] * totals for s in splits}
     current = {s: np.zeros(len(classes)) for s in ("train", "test", "val")}
@@ -93,8 +99,10 @@ def grouped_split(records: Iterable[SnapshotRecord], ratios: Sequence[float] | M
     for key, members in groups.items():
         fixed = {r.split for r in members if r.split is not None}
         if len(fixed) > 1:
-            raise SplitError(f"group {key!r} has records fixed in different splits ({', '.join(sorted(fixed))}); "
-                             "all records of a patient must share one split")
+            raise SplitError(
+                f"group {key!r} has records fixed in different splits ({', '.join(sorted(fixed))}); "
+                "all records of a patient must share one split"
+            )
         if fixed:
             split = fixed.pop()
             assignment[key] = split
@@ -129,8 +137,10 @@ def apply_splits(records: Iterable[SnapshotRecord], assignment: Mapping[str, str
     return [r.replace(split=assignment[r.id]) if r.id in assignment else r for r in records]
 
 
-def split_counts(records: Iterable[SnapshotRecord], stratify_by: str | KeyFn | None = "label_binary",
-                 ) -> dict[str | None, Counter[Any]]:
+def split_counts(
+    records: Iterable[SnapshotRecord],
+    stratify_by: str | KeyFn | None = "label_binary",
+) -> dict[str | None, Counter[Any]]:
     """Per split, how many original (non-derived) records of each class: for logs and model cards."""
     class_of = _key_fn(stratify_by, lambda r: None)
     out: dict[str | None, Counter[Any]] = defaultdict(Counter)

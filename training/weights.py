@@ -157,8 +157,11 @@ def models_using(kind: str) -> list[str]:
     # the registry module, not the package: the package imports the model files, which import this one
     from training.models.registry import list_models, model_info
 
-    return [n for n in list_models() if (k := model_info(n).pretrained_kind) is not None
-            and (k == kind or BACKBONE_FALLBACK.get(k) == kind)]
+    return [
+        n
+        for n in list_models()
+        if (k := model_info(n).pretrained_kind) is not None and (k == kind or BACKBONE_FALLBACK.get(k) == kind)
+    ]
 
 
 @dataclass(frozen=True)
@@ -175,9 +178,11 @@ class ImportedWeights:
         """What was done, in words (the window's *Models → Import pretrained weights…*)."""
         verb = "was already in place" if self.already_present else "is stored"
         models = ", ".join(self.models) or "none of the registered models"
-        return (f"{self.known.file_name} ({self.known.dataset} {self.known.kind}): its SHA-256 matches the published "
-                f"{self.known.sha256_prefix}…; it {verb} at {self.destination}. Models that now start pretrained: "
-                f"{models}.")
+        return (
+            f"{self.known.file_name} ({self.known.dataset} {self.known.kind}): its SHA-256 matches the published "
+            f"{self.known.sha256_prefix}…; it {verb} at {self.destination}. Models that now start pretrained: "
+            f"{models}."
+        )
 
 
 def import_weights(path: str | Path, folder: str | Path | None = None) -> ImportedWeights:
@@ -195,10 +200,15 @@ def import_weights(path: str | Path, folder: str | Path | None = None) -> Import
     matches = [k for k in known_weights() if digest.startswith(k.sha256_prefix)]
     if not matches:
         named = [k for k in known_weights() if k.file_name == source.name]
-        hint = (f"; a file named {source.name} should start with {named[0].sha256_prefix}: it is damaged or another "
-                "version" if named else "")
-        raise PretrainedWeightsError(f"{source}: SHA-256 {digest} is not that of any known torchvision checkpoint"
-                                     f"{hint} (see 'rop-train weights list')")
+        hint = (
+            f"; a file named {source.name} should start with {named[0].sha256_prefix}: it is damaged or another version"
+            if named
+            else ""
+        )
+        raise PretrainedWeightsError(
+            f"{source}: SHA-256 {digest} is not that of any known torchvision checkpoint"
+            f"{hint} (see 'rop-train weights list')"
+        )
     known = matches[0]
     read_state_dict(source)  # a state dict of tensors, never an arbitrary pickle
     target_dir = Path(folder) if folder is not None else hub_checkpoint_dir()
@@ -252,9 +262,7 @@ def resolve_pretrained(pretrained: Any, kind: str | None) -> Path | None:
         dataset = PRETRAINED_KINDS[kind][0]
         message = f"{dataset} weights for {kind} not found in {hub_checkpoint_dir()}"
         if pretrained is True:
-            raise PretrainedWeightsError(
-                f"{message} (looked for {', '.join(candidate_file_names(kind))})"
-            )
+            raise PretrainedWeightsError(f"{message} (looked for {', '.join(candidate_file_names(kind))})")
         log.warning("%s; starting from random weights", message)
     return path
 
@@ -298,7 +306,7 @@ def load_pretrained(model: nn.Module, path: str | Path, *, source_prefix: str = 
     path = Path(path)
     source = read_state_dict(path)
     if source_prefix:
-        source = {k[len(source_prefix):]: v for k, v in source.items() if k.startswith(source_prefix)}
+        source = {k[len(source_prefix) :]: v for k, v in source.items() if k.startswith(source_prefix)}
     target = model.state_dict()
     report = PretrainedReport(path=path)
     new_state: dict[str, torch.Tensor] = {}
@@ -318,8 +326,7 @@ def load_pretrained(model: nn.Module, path: str | Path, *, source_prefix: str = 
     report.unexpected = sorted(set(source) - set(target))
     if not new_state:
         raise PretrainedWeightsError(
-            f"no tensor of {path} fits the model ({len(report.missing)} expected keys missing); "
-            "is it the right file?"
+            f"no tensor of {path} fits the model ({len(report.missing)} expected keys missing); is it the right file?"
         )
     model.load_state_dict(new_state, strict=False)
     log.info("pretrained weights %s", report.summary())

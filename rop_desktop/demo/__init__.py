@@ -17,7 +17,24 @@ from .spec import CAMERAS, DemoError, FundusSpec, FundusTruth, LesionPolygon
 from .study import DemoExam, DemoImage, DemoPatient, DemoStudy, diagnosis_text, generate_demo
 
 __all__ = [
-    "CAMERAS", "DEFAULT_GRADERS", "MANIFEST_COLUMNS", "DemoError", "DemoExam", "DemoFiles", "DemoGrade",
-    "DemoImage", "DemoPatient", "DemoStudy", "FundusSpec", "FundusTruth", "GraderProfile", "LesionPolygon",
-    "diagnosis_text", "fundus_truth", "generate_demo", "render_fundus", "truth_document", "write_demo_files",
+    "CAMERAS",
+    "DEFAULT_GRADERS",
+    "MANIFEST_COLUMNS",
+    "DemoError",
+    "DemoExam",
+    "DemoFiles",
+    "DemoGrade",
+    "DemoImage",
+    "DemoPatient",
+    "DemoStudy",
+    "FundusSpec",
+    "FundusTruth",
+    "GraderProfile",
+    "LesionPolygon",
+    "diagnosis_text",
+    "fundus_truth",
+    "generate_demo",
+    "render_fundus",
+    "truth_document",
+    "write_demo_files",
 ]

@@ -54,8 +54,18 @@ import cv2
 from .spec import DemoError
 from .study import DemoImage, DemoStudy, diagnosis_text
 
-MANIFEST_COLUMNS: tuple[str, ...] = ("file", "patient", "eye", "exam_date", "gestational_age", "birth_weight",
-                                     "hospital_diagnosis", "camera", "site", "pma")
+MANIFEST_COLUMNS: tuple[str, ...] = (
+    "file",
+    "patient",
+    "eye",
+    "exam_date",
+    "gestational_age",
+    "birth_weight",
+    "hospital_diagnosis",
+    "camera",
+    "site",
+    "pma",
+)
 TRUTH_FORMAT = "rop-desktop-demo-truth"
 TRUTH_VERSION = 1
 
@@ -70,8 +80,9 @@ class DemoFiles:
     images: tuple[Path, ...]
 
 
-def write_demo_files(study: DemoStudy, folder: str | Path,
-                     progress: Callable[[int, int], None] | None = None) -> DemoFiles:
+def write_demo_files(
+    study: DemoStudy, folder: str | Path, progress: Callable[[int, int], None] | None = None
+) -> DemoFiles:
     """Render every image of ``study`` into ``folder`` with its manifest and truth file.
 
     ``progress(done, total)`` is called after each image (about 50 ms each at 640x480).

@@ -136,7 +136,7 @@ def _background(layout: FundusLayout, spec: FundusSpec, palette: Palette, rng: n
     if rng.random() < 0.35:  # light reflex: a soft bright haze ring near the centre
         rx, ry = cx + rng.uniform(-0.2, 0.2) * radius, cy + rng.uniform(-0.2, 0.2) * radius
         ring_r, ring_w = rng.uniform(0.2, 0.5) * radius, rng.uniform(0.1, 0.2) * radius
-        ring = np.exp(-((np.hypot(xs - rx, ys - ry) - ring_r) / ring_w) ** 2) * rng.uniform(8, 20)
+        ring = np.exp(-(((np.hypot(xs - rx, ys - ry) - ring_r) / ring_w) ** 2)) * rng.uniform(8, 20)
         base += ring[..., None] * np.array([1.0, 1.0, 1.1], np.float32)
     return cv2.resize(base.astype(np.float32), (layout.width, layout.height), interpolation=cv2.INTER_LINEAR)
 
@@ -157,7 +157,7 @@ def _paint_disc(img: np.ndarray, layout: FundusLayout, palette: Palette) -> None
     _blend(patch, np.clip((1.1 - d) / 0.25, 0, 1) * 0.55, palette.disc)
     ux, uy = np.cos(layout.temporal), np.sin(layout.temporal)
     cup = np.hypot(xs - (x0 + 0.15 * r * ux), ys - (y0 + 0.15 * r * uy)) / (0.35 * r)
-    _blend(patch, np.exp(-1.6 * cup ** 2) * 0.4, palette.cup)
+    _blend(patch, np.exp(-1.6 * cup**2) * 0.4, palette.cup)
 
 
 def _roi(points: np.ndarray, pad: float, layout: FundusLayout) -> tuple[int, int, int, int]:
@@ -169,8 +169,16 @@ def _roi(points: np.ndarray, pad: float, layout: FundusLayout) -> tuple[int, int
     return left, top, max(left + 1, right), max(top + 1, bottom)
 
 
-def _stroke(img: np.ndarray, layout: FundusLayout, offset: float, thickness: float, blur: float,
-            strength: np.ndarray, colour: RGB | None, opacity: float) -> None:
+def _stroke(
+    img: np.ndarray,
+    layout: FundusLayout,
+    offset: float,
+    thickness: float,
+    blur: float,
+    strength: np.ndarray,
+    colour: RGB | None,
+    opacity: float,
+) -> None:
     """Paint a blurred stroke along the lesion, ``offset`` pixels peripheral, in a bounding box.
 
     ``strength`` (per lesion point, 0..1) modulates the stroke along its length; with ``colour``
@@ -182,9 +190,16 @@ def _stroke(img: np.ndarray, layout: FundusLayout, offset: float, thickness: flo
     fixed = np.round((pts - (left, top)) * 16).astype(np.int32)
     step = 6
     for start in range(0, len(fixed) - 1, step):
-        level = int(255 * float(strength[start:start + step + 1].mean()))
-        cv2.polylines(mask, [fixed[start:start + step + 1].reshape(-1, 1, 2)], False, level,
-                      max(1, int(round(thickness))), cv2.LINE_AA, shift=4)
+        level = int(255 * float(strength[start : start + step + 1].mean()))
+        cv2.polylines(
+            mask,
+            [fixed[start : start + step + 1].reshape(-1, 1, 2)],
+            False,
+            level,
+            max(1, int(round(thickness))),
+            cv2.LINE_AA,
+            shift=4,
+        )
     if blur > 0:
         mask = cv2.GaussianBlur(mask, (0, 0), blur)
     _tint(img[top:bottom, left:right], mask, opacity, colour)
@@ -224,10 +239,22 @@ def _paint_tufts(img: np.ndarray, layout: FundusLayout, rng: np.random.Generator
     left, top, right, bottom = _roi(np.concatenate(shapes + fronds), 2 * w, layout)
     mask: np.ndarray = np.zeros((bottom - top, right - left), np.uint8)
     origin = np.array([left, top])
-    cv2.fillPoly(mask, [np.round((p - origin) * 16).astype(np.int32).reshape(-1, 1, 2) for p in shapes], 255,
-                 cv2.LINE_AA, shift=4)
-    cv2.polylines(mask, [np.round((p - origin) * 16).astype(np.int32).reshape(-1, 1, 2) for p in fronds], False, 200,
-                  1, cv2.LINE_AA, shift=4)
+    cv2.fillPoly(
+        mask,
+        [np.round((p - origin) * 16).astype(np.int32).reshape(-1, 1, 2) for p in shapes],
+        255,
+        cv2.LINE_AA,
+        shift=4,
+    )
+    cv2.polylines(
+        mask,
+        [np.round((p - origin) * 16).astype(np.int32).reshape(-1, 1, 2) for p in fronds],
+        False,
+        200,
+        1,
+        cv2.LINE_AA,
+        shift=4,
+    )
     mask = cv2.GaussianBlur(mask, (0, 0), max(0.5, w / 14))
     _tint(img[top:bottom, left:right], mask, 0.72, TUFT)
 
@@ -249,7 +276,8 @@ def _camera(img: np.ndarray, layout: FundusLayout, spec: FundusSpec, rng: np.ran
     np.add(img, noise[..., None], out=img)
     aperture = np.zeros((layout.height, layout.width), np.uint8)
     cx, cy, radius = layout.fov
-    cv2.circle(aperture, (int(round(cx * 16)), int(round(cy * 16))), int(round(radius * 16)), 255, -1,
-               cv2.LINE_AA, shift=4)
+    cv2.circle(
+        aperture, (int(round(cx * 16)), int(round(cy * 16))), int(round(radius * 16)), 255, -1, cv2.LINE_AA, shift=4
+    )
     np.multiply(img, (aperture.astype(np.float32) / 255.0)[..., None], out=img)
     return np.clip(img + 0.5, 0, 255).astype(np.uint8)

@@ -110,10 +110,25 @@ def make_layout(spec: FundusSpec, size: tuple[int, int]) -> FundusLayout:
     disc_y = cy - offset * uy + side * ux
     disc_r = radius * rng.uniform(0.065, 0.08)
     harmonics = np.arange(2, 8)
-    wobble = np.stack([rng.uniform(0.2, 1.0, harmonics.size) * 0.05 / harmonics ** 0.8,
-                       rng.uniform(0, 2 * np.pi, harmonics.size)], axis=1)
-    layout = FundusLayout(width, height, scale, (cx, cy, radius), (disc_x, disc_y, disc_r), float(temporal), df,
-                          border, wobble, np.zeros(0), np.zeros(0), 0.0, ())
+    wobble = np.stack(
+        [rng.uniform(0.2, 1.0, harmonics.size) * 0.05 / harmonics**0.8, rng.uniform(0, 2 * np.pi, harmonics.size)],
+        axis=1,
+    )
+    layout = FundusLayout(
+        width,
+        height,
+        scale,
+        (cx, cy, radius),
+        (disc_x, disc_y, disc_r),
+        float(temporal),
+        df,
+        border,
+        wobble,
+        np.zeros(0),
+        np.zeros(0),
+        0.0,
+        (),
+    )
     if spec.stage is Stage.S0:
         return layout
     return _with_lesion(layout, spec, rng)
@@ -126,7 +141,7 @@ def _with_lesion(layout: FundusLayout, spec: FundusSpec, rng: np.random.Generato
     pts = layout.polar_points(grid, layout.border_at(grid))
     inside = np.hypot(pts[:, 0] - cx, pts[:, 1] - cy) < 0.82 * radius
     delta = np.angle(np.exp(1j * (grid - layout.temporal)))
-    weights = np.exp(-(delta / 0.5) ** 2) * inside
+    weights = np.exp(-((delta / 0.5) ** 2)) * inside
     centre = layout.temporal if weights.sum() == 0 else float(rng.choice(grid, p=weights / weights.sum()))
     lo, hi = LESION_WIDTH[spec.stage]
     width = max(1.5, layout.scale * rng.uniform(lo, hi))
@@ -136,8 +151,11 @@ def _with_lesion(layout: FundusLayout, spec: FundusSpec, rng: np.random.Generato
     step = 2.0 / layout.border_radius  # a point every ~2 px
     angles = np.arange(centre - half, centre + half + step / 2, step)
     knots = max(4, int(angles.size * 2.0 / (4 * width)) + 2)  # a random knot every ~4 widths
-    jitter = np.interp(np.linspace(0, 1, angles.size), np.linspace(0, 1, knots),
-                       rng.normal(0.0, 0.22 * width + 0.8 * layout.scale, knots))
+    jitter = np.interp(
+        np.linspace(0, 1, angles.size),
+        np.linspace(0, 1, knots),
+        rng.normal(0.0, 0.22 * width + 0.8 * layout.scale, knots),
+    )
     layout = replace(layout, lesion_angles=angles, lesion_jitter=jitter, lesion_width=width)
     if spec.stage is Stage.S3:
         layout = replace(layout, tufts=_tufts(layout, width, rng))
@@ -168,7 +186,7 @@ def lesion_polygons(layout: FundusLayout, stage: Stage) -> tuple[LesionPolygon, 
     if layout.tufts:
         shape = unary_union([shape, *(shapely.make_valid(Polygon(t)) for t in layout.tufts)])
     shape = shape.intersection(layout.fov_area(margin=2.0 * layout.scale))
-    min_area = max(4.0, layout.lesion_width ** 2)
+    min_area = max(4.0, layout.lesion_width**2)
     return tuple(LesionPolygon(lesion_kind(stage), stage, ring) for ring in simple_rings(shape, min_area))
 
 
@@ -231,8 +249,16 @@ def make_truth(spec: FundusSpec, layout: FundusLayout) -> FundusTruth:
     """The ground truth of ``spec`` drawn with ``layout``."""
     cx, cy, radius = layout.fov
     dx, dy, dr = layout.disc
-    return FundusTruth(stage=spec.stage, zone=Zone.III if spec.mature else spec.zone, plus=spec.plus,
-                       extent_clock_hours=spec.extent_clock_hours, lesions=lesion_polygons(layout, spec.stage),
-                       fov=(float(cx), float(cy), float(radius)), disc=(float(dx), float(dy), float(dr)),
-                       vascular_border=vascular_border(layout, spec.mature), poor_quality=spec.poor_quality,
-                       mature=spec.mature, fovea=(float(layout.fovea[0]), float(layout.fovea[1])))
+    return FundusTruth(
+        stage=spec.stage,
+        zone=Zone.III if spec.mature else spec.zone,
+        plus=spec.plus,
+        extent_clock_hours=spec.extent_clock_hours,
+        lesions=lesion_polygons(layout, spec.stage),
+        fov=(float(cx), float(cy), float(radius)),
+        disc=(float(dx), float(dy), float(dr)),
+        vascular_border=vascular_border(layout, spec.mature),
+        poor_quality=spec.poor_quality,
+        mature=spec.mature,
+        fovea=(float(layout.fovea[0]), float(layout.fovea[1])),
+    )

@@ -84,8 +84,9 @@ def tie_count(gradable_images: int) -> int:
     return gradable_images // 35
 
 
-def _pick(candidates: Sequence[int], k: int, load: np.ndarray, weights: np.ndarray,
-          rng: np.random.Generator) -> list[int]:
+def _pick(
+    candidates: Sequence[int], k: int, load: np.ndarray, weights: np.ndarray, rng: np.random.Generator
+) -> list[int]:
     """Pick ``k`` candidates, least-loaded first, weighted within a load level."""
     chosen: list[int] = []
     pool = np.asarray(candidates, dtype=np.int64)
@@ -136,8 +137,13 @@ def _plan(truths: Sequence[FundusTruth], profiles: Sequence[GraderProfile], rng:
     return plan
 
 
-def _presence_errors(truths: Sequence[FundusTruth], profiles: Sequence[GraderProfile], positives: list[int],
-                     negatives: list[int], rng: np.random.Generator) -> list[set[int]]:
+def _presence_errors(
+    truths: Sequence[FundusTruth],
+    profiles: Sequence[GraderProfile],
+    positives: list[int],
+    negatives: list[int],
+    rng: np.random.Generator,
+) -> list[set[int]]:
     """Per grader, the images whose ROP presence it gets wrong: exact quotas, least-shared images first."""
     stage_weight = np.array([{Stage.S0: 1.0, Stage.S1: 3.0, Stage.S2: 1.5, Stage.S3: 0.5}[t.stage] for t in truths])
     fp_weight = np.array([1.0 if t.mature else 3.0 for t in truths])  # over-calls land on immature retinas
@@ -150,8 +156,10 @@ def _presence_errors(truths: Sequence[FundusTruth], profiles: Sequence[GraderPro
     # graders' leave-one-out reference on one image, so alternating keeps that cost spread thin
     if len(profiles) >= 4:
         ties = tie_count(len(positives) + len(negatives))
-        for pool, quota, weight, count in ((positives, fn_quota, stage_weight, (ties + 1) // 2),
-                                           (negatives, fp_quota, fp_weight, ties // 2)):
+        for pool, quota, weight, count in (
+            (positives, fn_quota, stage_weight, (ties + 1) // 2),
+            (negatives, fp_quota, fp_weight, ties // 2),
+        ):
             pair = sorted(range(len(profiles)), key=lambda j: -quota[j])[:2]
             for i in _pick(pool, min(count, *(quota[j] for j in pair)), load, weight, rng):
                 for j in pair:
@@ -181,8 +189,9 @@ def _neighbour(options: tuple[_T, ...], value: _T, rng: np.random.Generator) -> 
     return options[k + int(rng.choice(steps))]
 
 
-def simulate_grades(truths: Sequence[FundusTruth], profiles: Sequence[GraderProfile], size: tuple[int, int],
-                    rng: np.random.Generator) -> list[tuple[DemoGrade, ...]]:
+def simulate_grades(
+    truths: Sequence[FundusTruth], profiles: Sequence[GraderProfile], size: tuple[int, int], rng: np.random.Generator
+) -> list[tuple[DemoGrade, ...]]:
     """Every grader's grade and outlines for every image (outer list: images, inner: graders)."""
     names = [p.name for p in profiles]
     if len(set(names)) != len(names):
@@ -195,19 +204,44 @@ def simulate_grades(truths: Sequence[FundusTruth], profiles: Sequence[GraderProf
             if i in plan.ungradable[j]:
                 row.append(DemoGrade(profile.name, _ungradable(rng), ()))
                 continue
-            row.append(_grade(truth, profile.name, i in plan.wrong_presence[j], plan.stage_shift[j].get(i),
-                              i in plan.plus_shift[j], i in plan.zone_shift[j], size, rng))
+            row.append(
+                _grade(
+                    truth,
+                    profile.name,
+                    i in plan.wrong_presence[j],
+                    plan.stage_shift[j].get(i),
+                    i in plan.plus_shift[j],
+                    i in plan.zone_shift[j],
+                    size,
+                    rng,
+                )
+            )
         out.append(tuple(row))
     return out
 
 
 def _ungradable(rng: np.random.Generator) -> GradeValues:
-    return GradeValues(rop=RopPresence.NA, stage=Stage.NA, zone=Zone.NA, plus=Plus.NA, quality=Quality.UNGRADABLE,
-                       confidence=int(rng.integers(3, 6)), comment="blurred, dark image")
+    return GradeValues(
+        rop=RopPresence.NA,
+        stage=Stage.NA,
+        zone=Zone.NA,
+        plus=Plus.NA,
+        quality=Quality.UNGRADABLE,
+        confidence=int(rng.integers(3, 6)),
+        comment="blurred, dark image",
+    )
 
 
-def _grade(truth: FundusTruth, grader: str, flip: bool, stage_shift: Stage | None, plus_off: bool, zone_off: bool,
-           size: tuple[int, int], rng: np.random.Generator) -> DemoGrade:
+def _grade(
+    truth: FundusTruth,
+    grader: str,
+    flip: bool,
+    stage_shift: Stage | None,
+    plus_off: bool,
+    zone_off: bool,
+    size: tuple[int, int],
+    rng: np.random.Generator,
+) -> DemoGrade:
     says_rop = (truth.stage is not Stage.S0) != flip
     if not says_rop:
         stage = Stage.S0
@@ -225,8 +259,16 @@ def _grade(truth: FundusTruth, grader: str, flip: bool, stage_shift: Stage | Non
         extent = int(np.clip(truth.extent_clock_hours + rng.integers(-1, 2), 1, 12))
     unsure = flip or stage_shift is not None or truth.poor_quality
     confidence = int(rng.integers(2, 4) if unsure else rng.integers(4, 6))
-    values = GradeValues(rop=RopPresence.YES if says_rop else RopPresence.NO, stage=stage, zone=zone, plus=plus,
-                         arop=False, extent_clock_hours=extent, quality=Quality.GRADABLE, confidence=confidence)
+    values = GradeValues(
+        rop=RopPresence.YES if says_rop else RopPresence.NO,
+        stage=stage,
+        zone=zone,
+        plus=plus,
+        arop=False,
+        extent_clock_hours=extent,
+        quality=Quality.GRADABLE,
+        confidence=confidence,
+    )
     polygons: tuple[LesionPolygon, ...] = ()
     if says_rop and truth.stage is not Stage.S0:
         polygons = tuple(p for lesion in truth.lesions for p in perturb_lesion(lesion, stage, truth, size, rng))
@@ -240,8 +282,9 @@ def _allowed_area(truth: FundusTruth, size: tuple[int, int]) -> Polygon:
     return Point(cx, cy).buffer(r - 1.0, quad_segs=32).intersection(box(0.5, 0.5, size[0] - 1.5, size[1] - 1.5))
 
 
-def perturb_lesion(lesion: LesionPolygon, stage: Stage, truth: FundusTruth, size: tuple[int, int],
-                   rng: np.random.Generator) -> list[LesionPolygon]:
+def perturb_lesion(
+    lesion: LesionPolygon, stage: Stage, truth: FundusTruth, size: tuple[int, int], rng: np.random.Generator
+) -> list[LesionPolygon]:
     """A grader's tracing of ``lesion``: shifted a little, a little wider or narrower, wobbly vertices."""
     scale = min(size) / 480.0
     shape = shapely.make_valid(lesion.polygon())
@@ -267,6 +310,6 @@ def false_line(truth: FundusTruth, size: tuple[int, int], rng: np.random.Generat
     run = np.asarray(max(runs, key=len))
     length = max(8, int(len(run) * rng.uniform(0.15, 0.35)))
     start = int(rng.integers(0, len(run) - length + 1))
-    stroke = LineString(run[start:start + length]).buffer(2.0 * min(size) / 480.0 + 0.5, quad_segs=2)
+    stroke = LineString(run[start : start + length]).buffer(2.0 * min(size) / 480.0 + 0.5, quad_segs=2)
     shape = stroke.intersection(_allowed_area(truth, size))
     return tuple(LesionPolygon(LesionType.DEMARCATION_LINE, Stage.S1, ring) for ring in simple_rings(shape, 2.0))

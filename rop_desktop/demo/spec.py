@@ -84,8 +84,11 @@ class LesionPolygon:
         return Polygon(self.ring)
 
     def as_dict(self) -> dict[str, object]:
-        return {"type": self.kind.value, "stage": self.stage.value,
-                "points": [[round(x, 2), round(y, 2)] for x, y in self.ring]}
+        return {
+            "type": self.kind.value,
+            "stage": self.stage.value,
+            "points": [[round(x, 2), round(y, 2)] for x, y in self.ring],
+        }
 
 
 def lesion_kind(stage: Stage) -> LesionType:
@@ -124,8 +127,15 @@ class FundusTruth:
 
     def grade(self) -> GradeValues:
         """The truth as an image-level grade (always gradable: the disease is known)."""
-        return GradeValues(rop=self.rop, stage=self.stage, zone=self.zone, plus=self.plus, arop=self.arop,
-                           extent_clock_hours=self.extent_clock_hours, quality=Quality.GRADABLE)
+        return GradeValues(
+            rop=self.rop,
+            stage=self.stage,
+            zone=self.zone,
+            plus=self.plus,
+            arop=self.arop,
+            extent_clock_hours=self.extent_clock_hours,
+            quality=Quality.GRADABLE,
+        )
 
     def as_dict(self) -> dict[str, object]:
         return {

@@ -42,15 +42,23 @@ _ZONE_BY_STAGE: dict[Stage, tuple[tuple[Zone, ...], tuple[float, ...]]] = {
     Stage.S3: ((Zone.I, Zone.POSTERIOR_II, Zone.II), (0.15, 0.35, 0.5)),
 }
 _PLUS_BY_STAGE: dict[Stage, tuple[float, float]] = {  # P(pre-plus), P(plus)
-    Stage.S0: (0.05, 0.0), Stage.S1: (0.15, 0.0), Stage.S2: (0.3, 0.15), Stage.S3: (0.3, 0.45)}
+    Stage.S0: (0.05, 0.0),
+    Stage.S1: (0.15, 0.0),
+    Stage.S2: (0.3, 0.15),
+    Stage.S3: (0.3, 0.45),
+}
 _EXTENT_BY_STAGE: dict[Stage, tuple[int, int]] = {Stage.S1: (1, 4), Stage.S2: (2, 6), Stage.S3: (3, 8)}
 _FIRST_BIRTH = date(2026, 1, 5)
 HOSPITAL_AGREEMENT = 0.9
 POOR_QUALITY_SHARE = 0.05
 #: Share of the infants seen a third time (at least one in any study with a second visit to worsen).
 FOLLOW_UP_SHARE = 0.1
-_POSTERIOR: dict[Zone, Zone] = {Zone.III: Zone.II, Zone.II: Zone.POSTERIOR_II, Zone.POSTERIOR_II: Zone.I,
-                                Zone.I: Zone.I}
+_POSTERIOR: dict[Zone, Zone] = {
+    Zone.III: Zone.II,
+    Zone.II: Zone.POSTERIOR_II,
+    Zone.POSTERIOR_II: Zone.I,
+    Zone.I: Zone.I,
+}
 
 
 @dataclass(frozen=True)
@@ -128,8 +136,12 @@ class _Disease:
     mature: bool
 
 
-def generate_demo(seed: int = 0, n_patients: int = 20, size: tuple[int, int] = (640, 480),
-                  graders: Sequence[GraderProfile] = DEFAULT_GRADERS) -> DemoStudy:
+def generate_demo(
+    seed: int = 0,
+    n_patients: int = 20,
+    size: tuple[int, int] = (640, 480),
+    graders: Sequence[GraderProfile] = DEFAULT_GRADERS,
+) -> DemoStudy:
     """A reproducible synthetic study of ``n_patients`` infants (1–2 exams, both eyes, 1–2 views).
 
     ``graders`` are the simulated graders (four by default; with fewer than four there are no
@@ -150,8 +162,17 @@ def generate_demo(seed: int = 0, n_patients: int = 20, size: tuple[int, int] = (
         hospital = _hospital(disease, u in disagree, rng)
         for view in (1, 2) if rng.random() < 0.3 else (1,):
             image_seed = int(np.random.SeedSequence([seed, 200, len(rows)]).generate_state(1)[0])
-            spec = FundusSpec(image_seed, unit.eye, disease.stage, disease.zone, disease.plus, disease.extent,
-                              disease.mature, view, unit.exam.camera)
+            spec = FundusSpec(
+                image_seed,
+                unit.eye,
+                disease.stage,
+                disease.zone,
+                disease.plus,
+                disease.extent,
+                disease.mature,
+                view,
+                unit.exam.camera,
+            )
             rows.append((unit, spec, hospital))
     poor = rng.choice(len(rows), size=max(1, round(POOR_QUALITY_SHARE * len(rows))), replace=False)
     for i in poor.tolist():
@@ -163,14 +184,26 @@ def generate_demo(seed: int = 0, n_patients: int = 20, size: tuple[int, int] = (
     if follow_rows:
         follow_truths = [fundus_truth(spec, size) for _, spec, _ in follow_rows]
         follow_rng = np.random.default_rng([seed, 400])
-        follow_grades = (simulate_grades(follow_truths, graders, size, follow_rng) if graders
-                         else [()] * len(follow_rows))
+        follow_grades = (
+            simulate_grades(follow_truths, graders, size, follow_rng) if graders else [()] * len(follow_rows)
+        )
         rows, truths, grades = rows + follow_rows, truths + follow_truths, list(grades) + list(follow_grades)
         exams = exams + follow_exams
     images = tuple(
-        DemoImage(f"{unit.patient.code}_{unit.eye.value}_{unit.exam.date.isoformat()}_{spec.view}.png", unit.patient,
-                  unit.exam, unit.eye, spec.view, spec, size, truth, hospital, _with_landmarks(row, truth, seed, k))
-        for k, ((unit, spec, hospital), truth, row) in enumerate(zip(rows, truths, grades, strict=True)))
+        DemoImage(
+            f"{unit.patient.code}_{unit.eye.value}_{unit.exam.date.isoformat()}_{spec.view}.png",
+            unit.patient,
+            unit.exam,
+            unit.eye,
+            spec.view,
+            spec,
+            size,
+            truth,
+            hospital,
+            _with_landmarks(row, truth, seed, k),
+        )
+        for k, ((unit, spec, hospital), truth, row) in enumerate(zip(rows, truths, grades, strict=True))
+    )
     return DemoStudy(seed, size, tuple(patients), tuple(exams), images, graders)
 
 
@@ -183,8 +216,9 @@ def _with_landmarks(row: Sequence[DemoGrade], truth: FundusTruth, seed: int, k: 
     return tuple(out)
 
 
-def _third_visits(units: Sequence[_Unit], diseases: Sequence[_Disease], n_patients: int,
-                  seed: int) -> tuple[list[tuple[_Unit, FundusSpec, GradeValues]], list[DemoExam]]:
+def _third_visits(
+    units: Sequence[_Unit], diseases: Sequence[_Disease], n_patients: int, seed: int
+) -> tuple[list[tuple[_Unit, FundusSpec, GradeValues]], list[DemoExam]]:
     """A third visit, a week after the second, for the infants whose second visit shows stage 1–2
     in an eye (the most severe first): that eye one stage worse, more posterior, with plus
     disease; the other eye as it was. One view per eye."""
@@ -193,7 +227,7 @@ def _third_visits(units: Sequence[_Unit], diseases: Sequence[_Disease], n_patien
     for unit, disease in second:
         if disease.stage in (Stage.S1, Stage.S2) and not disease.mature:
             candidates[unit.patient.code] = max(candidates.get(unit.patient.code, -np.inf), unit.latent)
-    chosen = sorted(candidates, key=lambda code: -candidates[code])[:max(1, round(FOLLOW_UP_SHARE * n_patients))]
+    chosen = sorted(candidates, key=lambda code: -candidates[code])[: max(1, round(FOLLOW_UP_SHARE * n_patients))]
     rows: list[tuple[_Unit, FundusSpec, GradeValues]] = []
     exams: list[DemoExam] = []
     for code in sorted(chosen):
@@ -201,16 +235,26 @@ def _third_visits(units: Sequence[_Unit], diseases: Sequence[_Disease], n_patien
         acute = [(u, d) for u, d in pair if d.stage in (Stage.S1, Stage.S2) and not d.mature]
         worse_eye = max(acute, key=lambda ud: (ud[1].stage.severity or 0, ud[0].latent))[0].eye
         before = pair[0][0].exam
-        exam = DemoExam(code, 3, before.date + timedelta(days=7), round(before.pma_weeks + 1, 1), before.camera,
-                        before.site)
+        exam = DemoExam(
+            code, 3, before.date + timedelta(days=7), round(before.pma_weeks + 1, 1), before.camera, before.site
+        )
         exams.append(exam)
         for unit, disease in pair:
             if unit.eye is worse_eye:
                 stage = Stage.S2 if disease.stage is Stage.S1 else Stage.S3
                 disease = _Disease(stage, _POSTERIOR[disease.zone], Plus.PLUS, min(12, disease.extent + 2), False)
             image_seed = int(np.random.SeedSequence([seed, 500, len(rows)]).generate_state(1)[0])
-            spec = FundusSpec(image_seed, unit.eye, disease.stage, disease.zone, disease.plus, disease.extent,
-                              disease.mature, 1, exam.camera)
+            spec = FundusSpec(
+                image_seed,
+                unit.eye,
+                disease.stage,
+                disease.zone,
+                disease.plus,
+                disease.extent,
+                disease.mature,
+                1,
+                exam.camera,
+            )
             visit = _Unit(unit.patient, exam, unit.eye, unit.latent + 0.3)
             rows.append((visit, spec, _hospital(disease, False, np.random.default_rng([seed, 600, len(rows)]))))
     return rows, exams
@@ -283,8 +327,12 @@ def _hospital(disease: _Disease, disagree: bool, rng: np.random.Generator) -> Gr
     """The referring hospital's diagnosis of one eye at one exam: the truth, or one stage off."""
     stage = disease.stage
     if disagree:
-        options = {Stage.S0: (Stage.S1,), Stage.S1: (Stage.S0, Stage.S2), Stage.S2: (Stage.S1, Stage.S3),
-                   Stage.S3: (Stage.S2,)}[stage]
+        options = {
+            Stage.S0: (Stage.S1,),
+            Stage.S1: (Stage.S0, Stage.S2),
+            Stage.S2: (Stage.S1, Stage.S3),
+            Stage.S3: (Stage.S2,),
+        }[stage]
         stage = options[int(rng.integers(len(options)))]
     rop = RopPresence.NO if stage is Stage.S0 else RopPresence.YES
     return GradeValues(rop=rop, stage=stage, zone=disease.zone, plus=disease.plus, quality=Quality.GRADABLE)

@@ -46,10 +46,24 @@ def _roots(layout: FundusLayout, rng: np.random.Generator) -> list[_Root]:
     t = layout.temporal
     roots = []
     for s in (-1.0, 1.0):  # superior / inferior
-        roots.append(_Root(t + s * rng.uniform(1.05, 1.35), t + s * rng.uniform(0.45, 0.62), rng.uniform(0.8, 1.2),
-                           rng.uniform(3.3, 3.9), False))
-        roots.append(_Root(t + s * rng.uniform(0.85, 1.15), t + s * rng.uniform(0.32, 0.5), rng.uniform(0.8, 1.2),
-                           rng.uniform(2.4, 2.8), True))
+        roots.append(
+            _Root(
+                t + s * rng.uniform(1.05, 1.35),
+                t + s * rng.uniform(0.45, 0.62),
+                rng.uniform(0.8, 1.2),
+                rng.uniform(3.3, 3.9),
+                False,
+            )
+        )
+        roots.append(
+            _Root(
+                t + s * rng.uniform(0.85, 1.15),
+                t + s * rng.uniform(0.32, 0.5),
+                rng.uniform(0.8, 1.2),
+                rng.uniform(2.4, 2.8),
+                True,
+            )
+        )
         nasal = t + np.pi - s * rng.uniform(0.45, 0.95)
         roots.append(_Root(nasal, nasal + s * rng.uniform(-0.2, 0.2), 1.0, rng.uniform(2.5, 3.0), False))
         nasal = t + np.pi - s * rng.uniform(0.35, 1.05)
@@ -67,14 +81,26 @@ def vessel_tree(layout: FundusLayout, plus: Plus, mature: bool, rng: np.random.G
     r0 = 0.3 * layout.disc[2]
     for root in _roots(layout, rng):
         width = root.width * layout.scale
-        _trace(layout, plus, mature, rng, out, r0, root.theta0, root.target, root.bend * layout.df, width,
-               root.artery, 0)
+        _trace(
+            layout, plus, mature, rng, out, r0, root.theta0, root.target, root.bend * layout.df, width, root.artery, 0
+        )
     return out
 
 
-def _trace(layout: FundusLayout, plus: Plus, mature: bool, rng: np.random.Generator, out: list[Vessel],
-           r_start: float, theta0: float, target: float, bend: float, width: float, artery: bool,
-           generation: int) -> None:
+def _trace(
+    layout: FundusLayout,
+    plus: Plus,
+    mature: bool,
+    rng: np.random.Generator,
+    out: list[Vessel],
+    r_start: float,
+    theta0: float,
+    target: float,
+    bend: float,
+    width: float,
+    artery: bool,
+    generation: int,
+) -> None:
     cx, cy, radius = layout.fov
     step = 2.5 * layout.scale
     r_max = np.hypot(layout.disc[0] - cx, layout.disc[1] - cy) + radius
@@ -91,8 +117,9 @@ def _trace(layout: FundusLayout, plus: Plus, mature: bool, rng: np.random.Genera
     theta = theta0 + (target - theta0) * (1 - np.exp(-s / bend)) + lateral / r
     pts = layout.polar_points(theta, r)
     end_border = 10.0 * radius if mature else 1.0
-    stop = (r > layout.border_at(theta) * rng.uniform(0.96, 1.0) * end_border) | \
-           (np.hypot(pts[:, 0] - cx, pts[:, 1] - cy) > radius - 1)
+    stop = (r > layout.border_at(theta) * rng.uniform(0.96, 1.0) * end_border) | (
+        np.hypot(pts[:, 0] - cx, pts[:, 1] - cy) > radius - 1
+    )
     n = int(np.argmax(stop)) if stop.any() else r.size
     if n < 3:
         return
@@ -107,8 +134,15 @@ def _trace(layout: FundusLayout, plus: Plus, mature: bool, rng: np.random.Genera
             child_w = widths[i] * rng.uniform(0.45, 0.7)
             if child_w >= 0.6 * layout.scale:
                 side = rng.choice((-1.0, 1.0))
-                children.append((r[i], theta[i], theta[i] + side * rng.uniform(0.15, 0.45) * layout.df / r[i] * 2,
-                                 layout.df * rng.uniform(0.25, 0.7), child_w))
+                children.append(
+                    (
+                        r[i],
+                        theta[i],
+                        theta[i] + side * rng.uniform(0.15, 0.45) * layout.df / r[i] * 2,
+                        layout.df * rng.uniform(0.25, 0.7),
+                        child_w,
+                    )
+                )
             widths[i:] *= 0.9
             at += layout.df * rng.uniform(0.5, 1.0)
     out.append(Vessel(pts, widths, artery))
@@ -129,7 +163,7 @@ def draw_vessels(vessels: list[Vessel], shape: tuple[int, int], artery: bool, ch
         level = np.round(np.minimum(1.0, means / 1.6) * 4).astype(int)  # thin vessels are fainter
         for start, t, lv in zip(starts.tolist(), thickness.tolist(), level.tolist(), strict=True):
             if lv > 0:
-                groups.setdefault((t, lv), []).append(fixed[start:start + chunk + 1].reshape(-1, 1, 2))
+                groups.setdefault((t, lv), []).append(fixed[start : start + chunk + 1].reshape(-1, 1, 2))
     mask = np.zeros(shape, np.uint8)
     for (width, faintness), lines in sorted(groups.items()):
         cv2.polylines(mask, lines, False, int(faintness * 255 // 4), width, cv2.LINE_AA, shift=4)

@@ -64,8 +64,9 @@ def grader_coverage(polygons: Iterable[PolygonLike], grader: str = "") -> Polygo
     return _as_polygonal(shapely.union_all(parts)) if parts else Polygon()
 
 
-def grader_coverages(polys_by_grader: Mapping[str, Iterable[PolygonLike] | BaseGeometry | None]
-                     ) -> dict[str, Polygon | MultiPolygon]:
+def grader_coverages(
+    polys_by_grader: Mapping[str, Iterable[PolygonLike] | BaseGeometry | None],
+) -> dict[str, Polygon | MultiPolygon]:
     """:func:`grader_coverage` of every grader (a lone geometry or None is accepted as their polygons)."""
     if not isinstance(polys_by_grader, Mapping):
         raise ConsensusError(f"expected a mapping grader → polygons, got {type(polys_by_grader).__name__}")
@@ -79,8 +80,9 @@ def grader_coverages(polys_by_grader: Mapping[str, Iterable[PolygonLike] | BaseG
     return out
 
 
-def consensus_geometry(polys_by_grader: Mapping[str, Iterable[PolygonLike]], rule: str = "majority",
-                       min_votes: int | None = None) -> Polygon | MultiPolygon:
+def consensus_geometry(
+    polys_by_grader: Mapping[str, Iterable[PolygonLike]], rule: str = "majority", min_votes: int | None = None
+) -> Polygon | MultiPolygon:
     """The region covered by at least k of the n graders (k from :func:`votes_needed`).
 
     Computed by overlay counting: the graders' outlines are noded and polygonised into faces,
@@ -129,8 +131,9 @@ class IouMatrix:
 
     def as_dict(self) -> dict[str, dict[str, float]]:
         """Nested plain dict, grader → grader → IoU (JSON-able)."""
-        return {a: {b: float(self.values[i, j]) for j, b in enumerate(self.graders)}
-                for i, a in enumerate(self.graders)}
+        return {
+            a: {b: float(self.values[i, j]) for j, b in enumerate(self.graders)} for i, a in enumerate(self.graders)
+        }
 
 
 def agreement_iou(polys_by_grader: Mapping[str, Iterable[PolygonLike]]) -> IouMatrix:
@@ -167,8 +170,11 @@ def _to_geometry(item: PolygonLike, where: str) -> BaseGeometry:
 
 
 def _is_point(value: Any) -> bool:
-    return isinstance(value, Sequence | np.ndarray) and len(value) == 2 and all(
-        isinstance(c, Real | np.number) for c in value)
+    return (
+        isinstance(value, Sequence | np.ndarray)
+        and len(value) == 2
+        and all(isinstance(c, Real | np.number) for c in value)
+    )
 
 
 def _ring(ring: Any, where: str) -> np.ndarray:

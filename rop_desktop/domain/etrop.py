@@ -52,8 +52,12 @@ class TreatmentClass(str, enum.Enum):
 
     @property
     def label(self) -> str:
-        return {TreatmentClass.TREAT: "Treatment-warranted", TreatmentClass.FOLLOW_UP: "Close follow-up",
-                TreatmentClass.ROUTINE: "Routine", TreatmentClass.UNDETERMINED: "Not determined"}[self]
+        return {
+            TreatmentClass.TREAT: "Treatment-warranted",
+            TreatmentClass.FOLLOW_UP: "Close follow-up",
+            TreatmentClass.ROUTINE: "Routine",
+            TreatmentClass.UNDETERMINED: "Not determined",
+        }[self]
 
     @property
     def rank(self) -> int:
@@ -82,12 +86,18 @@ def _decide(stage: int, zone: Zone, plus: bool) -> Classification:
     where = _ZONE_NAMES[zone]
     with_plus = "with plus disease" if plus else "without plus disease"
     if stage >= 4:
-        return Classification(TreatmentClass.TREAT, None, f"Stage {stage}: retinal detachment — beyond ETROP's "
-                                                          "classes; refer for surgery.")
+        return Classification(
+            TreatmentClass.TREAT,
+            None,
+            f"Stage {stage}: retinal detachment — beyond ETROP's classes; refer for surgery.",
+        )
     if stage == 0:
         if plus:
-            return Classification(TreatmentClass.ROUTINE, None, f"No ROP stage, but plus disease in {where}: not an "
-                                                                "ETROP class — review (A-ROP?).")
+            return Classification(
+                TreatmentClass.ROUTINE,
+                None,
+                f"No ROP stage, but plus disease in {where}: not an ETROP class — review (A-ROP?).",
+            )
         return Classification(TreatmentClass.ROUTINE, None, "No ROP stage.")
     if zone is Zone.I:
         if plus:
@@ -99,10 +109,12 @@ def _decide(stage: int, zone: Zone, plus: bool) -> Classification:
         if plus and stage >= 2:
             return Classification(TreatmentClass.TREAT, "Type 1", f"{where.capitalize()}, stage {stage} {with_plus}.")
         if stage == 3:
-            return Classification(TreatmentClass.FOLLOW_UP, "Type 2",
-                                  f"{where.capitalize()}, stage 3 without plus disease.")
-        return Classification(TreatmentClass.ROUTINE, None, f"{where.capitalize()}, stage {stage} {with_plus}: "
-                                                            "below Type 2.")
+            return Classification(
+                TreatmentClass.FOLLOW_UP, "Type 2", f"{where.capitalize()}, stage 3 without plus disease."
+            )
+        return Classification(
+            TreatmentClass.ROUTINE, None, f"{where.capitalize()}, stage {stage} {with_plus}: below Type 2."
+        )
     return Classification(TreatmentClass.ROUTINE, None, f"Zone III, stage {stage} {with_plus}.")
 
 
@@ -113,8 +125,9 @@ _ZONES = (Zone.I, Zone.POSTERIOR_II, Zone.II, Zone.III)
 def classify(values: GradeValues) -> Classification:
     """The treatment class of an eye-level grade (see the module docstring)."""
     if values.quality is Quality.UNGRADABLE:
-        return Classification(TreatmentClass.UNDETERMINED, None, "The eye could not be graded (ungradable).",
-                              ("quality",))
+        return Classification(
+            TreatmentClass.UNDETERMINED, None, "The eye could not be graded (ungradable).", ("quality",)
+        )
     if values.arop:
         return Classification(TreatmentClass.TREAT, None, "A-ROP: treat.")
     missing: list[str] = []
@@ -144,8 +157,12 @@ def classify(values: GradeValues) -> Classification:
         etrops = {o.etrop for o in outcomes}
         reason = first.reason if len(outcomes) == 1 else f"{first.klass.label} whatever the {_join(missing)}."
         return Classification(first.klass, etrops.pop() if len(etrops) == 1 else None, reason, tuple(missing))
-    return Classification(TreatmentClass.UNDETERMINED, None,
-                          f"Depends on the {_join(missing)} (not answered or not assessable).", tuple(missing))
+    return Classification(
+        TreatmentClass.UNDETERMINED,
+        None,
+        f"Depends on the {_join(missing)} (not answered or not assessable).",
+        tuple(missing),
+    )
 
 
 def _join(words: Sequence[str]) -> str:
@@ -169,8 +186,7 @@ def check_eye_grade(values: GradeValues) -> list[Issue]:
     if major is not None and major >= 1 and values.zone in (None, Zone.NA):
         issues.append(Issue("zone", "No zone: the treatment class may stay undetermined.", "warning"))
     if values.plus is None:
-        issues.append(Issue("plus", "Plus disease is not set: the treatment class may stay undetermined.",
-                            "warning"))
+        issues.append(Issue("plus", "Plus disease is not set: the treatment class may stay undetermined.", "warning"))
     return issues
 
 
@@ -199,8 +215,12 @@ class RollUp:
     clock_hours: frozenset[int] | None = None
 
     def as_dict(self) -> dict[str, object]:
-        return {"values": self.values.as_dict(), "sources": dict(self.sources), "posterior_pole": self.posterior_pole,
-                "clock_hours": None if self.clock_hours is None else sorted(self.clock_hours)}
+        return {
+            "values": self.values.as_dict(),
+            "sources": dict(self.sources),
+            "posterior_pole": self.posterior_pole,
+            "clock_hours": None if self.clock_hours is None else sorted(self.clock_hours),
+        }
 
 
 def posterior_pole_image(images: Sequence[ImageEvidence]) -> ImageEvidence | None:
@@ -279,8 +299,9 @@ def roll_up(images: Iterable[ImageEvidence]) -> RollUp:
     else:
         rop = None
     extent, hours = _extent(gradable, sources)
-    values = GradeValues(rop=rop, stage=stage, zone=zone, plus=plus, arop=arop,
-                         extent_clock_hours=extent, quality=Quality.GRADABLE)
+    values = GradeValues(
+        rop=rop, stage=stage, zone=zone, plus=plus, arop=arop, extent_clock_hours=extent, quality=Quality.GRADABLE
+    )
     return RollUp(values, sources, pole.name if pole is not None else None, hours)
 
 
@@ -299,6 +320,7 @@ def _extent(gradable: Sequence[ImageEvidence], sources: dict[str, str]) -> tuple
     counts = [i.values.extent_clock_hours for i in lesioned if i.values.extent_clock_hours is not None]
     if not counts:
         return None, None
-    sources["extent_clock_hours"] = ("at least: the largest image extent (clock positions unknown where the disc "
-                                     "or the outline is missing)")
+    sources["extent_clock_hours"] = (
+        "at least: the largest image extent (clock positions unknown where the disc or the outline is missing)"
+    )
     return max(counts), None

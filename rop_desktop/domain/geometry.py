@@ -158,7 +158,8 @@ def validate_polygon(
             raise InvalidGeometry(MSG_NO_AREA)
         if poly.area < (1.0 - max_repair_loss) * total:
             raise InvalidGeometry(
-                f"The outline crosses itself into {len(parts)} pieces and none is most of it: redraw it")
+                f"The outline crosses itself into {len(parts)} pieces and none is most of it: redraw it"
+            )
         crossed = "self-intersection" in reason.lower()
         what = MSG_SELF_INTERSECTION if crossed else f"invalid outline repaired ({reason})"
         messages.append(what if len(parts) == 1 else f"{what}: kept the largest of {len(parts)} pieces")
@@ -175,8 +176,9 @@ def validate_polygon(
             poly, total = _largest(parts)
             if poly.area < min_area:
                 raise InvalidGeometry(MSG_OUTSIDE)
-            messages.append(MSG_CLIPPED if len(parts) == 1
-                            else f"{MSG_CLIPPED}: kept the largest of {len(parts)} pieces")
+            messages.append(
+                MSG_CLIPPED if len(parts) == 1 else f"{MSG_CLIPPED}: kept the largest of {len(parts)} pieces"
+            )
 
     if not messages:
         return GeometryResult(points=shell, holes=tuple(inner), messages=())
@@ -269,7 +271,7 @@ def point_on_edge(points: Sequence[Point], p: Point, tol: float) -> tuple[int, P
     b = np.roll(a, -1, axis=0)
     q = np.asarray(p, dtype=np.float64)
     ab = b - a
-    length2 = (ab ** 2).sum(axis=1)
+    length2 = (ab**2).sum(axis=1)
     t = np.where(length2 > 0, ((q - a) * ab).sum(axis=1) / np.where(length2 > 0, length2, 1.0), 0.0)
     t = np.clip(t, 0.0, 1.0)
     proj = a + ab * t[:, None]

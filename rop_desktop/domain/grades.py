@@ -35,8 +35,13 @@ class GradeValues:
 
     @classmethod
     def from_dict(cls, data: dict[str, object]) -> GradeValues:
-        parsers = {"rop": RopPresence.parse, "stage": Stage.parse, "zone": Zone.parse,
-                   "plus": Plus.parse, "quality": Quality.parse}
+        parsers = {
+            "rop": RopPresence.parse,
+            "stage": Stage.parse,
+            "zone": Zone.parse,
+            "plus": Plus.parse,
+            "quality": Quality.parse,
+        }
         kwargs: dict[str, Any] = {}
         for name in GRADE_FIELDS:
             value = data.get(name)
@@ -60,7 +65,15 @@ def _whole_number(name: str, value: object) -> int:
 
 
 GRADE_FIELDS: tuple[str, ...] = (
-    "rop", "stage", "zone", "plus", "arop", "extent_clock_hours", "quality", "confidence", "comment",
+    "rop",
+    "stage",
+    "zone",
+    "plus",
+    "arop",
+    "extent_clock_hours",
+    "quality",
+    "confidence",
+    "comment",
 )
 
 
@@ -85,8 +98,9 @@ def check_grade(values: GradeValues, polygon_stages: list[Stage | None] | None =
         issues.append(Issue("quality", "Image quality is not set.", "error"))
     if ungradable:
         if values.stage not in (None, Stage.NA):
-            issues.append(Issue("stage", "An ungradable image takes no stage: clear it or mark the image gradable.",
-                                "error"))
+            issues.append(
+                Issue("stage", "An ungradable image takes no stage: clear it or mark the image gradable.", "error")
+            )
         return issues
     if values.rop is None:
         issues.append(Issue("rop", "ROP present / absent is not set.", "error"))
@@ -105,10 +119,16 @@ def check_grade(values: GradeValues, polygon_stages: list[Stage | None] | None =
     if values.arop and values.zone in (Zone.III,):
         issues.append(Issue("arop", "A-ROP is a posterior disease; zone III is unusual.", "warning"))
     for pstage in polygon_stages or []:
-        if pstage is not None and pstage.major is not None and stage is not None and major is not None \
-                and pstage.major > major:
-            issues.append(Issue("stage", f"A polygon is marked {pstage.label}, above the image's {stage.label}.",
-                                "warning"))
+        if (
+            pstage is not None
+            and pstage.major is not None
+            and stage is not None
+            and major is not None
+            and pstage.major > major
+        ):
+            issues.append(
+                Issue("stage", f"A polygon is marked {pstage.label}, above the image's {stage.label}.", "warning")
+            )
             break
     if major is not None and major >= 1 and not polygon_stages:
         issues.append(Issue("polygons", "Stage ≥ 1 but no demarcation line / ridge has been outlined.", "warning"))

@@ -26,8 +26,7 @@ class _Choice(str, Enum):
         for member in cls:
             if text in (member.value.lower(), member.label.lower(), member.name.lower()):
                 return member
-        raise ValueError(f"{value!r} is not a valid {cls.__name__}: expected one of "
-                         + ", ".join(m.value for m in cls))
+        raise ValueError(f"{value!r} is not a valid {cls.__name__}: expected one of " + ", ".join(m.value for m in cls))
 
 
 class Eye(_Choice):

@@ -94,15 +94,18 @@ class Shape:
         """A copy with some fields changed (``dataclasses.replace``)."""
         return replace(self, **changes)
 
-    def with_geometry(self, points: Iterable[Iterable[float]],
-                      holes: Iterable[Iterable[Iterable[float]]] = ()) -> Shape:
+    def with_geometry(
+        self, points: Iterable[Iterable[float]], holes: Iterable[Iterable[Iterable[float]]] = ()
+    ) -> Shape:
         """A copy with another outline (same id and attributes)."""
         return replace(self, points=as_ring(points), holes=tuple(as_ring(h) for h in holes))
 
     def translated(self, dx: float, dy: float) -> Shape:
         """A copy moved by (dx, dy), holes included."""
+
         def move(ring: Ring) -> Ring:
             return tuple((x + dx, y + dy) for x, y in ring)
+
         return replace(self, points=move(self.points), holes=tuple(move(h) for h in self.holes))
 
     def with_vertex_moved(self, index: int, point: Point) -> Shape:

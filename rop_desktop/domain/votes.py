@@ -51,14 +51,22 @@ VOTE_FIELDS: tuple[str, ...] = ("rop", "stage", "plus", "zone")
 #: ``VoteOutcome.status`` values.
 STATUSES: tuple[str, ...] = ("settled", "needs_adjudication", "insufficient")
 #: ``VoteOutcome.method`` values of a settled outcome.
-METHODS: tuple[str, ...] = ("unanimous", "majority", "hospital_tiebreak", "severity_tiebreak",
-                            "ungradable_majority")
+METHODS: tuple[str, ...] = ("unanimous", "majority", "hospital_tiebreak", "severity_tiebreak", "ungradable_majority")
 
 FIELD_LABELS: dict[str, str] = {"rop": "ROP presence", "stage": "stage", "plus": "plus disease", "zone": "zone"}
 _ENUMS: dict[str, type[RopPresence] | type[Stage] | type[Plus] | type[Zone]] = {
-    "rop": RopPresence, "stage": Stage, "plus": Plus, "zone": Zone}
+    "rop": RopPresence,
+    "stage": Stage,
+    "plus": Plus,
+    "zone": Zone,
+}
 _TIEBREAKS = ("hospital_tiebreak", "severity_tiebreak")
-_NA: dict[str, RopPresence | Stage | Plus | Zone] = {"rop": RopPresence.NA, "stage": Stage.NA, "plus": Plus.NA, "zone": Zone.NA}
+_NA: dict[str, RopPresence | Stage | Plus | Zone] = {
+    "rop": RopPresence.NA,
+    "stage": Stage.NA,
+    "plus": Plus.NA,
+    "zone": Zone.NA,
+}
 
 Choice = RopPresence | Stage | Plus | Zone
 
@@ -102,12 +110,18 @@ class VoteSettings:
             raise VoteError(f"required fields {stray!r} are not among the voted fields {list(self.fields)!r}")
         missing = [f for f in ("rop", "stage") if f in self.fields and f not in self.required]
         if missing:
-            raise VoteError(f"required fields must include {missing!r}: a gradable reference needs ROP presence "
-                            "and, when it is voted, the stage")
+            raise VoteError(
+                f"required fields must include {missing!r}: a gradable reference needs ROP presence "
+                "and, when it is voted, the stage"
+            )
 
     def as_dict(self) -> dict[str, Any]:
-        return {"quorum": self.quorum, "tie_rule": self.tie_rule,
-                "fields": list(self.fields), "required": list(self.required)}
+        return {
+            "quorum": self.quorum,
+            "tie_rule": self.tie_rule,
+            "fields": list(self.fields),
+            "required": list(self.required),
+        }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> VoteSettings:
@@ -170,15 +184,25 @@ class VoteOutcome:
 
     def as_detail(self) -> dict[str, Any]:
         """Plain JSON for the reference standard's ``detail`` column and exports."""
-        return {"status": self.status, "method": self.method, "tally": self.tally,
-                "reasons": list(self.reasons), "dissenters": list(self.dissenters),
-                "fields": {name: {"value": f.value.value if f.value is not None else None, "rule": f.rule,
-                                  "note": f.note} for name, f in self.fields.items()}}
+        return {
+            "status": self.status,
+            "method": self.method,
+            "tally": self.tally,
+            "reasons": list(self.reasons),
+            "dissenters": list(self.dissenters),
+            "fields": {
+                name: {"value": f.value.value if f.value is not None else None, "rule": f.rule, "note": f.note}
+                for name, f in self.fields.items()
+            },
+        }
 
 
 # --------------------------------------------------------------------------- vote rules
-def settle_votes(votes: Mapping[str, GradeValues], settings: VoteSettings | None = None,
-                 hospital: HospitalDiagnosis | str | None = None) -> VoteOutcome:
+def settle_votes(
+    votes: Mapping[str, GradeValues],
+    settings: VoteSettings | None = None,
+    hospital: HospitalDiagnosis | str | None = None,
+) -> VoteOutcome:
     """Settle the *submitted* grades of one image (grader name → grade) by the rules above.
 
     ``hospital`` (a parsed diagnosis or its text) is only used by the ``"hospital"`` tie rule.
@@ -195,26 +219,52 @@ def settle_votes(votes: Mapping[str, GradeValues], settings: VoteSettings | None
         tally[name] = _tally(name, [getattr(votes[g], name) for g in gradable])
 
     if n < settings.quorum:
-        return VoteOutcome("insufficient", None, None, tally,
-                           (f"{n} of the {settings.quorum} votes needed (quorum) have been submitted",), ())
+        return VoteOutcome(
+            "insufficient",
+            None,
+            None,
+            tally,
+            (f"{n} of the {settings.quorum} votes needed (quorum) have been submitted",),
+            (),
+        )
     if 2 * len(ungradable) > n:
-        return VoteOutcome("settled", GradeValues(quality=Quality.UNGRADABLE), "ungradable_majority", tally,
-                           (f"{len(ungradable)} of {n} graders marked the image ungradable",), tuple(gradable))
+        return VoteOutcome(
+            "settled",
+            GradeValues(quality=Quality.UNGRADABLE),
+            "ungradable_majority",
+            tally,
+            (f"{len(ungradable)} of {n} graders marked the image ungradable",),
+            tuple(gradable),
+        )
     if 2 * len(ungradable) == n:
-        return VoteOutcome("needs_adjudication", None, None, tally,
-                           (f"{len(gradable)}–{len(ungradable)} tie on image quality (gradable vs ungradable); "
-                            "a quality tie is always adjudicated",), ())
+        return VoteOutcome(
+            "needs_adjudication",
+            None,
+            None,
+            tally,
+            (
+                f"{len(gradable)}–{len(ungradable)} tie on image quality (gradable vs ungradable); "
+                "a quality tie is always adjudicated",
+            ),
+            (),
+        )
 
-    outcomes = {name: _settle_field(name, [getattr(votes[g], name) for g in gradable], settings.tie_rule, hospital)
-                for name in settings.fields}
+    outcomes = {
+        name: _settle_field(name, [getattr(votes[g], name) for g in gradable], settings.tie_rule, hospital)
+        for name in settings.fields
+    }
     blocking = _reconcile_rop_with_stage(outcomes)
     reasons = [f.note for f in outcomes.values() if f.note]
     if ungradable:
-        reasons.append(f"{len(ungradable)} ungradable vote(s) ({', '.join(ungradable)}) left out of the grade "
-                       "majorities")
+        reasons.append(
+            f"{len(ungradable)} ungradable vote(s) ({', '.join(ungradable)}) left out of the grade majorities"
+        )
     blocking += [name for name in settings.required if outcomes[name].value is None]
-    dissenters = tuple(name for name in votes if name in ungradable or any(
-        _differs(getattr(votes[name], f.field), f.value) for f in outcomes.values()))
+    dissenters = tuple(
+        name
+        for name in votes
+        if name in ungradable or any(_differs(getattr(votes[name], f.field), f.value) for f in outcomes.values())
+    )
 
     voted: dict[str, Any] = {name: f.value for name, f in outcomes.items()}  # each field's own enum
     reference = GradeValues(quality=Quality.GRADABLE, **voted)
@@ -228,12 +278,12 @@ def settle_votes(votes: Mapping[str, GradeValues], settings: VoteSettings | None
     if errors:
         reasons += [f"the settled grade is inconsistent: {i.message}" for i in errors]
         return VoteOutcome("needs_adjudication", None, None, tally, tuple(reasons), dissenters, outcomes)
-    return VoteOutcome("settled", reference, _method(outcomes, dissenters), tally, tuple(reasons), dissenters,
-                       outcomes)
+    return VoteOutcome("settled", reference, _method(outcomes, dissenters), tally, tuple(reasons), dissenters, outcomes)
 
 
-def paper_a_keep(votes: Mapping[str, GradeValues], hospital: HospitalDiagnosis | str | None,
-                 settings: VoteSettings | None = None) -> bool:
+def paper_a_keep(
+    votes: Mapping[str, GradeValues], hospital: HospitalDiagnosis | str | None, settings: VoteSettings | None = None
+) -> bool:
     """Paper A's filter: keep the image's label only where the hospital diagnosis of ROP presence
     agrees with the graders' strict majority (no tie rule; quorum from ``settings``)."""
     if isinstance(hospital, str):
@@ -258,8 +308,9 @@ def _tally(name: str, values: Sequence[Choice | None]) -> dict[str, int]:
     return {member.value: counts[member] for member in _ENUMS[name] if counts[member]}
 
 
-def _settle_field(name: str, values: Sequence[Choice | None], tie_rule: str,
-                  hospital: HospitalDiagnosis | None) -> FieldOutcome:
+def _settle_field(
+    name: str, values: Sequence[Choice | None], tie_rule: str, hospital: HospitalDiagnosis | None
+) -> FieldOutcome:
     tally = _tally(name, values)
     label = FIELD_LABELS[name]
     answered = [v for v in values if v is not None]
@@ -284,15 +335,21 @@ def _settle_field(name: str, values: Sequence[Choice | None], tie_rule: str,
             group = Counter({v: c for v, c in counts.items() if isinstance(v, Stage) and v.major == major})
             sub, sub_count = group.most_common(1)[0]
             if 2 * sub_count > major_count:
-                return FieldOutcome(name, sub, "stage_group_majority", tally,
-                                    f"stage: no exact majority ({split}); {major_count} of {len(assessable)} "
-                                    f"votes are stage {major}, of which {sub_count} say {sub.label}")
+                return FieldOutcome(
+                    name,
+                    sub,
+                    "stage_group_majority",
+                    tally,
+                    f"stage: no exact majority ({split}); {major_count} of {len(assessable)} "
+                    f"votes are stage {major}, of which {sub_count} say {sub.label}",
+                )
             options = [v for v, c in group.items() if c == sub_count]
             split = "–".join(str(c) for c in sorted(group.values(), reverse=True))
             where = f" within stage {major}"
     if len(options) < 2:
-        return FieldOutcome(name, None, None, tally,
-                            f"no majority on {label} ({split}; {top.label} leads without a majority)")
+        return FieldOutcome(
+            name, None, None, tally, f"no majority on {label} ({split}; {top.label} leads without a majority)"
+        )
     options.sort(key=lambda v: list(_ENUMS[name]).index(v))
     tie = f"{split} tie on {label}{where} ({' vs '.join(o.label for o in options)}); tie rule: {tie_rule}"
     if tie_rule == "severe":
@@ -302,8 +359,9 @@ def _settle_field(name: str, values: Sequence[Choice | None], tie_rule: str,
         said = _hospital_choice(name, options, hospital)
         if said is not None:
             return FieldOutcome(name, said, "hospital_tiebreak", tally, f"{tie} → {said.label} (hospital diagnosis)")
-        stated = hospital is not None and (hospital.value_of(name) is not None
-                                           or (name == "stage" and hospital.stage_major is not None))
+        stated = hospital is not None and (
+            hospital.value_of(name) is not None or (name == "stage" and hospital.stage_major is not None)
+        )
         why = "matches none of the tied values" if stated else f"gives no {label}"
         return FieldOutcome(name, None, None, tally, f"{tie}, but the hospital diagnosis {why}")
     return FieldOutcome(name, None, None, tally, tie)
@@ -338,13 +396,18 @@ def _reconcile_rop_with_stage(outcomes: dict[str, FieldOutcome]) -> list[str]:
     implied = RopPresence.YES if stage.value.major >= 1 else RopPresence.NO  # type: ignore[union-attr,operator]
     if rop.value is None or rop.value is RopPresence.NA or rop.rule in _TIEBREAKS:
         was = f" ({rop.note})" if rop.note else ""
-        outcomes["rop"] = FieldOutcome("rop", implied, "follows_stage", rop.tally,
-                                       f"ROP presence follows the settled {stage.value.label}{was}")
+        outcomes["rop"] = FieldOutcome(
+            "rop", implied, "follows_stage", rop.tally, f"ROP presence follows the settled {stage.value.label}{was}"
+        )
         return []
     if rop.value is not implied:
-        outcomes["rop"] = FieldOutcome("rop", rop.value, rop.rule, rop.tally,
-                                       f"the settled ROP presence ({rop.value.label}) contradicts the settled "
-                                       f"{stage.value.label}")
+        outcomes["rop"] = FieldOutcome(
+            "rop",
+            rop.value,
+            rop.rule,
+            rop.tally,
+            f"the settled ROP presence ({rop.value.label}) contradicts the settled {stage.value.label}",
+        )
         return ["rop", "stage"]
     return []
 
@@ -372,9 +435,11 @@ _RE_NO_PLUS = re.compile(r"\b(?:no|without|non)[\s-]?plus\b")
 _RE_PLUS = re.compile(r"\bplus\b|\+")
 _RE_AROP = re.compile(r"\ba-?p?-?rop\b|\baggressive\b")
 _RE_UNSURE = re.compile(r"\?|\b(?:suspect\w*|possible|probable|query|unknown|unclear|n/?a)\b")
-_RE_NO_ROP = re.compile(r"\b(?:no|without|absence\s+of|negative\s+for)\s+(?:\w+\s+){0,3}?rop\b"
-                        r"|\brop[\s-]*(?:free|negative|neg|absent)\b"
-                        r"|\b(?:normal|negative|nil|none|healthy|mature)\b|^\s*no\s*$")
+_RE_NO_ROP = re.compile(
+    r"\b(?:no|without|absence\s+of|negative\s+for)\s+(?:\w+\s+){0,3}?rop\b"
+    r"|\brop[\s-]*(?:free|negative|neg|absent)\b"
+    r"|\b(?:normal|negative|nil|none|healthy|mature)\b|^\s*no\s*$"
+)
 _RE_ROP = re.compile(r"\brop\b|\b(?:yes|positive|present)\b")
 _RE_STAGE = re.compile(r"\bst(?:age|\.)?\s*([0-5]|iv|v|iii|ii|i)\s*([abc])?(?![a-z0-9])")
 _RE_LONE = re.compile(r"(?<![\w.])([0-5])\s?([abc])?(?![\w.])")
@@ -422,7 +487,7 @@ def parse_hospital_diagnosis(text: str | None) -> HospitalDiagnosis:
 
 
 def _cut(text: str, match: re.Match[str]) -> str:
-    return text[:match.start()] + " " + text[match.end():]
+    return text[: match.start()] + " " + text[match.end() :]
 
 
 def _stage_in(text: str) -> tuple[int | None, str]:

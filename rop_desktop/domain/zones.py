@@ -122,9 +122,11 @@ class Landmarks:
 
     def as_dict(self) -> dict[str, Any]:
         """Plain values for storage, audit and export: ``{"disc": [x, y] | None, ...}``."""
-        return {"disc": None if self.disc is None else [round(self.disc[0], 2), round(self.disc[1], 2)],
-                "disc_radius": None if self.disc_radius is None else round(self.disc_radius, 2),
-                "fovea": None if self.fovea is None else [round(self.fovea[0], 2), round(self.fovea[1], 2)]}
+        return {
+            "disc": None if self.disc is None else [round(self.disc[0], 2), round(self.disc[1], 2)],
+            "disc_radius": None if self.disc_radius is None else round(self.disc_radius, 2),
+            "fovea": None if self.fovea is None else [round(self.fovea[0], 2), round(self.fovea[1], 2)],
+        }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any] | None) -> Landmarks:
@@ -185,14 +187,22 @@ def zone_rings(landmarks: Landmarks) -> ZoneRings:
     if landmarks.disc_radius is not None:
         diameter, estimated = 2.0 * landmarks.disc_radius, False
         if landmarks.disc_radius >= df:
-            raise ZoneRefused("The disc radius reaches the fovea: measure the disc again (drag from its "
-                              "centre to its rim).")
+            raise ZoneRefused(
+                "The disc radius reaches the fovea: measure the disc again (drag from its centre to its rim)."
+            )
     else:
         diameter, estimated = df / DF_PER_DISC_DIAMETER, True
     zone_i = ZONE_I_PER_DF * df
-    return ZoneRings(landmarks.disc, df, diameter, estimated, zone_i,
-                     zone_i + POSTERIOR_II_DISC_DIAMETERS * diameter, ZONE_II_PER_ZONE_I * zone_i,
-                     ((x1 - x0) / df, (y1 - y0) / df))
+    return ZoneRings(
+        landmarks.disc,
+        df,
+        diameter,
+        estimated,
+        zone_i,
+        zone_i + POSTERIOR_II_DISC_DIAMETERS * diameter,
+        ZONE_II_PER_ZONE_I * zone_i,
+        ((x1 - x0) / df, (y1 - y0) / df),
+    )
 
 
 # ---------------------------------------------------------------------------- the field of view
@@ -218,19 +228,25 @@ def _landmark_check(landmarks: Landmarks, fov: FieldOfView | None, eye: Eye | No
     notes: list[str] = []
     if fov is not None:
         if landmarks.fovea is not None and not fov.contains(landmarks.fovea):
-            raise ZoneRefused("The fovea is outside the camera's field of view on this image: the disc–fovea "
-                              "distance cannot be measured, so no zone is suggested. Grade the zone on the "
-                              "posterior-pole image.")
+            raise ZoneRefused(
+                "The fovea is outside the camera's field of view on this image: the disc–fovea "
+                "distance cannot be measured, so no zone is suggested. Grade the zone on the "
+                "posterior-pole image."
+            )
         if landmarks.disc is not None and not fov.contains(landmarks.disc):
-            raise ZoneRefused("The optic disc is outside the camera's field of view on this image: the zones "
-                              "cannot be centred, so no zone is suggested.")
+            raise ZoneRefused(
+                "The optic disc is outside the camera's field of view on this image: the zones "
+                "cannot be centred, so no zone is suggested."
+            )
     if eye is not None and landmarks.complete:
         assert landmarks.disc is not None and landmarks.fovea is not None
         fovea_left = landmarks.fovea[0] < landmarks.disc[0]
         if (eye is Eye.OD) != fovea_left:
             side, name = ("left", "right eye (OD)") if eye is Eye.OD else ("right", "left eye (OS)")
-            notes.append(f"In a photograph of a {name} the fovea usually lies {side} of the disc: check the "
-                         "landmarks (or the eye) before accepting.")
+            notes.append(
+                f"In a photograph of a {name} the fovea usually lies {side} of the disc: check the "
+                "landmarks (or the eye) before accepting."
+            )
     return notes
 
 
@@ -255,10 +271,13 @@ class ZoneSuggestion:
         return self.zone is None
 
     def as_dict(self) -> dict[str, Any]:
-        return {"zone": None if self.zone is None else self.zone.value, "reason": self.reason,
-                "point": None if self.point is None else [round(self.point[0], 2), round(self.point[1], 2)],
-                "distance_df": None if self.distance_df is None else round(self.distance_df, 3),
-                "notes": list(self.notes)}
+        return {
+            "zone": None if self.zone is None else self.zone.value,
+            "reason": self.reason,
+            "point": None if self.point is None else [round(self.point[0], 2), round(self.point[1], 2)],
+            "distance_df": None if self.distance_df is None else round(self.distance_df, 3),
+            "notes": list(self.notes),
+        }
 
 
 def _polygons(outlines: Iterable[Sequence[Point]]) -> list[Polygon]:
@@ -281,8 +300,13 @@ def most_posterior_point(disc: Point, outlines: Iterable[Sequence[Point]]) -> Po
     return float(nearest.x), float(nearest.y)
 
 
-def suggest_zone(landmarks: Landmarks | None, outlines: Iterable[Sequence[Point]], *,
-                 fov: FieldOfView | None = None, eye: Eye | None = None) -> ZoneSuggestion:
+def suggest_zone(
+    landmarks: Landmarks | None,
+    outlines: Iterable[Sequence[Point]],
+    *,
+    fov: FieldOfView | None = None,
+    eye: Eye | None = None,
+) -> ZoneSuggestion:
     """The zone of the ridge / demarcation line from its most posterior point (never raises).
 
     ``outlines``: the grader's lesion outlines on this image (exterior rings). Refused — zone
@@ -299,20 +323,27 @@ def suggest_zone(landmarks: Landmarks | None, outlines: Iterable[Sequence[Point]
     assert landmarks.disc is not None
     point = most_posterior_point(landmarks.disc, outlines)
     if point is None:
-        return ZoneSuggestion(None, "No ridge or demarcation line is outlined on this image: outline it to get a "
-                                    "zone suggestion.", notes=tuple(notes))
+        return ZoneSuggestion(
+            None,
+            "No ridge or demarcation line is outlined on this image: outline it to get a zone suggestion.",
+            notes=tuple(notes),
+        )
     zone = rings.zone_at(point)
     d = rings.distance_in_df(point)
-    where = {Zone.I: f"within zone I (radius {ZONE_I_PER_DF:g} disc–fovea distances)",
-             Zone.POSTERIOR_II: "within two disc diameters beyond zone I",
-             Zone.II: "beyond posterior zone II, within the estimated zone II boundary",
-             Zone.III: "beyond the estimated zone II boundary, on the temporal side"}[zone]
+    where = {
+        Zone.I: f"within zone I (radius {ZONE_I_PER_DF:g} disc–fovea distances)",
+        Zone.POSTERIOR_II: "within two disc diameters beyond zone I",
+        Zone.II: "beyond posterior zone II, within the estimated zone II boundary",
+        Zone.III: "beyond the estimated zone II boundary, on the temporal side",
+    }[zone]
     if zone is Zone.II and d * rings.disc_fovea > rings.zone_ii:
         where = "beyond the estimated zone II boundary on the nasal side (zone II reaches the nasal ora)"
     reason = f"The ridge's most posterior point is {d:.2f} disc–fovea distances from the disc: {where}."
     if rings.disc_estimated and zone in (Zone.POSTERIOR_II, Zone.II):
-        notes.append("The disc diameter was estimated (disc–fovea distance ÷ 2.65): drag from the disc centre to "
-                     "its rim to measure it.")
+        notes.append(
+            "The disc diameter was estimated (disc–fovea distance ÷ 2.65): drag from the disc centre to "
+            "its rim to measure it."
+        )
     return ZoneSuggestion(zone, reason, point, d, tuple(notes))
 
 

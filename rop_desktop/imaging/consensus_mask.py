@@ -29,8 +29,14 @@ def coverage_counts(polys_by_grader: Mapping[str, Iterable[PolygonLike]], shape:
     return counts
 
 
-def consensus_mask(polys_by_grader: Mapping[str, Iterable[PolygonLike]], shape: Sequence[int], *,
-                   rule: str = "majority", min_votes: int | None = None, value: int = 255) -> np.ndarray:
+def consensus_mask(
+    polys_by_grader: Mapping[str, Iterable[PolygonLike]],
+    shape: Sequence[int],
+    *,
+    rule: str = "majority",
+    min_votes: int | None = None,
+    value: int = 255,
+) -> np.ndarray:
     """``uint8`` HxW mask: ``value`` where at least k of the n graders drew, 0 elsewhere.
 
     ``rule`` / ``min_votes`` as in :func:`rop_desktop.domain.consensus.consensus_geometry`.

@@ -67,8 +67,7 @@ class DecodedImage:
 
     def __post_init__(self) -> None:
         if self.rgb.dtype != np.uint8 or self.rgb.shape != (self.height, self.width, 3):
-            raise ValueError(f"rgb must be uint8 {self.height}x{self.width}x3, "
-                             f"got {self.rgb.dtype} {self.rgb.shape}")
+            raise ValueError(f"rgb must be uint8 {self.height}x{self.width}x3, got {self.rgb.dtype} {self.rgb.shape}")
 
 
 def decode_file(path: str | Path, *, min_side: int = MIN_SIDE) -> DecodedImage:
@@ -232,17 +231,22 @@ def _first_line(exc: BaseException) -> str:
 def _check_transfer_syntax(ds: pydicom.Dataset) -> None:
     if "TransferSyntaxUID" not in ds.file_meta:  # a bare dataset read with force=True
         implicit, little = ds.original_encoding
-        ds.file_meta.TransferSyntaxUID = (pydicom.uid.ImplicitVRLittleEndian if implicit and little
-                                          else pydicom.uid.ExplicitVRLittleEndian if little
-                                          else pydicom.uid.ExplicitVRBigEndian)
+        ds.file_meta.TransferSyntaxUID = (
+            pydicom.uid.ImplicitVRLittleEndian
+            if implicit and little
+            else pydicom.uid.ExplicitVRLittleEndian
+            if little
+            else pydicom.uid.ExplicitVRBigEndian
+        )
     uid = ds.file_meta.TransferSyntaxUID
     try:
         decoder = pydicom.pixels.get_decoder(uid)
     except NotImplementedError as exc:
         raise ImageDecodeError(f"unsupported DICOM transfer syntax: {uid.name}") from exc
     if not decoder.is_available:
-        raise ImageDecodeError(f"unsupported DICOM transfer syntax: {uid.name} "
-                               "(no decoder installed; pylibjpeg or GDCM can read it)")
+        raise ImageDecodeError(
+            f"unsupported DICOM transfer syntax: {uid.name} (no decoder installed; pylibjpeg or GDCM can read it)"
+        )
 
 
 def _dicom_rgb(arr: np.ndarray, ds: pydicom.Dataset) -> np.ndarray:
@@ -274,8 +278,12 @@ def dicom_meta(ds: pydicom.Dataset) -> dict[str, Any]:
     side = str(ds.get("ImageLaterality") or ds.get("Laterality") or "").strip().upper()
     if side in ("R", "L"):
         meta["laterality"] = Eye.OD if side == "R" else Eye.OS
-    for key, keyword in (("study_date", "StudyDate"), ("acquisition_date", "AcquisitionDate"),
-                         ("content_date", "ContentDate"), ("patient_birth_date", "PatientBirthDate")):
+    for key, keyword in (
+        ("study_date", "StudyDate"),
+        ("acquisition_date", "AcquisitionDate"),
+        ("content_date", "ContentDate"),
+        ("patient_birth_date", "PatientBirthDate"),
+    ):
         value = _dicom_date(ds.get(keyword))
         if value is not None:
             meta[key] = value

@@ -148,4 +148,3 @@ def render_display(rgb: np.ndarray, settings: DisplaySettings) -> np.ndarray:
 def fov_outline(rgb: np.ndarray) -> tuple[float, float, float] | None:
     """The camera aperture as a circle ``(cx, cy, r)`` in image pixels, or None if not found."""
     return fov_circle(field_of_view_mask(_check_image(rgb)))
-

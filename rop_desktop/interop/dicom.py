@@ -62,11 +62,22 @@ _DATABASE = f"dicomfields_{PROFILE_EDITION}"
 BASIC_PROFILE = ("113100", "Basic Application Confidentiality Profile")
 MODIFIED_DATES = ("113107", "Retain Longitudinal Temporal Information Modified Dates Option")
 #: DeidentificationMethod (LO, at most 64 characters a value) for each code.
-_METHOD_TEXT = {BASIC_PROFILE[0]: f"PS3.15 {PROFILE_EDITION} Annex E Basic Profile",
-                MODIFIED_DATES[0]: "Retain Longitudinal Temporal Info. Modified Dates"}
+_METHOD_TEXT = {
+    BASIC_PROFILE[0]: f"PS3.15 {PROFILE_EDITION} Annex E Basic Profile",
+    MODIFIED_DATES[0]: "Retain Longitudinal Temporal Info. Modified Dates",
+}
 #: The table's lists in ``dicom-anonymizer`` and the action each stands for.
-_CATEGORIES = {"D_TAGS": "D", "Z_TAGS": "Z", "X_TAGS": "X", "U_TAGS": "U", "Z_D_TAGS": "Z/D", "X_Z_TAGS": "X/Z",
-               "X_D_TAGS": "X/D", "X_Z_D_TAGS": "X/Z/D", "X_Z_U_STAR_TAGS": "X/Z/U*"}
+_CATEGORIES = {
+    "D_TAGS": "D",
+    "Z_TAGS": "Z",
+    "X_TAGS": "X",
+    "U_TAGS": "U",
+    "Z_D_TAGS": "Z/D",
+    "X_Z_TAGS": "X/Z",
+    "X_D_TAGS": "X/D",
+    "X_Z_D_TAGS": "X/Z/D",
+    "X_Z_U_STAR_TAGS": "X/Z/U*",
+}
 Tag = tuple[int, ...]  # (group, element) or a repeating group (group, element, group mask, element mask)
 #: What a rule is called with: one element's (group, element), also for a match of a repeating group.
 ElementTag = tuple[int, int]
@@ -187,11 +198,17 @@ def date_shift(salt: str, patient_code: str) -> int:
 
 # ---------------------------------------------------------------------------- what identifies (import)
 _IDENTIFYING: tuple[tuple[str, str], ...] = (
-    ("PatientID", "patient_id"), ("PatientName", "patient_name"), ("PatientBirthDate", "birth_date"),
-    ("IssuerOfPatientID", "issuer_of_patient_id"), ("OtherPatientIDs", "other_patient_id"),
-    ("MedicalRecordLocator", "other_patient_id"), ("OtherPatientNames", "other_patient_name"),
-    ("PatientBirthName", "other_patient_name"), ("PatientMotherBirthName", "other_patient_name"),
-    ("PatientAddress", "contact"), ("PatientTelephoneNumbers", "contact"),
+    ("PatientID", "patient_id"),
+    ("PatientName", "patient_name"),
+    ("PatientBirthDate", "birth_date"),
+    ("IssuerOfPatientID", "issuer_of_patient_id"),
+    ("OtherPatientIDs", "other_patient_id"),
+    ("MedicalRecordLocator", "other_patient_id"),
+    ("OtherPatientNames", "other_patient_name"),
+    ("PatientBirthName", "other_patient_name"),
+    ("PatientMotherBirthName", "other_patient_name"),
+    ("PatientAddress", "contact"),
+    ("PatientTelephoneNumbers", "contact"),
 )
 
 
@@ -214,11 +231,16 @@ def _apply(ds: Dataset, options: Options, report: Report) -> None:
     us), then the same on every item of the sequences the table does not list."""
     table = basic_profile()
     rules: dict[Tag, Callable[[Dataset, ElementTag], None]] = {
-        tag: partial(_act, action=action, options=options, report=report) for tag, action in table.items()}
+        tag: partial(_act, action=action, options=options, report=report) for tag, action in table.items()
+    }
     rules[_PATIENT_ID] = rules[_PATIENT_NAME] = partial(_pseudonym, options=options, report=report)
     rules[_BIRTH_DATE] = partial(_act, action="Z", options=Options(options.patient_code, options.salt), report=report)
-    profile_actions.anonymize_dataset(ds, extra_anonymization_rules=rules, delete_private_tags=True,
-                                      base_rules_gen=partial(profile_actions.initialize_actions, _DATABASE))
+    profile_actions.anonymize_dataset(
+        ds,
+        extra_anonymization_rules=rules,
+        delete_private_tags=True,
+        base_rules_gen=partial(profile_actions.initialize_actions, _DATABASE),
+    )
     for dependent, condition in _ONLY_WITH.items():
         if dependent in ds and condition not in ds:
             del ds[dependent]

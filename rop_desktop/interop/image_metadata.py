@@ -44,7 +44,7 @@ def strip_png(data: bytes) -> bytes:
             raise MetadataError(f"truncated PNG chunk at byte {pos}")
         length, kind = struct.unpack_from(">I4s", data, pos)
         end = pos + 12 + length
-        if end > len(data) or zlib.crc32(data[pos + 4:end - 4]) != struct.unpack_from(">I", data, end - 4)[0]:
+        if end > len(data) or zlib.crc32(data[pos + 4 : end - 4]) != struct.unpack_from(">I", data, end - 4)[0]:
             raise MetadataError(f"damaged PNG chunk {kind!r} at byte {pos}")
         if kind in PNG_KEPT:
             out.append(data[pos:end])
@@ -70,13 +70,13 @@ def strip_jpeg(data: bytes) -> bytes:
             out.append(b"\xff\xd9")
             break
         if 0xD0 <= marker <= 0xD7 or marker == 0x01:  # markers without a length
-            out.append(data[pos:pos + 2])
+            out.append(data[pos : pos + 2])
             pos += 2
             continue
         if pos + 4 > len(data):
             raise MetadataError(f"truncated JPEG segment at byte {pos}")
         length = struct.unpack_from(">H", data, pos + 2)[0]
-        segment = data[pos:pos + 2 + length]
+        segment = data[pos : pos + 2 + length]
         if len(segment) < 2 + length or length < 2:
             raise MetadataError(f"truncated JPEG segment at byte {pos}")
         kept = _jpeg_segment(marker, segment)
@@ -131,7 +131,7 @@ def exif_orientation(data: bytes) -> int | None:
         if marker in (0xDA, 0xD9):
             return None
         length = struct.unpack_from(">H", data, pos + 2)[0]
-        segment = data[pos + 4:pos + 2 + length]
+        segment = data[pos + 4 : pos + 2 + length]
         if marker == 0xE1 and segment.startswith(b"Exif\x00\x00"):
             return _tiff_orientation(segment[6:])
         pos += 2 + length

@@ -29,8 +29,18 @@ from rop_desktop.domain.labels import Eye
 #: Field name → accepted headers, normalised (lower case, letters and digits only, units dropped).
 ALIASES: dict[str, tuple[str, ...]] = {
     "file": ("file", "filename", "image", "imagefile", "imagename", "path", "filepath", "imagepath"),
-    "patient": ("patient", "patientid", "patientcode", "subject", "subjectid", "infant", "infantid", "mrn",
-                "hospitalnumber", "medicalrecordnumber"),
+    "patient": (
+        "patient",
+        "patientid",
+        "patientcode",
+        "subject",
+        "subjectid",
+        "infant",
+        "infantid",
+        "mrn",
+        "hospitalnumber",
+        "medicalrecordnumber",
+    ),
     "patient_name": ("patientname", "infantname", "babyname", "childname", "fullname"),
     "eye": ("eye", "laterality", "side"),
     "exam_date": ("examdate", "date", "examinationdate", "studydate", "visitdate", "acquisitiondate"),
@@ -49,8 +59,18 @@ RANGES: dict[str, tuple[float, float, str]] = {
     "pma": (20.0, 80.0, "weeks"),
 }
 
-_EYES = {"od": Eye.OD, "r": Eye.OD, "right": Eye.OD, "re": Eye.OD, "righteye": Eye.OD,
-         "os": Eye.OS, "l": Eye.OS, "left": Eye.OS, "le": Eye.OS, "lefteye": Eye.OS}
+_EYES = {
+    "od": Eye.OD,
+    "r": Eye.OD,
+    "right": Eye.OD,
+    "re": Eye.OD,
+    "righteye": Eye.OD,
+    "os": Eye.OS,
+    "l": Eye.OS,
+    "left": Eye.OS,
+    "le": Eye.OS,
+    "lefteye": Eye.OS,
+}
 _ISO_DATE = re.compile(r"(\d{4})[-/](\d{1,2})[-/](\d{1,2})(?:[T ][\d:.]*)?")
 _DMY_DATE = re.compile(r"(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{4})")
 _WEEKS_DAYS = re.compile(r"(\d{2})\s*(?:\+|w|wk|wks|weeks?)\s*(\d)\s*d?(?:ays?)?")
@@ -140,8 +160,10 @@ def parse_manifest(data: bytes) -> Manifest:
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     header = next(row for row in reader if any(cell.strip() for cell in row))
     columns = _match_columns(header)
-    manifest = Manifest(columns={f: header[i] for f, i in columns.items()},
-                        unused=[h.strip() for i, h in enumerate(header) if i not in columns.values() and h.strip()])
+    manifest = Manifest(
+        columns={f: header[i] for f, i in columns.items()},
+        unused=[h.strip() for i, h in enumerate(header) if i not in columns.values() and h.strip()],
+    )
     for cells in reader:
         if any(cell.strip() for cell in cells):
             _add_row(manifest, columns, cells, reader.line_num)
@@ -180,8 +202,7 @@ def _match_columns(header: list[str]) -> dict[str, int]:
         columns[name] = index
     if "file" not in columns:
         found = ", ".join(repr(h.strip()) for h in header[:12]) or "none"
-        raise ManifestError(f"no 'file' column (columns found: {found}); "
-                            "is this a CSV manifest with a header row?")
+        raise ManifestError(f"no 'file' column (columns found: {found}); is this a CSV manifest with a header row?")
     return columns
 
 
@@ -252,13 +273,15 @@ def _in_range(name: str, value: object) -> object:
         low, high, unit = RANGES[name]
         if not low <= value <= high:
             label = name.replace("_", " ")
-            raise ValueError(f"{label} {value:g} {unit} is outside the plausible range "
-                             f"{low:g}–{high:g} {unit}")
+            raise ValueError(f"{label} {value:g} {unit} is outside the plausible range {low:g}–{high:g} {unit}")
     return value
 
 
 _TEXT_FIELDS = ("patient", "patient_name", "hospital_diagnosis", "camera", "site")
 _PARSERS: dict[str, Callable[[str], object]] = {
-    "eye": _parse_eye, "exam_date": _parse_date, "gestational_age": _parse_weeks,
-    "birth_weight": _parse_grams, "pma": _parse_weeks,
+    "eye": _parse_eye,
+    "exam_date": _parse_date,
+    "gestational_age": _parse_weeks,
+    "birth_weight": _parse_grams,
+    "pma": _parse_weeks,
 }

@@ -47,7 +47,7 @@ from rop_desktop.store.schema import Grader
 from .policy import AccessDenied, Action, Actor, guarded, open_operation
 
 #: Parameters of new password hashes (OWASP: N=2^14, r=8, p=5 ≈ N=2^17, r=8, p=1 in cost).
-SCRYPT_N, SCRYPT_R, SCRYPT_P = 2 ** 14, 8, 5
+SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 5
 PBKDF2_MIN_ITERATIONS = 600_000
 MIN_PASSWORD_LENGTH = 8
 _SALT_BYTES = 16
@@ -110,8 +110,12 @@ def has_admin(study: Study) -> bool:
 
 
 def _active_admins(session: Any) -> int:
-    return session.scalar(select(func.count()).select_from(Grader)
-                          .where(Grader.role == Role.ADMIN, Grader.active.is_(True))) or 0
+    return (
+        session.scalar(
+            select(func.count()).select_from(Grader).where(Grader.role == Role.ADMIN, Grader.active.is_(True))
+        )
+        or 0
+    )
 
 
 @open_operation("whether the study has no account at all yet: then its creator makes the first admin")
@@ -156,8 +160,9 @@ def _check_new_password(study: Study, role: Role, password: str | None) -> str |
     return hash_password(password) if password else None
 
 
-def _insert(study: Study, session: Any, name: str, role: Role, hashed: str | None, *, actor_id: int | None,
-            how: str) -> Grader:
+def _insert(
+    study: Study, session: Any, name: str, role: Role, hashed: str | None, *, actor_id: int | None, how: str
+) -> Grader:
     name = name.strip()
     if not name:
         raise AccountError("An account needs a name.")
@@ -168,14 +173,21 @@ def _insert(study: Study, session: Any, name: str, role: Role, hashed: str | Non
     grader = repo.get_or_create_grader(session, name, role)
     grader.password_hash = hashed
     session.flush()
-    repo.add_audit(session, "grader", grader.id, "create", grader=actor_id,
-                   after={"name": name, "role": role.value, "password": bool(hashed), "how": how})
+    repo.add_audit(
+        session,
+        "grader",
+        grader.id,
+        "create",
+        grader=actor_id,
+        after={"name": name, "role": role.value, "password": bool(hashed), "how": how},
+    )
     return grader
 
 
 @guarded(Action.ACCOUNTS_MANAGE)
-def create_account(study: Study, actor: Actor, name: str, role: Role = Role.GRADER, *,
-                   password: str | None = None) -> Account:
+def create_account(
+    study: Study, actor: Actor, name: str, role: Role = Role.GRADER, *, password: str | None = None
+) -> Account:
     """Create an account (admins only). Elevated roles need a password; a taken name is refused."""
     role = Role.parse(role)
     hashed = _check_new_password(study, role, password)
@@ -199,8 +211,9 @@ def register_grader(study: Study, name: str, password: str | None = None) -> Act
     """A new *grader* profile made from the sign-in dialog (nobody is signed in yet), only where
     the study's admin allows self-registration. Nobody registers an elevated role."""
     if not self_registration_allowed(study):
-        raise AccessDenied("This study does not allow new profiles at sign-in: ask an admin to add your "
-                           "account (Admin → Graders…).")
+        raise AccessDenied(
+            "This study does not allow new profiles at sign-in: ask an admin to add your account (Admin → Graders…)."
+        )
     hashed = _check_new_password(study, Role.GRADER, password)
     with study.session() as session:
         grader = _insert(study, session, name, Role.GRADER, hashed, actor_id=None, how="self-registered")
@@ -217,8 +230,15 @@ def set_active(study: Study, actor: Actor, grader_id: int, active: bool) -> Acco
         if not active and grader.role is Role.ADMIN and _active_admins(session) <= 1:
             raise AccountError(f"{grader.name} is the study's last active admin: make another admin first.")
         grader.active = active
-        repo.add_audit(session, "grader", grader.id, "activate" if active else "deactivate",
-                       grader=actor.id, before={"active": not active}, after={"active": active})
+        repo.add_audit(
+            session,
+            "grader",
+            grader.id,
+            "activate" if active else "deactivate",
+            grader=actor.id,
+            before={"active": not active},
+            after={"active": active},
+        )
         return _account(grader)
 
 
@@ -233,13 +253,21 @@ def set_role(study: Study, actor: Actor, grader_id: int, role: Role) -> Account:
         if before is role:
             return _account(grader)
         if role is not Role.GRADER and not grader.password_hash:
-            raise AccountError(f"{grader.name} has no password: set one before making the account "
-                               f"{role.label.lower()}.")
+            raise AccountError(
+                f"{grader.name} has no password: set one before making the account {role.label.lower()}."
+            )
         if before is Role.ADMIN and grader.active and _active_admins(session) <= 1:
             raise AccountError(f"{grader.name} is the study's last active admin: make another admin first.")
         grader.role = role
-        repo.add_audit(session, "grader", grader.id, "role", grader=actor.id,
-                       before={"role": before.value}, after={"role": role.value})
+        repo.add_audit(
+            session,
+            "grader",
+            grader.id,
+            "role",
+            grader=actor.id,
+            before={"role": before.value},
+            after={"role": role.value},
+        )
         return _account(grader)
 
 
@@ -251,8 +279,15 @@ def set_study_setting(study: Study, actor: Actor, key: str, value: Any) -> None:
         if before == value:
             return
         repo.set_setting(session, key, value)
-        repo.add_audit(session, "setting", 0, "update", grader=actor.id,
-                       before={"key": key, "value": before}, after={"key": key, "value": value})
+        repo.add_audit(
+            session,
+            "setting",
+            0,
+            "update",
+            grader=actor.id,
+            before={"key": key, "value": before},
+            after={"key": key, "value": value},
+        )
 
 
 # ---------------------------------------------------------------------------- passwords and sign-in
@@ -285,8 +320,15 @@ def _store_password(study: Study, actor: Actor, grader_id: int, password: str | 
         grader.password_hash = hashed
         grader.failed_sign_ins = 0
         grader.locked_until = None
-        repo.add_audit(session, "grader", grader.id, "password", grader=actor.id,
-                       before={"password": had}, after={"password": hashed is not None})
+        repo.add_audit(
+            session,
+            "grader",
+            grader.id,
+            "password",
+            grader=actor.id,
+            before={"password": had},
+            after={"password": hashed is not None},
+        )
 
 
 @open_operation("sign-in itself: checks the password and makes the Actor")
@@ -308,8 +350,10 @@ def sign_in(study: Study, name: str, password: str | None, *, now: datetime | No
             locked = locked.replace(tzinfo=UTC)
         if locked is not None and locked > now:
             seconds = int((locked - now).total_seconds()) + 1
-            raise AuthenticationError(f"Too many wrong passwords for {grader.name}: try again in {seconds} s, "
-                                      "or ask an admin to reset the password.")
+            raise AuthenticationError(
+                f"Too many wrong passwords for {grader.name}: try again in {seconds} s, "
+                "or ask an admin to reset the password."
+            )
         stored, actor = grader.password_hash, Actor(grader.id, grader.name, grader.role)
     if stored is None:
         ok = not password and actor.role is Role.GRADER and not grader_password_required(study)
@@ -336,10 +380,15 @@ def _count(study: Study, grader_id: int, ok: bool, now: datetime) -> None:
         grader.failed_sign_ins = (grader.failed_sign_ins or 0) + 1
         extra = grader.failed_sign_ins - FREE_FAILURES
         if extra >= 0:
-            grader.locked_until = now + min(FIRST_LOCK * (2 ** extra), LONGEST_LOCK)
-            repo.add_audit(session, "grader", grader.id, "locked", grader=None,
-                           after={"failed_sign_ins": grader.failed_sign_ins,
-                                  "locked_until": grader.locked_until.isoformat()})
+            grader.locked_until = now + min(FIRST_LOCK * (2**extra), LONGEST_LOCK)
+            repo.add_audit(
+                session,
+                "grader",
+                grader.id,
+                "locked",
+                grader=None,
+                after={"failed_sign_ins": grader.failed_sign_ins, "locked_until": grader.locked_until.isoformat()},
+            )
 
 
 #: The older name of :func:`sign_in`.
@@ -351,8 +400,9 @@ def hash_password(password: str) -> str:
     if not isinstance(password, str) or len(password) < MIN_PASSWORD_LENGTH:
         raise AccountError(f"A password needs at least {MIN_PASSWORD_LENGTH} characters.")
     salt = os.urandom(_SALT_BYTES)
-    key = hashlib.scrypt(password.encode("utf-8"), salt=salt, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P,
-                         maxmem=_MAXMEM, dklen=_KEY_BYTES)
+    key = hashlib.scrypt(
+        password.encode("utf-8"), salt=salt, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P, maxmem=_MAXMEM, dklen=_KEY_BYTES
+    )
     return f"scrypt$n={SCRYPT_N},r={SCRYPT_R},p={SCRYPT_P}${_b64(salt)}${_b64(key)}"
 
 
@@ -366,15 +416,23 @@ def verify_password(stored: str, password: str) -> bool:
         params = dict(item.split("=", 1) for item in params_text.split(","))
         salt, expected = base64.b64decode(salt_text, validate=True), base64.b64decode(key_text, validate=True)
         if scheme == "scrypt":
-            key = hashlib.scrypt(password.encode("utf-8"), salt=salt, n=int(params["n"]), r=int(params["r"]),
-                                 p=int(params["p"]), maxmem=_MAXMEM, dklen=len(expected))
+            key = hashlib.scrypt(
+                password.encode("utf-8"),
+                salt=salt,
+                n=int(params["n"]),
+                r=int(params["r"]),
+                p=int(params["p"]),
+                maxmem=_MAXMEM,
+                dklen=len(expected),
+            )
         elif scheme == "pbkdf2_sha256" and int(params["i"]) >= PBKDF2_MIN_ITERATIONS:
             key = hashlib.pbkdf2_hmac("sha256", password.encode("utf-8"), salt, int(params["i"]), len(expected))
         else:
             raise ValueError(scheme)
     except (ValueError, KeyError, TypeError) as exc:
-        raise AccountError("The stored password hash is damaged or of an unknown kind; an admin must reset "
-                           "the password.") from exc
+        raise AccountError(
+            "The stored password hash is damaged or of an unknown kind; an admin must reset the password."
+        ) from exc
     return hmac.compare_digest(key, expected)
 
 

@@ -161,10 +161,20 @@ class AgreementReport:
         """Every figure as one long table: table, field, grader_a, grader_b, statistic, value, n."""
         out: list[dict[str, Any]] = []
 
-        def add(table: str, stat: str, value: Any, n: int | None = None, fld: str = "", a: str = "",
-                b: str = "") -> None:
-            out.append({"table": table, "field": fld, "grader_a": a, "grader_b": b, "statistic": stat,
-                        "value": "" if value is None else value, "n": "" if n is None else n})
+        def add(
+            table: str, stat: str, value: Any, n: int | None = None, fld: str = "", a: str = "", b: str = ""
+        ) -> None:
+            out.append(
+                {
+                    "table": table,
+                    "field": fld,
+                    "grader_a": a,
+                    "grader_b": b,
+                    "statistic": stat,
+                    "value": "" if value is None else value,
+                    "n": "" if n is None else n,
+                }
+            )
 
         for fa in self.fields:
             for p in fa.pairs:
@@ -180,8 +190,15 @@ class AgreementReport:
             add("references", method, count)
         if self.model is not None:
             m = self.model
-            for stat in ("threshold", "sensitivity", "specificity", "accuracy", "auroc", "model_error_rate",
-                         "mean_error_reduction"):
+            for stat in (
+                "threshold",
+                "sensitivity",
+                "specificity",
+                "accuracy",
+                "auroc",
+                "model_error_rate",
+                "mean_error_reduction",
+            ):
                 add("model", stat, getattr(m, stat), m.n_images, "rop")
             for name, value in m.error_reduction.items():
                 add("error_reduction", "error_reduction", value, None, "rop", name)
@@ -192,8 +209,9 @@ class AgreementReport:
         """Write :meth:`rows` as a UTF-8 CSV with a header; returns the path."""
         path = Path(path)
         with path.open("w", newline="", encoding="utf-8") as handle:
-            writer = csv.DictWriter(handle, fieldnames=["table", "field", "grader_a", "grader_b", "statistic",
-                                                        "value", "n"])
+            writer = csv.DictWriter(
+                handle, fieldnames=["table", "field", "grader_a", "grader_b", "statistic", "value", "n"]
+            )
             writer.writeheader()
             writer.writerows(self.rows())
         return path
@@ -224,8 +242,13 @@ class AgreementService:
         return image_ids, table
 
     @guarded(Action.AGREEMENT_READ)
-    def dashboard(self, model_predictions: Mapping[int, float] | None = None, threshold: float = 0.5, *,
-                  loo_ties: str = "leave_out") -> AgreementReport:
+    def dashboard(
+        self,
+        model_predictions: Mapping[int, float] | None = None,
+        threshold: float = 0.5,
+        *,
+        loo_ties: str = "leave_out",
+    ) -> AgreementReport:
         """Every table of the dashboard (see the module documentation for the choices)."""
         if loo_ties not in LOO_TIES:
             raise AgreementError(f"loo_ties must be one of {', '.join(LOO_TIES)}, got {loo_ties!r}")
@@ -236,10 +259,16 @@ class AgreementService:
         with self.study.session() as session:
             references = repo.list_references(session)
             by_method = dict(Counter(r.method for r in references))
-            reference_rop = {r.image_id: _binary(r.rop.value if r.rop else None) for r in references
-                             if r.quality is not Quality.UNGRADABLE}
-            patients = (dict(session.execute(select(Image.id, Exam.patient_id).join(Exam, Image.exam_id == Exam.id)).all())
-                        if model_predictions is not None else {})
+            reference_rop = {
+                r.image_id: _binary(r.rop.value if r.rop else None)
+                for r in references
+                if r.quality is not Quality.UNGRADABLE
+            }
+            patients = (
+                dict(session.execute(select(Image.id, Exam.patient_id).join(Exam, Image.exam_id == Exam.id)).all())
+                if model_predictions is not None
+                else {}
+            )
         model = None
         if model_predictions is not None:
             model = _model(model_predictions, threshold, reference_rop, image_ids, table["rop"], patients)
@@ -256,13 +285,21 @@ def _field_agreement(name: str, labels: dict[str, list[str | None]]) -> FieldAgr
     graders = list(labels)
     pairs = []
     for i, a in enumerate(graders):
-        for b in graders[i + 1:]:
+        for b in graders[i + 1 :]:
             la, lb = labels[a], labels[b]
             n = sum(x is not None and y is not None for x, y in zip(la, lb, strict=True))
-            pairs.append(PairAgreement(
-                name, a, b, n, percent_agreement(la, lb, cats), cohen_kappa(la, lb, None, cats),
-                cohen_kappa(la, lb, "linear", cats) if ordinal else None,
-                cohen_kappa(la, lb, "quadratic", cats) if ordinal else None))
+            pairs.append(
+                PairAgreement(
+                    name,
+                    a,
+                    b,
+                    n,
+                    percent_agreement(la, lb, cats),
+                    cohen_kappa(la, lb, None, cats),
+                    cohen_kappa(la, lb, "linear", cats) if ordinal else None,
+                    cohen_kappa(la, lb, "quadratic", cats) if ordinal else None,
+                )
+            )
     complete = [i for i in range(len(labels[graders[0]])) if all(labels[g][i] is not None for g in graders)]
     notes = []
     fleiss = None
@@ -299,13 +336,20 @@ def _leave_one_out(rop: dict[str, list[str | None]], ties: str) -> list[GraderPe
         return 1 if ties == "severe" else None
 
     results = leave_one_out_performance(labels, reference, positive={1}, categories=[0, 1])
-    return [GraderPerformance(g, r.n_items, r.tp, r.fp, r.tn, r.fn, r.sensitivity, r.specificity, r.accuracy,
-                              list(r.notes)) for g, r in results.items()]
+    return [
+        GraderPerformance(g, r.n_items, r.tp, r.fp, r.tn, r.fn, r.sensitivity, r.specificity, r.accuracy, list(r.notes))
+        for g, r in results.items()
+    ]
 
 
-def _model(predictions: Mapping[int, float], threshold: float, reference: dict[int, int | None],
-           image_ids: list[int], rop: dict[str, list[str | None]],
-           patients: Mapping[int, int] | None = None) -> ModelComparison:
+def _model(
+    predictions: Mapping[int, float],
+    threshold: float,
+    reference: dict[int, int | None],
+    image_ids: list[int],
+    rop: dict[str, list[str | None]],
+    patients: Mapping[int, int] | None = None,
+) -> ModelComparison:
     """The model against the reference at ``threshold``; intervals resample patients (``patients``:
     image id → patient id; an image without one is its own group)."""
     from training.metrics import binary_report, error_reduction  # loads torch: see _field_agreement
@@ -318,8 +362,9 @@ def _model(predictions: Mapping[int, float], threshold: float, reference: dict[i
     if left:
         notes.append(f"{left} prediction(s) left out: the image has no ROP yes/no reference")
     if not scored:
-        raise AgreementError("no predicted image has a reference standard for ROP presence: run the votes / "
-                             "adjudicate first")
+        raise AgreementError(
+            "no predicted image has a reference standard for ROP presence: run the votes / adjudicate first"
+        )
     y_true = [referenced[i] for i in scored]
     y_score = [float(predictions[i]) for i in scored]
     report = binary_report(y_true, y_score, threshold)
@@ -332,8 +377,21 @@ def _model(predictions: Mapping[int, float], threshold: float, reference: dict[i
     groups = [(patients or {}).get(i, f"image {i}") for i in scored]
     intervals = binary_intervals(y_true, y_score, threshold, groups).intervals
     ci95 = {k: intervals.get(k) for k in ("sensitivity", "specificity", "accuracy", "auroc")}
-    return ModelComparison(report.threshold, report.n, report.sensitivity, report.specificity, report.accuracy,
-                           report.auroc, report.tp, report.fp, report.tn, report.fn,
-                           {g: c.error_reduction for g, c in reduction.per_grader.items()},
-                           {g: c.grader_error_rate for g, c in reduction.per_grader.items()},
-                           reduction.model_error_rate, reduction.mean_error_reduction, notes, ci95)
+    return ModelComparison(
+        report.threshold,
+        report.n,
+        report.sensitivity,
+        report.specificity,
+        report.accuracy,
+        report.auroc,
+        report.tp,
+        report.fp,
+        report.tn,
+        report.fn,
+        {g: c.error_reduction for g, c in reduction.per_grader.items()},
+        {g: c.grader_error_rate for g, c in reduction.per_grader.items()},
+        reduction.model_error_rate,
+        reduction.mean_error_reduction,
+        notes,
+        ci95,
+    )

@@ -29,16 +29,24 @@ from .annotation_io.readers import (
 )
 
 #: Every value a mapping may give a name: grade fields, region targets, ignore, lesion types, stages.
-MAPPING_TARGETS: tuple[str, ...] = tuple(dict.fromkeys(
-    (*GRADE_FIELDS, *REGION_TARGETS, IGNORE, *(f"{LESION_PREFIX}{t.value}" for t in LesionType),
-     *(f"{STAGE_PREFIX}{s.value}" for s in Stage if s is not Stage.NA))))
+MAPPING_TARGETS: tuple[str, ...] = tuple(
+    dict.fromkeys(
+        (
+            *GRADE_FIELDS,
+            *REGION_TARGETS,
+            IGNORE,
+            *(f"{LESION_PREFIX}{t.value}" for t in LesionType),
+            *(f"{STAGE_PREFIX}{s.value}" for s in Stage if s is not Stage.NA),
+        )
+    )
+)
 
 
 @dataclass
 class FileAttributeNames:
     """Names found in one annotation file, each list sorted and without duplicates."""
 
-    image: list[str] = field(default_factory=list)   #: image-level attributes / flags / CSV columns
+    image: list[str] = field(default_factory=list)  #: image-level attributes / flags / CSV columns
     region: list[str] = field(default_factory=list)  #: region / shape attributes
     labels: list[str] = field(default_factory=list)  #: label values (labelme labels, COCO categories, mask values)
 

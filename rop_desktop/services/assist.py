@@ -67,9 +67,15 @@ def model_output_visible(grading: GradingService, image_id: int) -> bool:
 
 
 # ---------------------------------------------------------------------------- proposals
-def propose_outlines(mask: np.ndarray | None, *, lesion_type: LesionType = LesionType.DEMARCATION_LINE,
-                     stage: Stage | None = None, min_area: float = MIN_PROPOSAL_AREA,
-                     tolerance: float = PROPOSAL_TOLERANCE, max_proposals: int = MAX_PROPOSALS) -> list[Shape]:
+def propose_outlines(
+    mask: np.ndarray | None,
+    *,
+    lesion_type: LesionType = LesionType.DEMARCATION_LINE,
+    stage: Stage | None = None,
+    min_area: float = MIN_PROPOSAL_AREA,
+    tolerance: float = PROPOSAL_TOLERANCE,
+    max_proposals: int = MAX_PROPOSALS,
+) -> list[Shape]:
     """The predicted line mask as outline proposals (largest first), source ``"model"``.
 
     ``mask`` is HxW (0/255, 0/1 or bool) at the image's size; an empty mask gives no proposal.
@@ -87,14 +93,21 @@ def propose_outlines(mask: np.ndarray | None, *, lesion_type: LesionType = Lesio
         rings = [ring_to_corners(ring) for ring in polygon_rings(polygon)]
         if len(rings[0]) < 3:
             continue
-        shapes.append(Shape(id=new_shape_id(), points=tuple(rings[0]), holes=tuple(tuple(r) for r in rings[1:]),
-                            lesion_type=lesion_type, stage=stage, source="model"))
+        shapes.append(
+            Shape(
+                id=new_shape_id(),
+                points=tuple(rings[0]),
+                holes=tuple(tuple(r) for r in rings[1:]),
+                lesion_type=lesion_type,
+                stage=stage,
+                source="model",
+            )
+        )
     return shapes
 
 
 # ---------------------------------------------------------------------------- feature maps of one layer
-def feature_grid_for(predictions: PredictionService, task: str, layer: str,
-                     rgb: np.ndarray) -> np.ndarray:
+def feature_grid_for(predictions: PredictionService, task: str, layer: str, rgb: np.ndarray) -> np.ndarray:
     """The active ``task`` model's feature-map grid of ``layer`` for an image (uint8; not cached).
 
     Raises :class:`AssistError` when no model is active for the task or the layer is unknown.
@@ -142,9 +155,15 @@ def grade_comparison(grading: GradingService, image_id: int) -> GradeComparison:
     outlines = len(grading.my_shapes(image_id))
     visible = grading.others_visible(image_id)
     reference = ReferenceService(grading.study, grading.actor).current(image_id) if visible else None
-    return GradeComparison(image_id, mine.values if mine.exists else None, mine.submitted, outlines,
-                           reference.values if reference else None, reference.method if reference else None,
-                           visible)
+    return GradeComparison(
+        image_id,
+        mine.values if mine.exists else None,
+        mine.submitted,
+        outlines,
+        reference.values if reference else None,
+        reference.method if reference else None,
+        visible,
+    )
 
 
 def model_says(task: str, output: ModelOutput) -> str | None:

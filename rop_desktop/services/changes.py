@@ -147,8 +147,12 @@ class ChangeFeed:
             raise ChangeFeedError(f"cannot read the study's audit trail ({exc.orig})") from exc
 
     def _read_events(self) -> list[Change]:
-        query = (select(AuditEvent.id, AuditEvent.entity, AuditEvent.entity_id)
-                 .where(AuditEvent.id > self.last_event_id).order_by(AuditEvent.id).limit(MAX_CHANGES))
+        query = (
+            select(AuditEvent.id, AuditEvent.entity, AuditEvent.entity_id)
+            .where(AuditEvent.id > self.last_event_id)
+            .order_by(AuditEvent.id)
+            .limit(MAX_CHANGES)
+        )
         try:
             with self.study.session() as session:
                 rows = session.execute(query).all()

@@ -28,14 +28,23 @@ from rop_desktop.store.schema import Grader
 
 from .policy import Action, Actor, guarded
 
-__all__ = ["AccountRole", "PgRoleError", "connect_signed_in", "drop_study_roles", "ensure_account_role",
-           "open_as_account", "set_own_role_password"]
+__all__ = [
+    "AccountRole",
+    "PgRoleError",
+    "connect_signed_in",
+    "drop_study_roles",
+    "ensure_account_role",
+    "open_as_account",
+    "set_own_role_password",
+]
 
 
 def _require_postgresql(study: Study) -> None:
     if study.backend != "postgresql":
-        raise PgRoleError("Database roles exist only on a shared (PostgreSQL) study; this study is a file on "
-                          "one workstation, protected by the app's own checks.")
+        raise PgRoleError(
+            "Database roles exist only on a shared (PostgreSQL) study; this study is a file on "
+            "one workstation, protected by the app's own checks."
+        )
 
 
 def _reason(exc: DBAPIError) -> str:
@@ -55,8 +64,9 @@ def ensure_account_role(study: Study, actor: Actor, grader_id: int, password: st
         with study.engine.begin() as conn:
             return pg_roles.ensure_account_role(conn, grader_id, password=password)
     except DBAPIError as exc:
-        raise PgRoleError(f"The server refused to set up the database role ({_reason(exc)}); nothing was "
-                          "changed.") from exc
+        raise PgRoleError(
+            f"The server refused to set up the database role ({_reason(exc)}); nothing was changed."
+        ) from exc
 
 
 @guarded(Action.ACCOUNTS_MANAGE)
@@ -68,8 +78,9 @@ def drop_study_roles(study: Study, actor: Actor) -> list[str]:
         with study.engine.begin() as conn:
             return pg_roles.drop_study_roles(conn)
     except DBAPIError as exc:
-        raise PgRoleError(f"The server refused to drop the study's roles ({_reason(exc)}); nothing was "
-                          "changed.") from exc
+        raise PgRoleError(
+            f"The server refused to drop the study's roles ({_reason(exc)}); nothing was changed."
+        ) from exc
 
 
 @guarded(Action.STUDY_BROWSE)
@@ -85,13 +96,14 @@ def open_as_account(study: Study, actor: Actor, password: str | None) -> Study:
         grader = session.get(Grader, actor.id)
         role = grader.db_role if grader is not None else None
     if not role:
-        raise PgRoleError(f"The account {actor.name!r} has no database role on this server yet: an admin "
-                          "makes one with 'rop-desktop graders add' (see docs/shared-study.md).")
+        raise PgRoleError(
+            f"The account {actor.name!r} has no database role on this server yet: an admin "
+            "makes one with 'rop-desktop graders add' (see docs/shared-study.md)."
+        )
     try:
         return Study.open(study.root, url=pg_roles.account_url(study.url, role, password))
     except StudyOpenError as exc:
-        raise PgRoleError(f"Cannot connect to the study as {actor.name} (database role {role}): "
-                          f"{exc.reason}") from exc
+        raise PgRoleError(f"Cannot connect to the study as {actor.name} (database role {role}): {exc.reason}") from exc
 
 
 @guarded(Action.STUDY_BROWSE)
@@ -110,9 +122,11 @@ def connect_signed_in(study: Study, actor: Actor, password: str | None) -> tuple
         grader = session.get(Grader, actor.id)
         has_role = bool(grader is not None and grader.db_role)
     if not has_role:
-        return study, (f"{actor.name} has no database role of their own: this workstation's database "
-                       "credentials are used, and the server does not enforce blinding for this account. An "
-                       "admin gives it one with 'rop-desktop graders add' (docs/shared-study.md).")
+        return study, (
+            f"{actor.name} has no database role of their own: this workstation's database "
+            "credentials are used, and the server does not enforce blinding for this account. An "
+            "admin gives it one with 'rop-desktop graders add' (docs/shared-study.md)."
+        )
     return open_as_account(study, actor, password), None
 
 
@@ -130,8 +144,9 @@ def set_own_role_password(study: Study, actor: Actor, password: str) -> None:
     try:
         with study.engine.begin() as conn:
             if not role or pg_roles.session_role(conn) != role:
-                raise PgRoleError(f"This connection is not {actor.name}'s own database role: open the study as "
-                                  "the account first.")
+                raise PgRoleError(
+                    f"This connection is not {actor.name}'s own database role: open the study as the account first."
+                )
             pg_roles.set_own_password(conn, password)
     except DBAPIError as exc:
         raise PgRoleError(f"The server refused the new password ({_reason(exc)}).") from exc

@@ -27,8 +27,9 @@ from rop_desktop.store.types import utcnow
 from .landmarks import image_field
 
 
-def add_exam_work(session: Session, truth: Mapping[str, Any], images: Mapping[str, Image],
-                  graders: Mapping[str, Grader]) -> None:
+def add_exam_work(
+    session: Session, truth: Mapping[str, Any], images: Mapping[str, Image], graders: Mapping[str, Grader]
+) -> None:
     """Landmarks, zone decisions and eye-level grades of the demo graders (see the module docstring).
 
     ``truth``: the demo's truth document; ``images``: its file names → imported images;
@@ -48,13 +49,20 @@ def add_exam_work(session: Session, truth: Mapping[str, Any], images: Mapping[st
                 _store_landmarks(session, image, grader, landmarks, values, outlines)
             if image.eye is not None:
                 evidence[(image.exam_id, image.eye, grader.id)].append(
-                    ImageEvidence(image.original_name, values, landmarks, outlines, (image.width, image.height)))
+                    ImageEvidence(image.original_name, values, landmarks, outlines, (image.width, image.height))
+                )
     for (exam_id, eye, grader_id), items in evidence.items():
         rollup = roll_up(items)
         if rollup.values.quality is not Quality.GRADABLE or rollup.values.stage is None:
             continue
-        row = ExamGrade(exam_id=exam_id, eye=eye, grader_id=grader_id, submitted=True, submitted_at=utcnow(),
-                        prefill=rollup.as_dict())
+        row = ExamGrade(
+            exam_id=exam_id,
+            eye=eye,
+            grader_id=grader_id,
+            submitted=True,
+            submitted_at=utcnow(),
+            prefill=rollup.as_dict(),
+        )
         row.set_values(rollup.values)
         session.add(row)
     session.flush()
@@ -67,15 +75,29 @@ def _landmarks(data: Mapping[str, Any] | None) -> Landmarks | None:
     if landmarks.disc is None:
         return None
     # pixel centres → pixel corners, as for the outlines
-    return Landmarks(centre_to_corner(landmarks.disc), landmarks.disc_radius,
-                     None if landmarks.fovea is None else centre_to_corner(landmarks.fovea))
+    return Landmarks(
+        centre_to_corner(landmarks.disc),
+        landmarks.disc_radius,
+        None if landmarks.fovea is None else centre_to_corner(landmarks.fovea),
+    )
 
 
-def _store_landmarks(session: Session, image: Image, grader: Grader, landmarks: Landmarks, values: GradeValues,
-                     outlines: tuple[tuple[tuple[float, float], ...], ...]) -> None:
+def _store_landmarks(
+    session: Session,
+    image: Image,
+    grader: Grader,
+    landmarks: Landmarks,
+    values: GradeValues,
+    outlines: tuple[tuple[tuple[float, float], ...], ...],
+) -> None:
     assert landmarks.disc is not None
-    row = Landmark(image_id=image.id, grader_id=grader.id, disc_x=landmarks.disc[0], disc_y=landmarks.disc[1],
-                   disc_r=landmarks.disc_radius)
+    row = Landmark(
+        image_id=image.id,
+        grader_id=grader.id,
+        disc_x=landmarks.disc[0],
+        disc_y=landmarks.disc[1],
+        disc_r=landmarks.disc_radius,
+    )
     if landmarks.fovea is not None:
         row.fovea_x, row.fovea_y = landmarks.fovea
     suggestion = suggest_zone(landmarks, outlines, fov=image_field(image), eye=image.eye)

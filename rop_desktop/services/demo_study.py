@@ -35,8 +35,9 @@ TRUTH_FILE = "demo_truth.json"
 
 
 @open_operation("builds a new demo study in an empty folder, with its own accounts")
-def build_demo_study(folder: str | Path, *, seed: int = 0, n_patients: int = 20,
-                     size: tuple[int, int] = (640, 480)) -> Path:
+def build_demo_study(
+    folder: str | Path, *, seed: int = 0, n_patients: int = 20, size: tuple[int, int] = (640, 480)
+) -> Path:
     """Create the demo study in ``folder`` (which must not hold a study yet); returns the folder."""
     target = Path(folder).expanduser().resolve()
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -95,7 +96,13 @@ def _add_grades(study: Study, truth: dict) -> None:
                     stage = polygon.get("stage")
                     # the demo writes pixel-centre coordinates; the app stores pixel corners
                     ring = [list(centre_to_corner(p)) for p in polygon["points"]]
-                    repo.add_annotation(session, image, grader, [ring],
-                                        LesionType.parse(polygon["type"]),
-                                        stage=Stage.parse(stage) if stage else None, source="drawn")
+                    repo.add_annotation(
+                        session,
+                        image,
+                        grader,
+                        [ring],
+                        LesionType.parse(polygon["type"]),
+                        stage=Stage.parse(stage) if stage else None,
+                        source="drawn",
+                    )
         add_exam_work(session, truth, by_name, graders)  # landmarks, zone decisions, eye-level grades (issue 18)

@@ -90,15 +90,27 @@ class DicomExportSummary:
     def lines(self) -> list[str]:
         """A human summary (dialog, command line): what was written, removed and replaced."""
         r = self.report
-        dates = ("shifted per patient (Retain Longitudinal Temporal Information with Modified Dates)"
-                 if self.dates == "shift" else "removed or replaced (basic profile)")
-        out = [f"folder: {self.folder}", f"written: {len(self.written)}", f"failed: {len(self.failed)}",
-               *(f"  {name}: {reason}" for name, reason in self.failed),
-               "profile: DICOM PS3.15 Annex E Basic Application Level Confidentiality Profile",
-               f"dates: {dates}",
-               "patient: PatientID and PatientName are the study's pseudonymous code"]
-        for label, names in (("removed", r.removed), ("emptied", r.emptied), ("replaced", r.replaced),
-                             ("UIDs replaced (salted)", r.uids), ("dates shifted", r.shifted)):
+        dates = (
+            "shifted per patient (Retain Longitudinal Temporal Information with Modified Dates)"
+            if self.dates == "shift"
+            else "removed or replaced (basic profile)"
+        )
+        out = [
+            f"folder: {self.folder}",
+            f"written: {len(self.written)}",
+            f"failed: {len(self.failed)}",
+            *(f"  {name}: {reason}" for name, reason in self.failed),
+            "profile: DICOM PS3.15 Annex E Basic Application Level Confidentiality Profile",
+            f"dates: {dates}",
+            "patient: PatientID and PatientName are the study's pseudonymous code",
+        ]
+        for label, names in (
+            ("removed", r.removed),
+            ("emptied", r.emptied),
+            ("replaced", r.replaced),
+            ("UIDs replaced (salted)", r.uids),
+            ("dates shifted", r.shifted),
+        ):
             if names:
                 out.append(f"{label}: {', '.join(sorted(names))}")
         if r.private_removed:
@@ -146,8 +158,9 @@ def export_salt(study: Study, actor: Actor) -> str:
 
 
 @guarded(Action.EXPORT_ALL)
-def iter_export_dicom(study: Study, actor: Actor, folder: str | Path, *, salt: str | None = None,
-                      dates: str = "remove") -> Generator[DicomExportProgress, None, DicomExportSummary]:
+def iter_export_dicom(
+    study: Study, actor: Actor, folder: str | Path, *, salt: str | None = None, dates: str = "remove"
+) -> Generator[DicomExportProgress, None, DicomExportSummary]:
     """Write every image of ``study`` as de-identified DICOM into ``folder``, yielding progress.
 
     ``salt`` overrides the study's stored salt (see :func:`export_salt`); ``dates`` is one of
@@ -181,16 +194,23 @@ def iter_export_dicom(study: Study, actor: Actor, folder: str | Path, *, salt: s
             summary.written.append(out / name)
             summary.report.merge(report)
             if item.format == "dicom" and report.burned_in != "NO":
-                summary.burned_in.append((name, "the source says its pixels show text (BurnedInAnnotation YES): "
-                                                "check the image before it leaves" if report.burned_in == "YES"
-                                          else "the source does not say whether its pixels show text"))
+                summary.burned_in.append(
+                    (
+                        name,
+                        "the source says its pixels show text (BurnedInAnnotation YES): "
+                        "check the image before it leaves"
+                        if report.burned_in == "YES"
+                        else "the source does not say whether its pixels show text",
+                    )
+                )
         yield DicomExportProgress(done, len(items), name)
     return summary
 
 
 @guarded(Action.EXPORT_ALL)
-def export_dicom(study: Study, actor: Actor, folder: str | Path, *, salt: str | None = None,
-                 dates: str = "remove") -> DicomExportSummary:
+def export_dicom(
+    study: Study, actor: Actor, folder: str | Path, *, salt: str | None = None, dates: str = "remove"
+) -> DicomExportSummary:
     """:func:`iter_export_dicom` run to the end (scripts, tests, the command line)."""
     gen = iter_export_dicom(study, actor, folder, salt=salt, dates=dates)
     while True:
@@ -202,8 +222,20 @@ def export_dicom(study: Study, actor: Actor, folder: str | Path, *, salt: str | 
 
 def _items(study: Study) -> list[_Item]:
     with study.session() as session:
-        return [_Item(study.image_path(i), i.format, i.sha256, i.original_name, i.eye, i.exam.patient.code,
-                      i.exam.id, i.exam.exam_date, i.exam.camera) for i in repo.list_images(session)]
+        return [
+            _Item(
+                study.image_path(i),
+                i.format,
+                i.sha256,
+                i.original_name,
+                i.eye,
+                i.exam.patient.code,
+                i.exam.id,
+                i.exam.exam_date,
+                i.exam.camera,
+            )
+            for i in repo.list_images(session)
+        ]
 
 
 def _from_dicom(item: _Item, options: Options) -> tuple[Dataset, Report]:
@@ -237,8 +269,11 @@ def _secondary_capture(item: _Item, options: Options) -> Dataset:
     ds.PatientID = item.patient_code
     ds.PatientBirthDate = ""
     ds.PatientSex = ""
-    shifted = (item.exam_date + timedelta(days=options.date_shift_days)
-               if item.exam_date and options.date_shift_days is not None else None)
+    shifted = (
+        item.exam_date + timedelta(days=options.date_shift_days)
+        if item.exam_date and options.date_shift_days is not None
+        else None
+    )
     ds.StudyDate = shifted.strftime("%Y%m%d") if shifted else ""
     ds.StudyTime = ds.StudyID = ds.AccessionNumber = ds.ReferringPhysicianName = ""
     ds.Modality = "OP"

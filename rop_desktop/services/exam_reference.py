@@ -99,8 +99,14 @@ class ExamReferenceState:
         return classify(self.values)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"exam_id": self.exam_id, "eye": self.eye.value, "values": self.values.as_dict(),
-                "method": self.method, "decided_by": self.decided_by, "version": self.version}
+        return {
+            "exam_id": self.exam_id,
+            "eye": self.eye.value,
+            "values": self.values.as_dict(),
+            "method": self.method,
+            "decided_by": self.decided_by,
+            "version": self.version,
+        }
 
 
 @dataclass
@@ -162,11 +168,15 @@ def _settings_in(session: Session) -> VoteSettings:
 
 
 # ---------------------------------------------------------------------------- votes
-def exam_votes(session: Session, keys: Iterable[tuple[int, Eye]] | None = None
-               ) -> dict[tuple[int, Eye], dict[str, GradeValues]]:
+def exam_votes(
+    session: Session, keys: Iterable[tuple[int, Eye]] | None = None
+) -> dict[tuple[int, Eye], dict[str, GradeValues]]:
     """(exam id, eye) → grader name → submitted eye-level grade; one query."""
-    stmt = (select(ExamGrade, Grader.name).join(Grader, Grader.id == ExamGrade.grader_id)
-            .where(ExamGrade.submitted.is_(True)))
+    stmt = (
+        select(ExamGrade, Grader.name)
+        .join(Grader, Grader.id == ExamGrade.grader_id)
+        .where(ExamGrade.submitted.is_(True))
+    )
     wanted = None if keys is None else set(keys)
     if wanted is not None:
         stmt = stmt.where(ExamGrade.exam_id.in_(sorted({k[0] for k in wanted})))
@@ -183,9 +193,11 @@ def _hospital(session: Session, keys: Sequence[tuple[int, Eye]]) -> dict[tuple[i
     if not keys:
         return {}
     out: dict[tuple[int, Eye], str] = {}
-    rows = session.execute(select(Image.exam_id, Image.eye, Image.hospital_diagnosis)
-                           .where(Image.exam_id.in_(sorted({k[0] for k in keys})),
-                                  Image.hospital_diagnosis.is_not(None)).order_by(Image.id))
+    rows = session.execute(
+        select(Image.exam_id, Image.eye, Image.hospital_diagnosis)
+        .where(Image.exam_id.in_(sorted({k[0] for k in keys})), Image.hospital_diagnosis.is_not(None))
+        .order_by(Image.id)
+    )
     for exam_id, eye, text in rows:
         if text and eye is not None and (exam_id, eye) not in out:
             out[(exam_id, eye)] = text
@@ -210,15 +222,26 @@ def settle_eye(votes: dict[str, GradeValues], settings: VoteSettings, hospital: 
         reasons.append(f"{yes}–{len(gradable) - yes} tie on A-ROP; tie rule: the more severe (A-ROP)")
     else:
         reasons.append(f"{yes}–{len(gradable) - yes} tie on A-ROP (yes vs no); tie rule: adjudicate")
-        return VoteOutcome("needs_adjudication", None, None, {**outcome.tally, "arop": {"yes": yes,
-                                                                                        "no": len(gradable) - yes}},
-                           tuple(reasons), outcome.dissenters, outcome.fields)
+        return VoteOutcome(
+            "needs_adjudication",
+            None,
+            None,
+            {**outcome.tally, "arop": {"yes": yes, "no": len(gradable) - yes}},
+            tuple(reasons),
+            outcome.dissenters,
+            outcome.fields,
+        )
     extents = [v.extent_clock_hours for v in gradable if v.extent_clock_hours is not None]
     extent = statistics.median_low(extents) if extents else None
     reference = outcome.reference.with_(arop=arop, extent_clock_hours=extent)
-    dissenters = tuple(dict.fromkeys([*outcome.dissenters, *(n for n, v in votes.items()
-                                                             if v.quality is not Quality.UNGRADABLE
-                                                             and bool(v.arop) != bool(arop))]))
+    dissenters = tuple(
+        dict.fromkeys(
+            [
+                *outcome.dissenters,
+                *(n for n, v in votes.items() if v.quality is not Quality.UNGRADABLE and bool(v.arop) != bool(arop)),
+            ]
+        )
+    )
     tally = {**outcome.tally, "arop": {"yes": yes, "no": len(gradable) - yes}}
     return VoteOutcome(outcome.status, reference, outcome.method, tally, tuple(reasons), dissenters, outcome.fields)
 
@@ -231,8 +254,11 @@ def may_settle(session: Session, actor: Actor, exam_id: int, eye: Eye) -> bool:
         return True
     if not bool(repo.get_setting(session, REVEAL_SETTING, True)):
         return False
-    own = session.scalar(select(ExamGrade.submitted).where(ExamGrade.exam_id == exam_id, ExamGrade.eye == eye,
-                                                           ExamGrade.grader_id == actor.id))
+    own = session.scalar(
+        select(ExamGrade.submitted).where(
+            ExamGrade.exam_id == exam_id, ExamGrade.eye == eye, ExamGrade.grader_id == actor.id
+        )
+    )
     if not own:
         return False
     images = select(Image.id).where(Image.exam_id == exam_id, Image.eye == eye)
@@ -241,8 +267,13 @@ def may_settle(session: Session, actor: Actor, exam_id: int, eye: Eye) -> bool:
     return not left
 
 
-def settle_exams_in(session: Session, keys: Sequence[tuple[int, Eye]], *, actor_id: int | None = None,
-                    settings: VoteSettings | None = None) -> ExamSettleSummary:
+def settle_exams_in(
+    session: Session,
+    keys: Sequence[tuple[int, Eye]],
+    *,
+    actor_id: int | None = None,
+    settings: VoteSettings | None = None,
+) -> ExamSettleSummary:
     """Settle these exams from their submitted eye-level grades inside ``session`` (the caller's
     transaction); a human decision is kept. Does nothing unless the study votes at eye level."""
     summary = ExamSettleSummary()
@@ -252,8 +283,10 @@ def settle_exams_in(session: Session, keys: Sequence[tuple[int, Eye]], *, actor_
     keys = sorted(set(keys), key=lambda k: (k[0], k[1].value))
     votes = exam_votes(session, keys)
     hospital = _hospital(session, keys) if settings.tie_rule == "hospital" else {}
-    refs = {(r.exam_id, r.eye): r for r in session.scalars(
-        select(ExamReference).where(ExamReference.exam_id.in_(sorted({k[0] for k in keys}))))}
+    refs = {
+        (r.exam_id, r.eye): r
+        for r in session.scalars(select(ExamReference).where(ExamReference.exam_id.in_(sorted({k[0] for k in keys}))))
+    }
     names = _names(session)
     for key in keys:
         summary.examined += 1
@@ -277,16 +310,26 @@ def settle_exams_in(session: Session, keys: Sequence[tuple[int, Eye]], *, actor_
             continue
         before = _state(ref, names).as_dict() if ref is not None else None
         ref = _write(session, key, outcome.reference, str(outcome.method), detail, None, ref)
-        repo.add_audit(session, "exam_reference", ref.id, "update" if before else "create", grader=actor_id,
-                       before=before, after=_state(ref, names).as_dict())
+        repo.add_audit(
+            session,
+            "exam_reference",
+            ref.id,
+            "update" if before else "create",
+            grader=actor_id,
+            before=before,
+            after=_state(ref, names).as_dict(),
+        )
         (summary.updated if before else summary.created).append(key)
     return summary
 
 
-@open_operation("the system settles exams from their submitted eye-level grades under the study's rules: what "
-                "a confirm triggers anyway; it never touches a human decision")
-def settle_exams(study: Study, keys: Sequence[tuple[int, Eye]] | None = None, *,
-                 actor_id: int | None = None) -> ExamSettleSummary:
+@open_operation(
+    "the system settles exams from their submitted eye-level grades under the study's rules: what "
+    "a confirm triggers anyway; it never touches a human decision"
+)
+def settle_exams(
+    study: Study, keys: Sequence[tuple[int, Eye]] | None = None, *, actor_id: int | None = None
+) -> ExamSettleSummary:
     """Settle the exams (all with eye-level grades, or ``keys``) in steps of :data:`SETTLE_STEP`,
     one transaction each. Run by *Recompute votes* and when the vote level becomes "eye"."""
     summary = ExamSettleSummary()
@@ -294,13 +337,17 @@ def settle_exams(study: Study, keys: Sequence[tuple[int, Eye]] | None = None, *,
         if level_in(session) != "eye":
             return summary
         if keys is None:
-            keys = [(e, eye) for e, eye in session.execute(
-                select(ExamGrade.exam_id, ExamGrade.eye).distinct().order_by(ExamGrade.exam_id, ExamGrade.eye))]
+            keys = [
+                (e, eye)
+                for e, eye in session.execute(
+                    select(ExamGrade.exam_id, ExamGrade.eye).distinct().order_by(ExamGrade.exam_id, ExamGrade.eye)
+                )
+            ]
             keys += [(r.exam_id, r.eye) for r in session.scalars(select(ExamReference))]
     wanted = sorted(set(keys), key=lambda k: (k[0], k[1].value))
     for start in range(0, len(wanted), SETTLE_STEP):
         with study.session() as session:
-            part = settle_exams_in(session, wanted[start:start + SETTLE_STEP], actor_id=actor_id)
+            part = settle_exams_in(session, wanted[start : start + SETTLE_STEP], actor_id=actor_id)
         for name, value in vars(part).items():
             if isinstance(value, list):
                 getattr(summary, name).extend(value)
@@ -308,8 +355,15 @@ def settle_exams(study: Study, keys: Sequence[tuple[int, Eye]] | None = None, *,
     return summary
 
 
-def _write(session: Session, key: tuple[int, Eye], values: GradeValues, method: str, detail: dict[str, Any],
-           decided_by: int | None, ref: ExamReference | None) -> ExamReference:
+def _write(
+    session: Session,
+    key: tuple[int, Eye],
+    values: GradeValues,
+    method: str,
+    detail: dict[str, Any],
+    decided_by: int | None,
+    ref: ExamReference | None,
+) -> ExamReference:
     if ref is None:
         ref = ExamReference(exam_id=key[0], eye=key[1])
         session.add(ref)
@@ -324,13 +378,21 @@ def _names(session: Session) -> dict[int, str]:
 
 
 def _state(ref: ExamReference, names: dict[int, str]) -> ExamReferenceState:
-    return ExamReferenceState(ref.exam_id, ref.eye, ref.values, ref.method, dict(ref.detail or {}),
-                              names.get(ref.decided_by) if ref.decided_by is not None else None, ref.decided_at,
-                              ref.version_id)
+    return ExamReferenceState(
+        ref.exam_id,
+        ref.eye,
+        ref.values,
+        ref.method,
+        dict(ref.detail or {}),
+        names.get(ref.decided_by) if ref.decided_by is not None else None,
+        ref.decided_at,
+        ref.version_id,
+    )
 
 
-def exam_references_in(session: Session, exam_ids: Iterable[int] | None = None
-                       ) -> dict[tuple[int, Eye], ExamReferenceState]:
+def exam_references_in(
+    session: Session, exam_ids: Iterable[int] | None = None
+) -> dict[tuple[int, Eye], ExamReferenceState]:
     """The stored eye-level references (of ``exam_ids``, or all), by (exam id, eye)."""
     stmt = select(ExamReference)
     if exam_ids is not None:
@@ -355,8 +417,9 @@ class ExamReferenceService:
         return self._unsettled("needs_adjudication", after, limit)
 
     @guarded(Action.REFERENCE_READ)
-    def insufficient(self, *, after: tuple[int, str] | None = None,
-                     limit: int | None = QUEUE_PAGE) -> list[ExamQueueItem]:
+    def insufficient(
+        self, *, after: tuple[int, str] | None = None, limit: int | None = QUEUE_PAGE
+    ) -> list[ExamQueueItem]:
         """Exams with fewer submitted eye-level grades than the quorum (no reference yet)."""
         return self._unsettled("insufficient", after, limit)
 
@@ -367,16 +430,22 @@ class ExamReferenceService:
         with self.study.session() as session:
             settings = _settings_in(session)
             votes_n = func.count(ExamGrade.id)
-            stmt = (select(ExamGrade.exam_id, ExamGrade.eye, votes_n)
-                    .outerjoin(ExamReference, and_(ExamReference.exam_id == ExamGrade.exam_id,
-                                                   ExamReference.eye == ExamGrade.eye))
-                    .where(ExamGrade.submitted.is_(True), ExamReference.id.is_(None))
-                    .group_by(ExamGrade.exam_id, ExamGrade.eye).order_by(ExamGrade.exam_id, ExamGrade.eye))
-            stmt = stmt.having(votes_n >= settings.quorum if status == "needs_adjudication"
-                               else votes_n < settings.quorum)
+            stmt = (
+                select(ExamGrade.exam_id, ExamGrade.eye, votes_n)
+                .outerjoin(
+                    ExamReference, and_(ExamReference.exam_id == ExamGrade.exam_id, ExamReference.eye == ExamGrade.eye)
+                )
+                .where(ExamGrade.submitted.is_(True), ExamReference.id.is_(None))
+                .group_by(ExamGrade.exam_id, ExamGrade.eye)
+                .order_by(ExamGrade.exam_id, ExamGrade.eye)
+            )
+            stmt = stmt.having(
+                votes_n >= settings.quorum if status == "needs_adjudication" else votes_n < settings.quorum
+            )
             if after is not None:
-                stmt = stmt.where((ExamGrade.exam_id > after[0])
-                                  | and_(ExamGrade.exam_id == after[0], ExamGrade.eye > Eye(after[1])))
+                stmt = stmt.where(
+                    (ExamGrade.exam_id > after[0]) | and_(ExamGrade.exam_id == after[0], ExamGrade.eye > Eye(after[1]))
+                )
             keys = [(e, eye) for e, eye, _n in session.execute(stmt.limit(limit))]
             votes = exam_votes(session, keys)
             hospital = _hospital(session, keys)
@@ -387,21 +456,31 @@ class ExamReferenceService:
             if outcome.status != status:
                 continue  # settled by the votes but not stored (a confirm that could not see it): Recompute
             patient, when, images = headers[key]
-            items.append(ExamQueueItem(key[0], key[1], patient, when, status, len(votes.get(key, {})),
-                                       outcome.reasons, images))
+            items.append(
+                ExamQueueItem(key[0], key[1], patient, when, status, len(votes.get(key, {})), outcome.reasons, images)
+            )
         return items
 
     @staticmethod
-    def _headers(session: Session, keys: Sequence[tuple[int, Eye]]
-                 ) -> dict[tuple[int, Eye], tuple[str, date | None, tuple[int, ...]]]:
+    def _headers(
+        session: Session, keys: Sequence[tuple[int, Eye]]
+    ) -> dict[tuple[int, Eye], tuple[str, date | None, tuple[int, ...]]]:
         if not keys:
             return {}
-        exams = {e.id: (code, e.exam_date) for e, code in session.execute(
-            select(Exam, Patient.code).join(Patient, Patient.id == Exam.patient_id)
-            .where(Exam.id.in_(sorted({k[0] for k in keys}))))}
+        exams = {
+            e.id: (code, e.exam_date)
+            for e, code in session.execute(
+                select(Exam, Patient.code)
+                .join(Patient, Patient.id == Exam.patient_id)
+                .where(Exam.id.in_(sorted({k[0] for k in keys})))
+            )
+        }
         images: dict[tuple[int, Eye], list[int]] = defaultdict(list)
-        for image_id, exam_id, eye in session.execute(select(Image.id, Image.exam_id, Image.eye).where(
-                Image.exam_id.in_(sorted({k[0] for k in keys}))).order_by(Image.original_name, Image.id)):
+        for image_id, exam_id, eye in session.execute(
+            select(Image.id, Image.exam_id, Image.eye)
+            .where(Image.exam_id.in_(sorted({k[0] for k in keys})))
+            .order_by(Image.original_name, Image.id)
+        ):
             if eye is not None:  # an image without an eye belongs to no eye's visit
                 images[(exam_id, eye)].append(image_id)
         return {k: (*exams[k[0]], tuple(images[k])) for k in keys}
@@ -423,8 +502,9 @@ class ExamReferenceService:
         return case
 
     @guarded(Action.REFERENCE_DECIDE)
-    def adjudicate(self, exam_id: int, eye: Eye, values: GradeValues, *, comment: str = "",
-                   expected_version: int | None = None) -> ExamReferenceState:
+    def adjudicate(
+        self, exam_id: int, eye: Eye, values: GradeValues, *, comment: str = "", expected_version: int | None = None
+    ) -> ExamReferenceState:
         """Decide the exam's eye-level reference by hand. ``expected_version`` (default: the one
         :meth:`case` showed; 0 = none) guards against a decision made meanwhile elsewhere
         (:class:`ExamReferenceConflict`); a grade with errors is refused."""
@@ -437,29 +517,44 @@ class ExamReferenceService:
         expected = expected_version if expected_version is not None else self._seen.get(key)
         try:
             with self.study.session() as session:
-                if not session.scalar(select(func.count()).select_from(Image).where(Image.exam_id == exam_id,
-                                                                                    Image.eye == eye)):
+                if not session.scalar(
+                    select(func.count()).select_from(Image).where(Image.exam_id == exam_id, Image.eye == eye)
+                ):
                     raise ExamAdjudicationError("This exam has no images of that eye.")
                 names = _names(session)
-                ref = session.scalar(select(ExamReference).where(ExamReference.exam_id == exam_id,
-                                                                 ExamReference.eye == eye))
+                ref = session.scalar(
+                    select(ExamReference).where(ExamReference.exam_id == exam_id, ExamReference.eye == eye)
+                )
                 before = _state(ref, names) if ref is not None else None
                 if expected is not None and expected != (before.version if before else 0):
-                    raise ExamReferenceConflict("The eye-level reference of this exam changed since you opened it; "
-                                                "review it and decide again.", before)
+                    raise ExamReferenceConflict(
+                        "The eye-level reference of this exam changed since you opened it; review it and decide again.",
+                        before,
+                    )
                 votes = exam_votes(session, [key]).get(key, {})
-                detail = {"comment": comment, "votes_at_decision": {n: v.as_dict() for n, v in votes.items()},
-                          "vote_outcome": settle_eye(votes, _settings_in(session)).as_detail(),
-                          "replaced": before.method if before else None}
+                detail = {
+                    "comment": comment,
+                    "votes_at_decision": {n: v.as_dict() for n, v in votes.items()},
+                    "vote_outcome": settle_eye(votes, _settings_in(session)).as_detail(),
+                    "replaced": before.method if before else None,
+                }
                 ref = _write(session, key, values, "adjudicated", detail, self.actor.id, ref)
                 state = _state(ref, names)
-                repo.add_audit(session, "exam_reference", ref.id, "adjudicate", grader=self.actor.id,
-                               before=before.as_dict() if before else None, after=state.as_dict())
+                repo.add_audit(
+                    session,
+                    "exam_reference",
+                    ref.id,
+                    "adjudicate",
+                    grader=self.actor.id,
+                    before=before.as_dict() if before else None,
+                    after=state.as_dict(),
+                )
         except (StaleDataError, IntegrityError):
             with self.study.session() as session:
                 now = exam_references_in(session, [exam_id]).get(key)
-            raise ExamReferenceConflict("Another adjudicator settled this exam at the same moment; review their "
-                                        "decision.", now) from None
+            raise ExamReferenceConflict(
+                "Another adjudicator settled this exam at the same moment; review their decision.", now
+            ) from None
         self._seen[key] = state.version
         return state
 
@@ -469,6 +564,19 @@ class ExamReferenceService:
         return settle_exams(self.study, actor_id=self.actor.id)
 
 
-__all__ = ["ExamAdjudicationError", "ExamCase", "ExamQueueItem", "ExamReferenceConflict", "ExamReferenceService",
-           "ExamReferenceState", "ExamSettleSummary", "exam_references_in", "exam_votes", "level_in", "may_settle",
-           "settle_exams", "settle_exams_in", "settle_eye"]
+__all__ = [
+    "ExamAdjudicationError",
+    "ExamCase",
+    "ExamQueueItem",
+    "ExamReferenceConflict",
+    "ExamReferenceService",
+    "ExamReferenceState",
+    "ExamSettleSummary",
+    "exam_references_in",
+    "exam_votes",
+    "level_in",
+    "may_settle",
+    "settle_exams",
+    "settle_exams_in",
+    "settle_eye",
+]

@@ -93,8 +93,10 @@ class ExamGradeConflict(ExamError):
     """The eye-level grade changed on another workstation; ``current`` is what is stored now."""
 
     def __init__(self, current: MyExamGrade) -> None:
-        super().__init__("Your eye-level grade of this exam was changed on another workstation; the window now "
-                         "shows that version. Nothing was overwritten.")
+        super().__init__(
+            "Your eye-level grade of this exam was changed on another workstation; the window now "
+            "shows that version. Nothing was overwritten."
+        )
         self.current = current
 
 
@@ -213,8 +215,13 @@ def _mine(row: ExamGrade | None) -> MyExamGrade:
 
 
 def _exam_images(session: Session, key: ExamKey) -> list[Image]:
-    return list(session.scalars(select(Image).where(Image.exam_id == key.exam_id, Image.eye == key.eye)
-                                .order_by(Image.original_name, Image.id)))
+    return list(
+        session.scalars(
+            select(Image)
+            .where(Image.exam_id == key.exam_id, Image.eye == key.eye)
+            .order_by(Image.original_name, Image.id)
+        )
+    )
 
 
 def _selected_key(exam_id: int, eye: Eye | None) -> ExamKey:
@@ -234,20 +241,30 @@ def _key_of(session: Session, image_id: int) -> tuple[ExamKey, Image]:
 
 
 def _grade_row(session: Session, key: ExamKey, grader_id: int) -> ExamGrade | None:
-    return session.scalar(select(ExamGrade).where(ExamGrade.exam_id == key.exam_id, ExamGrade.eye == key.eye,
-                                                  ExamGrade.grader_id == grader_id))
+    return session.scalar(
+        select(ExamGrade).where(
+            ExamGrade.exam_id == key.exam_id, ExamGrade.eye == key.eye, ExamGrade.grader_id == grader_id
+        )
+    )
 
 
 def _evidence(session: Session, images: Sequence[Image], grader_id: int) -> list[ImageEvidence]:
     """One grader's grades, landmarks and outlines of ``images`` (three queries)."""
     ids = [i.id for i in images]
-    grades = {g.image_id: g for g in session.scalars(select(Grade).where(Grade.image_id.in_(ids),
-                                                                         Grade.grader_id == grader_id))}
-    marks = {m.image_id: m for m in session.scalars(select(Landmark).where(Landmark.image_id.in_(ids),
-                                                                           Landmark.grader_id == grader_id))}
+    grades = {
+        g.image_id: g
+        for g in session.scalars(select(Grade).where(Grade.image_id.in_(ids), Grade.grader_id == grader_id))
+    }
+    marks = {
+        m.image_id: m
+        for m in session.scalars(select(Landmark).where(Landmark.image_id.in_(ids), Landmark.grader_id == grader_id))
+    }
     outlines: dict[int, list[tuple[tuple[float, float], ...]]] = defaultdict(list)
-    for a in session.scalars(select(Annotation).where(Annotation.image_id.in_(ids), Annotation.grader_id == grader_id,
-                                                      Annotation.deleted.is_(False)).order_by(Annotation.id)):
+    for a in session.scalars(
+        select(Annotation)
+        .where(Annotation.image_id.in_(ids), Annotation.grader_id == grader_id, Annotation.deleted.is_(False))
+        .order_by(Annotation.id)
+    ):
         outlines[a.image_id].append(tuple(shape_of(a).points))
     out = []
     for image in images:
@@ -255,8 +272,16 @@ def _evidence(session: Session, images: Sequence[Image], grader_id: int) -> list
         if grade is None:
             continue
         lm = landmarks_of(marks.get(image.id)) if image.id in marks else None
-        out.append(ImageEvidence(image.original_name, grade.values, lm, tuple(outlines[image.id]),
-                                 (image.width, image.height), grade.submitted))
+        out.append(
+            ImageEvidence(
+                image.original_name,
+                grade.values,
+                lm,
+                tuple(outlines[image.id]),
+                (image.width, image.height),
+                grade.submitted,
+            )
+        )
     return out
 
 
@@ -297,11 +322,23 @@ class ExamService:
             raise ExamError("This exam has no images of that eye.")
         exam = session.get(Exam, key.exam_id)
         assert exam is not None
-        mine = {g.image_id: g.submitted for g in session.scalars(
-            select(Grade).where(Grade.image_id.in_([i.id for i in images]), Grade.grader_id == self.actor.id))}
-        strip = tuple(ExamImage(i.id, i.original_name, self.study.cache_path(thumbnail_file(i.sha256)),
-                                "submitted" if mine.get(i.id) else ("draft" if i.id in mine else "todo"),
-                                i.width, i.height) for i in images)
+        mine = {
+            g.image_id: g.submitted
+            for g in session.scalars(
+                select(Grade).where(Grade.image_id.in_([i.id for i in images]), Grade.grader_id == self.actor.id)
+            )
+        }
+        strip = tuple(
+            ExamImage(
+                i.id,
+                i.original_name,
+                self.study.cache_path(thumbnail_file(i.sha256)),
+                "submitted" if mine.get(i.id) else ("draft" if i.id in mine else "todo"),
+                i.width,
+                i.height,
+            )
+            for i in images
+        )
         info = ExamInfo(key, exam.patient.code, exam.exam_date, exam.pma_weeks, exam.camera, strip)
         rollup = roll_up(_evidence(session, images, self.actor.id))
         grade = _mine(_grade_row(session, key, self.actor.id))
@@ -347,8 +384,15 @@ class ExamService:
                 row.submitted, row.submitted_at = True, utcnow()
             session.flush()
             action = "submit" if submit else ("amend" if row.submitted else "draft")
-            repo.add_audit(session, "exam_grade", row.id, action, grader=self.actor.id, before=before,
-                           after={**values.as_dict(), "exam_id": key.exam_id, "eye": key.eye.value})
+            repo.add_audit(
+                session,
+                "exam_grade",
+                row.id,
+                action,
+                grader=self.actor.id,
+                before=before,
+                after={**values.as_dict(), "exam_id": key.exam_id, "eye": key.eye.value},
+            )
             if row.submitted and may_settle(session, self.actor, key.exam_id, key.eye):
                 settle_exams_in(session, [(key.exam_id, key.eye)])  # no-op unless the study votes per eye
             return _mine(row)
@@ -361,10 +405,17 @@ class ExamService:
             key, _ = _key_of(session, image_id)
             if not self.actor.elevated:
                 self._check_exam_unblinded(session, key)
-            rows = session.execute(select(ExamGrade, Grader.name).join(Grader, Grader.id == ExamGrade.grader_id)
-                                   .where(ExamGrade.exam_id == key.exam_id, ExamGrade.eye == key.eye,
-                                          ExamGrade.grader_id != self.actor.id, ExamGrade.submitted.is_(True))
-                                   .order_by(Grader.name)).all()
+            rows = session.execute(
+                select(ExamGrade, Grader.name)
+                .join(Grader, Grader.id == ExamGrade.grader_id)
+                .where(
+                    ExamGrade.exam_id == key.exam_id,
+                    ExamGrade.eye == key.eye,
+                    ExamGrade.grader_id != self.actor.id,
+                    ExamGrade.submitted.is_(True),
+                )
+                .order_by(Grader.name)
+            ).all()
             return {name: (row.values, row.submitted) for row, name in rows}
 
     def _check_exam_unblinded(self, session: Session, key: ExamKey) -> None:
@@ -374,12 +425,17 @@ class ExamService:
             raise AccessDenied("Blinded grading: this study does not reveal other graders' work.")
         own = _grade_row(session, key, self.actor.id)
         images = [i.id for i in _exam_images(session, key)]
-        done = set(session.scalars(select(Grade.image_id).where(Grade.image_id.in_(images),
-                                                                Grade.grader_id == self.actor.id,
-                                                                Grade.submitted.is_(True))))
+        done = set(
+            session.scalars(
+                select(Grade.image_id).where(
+                    Grade.image_id.in_(images), Grade.grader_id == self.actor.id, Grade.submitted.is_(True)
+                )
+            )
+        )
         if own is None or not own.submitted or set(images) - done:
-            raise AccessDenied("Blinded grading: submit your own grades of every image of this exam and your "
-                               "eye-level grade first.")
+            raise AccessDenied(
+                "Blinded grading: submit your own grades of every image of this exam and your eye-level grade first."
+            )
 
     # ------------------------------------------------------------------ progression
     @guarded(Action.OWN_WORK_READ)
@@ -416,8 +472,9 @@ class ExamService:
 
     # ------------------------------------------------------------------ the model's view of the eye
     @guarded(Action.MODEL_OUTPUT_READ, image="image_id")
-    def model_summary(self, image_id: int, *, zone: Zone | None = None, plus: Plus | None = None
-                      ) -> ModelEyeSummary | None:
+    def model_summary(
+        self, image_id: int, *, zone: Zone | None = None, plus: Plus | None = None
+    ) -> ModelEyeSummary | None:
         """The active models' outputs over the exam of ``image_id``: max P(ROP) and the highest
         predicted stage, and the class they give with ``zone`` and ``plus`` (the models predict
         neither; the window passes the eye-level grade's). None without an active model or a
@@ -428,14 +485,19 @@ class ExamService:
         if not self.actor.elevated:
             for other in images:
                 if not allowed(self.study, self.actor, Action.MODEL_OUTPUT_READ, image_id=other):
-                    raise AccessDenied("Blinded grading: submit your own grades of every image of this exam to see "
-                                       "the models' view of the eye.")
+                    raise AccessDenied(
+                        "Blinded grading: submit your own grades of every image of this exam to see "
+                        "the models' view of the eye."
+                    )
         with self.study.session() as session:
             active = list(session.scalars(select(ModelVersion.id).where(ModelVersion.active.is_(True))))
             if not active:
                 return None
-            rows = list(session.scalars(select(Prediction).where(Prediction.image_id.in_(images),
-                                                                 Prediction.model_version_id.in_(active))))
+            rows = list(
+                session.scalars(
+                    select(Prediction).where(Prediction.image_id.in_(images), Prediction.model_version_id.in_(active))
+                )
+            )
         probabilities = [p.probability for p in rows if p.probability is not None]
         stages: list[Stage] = []
         for p in rows:
@@ -450,13 +512,19 @@ class ExamService:
         highest = max(stages, key=lambda s: s.severity or 0) if stages else None
         if highest is None and probabilities:
             rop = RopPresence.YES if max(probabilities) >= 0.5 else RopPresence.NO
-            values = GradeValues(rop=rop, stage=Stage.S0 if rop is RopPresence.NO else None, zone=zone, plus=plus,
-                                 quality=Quality.GRADABLE)
+            values = GradeValues(
+                rop=rop,
+                stage=Stage.S0 if rop is RopPresence.NO else None,
+                zone=zone,
+                plus=plus,
+                quality=Quality.GRADABLE,
+            )
         else:
             values = GradeValues(stage=highest, zone=zone, plus=plus, quality=Quality.GRADABLE)
         predicted = len({p.image_id for p in rows})
-        return ModelEyeSummary(max(probabilities) if probabilities else None, highest, len(images), predicted,
-                               classify(values))
+        return ModelEyeSummary(
+            max(probabilities) if probabilities else None, highest, len(images), predicted, classify(values)
+        )
 
 
 # ---------------------------------------------------------------------------- visits
@@ -473,8 +541,13 @@ class _VisitData:
 
 
 def _exams_of(session: Session, patient_id: int | None) -> dict[ExamKey, _VisitData]:
-    stmt = (select(Image, Exam, Patient.code).join(Exam, Exam.id == Image.exam_id)
-            .join(Patient, Patient.id == Exam.patient_id).where(Image.eye.is_not(None)).order_by(Image.id))
+    stmt = (
+        select(Image, Exam, Patient.code)
+        .join(Exam, Exam.id == Image.exam_id)
+        .join(Patient, Patient.id == Exam.patient_id)
+        .where(Image.eye.is_not(None))
+        .order_by(Image.id)
+    )
     if patient_id is not None:
         stmt = stmt.where(Exam.patient_id == patient_id)
     visits: dict[ExamKey, _VisitData] = {}
@@ -490,8 +563,9 @@ def _own_visits(session: Session, grader_id: int, patient_id: int | None) -> dic
     """The visits this grader graded: their eye-level grade where stored, else the roll-up of
     their image grades; visits they did not grade at all are left out."""
     visits = _exams_of(session, patient_id)
-    eye_grades = {ExamKey(r.exam_id, r.eye): r for r in session.scalars(
-        select(ExamGrade).where(ExamGrade.grader_id == grader_id))}
+    eye_grades = {
+        ExamKey(r.exam_id, r.eye): r for r in session.scalars(select(ExamGrade).where(ExamGrade.grader_id == grader_id))
+    }
     for key, visit in list(visits.items()):
         visit.evidence = _evidence(session, visit.images, grader_id)
         row = eye_grades.get(key)
@@ -516,8 +590,11 @@ def _reference_visits(session: Session, patient_id: int | None) -> dict[ExamKey,
                 marks[m.image_id] = lm
     eye_refs = exam_references_in(session, {k.exam_id for k in visits}) if visits else {}
     for key, visit in visits.items():
-        evidence = [ImageEvidence(i.original_name, refs[i.id].values, marks.get(i.id), (), (i.width, i.height))
-                    for i in visit.images if i.id in refs]
+        evidence = [
+            ImageEvidence(i.original_name, refs[i.id].values, marks.get(i.id), (), (i.width, i.height))
+            for i in visit.images
+            if i.id in refs
+        ]
         visit.evidence = evidence
         eye_ref = eye_refs.get((key.exam_id, key.eye))
         if eye_ref is not None:  # the eye-level reference (a study that votes per eye)
@@ -533,8 +610,9 @@ def _histories(visits: dict[ExamKey, _VisitData]) -> dict[tuple[str, Eye], list[
     by_eye: dict[tuple[str, Eye], list[Visit]] = defaultdict(list)
     for key, v in visits.items():
         assert v.values is not None
-        by_eye[(v.patient, key.eye)].append(Visit(key.exam_id, key.eye, v.date, v.values, v.basis,
-                                                  tuple(i.id for i in v.images)))
+        by_eye[(v.patient, key.eye)].append(
+            Visit(key.exam_id, key.eye, v.date, v.values, v.basis, tuple(i.id for i in v.images))
+        )
     return {k: eye_history(vs) for k, vs in by_eye.items()}
 
 
@@ -545,9 +623,20 @@ def _progression(session: Session, patient: str, visits: dict[ExamKey, _VisitDat
         for change in history:
             v = visits[ExamKey(change.visit.exam_id, eye)]
             shown = _pole_image(v.images, v.evidence)
-            rows.append(VisitRow(v.key, v.date, v.pma, change.visit.values, change.visit.basis,
-                                 change.visit.classification, change.flags, change.visit.image_ids, shown,
-                                 _landmarks_for_alignment(session, shown, grader_id)))
+            rows.append(
+                VisitRow(
+                    v.key,
+                    v.date,
+                    v.pma,
+                    change.visit.values,
+                    change.visit.basis,
+                    change.visit.classification,
+                    change.flags,
+                    change.visit.image_ids,
+                    shown,
+                    _landmarks_for_alignment(session, shown, grader_id),
+                )
+            )
         eyes[eye] = tuple(rows)
     return Progression(patient, eyes)
 
@@ -571,8 +660,9 @@ def _attention(visits: dict[ExamKey, _VisitData]) -> list[Attention]:
         if not reasons:
             continue
         last = [h for h in history if h.visit.values != GradeValues()][-1].visit
-        out.append(Attention(patient, eye, ExamKey(last.exam_id, eye), last.date, reasons, last.image_ids,
-                             last.classification))
+        out.append(
+            Attention(patient, eye, ExamKey(last.exam_id, eye), last.date, reasons, last.image_ids, last.classification)
+        )
     out.sort(key=lambda a: (a.date is None, -(a.date.toordinal() if a.date else 0), a.patient, a.eye.value))
     return out
 
@@ -597,14 +687,19 @@ def worklist_classes(session: Session, actor: Actor, image_ids: Sequence[int]) -
     else the roll-up of the images' references). An exam nobody graded yet has no class."""
     if not image_ids:
         return {}
-    page = {i: _selected_key(e, eye) for i, e, eye in session.execute(
-        select(Image.id, Image.exam_id, Image.eye).where(Image.id.in_(list(image_ids)), Image.eye.is_not(None)))}
+    page = {
+        i: _selected_key(e, eye)
+        for i, e, eye in session.execute(
+            select(Image.id, Image.exam_id, Image.eye).where(Image.id.in_(list(image_ids)), Image.eye.is_not(None))
+        )
+    }
     if not page:
         return {}
     exam_ids = sorted({k.exam_id for k in page.values()})
     images: dict[ExamKey, list[Image]] = defaultdict(list)
-    for image in session.scalars(select(Image).where(Image.exam_id.in_(exam_ids), Image.eye.is_not(None))
-                                 .order_by(Image.id)):
+    for image in session.scalars(
+        select(Image).where(Image.exam_id.in_(exam_ids), Image.eye.is_not(None)).order_by(Image.id)
+    ):
         images[_selected_key(image.exam_id, image.eye)].append(image)
     ids = [i.id for found in images.values() for i in found]
     marks: dict[int, Landmarks] = {}
@@ -616,18 +711,31 @@ def worklist_classes(session: Session, actor: Actor, image_ids: Sequence[int]) -
                 marks[m.image_id] = landmarks_of(m)
         values.update({ExamKey(*k): ref.values for k, ref in exam_references_in(session, exam_ids).items()})
     else:
-        graded = {g.image_id: g.values for g in session.scalars(
-            select(Grade).where(Grade.image_id.in_(ids), Grade.grader_id == actor.id))}
-        marks = {m.image_id: landmarks_of(m) for m in session.scalars(
-            select(Landmark).where(Landmark.image_id.in_(ids), Landmark.grader_id == actor.id))}
-        values.update({ExamKey(r.exam_id, r.eye): r.values for r in session.scalars(
-            select(ExamGrade).where(ExamGrade.exam_id.in_(exam_ids), ExamGrade.grader_id == actor.id))
-            if r.values != GradeValues()})
+        graded = {
+            g.image_id: g.values
+            for g in session.scalars(select(Grade).where(Grade.image_id.in_(ids), Grade.grader_id == actor.id))
+        }
+        marks = {
+            m.image_id: landmarks_of(m)
+            for m in session.scalars(select(Landmark).where(Landmark.image_id.in_(ids), Landmark.grader_id == actor.id))
+        }
+        values.update(
+            {
+                ExamKey(r.exam_id, r.eye): r.values
+                for r in session.scalars(
+                    select(ExamGrade).where(ExamGrade.exam_id.in_(exam_ids), ExamGrade.grader_id == actor.id)
+                )
+                if r.values != GradeValues()
+            }
+        )
     classes: dict[ExamKey, Classification] = {}
     for key in set(page.values()):
         if key not in values:
-            evidence = [ImageEvidence(i.original_name, graded[i.id], marks.get(i.id), (), (i.width, i.height))
-                        for i in images[key] if i.id in graded]
+            evidence = [
+                ImageEvidence(i.original_name, graded[i.id], marks.get(i.id), (), (i.width, i.height))
+                for i in images[key]
+                if i.id in graded
+            ]
             if not evidence:
                 continue
             values[key] = roll_up(evidence).values
@@ -651,11 +759,18 @@ class ReferenceEye:
         if self.key is None or self.values is None or self.classification is None:
             return None
         when = exam_date.isoformat() if exam_date else "undated"
-        grade = {k: v for k, v in self.values.as_dict().items()
-                 if k in ("rop", "stage", "zone", "plus", "arop", "extent_clock_hours", "quality")}
-        return {"key": f"{patient}-{self.key.eye.value}-{when}", "grade": grade,
-                "treatment_class": self.classification.klass.value, "etrop": self.classification.etrop,
-                "basis": self.basis}
+        grade = {
+            k: v
+            for k, v in self.values.as_dict().items()
+            if k in ("rop", "stage", "zone", "plus", "arop", "extent_clock_hours", "quality")
+        }
+        return {
+            "key": f"{patient}-{self.key.eye.value}-{when}",
+            "grade": grade,
+            "treatment_class": self.classification.klass.value,
+            "etrop": self.classification.etrop,
+            "basis": self.basis,
+        }
 
 
 def reference_eyes(session: Session) -> dict[int, ReferenceEye]:
@@ -675,9 +790,13 @@ def reference_eyes(session: Session) -> dict[int, ReferenceEye]:
     for key, visit in visits.items():
         settled = visit.values is not None and visit.values != GradeValues()
         for image in visit.images:
-            out[image.id] = ReferenceEye(marks.get(image.id) or marks.get(-image.id), key,
-                                         visit.values if settled else None, visit.basis,
-                                         classify(visit.values) if settled and visit.values is not None else None)
+            out[image.id] = ReferenceEye(
+                marks.get(image.id) or marks.get(-image.id),
+                key,
+                visit.values if settled else None,
+                visit.basis,
+                classify(visit.values) if settled and visit.values is not None else None,
+            )
     for image_id, lm in marks.items():
         if abs(image_id) not in out:
             out[abs(image_id)] = ReferenceEye(marks.get(abs(image_id)) or lm, None, None, "", None)
@@ -718,7 +837,8 @@ def treatment_agreement(study: Study, actor: Actor) -> FieldAgreement:
         keys = sorted(visits, key=lambda k: (k.exam_id, k.eye.value))
         eye_grades: dict[tuple[ExamKey, int], GradeValues] = {
             (ExamKey(r.exam_id, r.eye), r.grader_id): r.values
-            for r in session.scalars(select(ExamGrade).where(ExamGrade.submitted.is_(True)))}
+            for r in session.scalars(select(ExamGrade).where(ExamGrade.submitted.is_(True)))
+        }
         names = {g.id: g.name for g in session.scalars(select(Grader))}
         by_grader: dict[int, dict[ExamKey, str | None]] = defaultdict(dict)
         rolled = _submitted_rollups(session, visits)
@@ -748,8 +868,15 @@ def _submitted_rollups(session: Session, visits: dict[ExamKey, _VisitData]) -> d
         if found is None:
             continue
         key, image = found
-        evidence[(key, grade.grader_id)].append(ImageEvidence(
-            image.original_name, grade.values, marks.get((image.id, grade.grader_id)), (), (image.width, image.height)))
+        evidence[(key, grade.grader_id)].append(
+            ImageEvidence(
+                image.original_name,
+                grade.values,
+                marks.get((image.id, grade.grader_id)),
+                (),
+                (image.width, image.height),
+            )
+        )
     return {k: roll_up(found).values for k, found in evidence.items()}
 
 
@@ -761,12 +888,21 @@ def _class_agreement(labels: dict[str, list[str | None]]) -> FieldAgreement:
     graders = list(labels)
     pairs = []
     for i, a in enumerate(graders):
-        for b in graders[i + 1:]:
+        for b in graders[i + 1 :]:
             la, lb = labels[a], labels[b]
             n = sum(x is not None and y is not None for x, y in zip(la, lb, strict=True))
-            pairs.append(PairAgreement("treatment class", a, b, n, percent_agreement(la, lb, cats),
-                                       cohen_kappa(la, lb, None, cats), cohen_kappa(la, lb, "linear", cats),
-                                       cohen_kappa(la, lb, "quadratic", cats)))
+            pairs.append(
+                PairAgreement(
+                    "treatment class",
+                    a,
+                    b,
+                    n,
+                    percent_agreement(la, lb, cats),
+                    cohen_kappa(la, lb, None, cats),
+                    cohen_kappa(la, lb, "linear", cats),
+                    cohen_kappa(la, lb, "quadratic", cats),
+                )
+            )
     items = len(next(iter(labels.values()))) if labels else 0
     complete = [i for i in range(items) if all(labels[g][i] is not None for g in graders)]
     notes: list[str] = []
@@ -789,25 +925,57 @@ def treatment_report_section(study: Study, actor: Actor) -> ReportSection:
         eyes = reference_eyes(session)
     per_exam = {e.key: e for e in eyes.values() if e.key is not None and e.classification is not None}
     counts = Counter(e.classification.klass for e in per_exam.values() if e.classification is not None)
-    classes = html_table(["Treatment class (reference standard)", "ETROP", "Eyes at a visit"],
-                         [[k.label, {TreatmentClass.TREAT: "Type 1, A-ROP, stage 4–5",
-                                     TreatmentClass.FOLLOW_UP: "Type 2"}.get(k, ""), counts.get(k, 0)]
-                          for k in (TreatmentClass.TREAT, TreatmentClass.FOLLOW_UP, TreatmentClass.ROUTINE,
-                                    TreatmentClass.UNDETERMINED)])
+    classes = html_table(
+        ["Treatment class (reference standard)", "ETROP", "Eyes at a visit"],
+        [
+            [
+                k.label,
+                {TreatmentClass.TREAT: "Type 1, A-ROP, stage 4–5", TreatmentClass.FOLLOW_UP: "Type 2"}.get(k, ""),
+                counts.get(k, 0),
+            ]
+            for k in (
+                TreatmentClass.TREAT,
+                TreatmentClass.FOLLOW_UP,
+                TreatmentClass.ROUTINE,
+                TreatmentClass.UNDETERMINED,
+            )
+        ],
+    )
     agreement = treatment_agreement(study, actor)
-    pairs = html_table(["Grader A", "Grader B", "Exams", "% agreement", "Cohen's kappa", "Weighted kappa (quad.)"],
-                       [[p.grader_a, p.grader_b, p.n_items, p.percent_agreement, p.kappa, p.kappa_quadratic]
-                        for p in agreement.pairs])
+    pairs = html_table(
+        ["Grader A", "Grader B", "Exams", "% agreement", "Cohen's kappa", "Weighted kappa (quad.)"],
+        [[p.grader_a, p.grader_b, p.n_items, p.percent_agreement, p.kappa, p.kappa_quadratic] for p in agreement.pairs],
+    )
     fleiss = "undefined" if agreement.fleiss_kappa is None else f"{agreement.fleiss_kappa:.2f}"
-    body = (f"<p>{len(per_exam)} eyes at a visit have a reference (the eye-level reference, else the roll-up of "
-            f"the images' references).</p>{classes}<h3>Agreement on the treatment decision</h3>"
-            f"<p>Fleiss' kappa {fleiss} over {agreement.fleiss_items} exams every grader classed.</p>{pairs}")
+    body = (
+        f"<p>{len(per_exam)} eyes at a visit have a reference (the eye-level reference, else the roll-up of "
+        f"the images' references).</p>{classes}<h3>Agreement on the treatment decision</h3>"
+        f"<p>Fleiss' kappa {fleiss} over {agreement.fleiss_items} exams every grader classed.</p>{pairs}"
+    )
     return ReportSection("Treatment classes (ETROP)", body)
 
 
-EXAM_COLUMNS = ("patient", "eye", "exam_date", "pma_weeks", "grader", "submitted", "rop", "stage", "zone", "plus",
-                "arop", "extent_clock_hours", "treatment_class", "etrop", "class_reason", "prefilled_stage",
-                "prefilled_zone", "prefilled_plus", "images")
+EXAM_COLUMNS = (
+    "patient",
+    "eye",
+    "exam_date",
+    "pma_weeks",
+    "grader",
+    "submitted",
+    "rop",
+    "stage",
+    "zone",
+    "plus",
+    "arop",
+    "extent_clock_hours",
+    "treatment_class",
+    "etrop",
+    "class_reason",
+    "prefilled_stage",
+    "prefilled_zone",
+    "prefilled_plus",
+    "images",
+)
 
 
 @guarded(Action.EXPORT_ALL)
@@ -816,25 +984,37 @@ def export_exam_grades_csv(study: Study, actor: Actor, path: str | Path) -> int:
     (one row per exam, eye and grader; pseudonymous codes only); the number of rows."""
     path = Path(path)
     with study.session() as session:
-        rows = session.execute(select(ExamGrade, Exam, Patient.code, Grader.name)
-                               .join(Exam, Exam.id == ExamGrade.exam_id).join(Patient, Patient.id == Exam.patient_id)
-                               .join(Grader, Grader.id == ExamGrade.grader_id)
-                               .order_by(Patient.code, Exam.exam_date, ExamGrade.eye, Grader.name)).all()
+        rows = session.execute(
+            select(ExamGrade, Exam, Patient.code, Grader.name)
+            .join(Exam, Exam.id == ExamGrade.exam_id)
+            .join(Patient, Patient.id == Exam.patient_id)
+            .join(Grader, Grader.id == ExamGrade.grader_id)
+            .order_by(Patient.code, Exam.exam_date, ExamGrade.eye, Grader.name)
+        ).all()
         records: list[dict[str, Any]] = []
         for grade, exam, code, grader in rows:
             names = [i.original_name for i in _exam_images(session, ExamKey(exam.id, grade.eye))]
             values = grade.values
             klass = classify(values)
             prefill = (grade.prefill or {}).get("values", {})
-            records.append({**{k: ("" if v is None else v) for k, v in values.as_dict().items()
-                               if k in EXAM_COLUMNS},
-                            "patient": code, "eye": grade.eye.value,
-                            "exam_date": exam.exam_date.isoformat() if exam.exam_date else "",
-                            "pma_weeks": "" if exam.pma_weeks is None else exam.pma_weeks, "grader": grader,
-                            "submitted": "yes" if grade.submitted else "no", "treatment_class": klass.klass.value,
-                            "etrop": klass.etrop or "", "class_reason": klass.reason,
-                            "prefilled_stage": prefill.get("stage") or "", "prefilled_zone": prefill.get("zone") or "",
-                            "prefilled_plus": prefill.get("plus") or "", "images": " ".join(names)})
+            records.append(
+                {
+                    **{k: ("" if v is None else v) for k, v in values.as_dict().items() if k in EXAM_COLUMNS},
+                    "patient": code,
+                    "eye": grade.eye.value,
+                    "exam_date": exam.exam_date.isoformat() if exam.exam_date else "",
+                    "pma_weeks": "" if exam.pma_weeks is None else exam.pma_weeks,
+                    "grader": grader,
+                    "submitted": "yes" if grade.submitted else "no",
+                    "treatment_class": klass.klass.value,
+                    "etrop": klass.etrop or "",
+                    "class_reason": klass.reason,
+                    "prefilled_stage": prefill.get("stage") or "",
+                    "prefilled_zone": prefill.get("zone") or "",
+                    "prefilled_plus": prefill.get("plus") or "",
+                    "images": " ".join(names),
+                }
+            )
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(EXAM_COLUMNS))

@@ -36,6 +36,7 @@ from shapely import affinity
 from shapely.geometry import Polygon
 
 from rop_desktop.domain.consensus import RULES, consensus_geometry
+from rop_desktop.domain.coordinates import CENTRE_TO_CORNER
 from rop_desktop.domain.grades import GRADE_FIELDS, GradeValues
 from rop_desktop.domain.labels import Quality, RopPresence, Stage
 from rop_desktop.domain.shapes import Shape
@@ -54,13 +55,35 @@ from .reference import commonest_kind, geometry_choice, submitted_votes, voter_s
 
 #: The eye at that visit (eye-level exams) and the reference landmarks, after the image's own columns.
 EXAM_CSV_COLUMNS: tuple[str, ...] = (
-    "eye_stage", "eye_zone", "eye_plus", "eye_arop", "eye_extent_clock_hours", "eye_basis", "treatment_class",
-    "etrop", "disc_x", "disc_y", "disc_radius", "fovea_x", "fovea_y")
+    "eye_stage",
+    "eye_zone",
+    "eye_plus",
+    "eye_arop",
+    "eye_extent_clock_hours",
+    "eye_basis",
+    "treatment_class",
+    "etrop",
+    "disc_x",
+    "disc_y",
+    "disc_radius",
+    "fovea_x",
+    "fovea_y",
+)
 REFERENCE_CSV_COLUMNS: tuple[str, ...] = (
-    "image", "sha256", "patient", "eye", "exam_date", "camera", *(f for f in GRADE_FIELDS if f != "comment"),
-    "method", "decided_by", "decided_at", *EXAM_CSV_COLUMNS)
+    "image",
+    "sha256",
+    "patient",
+    "eye",
+    "exam_date",
+    "camera",
+    *(f for f in GRADE_FIELDS if f != "comment"),
+    "method",
+    "decided_by",
+    "decided_at",
+    *EXAM_CSV_COLUMNS,
+)
 #: App shapes (pixel corners) → snapshot polygons (pixel centres).
-PIXEL_CENTRE_SHIFT = -0.5
+PIXEL_CENTRE_SHIFT = -CENTRE_TO_CORNER  # app pixel corners → file pixel centres (domain.coordinates)
 
 
 class ExportError(ValueError):
@@ -84,9 +107,16 @@ def export_reference_csv(study: Study, actor: Actor, path: str | Path) -> Path:
         eyes = reference_eyes(session)
         for image in repo.list_images(session, image_ids=list(refs)):
             ref = refs[image.id]
-            rows.append({**_identity(image), **_without_comment(ref.values.as_dict()), "method": ref.method,
-                         "decided_by": names.get(ref.decided_by, "") if ref.decided_by is not None else "",
-                         "decided_at": ref.decided_at.isoformat(), **_eye_columns(eyes.get(image.id))})
+            rows.append(
+                {
+                    **_identity(image),
+                    **_without_comment(ref.values.as_dict()),
+                    "method": ref.method,
+                    "decided_by": names.get(ref.decided_by, "") if ref.decided_by is not None else "",
+                    "decided_at": ref.decided_at.isoformat(),
+                    **_eye_columns(eyes.get(image.id)),
+                }
+            )
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("w", newline="", encoding="utf-8") as handle:
@@ -99,9 +129,16 @@ def export_reference_csv(study: Study, actor: Actor, path: str | Path) -> Path:
 
 
 @guarded(Action.EXPORT_ALL)
-def export_snapshot(study: Study, actor: Actor, folder: str | Path, *, task_filter: str | None = None,
-                    mask_rule: str = "majority", overwrite: bool = False,
-                    description: str | None = None) -> Snapshot:
+def export_snapshot(
+    study: Study,
+    actor: Actor,
+    folder: str | Path,
+    *,
+    task_filter: str | None = None,
+    mask_rule: str = "majority",
+    overwrite: bool = False,
+    description: str | None = None,
+) -> Snapshot:
     """Write the reference standard as a training snapshot in ``folder``; see the module doc.
 
     ``task_filter`` keeps only the records usable for one training task ("binary", "stage3",
@@ -127,20 +164,34 @@ def export_snapshot(study: Study, actor: Actor, folder: str | Path, *, task_filt
             chosen, rule = geometry_choice(ref.detail, mask_rule)
             polys = voters.get(image.id, {})
             if chosen is not None:
-                polys = {chosen: [shape_of(a) for a in repo.annotations_for(session, image.id)
-                                  if a.grader.name == chosen]}
-            entries.append((image, _identity(image), ref.values, ref.method, rule, chosen, polys,
-                            {name: v for name, (_, v) in votes.get(image.id, {}).items()}))
+                polys = {
+                    chosen: [shape_of(a) for a in repo.annotations_for(session, image.id) if a.grader.name == chosen]
+                }
+            entries.append(
+                (
+                    image,
+                    _identity(image),
+                    ref.values,
+                    ref.method,
+                    rule,
+                    chosen,
+                    polys,
+                    {name: v for name, (_, v) in votes.get(image.id, {}).items()},
+                )
+            )
     scratch = _scratch_beside(Path(folder))
     try:
-        records = [(record.replace(**extras[image.id]), image, mask)
-                   for record, image, mask in (_record(*entry) for entry in entries)]
+        records = [
+            (record.replace(**extras[image.id]), image, mask)
+            for record, image, mask in (_record(*entry) for entry in entries)
+        ]
         if task_filter is not None:
             usable = Snapshot(root=Path(folder), records=tuple(r for r, *_ in records)).for_task(task_filter)
             keep = {r.id for r in usable}
             records = [entry for entry in records if entry[0].id in keep]
-        writer = SnapshotWriter(folder, overwrite=overwrite, description=description or
-                                f"Reference standard of the study {study.name!r}")
+        writer = SnapshotWriter(
+            folder, overwrite=overwrite, description=description or f"Reference standard of the study {study.name!r}"
+        )
         for record, image, mask in records:
             source = _image_source(study, image, scratch)
             fields = {k: v for k, v in record.to_dict().items() if k not in ("id", "image", "mask", "polygons")}
@@ -151,30 +202,61 @@ def export_snapshot(study: Study, actor: Actor, folder: str | Path, *, task_filt
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     with study.session() as session:
-        repo.add_audit(session, "snapshot", 0, "export", grader=actor.id,
-                       after={"hash": snapshot.stored_hash, "folder": str(Path(folder).resolve()),
-                              "records": len(snapshot), "task_filter": task_filter, "mask_rule": mask_rule})
+        repo.add_audit(
+            session,
+            "snapshot",
+            0,
+            "export",
+            grader=actor.id,
+            after={
+                "hash": snapshot.stored_hash,
+                "folder": str(Path(folder).resolve()),
+                "records": len(snapshot),
+                "task_filter": task_filter,
+                "mask_rule": mask_rule,
+            },
+        )
     return snapshot
 
 
 # ---------------------------------------------------------------------------- records
 def _identity(image: Image) -> dict[str, Any]:
     exam = image.exam
-    return {"image": image.original_name, "sha256": image.sha256, "patient": exam.patient.code,
-            "eye": image.eye.value if image.eye else None,
-            "exam_date": exam.exam_date.isoformat() if exam.exam_date else None, "camera": exam.camera}
+    return {
+        "image": image.original_name,
+        "sha256": image.sha256,
+        "patient": exam.patient.code,
+        "eye": image.eye.value if image.eye else None,
+        "exam_date": exam.exam_date.isoformat() if exam.exam_date else None,
+        "camera": exam.camera,
+    }
 
 
-def _record(image: Image, identity: Mapping[str, Any], values: GradeValues, method: str, rule: str,
-            chosen: str | None, polys: Mapping[str, Sequence[Shape]], votes: Mapping[str, GradeValues]
-            ) -> tuple[SnapshotRecord, Image, np.ndarray | None]:
+def _record(
+    image: Image,
+    identity: Mapping[str, Any],
+    values: GradeValues,
+    method: str,
+    rule: str,
+    chosen: str | None,
+    polys: Mapping[str, Sequence[Shape]],
+    votes: Mapping[str, GradeValues],
+) -> tuple[SnapshotRecord, Image, np.ndarray | None]:
     """The record (placeholder file paths: the writer names the files), the image row and the mask."""
     record_id = identity["image"]
-    meta: dict[str, Any] = {"sha256": image.sha256, "method": method,
-                            "outline": {"grader": chosen} if chosen else {"rule": rule}}
-    fields: dict[str, Any] = {"patient": identity["patient"], "eye": identity["eye"], "camera": identity["camera"],
-                              "exam_date": identity["exam_date"], "source": None,
-                              "graders": {name: _grader_labels(v) for name, v in votes.items()}}
+    meta: dict[str, Any] = {
+        "sha256": image.sha256,
+        "method": method,
+        "outline": {"grader": chosen} if chosen else {"rule": rule},
+    }
+    fields: dict[str, Any] = {
+        "patient": identity["patient"],
+        "eye": identity["eye"],
+        "camera": identity["camera"],
+        "exam_date": identity["exam_date"],
+        "source": None,
+        "graders": {name: _grader_labels(v) for name, v in votes.items()},
+    }
     mask: np.ndarray | None = None
     polygons: list[Any] = []
     if values.quality is Quality.UNGRADABLE:
@@ -185,23 +267,37 @@ def _record(image: Image, identity: Mapping[str, Any], values: GradeValues, meth
         if stage is not None and label is not None and (stage != "0") != (label == 1):
             meta["note"] = f"stage {stage} contradicts the ROP answer: stage left out"
             stage = None
-        fields.update(quality=Quality.GRADABLE.value if values.quality else None, label_binary=label, stage=stage,
-                      plus=values.plus.value if values.plus and values.plus.severity is not None else None)
+        fields.update(
+            quality=Quality.GRADABLE.value if values.quality else None,
+            label_binary=label,
+            stage=stage,
+            plus=values.plus.value if values.plus and values.plus.severity is not None else None,
+        )
         shifted = {name: [_centre_polygon(s) for s in shapes] for name, shapes in polys.items()}
         if label == 0:
             mask = np.zeros((image.height, image.width), np.uint8)
         elif shifted:
             mask = consensus_mask(shifted, (image.height, image.width), rule=rule)
             kind, poly_stage = commonest_kind([s for shapes in polys.values() for s in shapes])
-            polygons = to_snapshot_polygons(consensus_geometry(shifted, rule), min_area=1.0,
-                                            lesion_type=kind.value if kind else None,
-                                            stage=poly_stage.value if poly_stage and poly_stage.major else None)
+            polygons = to_snapshot_polygons(
+                consensus_geometry(shifted, rule),
+                min_area=1.0,
+                lesion_type=kind.value if kind else None,
+                stage=poly_stage.value if poly_stage and poly_stage.major else None,
+            )
         if label == 1 and (mask is None or not mask.any()):
             mask, polygons = None, []
             meta["outline"] = {**meta["outline"], "missing": "the graders' outlines have no consensus"}
-    record = SnapshotRecord.from_dict({**fields, "id": record_id, "image": "images/placeholder.png", "meta": meta,
-                                       "mask": "masks/placeholder.png" if mask is not None else None,
-                                       "polygons": [p.to_dict() for p in polygons]})
+    record = SnapshotRecord.from_dict(
+        {
+            **fields,
+            "id": record_id,
+            "image": "images/placeholder.png",
+            "meta": meta,
+            "mask": "masks/placeholder.png" if mask is not None else None,
+            "polygons": [p.to_dict() for p in polygons],
+        }
+    )
     return record, image, mask
 
 
@@ -234,14 +330,25 @@ def _eye_columns(eye: ReferenceEye | None) -> dict[str, Any]:
         return out
     if eye.values is not None and eye.classification is not None:
         values = eye.values.as_dict()
-        out.update(eye_stage=values["stage"], eye_zone=values["zone"], eye_plus=values["plus"],
-                   eye_arop=values["arop"], eye_extent_clock_hours=values["extent_clock_hours"], eye_basis=eye.basis,
-                   treatment_class=eye.classification.klass.value, etrop=eye.classification.etrop)
+        out.update(
+            eye_stage=values["stage"],
+            eye_zone=values["zone"],
+            eye_plus=values["plus"],
+            eye_arop=values["arop"],
+            eye_extent_clock_hours=values["extent_clock_hours"],
+            eye_basis=eye.basis,
+            treatment_class=eye.classification.klass.value,
+            etrop=eye.classification.etrop,
+        )
     lm = eye.landmarks
     if lm is not None:
-        out.update(disc_x=lm.disc[0] if lm.disc else None, disc_y=lm.disc[1] if lm.disc else None,
-                   disc_radius=lm.disc_radius, fovea_x=lm.fovea[0] if lm.fovea else None,
-                   fovea_y=lm.fovea[1] if lm.fovea else None)
+        out.update(
+            disc_x=lm.disc[0] if lm.disc else None,
+            disc_y=lm.disc[1] if lm.disc else None,
+            disc_radius=lm.disc_radius,
+            fovea_x=lm.fovea[0] if lm.fovea else None,
+            fovea_y=lm.fovea[1] if lm.fovea else None,
+        )
     return out
 
 
@@ -252,6 +359,7 @@ def _eye_fields(eye: ReferenceEye | None, image: Image) -> dict[str, Any]:
     out: dict[str, Any] = {}
     lm = eye.landmarks
     if lm is not None:
+
         def centre(p: tuple[float, float] | None) -> list[float] | None:
             return None if p is None else [p[0] + PIXEL_CENTRE_SHIFT, p[1] + PIXEL_CENTRE_SHIFT]
 
@@ -278,7 +386,9 @@ def _binary(rop: RopPresence | None) -> int | None:
 
 def _grader_labels(values: GradeValues) -> dict[str, Any]:
     stage = values.stage.value if values.stage not in (None, Stage.NA) else None
-    return {"rop": _binary(values.rop) if values.quality is not Quality.UNGRADABLE else None, "stage": stage,
-            "plus": values.plus.value if values.plus and values.plus.severity is not None else None,
-            "quality": values.quality.value if values.quality else None}
-
+    return {
+        "rop": _binary(values.rop) if values.quality is not Quality.UNGRADABLE else None,
+        "stage": stage,
+        "plus": values.plus.value if values.plus and values.plus.severity is not None else None,
+        "quality": values.quality.value if values.quality else None,
+    }

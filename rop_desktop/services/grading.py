@@ -64,8 +64,10 @@ class GradeConflict(GradingError):
     stored grade now (the edit was not written — never a silent overwrite)."""
 
     def __init__(self, current: MyGrade) -> None:
-        super().__init__("Your grade of this image was changed on another workstation; the window now shows "
-                         "that version. Nothing was overwritten.")
+        super().__init__(
+            "Your grade of this image was changed on another workstation; the window now shows "
+            "that version. Nothing was overwritten."
+        )
         self.current = current
 
 
@@ -73,8 +75,10 @@ class ShapeConflict(GradingError):
     """A polygon was changed on another workstation since this one loaded it; nothing was written."""
 
     def __init__(self) -> None:
-        super().__init__("This polygon was changed on another workstation; the image is reloaded with the "
-                         "stored outlines. Nothing was overwritten.")
+        super().__init__(
+            "This polygon was changed on another workstation; the image is reloaded with the "
+            "stored outlines. Nothing was overwritten."
+        )
 
 
 #: Another grader's work was asked for before this grader submitted the image: the policy's refusal.
@@ -205,9 +209,17 @@ class GradingService:
 
     # ------------------------------------------------------------------ worklist
     @guarded(Action.STUDY_BROWSE)
-    def worklist(self, status: str | None = None, patient: str | None = None, camera: str | None = None, *,
-                 sort: str = "order", descending: bool = False, offset: int = 0,
-                 limit: int | None = None) -> list[WorklistRow]:
+    def worklist(
+        self,
+        status: str | None = None,
+        patient: str | None = None,
+        camera: str | None = None,
+        *,
+        sort: str = "order",
+        descending: bool = False,
+        offset: int = 0,
+        limit: int | None = None,
+    ) -> list[WorklistRow]:
         """Rows ``offset`` to ``offset + limit`` of the worklist (all of it without ``limit``).
 
         One page costs the same in any study: indexed queries over the page's rows (see
@@ -219,8 +231,9 @@ class GradingService:
             return self._rows(session, query, offset, limit)
 
     @guarded(Action.STUDY_BROWSE)
-    def worklist_page(self, query: WorklistQuery, offset: int = 0, limit: int | None = PAGE_SIZE, *,
-                      locate: int | None = None) -> WorklistPage:
+    def worklist_page(
+        self, query: WorklistQuery, offset: int = 0, limit: int | None = PAGE_SIZE, *, locate: int | None = None
+    ) -> WorklistPage:
         """A page of the worklist with its counts, and where ``locate`` (an image id) is in it:
         what the window needs when a filter or the order changes, in one guarded call."""
         self._attention = None  # a list (re)loaded: the eyes that need attention are read again
@@ -231,8 +244,9 @@ class GradingService:
             rows = self._rows(session, query, offset, limit) if offset < total else []
             position = next((offset + k for k, row in enumerate(rows) if row.image_id == locate), None)
             if locate is not None and position is None and total:  # not on this page: count the rows before it
-                position = lists.position(session, f, locate, query.sort, descending=query.descending,
-                                          scores=self._score_view(session).scores)
+                position = lists.position(
+                    session, f, locate, query.sort, descending=query.descending, scores=self._score_view(session).scores
+                )
             totals = lists.grader_totals(session, self.grader.id)
         return WorklistPage(query, total, submitted, offset, tuple(rows), position, totals)
 
@@ -247,8 +261,14 @@ class GradingService:
     def worklist_position(self, query: WorklistQuery, image_id: int) -> int | None:
         """The row of ``image_id`` in the worklist ``query`` (None: not in it)."""
         with self.study.session() as session:
-            return lists.position(session, self._filter(query), image_id, query.sort, descending=query.descending,
-                                  scores=self._score_view(session).scores)
+            return lists.position(
+                session,
+                self._filter(query),
+                image_id,
+                query.sort,
+                descending=query.descending,
+                scores=self._score_view(session).scores,
+            )
 
     @guarded(Action.STUDY_BROWSE)
     def worklist_rows(self, image_ids: Sequence[int]) -> list[WorklistRow]:
@@ -265,8 +285,11 @@ class GradingService:
         if not grade_ids:
             return []
         with self.study.session() as session:
-            images = list(session.scalars(select(Grade.image_id).where(Grade.id.in_(list(grade_ids)),
-                                                                       Grade.grader_id == self.grader.id)))
+            images = list(
+                session.scalars(
+                    select(Grade.image_id).where(Grade.id.in_(list(grade_ids)), Grade.grader_id == self.grader.id)
+                )
+            )
             return self._rows_of(session, images)
 
     def _filter(self, query: WorklistQuery) -> lists.ListFilter:
@@ -284,8 +307,15 @@ class GradingService:
 
     def _rows(self, session: Session, query: WorklistQuery, offset: int, limit: int | None) -> list[WorklistRow]:
         view = self._score_view(session)
-        ids = lists.page_ids(session, self._filter(query), query.sort, descending=query.descending,
-                             offset=max(0, offset), limit=limit, scores=view.scores)
+        ids = lists.page_ids(
+            session,
+            self._filter(query),
+            query.sort,
+            descending=query.descending,
+            offset=max(0, offset),
+            limit=limit,
+            scores=view.scores,
+        )
         return self._rows_of(session, ids, view)
 
     def _rows_of(self, session: Session, image_ids: list[int], view: ScoreView | None = None) -> list[WorklistRow]:
@@ -296,13 +326,30 @@ class GradingService:
         classes = worklist_classes(session, self.actor, image_ids)
         rows = []
         for r in lists.page_rows(session, self.grader.id, image_ids, view.scores):
-            hidden = view.hidden_all or (view.scores is not None and view.scores.submitted_only
-                                         and r.status != lists.SUBMITTED)
+            hidden = view.hidden_all or (
+                view.scores is not None and view.scores.submitted_only and r.status != lists.SUBMITTED
+            )
             # where the import wrote the thumbnail (a hex digest: nothing here can leave cache/)
             thumb = Path(cache, thumbnail_file(r.sha256)) if _SHA256.fullmatch(r.sha256) else None
-            rows.append(WorklistRow(r.image_id, r.original_name, r.patient, r.eye, r.exam_date, r.camera, r.site,
-                                    r.width, r.height, thumb, r.status, None if hidden else r.probability,
-                                    None if hidden else r.uncertainty, hidden, classes.get(r.image_id)))
+            rows.append(
+                WorklistRow(
+                    r.image_id,
+                    r.original_name,
+                    r.patient,
+                    r.eye,
+                    r.exam_date,
+                    r.camera,
+                    r.site,
+                    r.width,
+                    r.height,
+                    thumb,
+                    r.status,
+                    None if hidden else r.probability,
+                    None if hidden else r.uncertainty,
+                    hidden,
+                    classes.get(r.image_id),
+                )
+            )
         return rows
 
     def _score_view(self, session: Session) -> ScoreView:
@@ -376,8 +423,15 @@ class GradingService:
             if before == values.as_dict():
                 return _mine(grade)
             grade = repo.upsert_grade(session, image_id, self.grader.id, values)
-            repo.add_audit(session, "grade", grade.id, "amend" if grade.submitted else "draft",
-                           grader=self.grader.id, before=before, after=values.as_dict())
+            repo.add_audit(
+                session,
+                "grade",
+                grade.id,
+                "amend" if grade.submitted else "draft",
+                grader=self.grader.id,
+                before=before,
+                after=values.as_dict(),
+            )
             session.flush()
             mine = _mine(grade)
         if mine.submitted:
@@ -406,8 +460,9 @@ class GradingService:
             self._check_version(grade, expected_version)
             before = grade.values.as_dict() if grade is not None else None
             grade = repo.upsert_grade(session, image_id, self.grader.id, values, submitted=True)
-            repo.add_audit(session, "grade", grade.id, "submit", grader=self.grader.id, before=before,
-                           after=values.as_dict())
+            repo.add_audit(
+                session, "grade", grade.id, "submit", grader=self.grader.id, before=before, after=values.as_dict()
+            )
             session.flush()
             mine = _mine(grade)
         self._settle(image_id)
@@ -461,10 +516,17 @@ class GradingService:
         with self.study.session() as session:
             row = repo.annotation_by_uid(session, shape.id)
             if row is None:
-                row = repo.add_annotation(session, image_id, self.grader.id, geometry_of(shape), shape.lesion_type,
-                                          stage=shape.stage, source=shape.source, uid=shape.id)
-                repo.add_audit(session, "annotation", row.id, "create", grader=self.grader.id,
-                               after=shape.to_dict())
+                row = repo.add_annotation(
+                    session,
+                    image_id,
+                    self.grader.id,
+                    geometry_of(shape),
+                    shape.lesion_type,
+                    stage=shape.stage,
+                    source=shape.source,
+                    uid=shape.id,
+                )
+                repo.add_audit(session, "annotation", row.id, "create", grader=self.grader.id, after=shape.to_dict())
                 self._shape_versions[row.uid] = row.version_id
                 return
             if row.grader_id != self.grader.id or row.image_id != image_id:
@@ -479,8 +541,9 @@ class GradingService:
             row.deleted = False
             session.flush()
             self._shape_versions[row.uid] = row.version_id
-            repo.add_audit(session, "annotation", row.id, action, grader=self.grader.id, before=before,
-                           after=shape.to_dict())
+            repo.add_audit(
+                session, "annotation", row.id, action, grader=self.grader.id, before=before, after=shape.to_dict()
+            )
 
     @guarded(Action.OWN_WORK_WRITE)
     def delete_shape(self, image_id: int, shape_id: str) -> None:
@@ -495,8 +558,9 @@ class GradingService:
             row.deleted = True
             session.flush()
             self._shape_versions[row.uid] = row.version_id
-            repo.add_audit(session, "annotation", row.id, "delete", grader=self.grader.id,
-                           before=shape_of(row).to_dict())
+            repo.add_audit(
+                session, "annotation", row.id, "delete", grader=self.grader.id, before=shape_of(row).to_dict()
+            )
 
     # ------------------------------------------------------------------ blinding
     @guarded(Action.STUDY_BROWSE)
@@ -519,8 +583,11 @@ class GradingService:
     def other_grades(self, image_id: int) -> dict[str, tuple[GradeValues, bool]]:
         """Other graders' grades of the image (values, submitted) — only once unblinded."""
         with self.study.session() as session:
-            return {g.grader.name: (g.values, g.submitted) for g in repo.grades_for_image(session, image_id)
-                    if g.grader_id != self.grader.id}
+            return {
+                g.grader.name: (g.values, g.submitted)
+                for g in repo.grades_for_image(session, image_id)
+                if g.grader_id != self.grader.id
+            }
 
     # ------------------------------------------------------------------ where the grader was
     @guarded(Action.OWN_WORK_WRITE)

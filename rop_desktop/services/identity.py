@@ -95,19 +95,28 @@ def clean(found: Iterable[Found]) -> list[Found]:
 
 
 # ---------------------------------------------------------------------------- patients and images
-def patient_for(session: Session, found: Sequence[Found], *, gestational_age_weeks: float | None = None,
-                birth_weight_g: int | None = None) -> Patient:
+def patient_for(
+    session: Session,
+    found: Sequence[Found],
+    *,
+    gestational_age_weeks: float | None = None,
+    birth_weight_g: int | None = None,
+) -> Patient:
     """The study's patient whose hospital number is among ``found`` (``patient_id`` values, in
     order), else a new patient with the next free code. Without any hospital number every call
     makes a new patient: an image nobody identified is nobody else's."""
     for kind, value in _lookup_keys(found):
-        patient = session.scalar(select(Patient).join(Identity, Identity.patient_id == Patient.id)
-                                 .where(Identity.kind == kind, Identity.digest == digest(value),
-                                        Identity.image_id.is_(None)).limit(1))
+        patient = session.scalar(
+            select(Patient)
+            .join(Identity, Identity.patient_id == Patient.id)
+            .where(Identity.kind == kind, Identity.digest == digest(value), Identity.image_id.is_(None))
+            .limit(1)
+        )
         if patient is not None:
             return patient
-    patient = Patient(code=next_code(session), gestational_age_weeks=gestational_age_weeks,
-                      birth_weight_g=birth_weight_g)
+    patient = Patient(
+        code=next_code(session), gestational_age_weeks=gestational_age_weeks, birth_weight_g=birth_weight_g
+    )
     session.add(patient)
     session.flush()
     return patient
@@ -132,23 +141,36 @@ def next_code(session: Session) -> str:
     The highest code of each length, then the highest number among those: codes written by other
     tools may be zero-padded (``P024999``) next to ours (``P25000``), so neither the longest nor
     the last in text order alone is the highest number."""
-    per_length = session.scalars(select(func.max(Patient.code))
-                                 .where(Patient.code.like(f"{CODE_PREFIX}%"),
-                                        func.substr(Patient.code, len(CODE_PREFIX) + 1, 1).between("0", "9"))
-                                 .group_by(func.length(Patient.code)))
+    per_length = session.scalars(
+        select(func.max(Patient.code))
+        .where(
+            Patient.code.like(f"{CODE_PREFIX}%"), func.substr(Patient.code, len(CODE_PREFIX) + 1, 1).between("0", "9")
+        )
+        .group_by(func.length(Patient.code))
+    )
     numbers = [int(m[1]) for c in per_length if c is not None and (m := _CODE.fullmatch(c))]
     return f"{CODE_PREFIX}{max(numbers, default=0) + 1:04d}"
 
 
 def record(session: Session, patient: Patient, image: Image | None, found: Sequence[Found]) -> None:
     """Store ``found`` for the patient (and the image, for image-level kinds), each value once."""
-    have = {(row.kind, row.value, row.image_id) for row in session.scalars(
-        select(Identity).where(Identity.patient_id == patient.id))}
+    have = {
+        (row.kind, row.value, row.image_id)
+        for row in session.scalars(select(Identity).where(Identity.patient_id == patient.id))
+    }
     for f in clean(found):
         image_id = image.id if image is not None and f.kind in IMAGE_KINDS else None
         if (f.kind, f.value, image_id) not in have:
-            session.add(Identity(patient_id=patient.id, image_id=image_id, kind=f.kind, value=f.value,
-                                 digest=digest(f.value), source=f.source))
+            session.add(
+                Identity(
+                    patient_id=patient.id,
+                    image_id=image_id,
+                    kind=f.kind,
+                    value=f.value,
+                    digest=digest(f.value),
+                    source=f.source,
+                )
+            )
             have.add((f.kind, f.value, image_id))
     session.flush()
 
@@ -187,8 +209,9 @@ def eye_token(eye: Eye | None) -> str:
 def new_image_name(session: Session, patient: Patient, eye: Eye | None, exam_date: date | None) -> str:
     """The pseudonymous name of the patient's next image of ``eye`` (see the module doc)."""
     token = eye_token(eye)
-    names = session.scalars(select(Image.original_name).join(Exam, Image.exam_id == Exam.id)
-                            .where(Exam.patient_id == patient.id))
+    names = session.scalars(
+        select(Image.original_name).join(Exam, Image.exam_id == Exam.id).where(Exam.patient_id == patient.id)
+    )
     highest = max((p.n for p in map(parse_image_name, names) if p is not None and p.eye == token), default=0)
     return ImageName(patient.code, token, exam_date, highest + 1).render()
 
@@ -197,8 +220,9 @@ def original_file_names(session: Session) -> dict[int, list[str]]:
     """Image id → the file names it was imported under (for matching other tools' files by name;
     the caller must be allowed to read the identity — an admin's import)."""
     out: dict[int, list[str]] = {}
-    for image_id, value in session.execute(select(Identity.image_id, Identity.value)
-                                           .where(Identity.kind == "file_name", Identity.image_id.is_not(None))):
+    for image_id, value in session.execute(
+        select(Identity.image_id, Identity.value).where(Identity.kind == "file_name", Identity.image_id.is_not(None))
+    ):
         if image_id is not None:  # always, by the query; says so to the type checker
             out.setdefault(image_id, []).append(value)
     return out
@@ -212,8 +236,11 @@ class Scrubber:
     def __init__(self, rows: Iterable[tuple[str, str]]) -> None:
         variants = {v for kind, value in rows for v in _variants(kind, value) if v.strip()}
         ordered = sorted(variants, key=len, reverse=True)
-        self._pattern = (re.compile("|".join(rf"(?<![0-9A-Za-z]){re.escape(v)}(?![0-9A-Za-z])" for v in ordered),
-                                    re.IGNORECASE) if ordered else None)
+        self._pattern = (
+            re.compile("|".join(rf"(?<![0-9A-Za-z]){re.escape(v)}(?![0-9A-Za-z])" for v in ordered), re.IGNORECASE)
+            if ordered
+            else None
+        )
 
     @classmethod
     def of_study(cls, session: Session) -> Scrubber:
@@ -289,8 +316,12 @@ class MappingExport:
     rows: int
 
     def lines(self) -> list[str]:
-        return [f"wrote: {self.path}", f"patients: {self.patients}", f"rows: {self.rows}",
-                "this file identifies the patients: keep it where the study's identity is kept"]
+        return [
+            f"wrote: {self.path}",
+            f"patients: {self.patients}",
+            f"rows: {self.rows}",
+            "this file identifies the patients: keep it where the study's identity is kept",
+        ]
 
 
 @guarded(Action.IDENTITY)
@@ -301,9 +332,14 @@ def export_mapping(study: Study, actor: Actor, path: str | Path) -> MappingExpor
     target = Path(path)
     with study.session() as session:
         names = {i.id: i.original_name for i in repo.list_images(session)}
-        rows = [(p.code, names.get(r.image_id, "") if r.image_id else "", r.kind, r.value, r.source)
-                for r, p in session.execute(select(Identity, Patient).join(Patient, Identity.patient_id == Patient.id)
-                                            .order_by(Patient.code, Identity.image_id.is_not(None), Identity.id))]
+        rows = [
+            (p.code, names.get(r.image_id, "") if r.image_id else "", r.kind, r.value, r.source)
+            for r, p in session.execute(
+                select(Identity, Patient)
+                .join(Patient, Identity.patient_id == Patient.id)
+                .order_by(Patient.code, Identity.image_id.is_not(None), Identity.id)
+            )
+        ]
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         with target.open("w", newline="", encoding="utf-8") as handle:
@@ -314,8 +350,14 @@ def export_mapping(study: Study, actor: Actor, path: str | Path) -> MappingExpor
         raise IdentityError(f"Cannot write {target}: {exc.strerror or exc}") from exc
     result = MappingExport(target, len({r[0] for r in rows}), len(rows))
     with study.session() as session:
-        repo.add_audit(session, "identity", 0, "export", grader=actor.id,
-                       after={"file": str(target.resolve()), "patients": result.patients, "rows": result.rows})
+        repo.add_audit(
+            session,
+            "identity",
+            0,
+            "export",
+            grader=actor.id,
+            after={"file": str(target.resolve()), "patients": result.patients, "rows": result.rows},
+        )
     return result
 
 

@@ -59,8 +59,14 @@ THUMB_SIDE = 256
 #: Tries of an image's transaction when another workstation's import takes the new patient code first.
 _ATTEMPTS = 3
 _EYE_TOKENS = {
-    "od": Eye.OD, "re": Eye.OD, "right": Eye.OD, "r": Eye.OD,
-    "os": Eye.OS, "le": Eye.OS, "left": Eye.OS, "l": Eye.OS,
+    "od": Eye.OD,
+    "re": Eye.OD,
+    "right": Eye.OD,
+    "r": Eye.OD,
+    "os": Eye.OS,
+    "le": Eye.OS,
+    "left": Eye.OS,
+    "l": Eye.OS,
 }
 
 
@@ -94,11 +100,15 @@ class ImportSummary:
 
     def lines(self) -> list[str]:
         """A human summary, as printed by ``rop-desktop import``."""
-        out = [f"imported: {len(self.imported)}", f"duplicates (skipped): {len(self.duplicates)}",
-               f"failed: {len(self.failed)}"]
+        out = [
+            f"imported: {len(self.imported)}",
+            f"duplicates (skipped): {len(self.duplicates)}",
+            f"failed: {len(self.failed)}",
+        ]
         if self.cancelled:
-            out.append(f"cancelled after {len(self.imported) + len(self.duplicates) + len(self.failed)}"
-                       f" of {self.total} files")
+            out.append(
+                f"cancelled after {len(self.imported) + len(self.duplicates) + len(self.failed)} of {self.total} files"
+            )
         out += [f"  duplicate  {p.path}: {p.reason}" for p in self.duplicates]
         out += [f"  FAILED     {p.path}: {p.reason}" for p in self.failed]
         out += [f"  manifest   {m}" for m in [*self.manifest_problems, *self.manifest_notes()]]
@@ -110,9 +120,11 @@ class ImportSummary:
         if self.manifest_unused:
             out.append(f"columns not used (not a manifest field): {', '.join(self.manifest_unused)}")
         if self.unmatched_manifest_rows:
-            out.append(f"{len(self.unmatched_manifest_rows)} row(s) matched no imported file: "
-                       + ", ".join(self.unmatched_manifest_rows[:10])
-                       + (" …" if len(self.unmatched_manifest_rows) > 10 else ""))
+            out.append(
+                f"{len(self.unmatched_manifest_rows)} row(s) matched no imported file: "
+                + ", ".join(self.unmatched_manifest_rows[:10])
+                + (" …" if len(self.unmatched_manifest_rows) > 10 else "")
+            )
         return out
 
 
@@ -139,7 +151,9 @@ def _prepare(path: Path) -> _Prepared:
     thumb = encode_jpeg(make_thumbnail(decoded.rgb, THUMB_SIDE))
     # field of view on a reduced copy (fast), scaled back to full-resolution coordinates
     scale = min(1.0, 1024.0 / max(decoded.width, decoded.height))
-    small = cv2.resize(decoded.rgb, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else decoded.rgb
+    small = (
+        cv2.resize(decoded.rgb, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else decoded.rgb
+    )
     mask = field_of_view_mask(small)
     circle = fov_circle(mask) if mask.min() == 0 else None
     fov = (circle[0] / scale, circle[1] / scale, circle[2] / scale) if circle else None
@@ -200,9 +214,14 @@ def _found(p: _Prepared, row: ManifestRow | None) -> list[Found]:
 
 
 @guarded(Action.IMPORT_IMAGES)
-def import_images(study: Study, actor: Actor, sources: Sequence[str | Path],
-                  manifest: str | Path | Manifest | None = None,
-                  *, workers: int | None = None) -> Generator[ImportProgress, None, ImportSummary]:
+def import_images(
+    study: Study,
+    actor: Actor,
+    sources: Sequence[str | Path],
+    manifest: str | Path | Manifest | None = None,
+    *,
+    workers: int | None = None,
+) -> Generator[ImportProgress, None, ImportSummary]:
     """Import ``sources`` (files and folders) into ``study``; see the module docstring.
 
     Patient, eye, exam date, gestational age, birth weight and hospital diagnosis come from the
@@ -222,8 +241,9 @@ def import_images(study: Study, actor: Actor, sources: Sequence[str | Path],
     files = list(collected.files)
     summary.total = len(files)
     matched_rows: set[int] = set()
-    pool = ThreadPoolExecutor(max_workers=workers or min(4, max(1, (os.cpu_count() or 2))),
-                              thread_name_prefix="rop-import")
+    pool = ThreadPoolExecutor(
+        max_workers=workers or min(4, max(1, (os.cpu_count() or 2))), thread_name_prefix="rop-import"
+    )
     window = 2 * (pool._max_workers)  # private but stable: bounded read-ahead keeps memory flat
     pending: list[Future[_Prepared]] = []
     try:
@@ -252,8 +272,15 @@ def import_images(study: Study, actor: Actor, sources: Sequence[str | Path],
                 if row is not None:
                     matched_rows.add(id(row))
                 problem = _store_one(study, prepared, row, summary)
-            yield ImportProgress(done, len(files), path.name, len(summary.imported), len(summary.duplicates),
-                                 len(summary.failed), problem)
+            yield ImportProgress(
+                done,
+                len(files),
+                path.name,
+                len(summary.imported),
+                len(summary.duplicates),
+                len(summary.failed),
+                problem,
+            )
     except GeneratorExit:
         summary.cancelled = True
         raise
@@ -262,8 +289,9 @@ def import_images(study: Study, actor: Actor, sources: Sequence[str | Path],
             future.cancel()
         pool.shutdown(wait=True, cancel_futures=True)
     if parsed is not None:
-        summary.unmatched_manifest_rows = [r.file for r in parsed.rows.values() if id(r) not in matched_rows
-                                           and not _was_duplicate(r, summary)]
+        summary.unmatched_manifest_rows = [
+            r.file for r in parsed.rows.values() if id(r) not in matched_rows and not _was_duplicate(r, summary)
+        ]
     return summary
 
 
@@ -287,8 +315,9 @@ def _store_one(study: Study, p: _Prepared, row: ManifestRow | None, summary: Imp
     with study.session() as session:
         existing = repo.find_image_by_sha(session, p.sha256)
         if existing is not None:
-            problem = ImportProblem(str(p.path), f"same content as {existing.original_name}"
-                                                 f" (already in the study as image {existing.id})")
+            problem = ImportProblem(
+                str(p.path), f"same content as {existing.original_name} (already in the study as image {existing.id})"
+            )
             summary.duplicates.append(problem)
             return problem
     ext = _EXT.get(d.format, "bin")
@@ -322,26 +351,43 @@ def _add_rows(study: Study, p: _Prepared, row: ManifestRow | None, relative: str
     found = _found(p, row)
     with study.session() as session:
         patient = identity.patient_for(
-            session, found, gestational_age_weeks=row.gestational_age if row else None,
-            birth_weight_g=round(row.birth_weight) if row and row.birth_weight is not None else None)
+            session,
+            found,
+            gestational_age_weeks=row.gestational_age if row else None,
+            birth_weight_g=round(row.birth_weight) if row and row.birth_weight is not None else None,
+        )
         exam = repo.get_or_create_exam(
-            session, patient, (row.exam_date if row and row.exam_date else d.meta.get("exam_date")),
+            session,
+            patient,
+            (row.exam_date if row and row.exam_date else d.meta.get("exam_date")),
             (row.camera if row and row.camera else d.meta.get("camera")),
             (row.site if row and row.site else d.meta.get("site")),
-            pma_weeks=row.pma if row else None)
+            pma_weeks=row.pma if row else None,
+        )
         eye = (row.eye if row and row.eye else None) or d.meta.get("laterality") or eye_from_name(p.path.name)
         image = repo.add_image(
-            session, exam=exam, file=relative, original_name=identity.new_image_name(session, patient, eye,
-                                                                                     exam.exam_date),
-            sha256=p.sha256, width=d.width, height=d.height, format=d.format, bytes=len(p.data), eye=eye,
-            hospital_diagnosis=row.hospital_diagnosis if row else None, fov=p.fov, source_path=None)
+            session,
+            exam=exam,
+            file=relative,
+            original_name=identity.new_image_name(session, patient, eye, exam.exam_date),
+            sha256=p.sha256,
+            width=d.width,
+            height=d.height,
+            format=d.format,
+            bytes=len(p.data),
+            eye=eye,
+            hospital_diagnosis=row.hospital_diagnosis if row else None,
+            fov=p.fov,
+            source_path=None,
+        )
         identity.record(session, patient, image, found)
         return image.id
 
 
 @guarded(Action.IMPORT_IMAGES)
-def run_import(study: Study, actor: Actor, sources: Sequence[str | Path],
-               manifest: str | Path | None = None) -> ImportSummary:
+def run_import(
+    study: Study, actor: Actor, sources: Sequence[str | Path], manifest: str | Path | None = None
+) -> ImportSummary:
     """Import to the end without progress (scripts, the demo builder)."""
     gen = import_images(study, actor, sources, manifest)
     while True:
@@ -351,5 +397,14 @@ def run_import(study: Study, actor: Actor, sources: Sequence[str | Path],
             return stop.value
 
 
-__all__ = ["ImportProblem", "ImportProgress", "ImportSummary", "ManifestError", "eye_from_name", "fov_mask_file",
-           "import_images", "run_import", "thumbnail_file"]
+__all__ = [
+    "ImportProblem",
+    "ImportProgress",
+    "ImportSummary",
+    "ManifestError",
+    "eye_from_name",
+    "fov_mask_file",
+    "import_images",
+    "run_import",
+    "thumbnail_file",
+]

@@ -34,8 +34,10 @@ class LandmarkConflict(ValueError):
     what is stored now (nothing was written)."""
 
     def __init__(self, current: MyLandmarks) -> None:
-        super().__init__("Your landmarks of this image were changed on another workstation; the window now shows "
-                         "them. Nothing was overwritten.")
+        super().__init__(
+            "Your landmarks of this image were changed on another workstation; the window now shows "
+            "them. Nothing was overwritten."
+        )
         self.current = current
 
 
@@ -92,8 +94,12 @@ def image_field(image: Image) -> FieldOfView:
 def suggestion_for(session: Session, image: Image, grader_id: int) -> ZoneSuggestion:
     """The zone suggestion from one grader's stored landmarks and outlines of ``image``."""
     row = _row(session, image.id, grader_id)
-    return suggest_zone(landmarks_of(row) if row is not None else None, _outlines(session, image.id, grader_id),
-                        fov=image_field(image), eye=image.eye)
+    return suggest_zone(
+        landmarks_of(row) if row is not None else None,
+        _outlines(session, image.id, grader_id),
+        fov=image_field(image),
+        eye=image.eye,
+    )
 
 
 class LandmarkService:
@@ -118,8 +124,9 @@ class LandmarkService:
             return ImageLandmarks(_mine(_row(session, image_id, self.actor.id)), image.eye, image_field(image))
 
     @guarded(Action.OWN_WORK_WRITE)
-    def save_landmarks(self, image_id: int, landmarks: Landmarks, *,
-                       expected_version: int | None = None) -> MyLandmarks:
+    def save_landmarks(
+        self, image_id: int, landmarks: Landmarks, *, expected_version: int | None = None
+    ) -> MyLandmarks:
         """Store this grader's landmarks of the image as they are now (empty landmarks clear them).
 
         Refused (``ValueError``) for a position outside the image; with ``expected_version``
@@ -149,8 +156,9 @@ class LandmarkService:
             row.fovea_x, row.fovea_y = landmarks.fovea if landmarks.fovea is not None else (None, None)
             session.flush()
             action = "create" if before is None else ("clear" if landmarks.empty else "update")
-            repo.add_audit(session, "landmarks", row.id, action, grader=self.actor.id, before=before,
-                           after=landmarks.as_dict())
+            repo.add_audit(
+                session, "landmarks", row.id, action, grader=self.actor.id, before=before, after=landmarks.as_dict()
+            )
             return _mine(row)
 
     @guarded(Action.OWN_WORK_READ)
@@ -177,18 +185,22 @@ class LandmarkService:
             if suggestion.zone is None or row is None:
                 return _mine(row)
             decision = "accepted" if zone is suggestion.zone else "overridden"
-            before = {"suggested_zone": row.suggested_zone.value if row.suggested_zone else None,
-                      "zone_decision": row.zone_decision,
-                      "decided_zone": row.decided_zone.value if row.decided_zone else None}
-            after = {"suggested_zone": suggestion.zone.value, "zone_decision": decision,
-                     "decided_zone": zone.value if zone else None}
+            before = {
+                "suggested_zone": row.suggested_zone.value if row.suggested_zone else None,
+                "zone_decision": row.zone_decision,
+                "decided_zone": row.decided_zone.value if row.decided_zone else None,
+            }
+            after = {
+                "suggested_zone": suggestion.zone.value,
+                "zone_decision": decision,
+                "decided_zone": zone.value if zone else None,
+            }
             if before == after:
                 return _mine(row)
             row.suggested_zone, row.suggestion = suggestion.zone, suggestion.as_dict()
             row.zone_decision, row.decided_zone = decision, zone
             session.flush()
-            repo.add_audit(session, "zone_decision", row.id, decision, grader=self.actor.id, before=before,
-                           after=after)
+            repo.add_audit(session, "zone_decision", row.id, decision, grader=self.actor.id, before=before, after=after)
             return _mine(row)
 
     @guarded(Action.OTHERS_WORK_READ, image="image_id")
@@ -197,9 +209,16 @@ class LandmarkService:
         landmarks under a draft), once this grader may see others' work of it."""
         with self.study.session() as session:
             submitted = select(Grade.grader_id).where(Grade.image_id == image_id, Grade.submitted.is_(True))
-            rows = session.execute(select(Landmark, Grader.name).join(Grader, Grader.id == Landmark.grader_id)
-                                   .where(Landmark.image_id == image_id, Landmark.grader_id != self.actor.id,
-                                          Landmark.grader_id.in_(submitted)).order_by(Grader.name)).all()
+            rows = session.execute(
+                select(Landmark, Grader.name)
+                .join(Grader, Grader.id == Landmark.grader_id)
+                .where(
+                    Landmark.image_id == image_id,
+                    Landmark.grader_id != self.actor.id,
+                    Landmark.grader_id.in_(submitted),
+                )
+                .order_by(Grader.name)
+            ).all()
             return {name: landmarks_of(row) for row, name in rows}
 
 
@@ -210,20 +229,29 @@ def export_landmarks_csv(study: Study, actor: Actor, path: str | Path) -> int:
     suggested_zone, zone_decision, decided_zone, suggestion_reason."""
     path = Path(path)
     with study.session() as session:
-        rows = session.execute(select(Landmark, Image.original_name, Grader.name)
-                               .join(Image, Image.id == Landmark.image_id).join(Grader, Grader.id == Landmark.grader_id)
-                               .order_by(Image.original_name, Grader.name)).all()
+        rows = session.execute(
+            select(Landmark, Image.original_name, Grader.name)
+            .join(Image, Image.id == Landmark.image_id)
+            .join(Grader, Grader.id == Landmark.grader_id)
+            .order_by(Image.original_name, Grader.name)
+        ).all()
         records = []
         for row, image_name, grader_name in rows:
-            records.append({
-                "image": image_name, "grader": grader_name,
-                "disc_x": row.disc_x, "disc_y": row.disc_y, "disc_r": row.disc_r,
-                "fovea_x": row.fovea_x, "fovea_y": row.fovea_y,
-                "suggested_zone": row.suggested_zone.value if row.suggested_zone else "",
-                "zone_decision": row.zone_decision or "",
-                "decided_zone": row.decided_zone.value if row.decided_zone else "",
-                "suggestion_reason": (row.suggestion or {}).get("reason", ""),
-            })
+            records.append(
+                {
+                    "image": image_name,
+                    "grader": grader_name,
+                    "disc_x": row.disc_x,
+                    "disc_y": row.disc_y,
+                    "disc_r": row.disc_r,
+                    "fovea_x": row.fovea_x,
+                    "fovea_y": row.fovea_y,
+                    "suggested_zone": row.suggested_zone.value if row.suggested_zone else "",
+                    "zone_decision": row.zone_decision or "",
+                    "decided_zone": row.decided_zone.value if row.decided_zone else "",
+                    "suggestion_reason": (row.suggestion or {}).get("reason", ""),
+                }
+            )
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(LANDMARK_COLUMNS))
@@ -232,5 +260,16 @@ def export_landmarks_csv(study: Study, actor: Actor, path: str | Path) -> int:
     return len(records)
 
 
-LANDMARK_COLUMNS = ("image", "grader", "disc_x", "disc_y", "disc_r", "fovea_x", "fovea_y", "suggested_zone",
-                    "zone_decision", "decided_zone", "suggestion_reason")
+LANDMARK_COLUMNS = (
+    "image",
+    "grader",
+    "disc_x",
+    "disc_y",
+    "disc_r",
+    "fovea_x",
+    "fovea_y",
+    "suggested_zone",
+    "zone_decision",
+    "decided_zone",
+    "suggestion_reason",
+)

@@ -61,12 +61,12 @@ class ManifestUpdateSummary:
     """What :func:`update_from_manifest` did, row by row."""
 
     updated: list[ImageUpdate] = field(default_factory=list)
-    unchanged: list[str] = field(default_factory=list)       #: images the manifest already described
-    unknown: list[str] = field(default_factory=list)         #: "line 4: scan_17.png" — no such image
-    ambiguous: list[str] = field(default_factory=list)       #: a name that matches several images
-    problems: list[str] = field(default_factory=list)        #: bad cells (row kept, that cell empty)
+    unchanged: list[str] = field(default_factory=list)  #: images the manifest already described
+    unknown: list[str] = field(default_factory=list)  #: "line 4: scan_17.png" — no such image
+    ambiguous: list[str] = field(default_factory=list)  #: a name that matches several images
+    problems: list[str] = field(default_factory=list)  #: bad cells (row kept, that cell empty)
     unused_columns: list[str] = field(default_factory=list)  #: columns that are no manifest field
-    failed: list[str] = field(default_factory=list)          #: rows whose transaction failed
+    failed: list[str] = field(default_factory=list)  #: rows whose transaction failed
 
     @property
     def incomplete(self) -> bool:
@@ -91,14 +91,17 @@ def update_from_manifest(study: Study, actor: Actor, manifest: str | Path | Mani
     the module doc. Raises :class:`~rop_desktop.interop.manifest.ManifestError` before changing
     anything when the file cannot be a manifest at all."""
     parsed = manifest if isinstance(manifest, Manifest) else read_manifest(Path(manifest))
-    summary = ManifestUpdateSummary(problems=[f"line {p.line}, {p.column}: {p.message}" for p in parsed.problems],
-                                    unused_columns=list(parsed.unused))
+    summary = ManifestUpdateSummary(
+        problems=[f"line {p.line}, {p.column}: {p.message}" for p in parsed.problems],
+        unused_columns=list(parsed.unused),
+    )
     index = _image_index(study)
     for row in sorted(parsed.rows.values(), key=lambda r: r.line):
         found = _match(index, row.file)
         if len(found) != 1:
             (summary.unknown if not found else summary.ambiguous).append(
-                f"line {row.line}: {row.file}" + (f" matches {len(found)} images" if found else ""))
+                f"line {row.line}: {row.file}" + (f" matches {len(found)} images" if found else "")
+            )
             continue
         try:
             with study.session() as session:
@@ -119,8 +122,12 @@ def _image_index(study: Study) -> dict[str, list[int]]:
     with study.session() as session:
         imported_as = identity.original_file_names(session)
         for image in repo.list_images(session):
-            names = {image.original_name, Path(image.file).name, image.sha256,
-                     *(Path(n.replace("\\", "/")).name for n in imported_as.get(image.id, ()))}
+            names = {
+                image.original_name,
+                Path(image.file).name,
+                image.sha256,
+                *(Path(n.replace("\\", "/")).name for n in imported_as.get(image.id, ())),
+            }
             for name in names | {Path(n).stem for n in names}:
                 if image.id not in index[name.casefold()]:
                     index[name.casefold()].append(image.id)
@@ -135,11 +142,18 @@ def _match(index: dict[str, list[int]], entry: str) -> list[int]:
 def _state(image: Image) -> dict[str, Any]:
     """What the audit keeps of an image's place in the study (no identifying value)."""
     exam = image.exam
-    return {"patient": exam.patient.code, "eye": image.eye.value if image.eye else None,
-            "exam_date": exam.exam_date.isoformat() if exam.exam_date else None, "camera": exam.camera,
-            "site": exam.site, "pma_weeks": exam.pma_weeks, "hospital_diagnosis": image.hospital_diagnosis,
-            "gestational_age_weeks": exam.patient.gestational_age_weeks,
-            "birth_weight_g": exam.patient.birth_weight_g, "name": image.original_name}
+    return {
+        "patient": exam.patient.code,
+        "eye": image.eye.value if image.eye else None,
+        "exam_date": exam.exam_date.isoformat() if exam.exam_date else None,
+        "camera": exam.camera,
+        "site": exam.site,
+        "pma_weeks": exam.pma_weeks,
+        "hospital_diagnosis": image.hospital_diagnosis,
+        "gestational_age_weeks": exam.patient.gestational_age_weeks,
+        "birth_weight_g": exam.patient.birth_weight_g,
+        "name": image.original_name,
+    }
 
 
 def _apply(session: Session, actor: Actor, image_id: int, row: ManifestRow) -> tuple[str, list[str]]:
@@ -166,15 +180,21 @@ def _apply(session: Session, actor: Actor, image_id: int, row: ManifestRow) -> t
     if row.hospital_diagnosis is not None:
         image.hospital_diagnosis = row.hospital_diagnosis
     if patient.id != old_patient.id:
-        session.execute(update(Identity).where(Identity.image_id == image.id).values(patient_id=patient.id)
-                        .execution_options(synchronize_session=False))
+        session.execute(
+            update(Identity)
+            .where(Identity.image_id == image.id)
+            .values(patient_id=patient.id)
+            .execution_options(synchronize_session=False)
+        )
     found = [Found("patient_id", row.patient, "manifest")] if row.patient else []
     found += [Found("patient_name", row.patient_name, "manifest")] if row.patient_name else []
     identity.record(session, patient, image, found)
     session.flush()
     moved = (before["patient"], before["eye"], before["exam_date"]) != (
-        patient.code, image.eye.value if image.eye else None,
-        image.exam.exam_date.isoformat() if image.exam.exam_date else None)
+        patient.code,
+        image.eye.value if image.eye else None,
+        image.exam.exam_date.isoformat() if image.exam.exam_date else None,
+    )
     if moved:
         image.original_name = "(renaming)"  # not counted among the patient's names below
         session.flush()
@@ -184,8 +204,9 @@ def _apply(session: Session, actor: Actor, image_id: int, row: ManifestRow) -> t
     after = _state(image)
     changes = [f"{key}: {_shown(before[key])} → {_shown(after[key])}" for key in after if before[key] != after[key]]
     if changes:
-        repo.add_audit(session, "image", image.id, "manifest", grader=actor.id, before=before,
-                       after={**after, "line": row.line})
+        repo.add_audit(
+            session, "image", image.id, "manifest", grader=actor.id, before=before, after={**after, "line": row.line}
+        )
     return image.original_name, changes
 
 
@@ -195,13 +216,23 @@ def _patient(session: Session, current: Patient, row: ManifestRow) -> Patient:
     if not row.patient:
         return current
     found = [Found("patient_id", row.patient, "manifest")]
-    known = session.scalar(select(Patient).join(Identity, Identity.patient_id == Patient.id)
-                           .where(Identity.kind == "patient_id", Identity.digest == identity.digest(row.patient),
-                                  Identity.image_id.is_(None)).limit(1))
+    known = session.scalar(
+        select(Patient)
+        .join(Identity, Identity.patient_id == Patient.id)
+        .where(
+            Identity.kind == "patient_id", Identity.digest == identity.digest(row.patient), Identity.image_id.is_(None)
+        )
+        .limit(1)
+    )
     if known is not None:
         return known
-    numbered = session.scalar(select(exists().where(Identity.patient_id == current.id,
-                                                    Identity.kind == "patient_id", Identity.image_id.is_(None))))
+    numbered = session.scalar(
+        select(
+            exists().where(
+                Identity.patient_id == current.id, Identity.kind == "patient_id", Identity.image_id.is_(None)
+            )
+        )
+    )
     if not numbered:
         return current
     return identity.patient_for(session, found)
@@ -217,15 +248,19 @@ def _drop_if_empty(session: Session, exam: Exam, patient: Patient, now: Patient)
     session.expire(patient)
     has_images = session.scalar(select(exists().where(Image.exam_id == exam.id)))
     has_work = session.scalar(select(exists().where(ExamGrade.exam_id == exam.id))) or session.scalar(
-        select(exists().where(ExamReference.exam_id == exam.id)))
+        select(exists().where(ExamReference.exam_id == exam.id))
+    )
     if not has_images and not has_work:
         session.delete(exam)
         session.flush()
     if patient.id != now.id and not session.scalar(select(exists().where(Exam.patient_id == patient.id))):
-        have = {(r.kind, r.value) for r in session.scalars(select(Identity).where(Identity.patient_id == now.id,
-                                                                                  Identity.image_id.is_(None)))}
-        for row in session.scalars(select(Identity).where(Identity.patient_id == patient.id,
-                                                          Identity.image_id.is_(None))):
+        have = {
+            (r.kind, r.value)
+            for r in session.scalars(select(Identity).where(Identity.patient_id == now.id, Identity.image_id.is_(None)))
+        }
+        for row in session.scalars(
+            select(Identity).where(Identity.patient_id == patient.id, Identity.image_id.is_(None))
+        ):
             if (row.kind, row.value) not in have and row.kind not in _NUMBERS:
                 row.patient_id = now.id
         session.flush()

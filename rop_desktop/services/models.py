@@ -29,8 +29,12 @@ if TYPE_CHECKING:  # training.bundle loads torch (~2 s): imported where a bundle
 #: App-level tasks: the three things a model can do for a grader.
 APP_TASKS = ("binary", "stage", "segmentation")
 _FROM_TRAIN_TASK = {"binary": "binary", "stage3": "stage", "segmentation": "segmentation", "instance": "segmentation"}
-_FROM_CARD_TASK = {"binary": "binary", "multiclass": "stage", "segmentation": "segmentation",
-                   "instance_segmentation": "segmentation"}
+_FROM_CARD_TASK = {
+    "binary": "binary",
+    "multiclass": "stage",
+    "segmentation": "segmentation",
+    "instance_segmentation": "segmentation",
+}
 
 
 class ModelServiceError(ValueError):
@@ -89,10 +93,20 @@ class ModelService:
         threshold, source = card.get("threshold"), metrics.get("threshold_source")
         if not isinstance(threshold, (int, float)):
             source = NO_THRESHOLD  # the predictor cuts at 0.5
-        return ModelVersionInfo(v.id, v.name, v.task, v.architecture, v.active, v.created_at, metrics,
-                                v.snapshot_hash, self.study.model_path(v.bundle_path), list(card.get("notes", [])),
-                                float(threshold) if isinstance(threshold, (int, float)) else None,
-                                source if isinstance(source, str) else None)
+        return ModelVersionInfo(
+            v.id,
+            v.name,
+            v.task,
+            v.architecture,
+            v.active,
+            v.created_at,
+            metrics,
+            v.snapshot_hash,
+            self.study.model_path(v.bundle_path),
+            list(card.get("notes", [])),
+            float(threshold) if isinstance(threshold, (int, float)) else None,
+            source if isinstance(source, str) else None,
+        )
 
     @guarded(Action.MODELS_READ)
     def versions(self, task: str | None = None) -> list[ModelVersionInfo]:
@@ -106,8 +120,9 @@ class ModelService:
             return self._info(v) if v else None
 
     @guarded(Action.MODELS_MANAGE)
-    def register(self, bundle_dir: str | Path, *, name: str | None = None, activate: bool = False,
-                 validate: bool = True) -> ModelVersionInfo:
+    def register(
+        self, bundle_dir: str | Path, *, name: str | None = None, activate: bool = False, validate: bool = True
+    ) -> ModelVersionInfo:
         """Copy a bundle into the study and register it (inactive unless ``activate``)."""
         from training.bundle import BundleError, load_bundle, read_card
 
@@ -129,9 +144,15 @@ class ModelService:
         try:
             with self.study.session() as session:
                 version = repo.add_model_version(
-                    session, name=name or card.name or relative, task=task, architecture=card.architecture,
-                    bundle_path=relative, card=card.to_dict(), metrics=card.metrics or {},
-                    snapshot_hash=card.snapshot_hash)
+                    session,
+                    name=name or card.name or relative,
+                    task=task,
+                    architecture=card.architecture,
+                    bundle_path=relative,
+                    card=card.to_dict(),
+                    metrics=card.metrics or {},
+                    snapshot_hash=card.snapshot_hash,
+                )
                 if activate:
                     repo.activate_model_version(session, version)
                 return self._info(version)

@@ -33,9 +33,13 @@ class OutlineDraft:
     stage: Stage | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"image_id": self.image_id, "points": [[float(x), float(y)] for x, y in self.points],
-                "lesion_type": self.lesion_type.value, "stage": self.stage.value if self.stage else None,
-                "in_progress": True}
+        return {
+            "image_id": self.image_id,
+            "points": [[float(x), float(y)] for x, y in self.points],
+            "lesion_type": self.lesion_type.value,
+            "stage": self.stage.value if self.stage else None,
+            "in_progress": True,
+        }
 
     @classmethod
     def from_json(cls, data: Any) -> OutlineDraft | None:

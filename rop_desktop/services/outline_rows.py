@@ -18,8 +18,14 @@ def shape_of(annotation: Annotation) -> Shape:
     rings = annotation.geometry
     if rings and rings[0] and isinstance(rings[0][0][0], list):  # list of polygons
         rings = rings[0]
-    return Shape(id=annotation.uid, points=rings[0], holes=tuple(rings[1:]), lesion_type=annotation.lesion_type,
-                 stage=annotation.stage, source=annotation.source)
+    return Shape(
+        id=annotation.uid,
+        points=rings[0],
+        holes=tuple(rings[1:]),
+        lesion_type=annotation.lesion_type,
+        stage=annotation.stage,
+        source=annotation.source,
+    )
 
 
 def geometry_of(shape: Shape) -> list[Any]:

@@ -123,8 +123,9 @@ RULES: dict[Action, Rule] = {
     Action.OWN_WORK_READ: Rule(_ALL, verb="see their own work"),
     Action.OWN_WORK_WRITE: Rule(_ALL, verb="grade or outline images"),
     Action.STUDY_BROWSE: Rule(_ALL, verb="browse the study"),
-    Action.OTHERS_WORK_READ: Rule(_ALL, Blinding.AFTER_SUBMIT,
-                                  verb="see other graders' work or the hospital diagnosis of this image"),
+    Action.OTHERS_WORK_READ: Rule(
+        _ALL, Blinding.AFTER_SUBMIT, verb="see other graders' work or the hospital diagnosis of this image"
+    ),
     Action.MODEL_OUTPUT_READ: Rule(_ALL, Blinding.AFTER_SUBMIT_OR_ASSIST, verb="see the models' output for this image"),
     Action.REFERENCE_READ: Rule(_ELEVATED, verb="see the reference standard"),
     Action.REFERENCE_DECIDE: Rule(_ELEVATED, verb="adjudicate or recompute the reference standard"),
@@ -170,8 +171,9 @@ def check(study: Study, actor: Actor | None, action: Action, *, image_id: int | 
         now = _current(session, actor, rule.verb)
         if now.role not in rule.roles:
             needed = " or ".join(r.label.lower() for r in Role if r in rule.roles)
-            raise AccessDenied(f"{now.name} is signed in as {now.role.label.lower()}; only the {needed} role may "
-                               f"{rule.verb}.")
+            raise AccessDenied(
+                f"{now.name} is signed in as {now.role.label.lower()}; only the {needed} role may {rule.verb}."
+            )
         if now.role is not Role.GRADER or rule.grader_blinding is Blinding.NONE:
             return now
         if image_id is None:
@@ -203,11 +205,12 @@ class _BlindingView:
 
 
 def _blinding_view(session: Session, grader_id: int, image_id: int) -> _BlindingView:
-    return _BlindingView(bool(repo.get_setting(session, BLINDED_SETTING, True)),
-                         bool(repo.get_setting(session, REVEAL_SETTING, True)),
-                         bool(repo.get_setting(session, ASSIST_SETTING, False)),
-                         bool(session.scalar(select(Grade.submitted).where(Grade.image_id == image_id,
-                                                                           Grade.grader_id == grader_id))))
+    return _BlindingView(
+        bool(repo.get_setting(session, BLINDED_SETTING, True)),
+        bool(repo.get_setting(session, REVEAL_SETTING, True)),
+        bool(repo.get_setting(session, ASSIST_SETTING, False)),
+        bool(session.scalar(select(Grade.submitted).where(Grade.image_id == image_id, Grade.grader_id == grader_id))),
+    )
 
 
 def grader_may_see(study: Study, actor: Actor, image_id: int, *, assist: bool = False) -> bool:
@@ -263,11 +266,16 @@ def open_operation(reason: str) -> Callable[[F], F]:
 
 def rules_markdown() -> str:
     """:data:`RULES` as the Markdown table the README shows (a test keeps the two equal)."""
-    marks = {Blinding.NONE: "yes", Blinding.AFTER_SUBMIT: "after submitting the image",
-             Blinding.AFTER_SUBMIT_OR_ASSIST: "after submitting the image, or in assist mode"}
+    marks = {
+        Blinding.NONE: "yes",
+        Blinding.AFTER_SUBMIT: "after submitting the image",
+        Blinding.AFTER_SUBMIT_OR_ASSIST: "after submitting the image, or in assist mode",
+    }
     lines = ["| what | grader | adjudicator | admin |", "|---|---|---|---|"]
     for action, rule in RULES.items():
-        cells = [(marks[rule.grader_blinding] if role is Role.GRADER else "yes") if role in rule.roles else "—"
-                 for role in (Role.GRADER, Role.ADJUDICATOR, Role.ADMIN)]
+        cells = [
+            (marks[rule.grader_blinding] if role is Role.GRADER else "yes") if role in rule.roles else "—"
+            for role in (Role.GRADER, Role.ADJUDICATOR, Role.ADMIN)
+        ]
         lines.append(f"| {action.value} | " + " | ".join(cells) + " |")
     return "\n".join(lines)

@@ -89,8 +89,12 @@ class ModelOutput:
         area = self.mask_area
         if area is None and self.line_mask is not None and self.line_mask.size:
             area = float(np.count_nonzero(self.line_mask)) / float(self.line_mask.size)
-        return {"probability": self.probability, "uncertainty": self.uncertainty,
-                "predicted_class": self.predicted_class, "mask_area": area}
+        return {
+            "probability": self.probability,
+            "uncertainty": self.uncertainty,
+            "predicted_class": self.predicted_class,
+            "mask_area": area,
+        }
 
     @property
     def uncertainty(self) -> float | None:
@@ -168,12 +172,22 @@ class PredictionService:
                 return None
             payload, mask_file, area = dict(row.payload or {}), row.mask_file, row.mask_area
         if payload.get("summary"):  # a batch prediction's numbers: no maps
-            return ModelOutput(version.id, version.name, version.task, version.architecture,
-                           threshold_source=version.threshold_source,
-                               probability=payload.get("probability"), threshold=payload.get("threshold"),
-                               positive=payload.get("positive"), class_probabilities=payload.get("class_probabilities"),
-                               predicted_class=payload.get("predicted_class"), timings=payload.get("timings", {}),
-                               cached=True, summary_only=True, mask_area=area)
+            return ModelOutput(
+                version.id,
+                version.name,
+                version.task,
+                version.architecture,
+                threshold_source=version.threshold_source,
+                probability=payload.get("probability"),
+                threshold=payload.get("threshold"),
+                positive=payload.get("positive"),
+                class_probabilities=payload.get("class_probabilities"),
+                predicted_class=payload.get("predicted_class"),
+                timings=payload.get("timings", {}),
+                cached=True,
+                summary_only=True,
+                mask_area=area,
+            )
         arrays: dict[str, np.ndarray] = {}
         if mask_file:
             path = self.study.cache_path(mask_file)
@@ -182,14 +196,24 @@ class PredictionService:
             with np.load(path) as data:
                 arrays = {k: data[k] for k in data.files}
         saliency = arrays.get("saliency")
-        return ModelOutput(version.id, version.name, version.task, version.architecture,
-                           threshold_source=version.threshold_source,
-                           probability=payload.get("probability"), threshold=payload.get("threshold"),
-                           positive=payload.get("positive"), class_probabilities=payload.get("class_probabilities"),
-                           predicted_class=payload.get("predicted_class"), line_mask=arrays.get("line_mask"),
-                           saliency=None if saliency is None else saliency.astype(np.float32),
-                           feature_grid=arrays.get("feature_grid"), feature_layer=payload.get("feature_layer"),
-                           timings=payload.get("timings", {}), cached=True)
+        return ModelOutput(
+            version.id,
+            version.name,
+            version.task,
+            version.architecture,
+            threshold_source=version.threshold_source,
+            probability=payload.get("probability"),
+            threshold=payload.get("threshold"),
+            positive=payload.get("positive"),
+            class_probabilities=payload.get("class_probabilities"),
+            predicted_class=payload.get("predicted_class"),
+            line_mask=arrays.get("line_mask"),
+            saliency=None if saliency is None else saliency.astype(np.float32),
+            feature_grid=arrays.get("feature_grid"),
+            feature_layer=payload.get("feature_layer"),
+            timings=payload.get("timings", {}),
+            cached=True,
+        )
 
     def _store(self, image_id: int, out: ModelOutput) -> None:
         relative = self._cache_file(out.version_id, image_id)
@@ -197,14 +221,21 @@ class PredictionService:
         target.parent.mkdir(parents=True, exist_ok=True)
         saliency = None if out.saliency is None else out.saliency.astype(np.float16)
         target.write_bytes(_pack({"line_mask": out.line_mask, "saliency": saliency, "feature_grid": out.feature_grid}))
-        payload = {"probability": out.probability, "threshold": out.threshold, "positive": out.positive,
-                   "class_probabilities": out.class_probabilities, "predicted_class": out.predicted_class,
-                   "feature_layer": out.feature_layer, "timings": out.timings}
+        payload = {
+            "probability": out.probability,
+            "threshold": out.threshold,
+            "positive": out.positive,
+            "class_probabilities": out.class_probabilities,
+            "predicted_class": out.predicted_class,
+            "feature_layer": out.feature_layer,
+            "timings": out.timings,
+        }
         for attempt in (1, 2):
             try:
                 with self.study.session() as session:
-                    repo.upsert_prediction(session, image_id, out.version_id, payload, mask_file=relative,
-                                           numbers=out.numbers())
+                    repo.upsert_prediction(
+                        session, image_id, out.version_id, payload, mask_file=relative, numbers=out.numbers()
+                    )
                 return
             except IntegrityError:
                 # another thread (batch prediction, the adjudication view) stored the same image and
@@ -214,8 +245,15 @@ class PredictionService:
 
     # ------------------------------------------------------------------ predicting
     @guarded(Action.MODEL_OUTPUT_READ, image="image_id")
-    def predict_image(self, image_id: int, rgb: np.ndarray | None = None, *, feature_layer: str | None = None,
-                      use_cache: bool = True, saliency: bool = True) -> ImagePrediction:
+    def predict_image(
+        self,
+        image_id: int,
+        rgb: np.ndarray | None = None,
+        *,
+        feature_layer: str | None = None,
+        use_cache: bool = True,
+        saliency: bool = True,
+    ) -> ImagePrediction:
         """Every active model's output for the image (cached ones unless ``use_cache`` is False)."""
         versions = self.active_versions()
         outputs: dict[str, ModelOutput] = {}
@@ -253,8 +291,14 @@ class PredictionService:
         except ImageDecodeError as exc:
             raise PredictionError(f"the image cannot be read: {exc.reason}") from exc
 
-    def _run(self, version: ModelVersionInfo, rgb: np.ndarray, line: ModelOutput | None,
-             feature_layer: str | None, saliency: bool) -> ModelOutput:
+    def _run(
+        self,
+        version: ModelVersionInfo,
+        rgb: np.ndarray,
+        line: ModelOutput | None,
+        feature_layer: str | None,
+        saliency: bool,
+    ) -> ModelOutput:
         predictor = self.predictor(version)
         line_mask = None
         if predictor.needs_line_mask:
@@ -266,16 +310,28 @@ class PredictionService:
         if layer is None:
             layer = layers[len(layers) // 2] if layers else None
         p = predictor.predict(rgb, saliency=saliency, feature_layer=layer, line_mask=line_mask)
-        return ModelOutput(version.id, version.name, version.task, version.architecture,
-                           threshold_source=version.threshold_source,
-                           probability=p.probability, threshold=p.threshold, positive=p.positive,
-                           class_probabilities=p.class_probabilities, predicted_class=p.predicted_class,
-                           line_mask=p.line_mask, saliency=p.saliency, feature_grid=p.feature_maps,
-                           feature_layer=p.feature_layer, timings=dict(p.timings))
+        return ModelOutput(
+            version.id,
+            version.name,
+            version.task,
+            version.architecture,
+            threshold_source=version.threshold_source,
+            probability=p.probability,
+            threshold=p.threshold,
+            positive=p.positive,
+            class_probabilities=p.class_probabilities,
+            predicted_class=p.predicted_class,
+            line_mask=p.line_mask,
+            saliency=p.saliency,
+            feature_grid=p.feature_maps,
+            feature_layer=p.feature_layer,
+            timings=dict(p.timings),
+        )
 
     @guarded(Action.PREDICT_ALL)
-    def predict_all(self, image_ids: Sequence[int] | None = None, *,
-                    batch_size: int = BATCH_SIZE) -> Generator[tuple[int, int], None, int]:
+    def predict_all(
+        self, image_ids: Sequence[int] | None = None, *, batch_size: int = BATCH_SIZE
+    ) -> Generator[tuple[int, int], None, int]:
         """Batch prediction over the study (or ``image_ids``): progress ``(done, total)`` after each
         batch, the number of images returned; cancel by closing the generator (between batches).
 
@@ -304,14 +360,15 @@ class PredictionService:
             pool.shutdown(wait=True, cancel_futures=True)
         return total
 
-    def _next_batch(self, wanted: list[int] | None, done: int, last: int, size: int,
-                    versions: dict[str, ModelVersionInfo]) -> tuple[list[int], dict[str, list[int]]]:
+    def _next_batch(
+        self, wanted: list[int] | None, done: int, last: int, size: int, versions: dict[str, ModelVersionInfo]
+    ) -> tuple[list[int], dict[str, list[int]]]:
         """The next ``size`` images and, per task, those its active version has not predicted."""
         with self.study.session() as session:
             if wanted is None:
                 ids = [i for i, _ in queues.image_batch(session, last, size)]
             else:
-                ids = wanted[done:done + size]
+                ids = wanted[done : done + size]
             need = {}
             for task, version in versions.items():
                 known = repo.predicted_image_ids(session, version.id, ids)
@@ -328,8 +385,9 @@ class PredictionService:
                 out[image_id] = str(exc)
         return out
 
-    def _run_batch(self, versions: dict[str, ModelVersionInfo], need: dict[str, list[int]],
-                   decoded: dict[int, np.ndarray | str]) -> list[tuple[int, ModelOutput]]:
+    def _run_batch(
+        self, versions: dict[str, ModelVersionInfo], need: dict[str, list[int]], decoded: dict[int, np.ndarray | str]
+    ) -> list[tuple[int, ModelOutput]]:
         """Every needed model on the batch's images, one forward pass per model."""
         results: list[tuple[int, ModelOutput]] = []
         line_masks: dict[int, np.ndarray] = {}
@@ -345,23 +403,46 @@ class PredictionService:
                 if predictor.needs_line_mask:
                     masks = self._line_masks(versions, ids, images, line_masks)
                     ids = [i for i in ids if i in masks]
-                outputs = predictor.predict_batch([images[i] for i in ids], saliency=False, feature_layer=None,
-                                                  line_masks=[masks[i] for i in ids] if masks is not None else None)
+                outputs = predictor.predict_batch(
+                    [images[i] for i in ids],
+                    saliency=False,
+                    feature_layer=None,
+                    line_masks=[masks[i] for i in ids] if masks is not None else None,
+                )
             except (PredictionError, RuntimeError, ValueError):
                 continue  # this model on this batch: left unpredicted, the batch goes on
             for image_id, p in zip(ids, outputs, strict=True):
                 if p.line_mask is not None:
                     line_masks[image_id] = p.line_mask
-                results.append((image_id, ModelOutput(
-                    version.id, version.name, version.task, version.architecture, probability=p.probability,
-                    threshold_source=version.threshold_source,
-                    threshold=p.threshold, positive=p.positive, class_probabilities=p.class_probabilities,
-                    predicted_class=p.predicted_class, line_mask=p.line_mask, timings=dict(p.timings),
-                    summary_only=True)))
+                results.append(
+                    (
+                        image_id,
+                        ModelOutput(
+                            version.id,
+                            version.name,
+                            version.task,
+                            version.architecture,
+                            probability=p.probability,
+                            threshold_source=version.threshold_source,
+                            threshold=p.threshold,
+                            positive=p.positive,
+                            class_probabilities=p.class_probabilities,
+                            predicted_class=p.predicted_class,
+                            line_mask=p.line_mask,
+                            timings=dict(p.timings),
+                            summary_only=True,
+                        ),
+                    )
+                )
         return results
 
-    def _line_masks(self, versions: dict[str, ModelVersionInfo], ids: list[int], decoded: dict[int, np.ndarray],
-                    known: dict[int, np.ndarray]) -> dict[int, np.ndarray]:
+    def _line_masks(
+        self,
+        versions: dict[str, ModelVersionInfo],
+        ids: list[int],
+        decoded: dict[int, np.ndarray],
+        known: dict[int, np.ndarray],
+    ) -> dict[int, np.ndarray]:
         """The line masks a hybrid stage model needs: this batch's, else the active segmenter's."""
         missing = [i for i in ids if i not in known]
         line = versions.get("segmentation")
@@ -374,10 +455,18 @@ class PredictionService:
 
     def _store_summaries(self, results: list[tuple[int, ModelOutput]]) -> None:
         """The numbers of a batch in one transaction (row by row if another thread raced us)."""
+
         def payload(out: ModelOutput) -> dict[str, Any]:
-            return {"probability": out.probability, "threshold": out.threshold, "positive": out.positive,
-                    "class_probabilities": out.class_probabilities, "predicted_class": out.predicted_class,
-                    "feature_layer": None, "timings": out.timings, "summary": True}
+            return {
+                "probability": out.probability,
+                "threshold": out.threshold,
+                "positive": out.positive,
+                "class_probabilities": out.class_probabilities,
+                "predicted_class": out.predicted_class,
+                "feature_layer": None,
+                "timings": out.timings,
+                "summary": True,
+            }
 
         try:
             with self.study.session() as session:
@@ -402,12 +491,14 @@ class PredictionService:
             view = score_view(session, self.actor)
             if view.scores is None:
                 return {}
-            query = (select(Prediction.image_id, Prediction.probability, Prediction.uncertainty, Prediction.payload)
-                     .where(Prediction.model_version_id == view.scores.version_id))
+            query = select(
+                Prediction.image_id, Prediction.probability, Prediction.uncertainty, Prediction.payload
+            ).where(Prediction.model_version_id == view.scores.version_id)
             if view.scores.submitted_only:
                 submitted = Grade.submitted.is_(True)
-                query = query.where(Prediction.image_id.in_(
-                    select(Grade.image_id).where(Grade.grader_id == self.actor.id, submitted)))
+                query = query.where(
+                    Prediction.image_id.in_(select(Grade.image_id).where(Grade.grader_id == self.actor.id, submitted))
+                )
             out = {}
             for image_id, p, u, payload in session.execute(query):
                 if p is None and u is None:  # a row without its numbers in columns: from its payload
@@ -417,8 +508,9 @@ class PredictionService:
             return out
 
     @guarded(Action.OWN_WORK_READ)
-    def most_uncertain_first(self, grading: GradingService, limit: int | None = None,
-                             exclude: int | None = None) -> list[int]:
+    def most_uncertain_first(
+        self, grading: GradingService, limit: int | None = None, exclude: int | None = None
+    ) -> list[int]:
         """The grader's to-do images the active binary model has predicted, most uncertain first
         (active learning): the first ``limit`` of them, without ``exclude``. One walk down the
         model's uncertainty index that stops after ``limit`` to-do images. Empty when the grader
@@ -427,12 +519,17 @@ class PredictionService:
             view = score_view(session, self.actor)
             if view.scores is None or view.scores.submitted_only:
                 return []  # a to-do image's score is hidden from this grader: no order to follow
-            done = exists().where(Grade.image_id == Prediction.image_id, Grade.grader_id == grading.grader.id,
-                                  Grade.submitted.is_(True))
-            stmt = (select(Prediction.image_id)
-                    .where(Prediction.model_version_id == view.scores.version_id,
-                           Prediction.uncertainty.is_not(None), ~done)
-                    .order_by(Prediction.uncertainty.desc(), Prediction.image_id).limit(limit))
+            done = exists().where(
+                Grade.image_id == Prediction.image_id, Grade.grader_id == grading.grader.id, Grade.submitted.is_(True)
+            )
+            stmt = (
+                select(Prediction.image_id)
+                .where(
+                    Prediction.model_version_id == view.scores.version_id, Prediction.uncertainty.is_not(None), ~done
+                )
+                .order_by(Prediction.uncertainty.desc(), Prediction.image_id)
+                .limit(limit)
+            )
             if exclude is not None:
                 stmt = stmt.where(Prediction.image_id != exclude)
             return list(session.scalars(stmt))
@@ -442,4 +539,3 @@ def _done_future() -> Future[dict[int, np.ndarray | str]]:
     future: Future[dict[int, np.ndarray | str]] = Future()
     future.set_result({})
     return future
-

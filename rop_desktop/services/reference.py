@@ -116,8 +116,14 @@ class ReferenceState:
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form (for audit events; ``image_id`` ties an event to its image even after the
         reference row it was written for has been withdrawn)."""
-        return {"image_id": self.image_id, "values": self.values.as_dict(), "method": self.method,
-                "decided_by": self.decided_by, "version": self.version, "geometry": self.detail.get("geometry")}
+        return {
+            "image_id": self.image_id,
+            "values": self.values.as_dict(),
+            "method": self.method,
+            "decided_by": self.decided_by,
+            "version": self.version,
+            "geometry": self.detail.get("geometry"),
+        }
 
 
 @dataclass
@@ -224,8 +230,9 @@ def set_vote_settings(study: Study, actor: Actor, settings: VoteSettings) -> Non
 
 
 # ---------------------------------------------------------------------------- votes
-def submitted_votes(session: Session, image_ids: Iterable[int] | None = None
-                    ) -> dict[int, dict[str, tuple[int, GradeValues]]]:
+def submitted_votes(
+    session: Session, image_ids: Iterable[int] | None = None
+) -> dict[int, dict[str, tuple[int, GradeValues]]]:
     """image id → grader name → (grader id, submitted grade); one query."""
     votes = queues.submitted_votes(session, None if image_ids is None else list(image_ids))
     return defaultdict(dict, votes)
@@ -239,8 +246,12 @@ def voter_shapes(session: Session, image_ids: Iterable[int] | None = None) -> di
     out: dict[int, dict[str, list[Shape]]] = {
         i: {name: [] for name, (_, g) in by.items() if g.quality is not Quality.UNGRADABLE} for i, by in votes.items()
     }
-    stmt = (select(Annotation, Grader.name).join(Annotation.grader).where(Annotation.deleted.is_(False))
-            .order_by(Annotation.id))
+    stmt = (
+        select(Annotation, Grader.name)
+        .join(Annotation.grader)
+        .where(Annotation.deleted.is_(False))
+        .order_by(Annotation.id)
+    )
     if image_ids is not None:
         stmt = stmt.where(Annotation.image_id.in_(list(votes)))
     for annotation, name in session.execute(stmt):
@@ -272,8 +283,9 @@ def _fingerprint(votes: dict[str, tuple[int, GradeValues]]) -> dict[str, dict[st
     return {name: {f: grade[f] for f in _FINGERPRINT} for name, grade in plain.items()}
 
 
-def _settle(hospital_diagnosis: str | None, votes: dict[str, tuple[int, GradeValues]],
-            settings: VoteSettings) -> VoteOutcome:
+def _settle(
+    hospital_diagnosis: str | None, votes: dict[str, tuple[int, GradeValues]], settings: VoteSettings
+) -> VoteOutcome:
     hospital = hospital_diagnosis if settings.tie_rule == "hospital" else None
     return settle_votes({name: v for name, (_, v) in votes.items()}, settings, hospital)
 
@@ -284,10 +296,13 @@ def recompute_references(study: Study, actor: Actor, image_ids: Sequence[int] | 
     return settle_images(study, image_ids, actor_id=actor.id)
 
 
-@open_operation("the system settles images from their submitted votes under the study's rules: what "
-                "a submit triggers anyway; it never touches a human decision")
-def settle_images(study: Study, image_ids: Sequence[int] | None = None, *,
-                  actor_id: int | None = None) -> RecomputeSummary:
+@open_operation(
+    "the system settles images from their submitted votes under the study's rules: what "
+    "a submit triggers anyway; it never touches a human decision"
+)
+def settle_images(
+    study: Study, image_ids: Sequence[int] | None = None, *, actor_id: int | None = None
+) -> RecomputeSummary:
     """Settle the images (all, or ``image_ids``) from the submitted votes; see the module doc.
 
     Not a public operation: the system runs it after a submit (``actor_id`` None) and for
@@ -301,8 +316,9 @@ def settle_images(study: Study, image_ids: Sequence[int] | None = None, *,
             return done.value
 
 
-def _settle_steps(study: Study, image_ids: Sequence[int] | None, actor_id: int | None,
-                  step: int | None = None) -> Generator[tuple[int, int], None, RecomputeSummary]:
+def _settle_steps(
+    study: Study, image_ids: Sequence[int] | None, actor_id: int | None, step: int | None = None
+) -> Generator[tuple[int, int], None, RecomputeSummary]:
     """Settle in steps of ``step`` images (:data:`RECOMPUTE_STEP`), one transaction each; yields
     (done, total) after each.
 
@@ -312,8 +328,13 @@ def _settle_steps(study: Study, image_ids: Sequence[int] | None, actor_id: int |
     summary = RecomputeSummary()
     if image_ids is not None and len(set(image_ids)) <= step:  # a submit's image: one transaction
         ids = sorted(set(image_ids))
-        _in_one_transaction(study, lambda session, part: _settle_batch(
-            session, queues.settle_rows_of(session, ids), vote_settings_in(session), actor_id, part), summary)
+        _in_one_transaction(
+            study,
+            lambda session, part: _settle_batch(
+                session, queues.settle_rows_of(session, ids), vote_settings_in(session), actor_id, part
+            ),
+            summary,
+        )
         yield len(ids), len(ids)
         return summary
     settings = get_vote_settings(study)
@@ -327,7 +348,7 @@ def _settle_steps(study: Study, image_ids: Sequence[int] | None, actor_id: int |
     while True:
         with study.session() as session:
             if image_ids is not None:
-                batch = queues.settle_rows_of(session, wanted[done:done + step]) if done < total else []
+                batch = queues.settle_rows_of(session, wanted[done : done + step]) if done < total else []
             else:
                 batch = queues.settle_rows_after(session, last, step)
         if not batch:
@@ -345,8 +366,9 @@ def _settle_steps(study: Study, image_ids: Sequence[int] | None, actor_id: int |
     return summary
 
 
-def _in_one_transaction(study: Study, settle: Callable[[Session, RecomputeSummary], None],
-                        summary: RecomputeSummary) -> None:
+def _in_one_transaction(
+    study: Study, settle: Callable[[Session, RecomputeSummary], None], summary: RecomputeSummary
+) -> None:
     """One step in one transaction, added to ``summary`` once stored. When a submit settled one
     of its images at the same moment (the reference row's version moved, or two rows raced), the
     step is read and settled again."""
@@ -366,14 +388,24 @@ def _in_one_transaction(study: Study, settle: Callable[[Session, RecomputeSummar
         return
 
 
-def _settle_batch_into(batch: list[queues.SettleRow], settings: VoteSettings, actor_id: int | None,
-                       session: Session, summary: RecomputeSummary) -> None:
+def _settle_batch_into(
+    batch: list[queues.SettleRow],
+    settings: VoteSettings,
+    actor_id: int | None,
+    session: Session,
+    summary: RecomputeSummary,
+) -> None:
     """:func:`_settle_batch` with the batch first, as :func:`_in_one_transaction` calls it."""
     _settle_batch(session, batch, settings, actor_id, summary)
 
 
-def _settle_batch(session: Session, batch: list[queues.SettleRow], settings: VoteSettings,
-                  actor_id: int | None, summary: RecomputeSummary) -> None:
+def _settle_batch(
+    session: Session,
+    batch: list[queues.SettleRow],
+    settings: VoteSettings,
+    actor_id: int | None,
+    summary: RecomputeSummary,
+) -> None:
     """Settle ``batch`` in ``session``: the references, their audit events and the images' queue
     statuses (written only where they change: usually no write at all)."""
     ids = [row.image_id for row in batch]
@@ -396,8 +428,9 @@ def _settle_batch(session: Session, batch: list[queues.SettleRow], settings: Vot
         outcome = _settle(hospital, mine, settings)
         if not outcome.settled:
             status[image_id] = outcome.status
-            (summary.needs_adjudication if outcome.status == "needs_adjudication"
-             else summary.insufficient).append(image_id)
+            (summary.needs_adjudication if outcome.status == "needs_adjudication" else summary.insufficient).append(
+                image_id
+            )
             if ref is not None:
                 withdrawn = _state(ref, names).as_dict()
                 session.delete(ref)
@@ -412,8 +445,15 @@ def _settle_batch(session: Session, batch: list[queues.SettleRow], settings: Vot
             continue
         before = _state(ref, names).as_dict() if ref is not None else None
         ref = repo.set_reference(session, image_id, settled[0], settled[1], detail=settled[2], leave_queue=False)
-        repo.add_audit(session, "reference", ref.id, "update" if before else "create", grader=actor_id,
-                       before=before, after=_state(ref, names).as_dict())
+        repo.add_audit(
+            session,
+            "reference",
+            ref.id,
+            "update" if before else "create",
+            grader=actor_id,
+            before=before,
+            after=_state(ref, names).as_dict(),
+        )
         (summary.updated if before else summary.created).append(image_id)
     changed = {image_id: new for image_id, new in status.items() if stored[image_id] != new}
     if changed:
@@ -436,8 +476,9 @@ class ReferenceService:
         return settle_images(self.study, image_ids, actor_id=self.actor.id)
 
     @guarded(Action.REFERENCE_DECIDE)
-    def recompute_steps(self, image_ids: Sequence[int] | None = None
-                        ) -> Generator[tuple[int, int], None, RecomputeSummary]:
+    def recompute_steps(
+        self, image_ids: Sequence[int] | None = None
+    ) -> Generator[tuple[int, int], None, RecomputeSummary]:
         """:meth:`recompute` in steps: yields (images done, total) after each transaction of
         :data:`RECOMPUTE_STEP` images and returns the summary; closing it stops between steps
         (what was settled stays). The window runs it in a worker with progress and cancel."""
@@ -481,8 +522,19 @@ class ReferenceService:
                 mine = votes.get(image_id, {})
                 outcome = _settle(header.hospital_diagnosis, mine, settings)
                 if outcome.status == status:
-                    items.append(QueueItem(image_id, header.original_name, header.patient, header.eye, status,
-                                           len(mine), outcome.reasons, outcome.tally, outcome.dissenters))
+                    items.append(
+                        QueueItem(
+                            image_id,
+                            header.original_name,
+                            header.patient,
+                            header.eye,
+                            status,
+                            len(mine),
+                            outcome.reasons,
+                            outcome.tally,
+                            outcome.dissenters,
+                        )
+                    )
             if want is None or len(ids) < want or len(items) >= limit:  # type: ignore[operator]
                 break
             after = ids[-1]
@@ -499,8 +551,18 @@ class ReferenceService:
             shapes: dict[int, list[Shape]] = defaultdict(list)
             for annotation in repo.annotations_for(session, image_id):
                 shapes[annotation.grader_id].append(shape_of(annotation))
-            work = [GraderWork(g.grader_id, g.grader.name, g.grader.role, g.values, g.submitted, g.submitted_at,
-                               tuple(shapes.pop(g.grader_id, []))) for g in grades]
+            work = [
+                GraderWork(
+                    g.grader_id,
+                    g.grader.name,
+                    g.grader.role,
+                    g.values,
+                    g.submitted,
+                    g.submitted_at,
+                    tuple(shapes.pop(g.grader_id, [])),
+                )
+                for g in grades
+            ]
             for grader_id, drawn in shapes.items():  # polygons without a grade
                 grader = session.get_one(Grader, grader_id)  # annotations.grader_id is a foreign key
                 work.append(GraderWork(grader_id, grader.name, grader.role, None, False, None, tuple(drawn)))
@@ -509,10 +571,22 @@ class ReferenceService:
             ref = repo.reference_for(session, image_id)
             reference = _state(ref, names) if ref is not None else None
             voters = voter_shapes(session, [image_id]).get(image_id, {})
-            case = AdjudicationCase(image.id, image.original_name, image.exam.patient.code, image.eye,
-                                    image.exam.exam_date, image.width, image.height, tuple(work), outcome, settings,
-                                    image.hospital_diagnosis, parse_hospital_diagnosis(image.hospital_diagnosis),
-                                    reference, agreement_iou(voters).as_dict() if voters else {})
+            case = AdjudicationCase(
+                image.id,
+                image.original_name,
+                image.exam.patient.code,
+                image.eye,
+                image.exam.exam_date,
+                image.width,
+                image.height,
+                tuple(work),
+                outcome,
+                settings,
+                image.hospital_diagnosis,
+                parse_hospital_diagnosis(image.hospital_diagnosis),
+                reference,
+                agreement_iou(voters).as_dict() if voters else {},
+            )
         self._seen[image_id] = case.version
         return case
 
@@ -529,9 +603,16 @@ class ReferenceService:
         return shapes_of(consensus_geometry(voters, rule), [s for drawn in voters.values() for s in drawn])
 
     @guarded(Action.REFERENCE_DECIDE)
-    def adjudicate(self, image_id: int, values: GradeValues, *, polygons_from: str | None = None,
-                   consensus_rule: str | None = None, comment: str = "",
-                   expected_version: int | None = None) -> ReferenceState:
+    def adjudicate(
+        self,
+        image_id: int,
+        values: GradeValues,
+        *,
+        polygons_from: str | None = None,
+        consensus_rule: str | None = None,
+        comment: str = "",
+        expected_version: int | None = None,
+    ) -> ReferenceState:
         """Settle the image's reference standard by hand (adjudicators and admins only).
 
         ``polygons_from`` names the grader whose polygons become the reference outline, or
@@ -550,25 +631,36 @@ class ReferenceService:
         expected = expected_version if expected_version is not None else self._seen.get(image_id)
         try:
             with self.study.session() as session:
-                state = self._write(session, actor, image_id, values, polygons_from, consensus_rule, comment,
-                                    expected)
+                state = self._write(session, actor, image_id, values, polygons_from, consensus_rule, comment, expected)
         except (StaleDataError, IntegrityError):
-            raise ConflictError("Another adjudicator settled this image at the same moment; review their "
-                                "decision.", self.current(image_id)) from None
+            raise ConflictError(
+                "Another adjudicator settled this image at the same moment; review their decision.",
+                self.current(image_id),
+            ) from None
         self._seen[image_id] = state.version
         return state
 
-    def _write(self, session: Session, actor: Actor, image_id: int, values: GradeValues,
-               polygons_from: str | None, consensus_rule: str | None, comment: str,
-               expected: int | None) -> ReferenceState:
+    def _write(
+        self,
+        session: Session,
+        actor: Actor,
+        image_id: int,
+        values: GradeValues,
+        polygons_from: str | None,
+        consensus_rule: str | None,
+        comment: str,
+        expected: int | None,
+    ) -> ReferenceState:
         image = _image(session, image_id)
         names = _grader_names(session)
         if polygons_from is not None:
-            drawn = [shape_of(a) for a in repo.annotations_for(session, image_id)
-                     if names.get(a.grader_id) == polygons_from]
+            drawn = [
+                shape_of(a) for a in repo.annotations_for(session, image_id) if names.get(a.grader_id) == polygons_from
+            ]
             if not drawn:
-                raise AdjudicationError(f"{polygons_from} drew no polygon on this image: their outline cannot "
-                                        "be the reference.")
+                raise AdjudicationError(
+                    f"{polygons_from} drew no polygon on this image: their outline cannot be the reference."
+                )
             geometry: dict[str, Any] = {"source": "grader", "grader": polygons_from}
         else:
             voters = voter_shapes(session, [image_id]).get(image_id, {})
@@ -576,25 +668,41 @@ class ReferenceService:
             geometry = {"source": "consensus", "rule": consensus_rule}  # None: the export's default rule
         if values.quality is Quality.UNGRADABLE:
             geometry = {"source": "none"}
-        errors = [i.message for i in check_grade(values, [s.stage for s in drawn if s.stage is not None])
-                  if i.severity == "error"]
+        errors = [
+            i.message
+            for i in check_grade(values, [s.stage for s in drawn if s.stage is not None])
+            if i.severity == "error"
+        ]
         if errors:
             raise AdjudicationError("Cannot settle the reference: " + " ".join(errors))
         ref = repo.reference_for(session, image_id)
         current = _state(ref, names) if ref is not None else None
         if expected is not None and expected != (current.version if current else 0):
             who = (current.decided_by or "the votes") if current else "nobody"
-            raise ConflictError(f"The reference of {image.original_name} changed since you opened it (now "
-                                f"{current.method if current else 'none'}, by {who}); review it and decide again.",
-                                current)
+            raise ConflictError(
+                f"The reference of {image.original_name} changed since you opened it (now "
+                f"{current.method if current else 'none'}, by {who}); review it and decide again.",
+                current,
+            )
         votes = submitted_votes(session, [image_id]).get(image_id, {})
-        detail = {"geometry": geometry, "comment": comment, "votes_at_decision": _fingerprint(votes),
-                  "vote_outcome": _settle(image.hospital_diagnosis, votes, vote_settings_in(session)).as_detail(),
-                  "replaced": current.method if current else None}
+        detail = {
+            "geometry": geometry,
+            "comment": comment,
+            "votes_at_decision": _fingerprint(votes),
+            "vote_outcome": _settle(image.hospital_diagnosis, votes, vote_settings_in(session)).as_detail(),
+            "replaced": current.method if current else None,
+        }
         ref = repo.set_reference(session, image, values, "adjudicated", detail=detail, decided_by=actor.id)
         after = _state(ref, names)
-        repo.add_audit(session, "reference", ref.id, "adjudicate", grader=actor.id,
-                       before=current.as_dict() if current else None, after=after.as_dict())
+        repo.add_audit(
+            session,
+            "reference",
+            ref.id,
+            "adjudicate",
+            grader=actor.id,
+            before=current.as_dict() if current else None,
+            after=after.as_dict(),
+        )
         return after
 
     @guarded(Action.REFERENCE_READ)
@@ -614,8 +722,16 @@ class ReferenceService:
                     tagged = [p["image_id"] for p in (event.before, event.after) if p and "image_id" in p]
                     mine = image_id in tagged if tagged else (ref is not None and event.entity_id == ref.id)
                 if mine:
-                    out.append(AuditRecord(event.at, names.get(event.grader_id) if event.grader_id else None,
-                                           event.entity, event.action, event.before, event.after))
+                    out.append(
+                        AuditRecord(
+                            event.at,
+                            names.get(event.grader_id) if event.grader_id else None,
+                            event.entity,
+                            event.action,
+                            event.before,
+                            event.after,
+                        )
+                    )
         return sorted(out, key=lambda r: r.at)
 
     @guarded(Action.OTHERS_WORK_READ, image="image_id")
@@ -634,8 +750,13 @@ def shapes_of(geometry: Polygon | MultiPolygon, contributing: Sequence[Shape]) -
     kwargs: dict[str, Any] = {"stage": stage} if kind is None else {"stage": stage, "lesion_type": kind}
     out = []
     for part in parts:
-        out.append(Shape(points=as_ring(list(part.exterior.coords)[:-1]),
-                         holes=tuple(as_ring(list(r.coords)[:-1]) for r in part.interiors), **kwargs))
+        out.append(
+            Shape(
+                points=as_ring(list(part.exterior.coords)[:-1]),
+                holes=tuple(as_ring(list(r.coords)[:-1]) for r in part.interiors),
+                **kwargs,
+            )
+        )
     return out
 
 
@@ -651,6 +772,12 @@ def _grader_names(session: Session) -> dict[int, str]:
 
 
 def _state(ref: Reference, names: dict[int, str]) -> ReferenceState:
-    return ReferenceState(ref.image_id, ref.values, ref.method, dict(ref.detail or {}),
-                          names.get(ref.decided_by) if ref.decided_by is not None else None, ref.decided_at,
-                          ref.version_id)
+    return ReferenceState(
+        ref.image_id,
+        ref.values,
+        ref.method,
+        dict(ref.detail or {}),
+        names.get(ref.decided_by) if ref.decided_by is not None else None,
+        ref.decided_at,
+        ref.version_id,
+    )

@@ -46,16 +46,28 @@ def agreement_section(report: AgreementReport) -> ReportSection:
     if len(report.graders) < 2:
         body = f"<p>{len(report.graders)} grader(s): agreement needs at least two.</p>"
     else:
-        fleiss = html_table(["Field", "Fleiss' kappa", "Images rated by all"],
-                            [[f.field, f.fleiss_kappa, f.fleiss_items] for f in report.fields])
-        pairs = html_table(["Field", "Grader A", "Grader B", "Images", "% agreement", "Cohen's kappa"],
-                           [[p.field, p.grader_a, p.grader_b, p.n_items, p.percent_agreement, p.kappa]
-                            for f in report.fields if f.field == "rop" for p in f.pairs])
-        loo = html_table(["Grader", "Images", "Sensitivity", "Specificity", "Accuracy"],
-                         [[g.grader, g.n_items, g.sensitivity, g.specificity, g.accuracy] for g in report.leave_one_out])
-        body = (f"<p>{len(report.graders)} graders, {report.n_images} graded images.</p>{fleiss}"
-                f"<h3>ROP yes/no, pairs of graders</h3>{pairs}"
-                f"<h3>Each grader against the majority of the others (ROP yes/no)</h3>{loo}")
+        fleiss = html_table(
+            ["Field", "Fleiss' kappa", "Images rated by all"],
+            [[f.field, f.fleiss_kappa, f.fleiss_items] for f in report.fields],
+        )
+        pairs = html_table(
+            ["Field", "Grader A", "Grader B", "Images", "% agreement", "Cohen's kappa"],
+            [
+                [p.field, p.grader_a, p.grader_b, p.n_items, p.percent_agreement, p.kappa]
+                for f in report.fields
+                if f.field == "rop"
+                for p in f.pairs
+            ],
+        )
+        loo = html_table(
+            ["Grader", "Images", "Sensitivity", "Specificity", "Accuracy"],
+            [[g.grader, g.n_items, g.sensitivity, g.specificity, g.accuracy] for g in report.leave_one_out],
+        )
+        body = (
+            f"<p>{len(report.graders)} graders, {report.n_images} graded images.</p>{fleiss}"
+            f"<h3>ROP yes/no, pairs of graders</h3>{pairs}"
+            f"<h3>Each grader against the majority of the others (ROP yes/no)</h3>{loo}"
+        )
     methods = html_table(["Reference method", "Images"], sorted(report.references_by_method.items()))
     return ReportSection("Agreement between graders", body + f"<h3>Reference standard</h3>{methods}")
 
@@ -86,18 +98,42 @@ class ReportService:
         out = self.reports_dir() / f"model-{version_id}-{stamp}.html"
         work = Path(tempfile.mkdtemp(prefix="report-", dir=self.reports_dir()))
         try:
-            snapshot = export_snapshot(self.study, self.actor, work / "snapshot",
-                                       task_filter=SNAPSHOT_TASK[version.task], description=f"report of model version #{version_id}")
+            snapshot = export_snapshot(
+                self.study,
+                self.actor,
+                work / "snapshot",
+                task_filter=SNAPSHOT_TASK[version.task],
+                description=f"report of model version #{version_id}",
+            )
             title = f"Evaluation report: {version.name} (version #{version_id})"
             try:
-                _, evaluation = build_report(version.bundle_dir, snapshot, out, split="test", examples=examples,
-                                             device=self.device, sections=sections, title=title)
+                _, evaluation = build_report(
+                    version.bundle_dir,
+                    snapshot,
+                    out,
+                    split="test",
+                    examples=examples,
+                    device=self.device,
+                    sections=sections,
+                    title=title,
+                )
             except EvaluationError:  # not trained on this study's splits: every reference image
-                note = ReportSection("Note", "<p>No test split of this study is known to the model: it is "
-                                             "evaluated on every reference image, which may include its training "
-                                             "images.</p>")
-                _, evaluation = build_report(version.bundle_dir, snapshot, out, split=None, examples=examples,
-                                             device=self.device, sections=[note, *sections], title=title)
+                note = ReportSection(
+                    "Note",
+                    "<p>No test split of this study is known to the model: it is "
+                    "evaluated on every reference image, which may include its training "
+                    "images.</p>",
+                )
+                _, evaluation = build_report(
+                    version.bundle_dir,
+                    snapshot,
+                    out,
+                    split=None,
+                    examples=examples,
+                    device=self.device,
+                    sections=[note, *sections],
+                    title=title,
+                )
         except (EvaluationError, ExportError) as exc:
             raise ReportServiceError(f"model version #{version_id} cannot be evaluated: {exc}") from None
         finally:

@@ -61,8 +61,14 @@ class CopySummary:
 
 
 @guarded(Action.STUDY_COPY)
-def copy_study(study: Study, actor: Actor, dst: str | Path, *, dst_url: str | URL | None = None,
-               progress: Callable[[str], None] | None = None) -> CopySummary:
+def copy_study(
+    study: Study,
+    actor: Actor,
+    dst: str | Path,
+    *,
+    dst_url: str | URL | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> CopySummary:
     """Copy the open ``study`` to a new study in folder ``dst`` (see the module doc); admins only.
 
     ``dst_url`` puts the copy's database on a server (an empty PostgreSQL database); without it
@@ -129,9 +135,13 @@ def _advance_sequences(writer: Connection) -> None:
         pk = list(table.primary_key.columns)
         if len(pk) != 1 or not pk[0].autoincrement or pk[0].type.python_type is not int:
             continue
-        writer.execute(text("SELECT setval(pg_get_serial_sequence(:t, :c), "
-                            f"COALESCE((SELECT max({pk[0].name}) FROM {table.name}), 0) + 1, false)"),
-                       {"t": table.name, "c": pk[0].name})
+        writer.execute(
+            text(
+                "SELECT setval(pg_get_serial_sequence(:t, :c), "
+                f"COALESCE((SELECT max({pk[0].name}) FROM {table.name}), 0) + 1, false)"
+            ),
+            {"t": table.name, "c": pk[0].name},
+        )
 
 
 def _copy_folder(src: Path, dst: Path) -> int:
@@ -142,8 +152,9 @@ def _copy_folder(src: Path, dst: Path) -> int:
     except shutil.Error as exc:  # one (source, destination, reason) per file that failed
         failed = exc.args[0]
         first_src, _dst, why = failed[0]
-        raise StudyCopyError(f"cannot copy {len(failed)} file{'s' if len(failed) > 1 else ''} of {src.name}/ "
-                             f"(first: {first_src}: {why})") from exc
+        raise StudyCopyError(
+            f"cannot copy {len(failed)} file{'s' if len(failed) > 1 else ''} of {src.name}/ (first: {first_src}: {why})"
+        ) from exc
     return sum(1 for p in dst.rglob("*") if p.is_file())
 
 
@@ -152,8 +163,9 @@ def _verify(summary: CopySummary, target: Study) -> None:
         for table in Base.metadata.sorted_tables:
             found = conn.execute(select(func.count()).select_from(table)).scalar_one()
             if found != summary.rows[table.name]:
-                raise StudyCopyError(f"table {table.name} holds {found} rows after the copy, "
-                                     f"not {summary.rows[table.name]}")
+                raise StudyCopyError(
+                    f"table {table.name} holds {found} rows after the copy, not {summary.rows[table.name]}"
+                )
 
 
 def _remove(target: Study, root: Path, existed: bool, on_server: bool) -> None:

@@ -15,10 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import func, select
+
 from rop_desktop.services.export import ExportError, export_snapshot
 from rop_desktop.services.models import ModelService, ModelServiceError, ModelVersionInfo
 from rop_desktop.store import Study, repo
-from rop_desktop.store.schema import TrainingRun
+from rop_desktop.store.schema import Reference, TrainingRun
 from training.config import TrainConfig, recipe
 from training.events import Cancelled, Event, Failed, Finished, Log
 
@@ -35,11 +37,20 @@ TASKS: dict[str, tuple[str, str]] = {
 }
 #: The choices offered per app task: (architecture, recipe) — CPU-friendly ones first.
 ARCHITECTURES: dict[str, list[tuple[str, str]]] = {
-    "binary": [("resnet18_cls", "fast_binary"), ("mobilenetv3_cls", "fast_binary"), ("tiny_cnn", "fast_binary"),
-               ("rop_base_cnn", "paper_a_base"), ("rop_res_cnn", "paper_a_res")],
-    "stage": [("resnet18_hybrid", "fast_hybrid"), ("resnet18_cls", "fast_stage"),
-              ("stage_classifier", "paper_b_classifier"), ("hybrid", "paper_b_hybrid"),
-              ("tiny_cnn", "paper_b_classifier")],
+    "binary": [
+        ("resnet18_cls", "fast_binary"),
+        ("mobilenetv3_cls", "fast_binary"),
+        ("tiny_cnn", "fast_binary"),
+        ("rop_base_cnn", "paper_a_base"),
+        ("rop_res_cnn", "paper_a_res"),
+    ],
+    "stage": [
+        ("resnet18_hybrid", "fast_hybrid"),
+        ("resnet18_cls", "fast_stage"),
+        ("stage_classifier", "paper_b_classifier"),
+        ("hybrid", "paper_b_hybrid"),
+        ("tiny_cnn", "paper_b_classifier"),
+    ],
     "segmentation": [("unet_small", "fast_line"), ("lraspp_line", "fast_line"), ("tiny_unet", "fast_line")],
 }
 AUTO_UPDATE_SETTING = "training.auto_update_every"
@@ -110,12 +121,13 @@ class TrainingService:
         n = len(snapshot.records)
         if n < 4:
             self._finish(run_id, "failed", f"only {n} images have a usable reference label for this task")
-            raise TrainingSetupError(f"Only {n} images have a reference label usable for this task; settle more "
-                                     "grades (majority vote or adjudication) before training.")
+            raise TrainingSetupError(
+                f"Only {n} images have a reference label usable for this task; settle more "
+                "grades (majority vote or adjudication) before training."
+            )
         digest = snapshot.content_hash()
         with self.study.session() as session:
-            row = session.get(TrainingRun, run_id)
-            row.snapshot_hash = digest
+            session.get_one(TrainingRun, run_id).snapshot_hash = digest
         return RunPlan(run_id, task, config, snapshot_dir, digest, run_dir, init_bundle, n)
 
     @guarded(Action.MODELS_MANAGE)
@@ -125,8 +137,9 @@ class TrainingService:
 
         end: Event | None = None
         try:
-            events = fit(plan.config, plan.snapshot_dir, plan.run_dir / "train", control=control,
-                         init_bundle=plan.init_bundle)
+            events = fit(
+                plan.config, plan.snapshot_dir, plan.run_dir / "train", control=control, init_bundle=plan.init_bundle
+            )
             while True:
                 try:
                     event = next(events)
@@ -173,9 +186,19 @@ class TrainingService:
     def runs(self) -> list[dict[str, Any]]:
         with self.study.session() as session:
             rows = session.query(TrainingRun).order_by(TrainingRun.id.desc()).all()
-            return [{"id": r.id, "task": r.task, "architecture": r.architecture, "status": r.status,
-                     "reason": r.reason, "started_at": r.started_at, "finished_at": r.finished_at,
-                     "model_version_id": r.model_version_id} for r in rows]
+            return [
+                {
+                    "id": r.id,
+                    "task": r.task,
+                    "architecture": r.architecture,
+                    "status": r.status,
+                    "reason": r.reason,
+                    "started_at": r.started_at,
+                    "finished_at": r.finished_at,
+                    "model_version_id": r.model_version_id,
+                }
+                for r in rows
+            ]
 
     # ------------------------------------------------------------------ auto-update
     @guarded(Action.MODELS_READ)
@@ -189,21 +212,33 @@ class TrainingService:
         with self.study.session() as session:
             before = repo.get_setting(session, AUTO_UPDATE_SETTING)
             repo.set_setting(session, AUTO_UPDATE_SETTING, int(n) if n else None)
-            repo.add_audit(session, "setting", 0, "update", grader=self.actor.id,
-                           before={"key": AUTO_UPDATE_SETTING, "value": before},
-                           after={"key": AUTO_UPDATE_SETTING, "value": int(n) if n else None})
+            repo.add_audit(
+                session,
+                "setting",
+                0,
+                "update",
+                grader=self.actor.id,
+                before={"key": AUTO_UPDATE_SETTING, "value": before},
+                after={"key": AUTO_UPDATE_SETTING, "value": int(n) if n else None},
+            )
 
     @guarded(Action.MODELS_MANAGE)
     def new_labels_since_last_run(self, task: str) -> int:
         """Reference labels decided after the last finished run of ``task`` started."""
         with self.study.session() as session:
-            last = (session.query(TrainingRun).filter(TrainingRun.task == task, TrainingRun.status == "finished")
-                    .order_by(TrainingRun.id.desc()).first())
-            refs = repo.list_references(session)
-            since = last.started_at if last is not None else None
-            return sum(1 for r in refs if since is None or r.decided_at > since)
+            last = (
+                session.query(TrainingRun)
+                .filter(TrainingRun.task == task, TrainingRun.status == "finished")
+                .order_by(TrainingRun.id.desc())
+                .first()
+            )
+            # counted in the database: this runs after every submit when auto-update is on
+            decided = select(func.count()).select_from(Reference)
+            if last is not None:
+                decided = decided.where(Reference.decided_at > last.started_at)
+            return int(session.scalar(decided) or 0)
 
     @guarded(Action.MODELS_MANAGE)
     def auto_update_due(self, task: str) -> bool:
         every = self.auto_update_every()
-        return bool(every) and self.new_labels_since_last_run(task) >= every
+        return every is not None and every > 0 and self.new_labels_since_last_run(task) >= every

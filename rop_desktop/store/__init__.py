@@ -16,6 +16,13 @@ from .recent import add_recent, recent_studies
 from .study import Study
 
 __all__ = [
-    "ImageStoreError", "StoreError", "Study", "StudyExistsError", "StudyOpenError", "StudyTooNewError",
-    "add_recent", "recent_studies", "repo",
+    "ImageStoreError",
+    "StoreError",
+    "Study",
+    "StudyExistsError",
+    "StudyOpenError",
+    "StudyTooNewError",
+    "add_recent",
+    "recent_studies",
+    "repo",
 ]

@@ -48,9 +48,15 @@ def database_url(target: str | Path | URL) -> URL:
 def without_password(target: str | Path | URL) -> URL:
     """The URL with its password removed, also a ``?password=`` query parameter (libpq's)."""
     url = database_url(target)
-    return URL.create(url.drivername, username=url.username, password=None, host=url.host,
-                      port=url.port, database=url.database,
-                      query={k: v for k, v in url.query.items() if k.lower() != "password"})
+    return URL.create(
+        url.drivername,
+        username=url.username,
+        password=None,
+        host=url.host,
+        port=url.port,
+        database=url.database,
+        query={k: v for k, v in url.query.items() if k.lower() != "password"},
+    )
 
 
 def make_engine(target: str | Path | URL, *, foreign_keys: bool = True, **kwargs: Any) -> Engine:

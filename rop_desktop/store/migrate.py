@@ -77,9 +77,13 @@ def stored_revisions(target: str | Path | URL) -> tuple[str, ...]:
     else:
         tables, revisions = _read_with_engine(url)
     if VERSION_TABLE not in tables and tables - {VERSION_TABLE}:
-        raise StudyOpenError(_where(url), "the database holds other tables ("
-                             + ", ".join(sorted(tables)[:5]) + ") but no ROP Desktop schema version; "
-                             "it is not a ROP Desktop study")
+        raise StudyOpenError(
+            _where(url),
+            "the database holds other tables ("
+            + ", ".join(sorted(tables)[:5])
+            + ") but no ROP Desktop schema version; "
+            "it is not a ROP Desktop study",
+        )
     return revisions
 
 
@@ -112,11 +116,13 @@ def upgrade(target: str | Path | URL) -> None:
             if engine.dialect.name == "sqlite":
                 broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
                 if broken:
-                    raise StudyOpenError(_where(url), f"a schema migration broke {len(broken)} foreign "
-                                         f"key(s) (first: {tuple(broken[0])}); nothing was changed")
+                    raise StudyOpenError(
+                        _where(url),
+                        f"a schema migration broke {len(broken)} foreign "
+                        f"key(s) (first: {tuple(broken[0])}); nothing was changed",
+                    )
     except (SQLAlchemyError, CommandError) as exc:
-        raise StudyOpenError(_where(url), f"the schema migration failed ({_reason(exc)}); "
-                             "nothing was changed") from exc
+        raise StudyOpenError(_where(url), f"the schema migration failed ({_reason(exc)}); nothing was changed") from exc
     finally:
         engine.dispose()
 

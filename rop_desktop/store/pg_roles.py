@@ -57,8 +57,20 @@ _PLAIN_DB = re.compile(r"[a-z0-9_]{1,28}")
 _SLUG = re.compile(r"[^a-z0-9]+")
 
 #: Tables whose rows the row-level security policies of migrations 0004, 0006, 0007, 0008 and 0009 filter.
-RLS_TABLES = ("grades", "annotations", "reference_standard", "predictions", "audit_events", "study_settings",
-              "graders", "identities", "landmarks", "exam_grades", "exam_references", "images")
+RLS_TABLES = (
+    "grades",
+    "annotations",
+    "reference_standard",
+    "predictions",
+    "audit_events",
+    "study_settings",
+    "graders",
+    "identities",
+    "landmarks",
+    "exam_grades",
+    "exam_references",
+    "images",
+)
 
 #: The columns of ``audit_events`` a grader may read: enough for the change feed (what changed,
 #: when, by whom), never the values before and after (another grader's draft).
@@ -68,9 +80,23 @@ AUDIT_META_COLUMNS = ("id", "at", "grader_id", "entity", "entity_id", "action")
 #: password, the sign-in counters); never ``name``, ``role``, ``active`` or ``db_role``.
 OWN_ACCOUNT_COLUMNS = ("display_settings", "password_hash", "failed_sign_ins", "locked_until")
 
-_READ_ALL = ("patients", "exams", "images", "graders", "grades", "annotations", "reference_standard",
-             "model_versions", "training_runs", "predictions", "study_settings", "alembic_version",
-             "landmarks", "exam_grades", "exam_references")
+_READ_ALL = (
+    "patients",
+    "exams",
+    "images",
+    "graders",
+    "grades",
+    "annotations",
+    "reference_standard",
+    "model_versions",
+    "training_runs",
+    "predictions",
+    "study_settings",
+    "alembic_version",
+    "landmarks",
+    "exam_grades",
+    "exam_references",
+)
 _GRADER_GRANTS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     *(("SELECT", table, ()) for table in _READ_ALL),
     ("SELECT", "audit_events", AUDIT_META_COLUMNS),
@@ -93,9 +119,22 @@ _REVIEWER_GRANTS = (
     ("INSERT, UPDATE, DELETE", "training_runs", ()),
     ("DELETE", "predictions", ()),
 )
-_ADMIN_WRITES = ("patients", "exams", "images", "graders", "grades", "annotations", "reference_standard",
-                 "model_versions", "training_runs", "predictions", "study_settings", "landmarks", "exam_grades",
-                 "exam_references")
+_ADMIN_WRITES = (
+    "patients",
+    "exams",
+    "images",
+    "graders",
+    "grades",
+    "annotations",
+    "reference_standard",
+    "model_versions",
+    "training_runs",
+    "predictions",
+    "study_settings",
+    "landmarks",
+    "exam_grades",
+    "exam_references",
+)
 _ADMIN_GRANTS = (
     *_REVIEWER_GRANTS,
     *(("INSERT, UPDATE, DELETE", table, ()) for table in _ADMIN_WRITES),
@@ -230,24 +269,32 @@ def ensure_account_role(conn: Connection, grader_id: int, *, password: str | Non
     ``session_user``, so neither inheritance nor ``SET ROLE`` to the group changes who it is.
     """
     _check_can_manage(conn)
-    row = conn.execute(text("SELECT name, role, active, db_role FROM graders WHERE id = :id"),
-                       {"id": grader_id}).one_or_none()
+    row = conn.execute(
+        text("SELECT name, role, active, db_role FROM graders WHERE id = :id"), {"id": grader_id}
+    ).one_or_none()
     if row is None:
         raise PgRoleError(f"There is no account with id {grader_id} in this study.")
     groups = ensure_groups(conn)
     name, app_role, active, recorded = row
     role = recorded or account_role_name(_database(conn), name)
-    taken = conn.scalar(text("SELECT name FROM graders WHERE db_role = :role AND id <> :id"),
-                        {"role": role, "id": grader_id})
+    taken = conn.scalar(
+        text("SELECT name FROM graders WHERE db_role = :role AND id <> :id"), {"role": role, "id": grader_id}
+    )
     if taken is not None:
         raise PgRoleError(f"The database role {role} already belongs to the account {taken!r}.")
     ident = sql.Identifier(role)
     if not _role_exists(conn, role):
         if not password:
-            raise PgRoleError(f"The account {name!r} needs a password to connect as its own database role: "
-                              "give one (the account's password).")
-        _run(conn, sql.SQL("CREATE ROLE {} NOLOGIN INHERIT NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION "
-                           "NOBYPASSRLS").format(ident))
+            raise PgRoleError(
+                f"The account {name!r} needs a password to connect as its own database role: "
+                "give one (the account's password)."
+            )
+        _run(
+            conn,
+            sql.SQL(
+                "CREATE ROLE {} NOLOGIN INHERIT NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS"
+            ).format(ident),
+        )
     else:
         _check_harmless(conn, role)
     if password:
@@ -273,9 +320,15 @@ def drop_study_roles(conn: Connection) -> list[str]:
     database = _database(conn)
     prefix = f"rop_{study_key(database)}_"
     groups = list(group_names(database).values())
-    members = set(conn.scalars(text(
-        "SELECT m.rolname FROM pg_auth_members a JOIN pg_roles g ON g.oid = a.roleid "
-        "JOIN pg_roles m ON m.oid = a.member WHERE g.rolname = ANY(:groups)"), {"groups": groups}))
+    members = set(
+        conn.scalars(
+            text(
+                "SELECT m.rolname FROM pg_auth_members a JOIN pg_roles g ON g.oid = a.roleid "
+                "JOIN pg_roles m ON m.oid = a.member WHERE g.rolname = ANY(:groups)"
+            ),
+            {"groups": groups},
+        )
+    )
     members |= set(conn.scalars(text("SELECT db_role FROM graders WHERE db_role IS NOT NULL")))
     doomed = [r for r in sorted(members) if r.startswith(prefix) and r not in groups] + groups
     schema = sql.Identifier(str(conn.scalar(text("SELECT current_schema()"))))
@@ -298,8 +351,12 @@ def set_own_password(conn: Connection, password: str) -> str:
     """Change the password of the role the connection is logged in as (any role may change its
     own); the role's name. Sent as a SCRAM verifier, as everywhere here."""
     role = str(conn.scalar(text("SELECT session_user")))
-    _run(conn, sql.SQL("ALTER ROLE {} PASSWORD {}").format(sql.Identifier(role),
-                                                           sql.Literal(_scram_verifier(conn, role, password))))
+    _run(
+        conn,
+        sql.SQL("ALTER ROLE {} PASSWORD {}").format(
+            sql.Identifier(role), sql.Literal(_scram_verifier(conn, role, password))
+        ),
+    )
     return role
 
 
@@ -321,8 +378,9 @@ def _run(conn: Connection, statement: sql.Composable) -> None:
 def _scram_verifier(conn: Connection, role: str, password: str) -> str:
     """``SCRAM-SHA-256$…``: what the server stores, made by libpq here (``PQencryptPasswordConn``)."""
     pgconn: Any = conn.connection.dbapi_connection.pgconn  # type: ignore[union-attr]
-    return bytes(pgconn.encrypt_password(password.encode("utf-8"), role.encode("utf-8"),
-                                         b"scram-sha-256")).decode("ascii")
+    return bytes(pgconn.encrypt_password(password.encode("utf-8"), role.encode("utf-8"), b"scram-sha-256")).decode(
+        "ascii"
+    )
 
 
 def _database(conn: Connection) -> str:
@@ -334,53 +392,88 @@ def _role_exists(conn: Connection, role: str) -> bool:
 
 
 def _is_member(conn: Connection, role: str, group: str) -> bool:
-    return conn.scalar(text(
-        "SELECT 1 FROM pg_auth_members a JOIN pg_roles g ON g.oid = a.roleid JOIN pg_roles m ON m.oid = a.member "
-        "WHERE g.rolname = :g AND m.rolname = :m"), {"g": group, "m": role}) is not None
+    return (
+        conn.scalar(
+            text(
+                "SELECT 1 FROM pg_auth_members a JOIN pg_roles g ON g.oid = a.roleid JOIN pg_roles m ON m.oid = a.member "
+                "WHERE g.rolname = :g AND m.rolname = :m"
+            ),
+            {"g": group, "m": role},
+        )
+        is not None
+    )
 
 
 def _check_harmless(conn: Connection, role: str) -> None:
-    row = conn.execute(text("SELECT rolsuper, rolcreaterole, rolcreatedb, rolreplication, rolbypassrls "
-                            "FROM pg_roles WHERE rolname = :r"), {"r": role}).one()
+    row = conn.execute(
+        text(
+            "SELECT rolsuper, rolcreaterole, rolcreatedb, rolreplication, rolbypassrls FROM pg_roles WHERE rolname = :r"
+        ),
+        {"r": role},
+    ).one()
     labels = ("SUPERUSER", "CREATEROLE", "CREATEDB", "REPLICATION", "BYPASSRLS")
     powers = [label for label, on in zip(labels, row, strict=True) if on]
     if powers:
-        raise PgRoleError(f"A database role {role} already exists with {', '.join(powers)}; it would escape "
-                          "row-level security, so it is not used for an account. Drop or rename it first.")
-    owns = conn.scalar(text("SELECT count(*) FROM pg_class c JOIN pg_roles r ON r.oid = c.relowner "
-                            "WHERE r.rolname = :r AND c.relnamespace = current_schema()::regnamespace"),
-                       {"r": role})
+        raise PgRoleError(
+            f"A database role {role} already exists with {', '.join(powers)}; it would escape "
+            "row-level security, so it is not used for an account. Drop or rename it first."
+        )
+    owns = conn.scalar(
+        text(
+            "SELECT count(*) FROM pg_class c JOIN pg_roles r ON r.oid = c.relowner "
+            "WHERE r.rolname = :r AND c.relnamespace = current_schema()::regnamespace"
+        ),
+        {"r": role},
+    )
     if owns:
-        raise PgRoleError(f"The database role {role} owns tables of this study; an owner is not bound by "
-                          "row-level security, so it is not used for an account.")
+        raise PgRoleError(
+            f"The database role {role} owns tables of this study; an owner is not bound by "
+            "row-level security, so it is not used for an account."
+        )
 
 
 def _check_can_manage(conn: Connection, *, need_rls: bool = True) -> None:
     if conn.dialect.name != "postgresql":
-        raise PgRoleError("Database roles exist only on a PostgreSQL study; a study on one workstation "
-                          "(SQLite) is protected by the app's own checks.")
-    me, can_create = conn.execute(text(
-        "SELECT current_user, rolsuper OR rolcreaterole FROM pg_roles WHERE rolname = current_user")).one()
+        raise PgRoleError(
+            "Database roles exist only on a PostgreSQL study; a study on one workstation "
+            "(SQLite) is protected by the app's own checks."
+        )
+    me, can_create = conn.execute(
+        text("SELECT current_user, rolsuper OR rolcreaterole FROM pg_roles WHERE rolname = current_user")
+    ).one()
     if not can_create:
-        raise PgRoleError(f"The database role {me} may not create roles: connect as the study's owner "
-                          "(a role with CREATEROLE that owns the study's tables).")
-    owner = conn.scalar(text("SELECT tableowner FROM pg_tables WHERE schemaname = current_schema() "
-                             "AND tablename = 'graders'"))
+        raise PgRoleError(
+            f"The database role {me} may not create roles: connect as the study's owner "
+            "(a role with CREATEROLE that owns the study's tables)."
+        )
+    owner = conn.scalar(
+        text("SELECT tableowner FROM pg_tables WHERE schemaname = current_schema() AND tablename = 'graders'")
+    )
     if owner is None:
         raise PgRoleError("The database holds no ROP Desktop study (no graders table).")
     if not conn.scalar(text("SELECT pg_has_role(current_user, :o, 'USAGE')"), {"o": owner}):
-        raise PgRoleError(f"The database role {me} does not own the study's tables (their owner is {owner}): "
-                          "connect as the owner to manage roles.")
+        raise PgRoleError(
+            f"The database role {me} does not own the study's tables (their owner is {owner}): "
+            "connect as the owner to manage roles."
+        )
     if need_rls:
         missing = _tables_without_rls(conn, RLS_TABLES)
         if missing:
-            raise PgRoleError("The study's tables have no row-level security yet (" + ", ".join(missing) + "): "
-                              "open the study once with this version of the app to upgrade it, then try again.")
+            raise PgRoleError(
+                "The study's tables have no row-level security yet (" + ", ".join(missing) + "): "
+                "open the study once with this version of the app to upgrade it, then try again."
+            )
 
 
 def _tables_without_rls(conn: Connection, tables: Iterable[str]) -> list[str]:
     wanted = list(tables)
-    have = set(conn.scalars(text(
-        "SELECT c.relname FROM pg_class c WHERE c.relnamespace = current_schema()::regnamespace "
-        "AND c.relrowsecurity AND c.relname = ANY(:t)"), {"t": wanted}))
+    have = set(
+        conn.scalars(
+            text(
+                "SELECT c.relname FROM pg_class c WHERE c.relnamespace = current_schema()::regnamespace "
+                "AND c.relrowsecurity AND c.relname = ANY(:t)"
+            ),
+            {"t": wanted},
+        )
+    )
     return [t for t in wanted if t not in have]

@@ -48,8 +48,15 @@ NAMING_CONVENTION = {
 ANNOTATION_SOURCES = ("drawn", "traced", "imported", "model")
 MODEL_TASKS = ("binary", "stage", "segmentation")
 RUN_STATUSES = ("running", "finished", "failed", "cancelled")
-REFERENCE_METHODS = ("unanimous", "majority", "adjudicated", "hospital_tiebreak", "severity_tiebreak",
-                     "ungradable_majority", "imported")
+REFERENCE_METHODS = (
+    "unanimous",
+    "majority",
+    "adjudicated",
+    "hospital_tiebreak",
+    "severity_tiebreak",
+    "ungradable_majority",
+    "imported",
+)
 IMAGE_FORMATS = ("png", "jpeg", "bmp", "tiff", "dicom")
 
 
@@ -74,7 +81,8 @@ class Patient(Base):
     created_at: Mapped[datetime] = _created()
 
     exams: Mapped[list[Exam]] = relationship(
-        back_populates="patient", cascade="all, delete-orphan", passive_deletes=True, order_by="Exam.id")
+        back_populates="patient", cascade="all, delete-orphan", passive_deletes=True, order_by="Exam.id"
+    )
 
 
 class Exam(Base):
@@ -93,7 +101,8 @@ class Exam(Base):
 
     patient: Mapped[Patient] = relationship(back_populates="exams")
     images: Mapped[list[Image]] = relationship(
-        back_populates="exam", cascade="all, delete-orphan", passive_deletes=True, order_by="Image.id")
+        back_populates="exam", cascade="all, delete-orphan", passive_deletes=True, order_by="Image.id"
+    )
 
 
 class Image(Base):
@@ -101,12 +110,18 @@ class Image(Base):
 
     __tablename__ = "images"
     #: The worklist sorted by file name or eye reads a page of these, never the whole table.
-    __table_args__ = (Index("ix_images_original_name_id", "original_name", "id"),
-                      Index("ix_images_eye_id", "eye", "id"),
-                      #: The adjudication queue: only the images no reference settles (issue 15).
-                      Index("ix_images_queue_status_id", "queue_status", "id",
-                            sqlite_where=text("queue_status IS NOT NULL"),
-                            postgresql_where=text("queue_status IS NOT NULL")))
+    __table_args__ = (
+        Index("ix_images_original_name_id", "original_name", "id"),
+        Index("ix_images_eye_id", "eye", "id"),
+        #: The adjudication queue: only the images no reference settles (issue 15).
+        Index(
+            "ix_images_queue_status_id",
+            "queue_status",
+            "id",
+            sqlite_where=text("queue_status IS NOT NULL"),
+            postgresql_where=text("queue_status IS NOT NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     exam_id: Mapped[int] = mapped_column(ForeignKey("exams.id", ondelete="CASCADE"), index=True)
@@ -134,13 +149,17 @@ class Image(Base):
 
     exam: Mapped[Exam] = relationship(back_populates="images")
     grades: Mapped[list[Grade]] = relationship(
-        back_populates="image", cascade="all, delete-orphan", passive_deletes=True)
+        back_populates="image", cascade="all, delete-orphan", passive_deletes=True
+    )
     annotations: Mapped[list[Annotation]] = relationship(
-        back_populates="image", cascade="all, delete-orphan", passive_deletes=True)
+        back_populates="image", cascade="all, delete-orphan", passive_deletes=True
+    )
     reference: Mapped[Reference | None] = relationship(
-        back_populates="image", cascade="all, delete-orphan", passive_deletes=True)
+        back_populates="image", cascade="all, delete-orphan", passive_deletes=True
+    )
     predictions: Mapped[list[Prediction]] = relationship(
-        back_populates="image", cascade="all, delete-orphan", passive_deletes=True)
+        back_populates="image", cascade="all, delete-orphan", passive_deletes=True
+    )
 
 
 class Grader(Base):
@@ -280,7 +299,8 @@ class ModelVersion(Base):
     created_at: Mapped[datetime] = _created()
 
     predictions: Mapped[list[Prediction]] = relationship(
-        back_populates="model_version", cascade="all, delete-orphan", passive_deletes=True)
+        back_populates="model_version", cascade="all, delete-orphan", passive_deletes=True
+    )
 
 
 class TrainingRun(Base):
@@ -297,7 +317,8 @@ class TrainingRun(Base):
     started_at: Mapped[datetime] = _created()
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     model_version_id: Mapped[int | None] = mapped_column(
-        ForeignKey("model_versions.id", ondelete="SET NULL"), index=True)
+        ForeignKey("model_versions.id", ondelete="SET NULL"), index=True
+    )
     snapshot_hash: Mapped[str | None] = mapped_column(String(64))
 
     model_version: Mapped[ModelVersion | None] = relationship()
@@ -336,8 +357,17 @@ class Prediction(Base):
     model_version: Mapped[ModelVersion] = relationship(back_populates="predictions")
 
 
-IDENTITY_KINDS = ("patient_id", "patient_name", "birth_date", "issuer_of_patient_id", "other_patient_id",
-                  "other_patient_name", "contact", "file_name", "source_path")
+IDENTITY_KINDS = (
+    "patient_id",
+    "patient_name",
+    "birth_date",
+    "issuer_of_patient_id",
+    "other_patient_id",
+    "other_patient_name",
+    "contact",
+    "file_name",
+    "source_path",
+)
 IDENTITY_SOURCES = ("manifest", "dicom", "file", "study")
 
 

@@ -67,8 +67,10 @@ class Study:
         if root.exists() and not root.is_dir():
             raise StudyOpenError(root, "the path is a file, not a folder")
         if url is not None and migrate.stored_revisions(url):
-            raise StudyExistsError(f"the database {server_location(url)} already holds a study; "
-                                   "open it instead (or give an empty database)")
+            raise StudyExistsError(
+                f"the database {server_location(url)} already holds a study; "
+                "open it instead (or give an empty database)"
+            )
         root.mkdir(parents=True, exist_ok=True)
         study = cls._connect(root, url)
         if url is not None:
@@ -94,16 +96,22 @@ class Study:
         if not root.is_dir():
             raise StudyOpenError(root, "no such folder")
         if url is None and (root / DB_NAME).is_file() and (root / SERVER_FILE).is_file():
-            raise StudyOpenError(root, f"the folder holds both {DB_NAME} and {SERVER_FILE}; "
-                                       "move one away so that it is clear which database is the study")
+            raise StudyOpenError(
+                root,
+                f"the folder holds both {DB_NAME} and {SERVER_FILE}; "
+                "move one away so that it is clear which database is the study",
+            )
         if url is None and not (root / DB_NAME).is_file():
             url = read_server_file(root)
             if url is None:
-                raise StudyOpenError(root, f"the folder is not a ROP Desktop study (it has no {DB_NAME} "
-                                           f"and no {SERVER_FILE})")
+                raise StudyOpenError(
+                    root, f"the folder is not a ROP Desktop study (it has no {DB_NAME} and no {SERVER_FILE})"
+                )
         if url is not None and not migrate.stored_revisions(url):
-            raise StudyOpenError(server_location(url), "the database holds no ROP Desktop study "
-                                 "(create one with Study.create or 'rop-desktop study copy')")
+            raise StudyOpenError(
+                server_location(url),
+                "the database holds no ROP Desktop study (create one with Study.create or 'rop-desktop study copy')",
+            )
         return cls._connect(root, url)
 
     @classmethod
@@ -131,8 +139,9 @@ class Study:
     def __enter__(self) -> Study:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.close()
 
     def __repr__(self) -> str:
@@ -235,8 +244,9 @@ def read_server_file(root: Path) -> URL | None:
         return None
     text = file.read_text(encoding="utf-8").strip()
     if "://" not in text:
-        raise StudyOpenError(file, "the file does not hold a database URL "
-                                   "(one line, e.g. postgresql+psycopg://user@host/db)")
+        raise StudyOpenError(
+            file, "the file does not hold a database URL (one line, e.g. postgresql+psycopg://user@host/db)"
+        )
     return database_url(text)
 
 

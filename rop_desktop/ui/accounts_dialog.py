@@ -86,8 +86,10 @@ class AccountsDialog(QDialog):
         self.reset_password = _password_edit("new password")
         self.reset_again = _password_edit("again")
         self.reset_button = QPushButton("Reset password")
-        self.reset_button.setToolTip("Set a new password (also lifts a lock-out); both fields empty removes the "
-                                     "password where the account's role and the study allow")
+        self.reset_button.setToolTip(
+            "Set a new password (also lifts a lock-out); both fields empty removes the "
+            "password where the account's role and the study allow"
+        )
         selected = QGroupBox("Selected account")
         selected_form = QFormLayout(selected)
         selected_form.addRow("Role", self._row(self.role, self.set_role_button, self.active_button))
@@ -140,8 +142,12 @@ class AccountsDialog(QDialog):
         self._accounts = list(accounts)
         self.table.setRowCount(len(self._accounts))
         for row, account in enumerate(self._accounts):
-            cells = (account.name, account.role.label, "yes" if account.active else "no",
-                     "yes" if account.has_password else "no")
+            cells = (
+                account.name,
+                account.role.label,
+                "yes" if account.active else "no",
+                "yes" if account.has_password else "no",
+            )
             for col, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 item.setData(ID_ROLE, account.id)
@@ -188,16 +194,23 @@ class AccountsDialog(QDialog):
     # ------------------------------------------------------------------ requests out
     def _on_selection(self) -> None:
         account = self.selected()
-        for widget in (self.role, self.set_role_button, self.active_button, self.reset_password, self.reset_again,
-                       self.reset_button):
+        for widget in (
+            self.role,
+            self.set_role_button,
+            self.active_button,
+            self.reset_password,
+            self.reset_again,
+            self.reset_button,
+        ):
             widget.setEnabled(account is not None)
         if account is not None:
             self.role.setCurrentIndex(self.role.findData(account.role.value))
         self.active_button.setText("Reactivate" if account is not None and not account.active else "Deactivate")
 
     def _add(self) -> None:
-        self.addRequested.emit(self.new_name.text(), _role(self.new_role), self.new_password.text(),
-                               self.new_again.text())
+        self.addRequested.emit(
+            self.new_name.text(), _role(self.new_role), self.new_password.text(), self.new_again.text()
+        )
 
     def _set_role(self) -> None:
         account = self.selected()

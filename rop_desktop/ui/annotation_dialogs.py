@@ -50,8 +50,12 @@ from rop_desktop.workers.runner import GeneratorWorker
 AS_NAMED = "(as named)"
 #: Formats read from a folder rather than one file.
 FOLDER_FORMATS = ("labelme", "masks")
-FILE_FILTERS = {"via": "VIA project (*.json)", "labelme": "labelme (*.json)", "coco": "COCO (*.json)",
-                "grades_csv": "Grades CSV (*.csv)"}
+FILE_FILTERS = {
+    "via": "VIA project (*.json)",
+    "labelme": "labelme (*.json)",
+    "coco": "COCO (*.json)",
+    "grades_csv": "Grades CSV (*.csv)",
+}
 
 
 def _call(fn: Callable[[], Any]) -> Any:
@@ -209,8 +213,9 @@ class AnnotationImportDialog(_WorkerDialog):
 
     def chosen_mapping(self) -> dict[str, str]:
         """The mapping as :func:`import_annotations` takes it (names left "as named" are omitted)."""
-        return {name: self.combo(name).currentText() for name in self.names()
-                if self.combo(name).currentText() != AS_NAMED}
+        return {
+            name: self.combo(name).currentText() for name in self.names() if self.combo(name).currentText() != AS_NAMED
+        }
 
     def run(self) -> None:
         fmt, path = self.format.currentText(), self.path.text().strip()
@@ -223,8 +228,10 @@ class AnnotationImportDialog(_WorkerDialog):
         self._start(lambda: import_annotations(study, actor, fmt, path, into_grader=grader, mapping=mapping))
 
     def show_result(self, summary: Any) -> None:
-        self.status.setText(f"Imported {summary.annotations} outline(s) and {summary.grades} grade(s) "
-                            f"with {len(summary.errors)} error(s) and {len(summary.warnings)} warning(s).")
+        self.status.setText(
+            f"Imported {summary.annotations} outline(s) and {summary.grades} grade(s) "
+            f"with {len(summary.errors)} error(s) and {len(summary.warnings)} warning(s)."
+        )
         self.log.setPlainText("\n".join(summary.lines()))
 
 
@@ -287,8 +294,18 @@ class AnnotationExportDialog(_WorkerDialog):
         per_grader, copy_images = self.per_grader.isChecked(), self.copy_images.isChecked()
         comments = self.include_comments.isChecked()
         study, actor = self.study, self.actor
-        self._start(lambda: export_annotations(study, actor, fmt, folder, graders=graders, per_grader=per_grader,
-                                               copy_images=copy_images, include_comments=comments))
+        self._start(
+            lambda: export_annotations(
+                study,
+                actor,
+                fmt,
+                folder,
+                graders=graders,
+                per_grader=per_grader,
+                copy_images=copy_images,
+                include_comments=comments,
+            )
+        )
 
     def show_result(self, written: Any) -> None:
         self.status.setText(f"Written: {written}")

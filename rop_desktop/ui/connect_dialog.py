@@ -17,10 +17,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-HELP = ("A shared study keeps its images in a folder every workstation reaches and its database on a "
-        "PostgreSQL server. Pick the folder; a folder made with 'rop-desktop study create --db-url' already "
-        "knows its server (study.server) and the URL can stay empty. Never type a password here: it comes "
-        "from ~/.pgpass or a pg_service.conf entry (see docs/shared-study.md).")
+HELP = (
+    "A shared study keeps its images in a folder every workstation reaches and its database on a "
+    "PostgreSQL server. Pick the folder; a folder made with 'rop-desktop study create --db-url' already "
+    "knows its server (study.server) and the URL can stay empty. Never type a password here: it comes "
+    "from ~/.pgpass or a pg_service.conf entry (see docs/shared-study.md)."
+)
 
 
 class ConnectDialog(QDialog):

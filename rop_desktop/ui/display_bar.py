@@ -78,7 +78,12 @@ class DisplayBar(QWidget):
         self.mode.setCurrentIndex((self.mode.currentIndex() + 1) % self.mode.count())
 
     def _emit(self) -> None:
-        self._settings = replace(self._settings, mode=self.mode.currentData(), brightness=float(self.brightness.value()),
-                                 contrast=self.contrast.value() / 100.0, gamma=self.gamma.value() / 100.0,
-                                 show_fov=self.fov.isChecked())
+        self._settings = replace(
+            self._settings,
+            mode=self.mode.currentData(),
+            brightness=float(self.brightness.value()),
+            contrast=self.contrast.value() / 100.0,
+            gamma=self.gamma.value() / 100.0,
+            show_fov=self.fov.isChecked(),
+        )
         self.settingsChanged.emit(self._settings)

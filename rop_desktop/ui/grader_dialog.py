@@ -51,10 +51,19 @@ class SignInDialog(QDialog):
 
     signedIn = Signal(object)  # Actor
 
-    def __init__(self, study: Study, choices: Sequence[GraderInfo], *, preselect: str | None = None,
-                 hint: str | None = None, notice: str | None = None, self_registration: bool = False,
-                 remember: Callable[[Actor], None] | None = None, first_admin: bool = False,
-                 parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        study: Study,
+        choices: Sequence[GraderInfo],
+        *,
+        preselect: str | None = None,
+        hint: str | None = None,
+        notice: str | None = None,
+        self_registration: bool = False,
+        remember: Callable[[Actor], None] | None = None,
+        first_admin: bool = False,
+        parent: QWidget | None = None,
+    ) -> None:
         super().__init__(parent)
         self.setObjectName("signInDialog")
         self.setWindowTitle("Sign in")
@@ -112,8 +121,11 @@ class SignInDialog(QDialog):
         self.new_password_again = QLineEdit()
         self.new_password_again.setObjectName("signInNewPasswordAgain")
         self.new_password_again.setEchoMode(QLineEdit.EchoMode.Password)
-        self.registration = QGroupBox("This new study has no account yet: make its first admin" if first_admin
-                                      else "…or make a new grader profile")
+        self.registration = QGroupBox(
+            "This new study has no account yet: make its first admin"
+            if first_admin
+            else "…or make a new grader profile"
+        )
         new_form = QFormLayout(self.registration)
         new_form.addRow("Name", self.new_name)
         new_form.addRow("Password", self.new_password)
@@ -201,8 +213,11 @@ class SignInDialog(QDialog):
             return accounts.register_grader(self.study, new_name, self._typed)
         info = self.selected()
         if info is None:
-            self.show_error("Pick your account in the list." if self.accounts.count()
-                            else "This study has no account you can sign in with.")
+            self.show_error(
+                "Pick your account in the list."
+                if self.accounts.count()
+                else "This study has no account you can sign in with."
+            )
             return None
         if self.password.isEnabled() and not self.password.text():
             self.show_error(f"Type the password of {info.name}.")
@@ -220,8 +235,10 @@ class SignInDialog(QDialog):
         self.tries += 1
         self.password.clear()
         if self.gave_up():
-            self.show_error(f"{reason}\n{MAX_TRIES} failed sign-ins: nobody is signed in. Close this window; "
-                            "an admin can reset a forgotten password.")
+            self.show_error(
+                f"{reason}\n{MAX_TRIES} failed sign-ins: nobody is signed in. Close this window; "
+                "an admin can reset a forgotten password."
+            )
             for widget in (self.ok_button, self.password, self.accounts, self.registration):
                 widget.setEnabled(False)
             return

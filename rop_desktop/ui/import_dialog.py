@@ -60,8 +60,9 @@ class ImportDialog(QDialog):
     def _on_progress(self, p: Any) -> None:
         self.bar.setMaximum(max(1, p.total))
         self.bar.setValue(p.done)
-        self.label.setText(f"{p.done} of {p.total}: {p.current} — imported {p.imported}, "
-                           f"duplicates {p.duplicates}, failed {p.failed}")
+        self.label.setText(
+            f"{p.done} of {p.total}: {p.current} — imported {p.imported}, duplicates {p.duplicates}, failed {p.failed}"
+        )
         if p.problem is not None:
             self.log.appendPlainText(f"{p.problem.path}: {p.problem.reason}")
 
@@ -82,8 +83,10 @@ class ImportDialog(QDialog):
         self._finish(text)
 
     def _on_aborted(self) -> None:
-        self._finish(f"Cancelled. {self.bar.value()} of {self.bar.maximum()} files were handled; "
-                     "the images imported so far are complete.")
+        self._finish(
+            f"Cancelled. {self.bar.value()} of {self.bar.maximum()} files were handled; "
+            "the images imported so far are complete."
+        )
 
     def _on_error(self, exc: BaseException) -> None:
         self._finish(f"The import stopped: {exc}")

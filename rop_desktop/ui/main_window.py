@@ -37,8 +37,13 @@ from rop_desktop.ui.worklist import WorklistPanel
 #: canvas gets the rest; at 1366 px the five assessment tabs fit without scroll arrows.
 DOCK_SHARES = ((0.27, 300, 440), (0.28, 340, 420))
 
-TOOL_ACTIONS = (("select", "Select / edit"), ("polygon", "Polygon"), ("trace", "Trace ridge"), ("pan", "Pan"),
-                ("landmarks", "Landmarks"))
+TOOL_ACTIONS = (
+    ("select", "Select / edit"),
+    ("polygon", "Polygon"),
+    ("trace", "Trace ridge"),
+    ("pan", "Pan"),
+    ("landmarks", "Landmarks"),
+)
 
 
 class SideTabs(QTabWidget):
@@ -152,8 +157,9 @@ class MainWindow(QMainWindow):
         dock = QDockWidget(title, self)
         dock.setObjectName(f"dock_{title.lower()}")
         dock.setWidget(widget)
-        dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
-                         | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
+        dock.setFeatures(
+            QDockWidget.DockWidgetFeature.DockWidgetMovable | QDockWidget.DockWidgetFeature.DockWidgetFloatable
+        )
         self.addDockWidget(area, dock)
         return dock
 
@@ -174,9 +180,10 @@ class MainWindow(QMainWindow):
         self.prev_action = self._action("◀ Previous", tip="Previous image in the worklist")
         self.next_action = self._action("Next ▶", tip="Next image in the worklist")
         self.next_todo_action = self._action("Next to do ▶▶", tip="Next image I have not submitted")
-        self.uncertain_first_action = self._action("Most uncertain first",
-                                                   tip="'Next to do' opens the image the active ROP model is "
-                                                       "least sure about (needs batch predictions)")
+        self.uncertain_first_action = self._action(
+            "Most uncertain first",
+            tip="'Next to do' opens the image the active ROP model is least sure about (needs batch predictions)",
+        )
         self.uncertain_first_action.setCheckable(True)
         tb.addActions([self.prev_action, self.next_action, self.next_todo_action, self.uncertain_first_action])
         tb.addSeparator()
@@ -184,14 +191,18 @@ class MainWindow(QMainWindow):
         self.tool_actions: dict[str, QAction] = {}
         for name, text in TOOL_ACTIONS:
             # triggered(bool) passes `checked` first: it must not land in `n`
-            action = self._action(text, lambda _checked=False, n=name: self.canvas.set_tool(n))
+            def select(_checked: bool = False, n: str = name) -> None:
+                self.canvas.set_tool(n)
+
+            action = self._action(text, select)
             action.setCheckable(True)
             group.addAction(action)
             tb.addAction(action)
             self.tool_actions[name] = action
         self.tool_actions[self.canvas.tool()].setChecked(True)
-        self.canvas.toolChanged.connect(lambda n: self.tool_actions[n].setChecked(True) if n in self.tool_actions
-                                        else None)
+        self.canvas.toolChanged.connect(
+            lambda n: self.tool_actions[n].setChecked(True) if n in self.tool_actions else None
+        )
         self.lesion_combo = QComboBox()
         for lesion in LesionType:
             self.lesion_combo.addItem(lesion.label, lesion)

@@ -24,8 +24,15 @@ from rop_desktop.services.policy import AccessDenied, Actor
 from rop_desktop.services.studies import Study
 from rop_desktop.ui.grader_dialog import MAX_TRIES, SignInDialog
 
-__all__ = ["MAX_TRIES", "AccountMemory", "SignInDialog", "default_account", "demo_hint", "make_sign_in_dialog",
-           "sign_in"]
+__all__ = [
+    "MAX_TRIES",
+    "AccountMemory",
+    "SignInDialog",
+    "default_account",
+    "demo_hint",
+    "make_sign_in_dialog",
+    "sign_in",
+]
 
 DEMO_STUDY_NAME = "ROP Desktop demo study"
 
@@ -56,8 +63,9 @@ class AccountMemory:
         self.settings.sync()
 
 
-def default_account(choices: Sequence[GraderInfo], remembered: str | None = None,
-                    fallback: str | None = None) -> str | None:
+def default_account(
+    choices: Sequence[GraderInfo], remembered: str | None = None, fallback: str | None = None
+) -> str | None:
     """The account the dialog selects at start: the remembered one if it is a grader, else
     ``fallback`` if it is a listed grader, else the first grader; never an elevated account."""
     graders = [c.name for c in choices if c.role is Role.GRADER]
@@ -75,33 +83,50 @@ def demo_hint(study: Study, choices: Sequence[GraderInfo]) -> str | None:
     if study.name != DEMO_STUDY_NAME or not set(DEMO_PASSWORDS) <= names:
         return None
     lines = [f"{name} — password: {password}" for name, password in DEMO_PASSWORDS.items()]
-    return "\n".join(["Demo study (synthetic images only):", *lines,
-                      f"{DEMO_GRADER} and the demo graders — no password"])
+    return "\n".join(
+        ["Demo study (synthetic images only):", *lines, f"{DEMO_GRADER} and the demo graders — no password"]
+    )
 
 
 def _no_account_notice(study: Study, choices: Sequence[GraderInfo]) -> str | None:
     if choices or accounts.self_registration_allowed(study) or accounts.has_no_accounts(study):
         return None
-    return ("This study has no account yet. Its first admin is made on the command line: "
-            f"rop-desktop study create \"{study.root}\" --admin NAME")
+    return (
+        "This study has no account yet. Its first admin is made on the command line: "
+        f'rop-desktop study create "{study.root}" --admin NAME'
+    )
 
 
-def make_sign_in_dialog(study: Study, *, memory: AccountMemory | None = None, preselect: str | None = None,
-                        fallback: str | None = None, notice: str | None = None,
-                        parent: QWidget | None = None) -> SignInDialog:
+def make_sign_in_dialog(
+    study: Study,
+    *,
+    memory: AccountMemory | None = None,
+    preselect: str | None = None,
+    fallback: str | None = None,
+    notice: str | None = None,
+    parent: QWidget | None = None,
+) -> SignInDialog:
     """The sign-in dialog for ``study`` with its default account chosen (see the module docstring).
 
     ``preselect`` (a name given on the command line) wins over the defaults."""
     choices = accounts.sign_in_choices(study)
     names = {c.name for c in choices}
-    chosen = preselect if preselect in names else default_account(
-        choices, memory.last(study) if memory is not None else None, fallback)
-    return SignInDialog(study, choices, preselect=chosen, hint=demo_hint(study, choices),
-                        notice=notice or _no_account_notice(study, choices),
-                        self_registration=accounts.self_registration_allowed(study),
-                        first_admin=accounts.has_no_accounts(study),
-                        remember=(lambda actor: memory.remember(study, actor)) if memory is not None else None,
-                        parent=parent)
+    chosen = (
+        preselect
+        if preselect in names
+        else default_account(choices, memory.last(study) if memory is not None else None, fallback)
+    )
+    return SignInDialog(
+        study,
+        choices,
+        preselect=chosen,
+        hint=demo_hint(study, choices),
+        notice=notice or _no_account_notice(study, choices),
+        self_registration=accounts.self_registration_allowed(study),
+        first_admin=accounts.has_no_accounts(study),
+        remember=(lambda actor: memory.remember(study, actor)) if memory is not None else None,
+        parent=parent,
+    )
 
 
 @dataclass(frozen=True)
@@ -114,8 +139,14 @@ class SignedIn:
     note: str | None = None
 
 
-def sign_in(study: Study, name: str | None = None, *, memory: AccountMemory | None = None,
-            fallback: str | None = None, parent: QWidget | None = None) -> Actor | None:
+def sign_in(
+    study: Study,
+    name: str | None = None,
+    *,
+    memory: AccountMemory | None = None,
+    fallback: str | None = None,
+    parent: QWidget | None = None,
+) -> Actor | None:
     """The signed-in account, or None when the user gave up (see :func:`sign_in_connected`)."""
     signed = sign_in_connected(study, name, memory=memory, fallback=fallback, parent=parent)
     if signed is not None and signed.study is not study:
@@ -123,8 +154,14 @@ def sign_in(study: Study, name: str | None = None, *, memory: AccountMemory | No
     return signed.actor if signed is not None else None
 
 
-def sign_in_connected(study: Study, name: str | None = None, *, memory: AccountMemory | None = None,
-                      fallback: str | None = None, parent: QWidget | None = None) -> SignedIn | None:
+def sign_in_connected(
+    study: Study,
+    name: str | None = None,
+    *,
+    memory: AccountMemory | None = None,
+    fallback: str | None = None,
+    parent: QWidget | None = None,
+) -> SignedIn | None:
     """Sign in, or None when the user gave up.
 
     ``name`` (``--grader NAME``) signs that account in at once when it has no password;
@@ -143,11 +180,9 @@ def sign_in_connected(study: Study, name: str | None = None, *, memory: AccountM
                 return SignedIn(actor, connection, note)
         elif name not in {c.name for c in accounts.sign_in_choices(study)}:
             notice = f"There is no active account called “{name}” in this study: pick yours."
-    dialog = make_sign_in_dialog(study, memory=memory, preselect=name, fallback=fallback, notice=notice,
-                                 parent=parent)
+    dialog = make_sign_in_dialog(study, memory=memory, preselect=name, fallback=fallback, notice=notice, parent=parent)
     accepted = dialog.exec() == QDialog.DialogCode.Accepted
     dialog.deleteLater()
     if not accepted or dialog.actor is None:
         return None
-    return SignedIn(dialog.actor, dialog.connection if dialog.connection is not None else study,
-                    dialog.connection_note)
+    return SignedIn(dialog.actor, dialog.connection if dialog.connection is not None else study, dialog.connection_note)

@@ -18,12 +18,20 @@ def resources_dir() -> Path:
 def apply_style(app: QApplication) -> None:
     app.setStyle("Fusion")
     palette = QPalette()
-    for role, color in ((QPalette.ColorRole.Window, "#1f2328"), (QPalette.ColorRole.WindowText, "#dfe3e8"),
-                        (QPalette.ColorRole.Base, "#22272d"), (QPalette.ColorRole.AlternateBase, "#262c33"),
-                        (QPalette.ColorRole.Text, "#dfe3e8"), (QPalette.ColorRole.Button, "#2b3138"),
-                        (QPalette.ColorRole.ButtonText, "#dfe3e8"), (QPalette.ColorRole.Highlight, "#3b6ea8"),
-                        (QPalette.ColorRole.HighlightedText, "#ffffff"), (QPalette.ColorRole.ToolTipBase, "#2b3138"),
-                        (QPalette.ColorRole.ToolTipText, "#dfe3e8"), (QPalette.ColorRole.PlaceholderText, "#7d8792")):
+    for role, color in (
+        (QPalette.ColorRole.Window, "#1f2328"),
+        (QPalette.ColorRole.WindowText, "#dfe3e8"),
+        (QPalette.ColorRole.Base, "#22272d"),
+        (QPalette.ColorRole.AlternateBase, "#262c33"),
+        (QPalette.ColorRole.Text, "#dfe3e8"),
+        (QPalette.ColorRole.Button, "#2b3138"),
+        (QPalette.ColorRole.ButtonText, "#dfe3e8"),
+        (QPalette.ColorRole.Highlight, "#3b6ea8"),
+        (QPalette.ColorRole.HighlightedText, "#ffffff"),
+        (QPalette.ColorRole.ToolTipBase, "#2b3138"),
+        (QPalette.ColorRole.ToolTipText, "#dfe3e8"),
+        (QPalette.ColorRole.PlaceholderText, "#7d8792"),
+    ):
         palette.setColor(role, QColor(color))
     app.setPalette(palette)
     qss = resources_dir() / "style.qss"

@@ -56,8 +56,12 @@ STATUS_COLOR = {"todo": QColor("#9aa4ad"), "draft": QColor("#e0a030"), "submitte
 #: A held row that no longer matches the list's filter (see the module docstring).
 DONE_COLOR = QColor("#a0a6ad")
 #: The statuses each status filter lists.
-FILTER_STATUSES = {None: ("todo", "draft", "submitted"), "todo": ("todo", "draft"), "draft": ("draft",),
-                   "submitted": ("submitted",)}
+FILTER_STATUSES = {
+    None: ("todo", "draft", "submitted"),
+    "todo": ("todo", "draft"),
+    "draft": ("draft",),
+    "submitted": ("submitted",),
+}
 #: Sort keys that depend on the grader's status (a blinded score is shown once submitted).
 STATUS_SORTS = ("status", "probability", "uncertainty")
 ROW_ID_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -72,8 +76,10 @@ SORT_KEYS = ("order", "patient", "eye", "exam_date", "camera", "status", "file",
 COLUMN_WIDTHS = (THUMB_HEIGHT * 4 // 3 + 12, 96, 44, 86, 96, 78, 160)
 #: The status filter's *Needs attention* entry (``WorklistQuery.attention``; ``services.exams``).
 ATTENTION = "attention"
-ATTENTION_TIP = ("The latest visits of the eyes that got worse since the visit before, or are treatment-warranted "
-                 "(your grades; the reference standard for adjudicators and admins)")
+ATTENTION_TIP = (
+    "The latest visits of the eyes that got worse since the visit before, or are treatment-warranted "
+    "(your grades; the reference standard for adjudicators and admins)"
+)
 #: How long the patient search waits after the last key before asking.
 SEARCH_DELAY_MS = 250
 
@@ -95,7 +101,7 @@ class _Rows:
         self.rows = list(rows)
 
     def page(self, offset: int, limit: int) -> Sequence[WorklistRow]:
-        return self.rows[offset:offset + limit]
+        return self.rows[offset : offset + limit]
 
     def position(self, image_id: int) -> int | None:
         return next((i for i, r in enumerate(self.rows) if r.image_id == image_id), None)
@@ -114,8 +120,14 @@ class WorklistModel(QAbstractTableModel):
     loadFailed = Signal(object)
     refreshed = Signal()
 
-    def __init__(self, parent: Any = None, *, page_size: int | None = None, max_pages: int | None = None,
-                 thumbnails: ThumbnailLoader | None = None) -> None:
+    def __init__(
+        self,
+        parent: Any = None,
+        *,
+        page_size: int | None = None,
+        max_pages: int | None = None,
+        thumbnails: ThumbnailLoader | None = None,
+    ) -> None:
         super().__init__(parent)
         self.page_size = page_size or PAGE_SIZE
         self.max_pages = max_pages or MAX_PAGES
@@ -160,7 +172,7 @@ class WorklistModel(QAbstractTableModel):
             start = offset - offset % self.page_size
             if start == offset:
                 for k in range(0, len(rows), self.page_size):
-                    self._store(start // self.page_size + k // self.page_size, list(rows[k:k + self.page_size]))
+                    self._store(start // self.page_size + k // self.page_size, list(rows[k : k + self.page_size]))
         self.endResetModel()
 
     def set_sort(self, key: str, descending: bool) -> None:
@@ -367,7 +379,7 @@ class WorklistModel(QAbstractTableModel):
             held_ids = set(self._held)
             fresh = [r for r in self._source.page(offset, len(free) + extra) if r.image_id not in held_ids]
         out: list[WorklistRow] = []
-        rows = iter(fresh[:len(free)])
+        rows = iter(fresh[: len(free)])
         for place in range(start, end):
             row = held_at.get(place) or next(rows, None)
             if row is None:
@@ -417,8 +429,12 @@ class WorklistModel(QAbstractTableModel):
     def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: N802
         return 0 if parent.isValid() else len(self.COLUMNS)
 
-    def headerData(self, section: int, orientation: Qt.Orientation,  # noqa: N802
-                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+    def headerData(  # noqa: N802 - Qt override
+        self,
+        section: int,
+        orientation: Qt.Orientation,
+        role: int = Qt.ItemDataRole.DisplayRole,
+    ) -> Any:
         if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
             return self.COLUMNS[section] if section < len(self.COLUMNS) else None
         return None
@@ -446,14 +462,21 @@ class WorklistModel(QAbstractTableModel):
             font.setStrikeOut(True)
             return font
         if done and role == Qt.ItemDataRole.ToolTipRole:
-            return (f"{row.original_name}: {STATUS_LABEL[row.status].lower()} — no longer in this list; it stays "
-                    "here until you refresh the list (↻ or F5)")
+            return (
+                f"{row.original_name}: {STATUS_LABEL[row.status].lower()} — no longer in this list; it stays "
+                "here until you refresh the list (↻ or F5)"
+            )
         if role == ROW_ID_ROLE:
             return row.image_id
         if role == Qt.ItemDataRole.DisplayRole:
-            return {1: row.patient, 2: row.eye.value if row.eye else "–",
-                    3: row.exam_date.isoformat() if row.exam_date else "–", 4: row.camera or "–",
-                    5: STATUS_LABEL[row.status], 6: row.original_name}.get(col)
+            return {
+                1: row.patient,
+                2: row.eye.value if row.eye else "–",
+                3: row.exam_date.isoformat() if row.exam_date else "–",
+                4: row.camera or "–",
+                5: STATUS_LABEL[row.status],
+                6: row.original_name,
+            }.get(col)
         if role == Qt.ItemDataRole.DecorationRole and col == 0:
             return self._thumbnail(row)
         if role == Qt.ItemDataRole.ForegroundRole and col == 5:
@@ -483,8 +506,13 @@ class WorklistPanel(QWidget):
         self.thumbnails = ThumbnailLoader(THUMB_HEIGHT, parent=self)
         self.model = WorklistModel(self, thumbnails=self.thumbnails)
         self.status_filter = QComboBox()
-        for label, value in (("To do for me", "todo"), ("All images", None), ("My drafts", "draft"),
-                             ("Submitted by me", "submitted"), ("Needs attention", ATTENTION)):
+        for label, value in (
+            ("To do for me", "todo"),
+            ("All images", None),
+            ("My drafts", "draft"),
+            ("Submitted by me", "submitted"),
+            ("Needs attention", ATTENTION),
+        ):
             self.status_filter.addItem(label, value)
         self.status_filter.setItemData(self.status_filter.count() - 1, ATTENTION_TIP, Qt.ItemDataRole.ToolTipRole)
         self.patient_search = QLineEdit()
@@ -501,14 +529,18 @@ class WorklistPanel(QWidget):
         self.refresh_button = QToolButton()
         self.refresh_button.setObjectName("worklistRefresh")
         self.refresh_button.setText("↻")
-        self.refresh_button.setToolTip("Refresh the list (F5): rows that are done leave it. Until then they stay "
-                                       "where they are, struck through, so nothing moves under the pointer.")
+        self.refresh_button.setToolTip(
+            "Refresh the list (F5): rows that are done leave it. Until then they stay "
+            "where they are, struck through, so nothing moves under the pointer."
+        )
         self.refresh_button.clicked.connect(self.refresh_list)
         self.count_label = QLabel()
         self.count_label.setObjectName("worklistCount")
         self.count_label.setWordWrap(True)
-        self.count_label.setToolTip("Your totals for the whole study, whatever the filter: to do (not submitted, "
-                                    "drafts included), drafts and submitted; then how many rows this list holds.")
+        self.count_label.setToolTip(
+            "Your totals for the whole study, whatever the filter: to do (not submitted, "
+            "drafts included), drafts and submitted; then how many rows this list holds."
+        )
         self._total = 0
         self._totals: GraderTotals | None = None
         self._quiet = False  # a selection made by the owner: no imageActivated
@@ -566,8 +598,9 @@ class WorklistPanel(QWidget):
         self.table.setModel(proxy)
         self._apply_widths()
         for column in range(len(COLUMN_WIDTHS), proxy.columnCount()):
-            self.table.setColumnWidth(column, widths[column] if column < len(widths)
-                                      else getattr(proxy, "column_width", 64))
+            self.table.setColumnWidth(
+                column, widths[column] if column < len(widths) else getattr(proxy, "column_width", 64)
+            )
         self.table.selectionModel().currentRowChanged.connect(self._on_current)
 
     def set_cameras(self, cameras: Sequence[str]) -> None:
@@ -587,9 +620,14 @@ class WorklistPanel(QWidget):
         key, descending = self.model.sort_order
         status = self.status_filter.currentData()
         attention = status == ATTENTION
-        return {"status": None if attention else status, "patient": self.patient_search.text().strip() or None,
-                "camera": self.camera_filter.currentData(), "sort": key, "descending": descending,
-                "attention": attention}
+        return {
+            "status": None if attention else status,
+            "patient": self.patient_search.text().strip() or None,
+            "camera": self.camera_filter.currentData(),
+            "sort": key,
+            "descending": descending,
+            "attention": attention,
+        }
 
     def _emit_filters(self) -> None:
         self._search_timer.stop()

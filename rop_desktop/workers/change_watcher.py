@@ -37,8 +37,9 @@ class ChangeWatcher(QObject):
     restored = Signal()  # the database answers again after ``failed``
     _done = Signal(object)  # internal: a poll's result or exception, relayed to the UI thread
 
-    def __init__(self, feed: ChangeFeed, *, interval_ms: int = DEFAULT_INTERVAL_MS,
-                 parent: QObject | None = None) -> None:
+    def __init__(
+        self, feed: ChangeFeed, *, interval_ms: int = DEFAULT_INTERVAL_MS, parent: QObject | None = None
+    ) -> None:
         super().__init__(parent)
         if interval_ms <= 0:
             raise ValueError(f"interval_ms must be positive, not {interval_ms}")

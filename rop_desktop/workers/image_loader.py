@@ -21,8 +21,9 @@ class _LoaderThread(QThread):
     done = Signal(int, object, bool)  # image id, data, announce
     error = Signal(int, str, bool)
 
-    def __init__(self, load: Callable[[int], Any], cache: OrderedDict[int, Any], cache_size: int,
-                 lock: threading.Lock) -> None:
+    def __init__(
+        self, load: Callable[[int], Any], cache: OrderedDict[int, Any], cache_size: int, lock: threading.Lock
+    ) -> None:
         super().__init__()
         self._lock = lock
         self.setObjectName("rop-image-loader")

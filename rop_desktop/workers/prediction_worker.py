@@ -78,8 +78,9 @@ class PredictionWorker(QObject):
 
     done = Signal(object)
 
-    def __init__(self, service: PredictionService, load_rgb: Callable[[int], np.ndarray],
-                 parent: QObject | None = None) -> None:
+    def __init__(
+        self, service: PredictionService, load_rgb: Callable[[int], np.ndarray], parent: QObject | None = None
+    ) -> None:
         super().__init__(parent)
         self.service = service
         self._load_rgb = load_rgb

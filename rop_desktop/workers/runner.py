@@ -19,11 +19,10 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QThread, Signal
 
+_LIVE: weakref.WeakSet[GeneratorWorker] = weakref.WeakSet()
 
-_LIVE: "weakref.WeakSet[GeneratorWorker]" = weakref.WeakSet()
 
-
-def running_workers() -> list["GeneratorWorker"]:
+def running_workers() -> list[GeneratorWorker]:
     """Workers whose thread is still running (tests fail on any left dangling)."""
     alive = []
     for worker in list(_LIVE):
@@ -50,8 +49,9 @@ class GeneratorWorker(QThread):
     errored = Signal(object)  # the exception; ``traceback`` holds the formatted text
     aborted = Signal()
 
-    def __init__(self, factory: Callable[[], Iterator[Any] | Generator[Any, Any, Any]],
-                 parent: QObject | None = None) -> None:
+    def __init__(
+        self, factory: Callable[[], Iterator[Any] | Generator[Any, Any, Any]], parent: QObject | None = None
+    ) -> None:
         super().__init__(parent)
         self.setObjectName("rop-worker")
         self._factory = factory
@@ -83,7 +83,7 @@ class GeneratorWorker(QThread):
             self.traceback = traceback.format_exc()
             self.errored.emit(exc)
 
-    def start(self, *args: Any) -> None:  # type: ignore[override]
+    def start(self, *args: Any) -> None:
         if self._started_once:
             raise RuntimeError("a worker runs once; create a new one")
         self._started_once = True

@@ -117,9 +117,13 @@ class TrainRequest:
         """Keyword arguments of ``TrainingService.plan`` for this request."""
         if self.init not in INITS:
             raise TrainingSetupError(f"unknown starting weights {self.init!r}; expected one of {', '.join(INITS)}")
-        config: dict[str, Any] = {"epochs": self.epochs, "batch_size": self.batch_size, "device": self.device,
-                                  "init": {"imagenet": "auto", "random": "random"}.get(self.init, "auto"),
-                                  **self.overrides}
+        config: dict[str, Any] = {
+            "epochs": self.epochs,
+            "batch_size": self.batch_size,
+            "device": self.device,
+            "init": {"imagenet": "auto", "random": "random"}.get(self.init, "auto"),
+            **self.overrides,
+        }
         if self.minutes:
             config["max_minutes"] = float(self.minutes)
         if self.image_size:
@@ -138,8 +142,9 @@ class RunOutcome:
     test_metrics: dict[str, Any] = field(default_factory=dict)
 
 
-def throttled(events: Generator[Event, None, Any], hz: float | None = None,
-              clock: Callable[[], float] = time.monotonic) -> Generator[Event, None, Any]:
+def throttled(
+    events: Generator[Event, None, Any], hz: float | None = None, clock: Callable[[], float] = time.monotonic
+) -> Generator[Event, None, Any]:
     """Pass every event through except BatchProgress, which is thinned to ``hz`` per second
     (default :data:`PROGRESS_HZ`; an epoch's last batch and the latest one before any other
     event always pass)."""
@@ -183,8 +188,14 @@ class TrainingWorker(QObject):
     pausedChanged = Signal(bool)
     ended = Signal(object)
 
-    def __init__(self, service: TrainingService, request: TrainRequest, parent: QObject | None = None, *,
-                 threads: int | None = None) -> None:
+    def __init__(
+        self,
+        service: TrainingService,
+        request: TrainRequest,
+        parent: QObject | None = None,
+        *,
+        threads: int | None = None,
+    ) -> None:
         from training.engine import RunControl
 
         super().__init__(parent)
@@ -209,8 +220,10 @@ class TrainingWorker(QObject):
         request = self.request
         yield Log(f"exporting the reference standard for {request.task} ({request.architecture})")
         plan = self.service.plan(request.task, request.architecture, **request.plan_kwargs())
-        yield Log(f"snapshot of {plan.n_records} reference labels ({plan.snapshot_hash[:12]}); run {plan.run_id}"
-                  + (f"; fine-tuning from {plan.init_bundle.name}" if plan.init_bundle else ""))
+        yield Log(
+            f"snapshot of {plan.n_records} reference labels ({plan.snapshot_hash[:12]}); run {plan.run_id}"
+            + (f"; fine-tuning from {plan.init_bundle.name}" if plan.init_bundle else "")
+        )
         return (yield from throttled(self.service.run(plan, self.control)))
 
     # ------------------------------------------------------------------ control (UI thread)

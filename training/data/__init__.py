@@ -23,16 +23,40 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time the names load lazi
     from training.data.samplers import RatioBatchSampler, class_weights
 
 _EXPORTS = {
-    "ClassificationDataset": "datasets", "SegmentationDataset": "datasets", "HybridDataset": "datasets",
-    "SnapshotDataset": "datasets", "DatasetError": "datasets", "MaskFn": "datasets", "collate": "datasets",
-    "RatioBatchSampler": "samplers", "class_weights": "samplers",
-    "oversample_stage1": "augment", "crop_zoom": "augment", "apply_augment": "augment",
-    "read_rgb": "io", "read_mask": "io", "write_mask": "io", "ImageReadError": "io",
+    "ClassificationDataset": "datasets",
+    "SegmentationDataset": "datasets",
+    "HybridDataset": "datasets",
+    "SnapshotDataset": "datasets",
+    "DatasetError": "datasets",
+    "MaskFn": "datasets",
+    "collate": "datasets",
+    "RatioBatchSampler": "samplers",
+    "class_weights": "samplers",
+    "oversample_stage1": "augment",
+    "crop_zoom": "augment",
+    "apply_augment": "augment",
+    "read_rgb": "io",
+    "read_mask": "io",
+    "write_mask": "io",
+    "ImageReadError": "io",
 }
 __all__ = [  # spelled out (not sorted(_EXPORTS)) so that linters and IDEs see the public names
-    "ClassificationDataset", "DatasetError", "HybridDataset", "ImageReadError", "MaskFn", "RatioBatchSampler",
-    "SegmentationDataset", "SnapshotDataset", "apply_augment", "class_weights", "collate", "crop_zoom",
-    "oversample_stage1", "read_mask", "read_rgb", "write_mask",
+    "ClassificationDataset",
+    "DatasetError",
+    "HybridDataset",
+    "ImageReadError",
+    "MaskFn",
+    "RatioBatchSampler",
+    "SegmentationDataset",
+    "SnapshotDataset",
+    "apply_augment",
+    "class_weights",
+    "collate",
+    "crop_zoom",
+    "oversample_stage1",
+    "read_mask",
+    "read_rgb",
+    "write_mask",
 ]
 
 

@@ -16,9 +16,15 @@ import numpy as np
 from training.snapshot import SnapshotRecord
 
 
-def crop_zoom(image: np.ndarray, mask: np.ndarray | None = None, *,
-              crop: Sequence[float] = (0.0, 0.0, 0.0, 0.0), zoom: float = 1.0,
-              hflip: bool = False, vflip: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
+def crop_zoom(
+    image: np.ndarray,
+    mask: np.ndarray | None = None,
+    *,
+    crop: Sequence[float] = (0.0, 0.0, 0.0, 0.0),
+    zoom: float = 1.0,
+    hflip: bool = False,
+    vflip: bool = False,
+) -> tuple[np.ndarray, np.ndarray | None]:
     """Cut ``crop`` = (left, top, right, bottom) fractions off the edges, zoom in by ``zoom`` ≥ 1
     (keep the central 1/zoom), then flip; the mask (same height and width) follows exactly."""
     h, w = image.shape[:2]
@@ -37,26 +43,41 @@ def crop_zoom(image: np.ndarray, mask: np.ndarray | None = None, *,
     return out, (np.ascontiguousarray(mask[ys, xs]) if mask is not None else None)
 
 
-def apply_augment(image: np.ndarray, mask: np.ndarray | None, augment: Mapping[str, Any] | None,
-                  ) -> tuple[np.ndarray, np.ndarray | None]:
+def apply_augment(
+    image: np.ndarray,
+    mask: np.ndarray | None,
+    augment: Mapping[str, Any] | None,
+) -> tuple[np.ndarray, np.ndarray | None]:
     """Apply a record's stored ``augment`` (``crop``, ``zoom``, ``hflip``, ``vflip``); None: unchanged."""
     if not augment:
         return image, mask
-    return crop_zoom(image, mask, crop=augment.get("crop") or (0.0, 0.0, 0.0, 0.0),
-                     zoom=float(augment.get("zoom", 1.0)), hflip=bool(augment.get("hflip", False)),
-                     vflip=bool(augment.get("vflip", False)))
+    return crop_zoom(
+        image,
+        mask,
+        crop=augment.get("crop") or (0.0, 0.0, 0.0, 0.0),
+        zoom=float(augment.get("zoom", 1.0)),
+        hflip=bool(augment.get("hflip", False)),
+        vflip=bool(augment.get("vflip", False)),
+    )
 
 
-def random_crop_zoom(rng: np.random.Generator, max_crop: float = 0.05,
-                     zoom_range: tuple[float, float] = (1.0, 1.1)) -> dict[str, Any]:
+def random_crop_zoom(
+    rng: np.random.Generator, max_crop: float = 0.05, zoom_range: tuple[float, float] = (1.0, 1.1)
+) -> dict[str, Any]:
     """Paper B's stage-1 augmentation parameters: 0–``max_crop`` off each edge, a zoom in ``zoom_range``."""
     crop = [round(float(c), 4) for c in rng.uniform(0.0, max_crop, 4)]
     return {"crop": crop, "zoom": round(float(rng.uniform(*zoom_range)), 4)}
 
 
-def oversample_stage1(records: Iterable[SnapshotRecord], factor: int = 5, seed: int = 0, *,
-                      max_crop: float = 0.05, zoom_range: tuple[float, float] = (1.0, 1.1),
-                      only_split: str | None = None) -> list[SnapshotRecord]:
+def oversample_stage1(
+    records: Iterable[SnapshotRecord],
+    factor: int = 5,
+    seed: int = 0,
+    *,
+    max_crop: float = 0.05,
+    zoom_range: tuple[float, float] = (1.0, 1.1),
+    only_split: str | None = None,
+) -> list[SnapshotRecord]:
     """Paper B: stage-1 images ×``factor`` by random 0–5 % edge crops and 100–110 % zoom.
 
     Returns the records followed by ``factor - 1`` derived copies of every stage-1 original
@@ -75,6 +96,7 @@ def oversample_stage1(records: Iterable[SnapshotRecord], factor: int = 5, seed: 
         if r.parent is not None or r.stage3 != 0 or (only_split is not None and r.split != only_split):
             continue
         for k in range(1, factor):
-            derived.append(r.replace(id=f"{r.id}~s1aug{k}", parent=r.id,
-                                     augment=random_crop_zoom(rng, max_crop, zoom_range)))
+            derived.append(
+                r.replace(id=f"{r.id}~s1aug{k}", parent=r.id, augment=random_crop_zoom(rng, max_crop, zoom_range))
+            )
     return recs + derived

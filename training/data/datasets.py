@@ -48,8 +48,15 @@ def _ids(records: Sequence[SnapshotRecord], limit: int = 5) -> str:
 class SnapshotDataset(Dataset[dict[str, Any]]):
     """Shared loading, caching and random-number handling of the three datasets."""
 
-    def __init__(self, snapshot: Snapshot, preset: Preset, *, train: bool = False, cache: bool = False,
-                 work_size: int | None = None) -> None:
+    def __init__(
+        self,
+        snapshot: Snapshot,
+        preset: Preset,
+        *,
+        train: bool = False,
+        cache: bool = False,
+        work_size: int | None = None,
+    ) -> None:
         self.snapshot = snapshot
         self.records: tuple[SnapshotRecord, ...] = tuple(snapshot.records)
         self.preset = preset
@@ -76,11 +83,14 @@ class SnapshotDataset(Dataset[dict[str, Any]]):
         if record.mask:
             mask = read_mask(self.snapshot.path(record.mask))
             if mask.shape != hw:
-                raise DatasetError(f"record {record.id!r}: mask {record.mask} is {mask.shape[1]}x{mask.shape[0]} "
-                                   f"but the image is {hw[1]}x{hw[0]}")
+                raise DatasetError(
+                    f"record {record.id!r}: mask {record.mask} is {mask.shape[1]}x{mask.shape[0]} "
+                    f"but the image is {hw[1]}x{hw[0]}"
+                )
             return mask
         if record.polygons:
             from training.formats.masks import polygons_to_mask
+
             return polygons_to_mask(record.polygons, hw)
         return None
 
@@ -109,8 +119,16 @@ class SnapshotDataset(Dataset[dict[str, Any]]):
 class ClassificationDataset(SnapshotDataset):
     """Image → class: ``task`` "binary" (label_binary, paper A) or "stage3" (stages 1–3, paper B)."""
 
-    def __init__(self, snapshot: Snapshot, preset: Preset, task: str = "binary", train: bool = False, *,
-                 cache: bool = False, work_size: int | None = None) -> None:
+    def __init__(
+        self,
+        snapshot: Snapshot,
+        preset: Preset,
+        task: str = "binary",
+        train: bool = False,
+        *,
+        cache: bool = False,
+        work_size: int | None = None,
+    ) -> None:
         if task not in CLASSIFICATION_TASKS:
             raise DatasetError(f"task must be one of {', '.join(CLASSIFICATION_TASKS)}, got {task!r}")
         if preset.mask_channel:
@@ -118,8 +136,10 @@ class ClassificationDataset(SnapshotDataset):
         super().__init__(snapshot, preset, train=train, cache=cache, work_size=work_size)
         unlabelled = [r for r in self.records if r.target(task) is None]
         if unlabelled:
-            raise DatasetError(f"{len(unlabelled)} records have no {task} label ({_ids(unlabelled)}); "
-                               f"select them with snapshot.for_task({task!r})")
+            raise DatasetError(
+                f"{len(unlabelled)} records have no {task} label ({_ids(unlabelled)}); "
+                f"select them with snapshot.for_task({task!r})"
+            )
         self.task = task
         self.labels: list[int] = [int(r.target(task)) for r in self.records]  # type: ignore[arg-type]
 
@@ -134,22 +154,35 @@ class SegmentationDataset(SnapshotDataset):
     moves image and mask together. ``label`` is the record's 3-class stage (−1 when unknown),
     for per-stage segmentation (paper B's segmentation-only baseline)."""
 
-    def __init__(self, snapshot: Snapshot, preset: Preset, train: bool = False, *, cache: bool = False,
-                 work_size: int | None = None) -> None:
+    def __init__(
+        self,
+        snapshot: Snapshot,
+        preset: Preset,
+        train: bool = False,
+        *,
+        cache: bool = False,
+        work_size: int | None = None,
+    ) -> None:
         super().__init__(snapshot, preset, train=train, cache=cache, work_size=work_size)
         if preset.mask_channel:
             raise DatasetError(f"preset {preset.name!r} has a mask channel: use HybridDataset")
         without = [r for r in self.records if not (r.mask or r.polygons)]
         if without:
-            raise DatasetError(f"{len(without)} records have neither a mask nor polygons ({_ids(without)}); "
-                               "select them with snapshot.for_task('segmentation')")
+            raise DatasetError(
+                f"{len(without)} records have neither a mask nor polygons ({_ids(without)}); "
+                "select them with snapshot.for_task('segmentation')"
+            )
         self.labels = [r.stage3 if r.stage3 is not None else -1 for r in self.records]
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         rgb, mask = self.load(index)
         prepared = self.preset.prepare(rgb, mask, train=self.train, rng=self._rng())
-        return {**self._base(index), "image": prepared.image, "mask": prepared.mask,
-                "label": torch.tensor(self.labels[index])}
+        return {
+            **self._base(index),
+            "image": prepared.image,
+            "mask": prepared.mask,
+            "label": torch.tensor(self.labels[index]),
+        }
 
 
 class HybridDataset(SnapshotDataset):
@@ -160,12 +193,22 @@ class HybridDataset(SnapshotDataset):
     an empty mask (no line visible) instead of an error.
     """
 
-    def __init__(self, snapshot: Snapshot, preset: Preset, task: str = "stage3", train: bool = False, *,
-                 mask_fn: MaskFn | None = None, allow_missing_mask: bool = False, cache: bool = False,
-                 work_size: int | None = None) -> None:
+    def __init__(
+        self,
+        snapshot: Snapshot,
+        preset: Preset,
+        task: str = "stage3",
+        train: bool = False,
+        *,
+        mask_fn: MaskFn | None = None,
+        allow_missing_mask: bool = False,
+        cache: bool = False,
+        work_size: int | None = None,
+    ) -> None:
         if not preset.mask_channel:
-            raise DatasetError(f"preset {preset.name!r} has no mask channel; use e.g. "
-                               "get_preset('paper_b', mask_channel=True)")
+            raise DatasetError(
+                f"preset {preset.name!r} has no mask channel; use e.g. get_preset('paper_b', mask_channel=True)"
+            )
         if task not in CLASSIFICATION_TASKS:
             raise DatasetError(f"task must be one of {', '.join(CLASSIFICATION_TASKS)}, got {task!r}")
         super().__init__(snapshot, preset, train=train, cache=cache, work_size=work_size)
@@ -175,8 +218,10 @@ class HybridDataset(SnapshotDataset):
         if mask_fn is None and not allow_missing_mask:
             without = [r for r in self.records if not (r.mask or r.polygons)]
             if without:
-                raise DatasetError(f"{len(without)} records have no line mask ({_ids(without)}); pass mask_fn "
-                                   "or allow_missing_mask=True")
+                raise DatasetError(
+                    f"{len(without)} records have no line mask ({_ids(without)}); pass mask_fn "
+                    "or allow_missing_mask=True"
+                )
         self.task = task
         self.mask_fn = mask_fn
         self.labels: list[int] = [int(r.target(task)) for r in self.records]  # type: ignore[arg-type]
@@ -186,13 +231,19 @@ class HybridDataset(SnapshotDataset):
         if self.mask_fn is not None:
             mask = np.asarray(self.mask_fn(self.records[index], rgb))
             if mask.shape[:2] != rgb.shape[:2]:
-                raise DatasetError(f"mask_fn returned a {mask.shape[1]}x{mask.shape[0]} mask for a "
-                                   f"{rgb.shape[1]}x{rgb.shape[0]} image (record {self.records[index].id!r})")
+                raise DatasetError(
+                    f"mask_fn returned a {mask.shape[1]}x{mask.shape[0]} mask for a "
+                    f"{rgb.shape[1]}x{rgb.shape[0]} image (record {self.records[index].id!r})"
+                )
         if mask is None:
             mask = np.zeros(rgb.shape[:2], np.uint8)
         prepared = self.preset.prepare(rgb, mask, train=self.train, rng=self._rng())
-        return {**self._base(index), "image": prepared.image, "mask": prepared.mask,
-                "label": torch.tensor(self.labels[index])}
+        return {
+            **self._base(index),
+            "image": prepared.image,
+            "mask": prepared.mask,
+            "label": torch.tensor(self.labels[index]),
+        }
 
 
 def collate(batch: Sequence[dict[str, Any]]) -> dict[str, Any]:

@@ -65,8 +65,11 @@ class SnapshotPolygon:
     stage: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"rings": [[[float(x), float(y)] for x, y in ring] for ring in self.rings],
-                "lesion_type": self.lesion_type, "stage": self.stage}
+        return {
+            "rings": [[[float(x), float(y)] for x, y in ring] for ring in self.rings],
+            "lesion_type": self.lesion_type,
+            "stage": self.stage,
+        }
 
 
 @dataclass(frozen=True)
@@ -147,8 +150,11 @@ TREATMENT_CLASSES = ("treatment-warranted", "close follow-up", "routine", "undet
 def _parse_point(value: Any, key: str, where: str, problems: list[str]) -> list[float] | None:
     if value is None:
         return None
-    if (not isinstance(value, (list, tuple)) or len(value) != 2
-            or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)):
+    if (
+        not isinstance(value, (list, tuple))
+        or len(value) != 2
+        or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
+    ):
         problems.append(f"{where}: {key} must be [x, y] in pixels, got {value!r}")
         return None
     return [float(value[0]), float(value[1])]
@@ -165,9 +171,11 @@ def _parse_landmarks(value: Any, where: str, problems: list[str]) -> dict[str, A
     if radius is not None and (not isinstance(radius, (int, float)) or isinstance(radius, bool) or radius <= 0):
         problems.append(f"{where}: landmarks.disc_radius must be a positive number of pixels, got {radius!r}")
         radius = None
-    return {"disc": _parse_point(value.get("disc"), "landmarks.disc", where, problems),
-            "disc_radius": None if radius is None else float(radius),
-            "fovea": _parse_point(value.get("fovea"), "landmarks.fovea", where, problems)}
+    return {
+        "disc": _parse_point(value.get("disc"), "landmarks.disc", where, problems),
+        "disc_radius": None if radius is None else float(radius),
+        "fovea": _parse_point(value.get("fovea"), "landmarks.fovea", where, problems),
+    }
 
 
 def _parse_exam(value: Any, where: str, problems: list[str]) -> dict[str, Any] | None:
@@ -195,8 +203,9 @@ def _check_path(value: Any, key: str, where: str, problems: list[str], required:
         return None
     p = PurePosixPath(value)
     if "\\" in value or p.is_absolute() or ".." in p.parts or re.match(r"^[A-Za-z]:", value):
-        problems.append(f"{where}: {key} must be a relative path inside the snapshot with '/' "
-                        f"separators, got {value!r}")
+        problems.append(
+            f"{where}: {key} must be a relative path inside the snapshot with '/' separators, got {value!r}"
+        )
         return None
     return value
 
@@ -244,9 +253,11 @@ def parse_polygon(obj: Any, where: str, problems: list[str]) -> SnapshotPolygon 
             return None
         pts: list[tuple[float, float]] = []
         for k, pt in enumerate(ring):
-            if (not isinstance(pt, (list, tuple)) or len(pt) != 2
-                    or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-                               for v in pt)):
+            if (
+                not isinstance(pt, (list, tuple))
+                or len(pt) != 2
+                or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in pt)
+            ):
                 problems.append(f"{where}.rings[{r}][{k}]: a point must be [x, y] with finite numbers, got {pt!r}")
                 return None
             pts.append((float(pt[0]), float(pt[1])))
@@ -263,8 +274,11 @@ def _parse_augment(value: Any, where: str, problems: list[str]) -> dict[str, Any
         problems.append(f"{where}: augment must be an object with keys among {sorted(AUGMENT_KEYS)}, got {value!r}")
         return None
     crop = value.get("crop")
-    if crop is not None and (not isinstance(crop, list) or len(crop) != 4
-                             or not all(isinstance(c, (int, float)) and 0 <= c < 0.5 for c in crop)):
+    if crop is not None and (
+        not isinstance(crop, list)
+        or len(crop) != 4
+        or not all(isinstance(c, (int, float)) and 0 <= c < 0.5 for c in crop)
+    ):
         problems.append(f"{where}: augment.crop must be [left, top, right, bottom] fractions in [0, 0.5), got {crop!r}")
     zoom = value.get("zoom")
     if zoom is not None and (not isinstance(zoom, (int, float)) or not 1.0 <= zoom <= 4.0):
@@ -296,8 +310,9 @@ def parse_record(obj: Any, where: str) -> tuple[SnapshotRecord | None, list[str]
         if stage3 is None and obj.get("stage3") is None:
             stage3 = stage3_of(stage)
         elif stage3 is not None and stage3_of(stage) != stage3:
-            problems.append(f"{where}: stage3 {stage3} contradicts stage {stage!r} "
-                            f"(stage3 is {stage3_of(stage)!r} for that stage)")
+            problems.append(
+                f"{where}: stage3 {stage3} contradicts stage {stage!r} (stage3 is {stage3_of(stage)!r} for that stage)"
+            )
         if label is None and obj.get("label_binary") is None:
             label = int(stage != "0")
         elif label is not None and (stage != "0") != (label == 1):
@@ -329,15 +344,21 @@ def parse_record(obj: Any, where: str) -> tuple[SnapshotRecord | None, list[str]
         problems.append(f"{where}: meta must be an object")
         meta = {}
     record = SnapshotRecord(
-        id=rid, image=image or "", mask=mask,
+        id=rid,
+        image=image or "",
+        mask=mask,
         patient=_check_str(obj.get("patient"), "patient", where, problems),
         eye=_check_choice(obj.get("eye"), "eye", EYES, where, problems),
         camera=_check_str(obj.get("camera"), "camera", where, problems),
-        exam_date=exam_date, label_binary=label, stage=stage, stage3=stage3,
+        exam_date=exam_date,
+        label_binary=label,
+        stage=stage,
+        stage3=stage3,
         plus=_check_choice(obj.get("plus"), "plus", PLUS_VALUES, where, problems),
         quality=_check_choice(obj.get("quality"), "quality", QUALITIES, where, problems),
         split=_check_choice(obj.get("split"), "split", SPLITS, where, problems),
-        polygons=polygons, graders={str(k): dict(v) for k, v in graders.items()},
+        polygons=polygons,
+        graders={str(k): dict(v) for k, v in graders.items()},
         source=_check_str(obj.get("source"), "source", where, problems),
         parent=_check_str(obj.get("parent"), "parent", where, problems),
         augment=_parse_augment(obj.get("augment"), where, problems),
@@ -367,9 +388,13 @@ def check_relations(records: Sequence[SnapshotRecord], where: str) -> list[str]:
         if parent.parent is not None:
             problems.append(f"{where} record {n} (id {r.id!r}): parent {r.parent!r} is itself a derived record")
         if r.split != parent.split:
-            problems.append(f"{where} record {n} (id {r.id!r}): split {r.split!r} differs from its parent "
-                            f"{r.parent!r} ({parent.split!r}); augmented copies stay in their original's split")
+            problems.append(
+                f"{where} record {n} (id {r.id!r}): split {r.split!r} differs from its parent "
+                f"{r.parent!r} ({parent.split!r}); augmented copies stay in their original's split"
+            )
         if r.patient != parent.patient:
-            problems.append(f"{where} record {n} (id {r.id!r}): patient {r.patient!r} differs from its parent's "
-                            f"({parent.patient!r})")
+            problems.append(
+                f"{where} record {n} (id {r.id!r}): patient {r.patient!r} differs from its parent's "
+                f"({parent.patient!r})"
+            )
     return problems

@@ -23,8 +23,17 @@ class RatioBatchSampler(Sampler[list[int]]):
     and ``world_size``: every rank draws the same batches and keeps every ``world_size``-th one.
     """
 
-    def __init__(self, labels: Sequence[int], batch_size: int, positive_fraction: float = 0.5, seed: int = 0, *,
-                 num_batches: int | None = None, rank: int = 0, world_size: int = 1) -> None:
+    def __init__(
+        self,
+        labels: Sequence[int],
+        batch_size: int,
+        positive_fraction: float = 0.5,
+        seed: int = 0,
+        *,
+        num_batches: int | None = None,
+        rank: int = 0,
+        world_size: int = 1,
+    ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be ≥ 1, got {batch_size}")
         if not 0.0 <= positive_fraction <= 1.0:

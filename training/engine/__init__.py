@@ -22,6 +22,18 @@ from training.engine.setup import RunError
 from training.engine.tasks import ConfigError, check_config
 
 __all__ = [
-    "BUNDLE_DIR", "CHECKPOINT_DIR", "EVENTS_FILE", "LAST", "REPORT_DIR", "CheckpointError", "ConfigError",
-    "RunControl", "RunError", "Terminal", "check_config", "find_checkpoint", "fit", "load_checkpoint",
+    "BUNDLE_DIR",
+    "CHECKPOINT_DIR",
+    "EVENTS_FILE",
+    "LAST",
+    "REPORT_DIR",
+    "CheckpointError",
+    "ConfigError",
+    "RunControl",
+    "RunError",
+    "Terminal",
+    "check_config",
+    "find_checkpoint",
+    "fit",
+    "load_checkpoint",
 ]

@@ -1,10 +1,11 @@
 """Resumable checkpoints: tensors and plain containers only, read back with ``weights_only=True``.
 
 A checkpoint (``<out>/checkpoints/last.pt``) holds the model, its weight average (``ema``,
-None without ``ema_decay``), optimiser, scheduler and AMP scaler states, the position in the run (epoch and batches done within it), the best weights so
-far, the history, the early-stopping counter, the configuration and every random-number state
-(torch, CUDA, numpy, Python), so that a resumed run continues exactly where the first stopped.
-Nothing in it needs unpickling code objects: ``torch.load(..., weights_only=True)`` reads it.
+None without ``ema_decay``), optimiser, scheduler and AMP scaler states, the position in the run
+(epoch and batches done within it), the best weights so far, the history, the early-stopping
+counter, the configuration and every random-number state (torch, CUDA, numpy, Python), so that a
+resumed run continues exactly where the first stopped. Nothing in it needs unpickling code
+objects: ``torch.load(..., weights_only=True)`` reads it.
 """
 
 from __future__ import annotations
@@ -34,11 +35,17 @@ def rng_state() -> dict[str, Any]:
     return {
         "torch": torch.get_rng_state(),
         "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-        "numpy": {"keys": torch.from_numpy(np_state["state"]["key"].astype(np.int64)),
-                  "pos": int(np_state["state"]["pos"]),
-                  "has_gauss": int(np_state["has_gauss"]), "gauss": float(np_state["gauss"])},
-        "python": {"version": int(py_version), "internal": torch.tensor(py_internal, dtype=torch.int64),
-                   "gauss": py_gauss},
+        "numpy": {
+            "keys": torch.from_numpy(np_state["state"]["key"].astype(np.int64)),
+            "pos": int(np_state["state"]["pos"]),
+            "has_gauss": int(np_state["has_gauss"]),
+            "gauss": float(np_state["gauss"]),
+        },
+        "python": {
+            "version": int(py_version),
+            "internal": torch.tensor(py_internal, dtype=torch.int64),
+            "gauss": py_gauss,
+        },
     }
 
 
@@ -93,7 +100,8 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     if missing:
         raise CheckpointError(f"{file}: not a training checkpoint of this engine (lacks {', '.join(missing)})")
     if data["format"] > CHECKPOINT_FORMAT:
-        raise CheckpointError(f"{file}: checkpoint format {data['format']} is newer than this engine reads "
-                              f"({CHECKPOINT_FORMAT})")
+        raise CheckpointError(
+            f"{file}: checkpoint format {data['format']} is newer than this engine reads ({CHECKPOINT_FORMAT})"
+        )
     data["path"] = str(file)
     return data

@@ -33,27 +33,47 @@ def card_notes(config: TrainConfig, preset: Preset, stage_mask_source: str | Non
     notes = []
     if config.architecture in PAPER_A_ARCHITECTURES or config.preset == "paper_a":
         ratio = "plain shuffling" if config.positive_fraction is None else f"{config.positive_fraction:g}"
-        notes.append("Paper A's text lost the learning rate, the positive:negative batch ratio, the L2 weight and "
-                     f"the plateau patience; values used here: learning rate {config.lr:g}, positive fraction per "
-                     f"batch {ratio}, L2 {config.l2:g}, plateau patience {config.plateau_patience} "
-                     f"(learning rate x{config.plateau_factor:g} on a validation-loss plateau).")
+        notes.append(
+            "Paper A's text lost the learning rate, the positive:negative batch ratio, the L2 weight and "
+            f"the plateau patience; values used here: learning rate {config.lr:g}, positive fraction per "
+            f"batch {ratio}, L2 {config.l2:g}, plateau patience {config.plateau_patience} "
+            f"(learning rate x{config.plateau_factor:g} on a validation-loss plateau)."
+        )
     if config.task == "binary" and config.class_weighted:
-        notes.append("Class-weighted cross-entropy: ROP cases weighted by negatives / positives of the training split"
-                     + (f", on top of batches drawn {config.positive_fraction:g} positive (the loss leans towards ROP)"
-                        if config.positive_fraction is not None else "") + ".")
+        notes.append(
+            "Class-weighted cross-entropy: ROP cases weighted by negatives / positives of the training split"
+            + (
+                f", on top of batches drawn {config.positive_fraction:g} positive (the loss leans towards ROP)"
+                if config.positive_fraction is not None
+                else ""
+            )
+            + "."
+        )
     if preset.mask_channel and stage_mask_source:
-        notes.append(f"Trained with {stage_mask_source} line masks as the second input channel; at prediction time "
-                     "feed the line segmenter's masks (Predictor.hybrid) as paper B does.")
+        notes.append(
+            f"Trained with {stage_mask_source} line masks as the second input channel; at prediction time "
+            "feed the line segmenter's masks (Predictor.hybrid) as paper B does."
+        )
     if config.oversample_stage1 > 1 and config.task == "stage3":
-        notes.append(f"Stage-1 images of the training split were over-sampled x{config.oversample_stage1} by 0-5 % "
-                     "edge crops and 100-110 % zoom (validation and test splits hold originals only).")
+        notes.append(
+            f"Stage-1 images of the training split were over-sampled x{config.oversample_stage1} by 0-5 % "
+            "edge crops and 100-110 % zoom (validation and test splits hold originals only)."
+        )
     return notes
 
 
-def finish_run(*, model: nn.Module, config: TrainConfig, preset: Preset, classes: list[str],
-               splits: dict[str, Snapshot], assignment: dict[str, str], snapshot_hash: str | None,
-               out_dir: Path, training: dict[str, Any],
-               ) -> Generator[Log, None, tuple[Path, EvaluationReport, float | None]]:
+def finish_run(
+    *,
+    model: nn.Module,
+    config: TrainConfig,
+    preset: Preset,
+    classes: list[str],
+    splits: dict[str, Snapshot],
+    assignment: dict[str, str],
+    snapshot_hash: str | None,
+    out_dir: Path,
+    training: dict[str, Any],
+) -> Generator[Log, None, tuple[Path, EvaluationReport, float | None]]:
     """Evaluate ``model`` (the best weights, in eval mode) and write the bundle and test report.
 
     Binary models get their operating threshold on the VALIDATION split
@@ -66,26 +86,40 @@ def finish_run(*, model: nn.Module, config: TrainConfig, preset: Preset, classes
     mask_source = "empty" if config.mask_channel == "none" else "reference (annotated)"
     notes = card_notes(config, preset, mask_source)
     card = ModelCard.for_model(
-        model, f"{config.architecture} {config.task}", classes=list(classes), preset=preset.to_dict(),
-        config=config.to_dict(), snapshot_hash=snapshot_hash, notes=notes,
-        extra={"training": {**training, "splits_by_id": assignment}})
+        model,
+        f"{config.architecture} {config.task}",
+        classes=list(classes),
+        preset=preset.to_dict(),
+        config=config.to_dict(),
+        snapshot_hash=snapshot_hash,
+        notes=notes,
+        extra={"training": {**training, "splits_by_id": assignment}},
+    )
     predictor = Predictor(model, card)
     threshold, source = None, None
     if card.task == "binary":
-        yield Log(f"choosing the operating threshold on {len(splits['val'])} validation images "
-                  f"(target sensitivity {config.target_sensitivity:g})")
+        yield Log(
+            f"choosing the operating threshold on {len(splits['val'])} validation images "
+            f"(target sensitivity {config.target_sensitivity:g})"
+        )
         val = evaluate_predictor(predictor, splits["val"], None, intervals=False)
         rows = val.predictions
         try:
             choice = choose_operating_threshold(
-                [r["label"] for r in rows], [r["probability"] for r in rows],
-                target_sensitivity=config.target_sensitivity, rule=config.threshold_rule,
-                confidence=config.threshold_confidence, min_specificity=config.threshold_min_specificity)
+                [r["label"] for r in rows],
+                [r["probability"] for r in rows],
+                target_sensitivity=config.target_sensitivity,
+                rule=config.threshold_rule,
+                confidence=config.threshold_confidence,
+                min_specificity=config.threshold_min_specificity,
+            )
             threshold, source = choice.threshold, choice.describe()
             card.metrics["threshold_choice"] = threshold_choice_dict(choice)
-            yield Log(f"operating threshold {threshold:.3f} ({choice.bound_by}; empirical "
-                      f"{choice.empirical_threshold:.3f}): validation sensitivity {choice.val_sensitivity:.3f}"
-                      + (f", specificity {choice.val_specificity:.3f}" if choice.val_specificity is not None else ""))
+            yield Log(
+                f"operating threshold {threshold:.3f} ({choice.bound_by}; empirical "
+                f"{choice.empirical_threshold:.3f}): validation sensitivity {choice.val_sensitivity:.3f}"
+                + (f", specificity {choice.val_specificity:.3f}" if choice.val_specificity is not None else "")
+            )
         except MetricsInputError as exc:
             threshold = 0.5
             source = f"default 0.5: none could be chosen on validation data ({exc.reason})"
@@ -95,19 +129,29 @@ def finish_run(*, model: nn.Module, config: TrainConfig, preset: Preset, classes
         val.binary = binary_report([r["label"] for r in rows], [r["probability"] for r in rows], threshold)
         card.metrics["validation"] = val.summary()
     elif card.task == "segmentation":
-        yield Log(f"choosing the mask threshold on {len(splits['val'])} validation images (highest mean Dice, "
-                  "0.5 unless the gain is beyond the bootstrap noise)")
+        yield Log(
+            f"choosing the mask threshold on {len(splits['val'])} validation images (highest mean Dice, "
+            "0.5 unless the gain is beyond the bootstrap noise)"
+        )
         mask_choice = choose_mask_threshold(probability_maps(predictor, splits["val"], None))
         threshold = card.threshold = mask_choice.threshold
         at_half = dict(zip(mask_choice.thresholds, mask_choice.mean_dice_per_threshold.tolist(), strict=True)).get(0.5)
-        card.metrics["validation"] = {"split": "val", "n": mask_choice.n, "dice": mask_choice.mean_dice, "dice_at_0.5": at_half,
-                                      "best_threshold": mask_choice.best, "gain_lower_bound": mask_choice.gain_low,
-                                      "dice_per_threshold": dict(zip(map(str, mask_choice.thresholds),
-                                                                     mask_choice.mean_dice_per_threshold.tolist(),
-                                                                     strict=True))}
+        card.metrics["validation"] = {
+            "split": "val",
+            "n": mask_choice.n,
+            "dice": mask_choice.mean_dice,
+            "dice_at_0.5": at_half,
+            "best_threshold": mask_choice.best,
+            "gain_lower_bound": mask_choice.gain_low,
+            "dice_per_threshold": dict(
+                zip(map(str, mask_choice.thresholds), mask_choice.mean_dice_per_threshold.tolist(), strict=True)
+            ),
+        }
         source = mask_choice.describe()
-        yield Log(f"mask threshold {threshold:g}: validation Dice {mask_choice.mean_dice:.3f}"
-                  + (f" (at 0.5: {at_half:.3f})" if at_half is not None else ""))
+        yield Log(
+            f"mask threshold {threshold:g}: validation Dice {mask_choice.mean_dice:.3f}"
+            + (f" (at 0.5: {at_half:.3f})" if at_half is not None else "")
+        )
     yield Log(f"evaluating the best weights on {len(splits['test'])} test images")
     test = evaluate_predictor(predictor, splits["test"], None, threshold=threshold)
     test.split = "test"

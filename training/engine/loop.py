@@ -61,14 +61,21 @@ from training.snapshot import Snapshot
 
 Terminal = Finished | Failed | Cancelled
 #: Settings that may change when a run is resumed; any other difference is refused.
-RESUMABLE_CHANGES = frozenset({"epochs", "device", "num_workers", "checkpoint_every", "init",
-                               "early_stopping_patience", "amp", "max_minutes"})
+RESUMABLE_CHANGES = frozenset(
+    {"epochs", "device", "num_workers", "checkpoint_every", "init", "early_stopping_patience", "amp", "max_minutes"}
+)
 EVENTS_FILE = "events.jsonl"
 
 
-def fit(config: TrainConfig, snapshot: Snapshot | str | Path, out_dir: str | Path, *,
-        control: RunControl | None = None, init_bundle: str | Path | None = None,
-        resume: str | Path | None = None) -> Generator[Event, None, Terminal]:
+def fit(
+    config: TrainConfig,
+    snapshot: Snapshot | str | Path,
+    out_dir: str | Path,
+    *,
+    control: RunControl | None = None,
+    init_bundle: str | Path | None = None,
+    resume: str | Path | None = None,
+) -> Generator[Event, None, Terminal]:
     """Train ``config`` on ``snapshot``, writing checkpoints, the report and the bundle in ``out_dir``.
 
     Yields ``Log``, ``RunStarted``, ``BatchProgress`` (every batch), ``EpochEnd``,
@@ -91,8 +98,15 @@ def fit(config: TrainConfig, snapshot: Snapshot | str | Path, out_dir: str | Pat
     return result
 
 
-def _fit(config: TrainConfig, snapshot: Snapshot | str | Path, out_dir: Path, control: RunControl,
-         init_bundle: str | Path | None, resume: str | Path | None, dist: DistContext) -> Generator[Event, None, Terminal]:
+def _fit(
+    config: TrainConfig,
+    snapshot: Snapshot | str | Path,
+    out_dir: Path,
+    control: RunControl,
+    init_bundle: str | Path | None,
+    resume: str | Path | None,
+    dist: DistContext,
+) -> Generator[Event, None, Terminal]:
     log_file = out_dir / EVENTS_FILE if dist.is_main else None
     run: _Run | None = None
     try:
@@ -117,8 +131,11 @@ def _fit(config: TrainConfig, snapshot: Snapshot | str | Path, out_dir: Path, co
             if torch.cuda.is_available():
                 torch.cuda.empty_cache()
             size = config.batch_size
-            result = _failed(run, f"out of memory with batch size {size}: try --batch-size {max(1, size // 2)} "
-                                  "or a smaller image size", "out_of_memory")
+            result = _failed(
+                run,
+                f"out of memory with batch size {size}: try --batch-size {max(1, size // 2)} or a smaller image size",
+                "out_of_memory",
+            )
         else:
             text = "".join(traceback.format_exception(exc))
             _record(log_file, Log(text, "error"))
@@ -144,7 +161,8 @@ def _failed(run: _Run | None, reason: str, category: str) -> Failed:
 
 def _is_out_of_memory(exc: BaseException) -> bool:
     return isinstance(exc, torch.cuda.OutOfMemoryError) or (
-        isinstance(exc, RuntimeError) and ("out of memory" in str(exc) or "can't allocate memory" in str(exc)))
+        isinstance(exc, RuntimeError) and ("out of memory" in str(exc) or "can't allocate memory" in str(exc))
+    )
 
 
 def _record(path: Path | None, event: Event) -> None:
@@ -180,8 +198,16 @@ class _Clock:
 class _Run:
     """One training run's state (see :func:`fit`)."""
 
-    def __init__(self, config: TrainConfig, snapshot: Snapshot | str | Path, out_dir: Path, control: RunControl,
-                 init_bundle: str | Path | None, resume: str | Path | None, dist: DistContext) -> None:
+    def __init__(
+        self,
+        config: TrainConfig,
+        snapshot: Snapshot | str | Path,
+        out_dir: Path,
+        control: RunControl,
+        init_bundle: str | Path | None,
+        resume: str | Path | None,
+        dist: DistContext,
+    ) -> None:
         self.config, self.out_dir, self.control, self.dist = config, out_dir, control, dist
         self.epoch, self.batch = 1, 0
         self.checkpoint = self._resume_state(resume, config)
@@ -209,15 +235,18 @@ class _Run:
         self.model.to(self.device)
         if self.channels_last:
             self.model.to(memory_format=torch.channels_last)
-        self.ddp = distributed.wrap_model(self.model, dist, self.device,
-                                          find_unused_parameters=self.task.name == "instance")
+        self.ddp = distributed.wrap_model(
+            self.model, dist, self.device, find_unused_parameters=self.task.name == "instance"
+        )
         self.ema = setup.build_ema(config, self.model)  # None unless config.ema_decay
         base_lr = config.lr
         if config.lr_from_scratch is not None and self.init == "random":
             base_lr = config.lr_from_scratch
             if self.checkpoint is None:
-                self.logs.append(f"learning rate {base_lr:g} (lr_from_scratch): the model starts from random weights "
-                                 f"({config.lr:g} is for pretrained ones)")
+                self.logs.append(
+                    f"learning rate {base_lr:g} (lr_from_scratch): the model starts from random weights "
+                    f"({config.lr:g} is for pretrained ones)"
+                )
         self.optimizer = setup.build_optimizer(config.with_(lr=base_lr), self.model)
         self.amp = config.amp and self.device.type == "cuda"
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
@@ -225,8 +254,7 @@ class _Run:
         self.schedule = LrSchedule(config, self.optimizer, base_lr, config.epochs * len(self.batches))
         self.val_loader = setup.eval_loader(self.val_set, config, dist, self.device)
         self.task.setup_loss(self.train_set, self.device, fraction)
-        self.l2: L2Regularised | None = (
-            self.model if config.l2 > 0 and isinstance(self.model, L2Regularised) else None)
+        self.l2: L2Regularised | None = self.model if config.l2 > 0 and isinstance(self.model, L2Regularised) else None
         self.history: list[dict[str, Any]] = []
         self.best_state: dict[str, torch.Tensor] | None = None
         self.best_epoch, self.best_loss, self.bad_epochs, self.stopped_early = 0, math.inf, 0, False
@@ -239,8 +267,9 @@ class _Run:
         self.good_state = self._good_state()
         if dist.is_main:
             out_dir.mkdir(parents=True, exist_ok=True)
-            (out_dir / "splits.json").write_text(json.dumps(self.assignment, indent=1, sort_keys=True) + "\n",
-                                                 encoding="utf-8")
+            (out_dir / "splits.json").write_text(
+                json.dumps(self.assignment, indent=1, sort_keys=True) + "\n", encoding="utf-8"
+            )
 
     # -- resuming ------------------------------------------------------------------------------
     @staticmethod
@@ -252,12 +281,16 @@ class _Run:
         except CheckpointError as exc:
             raise RunError("error", str(exc)) from None
         saved, now = ckpt["config"], config.to_dict()
-        changed = [f"{k} {saved.get(k)!r} -> {now[k]!r}" for k in now
-                   if k not in RESUMABLE_CHANGES and saved.get(k) != now[k]]
+        changed = [
+            f"{k} {saved.get(k)!r} -> {now[k]!r}" for k in now if k not in RESUMABLE_CHANGES and saved.get(k) != now[k]
+        ]
         if changed:
-            raise RunError("error", f"the checkpoint {ckpt['path']} was made with other settings ({'; '.join(changed)}); "
-                                    "resume with the same configuration (only "
-                                    f"{', '.join(sorted(RESUMABLE_CHANGES))} may change)")
+            raise RunError(
+                "error",
+                f"the checkpoint {ckpt['path']} was made with other settings ({'; '.join(changed)}); "
+                "resume with the same configuration (only "
+                f"{', '.join(sorted(RESUMABLE_CHANGES))} may change)",
+            )
         return ckpt
 
     def _restore(self, ckpt: dict[str, Any]) -> None:
@@ -287,15 +320,25 @@ class _Run:
         if not self.dist.is_main:
             return
         payload = {
-            "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
             "ema": self.ema.state_dict() if self.ema is not None else None,
-            "scheduler": self.schedule.state_dict(), "scaler": self.scaler.state_dict() if self.amp else None,
+            "scheduler": self.schedule.state_dict(),
+            "scaler": self.scaler.state_dict() if self.amp else None,
             "divergences": self.divergences,
-            "epoch": self.epoch, "batch": self.batch, "config": self.config.to_dict(), "rng": rng,
+            "epoch": self.epoch,
+            "batch": self.batch,
+            "config": self.config.to_dict(),
+            "rng": rng,
             "best": {"state": self.best_state, "epoch": self.best_epoch, "val_loss": self.best_loss},
-            "history": self.history, "bad_epochs": self.bad_epochs, "stopped_early": self.stopped_early,
-            "loss_sum": self.loss_sum, "seen": self.seen, "elapsed": self.clock.elapsed,
-            "snapshot_hash": self.snapshot_hash, "init": self.init,
+            "history": self.history,
+            "bad_epochs": self.bad_epochs,
+            "stopped_early": self.stopped_early,
+            "loss_sum": self.loss_sum,
+            "seen": self.seen,
+            "elapsed": self.clock.elapsed,
+            "snapshot_hash": self.snapshot_hash,
+            "init": self.init,
         }
         path = save_checkpoint(self.out_dir / CHECKPOINT_DIR / LAST, payload)
         yield CheckpointSaved(str(path), completed_epoch, is_best)
@@ -305,9 +348,18 @@ class _Run:
         for line in self.logs:
             yield Log(line, "warning" if "not found" in line else "info")
         config = self.config
-        yield RunStarted(str(self.out_dir), config.task, config.architecture, str(self.device),
-                         len(self.splits["train"]), len(self.splits["val"]), len(self.splits["test"]),
-                         config.epochs, len(self.batches), self.init)
+        yield RunStarted(
+            str(self.out_dir),
+            config.task,
+            config.architecture,
+            str(self.device),
+            len(self.splits["train"]),
+            len(self.splits["val"]),
+            len(self.splits["test"]),
+            config.epochs,
+            len(self.batches),
+            self.init,
+        )
         while self.epoch <= config.epochs and not self.stopped_early and not self.out_of_time:
             cancelled = yield from self._epoch()
             if cancelled is not None:
@@ -318,17 +370,31 @@ class _Run:
         result = None
         if self.dist.is_main:
             bundle_dir, report, threshold = yield from finish_run(
-                model=self.model, config=config, preset=self.preset, classes=self.task.classes, splits=self.splits,
-                assignment=self.assignment, snapshot_hash=self.snapshot_hash, out_dir=self.out_dir,
-                training={"best_epoch": self.best_epoch, "epochs_run": len(self.history),
-                          "stopped_early": self.stopped_early, "time_budget_reached": self.out_of_time,
-                          "minutes": round(self.clock.elapsed / 60.0, 2), "divergences": self.divergences,
-                          "init": self.init, "history": self.history,
-                          "split_sizes": {k: len(v) for k, v in self.splits.items()}})
+                model=self.model,
+                config=config,
+                preset=self.preset,
+                classes=self.task.classes,
+                splits=self.splits,
+                assignment=self.assignment,
+                snapshot_hash=self.snapshot_hash,
+                out_dir=self.out_dir,
+                training={
+                    "best_epoch": self.best_epoch,
+                    "epochs_run": len(self.history),
+                    "stopped_early": self.stopped_early,
+                    "time_budget_reached": self.out_of_time,
+                    "minutes": round(self.clock.elapsed / 60.0, 2),
+                    "divergences": self.divergences,
+                    "init": self.init,
+                    "history": self.history,
+                    "split_sizes": {k: len(v) for k, v in self.splits.items()},
+                },
+            )
             result = (str(bundle_dir), report.summary(), threshold)
         bundle, metrics, threshold = self.dist.broadcast(result)
-        return Finished(bundle, len(self.history), self.best_epoch, self.stopped_early, metrics, threshold,
-                        self.out_of_time)
+        return Finished(
+            bundle, len(self.history), self.best_epoch, self.stopped_early, metrics, threshold, self.out_of_time
+        )
 
     def _interrupt(self, rng: dict[str, Any] | None = None) -> Generator[Event, None, Cancelled | None]:
         """Between batches: yield ``Paused`` and wait while paused; on cancel checkpoint and stop."""
@@ -351,20 +417,34 @@ class _Run:
         import copy
 
         state = self.optimizer.state_dict()
-        optimizer = {"param_groups": copy.deepcopy(state["param_groups"]),
-                     "state": {k: {n: v.detach().to("cpu", copy=True) if isinstance(v, torch.Tensor) else copy.deepcopy(v)
-                                   for n, v in per_param.items()} for k, per_param in state["state"].items()}}
+        optimizer = {
+            "param_groups": copy.deepcopy(state["param_groups"]),
+            "state": {
+                k: {
+                    n: v.detach().to("cpu", copy=True) if isinstance(v, torch.Tensor) else copy.deepcopy(v)
+                    for n, v in per_param.items()
+                }
+                for k, per_param in state["state"].items()
+            },
+        }
         ema = cpu_state(self.ema.state_dict()) if self.ema is not None else None
-        return {"model": cpu_state(self.model.state_dict()), "optimizer": optimizer, "ema": ema,
-                "epoch": self.epoch - 1}
+        return {
+            "model": cpu_state(self.model.state_dict()),
+            "optimizer": optimizer,
+            "ema": ema,
+            "epoch": self.epoch - 1,
+        }
 
     def _recover(self, exc: _Diverged) -> Iterator[Event]:
         """Back to the last good state with a lower learning rate, or fail after ``divergence_retries``."""
         lr = self.schedule.lr
         if self.divergences >= self.config.divergence_retries:
-            raise RunError("diverged", f"the {exc.what} became non-finite at epoch {self.epoch}, batch "
-                                       f"{self.batch + 1} (learning rate {lr:g}) after {self.divergences} "
-                                       "retries with lower learning rates: lower the learning rate or check the images")
+            raise RunError(
+                "diverged",
+                f"the {exc.what} became non-finite at epoch {self.epoch}, batch "
+                f"{self.batch + 1} (learning rate {lr:g}) after {self.divergences} "
+                "retries with lower learning rates: lower the learning rate or check the images",
+            )
         self.divergences += 1
         self.model.load_state_dict(self.good_state["model"])
         if self.ema is not None:
@@ -373,9 +453,12 @@ class _Run:
         new = self.schedule.lower()
         self.batch, self.loss_sum, self.seen = 0, 0.0, 0
         self.optimizer.zero_grad(set_to_none=True)
-        yield Log(f"the {exc.what} became non-finite at epoch {self.epoch} (learning rate {lr:g}): back to the state "
-                  f"after epoch {self.good_state['epoch']} with learning rate {new:g} "
-                  f"(retry {self.divergences} of {self.config.divergence_retries})", "warning")
+        yield Log(
+            f"the {exc.what} became non-finite at epoch {self.epoch} (learning rate {lr:g}): back to the state "
+            f"after epoch {self.good_state['epoch']} with learning rate {new:g} "
+            f"(retry {self.divergences} of {self.config.divergence_retries})",
+            "warning",
+        )
 
     def _budget_spent(self) -> bool:
         """True when the time budget leaves no room for another batch and the validation after it."""
@@ -410,8 +493,10 @@ class _Run:
                 return cancelled
             if self._budget_spent():
                 self.out_of_time = True
-                yield Log(f"time budget of {config.max_minutes:g} min reached at epoch {self.epoch}, batch "
-                          f"{self.batch}: {'validating and ' if trained else ''}keeping the best weights")
+                yield Log(
+                    f"time budget of {config.max_minutes:g} min reached at epoch {self.epoch}, batch "
+                    f"{self.batch}: {'validating and ' if trained else ''}keeping the best weights"
+                )
                 if not trained:  # nothing new since the last validation
                     return None
                 break
@@ -432,8 +517,9 @@ class _Run:
             eta = self.clock.eta(config.epochs * n_batches - done, config.epochs - self.epoch + 1)
             if config.max_minutes:
                 eta = min(eta, max(config.max_minutes * 60.0 - self.clock.elapsed, 0.0))
-            yield BatchProgress(self.epoch, self.batch, n_batches, value,
-                                epoch_images / max(time.perf_counter() - started, 1e-9), eta)
+            yield BatchProgress(
+                self.epoch, self.batch, n_batches, value, epoch_images / max(time.perf_counter() - started, 1e-9), eta
+            )
         before_val = rng_state()
         cancelled = yield from self._interrupt(before_val)
         if cancelled is not None:
@@ -500,11 +586,16 @@ class _Run:
         is_best = val_loss < self.best_loss
         if is_best:
             self.best_state, self.best_epoch, self.best_loss, self.bad_epochs = (
-                cpu_state(self._evaluated().state_dict()), self.epoch, val_loss, 0)
+                cpu_state(self._evaluated().state_dict()),
+                self.epoch,
+                val_loss,
+                0,
+            )
         else:
             self.bad_epochs += 1
-        end = EpochEnd(self.epoch, self.config.epochs, self.loss_sum / max(self.seen, 1), val_loss, metrics, lr,
-                       is_best, seconds)
+        end = EpochEnd(
+            self.epoch, self.config.epochs, self.loss_sum / max(self.seen, 1), val_loss, metrics, lr, is_best, seconds
+        )
         self.history.append(end.to_dict())
         patience = self.config.early_stopping_patience
         self.stopped_early = patience is not None and self.bad_epochs >= patience and self.epoch < self.config.epochs
@@ -513,9 +604,13 @@ class _Run:
         self.good_state = self._good_state()
         yield end
         every = self.config.checkpoint_every  # larger than epochs: no checkpoint (smoke runs)
-        final = (completed == self.config.epochs or self.stopped_early or self.out_of_time) and every <= self.config.epochs
+        final = (
+            completed == self.config.epochs or self.stopped_early or self.out_of_time
+        ) and every <= self.config.epochs
         if completed % every == 0 or final:
             yield from self._save(rng_state(), is_best, completed)
         if self.stopped_early:
-            yield Log(f"early stopping after epoch {completed}: no better validation loss for {patience} epochs "
-                      f"(best: epoch {self.best_epoch})")
+            yield Log(
+                f"early stopping after epoch {completed}: no better validation loss for {patience} epochs "
+                f"(best: epoch {self.best_epoch})"
+            )

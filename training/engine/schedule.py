@@ -29,13 +29,15 @@ from training.config import TrainConfig
 class LrSchedule:
     """Sets the optimiser's learning rate before every batch and steps the plateau rule per epoch."""
 
-    def __init__(self, config: TrainConfig, optimizer: torch.optim.Optimizer, base_lr: float,
-                 total_batches: int) -> None:
+    def __init__(
+        self, config: TrainConfig, optimizer: torch.optim.Optimizer, base_lr: float, total_batches: int
+    ) -> None:
         self.config, self.optimizer = config, optimizer
         self.base_lr = base_lr
         self.total_batches = max(1, total_batches)
         self.plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(
-            optimizer, mode="min", factor=config.plateau_factor, patience=config.plateau_patience)
+            optimizer, mode="min", factor=config.plateau_factor, patience=config.plateau_patience
+        )
         self.plateau_lr = base_lr  # the rate the plateau rule has reached (before warm-up)
         self._set(base_lr)
 

@@ -74,23 +74,29 @@ def make_splits(task: Task, snapshot: Snapshot, config: TrainConfig) -> tuple[di
     """
     records = task.select(snapshot)
     if not len(records):
-        raise RunError("bad_data", f"the snapshot has no record usable for task {config.task!r} "
-                                   f"({_needs(config.task)})")
+        raise RunError(
+            "bad_data", f"the snapshot has no record usable for task {config.task!r} ({_needs(config.task)})"
+        )
     if any(r.split is None for r in records):
-        records = records.with_records(apply_splits(records, patient_split(records, config.split_ratios, config.seed,
-                                                                            task.stratify)))
+        records = records.with_records(
+            apply_splits(records, patient_split(records, config.split_ratios, config.seed, task.stratify))
+        )
     assignment = {r.id: r.split for r in records if r.split is not None}
     if config.task == "stage3" and config.oversample_stage1 > 1:
-        records = records.with_records(oversample_stage1(records, config.oversample_stage1, config.seed,
-                                                         only_split="train"))
+        records = records.with_records(
+            oversample_stage1(records, config.oversample_stage1, config.seed, only_split="train")
+        )
     splits = {name: records.split(name) for name in ("train", "val", "test")}
     empty = [name for name, s in splits.items() if not len(s)]
     if empty:
         counts = ", ".join(f"{n} {len(s)}" for n, s in splits.items())
-        raise RunError("bad_data", f"the {' and '.join(empty)} split{'s are' if len(empty) > 1 else ' is'} empty "
-                                   f"({counts}; ratios train/test/val {tuple(config.split_ratios)}, "
-                                   f"{len({r.group for r in records})} patients): add images or patients, "
-                                   "or assign splits in the snapshot")
+        raise RunError(
+            "bad_data",
+            f"the {' and '.join(empty)} split{'s are' if len(empty) > 1 else ' is'} empty "
+            f"({counts}; ratios train/test/val {tuple(config.split_ratios)}, "
+            f"{len({r.group for r in records})} patients): add images or patients, "
+            "or assign splits in the snapshot",
+        )
     reason = task.check(splits)
     if reason:
         raise RunError("bad_data", reason)
@@ -110,8 +116,12 @@ def patient_split(records: Snapshot, ratios: Any, seed: int, stratify: Any) -> d
 
 
 def _needs(task: str) -> str:
-    return {"binary": "label_binary or stage", "stage3": "stage 1, 2 or 3",
-            "segmentation": "a line mask or polygons", "instance": "a line mask or polygons"}[task]
+    return {
+        "binary": "label_binary or stage",
+        "stage3": "stage 1, 2 or 3",
+        "segmentation": "a line mask or polygons",
+        "instance": "a line mask or polygons",
+    }[task]
 
 
 def check_images(snapshots: list[Snapshot]) -> None:
@@ -173,8 +183,9 @@ class EpochBatches(Sampler[list[int]]):
                 yield batch
 
 
-def train_loader(task: Task, dataset: Any, config: TrainConfig, dist: DistContext,
-                 device: torch.device) -> tuple[DataLoader[Any], EpochBatches, float | None]:
+def train_loader(
+    task: Task, dataset: Any, config: TrainConfig, dist: DistContext, device: torch.device
+) -> tuple[DataLoader[Any], EpochBatches, float | None]:
     """The training loader and its batch sampler; also the positive fraction of ratio batches."""
     fraction = config.positive_fraction if task.name == "binary" else None
     batch_size = config.batch_size
@@ -182,29 +193,52 @@ def train_loader(task: Task, dataset: Any, config: TrainConfig, dist: DistContex
         per_rank = max(1, math.ceil(math.ceil(len(dataset) / batch_size) / dist.world_size))
         try:
             inner: RatioBatchSampler | BatchSampler = RatioBatchSampler(
-                dataset.labels, batch_size, fraction, config.seed, num_batches=per_rank,
-                rank=dist.rank, world_size=dist.world_size)
+                dataset.labels,
+                batch_size,
+                fraction,
+                config.seed,
+                num_batches=per_rank,
+                rank=dist.rank,
+                world_size=dist.world_size,
+            )
         except ValueError as exc:
             raise RunError("bad_data", f"ratio batches cannot be drawn: {exc}") from None
     else:
-        sampler: DistributedSampler[int] = DistributedSampler(dataset, num_replicas=dist.world_size, rank=dist.rank, shuffle=True,
-                                     seed=config.seed, drop_last=False)
+        sampler: DistributedSampler[int] = DistributedSampler(
+            dataset, num_replicas=dist.world_size, rank=dist.rank, shuffle=True, seed=config.seed, drop_last=False
+        )
         n = len(sampler)
         drop_last = n > batch_size and n % batch_size == 1  # a lone last image breaks BatchNorm
         inner = BatchSampler(sampler, batch_size, drop_last)
     batches = EpochBatches(inner, config.max_batches_per_epoch)
-    loader = DataLoader(dataset, batch_sampler=batches, collate_fn=collate, num_workers=config.num_workers,
-                        pin_memory=device.type == "cuda", persistent_workers=config.num_workers > 0)
+    loader = DataLoader(
+        dataset,
+        batch_sampler=batches,
+        collate_fn=collate,
+        num_workers=config.num_workers,
+        pin_memory=device.type == "cuda",
+        persistent_workers=config.num_workers > 0,
+    )
     return loader, batches, fraction
 
 
-def eval_loader(dataset: SnapshotDataset, config: TrainConfig, dist: DistContext,
-                device: torch.device) -> DataLoader[Any]:
+def eval_loader(
+    dataset: SnapshotDataset, config: TrainConfig, dist: DistContext, device: torch.device
+) -> DataLoader[Any]:
     """Sequential batches of a validation set; each rank gets its shard (padded, de-duplicated later)."""
-    sampler: Sampler[int] = (DistributedSampler(dataset, num_replicas=dist.world_size, rank=dist.rank, shuffle=False)
-                             if dist.enabled else SequentialSampler(dataset))
-    return DataLoader(dataset, batch_size=config.batch_size, sampler=sampler, collate_fn=collate,
-                      num_workers=config.num_workers, pin_memory=device.type == "cuda")
+    sampler: Sampler[int] = (
+        DistributedSampler(dataset, num_replicas=dist.world_size, rank=dist.rank, shuffle=False)
+        if dist.enabled
+        else SequentialSampler(dataset)
+    )
+    return DataLoader(
+        dataset,
+        batch_size=config.batch_size,
+        sampler=sampler,
+        collate_fn=collate,
+        num_workers=config.num_workers,
+        pin_memory=device.type == "cuda",
+    )
 
 
 # ------------------------------------------------------------------------------------- model
@@ -259,22 +293,30 @@ def init_label(source: str | None) -> str:
     return f"file:{source}"
 
 
-def build_model(config: TrainConfig, task: Task, preset: Preset,
-                init_bundle: str | Path | None) -> tuple[nn.Module, str, list[str]]:
+def build_model(
+    config: TrainConfig, task: Task, preset: Preset, init_bundle: str | Path | None
+) -> tuple[nn.Module, str, list[str]]:
     """The model with its starting weights: ``(model, init label, log lines)``.
 
     ``config.init``: "auto" (pretrained when cached), "random", a weights file, or "bundle:<dir>";
     ``init_bundle`` (a bundle folder of the same architecture) wins over ``config.init``.
     """
-    bundle = init_bundle if init_bundle is not None else (config.init[7:] if config.init.startswith("bundle:") else None)
+    bundle = (
+        init_bundle if init_bundle is not None else (config.init[7:] if config.init.startswith("bundle:") else None)
+    )
     pretrained: Any = {"auto": "auto", "random": False}.get(config.init, config.init)
     if bundle is not None:
         pretrained = False
     kwargs = model_kwargs(config, preset)
     with captured_logs() as records:
         try:
-            model = create_model(config.architecture, num_classes=task.num_classes, in_channels=preset.in_channels,
-                                 pretrained=pretrained, **kwargs)
+            model = create_model(
+                config.architecture,
+                num_classes=task.num_classes,
+                in_channels=preset.in_channels,
+                pretrained=pretrained,
+                **kwargs,
+            )
         except (ModelError, PretrainedWeightsError) as exc:
             raise RunError("error", exc.reason) from None
         except (TypeError, ValueError) as exc:
@@ -300,13 +342,19 @@ def _load_bundle_weights(model: nn.Module, folder: Path, architecture: str) -> N
     except BundleError as exc:
         raise RunError("error", f"initial bundle: {exc}") from None
     if card.architecture != architecture:
-        raise RunError("error", f"initial bundle {folder} holds a {card.architecture} model, "
-                                f"not {architecture}: fine-tuning needs the same architecture")
+        raise RunError(
+            "error",
+            f"initial bundle {folder} holds a {card.architecture} model, "
+            f"not {architecture}: fine-tuning needs the same architecture",
+        )
     target, state = model.state_dict(), source.state_dict()
     wrong = [k for k, v in target.items() if k not in state or state[k].shape != v.shape]
     if wrong:
-        raise RunError("error", f"initial bundle {folder} does not fit this model (classes, channels or options "
-                                f"differ): {', '.join(wrong[:5])}")
+        raise RunError(
+            "error",
+            f"initial bundle {folder} does not fit this model (classes, channels or options "
+            f"differ): {', '.join(wrong[:5])}",
+        )
     model.load_state_dict(state)
 
 

@@ -36,15 +36,30 @@ from training.snapshot import (
 
 #: Attribute names (lower case, spaces/dashes as underscores) → record field.
 FIELD_ALIASES: dict[str, str] = {
-    "patient": "patient", "patient_id": "patient", "subject": "patient", "infant": "patient",
-    "eye": "eye", "laterality": "eye", "side": "eye",
-    "camera": "camera", "device": "camera",
-    "exam_date": "exam_date", "date": "exam_date", "visit_date": "exam_date",
-    "rop": "label_binary", "label": "label_binary", "label_binary": "label_binary", "rop_presence": "label_binary",
-    "stage": "stage", "rop_stage": "stage",
-    "plus": "plus", "plus_disease": "plus",
-    "quality": "quality", "image_quality": "quality",
-    "split": "split", "subset": "split",
+    "patient": "patient",
+    "patient_id": "patient",
+    "subject": "patient",
+    "infant": "patient",
+    "eye": "eye",
+    "laterality": "eye",
+    "side": "eye",
+    "camera": "camera",
+    "device": "camera",
+    "exam_date": "exam_date",
+    "date": "exam_date",
+    "visit_date": "exam_date",
+    "rop": "label_binary",
+    "label": "label_binary",
+    "label_binary": "label_binary",
+    "rop_presence": "label_binary",
+    "stage": "stage",
+    "rop_stage": "stage",
+    "plus": "plus",
+    "plus_disease": "plus",
+    "quality": "quality",
+    "image_quality": "quality",
+    "split": "split",
+    "subset": "split",
 }
 #: Region attribute names that hold the lesion type, in order of preference.
 LESION_KEYS: tuple[str, ...] = ("lesion_type", "lesion", "type", "class", "label", "name")
@@ -105,8 +120,7 @@ def parse_field(name: str, value: Any) -> Any:
     return text
 
 
-def record_fields(attributes: Mapping[str, Any], path: str, where: str,
-                  problems: list[Problem]) -> dict[str, Any]:
+def record_fields(attributes: Mapping[str, Any], path: str, where: str, problems: list[Problem]) -> dict[str, Any]:
     """Image-level attributes → record fields (+ ``meta`` for the rest); bad values become warnings."""
     fields: dict[str, Any] = {}
     meta: dict[str, Any] = {}
@@ -179,9 +193,9 @@ def polygons_of(snapshot: Snapshot, record: SnapshotRecord) -> list[SnapshotPoly
 class AnnotatedImage:
     """One image as read from an annotation file, ready for the snapshot writer."""
 
-    path: str                       #: the annotation file (for problems)
-    where: str                      #: the image's place in that file (for problems)
-    image: Path | None              #: the image file, when on disk
+    path: str  #: the annotation file (for problems)
+    where: str  #: the image's place in that file (for problems)
+    image: Path | None  #: the image file, when on disk
     image_data: bytes | None = None  #: or the encoded image embedded in the file
     polygons: list[SnapshotPolygon] = field(default_factory=list)
     attributes: dict[str, Any] = field(default_factory=dict)
@@ -204,9 +218,16 @@ class ConversionResult:
         return [p for p in self.problems if p.severity == "warning"]
 
 
-def write_snapshot(items: Iterable[AnnotatedImage], out_folder: str | Path, problems: list[Problem], *,
-                   fields: Mapping[str, Mapping[str, Any]] | None = None, label_from_polygons: bool = False,
-                   link: LinkMode = "auto", description: str | None = None) -> ConversionResult:
+def write_snapshot(
+    items: Iterable[AnnotatedImage],
+    out_folder: str | Path,
+    problems: list[Problem],
+    *,
+    fields: Mapping[str, Mapping[str, Any]] | None = None,
+    label_from_polygons: bool = False,
+    link: LinkMode = "auto",
+    description: str | None = None,
+) -> ConversionResult:
     """Write annotated images as a snapshot; an image that fails becomes a problem, the rest go in.
 
     ``fields`` adds image-level labels by file name or stem (e.g. from :func:`read_fields_csv`);

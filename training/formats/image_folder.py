@@ -26,10 +26,18 @@ def _by_stem(folder: Path) -> dict[str, Path]:
     return {p.stem: p for p in sorted(folder.iterdir()) if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()}
 
 
-def image_folder_to_snapshot(images: str | Path, masks: str | Path | None, out_folder: str | Path, *,
-                             patients: Mapping[str, str] | str | Path | None = None,
-                             lesion_type: str = "ridge", min_area: float = 8.0, polygons: bool = True,
-                             link: LinkMode = "auto", description: str | None = None) -> ConversionResult:
+def image_folder_to_snapshot(
+    images: str | Path,
+    masks: str | Path | None,
+    out_folder: str | Path,
+    *,
+    patients: Mapping[str, str] | str | Path | None = None,
+    lesion_type: str = "ridge",
+    min_area: float = 8.0,
+    polygons: bool = True,
+    link: LinkMode = "auto",
+    description: str | None = None,
+) -> ConversionResult:
     """Write a snapshot of ``images`` (and ``masks`` with the same stems); report per image.
 
     ``patients``: a mapping of file name or stem → patient id, or the path of a CSV of image-level
@@ -50,8 +58,9 @@ def image_folder_to_snapshot(images: str | Path, masks: str | Path | None, out_f
     writer = SnapshotWriter(out_folder, link=link, description=description)
     for stem, image_file in image_files.items():
         where = image_file.name
-        values: dict[str, Any] = record_fields(lookup_fields(extra, image_file.name), str(image_file), "labels",
-                                               problems)
+        values: dict[str, Any] = record_fields(
+            lookup_fields(extra, image_file.name), str(image_file), "labels", problems
+        )
         values.setdefault("patient", stem)
         mask = None
         if stem in mask_files:
@@ -60,8 +69,9 @@ def image_folder_to_snapshot(images: str | Path, masks: str | Path | None, out_f
             except ImageReadError as exc:
                 problems.append(Problem(str(mask_files[stem]), "file", f"{exc.reason}; image imported without mask"))
         elif mask_dir is not None:
-            problems.append(Problem(str(image_file), where, "no mask of the same name; imported without label",
-                                    "warning"))
+            problems.append(
+                Problem(str(image_file), where, "no mask of the same name; imported without label", "warning")
+            )
         polys = []
         if mask is not None:
             if "label_binary" not in values and "stage" not in values:

@@ -44,8 +44,15 @@ from training.snapshot import LinkMode, Snapshot, SnapshotPolygon, SnapshotRecor
 LABELME_VERSION = "5.5.0"
 #: shape_type → (fewest points, most points or None)
 SHAPE_POINTS: dict[str, tuple[int, int | None]] = {
-    "polygon": (3, None), "rectangle": (2, 4), "rotation": (4, 4), "circle": (2, 2), "line": (2, 2),
-    "linestrip": (2, None), "point": (1, 1), "points": (1, None), "mask": (2, 2),
+    "polygon": (3, None),
+    "rectangle": (2, 4),
+    "rotation": (4, 4),
+    "circle": (2, 2),
+    "line": (2, 2),
+    "linestrip": (2, None),
+    "point": (1, 1),
+    "points": (1, None),
+    "mask": (2, 2),
 }
 _SHAPE_KEYS = ("label", "points", "group_id", "description", "shape_type", "flags", "mask")
 _TOP_KEYS = ("version", "flags", "shapes", "imagePath", "imageData", "imageHeight", "imageWidth")
@@ -99,9 +106,16 @@ class LabelmeShape:
         return attrs
 
     def to_json(self) -> dict[str, Any]:
-        return {"label": self.label, "points": [[float(x), float(y)] for x, y in self.points],
-                "group_id": self.group_id, "description": self.description, "shape_type": self.shape_type,
-                "flags": dict(self.flags), "mask": self.mask, **self.extra}
+        return {
+            "label": self.label,
+            "points": [[float(x), float(y)] for x, y in self.points],
+            "group_id": self.group_id,
+            "description": self.description,
+            "shape_type": self.shape_type,
+            "flags": dict(self.flags),
+            "mask": self.mask,
+            **self.extra,
+        }
 
 
 @dataclass
@@ -125,9 +139,16 @@ class LabelmeFile:
         return None
 
     def to_json(self) -> dict[str, Any]:
-        return {"version": self.version, "flags": dict(self.flags), "shapes": [s.to_json() for s in self.shapes],
-                "imagePath": self.image_path, "imageData": self.image_data,
-                "imageHeight": self.image_height, "imageWidth": self.image_width, **self.extra}
+        return {
+            "version": self.version,
+            "flags": dict(self.flags),
+            "shapes": [s.to_json() for s in self.shapes],
+            "imagePath": self.image_path,
+            "imageData": self.image_data,
+            "imageHeight": self.image_height,
+            "imageWidth": self.image_width,
+            **self.extra,
+        }
 
     def attributes(self) -> dict[str, Any]:
         """Image-level attributes from the flags: ``rop``, ``stage_N``, ``ungradable``, others as they are."""
@@ -147,6 +168,7 @@ class LabelmeFile:
 
 # --------------------------------------------------------------------------- reading
 
+
 def _points(value: Any) -> list[tuple[float, float]] | str:
     if not isinstance(value, list):
         return f"points must be a list of [x, y], got {type(value).__name__}"
@@ -158,15 +180,17 @@ def _points(value: Any) -> list[tuple[float, float]] | str:
     return out
 
 
-def _parse_shape(obj: Any, where: str, path: str, hw: tuple[int, int] | None,
-                 problems: list[Problem]) -> LabelmeShape | None:
+def _parse_shape(
+    obj: Any, where: str, path: str, hw: tuple[int, int] | None, problems: list[Problem]
+) -> LabelmeShape | None:
     if not isinstance(obj, Mapping):
         problems.append(Problem(path, where, f"a shape must be an object, got {type(obj).__name__}; skipped"))
         return None
     kind = obj.get("shape_type") or "polygon"  # labelme < 4 had no shape_type: polygons
     if kind not in SHAPE_POINTS:
-        problems.append(Problem(path, where, f"unknown shape_type {kind!r} (expected "
-                                f"{', '.join(SHAPE_POINTS)}); skipped"))
+        problems.append(
+            Problem(path, where, f"unknown shape_type {kind!r} (expected {', '.join(SHAPE_POINTS)}); skipped")
+        )
         return None
     pts = _points(obj.get("points"))
     if isinstance(pts, str):
@@ -177,8 +201,9 @@ def _parse_shape(obj: Any, where: str, path: str, hw: tuple[int, int] | None,
     low, high = SHAPE_POINTS[kind]
     if len(pts) < low or (high is not None and len(pts) > high) or (kind == "rectangle" and len(pts) == 3):
         need = str(low) if low == high else ("2 or 4" if kind == "rectangle" else f"at least {low}")
-        problems.append(Problem(path, where, f"{kind} with {len(pts)} point{'s' if len(pts) != 1 else ''} "
-                                f"(needs {need}); skipped"))
+        problems.append(
+            Problem(path, where, f"{kind} with {len(pts)} point{'s' if len(pts) != 1 else ''} (needs {need}); skipped")
+        )
         return None
     label = obj.get("label")
     if not isinstance(label, str):
@@ -186,8 +211,9 @@ def _parse_shape(obj: Any, where: str, path: str, hw: tuple[int, int] | None,
         label = ""
     group_id = obj.get("group_id")
     if group_id is not None and not (isinstance(group_id, int) and not isinstance(group_id, bool)):
-        problems.append(Problem(path, where, f"group_id must be an integer or null, got {group_id!r}; dropped",
-                                "warning"))
+        problems.append(
+            Problem(path, where, f"group_id must be an integer or null, got {group_id!r}; dropped", "warning")
+        )
         group_id = None
     flags = obj.get("flags") or {}
     if not isinstance(flags, Mapping):
@@ -197,9 +223,16 @@ def _parse_shape(obj: Any, where: str, path: str, hw: tuple[int, int] | None,
     if kind == "mask" and not isinstance(mask, str):
         problems.append(Problem(path, where, "mask shape without its base64 'mask' image; skipped"))
         return None
-    shape = LabelmeShape(label, pts, kind, group_id, {str(k): bool(v) for k, v in flags.items()},
-                         str(obj.get("description") or ""), mask if isinstance(mask, str) else None,
-                         {k: v for k, v in obj.items() if k not in _SHAPE_KEYS})
+    shape = LabelmeShape(
+        label,
+        pts,
+        kind,
+        group_id,
+        {str(k): bool(v) for k, v in flags.items()},
+        str(obj.get("description") or ""),
+        mask if isinstance(mask, str) else None,
+        {k: v for k, v in obj.items() if k not in _SHAPE_KEYS},
+    )
     if kind == "circle":
         (cx, cy), (px, py) = pts
         r = math.hypot(px - cx, py - cy)
@@ -212,8 +245,9 @@ def _parse_shape(obj: Any, where: str, path: str, hw: tuple[int, int] | None,
     bounds = shapes.bounds_problem(check, hw)
     if bounds is not None:
         message, all_out = bounds
-        problems.append(Problem(path, where, message + ("; skipped" if all_out else ""),
-                                "error" if all_out else "warning"))
+        problems.append(
+            Problem(path, where, message + ("; skipped" if all_out else ""), "error" if all_out else "warning")
+        )
         if all_out:
             return None
     return shape
@@ -252,11 +286,16 @@ def read_labelme(path: str | Path) -> LabelmeFile:
     if not isinstance(flags, Mapping):
         problems.append(Problem(str(p), "flags", "must be an object; ignored", "warning"))
         flags = {}
-    doc = LabelmeFile(image_path=image_path.replace("\\", "/"), flags={str(k): bool(v) for k, v in flags.items()},
-                      image_height=_dimension(data.get("imageHeight"), "imageHeight", str(p), problems),
-                      image_width=_dimension(data.get("imageWidth"), "imageWidth", str(p), problems),
-                      image_data=image_data, version=str(data.get("version") or LABELME_VERSION),
-                      extra={k: v for k, v in data.items() if k not in _TOP_KEYS}, problems=problems)
+    doc = LabelmeFile(
+        image_path=image_path.replace("\\", "/"),
+        flags={str(k): bool(v) for k, v in flags.items()},
+        image_height=_dimension(data.get("imageHeight"), "imageHeight", str(p), problems),
+        image_width=_dimension(data.get("imageWidth"), "imageWidth", str(p), problems),
+        image_data=image_data,
+        version=str(data.get("version") or LABELME_VERSION),
+        extra={k: v for k, v in data.items() if k not in _TOP_KEYS},
+        problems=problems,
+    )
     for k, obj in enumerate(data["shapes"]):
         shape = _parse_shape(obj, f"shapes[{k}]", str(p), doc.hw, problems)
         if shape is not None:
@@ -265,6 +304,7 @@ def read_labelme(path: str | Path) -> LabelmeFile:
 
 
 # --------------------------------------------------------------------------- writing
+
 
 def write_labelme(doc: LabelmeFile, path: str | Path) -> None:
     """Write a labelme 5.x JSON file (what labelme and X-AnyLabeling open)."""
@@ -289,17 +329,31 @@ def snapshot_to_labelme(snapshot: Snapshot, record: SnapshotRecord, json_path: s
     doc = LabelmeFile(image_path=rel, flags=flags, image_height=h, image_width=w)
     for k, poly in enumerate(polygons_of(snapshot, record)):
         if len(poly.rings) > 1:
-            doc.problems.append(Problem(record.id, f"polygons[{k}]", f"{len(poly.rings) - 1} hole(s) left out: "
-                                        "labelme polygons have no holes", "warning"))
-        doc.shapes.append(LabelmeShape(poly.lesion_type or "demarcation_line", list(poly.rings[0]), "polygon",
-                                       flags={f"stage_{poly.stage}": True} if poly.stage else {}))
+            doc.problems.append(
+                Problem(
+                    record.id,
+                    f"polygons[{k}]",
+                    f"{len(poly.rings) - 1} hole(s) left out: labelme polygons have no holes",
+                    "warning",
+                )
+            )
+        doc.shapes.append(
+            LabelmeShape(
+                poly.lesion_type or "demarcation_line",
+                list(poly.rings[0]),
+                "polygon",
+                flags={f"stage_{poly.stage}": True} if poly.stage else {},
+            )
+        )
     return doc
 
 
 # --------------------------------------------------------------------------- to snapshot
 
-def _shape_polygons(doc: LabelmeFile, path: str, line_width: float, min_area: float,
-                    problems: list[Problem]) -> list[SnapshotPolygon]:
+
+def _shape_polygons(
+    doc: LabelmeFile, path: str, line_width: float, min_area: float, problems: list[Problem]
+) -> list[SnapshotPolygon]:
     out: list[SnapshotPolygon] = []
     for k, shape in enumerate(doc.shapes):
         where = f"shapes[{k}]"
@@ -315,8 +369,13 @@ def _shape_polygons(doc: LabelmeFile, path: str, line_width: float, min_area: fl
             geom = shapes.clip_to_image(geom, doc.hw)
         parts = clean_polygons(geom, min_area)
         if not parts:
-            problems.append(Problem(path, where, f"{shape.shape_type} encloses less than {min_area:g} px² "
-                                    "inside the image; not imported"))
+            problems.append(
+                Problem(
+                    path,
+                    where,
+                    f"{shape.shape_type} encloses less than {min_area:g} px² inside the image; not imported",
+                )
+            )
         attrs = shape.attributes()
         out.extend(SnapshotPolygon(polygon_rings(p), lesion_of(attrs), stage_of(attrs)) for p in parts)
     return out
@@ -330,10 +389,16 @@ def labelme_files(source: str | Path | Iterable[str | Path]) -> list[Path]:
     return [Path(s) for s in source]
 
 
-def labelme_to_snapshot(source: str | Path | Iterable[str | Path], out_folder: str | Path, *,
-                        line_width: float = shapes.DEFAULT_LINE_WIDTH, min_area: float = 1.0,
-                        fields: Mapping[str, Mapping[str, Any]] | None = None, label_from_polygons: bool = False,
-                        link: LinkMode = "auto") -> ConversionResult:
+def labelme_to_snapshot(
+    source: str | Path | Iterable[str | Path],
+    out_folder: str | Path,
+    *,
+    line_width: float = shapes.DEFAULT_LINE_WIDTH,
+    min_area: float = 1.0,
+    fields: Mapping[str, Mapping[str, Any]] | None = None,
+    label_from_polygons: bool = False,
+    link: LinkMode = "auto",
+) -> ConversionResult:
     """Write a snapshot from labelme files (a folder of ``*.json`` or a list of files).
 
     The image is ``imagePath`` next to the JSON file, else the embedded ``imageData``. A file
@@ -357,7 +422,17 @@ def labelme_to_snapshot(source: str | Path | Iterable[str | Path], out_folder: s
                 data = base64.b64decode(doc.image_data, validate=True)
             except (binascii.Error, ValueError):
                 problems.append(Problem(str(json_path), "imageData", "is not valid base64; ignored"))
-        items.append(AnnotatedImage(str(json_path), "file", image, data, polys, doc.attributes(),
-                                    id=json_path.stem if image is None or not image.is_file() else None))
-    return write_snapshot(items, out_folder, problems, fields=fields, label_from_polygons=label_from_polygons,
-                          link=link)
+        items.append(
+            AnnotatedImage(
+                str(json_path),
+                "file",
+                image,
+                data,
+                polys,
+                doc.attributes(),
+                id=json_path.stem if image is None or not image.is_file() else None,
+            )
+        )
+    return write_snapshot(
+        items, out_folder, problems, fields=fields, label_from_polygons=label_from_polygons, link=link
+    )

@@ -76,12 +76,16 @@ def polygon_rings(polygon: Polygon) -> list[list[tuple[float, float]]]:
     return [[(float(x), float(y)) for x, y in list(r.coords)[:-1]] for r in rings]
 
 
-def to_snapshot_polygons(geometry: BaseGeometry | Iterable[Polygon], *, lesion_type: str | None = None,
-                         stage: str | None = None, min_area: float = 0.0) -> list[SnapshotPolygon]:
+def to_snapshot_polygons(
+    geometry: BaseGeometry | Iterable[Polygon],
+    *,
+    lesion_type: str | None = None,
+    stage: str | None = None,
+    min_area: float = 0.0,
+) -> list[SnapshotPolygon]:
     """Shapely polygon(s) → snapshot polygons (repaired; parts under ``min_area`` dropped)."""
     geoms = [geometry] if isinstance(geometry, BaseGeometry) else list(geometry)
-    return [SnapshotPolygon(polygon_rings(p), lesion_type, stage)
-            for g in geoms for p in clean_polygons(g, min_area)]
+    return [SnapshotPolygon(polygon_rings(p), lesion_type, stage) for g in geoms for p in clean_polygons(g, min_area)]
 
 
 def _rings_of(item: Any) -> list[np.ndarray]:
@@ -96,8 +100,11 @@ def _rings_of(item: Any) -> list[np.ndarray]:
     return [np.asarray(r, dtype=np.float64).reshape(-1, 2) for r in rings]
 
 
-def polygons_to_mask(polygons: Iterable[SnapshotPolygon | Polygon | MultiPolygon | Sequence[Ring]],
-                     shape: tuple[int, int], value: int = 255) -> np.ndarray:
+def polygons_to_mask(
+    polygons: Iterable[SnapshotPolygon | Polygon | MultiPolygon | Sequence[Ring]],
+    shape: tuple[int, int],
+    value: int = 255,
+) -> np.ndarray:
     """Rasterise polygons (snapshot polygons, shapely (Multi)Polygons or ring lists) into a uint8 mask.
 
     Each polygon is drawn on its own: exterior filled, holes cleared, hole outlines redrawn (their
@@ -122,6 +129,6 @@ def polygons_to_mask(polygons: Iterable[SnapshotPolygon | Polygon | MultiPolygon
         if len(shifted) > 1:
             cv2.fillPoly(local, shifted[1:], 0)
             cv2.polylines(local, shifted[1:], isClosed=True, color=1, thickness=1)
-        region = out[y0:y1 + 1, x0:x1 + 1]
+        region = out[y0 : y1 + 1, x0 : x1 + 1]
         region[local > 0] = value
     return out

@@ -65,8 +65,11 @@ def bounds_problem(points: Sequence[tuple[float, float]], hw: tuple[int, int] | 
     x, y = outside[0]
     all_out = len(outside) == len(points)
     what = "all" if all_out else f"{len(outside)} of {len(points)}"
-    return (f"{what} points outside the {w}x{h} image (first at x={x:g}, y={y:g})"
-            + ("" if all_out else "; clipped to the image"), all_out)
+    return (
+        f"{what} points outside the {w}x{h} image (first at x={x:g}, y={y:g})"
+        + ("" if all_out else "; clipped to the image"),
+        all_out,
+    )
 
 
 def clip_to_image(geometry: BaseGeometry, hw: tuple[int, int]) -> BaseGeometry:

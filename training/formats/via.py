@@ -36,8 +36,10 @@ from training.snapshot import LinkMode, Snapshot, SnapshotPolygon
 VIA_VERSION = "2.0.10"
 SHAPES: tuple[str, ...] = ("polygon", "polyline", "rect", "circle", "ellipse", "point")
 _NUMBERS: dict[str, tuple[str, ...]] = {
-    "rect": ("x", "y", "width", "height"), "circle": ("cx", "cy", "r"),
-    "ellipse": ("cx", "cy", "rx", "ry"), "point": ("cx", "cy"),
+    "rect": ("x", "y", "width", "height"),
+    "circle": ("cx", "cy", "r"),
+    "ellipse": ("cx", "cy", "rx", "ry"),
+    "point": ("cx", "cy"),
 }
 _POSITIVE = {"rect": ("width", "height"), "circle": ("r",), "ellipse": ("rx", "ry")}
 
@@ -79,14 +81,16 @@ class ViaRegion:
         return None
 
     def to_json(self) -> dict[str, Any]:
-        return {"shape_attributes": {"name": self.shape, **self.params},
-                "region_attributes": dict(self.attributes)}
+        return {"shape_attributes": {"name": self.shape, **self.params}, "region_attributes": dict(self.attributes)}
 
     @classmethod
     def polygon(cls, points: list[tuple[float, float]], attributes: Mapping[str, Any] | None = None) -> ViaRegion:
         """A polygon region from ``[(x, y), ...]`` (coordinates rounded as VIA keeps integers)."""
-        return cls("polygon", {"all_points_x": [round(x) for x, _ in points],
-                               "all_points_y": [round(y) for _, y in points]}, dict(attributes or {}))
+        return cls(
+            "polygon",
+            {"all_points_x": [round(x) for x, _ in points], "all_points_y": [round(y) for _, y in points]},
+            dict(attributes or {}),
+        )
 
 
 @dataclass
@@ -103,8 +107,12 @@ class ViaImage:
         return f"{self.filename}{self.size}"
 
     def to_json(self) -> dict[str, Any]:
-        return {"filename": self.filename, "size": self.size,
-                "regions": [r.to_json() for r in self.regions], "file_attributes": dict(self.file_attributes)}
+        return {
+            "filename": self.filename,
+            "size": self.size,
+            "regions": [r.to_json() for r in self.regions],
+            "file_attributes": dict(self.file_attributes),
+        }
 
 
 @dataclass
@@ -120,6 +128,7 @@ class ViaProject:
 
 
 # --------------------------------------------------------------------------- reading
+
 
 def _parse_shape(sa: Any, where: str) -> tuple[str, dict[str, Any]] | str:
     """(name, params) or the problem text."""
@@ -155,8 +164,9 @@ def _parse_shape(sa: Any, where: str) -> tuple[str, dict[str, Any]] | str:
     return name, params
 
 
-def _image_size(image_dir: Path | None, sizes: Mapping[str, tuple[int, int]] | None,
-                filename: str) -> tuple[int, int] | None:
+def _image_size(
+    image_dir: Path | None, sizes: Mapping[str, tuple[int, int]] | None, filename: str
+) -> tuple[int, int] | None:
     if sizes and filename in sizes:
         return sizes[filename]
     if image_dir is None:
@@ -170,8 +180,7 @@ def _image_size(image_dir: Path | None, sizes: Mapping[str, tuple[int, int]] | N
     return None
 
 
-def _parse_image(obj: Any, where: str, path: str, hw_of: Any,
-                 problems: list[Problem]) -> ViaImage | None:
+def _parse_image(obj: Any, where: str, path: str, hw_of: Any, problems: list[Problem]) -> ViaImage | None:
     if not isinstance(obj, Mapping):
         problems.append(Problem(path, where, f"an image entry must be an object, got {type(obj).__name__}"))
         return None
@@ -210,16 +219,18 @@ def _parse_image(obj: Any, where: str, path: str, hw_of: Any,
         bounds = shapes.bounds_problem(item.vertices(), hw)
         if bounds is not None:
             message, all_out = bounds
-            problems.append(Problem(path, rwhere, message + ("; skipped" if all_out else ""),
-                                    "error" if all_out else "warning"))
+            problems.append(
+                Problem(path, rwhere, message + ("; skipped" if all_out else ""), "error" if all_out else "warning")
+            )
             if all_out:
                 continue
         image.regions.append(item)
     return image
 
 
-def read_via(path: str | Path, *, image_dir: str | Path | None = None,
-             image_sizes: Mapping[str, tuple[int, int]] | None = None) -> ViaProject:
+def read_via(
+    path: str | Path, *, image_dir: str | Path | None = None, image_sizes: Mapping[str, tuple[int, int]] | None = None
+) -> ViaProject:
     """Read a VIA 2 project or region-data JSON.
 
     Raises :class:`FormatError` when the file is not JSON or not VIA at all; every bad image or
@@ -248,13 +259,18 @@ def read_via(path: str | Path, *, image_dir: str | Path | None = None,
     elif data and all(isinstance(v, Mapping) and ("filename" in v or "regions" in v) for v in data.values()):
         metadata, prefix, project.kind, keys = data, "", "regions", list(data)
     else:
-        raise FormatError(p, "top level", "neither a VIA 2 project (no '_via_img_metadata') nor a VIA "
-                          "region-data export (an object of {'filename', 'regions', ...} entries)")
+        raise FormatError(
+            p,
+            "top level",
+            "neither a VIA 2 project (no '_via_img_metadata') nor a VIA "
+            "region-data export (an object of {'filename', 'regions', ...} entries)",
+        )
     folder = Path(image_dir) if image_dir is not None else None
     for key in keys:
         where = f"{prefix}[{key!r}]" if prefix else f"[{key!r}]"
-        image = _parse_image(metadata[key], where, str(p),
-                             lambda name: _image_size(folder, image_sizes, name), project.problems)
+        image = _parse_image(
+            metadata[key], where, str(p), lambda name: _image_size(folder, image_sizes, name), project.problems
+        )
         if image is not None:
             project.images.append(image)
     return project
@@ -262,15 +278,30 @@ def read_via(path: str | Path, *, image_dir: str | Path | None = None,
 
 # --------------------------------------------------------------------------- writing
 
+
 def default_settings(project_name: str = "rop", default_filepath: str = "") -> dict[str, Any]:
     """VIA 2.0.x default ``_via_settings`` (VIA expects the full structure when opening a project)."""
     return {
-        "ui": {"annotation_editor_height": 25, "annotation_editor_fontsize": 0.8, "leftsidebar_width": 18,
-               "image_grid": {"img_height": 80, "rshape_fill": "none", "rshape_fill_opacity": 0.3,
-                              "rshape_stroke": "yellow", "rshape_stroke_width": 2, "show_region_shape": True,
-                              "show_image_policy": "all"},
-               "image": {"region_label": "__via_region_id__", "region_color": "__via_default_region_color__",
-                         "region_label_font": "10px Sans", "on_image_annotation_editor_placement": "NEAR_REGION"}},
+        "ui": {
+            "annotation_editor_height": 25,
+            "annotation_editor_fontsize": 0.8,
+            "leftsidebar_width": 18,
+            "image_grid": {
+                "img_height": 80,
+                "rshape_fill": "none",
+                "rshape_fill_opacity": 0.3,
+                "rshape_stroke": "yellow",
+                "rshape_stroke_width": 2,
+                "show_region_shape": True,
+                "show_image_policy": "all",
+            },
+            "image": {
+                "region_label": "__via_region_id__",
+                "region_color": "__via_default_region_color__",
+                "region_label_font": "10px Sans",
+                "on_image_annotation_editor_placement": "NEAR_REGION",
+            },
+        },
         "core": {"buffer_size": 18, "filepath": {}, "default_filepath": default_filepath},
         "project": {"name": project_name},
     }
@@ -296,11 +327,13 @@ def via_json(project: ViaProject, kind: str | None = None) -> dict[str, Any]:
         return metadata
     if kind != "project":
         raise ValueError(f"kind must be 'project' or 'regions', got {kind!r}")
-    return {"_via_settings": project.settings or default_settings(),
-            "_via_img_metadata": metadata,
-            "_via_attributes": _attribute_definitions(project),
-            "_via_data_format_version": VIA_VERSION,
-            "_via_image_id_list": list(metadata)}
+    return {
+        "_via_settings": project.settings or default_settings(),
+        "_via_img_metadata": metadata,
+        "_via_attributes": _attribute_definitions(project),
+        "_via_data_format_version": VIA_VERSION,
+        "_via_image_id_list": list(metadata),
+    }
 
 
 def write_via(project: ViaProject, path: str | Path, kind: str | None = None) -> None:
@@ -321,46 +354,89 @@ def snapshot_to_via(snapshot: Snapshot) -> ViaProject:
             continue  # augmented copies are views of their parent's image
         path = snapshot.image_path(r)
         size = path.stat().st_size if path.is_file() else -1
-        image = ViaImage(Path(r.image).name, size, [], {
-            "id": r.id, "patient": _str_attr(r.patient), "eye": _str_attr(r.eye), "rop": _str_attr(r.label_binary),
-            "stage": _str_attr(r.stage), "plus": _str_attr(r.plus), "quality": _str_attr(r.quality),
-            "split": _str_attr(r.split)})
+        image = ViaImage(
+            Path(r.image).name,
+            size,
+            [],
+            {
+                "id": r.id,
+                "patient": _str_attr(r.patient),
+                "eye": _str_attr(r.eye),
+                "rop": _str_attr(r.label_binary),
+                "stage": _str_attr(r.stage),
+                "plus": _str_attr(r.plus),
+                "quality": _str_attr(r.quality),
+                "split": _str_attr(r.split),
+            },
+        )
         for k, poly in enumerate(polygons_of(snapshot, r)):
             if len(poly.rings) > 1:
-                project.problems.append(Problem(r.id, f"polygons[{k}]", f"{len(poly.rings) - 1} hole(s) "
-                                                "left out: VIA polygons have no holes", "warning"))
-            image.regions.append(ViaRegion.polygon(poly.rings[0], {"lesion_type": _str_attr(poly.lesion_type),
-                                                                   "stage": _str_attr(poly.stage)}))
+                project.problems.append(
+                    Problem(
+                        r.id,
+                        f"polygons[{k}]",
+                        f"{len(poly.rings) - 1} hole(s) left out: VIA polygons have no holes",
+                        "warning",
+                    )
+                )
+            image.regions.append(
+                ViaRegion.polygon(
+                    poly.rings[0], {"lesion_type": _str_attr(poly.lesion_type), "stage": _str_attr(poly.stage)}
+                )
+            )
         project.images.append(image)
     return project
 
 
 # --------------------------------------------------------------------------- to snapshot
 
-def _region_polygons(image: ViaImage, hw: tuple[int, int] | None, line_width: float, min_area: float,
-                     path: str, where: str, problems: list[Problem]) -> list[SnapshotPolygon]:
+
+def _region_polygons(
+    image: ViaImage,
+    hw: tuple[int, int] | None,
+    line_width: float,
+    min_area: float,
+    path: str,
+    where: str,
+    problems: list[Problem],
+) -> list[SnapshotPolygon]:
     out: list[SnapshotPolygon] = []
     for k, region in enumerate(image.regions):
         geom = region.geometry(line_width)
         if geom is None:
-            problems.append(Problem(path, f"{where}.regions[{k}]", "a point region has no area; not imported",
-                                    "warning"))
+            problems.append(
+                Problem(path, f"{where}.regions[{k}]", "a point region has no area; not imported", "warning")
+            )
             continue
         if hw is not None:
             geom = shapes.clip_to_image(geom, hw)
         parts = clean_polygons(geom, min_area)
         if not parts:
-            problems.append(Problem(path, f"{where}.regions[{k}]", f"{region.shape} encloses less than "
-                                    f"{min_area:g} px² inside the image; not imported"))
-        out.extend(SnapshotPolygon(polygon_rings(part), lesion_of(region.attributes), stage_of(region.attributes))
-                   for part in parts)
+            problems.append(
+                Problem(
+                    path,
+                    f"{where}.regions[{k}]",
+                    f"{region.shape} encloses less than {min_area:g} px² inside the image; not imported",
+                )
+            )
+        out.extend(
+            SnapshotPolygon(polygon_rings(part), lesion_of(region.attributes), stage_of(region.attributes))
+            for part in parts
+        )
     return out
 
 
-def via_to_snapshot(path: str | Path, image_dir: str | Path, out_folder: str | Path, *,
-                    line_width: float = shapes.DEFAULT_LINE_WIDTH, min_area: float = 1.0,
-                    fields: Mapping[str, Mapping[str, Any]] | None = None, label_from_polygons: bool = False,
-                    link: LinkMode = "auto") -> ConversionResult:
+def via_to_snapshot(
+    path: str | Path,
+    image_dir: str | Path,
+    out_folder: str | Path,
+    *,
+    line_width: float = shapes.DEFAULT_LINE_WIDTH,
+    min_area: float = 1.0,
+    fields: Mapping[str, Mapping[str, Any]] | None = None,
+    label_from_polygons: bool = False,
+    link: LinkMode = "auto",
+) -> ConversionResult:
     """Read a VIA file whose images are in ``image_dir`` and write a snapshot of it.
 
     File attributes named like record fields (patient, eye, rop, stage, plus, quality, split, ...)
@@ -379,5 +455,6 @@ def via_to_snapshot(path: str | Path, image_dir: str | Path, out_folder: str | P
         hw = _image_size(folder, None, image.filename)
         polys = _region_polygons(image, hw, line_width, min_area, str(path), where, problems)
         items.append(AnnotatedImage(str(path), where, file, None, polys, dict(image.file_attributes)))
-    return write_snapshot(items, out_folder, problems, fields=fields, label_from_polygons=label_from_polygons,
-                          link=link)
+    return write_snapshot(
+        items, out_folder, problems, fields=fields, label_from_polygons=label_from_polygons, link=link
+    )

@@ -123,8 +123,12 @@ def encode(labels: Sequence[Hashable], categories: Sequence[Hashable]) -> torch.
     return torch.tensor([index[label] for label in labels], dtype=torch.long)
 
 
-def paired(a: Sequence[Hashable | None], b: Sequence[Hashable | None], names: tuple[str, str]) -> list[tuple[Hashable, Hashable]]:
+def paired(
+    a: Sequence[Hashable | None], b: Sequence[Hashable | None], names: tuple[str, str]
+) -> list[tuple[Hashable, Hashable]]:
     """The (a, b) label pairs of items both rated (``None`` = not rated); lengths must agree."""
     if len(a) != len(b):
-        raise MetricsInputError(f"{names[0]} rates {len(a)} items but {names[1]} rates {len(b)}: align them item by item")
+        raise MetricsInputError(
+            f"{names[0]} rates {len(a)} items but {names[1]} rates {len(b)}: align them item by item"
+        )
     return [(x, y) for x, y in zip(a, b, strict=True) if x is not None and y is not None]

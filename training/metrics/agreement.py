@@ -106,7 +106,10 @@ def pairwise_kappa(
     """
     _check_raters(labels_by_rater, 2)
     cats = categories_of(*labels_by_rater.values(), given=categories)
-    return {(r1, r2): cohen_kappa(labels_by_rater[r1], labels_by_rater[r2], weights, cats) for r1, r2 in combinations(labels_by_rater, 2)}
+    return {
+        (r1, r2): cohen_kappa(labels_by_rater[r1], labels_by_rater[r2], weights, cats)
+        for r1, r2 in combinations(labels_by_rater, 2)
+    }
 
 
 @dataclass(frozen=True)
@@ -158,7 +161,9 @@ def leave_one_out_performance(
     for rater, labels in labels_by_rater.items():
         pairs = paired(labels, references[rater], (rater, "reference"))
         if not pairs:
-            result[rater] = RaterPerformance(0, 0, 0, 0, 0, None, None, None, ("no item both rated by this rater and decided by the others",))
+            result[rater] = RaterPerformance(
+                0, 0, 0, 0, 0, None, None, None, ("no item both rated by this rater and decided by the others",)
+            )
             continue
         mine = [x for x, _ in pairs]
         ref = [y for _, y in pairs]
@@ -166,7 +171,11 @@ def leave_one_out_performance(
             torch.tensor([x in positive for x in mine], dtype=torch.long),
             torch.tensor([y in positive for y in ref], dtype=torch.long),
         )
-        accuracy = float(multiclass_accuracy(encode(mine, cats), encode(ref, cats), num_classes=max(len(cats), 2), average="micro"))
+        accuracy = float(
+            multiclass_accuracy(encode(mine, cats), encode(ref, cats), num_classes=max(len(cats), 2), average="micro")
+        )
         notes = tuple(n for n in rates.notes if n.startswith(("sensitivity", "specificity")))
-        result[rater] = RaterPerformance(len(pairs), rates.tp, rates.fp, rates.tn, rates.fn, rates.sensitivity, rates.specificity, accuracy, notes)
+        result[rater] = RaterPerformance(
+            len(pairs), rates.tp, rates.fp, rates.tn, rates.fn, rates.sensitivity, rates.specificity, accuracy, notes
+        )
     return result

@@ -100,12 +100,16 @@ def binary_rates(preds: torch.Tensor, target: torch.Tensor) -> BinaryRates:
     sensitivity = defined(tp + fn > 0, binary_recall, "sensitivity undefined: no positive reference cases")
     specificity = defined(tn + fp > 0, binary_specificity, "specificity undefined: no negative reference cases")
     precision = defined(tp + fp > 0, binary_precision, "precision undefined: nothing was called positive")
-    f1 = defined(tp + fp + fn > 0, binary_f1_score, "F1 undefined: no positives in the reference nor in the predictions")
+    f1 = defined(
+        tp + fp + fn > 0, binary_f1_score, "F1 undefined: no positives in the reference nor in the predictions"
+    )
     accuracy = float(binary_accuracy(preds, target))
     return BinaryRates(tp, fp, tn, fn, sensitivity, specificity, precision, accuracy, f1, tuple(notes))
 
 
-def binary_report(y_true: Sequence[int] | np.ndarray, y_score: Sequence[float] | np.ndarray, threshold: float = 0.5) -> BinaryReport:
+def binary_report(
+    y_true: Sequence[int] | np.ndarray, y_score: Sequence[float] | np.ndarray, threshold: float = 0.5
+) -> BinaryReport:
     """Evaluate probabilities ``y_score`` against 0/1 labels ``y_true``, positive when ``score >= threshold``.
 
     Raises :class:`MetricsInputError` for empty or misaligned input, labels other than 0/1, or
@@ -187,7 +191,9 @@ class ErrorReductionReport(ReportMixin):
 
 
 def _error_rate(pred: list[Hashable], ref: list[Hashable], categories: list[Hashable]) -> float:
-    acc = multiclass_accuracy(encode(pred, categories), encode(ref, categories), num_classes=max(len(categories), 2), average="micro")
+    acc = multiclass_accuracy(
+        encode(pred, categories), encode(ref, categories), num_classes=max(len(categories), 2), average="micro"
+    )
     return 1.0 - float(acc)
 
 

@@ -50,8 +50,10 @@ class ConfidenceIntervals(ReportMixin):
         return self.intervals.get(name)
 
     def describe(self) -> str:
-        return (f"{self.level:.0%} CI: {self.unit}-level bootstrap, {self.n_groups} {self.unit}s, "
-                f"{self.n_resamples} resamples, seed {self.seed}")
+        return (
+            f"{self.level:.0%} CI: {self.unit}-level bootstrap, {self.n_groups} {self.unit}s, "
+            f"{self.n_resamples} resamples, seed {self.seed}"
+        )
 
 
 def _groups(groups: Sequence[Hashable | None]) -> tuple[np.ndarray, int]:
@@ -102,21 +104,34 @@ def _check(n: int, groups: Sequence[Hashable | None]) -> None:
         raise MetricsInputError("nothing to bootstrap")
 
 
-def binary_intervals(y_true: Sequence[int], y_score: Sequence[float], threshold: float,
-                     groups: Sequence[Hashable | None], *, n_resamples: int = N_RESAMPLES, seed: int = SEED,
-                     level: float = LEVEL) -> ConfidenceIntervals:
+def binary_intervals(
+    y_true: Sequence[int],
+    y_score: Sequence[float],
+    threshold: float,
+    groups: Sequence[Hashable | None],
+    *,
+    n_resamples: int = N_RESAMPLES,
+    seed: int = SEED,
+    level: float = LEVEL,
+) -> ConfidenceIntervals:
     """Intervals of sensitivity, specificity, precision, accuracy, F1 (rule ``score >= threshold``) and AUROC."""
     y = np.asarray(y_true, np.int64)
     s = np.asarray(y_score, np.float64)
     _check(len(y), groups)
     group, n_groups = _groups(groups)
     pred = (s >= threshold).astype(np.int64)
-    cells = np.stack([(pred == 1) & (y == 1), (pred == 1) & (y == 0), (pred == 0) & (y == 0),
-                      (pred == 0) & (y == 1)], axis=1).astype(np.float64)
+    cells = np.stack(
+        [(pred == 1) & (y == 1), (pred == 1) & (y == 0), (pred == 0) & (y == 0), (pred == 0) & (y == 1)], axis=1
+    ).astype(np.float64)
     weights = resample_weights(n_groups, n_resamples, seed)
     tp, fp, tn, fn = (weights @ _per_group_sum(cells, group, n_groups)).T
-    stats = {"sensitivity": _ratio(tp, tp + fn), "specificity": _ratio(tn, tn + fp), "precision": _ratio(tp, tp + fp),
-             "accuracy": _ratio(tp + tn, tp + fp + tn + fn), "f1": _ratio(2 * tp, 2 * tp + fp + fn)}
+    stats = {
+        "sensitivity": _ratio(tp, tp + fn),
+        "specificity": _ratio(tn, tn + fp),
+        "precision": _ratio(tp, tp + fp),
+        "accuracy": _ratio(tp + tn, tp + fp + tn + fn),
+        "f1": _ratio(2 * tp, 2 * tp + fp + fn),
+    }
     members = [np.flatnonzero(group == g) for g in range(n_groups)]
     aurocs = np.full(n_resamples, np.nan)
     scores, target = torch.as_tensor(s), torch.as_tensor(y)
@@ -131,9 +146,16 @@ def binary_intervals(y_true: Sequence[int], y_score: Sequence[float], threshold:
     return ConfidenceIntervals(level, n_resamples, seed, n_groups, {k: _interval(v, level) for k, v in stats.items()})
 
 
-def multiclass_intervals(y_true: Sequence[int], y_pred: Sequence[int], classes: Sequence[str],
-                         groups: Sequence[Hashable | None], *, n_resamples: int = N_RESAMPLES, seed: int = SEED,
-                         level: float = LEVEL) -> ConfidenceIntervals:
+def multiclass_intervals(
+    y_true: Sequence[int],
+    y_pred: Sequence[int],
+    classes: Sequence[str],
+    groups: Sequence[Hashable | None],
+    *,
+    n_resamples: int = N_RESAMPLES,
+    seed: int = SEED,
+    level: float = LEVEL,
+) -> ConfidenceIntervals:
     """Intervals of accuracy, macro F1 and every class's precision, recall and F1
     (``"<class> recall"`` …), from resampled confusion matrices."""
     y = np.asarray(y_true, np.int64)
@@ -152,16 +174,28 @@ def multiclass_intervals(y_true: Sequence[int], y_pred: Sequence[int], classes: 
     stats: dict[str, np.ndarray] = {"accuracy": _ratio(diag.sum(axis=1), confusion.sum(axis=(1, 2)))}
     present = support > 0  # macro over the classes present in the resample's reference
     with np.errstate(invalid="ignore"):
-        stats["macro_f1"] = np.where(present.any(axis=1),
-                                     np.nansum(np.where(present, np.nan_to_num(f1), 0.0), axis=1)
-                                     / np.maximum(present.sum(axis=1), 1), np.nan)
+        stats["macro_f1"] = np.where(
+            present.any(axis=1),
+            np.nansum(np.where(present, np.nan_to_num(f1), 0.0), axis=1) / np.maximum(present.sum(axis=1), 1),
+            np.nan,
+        )
     for c, name in enumerate(classes):
-        stats[f"{name} precision"], stats[f"{name} recall"], stats[f"{name} F1"] = precision[:, c], recall[:, c], f1[:, c]
+        stats[f"{name} precision"], stats[f"{name} recall"], stats[f"{name} F1"] = (
+            precision[:, c],
+            recall[:, c],
+            f1[:, c],
+        )
     return ConfidenceIntervals(level, n_resamples, seed, n_groups, {n: _interval(v, level) for n, v in stats.items()})
 
 
-def mean_intervals(values: Mapping[str, Sequence[float] | np.ndarray], groups: Sequence[Hashable | None], *,
-                   n_resamples: int = N_RESAMPLES, seed: int = SEED, level: float = LEVEL) -> ConfidenceIntervals:
+def mean_intervals(
+    values: Mapping[str, Sequence[float] | np.ndarray],
+    groups: Sequence[Hashable | None],
+    *,
+    n_resamples: int = N_RESAMPLES,
+    seed: int = SEED,
+    level: float = LEVEL,
+) -> ConfidenceIntervals:
     """Intervals of per-image means (e.g. ``{"dice": [...], "iou": [...]}``) over resampled patients."""
     first = next(iter(values.values()), None)
     if first is None:

@@ -137,8 +137,11 @@ def multiclass_report(y_true: Any, y_pred: Any, classes: Sequence[str]) -> Multi
             notes.append(f"recall of {name!r} undefined: absent from the reference")
     if notes:
         notes.append("macro and weighted averages count an undefined per-class value as 0 (torchmetrics)")
-    averages = {f"{avg}_{m}": float(fn(preds, target, average=avg, num_classes=k))
-                for avg in ("macro", "weighted") for m, fn in _METRICS.items()}
+    averages = {
+        f"{avg}_{m}": float(fn(preds, target, average=avg, num_classes=k))
+        for avg in ("macro", "weighted")
+        for m, fn in _METRICS.items()
+    }
     return MulticlassReport(
         classes=names,
         n=len(target),

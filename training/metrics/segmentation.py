@@ -55,7 +55,9 @@ def _iou(p: torch.Tensor, t: torch.Tensor) -> float:
     return float(mean_iou(p, t, per_class=True, **_ARGS)[0, 0])
 
 
-def _pair(pred_mask: np.ndarray | torch.Tensor, true_mask: np.ndarray | torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def _pair(
+    pred_mask: np.ndarray | torch.Tensor, true_mask: np.ndarray | torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
     p, t = binary_mask(pred_mask, "pred_mask"), binary_mask(true_mask, "true_mask")
     if p.shape != t.shape:
         raise MetricsInputError(f"pred_mask is {p.shape} but true_mask is {t.shape}")
@@ -125,15 +127,25 @@ class MaskThresholdChoice(ReportMixin):
         if self.best is None or (self.best == self.threshold and self.gain_low is None):
             return f"{base}, the mask threshold with the highest mean Dice"
         if self.threshold == self.best:
-            return (f"{base}, the mask threshold with the highest mean Dice (its gain over {self.default:g} is "
-                    f"beyond the bootstrap noise: lower bound {self.gain_low:+.3f})")
-        return (f"{base}: {self.default:g} kept — the best candidate {self.best:g} did not beat it beyond the "
-                f"bootstrap noise (gain lower bound {self.gain_low:+.3f})")
+            return (
+                f"{base}, the mask threshold with the highest mean Dice (its gain over {self.default:g} is "
+                f"beyond the bootstrap noise: lower bound {self.gain_low:+.3f})"
+            )
+        return (
+            f"{base}: {self.default:g} kept — the best candidate {self.best:g} did not beat it beyond the "
+            f"bootstrap noise (gain lower bound {self.gain_low:+.3f})"
+        )
 
 
-def choose_mask_threshold(pairs: Iterable[tuple[np.ndarray, np.ndarray]],
-                          thresholds: Sequence[float] = MASK_THRESHOLDS, *, default: float | None = 0.5,
-                          confidence: float = 0.95, n_resamples: int = 1000, seed: int = 0) -> MaskThresholdChoice:
+def choose_mask_threshold(
+    pairs: Iterable[tuple[np.ndarray, np.ndarray]],
+    thresholds: Sequence[float] = MASK_THRESHOLDS,
+    *,
+    default: float | None = 0.5,
+    confidence: float = 0.95,
+    n_resamples: int = 1000,
+    seed: int = 0,
+) -> MaskThresholdChoice:
     """The probability cut-off for a line segmenter from ``pairs`` of (probability map in [0, 1],
     reference mask), e.g. the VALIDATION images at their own size.
 
@@ -171,5 +183,13 @@ def choose_mask_threshold(pairs: Iterable[tuple[np.ndarray, np.ndarray]],
         gain_low = float(np.quantile(gains, 1.0 - confidence))
         if gain_low <= 0.0:
             chosen = base
-    return MaskThresholdChoice(grid[chosen], float(means[chosen]), grid, means, n, grid[best],
-                               default if default is not None else 0.5, gain_low)
+    return MaskThresholdChoice(
+        grid[chosen],
+        float(means[chosen]),
+        grid,
+        means,
+        n,
+        grid[best],
+        default if default is not None else 0.5,
+        gain_low,
+    )

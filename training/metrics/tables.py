@@ -52,7 +52,9 @@ def paper_b_rows(rows: Mapping[str, MulticlassReport]) -> Table:
     classes = next(iter(rows.values())).classes
     differ = [name for name, r in rows.items() if r.classes != classes]
     if differ:
-        raise MetricsInputError(f"rows {differ} have classes other than {list(classes)}: one table needs one class list")
+        raise MetricsInputError(
+            f"rows {differ} have classes other than {list(classes)}: one table needs one class list"
+        )
     header = ["Model"] + [f"{c} {m}" for c in classes for m in ("precision", "recall", "F1")] + ["Accuracy"]
     body = [
         [name] + [v for i in range(len(classes)) for v in (r.precision[i], r.recall[i], r.f1[i])] + [r.accuracy]
@@ -79,7 +81,9 @@ def markdown(table: Table, decimals: int = 2) -> str:
         padded = [row[0].ljust(widths[0])] + [v.rjust(w) for v, w in zip(row[1:], widths[1:], strict=True)]
         lines.append("| " + " | ".join(padded) + " |")
         if k == 0:
-            lines.append("|" + "|".join([":" + "-" * (widths[0] + 1)] + ["-" * (w + 1) + ":" for w in widths[1:]]) + "|")
+            lines.append(
+                "|" + "|".join([":" + "-" * (widths[0] + 1)] + ["-" * (w + 1) + ":" for w in widths[1:]]) + "|"
+            )
     return "\n".join(lines) + "\n"
 
 
@@ -101,14 +105,21 @@ def _csv_table(report: Any, name: str) -> Table:
     if isinstance(first, MulticlassReport):
         return paper_b_rows(rows)
     if isinstance(report, APReport):
-        return ["Recall", "Precision"], [[r, p] for r, p in zip(report.recall.tolist(), report.precision.tolist(), strict=True)]
+        return ["Recall", "Precision"], [
+            [r, p] for r, p in zip(report.recall.tolist(), report.precision.tolist(), strict=True)
+        ]
     if isinstance(report, MaskScores):
-        return ["Image", "Dice", "IoU"], [[i, d, j] for i, (d, j) in enumerate(zip(report.dice.tolist(), report.iou.tolist(), strict=True))]
+        return ["Image", "Dice", "IoU"], [
+            [i, d, j] for i, (d, j) in enumerate(zip(report.dice.tolist(), report.iou.tolist(), strict=True))
+        ]
     raise MetricsInputError(f"no CSV table for {type(first if isinstance(report, Mapping) else report).__name__}")
 
 
 def save_report(
-    report: ReportMixin | Mapping[str, ReportMixin], path_json: str | Path, path_csv: str | Path | None = None, name: str = "model"
+    report: ReportMixin | Mapping[str, ReportMixin],
+    path_json: str | Path,
+    path_csv: str | Path | None = None,
+    name: str = "model",
 ) -> None:
     """Write a report (or a name → report mapping, the rows of one table) as JSON, and its table as CSV.
 

@@ -22,6 +22,16 @@ from training.models.registry import (
 from training.models.summary import LayerRow, layer_table
 
 __all__ = [
-    "TASKS", "LayerRow", "ModelError", "ModelInfo", "RopBaseCNN", "create_model", "layer_table",
-    "list_models", "main_logits", "model_info", "register_model", "seg_only_stage",
+    "TASKS",
+    "LayerRow",
+    "ModelError",
+    "ModelInfo",
+    "RopBaseCNN",
+    "create_model",
+    "layer_table",
+    "list_models",
+    "main_logits",
+    "model_info",
+    "register_model",
+    "seg_only_stage",
 ]

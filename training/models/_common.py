@@ -16,9 +16,14 @@ def replace_conv_in_channels(conv: nn.Conv2d, in_channels: int) -> nn.Conv2d:
         return conv
     padding = conv.padding if isinstance(conv.padding, str) else _pair(conv.padding)
     return nn.Conv2d(
-        in_channels, conv.out_channels, kernel_size=_pair(conv.kernel_size), stride=_pair(conv.stride),
-        padding=padding, dilation=_pair(conv.dilation),
-        bias=conv.bias is not None, padding_mode=conv.padding_mode,
+        in_channels,
+        conv.out_channels,
+        kernel_size=_pair(conv.kernel_size),
+        stride=_pair(conv.stride),
+        padding=padding,
+        dilation=_pair(conv.dilation),
+        bias=conv.bias is not None,
+        padding_mode=conv.padding_mode,
     )
 
 
@@ -29,8 +34,9 @@ def _pair(values: tuple[int, ...]) -> tuple[int, int]:
     return h, w
 
 
-def init_pretrained(model: nn.Module, pretrained: Any, kind: str | None, *, into: nn.Module | None = None,
-                    source_prefix: str = "") -> None:
+def init_pretrained(
+    model: nn.Module, pretrained: Any, kind: str | None, *, into: nn.Module | None = None, source_prefix: str = ""
+) -> None:
     """Resolve ``pretrained`` for ``kind`` and load it into ``into`` (default: the model).
 
     Records the file (or ``None``) as the model's ``pretrained_source`` (``training.models.origin``).

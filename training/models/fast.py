@@ -23,8 +23,13 @@ log = logging.getLogger(__name__)
 
 
 @register_model(
-    "resnet18_cls", task="binary", default_target_layer="layer4", input_channels=3,
-    default_image_size=224, cpu_friendly=True, pretrained_kind="resnet18",
+    "resnet18_cls",
+    task="binary",
+    default_target_layer="layer4",
+    input_channels=3,
+    default_image_size=224,
+    cpu_friendly=True,
+    pretrained_kind="resnet18",
     description="ResNet-18 classifier (ImageNet init when cached): binary (1 logit) or N classes.",
 )
 def resnet18_cls(*, num_classes: int, in_channels: int, pretrained: Any) -> nn.Module:
@@ -35,23 +40,35 @@ def resnet18_cls(*, num_classes: int, in_channels: int, pretrained: Any) -> nn.M
 
 
 @register_model(
-    "resnet18_hybrid", task="multiclass", default_target_layer="layer4", input_channels=2,
-    default_image_size=224, default_num_classes=3, cpu_friendly=True, pretrained_kind="resnet18",
+    "resnet18_hybrid",
+    task="multiclass",
+    default_target_layer="layer4",
+    input_channels=2,
+    default_image_size=224,
+    default_num_classes=3,
+    cpu_friendly=True,
+    pretrained_kind="resnet18",
     description="Paper B's hybrid input on a CPU: ResNet-18 on grey + the demarcation-line mask (2 channels); "
-                "at prediction time the mask comes from a line segmenter.",
+    "at prediction time the mask comes from a line segmenter.",
 )
 def resnet18_hybrid(*, num_classes: int, in_channels: int, pretrained: Any) -> nn.Module:
     return resnet18_cls(num_classes=num_classes, in_channels=in_channels, pretrained=pretrained)
 
 
 @register_model(
-    "mobilenetv3_cls", task="binary", default_target_layer="features", input_channels=3,
-    default_image_size=224, cpu_friendly=True, pretrained_kind="mobilenet_v3_large",
+    "mobilenetv3_cls",
+    task="binary",
+    default_target_layer="features",
+    input_channels=3,
+    default_image_size=224,
+    cpu_friendly=True,
+    pretrained_kind="mobilenet_v3_large",
     description="MobileNetV3 classifier (variant 'large' or 'small', ImageNet init when cached): "
-                "binary (1 logit) or N classes.",
+    "binary (1 logit) or N classes.",
 )
-def mobilenetv3_cls(*, num_classes: int, in_channels: int, pretrained: Any, variant: str = "large",
-                    dropout: float = 0.2) -> nn.Module:
+def mobilenetv3_cls(
+    *, num_classes: int, in_channels: int, pretrained: Any, variant: str = "large", dropout: float = 0.2
+) -> nn.Module:
     builders = {"large": mobilenet_v3_large, "small": mobilenet_v3_small}
     if variant not in builders:
         raise ModelError(f"variant must be 'large' or 'small', got {variant!r}")
@@ -77,8 +94,13 @@ class LRASPPLine(nn.Module):
 
 
 @register_model(
-    "lraspp_line", task="segmentation", default_target_layer="net.backbone.16", input_channels=3,
-    default_image_size=512, cpu_friendly=True, pretrained_kind="lraspp_mobilenet_v3_large",
+    "lraspp_line",
+    task="segmentation",
+    default_target_layer="net.backbone.16",
+    input_channels=3,
+    default_image_size=512,
+    cpu_friendly=True,
+    pretrained_kind="lraspp_mobilenet_v3_large",
     description="LR-ASPP MobileNetV3-Large demarcation-line segmenter: 1-channel logit map at input size.",
 )
 def lraspp_line(*, num_classes: int, in_channels: int, pretrained: Any) -> nn.Module:
@@ -94,8 +116,9 @@ def lraspp_line(*, num_classes: int, in_channels: int, pretrained: Any) -> nn.Mo
         load_pretrained(model.net, coco)
         set_pretrained_source(model, coco)
         return model
-    log.info("COCO weights for lraspp_mobilenet_v3_large not found in %s; trying the ImageNet backbone",
-             hub_checkpoint_dir())
+    log.info(
+        "COCO weights for lraspp_mobilenet_v3_large not found in %s; trying the ImageNet backbone", hub_checkpoint_dir()
+    )
     imagenet = resolve_pretrained(pretrained, "mobilenet_v3_large")
     if imagenet is not None:
         load_pretrained(model.net.backbone, imagenet, source_prefix="features.")

@@ -57,8 +57,14 @@ def main_logits(output: torch.Tensor | InceptionOutputs) -> torch.Tensor:
 def build_inception(num_classes: int, in_channels: int, aux_logits: bool, dropout: float) -> Inception3:
     """Inception v3 with ``in_channels`` inputs, ``transform_input=False``, truncated-normal init."""
     blocks = [BasicConv2d, InceptionA, InceptionB, InceptionC, InceptionD, InceptionE, SmallInputInceptionAux]
-    model = Inception3(num_classes=num_classes, aux_logits=aux_logits, transform_input=False,
-                       inception_blocks=blocks, init_weights=True, dropout=dropout)
+    model = Inception3(
+        num_classes=num_classes,
+        aux_logits=aux_logits,
+        transform_input=False,
+        inception_blocks=blocks,
+        init_weights=True,
+        dropout=dropout,
+    )
     if in_channels != 3:
         model.Conv2d_1a_3x3 = BasicConv2d(in_channels, 32, kernel_size=3, stride=2)
         nn.init.trunc_normal_(model.Conv2d_1a_3x3.conv.weight, mean=0.0, std=0.1, a=-2, b=2)
@@ -72,30 +78,45 @@ _NOTES = (
 )
 
 
-def _stage_classifier(num_classes: int, in_channels: int, pretrained: Any, aux_logits: bool,
-                      dropout: float) -> nn.Module:
+def _stage_classifier(
+    num_classes: int, in_channels: int, pretrained: Any, aux_logits: bool, dropout: float
+) -> nn.Module:
     model = build_inception(num_classes, in_channels, aux_logits, dropout)
     init_pretrained(model, pretrained, "inception_v3")
     return model
 
 
 @register_model(
-    "stage_classifier", task="multiclass", default_target_layer="Mixed_7c", input_channels=1,
-    default_image_size=299, default_num_classes=3, paper_exact=True, pretrained_kind="inception_v3",
+    "stage_classifier",
+    task="multiclass",
+    default_target_layer="Mixed_7c",
+    input_channels=1,
+    default_image_size=299,
+    default_num_classes=3,
+    paper_exact=True,
+    pretrained_kind="inception_v3",
     description="Paper B's classifier-only baseline: Inception v3 on the preprocessed grayscale image, stages 1-3.",
     notes=_NOTES,
 )
-def stage_classifier(*, num_classes: int, in_channels: int, pretrained: Any, aux_logits: bool = True,
-                     dropout: float = 0.5) -> nn.Module:
+def stage_classifier(
+    *, num_classes: int, in_channels: int, pretrained: Any, aux_logits: bool = True, dropout: float = 0.5
+) -> nn.Module:
     return _stage_classifier(num_classes, in_channels, pretrained, aux_logits, dropout)
 
 
 @register_model(
-    "hybrid", task="multiclass", default_target_layer="Mixed_7c", input_channels=2,
-    default_image_size=299, default_num_classes=3, paper_exact=True, pretrained_kind="inception_v3",
+    "hybrid",
+    task="multiclass",
+    default_target_layer="Mixed_7c",
+    input_channels=2,
+    default_image_size=299,
+    default_num_classes=3,
+    paper_exact=True,
+    pretrained_kind="inception_v3",
     description="Paper B's hybrid: Inception v3 on grayscale + demarcation-line mask (2 channels), stages 1-3.",
     notes=_NOTES,
 )
-def hybrid(*, num_classes: int, in_channels: int, pretrained: Any, aux_logits: bool = True,
-           dropout: float = 0.5) -> nn.Module:
+def hybrid(
+    *, num_classes: int, in_channels: int, pretrained: Any, aux_logits: bool = True, dropout: float = 0.5
+) -> nn.Module:
     return _stage_classifier(num_classes, in_channels, pretrained, aux_logits, dropout)

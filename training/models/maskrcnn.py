@@ -47,10 +47,19 @@ def _channel_stats(values: tuple[float, ...], in_channels: int) -> list[float]:
     return list(values) if in_channels == 3 else [float(np.mean(values))] * in_channels
 
 
-def build_maskrcnn(*, num_classes: int, in_channels: int, pretrained: Any, backbone: str,
-                   box_score_thresh: float, min_size: int, max_size: int,
-                   frozen_bn: bool | None, trainable_backbone_layers: int | None,
-                   normalize_input: bool = True) -> nn.Module:
+def build_maskrcnn(
+    *,
+    num_classes: int,
+    in_channels: int,
+    pretrained: Any,
+    backbone: str,
+    box_score_thresh: float,
+    min_size: int,
+    max_size: int,
+    frozen_bn: bool | None,
+    trainable_backbone_layers: int | None,
+    normalize_input: bool = True,
+) -> nn.Module:
     """Mask R-CNN with the given backbone; see the module docstring for the initial weights.
 
     ``normalize_input``: Mask R-CNN subtracts the ImageNet mean and divides by its deviation
@@ -66,7 +75,8 @@ def build_maskrcnn(*, num_classes: int, in_channels: int, pretrained: Any, backb
     if trainable_backbone_layers is None:
         trainable_backbone_layers = 3 if is_pretrained else 5
     body = resnet_fpn_backbone(
-        backbone_name=backbone, weights=None,
+        backbone_name=backbone,
+        weights=None,
         norm_layer=FrozenBatchNorm2d if frozen_bn else nn.BatchNorm2d,
         trainable_layers=trainable_backbone_layers,
     )
@@ -77,8 +87,13 @@ def build_maskrcnn(*, num_classes: int, in_channels: int, pretrained: Any, backb
     mean = _channel_stats(IMAGENET_MEAN, in_channels) if normalize_input else [0.0] * in_channels
     std = _channel_stats(IMAGENET_STD, in_channels) if normalize_input else [1.0] * in_channels
     model = MaskRCNN(
-        body, num_classes=num_classes, min_size=min_size, max_size=max_size,
-        box_score_thresh=box_score_thresh, image_mean=mean, image_std=std,
+        body,
+        num_classes=num_classes,
+        min_size=min_size,
+        max_size=max_size,
+        box_score_thresh=box_score_thresh,
+        image_mean=mean,
+        image_std=std,
     )
     if path is not None and not into_body:
         load_pretrained(model, path)
@@ -104,43 +119,90 @@ def _initial_weights(pretrained: Any, backbone: str) -> tuple[Path | None, bool]
         coco = find_pretrained("maskrcnn_resnet50_fpn")
         if coco is not None:
             return coco, False
-        log.info("COCO weights for maskrcnn_resnet50_fpn not found in %s; trying the ImageNet %s backbone",
-                 hub_checkpoint_dir(), backbone)
+        log.info(
+            "COCO weights for maskrcnn_resnet50_fpn not found in %s; trying the ImageNet %s backbone",
+            hub_checkpoint_dir(),
+            backbone,
+        )
     return resolve_pretrained(pretrained, backbone), True
 
 
 @register_model(
-    "maskrcnn_line", task="instance_segmentation", default_target_layer="backbone.body.layer4",
-    input_channels=3, default_image_size=800, default_num_classes=2, paper_exact=True,
+    "maskrcnn_line",
+    task="instance_segmentation",
+    default_target_layer="backbone.body.layer4",
+    input_channels=3,
+    default_image_size=800,
+    default_num_classes=2,
+    paper_exact=True,
     pretrained_kind="maskrcnn_resnet50_fpn",
     description="Paper B's demarcation-line segmenter: Mask R-CNN, ResNet-FPN, classes background + line.",
     notes=("Detections below box_score_thresh=0.8 (paper B's confidence) are dropped.",),
 )
-def maskrcnn_line(*, num_classes: int, in_channels: int, pretrained: Any, backbone: str = "resnet50",
-                  box_score_thresh: float = 0.8, min_size: int = 800, max_size: int = 1333,
-                  frozen_bn: bool | None = None, trainable_backbone_layers: int | None = None,
-                  normalize_input: bool = True) -> nn.Module:
-    return build_maskrcnn(num_classes=num_classes, in_channels=in_channels, pretrained=pretrained,
-                          backbone=backbone, box_score_thresh=box_score_thresh, min_size=min_size,
-                          max_size=max_size, frozen_bn=frozen_bn,
-                          trainable_backbone_layers=trainable_backbone_layers, normalize_input=normalize_input)
+def maskrcnn_line(
+    *,
+    num_classes: int,
+    in_channels: int,
+    pretrained: Any,
+    backbone: str = "resnet50",
+    box_score_thresh: float = 0.8,
+    min_size: int = 800,
+    max_size: int = 1333,
+    frozen_bn: bool | None = None,
+    trainable_backbone_layers: int | None = None,
+    normalize_input: bool = True,
+) -> nn.Module:
+    return build_maskrcnn(
+        num_classes=num_classes,
+        in_channels=in_channels,
+        pretrained=pretrained,
+        backbone=backbone,
+        box_score_thresh=box_score_thresh,
+        min_size=min_size,
+        max_size=max_size,
+        frozen_bn=frozen_bn,
+        trainable_backbone_layers=trainable_backbone_layers,
+        normalize_input=normalize_input,
+    )
 
 
 @register_model(
-    "seg_only_baseline", task="instance_segmentation", default_target_layer="backbone.body.layer4",
-    input_channels=3, default_image_size=800, default_num_classes=4, paper_exact=True,
+    "seg_only_baseline",
+    task="instance_segmentation",
+    default_target_layer="backbone.body.layer4",
+    input_channels=3,
+    default_image_size=800,
+    default_num_classes=4,
+    paper_exact=True,
     pretrained_kind="maskrcnn_resnet50_fpn",
     description="Paper B's segmentation-only baseline: Mask R-CNN with classes background + stage 1/2/3; "
-                "the stage with the largest predicted area wins (seg_only_stage).",
+    "the stage with the largest predicted area wins (seg_only_stage).",
 )
-def seg_only_baseline(*, num_classes: int, in_channels: int, pretrained: Any, backbone: str = "resnet50",
-                      box_score_thresh: float = 0.8, min_size: int = 800, max_size: int = 1333,
-                      frozen_bn: bool | None = None, trainable_backbone_layers: int | None = None,
-                  normalize_input: bool = True) -> nn.Module:
-    return build_maskrcnn(num_classes=num_classes, in_channels=in_channels, pretrained=pretrained,
-                          backbone=backbone, box_score_thresh=box_score_thresh, min_size=min_size,
-                          max_size=max_size, frozen_bn=frozen_bn,
-                          trainable_backbone_layers=trainable_backbone_layers, normalize_input=normalize_input)
+def seg_only_baseline(
+    *,
+    num_classes: int,
+    in_channels: int,
+    pretrained: Any,
+    backbone: str = "resnet50",
+    box_score_thresh: float = 0.8,
+    min_size: int = 800,
+    max_size: int = 1333,
+    frozen_bn: bool | None = None,
+    trainable_backbone_layers: int | None = None,
+    normalize_input: bool = True,
+) -> nn.Module:
+    return build_maskrcnn(
+        num_classes=num_classes,
+        in_channels=in_channels,
+        pretrained=pretrained,
+        backbone=backbone,
+        box_score_thresh=box_score_thresh,
+        min_size=min_size,
+        max_size=max_size,
+        frozen_bn=frozen_bn,
+        trainable_backbone_layers=trainable_backbone_layers,
+        normalize_input=normalize_input,
+    )
 
 
 def seg_only_stage(prediction: Mapping[str, Any], mask_threshold: float = 0.5) -> int:

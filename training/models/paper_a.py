@@ -38,31 +38,48 @@ class RopBaseCNN(nn.Module):
     The flatten size is computed here from ``image_size``, so any input size works.
     """
 
-    def __init__(self, *, in_channels: int = 3, num_classes: int = 1, image_size: int | Sequence[int] = 300,
-                 kernel_size: int = 3, pool_size: int = 2, dropout_conv: float = 0.25,
-                 dropout_dense: float = 0.5, l2_weight: float = 1e-4) -> None:
+    def __init__(
+        self,
+        *,
+        in_channels: int = 3,
+        num_classes: int = 1,
+        image_size: int | Sequence[int] = 300,
+        kernel_size: int = 3,
+        pool_size: int = 2,
+        dropout_conv: float = 0.25,
+        dropout_dense: float = 0.5,
+        l2_weight: float = 1e-4,
+    ) -> None:
         super().__init__()
         self.l2_weight = float(l2_weight)
-        self.features = nn.Sequential(OrderedDict([
-            ("conv1", nn.Conv2d(in_channels, 32, kernel_size, stride=2)),
-            ("relu1", nn.ReLU()),
-            ("pool1", nn.MaxPool2d(pool_size, stride=2)),
-            ("conv2", nn.Conv2d(32, 64, kernel_size, stride=2)),
-            ("relu2", nn.ReLU()),
-            ("pool2", nn.MaxPool2d(pool_size, stride=2)),
-            ("dropout", nn.Dropout(dropout_conv)),
-        ]))
+        self.features = nn.Sequential(
+            OrderedDict(
+                [
+                    ("conv1", nn.Conv2d(in_channels, 32, kernel_size, stride=2)),
+                    ("relu1", nn.ReLU()),
+                    ("pool1", nn.MaxPool2d(pool_size, stride=2)),
+                    ("conv2", nn.Conv2d(32, 64, kernel_size, stride=2)),
+                    ("relu2", nn.ReLU()),
+                    ("pool2", nn.MaxPool2d(pool_size, stride=2)),
+                    ("dropout", nn.Dropout(dropout_conv)),
+                ]
+            )
+        )
         with torch.no_grad():
             flat = self.features(torch.zeros(1, in_channels, *_pair(image_size))).numel()
-        self.classifier = nn.Sequential(OrderedDict([
-            ("flatten", nn.Flatten()),
-            ("dense1", nn.Linear(flat, 128)),
-            ("relu1", nn.ReLU()),
-            ("dropout", nn.Dropout(dropout_dense)),
-            ("dense2", nn.Linear(128, 64)),
-            ("relu2", nn.ReLU()),
-            ("logit", nn.Linear(64, num_classes)),
-        ]))
+        self.classifier = nn.Sequential(
+            OrderedDict(
+                [
+                    ("flatten", nn.Flatten()),
+                    ("dense1", nn.Linear(flat, 128)),
+                    ("relu1", nn.ReLU()),
+                    ("dropout", nn.Dropout(dropout_dense)),
+                    ("dense2", nn.Linear(128, 64)),
+                    ("relu2", nn.ReLU()),
+                    ("logit", nn.Linear(64, num_classes)),
+                ]
+            )
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.features(x))
@@ -83,24 +100,50 @@ class RopBaseCNN(nn.Module):
 
 
 @register_model(
-    "rop_base_cnn", task="binary", default_target_layer="features.relu2", input_channels=3,
-    default_image_size=300, paper_exact=True, cpu_friendly=True,
+    "rop_base_cnn",
+    task="binary",
+    default_target_layer="features.relu2",
+    input_channels=3,
+    default_image_size=300,
+    paper_exact=True,
+    cpu_friendly=True,
     description="Paper A's ROPBaseCNN: two strided convs, two dense layers, one logit (300x300 RGB).",
     notes=PAPER_A_LOST,
 )
-def rop_base_cnn(*, num_classes: int, in_channels: int, pretrained: Any, image_size: int | list[int] = 300,
-                 kernel_size: int = 3, pool_size: int = 2, dropout_conv: float = 0.25,
-                 dropout_dense: float = 0.5, l2_weight: float = 1e-4) -> nn.Module:
-    model = RopBaseCNN(in_channels=in_channels, num_classes=num_classes, image_size=image_size,
-                       kernel_size=kernel_size, pool_size=pool_size, dropout_conv=dropout_conv,
-                       dropout_dense=dropout_dense, l2_weight=l2_weight)
+def rop_base_cnn(
+    *,
+    num_classes: int,
+    in_channels: int,
+    pretrained: Any,
+    image_size: int | list[int] = 300,
+    kernel_size: int = 3,
+    pool_size: int = 2,
+    dropout_conv: float = 0.25,
+    dropout_dense: float = 0.5,
+    l2_weight: float = 1e-4,
+) -> nn.Module:
+    model = RopBaseCNN(
+        in_channels=in_channels,
+        num_classes=num_classes,
+        image_size=image_size,
+        kernel_size=kernel_size,
+        pool_size=pool_size,
+        dropout_conv=dropout_conv,
+        dropout_dense=dropout_dense,
+        l2_weight=l2_weight,
+    )
     init_pretrained(model, pretrained, None)
     return model
 
 
 @register_model(
-    "rop_res_cnn", task="binary", default_target_layer="layer4", input_channels=3,
-    default_image_size=300, paper_exact=True, pretrained_kind="resnet50",
+    "rop_res_cnn",
+    task="binary",
+    default_target_layer="layer4",
+    input_channels=3,
+    default_image_size=300,
+    paper_exact=True,
+    pretrained_kind="resnet50",
     description="Paper A's ROPResCNN: ResNet-50 (ImageNet init when cached), global average pooling, one logit.",
 )
 def rop_res_cnn(*, num_classes: int, in_channels: int, pretrained: Any) -> nn.Module:

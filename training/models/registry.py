@@ -118,10 +118,18 @@ def register_model(
         if missing:
             raise ModelError(f"factory of {name!r} lacks keyword argument(s) {', '.join(missing)}")
         _REGISTRY[name] = ModelInfo(
-            name=name, task=task, description=description, default_target_layer=default_target_layer,
-            input_channels=input_channels, default_image_size=default_image_size,
-            default_num_classes=default_num_classes, paper_exact=paper_exact, cpu_friendly=cpu_friendly,
-            pretrained_kind=pretrained_kind, notes=tuple(notes), factory=factory,
+            name=name,
+            task=task,
+            description=description,
+            default_target_layer=default_target_layer,
+            input_channels=input_channels,
+            default_image_size=default_image_size,
+            default_num_classes=default_num_classes,
+            paper_exact=paper_exact,
+            cpu_friendly=cpu_friendly,
+            pretrained_kind=pretrained_kind,
+            notes=tuple(notes),
+            factory=factory,
         )
         return factory
 
@@ -169,18 +177,21 @@ def create_model(
     unknown = sorted(set(kwargs) - set(accepted))
     if unknown:
         raise ModelError(
-            f"unknown argument(s) {', '.join(unknown)} for model {name!r}; "
-            f"accepted: {', '.join(accepted) or 'none'}"
+            f"unknown argument(s) {', '.join(unknown)} for model {name!r}; accepted: {', '.join(accepted) or 'none'}"
         )
     model = info.factory(num_classes=num_classes, in_channels=in_channels, pretrained=pretrained, **kwargs)
     # Record every option with its default filled in, so that a bundle re-creates this exact
     # architecture even if a later version changes a default.
     defaults = {
-        n: p.default for n, p in inspect.signature(info.factory).parameters.items()
+        n: p.default
+        for n, p in inspect.signature(info.factory).parameters.items()
         if n in accepted and p.default is not inspect.Parameter.empty
     }
-    stamp_architecture(model, name, {"num_classes": num_classes, "in_channels": in_channels, **defaults, **kwargs,
-                                     **resolved_kwargs(model)})
+    stamp_architecture(
+        model,
+        name,
+        {"num_classes": num_classes, "in_channels": in_channels, **defaults, **kwargs, **resolved_kwargs(model)},
+    )
     if not has_pretrained_source(model):
         set_pretrained_source(model, None)
     return model

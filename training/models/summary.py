@@ -29,6 +29,7 @@ def layer_table(model: nn.Module, input_shape: tuple[int, ...]) -> list[LayerRow
             if isinstance(output, torch.Tensor):
                 params = sum(p.numel() for p in module.parameters(recurse=False))
                 rows.append(LayerRow(name, type(module).__name__, tuple(output.shape[1:]), params))
+
         return hook
 
     for name, module in model.named_modules():

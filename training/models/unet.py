@@ -20,8 +20,12 @@ from training.models.registry import ModelError, register_model
 
 def _double_conv(cin: int, cout: int) -> nn.Sequential:
     return nn.Sequential(
-        nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(),
-        nn.Conv2d(cout, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(),
+        nn.Conv2d(cin, cout, 3, padding=1, bias=False),
+        nn.BatchNorm2d(cout),
+        nn.ReLU(),
+        nn.Conv2d(cout, cout, 3, padding=1, bias=False),
+        nn.BatchNorm2d(cout),
+        nn.ReLU(),
     )
 
 
@@ -36,9 +40,7 @@ class UNet(nn.Module):
         self.down = nn.ModuleList([_double_conv(in_channels, widths[0])])
         self.down.extend(_double_conv(widths[i], widths[i + 1]) for i in range(depth - 1))
         self.bottleneck = _double_conv(widths[depth - 1], widths[depth])
-        self.up = nn.ModuleList(
-            _double_conv(widths[i + 1] + widths[i], widths[i]) for i in reversed(range(depth))
-        )
+        self.up = nn.ModuleList(_double_conv(widths[i + 1] + widths[i], widths[i]) for i in reversed(range(depth)))
         self.head = nn.Conv2d(widths[0], num_classes, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -55,8 +57,12 @@ class UNet(nn.Module):
 
 
 @register_model(
-    "unet_small", task="segmentation", default_target_layer="bottleneck", input_channels=3,
-    default_image_size=256, cpu_friendly=True,
+    "unet_small",
+    task="segmentation",
+    default_target_layer="bottleneck",
+    input_channels=3,
+    default_image_size=256,
+    cpu_friendly=True,
     description="Compact U-Net line segmenter (base width 16, depth 4): 1-channel logit map at input size.",
 )
 def unet_small(*, num_classes: int, in_channels: int, pretrained: Any, base: int = 16, depth: int = 4) -> nn.Module:
@@ -66,8 +72,12 @@ def unet_small(*, num_classes: int, in_channels: int, pretrained: Any, base: int
 
 
 @register_model(
-    "tiny_unet", task="segmentation", default_target_layer="bottleneck", input_channels=3,
-    default_image_size=64, cpu_friendly=True,
+    "tiny_unet",
+    task="segmentation",
+    default_target_layer="bottleneck",
+    input_channels=3,
+    default_image_size=64,
+    cpu_friendly=True,
     description="Tiny U-Net (base 4, depth 2) for tests and smoke runs on 32-64 px images.",
 )
 def tiny_unet(*, num_classes: int, in_channels: int, pretrained: Any, base: int = 4, depth: int = 2) -> nn.Module:

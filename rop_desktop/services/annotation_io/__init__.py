@@ -11,5 +11,13 @@ from .common import FORMATS, AnnotationImportSummary, AnnotationIOError, Attribu
 from .exporting import REFERENCE, export_annotations
 from .importing import import_annotations
 
-__all__ = ["FORMATS", "REFERENCE", "AnnotationIOError", "AnnotationImportSummary", "AttributeMapping",
-           "ImportConflict", "export_annotations", "import_annotations"]
+__all__ = [
+    "FORMATS",
+    "REFERENCE",
+    "AnnotationIOError",
+    "AnnotationImportSummary",
+    "AttributeMapping",
+    "ImportConflict",
+    "export_annotations",
+    "import_annotations",
+]

@@ -30,18 +30,38 @@ LESION_PREFIX = "lesion_type="
 #: A mapping value "stage=<stage>" maps a label / category / class value to a stage (``"DL": "stage=1"``).
 STAGE_PREFIX = "stage="
 #: The lesion a region labelled only with a stage outlines (ICROP3: 1 line, 2 ridge, 3+ proliferation).
-STAGE_LESIONS: dict[int, LesionType] = {0: LesionType.DEMARCATION_LINE, 1: LesionType.DEMARCATION_LINE,
-                                        2: LesionType.RIDGE}
+STAGE_LESIONS: dict[int, LesionType] = {
+    0: LesionType.DEMARCATION_LINE,
+    1: LesionType.DEMARCATION_LINE,
+    2: LesionType.RIDGE,
+}
 #: Default lesion type of label-mask values 1, 2, 3 (the ICROP stage 1, 2, 3 lesions).
-LABEL_VALUE_LESIONS: dict[int, LesionType] = {1: LesionType.DEMARCATION_LINE, 2: LesionType.RIDGE,
-                                              3: LesionType.EXTRARETINAL_PROLIFERATION}
+LABEL_VALUE_LESIONS: dict[int, LesionType] = {
+    1: LesionType.DEMARCATION_LINE,
+    2: LesionType.RIDGE,
+    3: LesionType.EXTRARETINAL_PROLIFERATION,
+}
 #: Image-level attribute names (normalised) → grade field.
 GRADE_ALIASES: dict[str, str] = {
-    "rop": "rop", "rop_presence": "rop", "label": "rop", "label_binary": "rop",
-    "stage": "stage", "rop_stage": "stage", "zone": "zone", "rop_zone": "zone",
-    "plus": "plus", "plus_disease": "plus", "arop": "arop", "a_rop": "arop",
-    "extent": "extent_clock_hours", "extent_clock_hours": "extent_clock_hours", "clock_hours": "extent_clock_hours",
-    "quality": "quality", "image_quality": "quality", "confidence": "confidence", "comment": "comment",
+    "rop": "rop",
+    "rop_presence": "rop",
+    "label": "rop",
+    "label_binary": "rop",
+    "stage": "stage",
+    "rop_stage": "stage",
+    "zone": "zone",
+    "rop_zone": "zone",
+    "plus": "plus",
+    "plus_disease": "plus",
+    "arop": "arop",
+    "a_rop": "arop",
+    "extent": "extent_clock_hours",
+    "extent_clock_hours": "extent_clock_hours",
+    "clock_hours": "extent_clock_hours",
+    "quality": "quality",
+    "image_quality": "quality",
+    "confidence": "confidence",
+    "comment": "comment",
 }
 
 
@@ -69,13 +89,13 @@ class ReadRegion:
 class ReadItem:
     """What a file says about one image."""
 
-    name: str                                   #: the image's file name as the file gives it
-    path: str                                   #: the annotation file, for problems
-    where: str                                  #: the image's place in that file
+    name: str  #: the image's file name as the file gives it
+    path: str  #: the annotation file, for problems
+    where: str  #: the image's place in that file
     regions: list[ReadRegion] = field(default_factory=list)
     attributes: dict[str, Any] = field(default_factory=dict)  #: image-level attributes (grade)
-    hw: tuple[int, int] | None = None           #: (height, width) the file declares, if any
-    grader: str | None = None                   #: grades CSV: the grader named on the row (or column)
+    hw: tuple[int, int] | None = None  #: (height, width) the file declares, if any
+    grader: str | None = None  #: grades CSV: the grader named on the row (or column)
     #: a region of this image was left out as unreadable: its absence of outlines says nothing
     regions_dropped: bool = False
 
@@ -85,10 +105,10 @@ class ImportConflict:
     """An image the import left alone because the receiving account already holds other values
     (a person's submitted work, or what an earlier import stored): never overwritten silently."""
 
-    image: str                #: the image's name as the file gives it
-    account: str              #: the account whose work was kept
+    image: str  #: the image's name as the file gives it
+    account: str  #: the account whose work was kept
     differences: tuple[str, ...]  #: what the file says otherwise ("stage: 2 → 3", "outlines: ...")
-    submitted: bool = True    #: a person's submitted work (False: an import account's earlier import)
+    submitted: bool = True  #: a person's submitted work (False: an import account's earlier import)
 
     def __str__(self) -> str:
         what = "submitted other work" if self.submitted else "already holds other values"
@@ -99,15 +119,15 @@ class ImportConflict:
 class AnnotationImportSummary:
     """What an annotation import did, image by image."""
 
-    grader: str = ""                                     #: the receiving account (when there is one)
-    images: list[int] = field(default_factory=list)      #: ids of the images that received data
+    grader: str = ""  #: the receiving account (when there is one)
+    images: list[int] = field(default_factory=list)  #: ids of the images that received data
     annotations: int = 0
     grades: int = 0
     problems: list[Problem] = field(default_factory=list)
     conflicts: list[ImportConflict] = field(default_factory=list)  #: skipped: submitted work differs
-    unchanged: list[str] = field(default_factory=list)   #: skipped: the account already has exactly this
+    unchanged: list[str] = field(default_factory=list)  #: skipped: the account already has exactly this
     accounts_created: list[str] = field(default_factory=list)
-    accounts: list[str] = field(default_factory=list)    #: every account that received something
+    accounts: list[str] = field(default_factory=list)  #: every account that received something
 
     @property
     def errors(self) -> list[Problem]:
@@ -161,19 +181,21 @@ class AttributeMapping:
             t = str(target).strip()
             try:
                 if t.lower().startswith(LESION_PREFIX):
-                    self.lesions[norm_key(key)] = LesionType.parse(t[len(LESION_PREFIX):])
+                    self.lesions[norm_key(key)] = LesionType.parse(t[len(LESION_PREFIX) :])
                     continue
                 if t.lower().startswith(STAGE_PREFIX):
-                    self.stages[norm_key(key)] = Stage.parse(parse_field("stage", t[len(STAGE_PREFIX):]) or "na")
+                    self.stages[norm_key(key)] = Stage.parse(parse_field("stage", t[len(STAGE_PREFIX) :]) or "na")
                     continue
             except ValueError as exc:
                 raise AnnotationIOError(f"mapping {key!r}: {exc}") from None
             if t in GRADE_FIELDS or t in REGION_TARGETS or t == IGNORE:
                 self.rename[norm_key(key)] = t
             else:
-                raise AnnotationIOError(f"mapping {key!r} → {target!r}: the target must be a grade field "
-                                        f"({', '.join(GRADE_FIELDS)}), lesion_type, stage, ignore, "
-                                        f"'{LESION_PREFIX}<type>' or '{STAGE_PREFIX}<stage>'")
+                raise AnnotationIOError(
+                    f"mapping {key!r} → {target!r}: the target must be a grade field "
+                    f"({', '.join(GRADE_FIELDS)}), lesion_type, stage, ignore, "
+                    f"'{LESION_PREFIX}<type>' or '{STAGE_PREFIX}<stage>'"
+                )
 
     def apply(self, attributes: Mapping[str, Any]) -> dict[str, Any]:
         """Attributes renamed by the mapping (``ignore``-d ones dropped)."""
@@ -194,14 +216,16 @@ class AttributeMapping:
             return target
         return GRADE_ALIASES.get(norm_key(name)) if target is None else None
 
-    def lesion(self, attributes: Mapping[str, Any], default: LesionType = LesionType.DEMARCATION_LINE
-               ) -> tuple[LesionType, str | None]:
+    def lesion(
+        self, attributes: Mapping[str, Any], default: LesionType = LesionType.DEMARCATION_LINE
+    ) -> tuple[LesionType, str | None]:
         """(lesion type, warning or None) of a region's attributes."""
         lesion, _stage, warning = self.region_labels(attributes, default)
         return lesion, warning
 
-    def region_labels(self, attributes: Mapping[str, Any], default: LesionType = LesionType.DEMARCATION_LINE
-                      ) -> tuple[LesionType, Stage | None, str | None]:
+    def region_labels(
+        self, attributes: Mapping[str, Any], default: LesionType = LesionType.DEMARCATION_LINE
+    ) -> tuple[LesionType, Stage | None, str | None]:
         """(lesion type, stage, warning or None) of a region's attributes.
 
         The stage is the region's ``stage`` attribute, else a label value that is a stage (by
@@ -238,9 +262,15 @@ class AttributeMapping:
         try:
             return LesionType.parse(named), stage, None
         except ValueError:
-            return default, stage, (f"lesion {named!r} is not one of {', '.join(t.value for t in LesionType)}; "
-                                    f"imported as {default.value} (map it with '{LESION_PREFIX}<type>' "
-                                    f"or '{STAGE_PREFIX}<stage>')")
+            return (
+                default,
+                stage,
+                (
+                    f"lesion {named!r} is not one of {', '.join(t.value for t in LesionType)}; "
+                    f"imported as {default.value} (map it with '{LESION_PREFIX}<type>' "
+                    f"or '{STAGE_PREFIX}<stage>')"
+                ),
+            )
 
     def lesion_of_value(self, value: str, default: LesionType) -> LesionType:
         return self.lesions.get(norm_key(value), default)
@@ -248,8 +278,9 @@ class AttributeMapping:
     def region_stage(self, attributes: Mapping[str, Any]) -> Stage | None:
         return self.region_labels(attributes)[1]
 
-    def grade(self, attributes: Mapping[str, Any], path: str, where: str,
-              problems: list[Problem]) -> dict[str, Any] | None:
+    def grade(
+        self, attributes: Mapping[str, Any], path: str, where: str, problems: list[Problem]
+    ) -> dict[str, Any] | None:
         """Grade fields (stored values) from image-level attributes; None when a value is not one
         the field takes (an error per bad value is added to ``problems``: nothing of the item is
         imported)."""

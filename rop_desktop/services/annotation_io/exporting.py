@@ -83,7 +83,7 @@ class _Entry:
     width: int
     height: int
     identity: dict[str, str]
-    grades: dict[str, GradeValues] = field(default_factory=dict)     # grader → grade (submitted only, unless drafts)
+    grades: dict[str, GradeValues] = field(default_factory=dict)  # grader → grade (submitted only, unless drafts)
     shapes: list[tuple[str, Shape, Polygon]] = field(default_factory=list)  # grader, shape, file polygon
     source: Path | None = None
     format: str = "png"  # the stored file's format
@@ -91,9 +91,18 @@ class _Entry:
 
 
 @guarded(Action.EXPORT_OWN)
-def export_annotations(study: Study, actor: Actor, fmt: str, folder: str | Path, *,
-                       graders: GraderSelection = None, include_drafts: bool = False, per_grader: bool = False,
-                       copy_images: bool = False, include_comments: bool = False) -> Path:
+def export_annotations(
+    study: Study,
+    actor: Actor,
+    fmt: str,
+    folder: str | Path,
+    *,
+    graders: GraderSelection = None,
+    include_drafts: bool = False,
+    per_grader: bool = False,
+    copy_images: bool = False,
+    include_comments: bool = False,
+) -> Path:
     """Write annotations in ``fmt`` under ``folder``; returns the file (or folder) written.
 
     ``graders``: a list of account names, ``"reference"`` for the reference standard (its grade
@@ -121,19 +130,34 @@ def export_annotations(study: Study, actor: Actor, fmt: str, folder: str | Path,
         entries = _collect(study, selection, include_drafts, scrub)
         if copy_images or fmt in WITH_IMAGES:
             _write_images(entries, out if fmt == "labelme" else out / IMAGES_DIR)
-        writer = {"via": _write_via, "labelme": _write_labelme, "coco": _write_coco, "grades_csv": _write_csv,
-                  "masks": lambda es, o, _: _write_masks(es, o, per_grader)}[fmt]
+        writer = {
+            "via": _write_via,
+            "labelme": _write_labelme,
+            "coco": _write_coco,
+            "grades_csv": _write_csv,
+            "masks": lambda es, o, _: _write_masks(es, o, per_grader),
+        }[fmt]
         written = writer(entries, out, copy_images)
     except OSError as exc:
         raise AnnotationIOError(f"cannot write in {out}: {exc.strerror or exc}") from exc
     except ImageDecodeError as exc:
         raise AnnotationIOError(f"cannot copy an image: {exc.reason}") from exc
     with study.session() as session:
-        repo.add_audit(session, "annotations", 0, "export", grader=actor.id,
-                       after={"format": fmt, "folder": str(out.resolve()), "include_drafts": include_drafts,
-                              "include_comments": include_comments,
-                              "graders": selection if selection is None or selection == REFERENCE
-                              else list(selection), "images": len(entries)})
+        repo.add_audit(
+            session,
+            "annotations",
+            0,
+            "export",
+            grader=actor.id,
+            after={
+                "format": fmt,
+                "folder": str(out.resolve()),
+                "include_drafts": include_drafts,
+                "include_comments": include_comments,
+                "graders": selection if selection is None or selection == REFERENCE else list(selection),
+                "images": len(entries),
+            },
+        )
     return written
 
 
@@ -174,19 +198,29 @@ def _collect(study: Study, graders: GraderSelection, include_drafts: bool, scrub
         refs = {r.image_id: r for r in repo.list_references(session)} if graders == REFERENCE else {}
         voters = voter_shapes(session, list(refs)) if refs else {}
         for image in images:
-            e = _Entry(image.original_name + _SUFFIX.get(image.format, ".png"), image.width, image.height,
-                       {"patient": image.exam.patient.code, "eye": image.eye.value if image.eye else ""},
-                       source=study.image_path(image), format=image.format)
+            e = _Entry(
+                image.original_name + _SUFFIX.get(image.format, ".png"),
+                image.width,
+                image.height,
+                {"patient": image.exam.patient.code, "eye": image.eye.value if image.eye else ""},
+                source=study.image_path(image),
+                format=image.format,
+            )
             if graders == REFERENCE:
                 ref = refs.get(image.id)
                 if ref is None:
                     continue
                 e.grades[REFERENCE] = _comment(ref.values, scrub)
-                e.shapes = [(REFERENCE, s, _file_polygon(s)) for s in _reference_shapes(session, image.id, ref,
-                                                                                         voters.get(image.id, {}))]
+                e.shapes = [
+                    (REFERENCE, s, _file_polygon(s))
+                    for s in _reference_shapes(session, image.id, ref, voters.get(image.id, {}))
+                ]
             else:
-                grades = [g for g in repo.grades_for_image(session, image.id, submitted_only=not include_drafts)
-                          if wanted is None or g.grader.name in wanted]
+                grades = [
+                    g
+                    for g in repo.grades_for_image(session, image.id, submitted_only=not include_drafts)
+                    if wanted is None or g.grader.name in wanted
+                ]
                 e.grades = {g.grader.name: _comment(g.values, scrub) for g in grades}
                 submitted = {g.grader_id for g in grades if g.submitted}
                 for a in repo.annotations_for(session, image.id):
@@ -210,12 +244,21 @@ def _reference_shapes(session: Any, image_id: int, ref: Any, voters: dict[str, l
         return [shape_of(a) for a in repo.annotations_for(session, image_id) if a.grader.name == chosen]
     if not voters:
         return []
-    polys = {name: [Polygon(s.points, [h for h in s.holes if len(h) >= 3]) for s in shapes]
-             for name, shapes in voters.items()}
+    polys = {
+        name: [Polygon(s.points, [h for h in s.holes if len(h) >= 3]) for s in shapes]
+        for name, shapes in voters.items()
+    }
     kind, stage = commonest_kind([s for shapes in voters.values() for s in shapes])
-    return [Shape(points=as_ring(rings[0]), holes=tuple(as_ring(r) for r in rings[1:]), lesion_type=kind or LesionType.DEMARCATION_LINE,
-                  stage=stage, source="imported")
-            for rings in (polygon_rings(p) for p in clean_polygons(consensus_geometry(polys, rule), 1.0))]
+    return [
+        Shape(
+            points=as_ring(rings[0]),
+            holes=tuple(as_ring(r) for r in rings[1:]),
+            lesion_type=kind or LesionType.DEMARCATION_LINE,
+            stage=stage,
+            source="imported",
+        )
+        for rings in (polygon_rings(p) for p in clean_polygons(consensus_geometry(polys, rule), 1.0))
+    ]
 
 
 def _single_grade(e: _Entry) -> GradeValues | None:
@@ -226,8 +269,11 @@ def _single_grade(e: _Entry) -> GradeValues | None:
 def _flat(values: GradeValues | None) -> dict[str, str]:
     if values is None:
         return {}
-    return {k: "" if v is None else str(v).lower() if isinstance(v, bool) else str(v)
-            for k, v in values.as_dict().items() if v not in (None, "")}
+    return {
+        k: "" if v is None else str(v).lower() if isinstance(v, bool) else str(v)
+        for k, v in values.as_dict().items()
+        if v not in (None, "")
+    }
 
 
 def _stage(stage: Stage | None) -> str:
@@ -241,8 +287,12 @@ def _write_via(entries: list[_Entry], out: Path, _: bool) -> Path:
     for e in entries:
         image = ViaImage(e.name, e.size, [], {**e.identity, **_flat(_single_grade(e))})
         for grader, shape, poly in e.shapes:
-            image.regions.append(ViaRegion.polygon(polygon_rings(poly)[0], {
-                "lesion_type": shape.lesion_type.value, "stage": _stage(shape.stage), "grader": grader}))
+            image.regions.append(
+                ViaRegion.polygon(
+                    polygon_rings(poly)[0],
+                    {"lesion_type": shape.lesion_type.value, "stage": _stage(shape.stage), "grader": grader},
+                )
+            )
         project.images.append(image)
     target = out / VIA_PROJECT
     write_via(project, target, kind="project")
@@ -260,12 +310,23 @@ def _write_labelme(entries: list[_Entry], out: Path, _: bool) -> Path:
             flags["rop"] = grade.rop.value == "yes"
         if grade is not None and grade.stage is not None and grade.stage is not Stage.NA:
             flags[f"stage_{grade.stage.value}"] = True
-        doc = LabelmeFile(image_path=e.name, flags=flags,
-                          image_height=e.height, image_width=e.width, extra={"patient": e.identity["patient"]})
+        doc = LabelmeFile(
+            image_path=e.name,
+            flags=flags,
+            image_height=e.height,
+            image_width=e.width,
+            extra={"patient": e.identity["patient"]},
+        )
         for grader, shape, poly in e.shapes:
-            doc.shapes.append(LabelmeShape(shape.lesion_type.value, polygon_rings(poly)[0], "polygon",
-                                           flags={f"stage_{shape.stage.value}": True} if shape.stage else {},
-                                           description=grader))
+            doc.shapes.append(
+                LabelmeShape(
+                    shape.lesion_type.value,
+                    polygon_rings(poly)[0],
+                    "polygon",
+                    flags={f"stage_{shape.stage.value}": True} if shape.stage else {},
+                    description=grader,
+                )
+            )
         write_labelme(doc, out / f"{Path(e.name).stem}.json")
     return out
 
@@ -282,17 +343,42 @@ def _write_coco(entries: list[_Entry], out: Path, _: bool) -> Path:
     images: list[dict[str, Any]] = []
     annotations: list[dict[str, Any]] = []
     for k, e in enumerate(entries, start=1):
-        images.append({"id": k, "file_name": e.name, "width": e.width, "height": e.height, **e.identity,
-                       "grade": _flat(_single_grade(e))})
+        images.append(
+            {
+                "id": k,
+                "file_name": e.name,
+                "width": e.width,
+                "height": e.height,
+                **e.identity,
+                "grade": _flat(_single_grade(e)),
+            }
+        )
         for grader, shape, poly in e.shapes:
             x0, y0, x1, y1 = poly.bounds
-            annotations.append({"id": len(annotations) + 1, "image_id": k, "category_id": cat[shape.lesion_type.value],
-                                "segmentation": _coco_segmentation(poly, e.height, e.width), "area": poly.area,
-                                "bbox": [x0, y0, x1 - x0, y1 - y0], "iscrowd": 0,
-                                "attributes": {"stage": _stage(shape.stage), "grader": grader}})
+            annotations.append(
+                {
+                    "id": len(annotations) + 1,
+                    "image_id": k,
+                    "category_id": cat[shape.lesion_type.value],
+                    "segmentation": _coco_segmentation(poly, e.height, e.width),
+                    "area": poly.area,
+                    "bbox": [x0, y0, x1 - x0, y1 - y0],
+                    "iscrowd": 0,
+                    "attributes": {"stage": _stage(shape.stage), "grader": grader},
+                }
+            )
     target = out / "annotations_coco.json"
-    target.write_text(json.dumps({"info": {"description": "ROP Desktop export"}, "images": images,
-                                  "annotations": annotations, "categories": CATEGORIES}), encoding="utf-8")
+    target.write_text(
+        json.dumps(
+            {
+                "info": {"description": "ROP Desktop export"},
+                "images": images,
+                "annotations": annotations,
+                "categories": CATEGORIES,
+            }
+        ),
+        encoding="utf-8",
+    )
     return target
 
 

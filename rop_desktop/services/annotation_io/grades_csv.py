@@ -26,15 +26,49 @@ from training.formats.errors import FormatError, Problem
 from .common import GRADE_FIELDS, IGNORE, AttributeMapping, ReadItem, grade_value, norm_key
 
 #: Accepted names (normalised: lower case, spaces and dashes as ``_``) of the image column.
-IMAGE_COLUMNS: tuple[str, ...] = ("image", "filename", "file_name", "file", "name", "image_name", "imagename",
-                                  "image_file", "path", "image_path", "imagepath")
+IMAGE_COLUMNS: tuple[str, ...] = (
+    "image",
+    "filename",
+    "file_name",
+    "file",
+    "name",
+    "image_name",
+    "imagename",
+    "image_file",
+    "path",
+    "image_path",
+    "imagepath",
+)
 #: Accepted names of the long layout's grader column.
 GRADER_COLUMNS: tuple[str, ...] = ("grader", "rater", "reader", "annotator", "grader_name")
 #: Column names (letters and digits only) that are patient / exam data, read by ``manifest update``.
-MANIFEST_COLUMNS: frozenset[str] = frozenset({
-    "patient", "patientid", "patientcode", "subject", "mrn", "eye", "laterality", "side", "examdate", "date",
-    "visitdate", "gestationalage", "ga", "birthweight", "bw", "hospitaldiagnosis", "diagnosis", "dx",
-    "clinicaldiagnosis", "camera", "site", "pma", "patientname"})
+MANIFEST_COLUMNS: frozenset[str] = frozenset(
+    {
+        "patient",
+        "patientid",
+        "patientcode",
+        "subject",
+        "mrn",
+        "eye",
+        "laterality",
+        "side",
+        "examdate",
+        "date",
+        "visitdate",
+        "gestationalage",
+        "ga",
+        "birthweight",
+        "bw",
+        "hospitaldiagnosis",
+        "diagnosis",
+        "dx",
+        "clinicaldiagnosis",
+        "camera",
+        "site",
+        "pma",
+        "patientname",
+    }
+)
 _SEPARATOR = re.compile(r"[\s_\-.]+")
 
 
@@ -58,8 +92,12 @@ def detect_layout(path: Path, header: list[str], mapping: AttributeMapping) -> L
     column, mixes the layouts or names one field twice."""
     image = next((k for k, title in enumerate(header) if norm_key(title) in IMAGE_COLUMNS), None)
     if image is None:
-        raise FormatError(path, "header", f"no image column (one of {', '.join(IMAGE_COLUMNS)}); the columns are "
-                          f"{', '.join(repr(h) for h in header) or 'none'}")
+        raise FormatError(
+            path,
+            "header",
+            f"no image column (one of {', '.join(IMAGE_COLUMNS)}); the columns are "
+            f"{', '.join(repr(h) for h in header) or 'none'}",
+        )
     layout = Layout(image)
     for k, title in enumerate(header):
         if k == image:
@@ -82,7 +120,7 @@ def _wide_column(title: str, mapping: AttributeMapping) -> tuple[str, str] | Non
     """(grader label, field) of a wide layout column such as ``G1_stage``; the longest field name
     that ends the title wins (``G1_rop_stage`` is G1's stage)."""
     for sep in _SEPARATOR.finditer(title.strip()):
-        label, rest = title.strip()[:sep.start()].strip(), title.strip()[sep.end():]
+        label, rest = title.strip()[: sep.start()].strip(), title.strip()[sep.end() :]
         if label and rest and (name := mapping.field_of(rest)) is not None:
             return label, name
     return None
@@ -90,21 +128,35 @@ def _wide_column(title: str, mapping: AttributeMapping) -> tuple[str, str] | Non
 
 def _check(path: Path, header: list[str], layout: Layout) -> None:
     if not layout.fields:
-        raise FormatError(path, "header", f"no grade column ({', '.join(GRADE_FIELDS)}, or <grader>_<field> for "
-                          f"one row per image); the columns are {', '.join(repr(h) for h in header)}")
+        raise FormatError(
+            path,
+            "header",
+            f"no grade column ({', '.join(GRADE_FIELDS)}, or <grader>_<field> for "
+            f"one row per image); the columns are {', '.join(repr(h) for h in header)}",
+        )
     labels = {label for label, _ in layout.fields.values()}
     if None in labels and len(labels) > 1:
         plain = [header[k] for k, (label, _) in layout.fields.items() if label is None]
-        raise FormatError(path, "header", f"mixes one-row-per-grader columns ({', '.join(plain)}) with per-grader "
-                          "columns (<grader>_<field>): use one layout")
+        raise FormatError(
+            path,
+            "header",
+            f"mixes one-row-per-grader columns ({', '.join(plain)}) with per-grader "
+            "columns (<grader>_<field>): use one layout",
+        )
     if layout.wide and layout.grader is not None:
-        raise FormatError(path, "header", f"has a {header[layout.grader]!r} column and per-grader columns "
-                          "(<grader>_<field>): use one layout")
+        raise FormatError(
+            path,
+            "header",
+            f"has a {header[layout.grader]!r} column and per-grader columns (<grader>_<field>): use one layout",
+        )
     seen: dict[tuple[str | None, str], int] = {}
     for k, key in layout.fields.items():
         if key in seen:
-            raise FormatError(path, "header", f"columns {header[seen[key]]!r} and {header[k]!r} both mean "
-                              f"{(key[0] + ' ') if key[0] else ''}{key[1]}")
+            raise FormatError(
+                path,
+                "header",
+                f"columns {header[seen[key]]!r} and {header[k]!r} both mean {(key[0] + ' ') if key[0] else ''}{key[1]}",
+            )
         seen[key] = k
 
 
@@ -116,8 +168,10 @@ def unused_columns_problem(path: Path, unused: list[str]) -> Problem | None:
     others = [c for c in unused if c not in patient]
     parts = []
     if patient:
-        parts.append(f"{', '.join(patient)}: patient / exam data, not grades "
-                     "(rop-desktop manifest update reads them from this same file)")
+        parts.append(
+            f"{', '.join(patient)}: patient / exam data, not grades "
+            "(rop-desktop manifest update reads them from this same file)"
+        )
     if others:
         parts.append(f"{', '.join(others)}: not a grade field (map one with --map 'COLUMN=FIELD')")
     return Problem(str(path), "header", "columns not read: " + "; ".join(parts), "warning")
@@ -127,8 +181,9 @@ def _cell(cells: list[str], k: int | None) -> str:
     return cells[k].strip() if k is not None and k < len(cells) else ""
 
 
-def read_grades_table(path: Path, rows: list[list[str]], mapping: AttributeMapping
-                      ) -> tuple[list[ReadItem], list[Problem]]:
+def read_grades_table(
+    path: Path, rows: list[list[str]], mapping: AttributeMapping
+) -> tuple[list[ReadItem], list[Problem]]:
     """Items of a grades CSV's ``rows`` (the first is the header); see the module doc."""
     if not rows:
         raise FormatError(path, "", "empty file: no header row")
@@ -153,8 +208,9 @@ def read_grades_table(path: Path, rows: list[list[str]], mapping: AttributeMappi
             try:
                 grade_value(name, text)
             except ValueError as exc:
-                errors.append(Problem(str(path), f"line {n}, column {header[k]!r}",
-                                      f"{exc}; nothing of this row imported"))
+                errors.append(
+                    Problem(str(path), f"line {n}, column {header[k]!r}", f"{exc}; nothing of this row imported")
+                )
                 continue
             values.setdefault(label if layout.wide else (_cell(cells, layout.grader) or None), {})[name] = text
         if errors:
@@ -167,8 +223,13 @@ def read_grades_table(path: Path, rows: list[list[str]], mapping: AttributeMappi
             key = (image.casefold(), label)
             if key in first_line:
                 who = f" by {label}" if label else ""
-                problems.append(Problem(str(path), f"line {n}", f"{image}{who} is already graded on line "
-                                        f"{first_line[key]}; this row skipped"))
+                problems.append(
+                    Problem(
+                        str(path),
+                        f"line {n}",
+                        f"{image}{who} is already graded on line {first_line[key]}; this row skipped",
+                    )
+                )
                 continue
             first_line[key] = n
             items.append(ReadItem(image, str(path), f"line {n}", attributes=attributes, grader=label))

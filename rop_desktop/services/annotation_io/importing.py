@@ -40,6 +40,7 @@ from shapely import affinity, set_precision
 from shapely.geometry import Polygon
 from sqlalchemy.orm import Session
 
+from rop_desktop.domain.coordinates import CENTRE_TO_CORNER
 from rop_desktop.domain.geometry import InvalidGeometry, validate_polygon
 from rop_desktop.domain.grades import GradeValues
 from rop_desktop.domain.labels import LesionType, Quality, Stage
@@ -58,7 +59,7 @@ from .readers import read_coco_items, read_grades_csv, read_labelme_items, read_
 from .targets import Target, existing_account, import_account_name, import_accounts
 
 #: Files (pixel centres) → app shapes (pixel corners).
-TO_APP_SHIFT = 0.5
+TO_APP_SHIFT = CENTRE_TO_CORNER  # file pixel centres → app pixel corners (domain.coordinates)
 #: Formats whose files list every image they cover: an image listed without regions is a negative.
 EXHAUSTIVE_FORMATS = ("via", "labelme", "coco")
 _ImageRef = tuple[int, int, int]  # image id, width, height
@@ -69,17 +70,26 @@ _NewShape = tuple[list[list[list[float]]], LesionType, Stage | None]  # rings, l
 class Incoming:
     """What a file says about one image for one account."""
 
-    fields: dict[str, Any] = field(default_factory=dict)    #: grade fields it states (stored values)
+    fields: dict[str, Any] = field(default_factory=dict)  #: grade fields it states (stored values)
     defaults: dict[str, Any] = field(default_factory=dict)  #: filled only where the account has nothing
-    outlines: list[_NewShape] | None = None                 #: None: the file carries no outlines
+    outlines: list[_NewShape] | None = None  #: None: the file carries no outlines
 
 
 @guarded(Action.IMPORT_ANNOTATIONS)
-def import_annotations(study: Study, actor: Actor, fmt: str, path: str | Path, *,
-                       images: Sequence[str | Path] | None = None, into_grader: str | None = None,
-                       mapping: Mapping[str, str] | None = None, grader_map: Mapping[str, str] | None = None,
-                       manifest: str | Path | None = None, empty_means_negative: bool | None = None,
-                       replace: bool = False) -> AnnotationImportSummary:
+def import_annotations(
+    study: Study,
+    actor: Actor,
+    fmt: str,
+    path: str | Path,
+    *,
+    images: Sequence[str | Path] | None = None,
+    into_grader: str | None = None,
+    mapping: Mapping[str, str] | None = None,
+    grader_map: Mapping[str, str] | None = None,
+    manifest: str | Path | None = None,
+    empty_means_negative: bool | None = None,
+    replace: bool = False,
+) -> AnnotationImportSummary:
     """Import the annotations of ``path`` (a file, or a folder for labelme / masks) in format ``fmt``.
 
     ``into_grader`` names the existing account that receives every item; ``grader_map`` maps
@@ -100,11 +110,15 @@ def import_annotations(study: Study, actor: Actor, fmt: str, path: str | Path, *
     if not source.exists():
         raise AnnotationIOError(f"{source} does not exist")
     if into_grader and grader_map:
-        raise AnnotationIOError("name either one receiving account for the whole file (into_grader) or one "
-                                "per grader of the file (grader_map), not both")
+        raise AnnotationIOError(
+            "name either one receiving account for the whole file (into_grader) or one "
+            "per grader of the file (grader_map), not both"
+        )
     if manifest is not None and not images:
-        raise AnnotationIOError("a manifest goes with the images imported now; for images already in the study "
-                                "use 'rop-desktop manifest update'")
+        raise AnnotationIOError(
+            "a manifest goes with the images imported now; for images already in the study "
+            "use 'rop-desktop manifest update'"
+        )
     rules = AttributeMapping(mapping)
     negatives = fmt in EXHAUSTIVE_FORMATS if empty_means_negative is None else empty_means_negative
     chosen = _chosen_account(study, into_grader)
@@ -117,18 +131,25 @@ def import_annotations(study: Study, actor: Actor, fmt: str, path: str | Path, *
         except ManifestError as exc:
             raise AnnotationIOError(f"manifest {Path(manifest).name if manifest else ''}: {exc.reason}") from exc
         summary.problems += [Problem(p.path, "image", p.reason) for p in result.failed]
-        summary.problems += [Problem(str(manifest), "manifest", m, "warning")
-                             for m in [*result.manifest_problems, *result.manifest_notes()]]
+        summary.problems += [
+            Problem(str(manifest), "manifest", m, "warning")
+            for m in [*result.manifest_problems, *result.manifest_notes()]
+        ]
     index, sizes = _image_index(study)
     items, problems = _read_or_refuse(fmt, source, sizes, rules)
     summary.problems += problems
     graders = {i.grader for i in items if i.grader}
     if chosen is not None and len(graders) > 1:
-        raise AnnotationIOError(f"{source.name} holds the grades of several graders: import it without naming "
-                                "one account (each grader gets an import account, or name theirs with a grader "
-                                "map), or split the file.")
-    summary.problems += [Problem(str(source), "grader map", f"no grader {label!r} in the file", "warning")
-                         for label in mapped if label not in graders]
+        raise AnnotationIOError(
+            f"{source.name} holds the grades of several graders: import it without naming "
+            "one account (each grader gets an import account, or name theirs with a grader "
+            "map), or split the file."
+        )
+    summary.problems += [
+        Problem(str(source), "grader map", f"no grader {label!r} in the file", "warning")
+        for label in mapped
+        if label not in graders
+    ]
     groups, images_of = _group_by_image_and_account(index, items, summary, chosen, mapped)
     accounts: dict[str, Target] = {t.name: t for t in (chosen, *mapped.values()) if t is not None}
     wanted = [name for _, name in groups if name not in accounts]
@@ -141,8 +162,19 @@ def import_annotations(study: Study, actor: Actor, fmt: str, path: str | Path, *
     if len(summary.accounts) == 1:
         summary.grader = summary.accounts[0]
     for (image_id, name), group in groups.items():
-        _store_image(study, actor, fmt, images_of[image_id], accounts[name], group, rules, summary, source.name,
-                     negatives=negatives, replace=replace)
+        _store_image(
+            study,
+            actor,
+            fmt,
+            images_of[image_id],
+            accounts[name],
+            group,
+            rules,
+            summary,
+            source.name,
+            negatives=negatives,
+            replace=replace,
+        )
     if summary.images:
         settle_images(study, summary.images, actor_id=actor.id)  # the imported grades vote
     return summary
@@ -163,10 +195,13 @@ def _chosen_account(study: Study, into_grader: str | None) -> Target | None:
         return existing_account(session, into_grader)
 
 
-def _group_by_image_and_account(index: Mapping[str, list[_ImageRef]], items: list[ReadItem],
-                                summary: AnnotationImportSummary, chosen: Target | None,
-                                mapped: Mapping[str, Target]
-                                ) -> tuple[dict[tuple[int, str], list[ReadItem]], dict[int, _ImageRef]]:
+def _group_by_image_and_account(
+    index: Mapping[str, list[_ImageRef]],
+    items: list[ReadItem],
+    summary: AnnotationImportSummary,
+    chosen: Target | None,
+    mapped: Mapping[str, Target],
+) -> tuple[dict[tuple[int, str], list[ReadItem]], dict[int, _ImageRef]]:
     """Items matched to the study's images, grouped by (image id, receiving account name); the
     unmatched ones and size mismatches become problems of ``summary``."""
     groups: dict[tuple[int, str], list[ReadItem]] = defaultdict(list)
@@ -178,8 +213,13 @@ def _group_by_image_and_account(index: Mapping[str, list[_ImageRef]], items: lis
             continue
         image_id, w, h = ref
         if item.hw is not None and item.hw != (h, w):
-            summary.problems.append(Problem(item.path, item.where, f"{item.hw[1]}x{item.hw[0]} but the study's "
-                                            f"image {item.name} is {w}x{h} (width x height); skipped"))
+            summary.problems.append(
+                Problem(
+                    item.path,
+                    item.where,
+                    f"{item.hw[1]}x{item.hw[0]} but the study's image {item.name} is {w}x{h} (width x height); skipped",
+                )
+            )
             continue
         images_of[image_id] = ref
         if chosen is not None or not item.grader:
@@ -192,16 +232,18 @@ def _group_by_image_and_account(index: Mapping[str, list[_ImageRef]], items: lis
     return groups, images_of
 
 
-def _read_or_refuse(fmt: str, source: Path, sizes: Mapping[str, tuple[int, int]], rules: AttributeMapping
-                    ) -> tuple[list[ReadItem], list[Problem]]:
+def _read_or_refuse(
+    fmt: str, source: Path, sizes: Mapping[str, tuple[int, int]], rules: AttributeMapping
+) -> tuple[list[ReadItem], list[Problem]]:
     try:
         return _read(fmt, source, sizes, rules)
     except FormatError as exc:
         raise AnnotationIOError(f"{exc}: the whole file is refused") from exc
 
 
-def _read(fmt: str, source: Path, sizes: Mapping[str, tuple[int, int]], rules: AttributeMapping
-          ) -> tuple[list[ReadItem], list[Problem]]:
+def _read(
+    fmt: str, source: Path, sizes: Mapping[str, tuple[int, int]], rules: AttributeMapping
+) -> tuple[list[ReadItem], list[Problem]]:
     if fmt == "via":
         return read_via_items(source, sizes)
     if fmt == "labelme":
@@ -240,9 +282,20 @@ def _match(index: Mapping[str, list[_ImageRef]], name: str) -> _ImageRef | str:
     return found[0]
 
 
-def _store_image(study: Study, actor: Actor, fmt: str, image: _ImageRef, account: Target, items: list[ReadItem],
-                 rules: AttributeMapping, summary: AnnotationImportSummary, source: str, *,
-                 negatives: bool, replace: bool) -> None:
+def _store_image(
+    study: Study,
+    actor: Actor,
+    fmt: str,
+    image: _ImageRef,
+    account: Target,
+    items: list[ReadItem],
+    rules: AttributeMapping,
+    summary: AnnotationImportSummary,
+    source: str,
+    *,
+    negatives: bool,
+    replace: bool,
+) -> None:
     """One image and account, one transaction: what the file carries added to what the account
     holds, all audited; or nothing at all, where it would change kept work (a conflict)."""
     image_id, w, h = image
@@ -250,7 +303,7 @@ def _store_image(study: Study, actor: Actor, fmt: str, image: _ImageRef, account
     problems: list[Problem] = []
     incoming = _incoming(fmt, (w, h), items, rules, problems, negatives=negatives)
     if incoming is None or not (incoming.fields or incoming.outlines):  # a bad value (the errors say
-        summary.problems += problems                                     # which), or nothing said at all
+        summary.problems += problems  # which), or nothing said at all
         return
     try:
         with study.session() as session:
@@ -258,8 +311,9 @@ def _store_image(study: Study, actor: Actor, fmt: str, image: _ImageRef, account
             if isinstance(outcome, _Merged):
                 _write(session, actor, image_id, account, outcome, source)
     except Exception as exc:  # noqa: BLE001 - one image fails whole, the others go on
-        summary.problems.append(Problem(first.path, first.where, f"could not be stored ({exc}); "
-                                        "nothing of this image was imported"))
+        summary.problems.append(
+            Problem(first.path, first.where, f"could not be stored ({exc}); nothing of this image was imported")
+        )
         return
     summary.problems += problems
     if isinstance(outcome, ImportConflict):
@@ -269,8 +323,14 @@ def _store_image(study: Study, actor: Actor, fmt: str, image: _ImageRef, account
         summary.unchanged.append(first.name)
         return
     if outcome.replaced_draft:
-        summary.problems.append(Problem(first.path, first.where, f"replaced the unsubmitted work of {account.name} "
-                                        "on this image (kept in the audit trail)", "warning"))
+        summary.problems.append(
+            Problem(
+                first.path,
+                first.where,
+                f"replaced the unsubmitted work of {account.name} on this image (kept in the audit trail)",
+                "warning",
+            )
+        )
     summary.annotations += len(outcome.outlines) if outcome.outlines is not None else 0
     summary.grades += 1
     if image_id not in summary.images:
@@ -286,8 +346,9 @@ class _Merged:
     replaced_draft: bool = False
 
 
-def _merge(session: Session, image_id: int, account: Target, incoming: Incoming, *, replace: bool
-           ) -> _Merged | ImportConflict | None:
+def _merge(
+    session: Session, image_id: int, account: Target, incoming: Incoming, *, replace: bool
+) -> _Merged | ImportConflict | None:
     """What the account should hold after the import, a conflict (what differs), or None when it
     holds exactly that already. See the module doc for the rules."""
     grade = repo.grade_for(session, image_id, account.id)
@@ -297,7 +358,7 @@ def _merge(session: Session, image_id: int, account: Target, incoming: Incoming,
     new = sorted(_shape_key(lesion, stage, rings) for rings, lesion, stage in incoming.outlines or ())
     same_outlines = incoming.outlines is None or kept == new
     submitted = grade is not None and grade.submitted
-    person = account.protected and submitted    # a person's submitted work: not one value added or changed
+    person = account.protected and submitted  # a person's submitted work: not one value added or changed
     overwrite = (account.protected and not submitted) or (replace and not account.protected)
     merged = dict(stored)
     differences = []
@@ -310,8 +371,10 @@ def _merge(session: Session, image_id: int, account: Target, incoming: Incoming,
             if merged[name] in (None, ""):
                 merged[name] = value
     if not same_outlines and (person or (kept and not overwrite)):
-        differences.append(f"outlines: {len(kept)} {'submitted' if person else 'there'}, {len(new)} in the file"
-                           + ("" if len(kept) != len(new) else ", drawn differently"))
+        differences.append(
+            f"outlines: {len(kept)} {'submitted' if person else 'there'}, {len(new)} in the file"
+            + ("" if len(kept) != len(new) else ", drawn differently")
+        )
     if differences:
         return ImportConflict("", account.name, tuple(differences), submitted=person)
     if merged == stored and same_outlines and submitted:
@@ -327,21 +390,49 @@ def _write(session: Session, actor: Actor, image_id: int, account: Target, merge
     if merged.outlines is not None:
         for old in repo.annotations_for(session, image_id, account.id):
             old.deleted = True
-            repo.add_audit(session, "annotation", old.id, "import", grader=actor.id,
-                           before=shape_of(old).to_dict(), after={**payload, "deleted": True})
+            repo.add_audit(
+                session,
+                "annotation",
+                old.id,
+                "import",
+                grader=actor.id,
+                before=shape_of(old).to_dict(),
+                after={**payload, "deleted": True},
+            )
         for rings, lesion, stage in merged.outlines:
             row = repo.add_annotation(session, image_id, account.id, rings, lesion, stage=stage, source="imported")
-            repo.add_audit(session, "annotation", row.id, "import", grader=actor.id, before=None,
-                           after={**payload, **shape_of(row).to_dict()})
+            repo.add_audit(
+                session,
+                "annotation",
+                row.id,
+                "import",
+                grader=actor.id,
+                before=None,
+                after={**payload, **shape_of(row).to_dict()},
+            )
     grade = repo.grade_for(session, image_id, account.id)
     before = {"values": grade.values.as_dict(), "submitted": grade.submitted} if grade is not None else None
     grade = repo.upsert_grade(session, image_id, account.id, merged.values, submitted=True)
-    repo.add_audit(session, "grade", grade.id, "import", grader=actor.id, before=before,
-                   after={**payload, "values": merged.values.as_dict(), "submitted": True})
+    repo.add_audit(
+        session,
+        "grade",
+        grade.id,
+        "import",
+        grader=actor.id,
+        before=before,
+        after={**payload, "values": merged.values.as_dict(), "submitted": True},
+    )
 
 
-def _incoming(fmt: str, size: tuple[int, int], items: list[ReadItem], rules: AttributeMapping,
-              problems: list[Problem], *, negatives: bool) -> Incoming | None:
+def _incoming(
+    fmt: str,
+    size: tuple[int, int],
+    items: list[ReadItem],
+    rules: AttributeMapping,
+    problems: list[Problem],
+    *,
+    negatives: bool,
+) -> Incoming | None:
     """The image's valid outlines (app convention) and grade fields from the file's items; None
     when a value is not one its field takes (the errors are in ``problems``)."""
     incoming = Incoming(outlines=None if fmt == "grades_csv" else [])
@@ -373,8 +464,9 @@ def _incoming(fmt: str, size: tuple[int, int], items: list[ReadItem], rules: Att
     return incoming
 
 
-def _region_labels(rules: AttributeMapping, item: ReadItem, region: Any, problems: list[Problem]
-                   ) -> tuple[LesionType, Stage | None, bool]:
+def _region_labels(
+    rules: AttributeMapping, item: ReadItem, region: Any, problems: list[Problem]
+) -> tuple[LesionType, Stage | None, bool]:
     """(lesion type, stage, ok) of one region; not ok when its stage attribute is not a stage."""
     try:
         lesion, stage, warning = rules.region_labels(region.attributes)
@@ -386,8 +478,9 @@ def _region_labels(rules: AttributeMapping, item: ReadItem, region: Any, problem
     return lesion, stage, True
 
 
-def _valid_parts(item: ReadItem, region: Any, size: tuple[int, int], lesion: LesionType, stage: Stage | None,
-                 problems: list[Problem]) -> list[_NewShape]:
+def _valid_parts(
+    item: ReadItem, region: Any, size: tuple[int, int], lesion: LesionType, stage: Stage | None, problems: list[Problem]
+) -> list[_NewShape]:
     """The region's outlines as the app stores them; each repair a warning naming the item."""
     named = f"{item.name}: "
     for repair in region.repairs:
@@ -396,8 +489,9 @@ def _valid_parts(item: ReadItem, region: Any, size: tuple[int, int], lesion: Les
     for part in clean_polygons(region.geometry):
         moved = affinity.translate(part, TO_APP_SHIFT, TO_APP_SHIFT)
         try:
-            valid = validate_polygon(list(moved.exterior.coords)[:-1], size,
-                                     [list(r.coords)[:-1] for r in moved.interiors])
+            valid = validate_polygon(
+                list(moved.exterior.coords)[:-1], size, [list(r.coords)[:-1] for r in moved.interiors]
+            )
         except InvalidGeometry as exc:
             problems.append(Problem(item.path, region.where, f"{named}{exc.reason}; skipped"))
             continue
@@ -412,8 +506,9 @@ def _shown(value: object) -> str:
     return "empty" if value is None or value == "" else str(value).lower() if isinstance(value, bool) else str(value)
 
 
-def _shape_key(lesion: LesionType, stage: Stage | None, rings: Sequence[Sequence[Sequence[float]]]
-               ) -> tuple[str, str, str]:
+def _shape_key(
+    lesion: LesionType, stage: Stage | None, rings: Sequence[Sequence[Sequence[float]]]
+) -> tuple[str, str, str]:
     """An outline as compared: its labels and its geometry to 0.01 px, whatever its first vertex."""
     outline = Polygon(rings[0], [r for r in rings[1:] if len(r) >= 3])
     return lesion.value, stage.value if stage else "", set_precision(outline, 0.01).normalize().wkt

@@ -48,8 +48,11 @@ def polygon_repairs(points: Sequence[tuple[float, float]]) -> list[str]:
         out.append(f"{repeats} repeated vertex{'es' if repeats > 1 else ''} dropped")
     if len(ring) >= 3 and not Polygon(ring).is_valid:
         parts = clean_polygons(shapes.polygon(ring))
-        out.append(f"the outline crosses itself: imported as {len(parts)} outline{'s' if len(parts) != 1 else ''}"
-                   if len(parts) > 1 else "the outline crosses itself: repaired")
+        out.append(
+            f"the outline crosses itself: imported as {len(parts)} outline{'s' if len(parts) != 1 else ''}"
+            if len(parts) > 1
+            else "the outline crosses itself: repaired"
+        )
     return out
 
 
@@ -63,13 +66,17 @@ def read_via_items(path: Path, sizes: Sizes) -> tuple[list[ReadItem], list[Probl
     for image in project.images:
         where = f"[{image.key!r}]"
         item = ReadItem(image.filename, str(path), where, attributes=dict(image.file_attributes))
-        item.regions_dropped = any(p.where.startswith(f"{where}.regions") or p.where.startswith(
-            f"_via_img_metadata{where}.regions") for p in problems if p.severity == "error")
+        item.regions_dropped = any(
+            p.where.startswith(f"{where}.regions") or p.where.startswith(f"_via_img_metadata{where}.regions")
+            for p in problems
+            if p.severity == "error"
+        )
         for k, region in enumerate(image.regions):
             geom = region.geometry()
             if geom is None:
-                problems.append(Problem(str(path), f"{where}.regions[{k}]", "a point has no area; not imported",
-                                        "warning"))
+                problems.append(
+                    Problem(str(path), f"{where}.regions[{k}]", "a point has no area; not imported", "warning")
+                )
                 item.regions_dropped = True
                 continue
             repairs = polygon_repairs(region.vertices()) if region.shape == "polygon" else []
@@ -79,8 +86,15 @@ def read_via_items(path: Path, sizes: Sizes) -> tuple[list[ReadItem], list[Probl
 
 
 #: The columns of VIA 2's "Export annotations (as csv)".
-VIA_CSV_COLUMNS = ("filename", "file_size", "file_attributes", "region_count", "region_id",
-                   "region_shape_attributes", "region_attributes")
+VIA_CSV_COLUMNS = (
+    "filename",
+    "file_size",
+    "file_attributes",
+    "region_count",
+    "region_id",
+    "region_shape_attributes",
+    "region_attributes",
+)
 
 
 def read_via_csv(path: Path, sizes: Sizes) -> tuple[list[ReadItem], list[Problem]]:
@@ -90,8 +104,11 @@ def read_via_csv(path: Path, sizes: Sizes) -> tuple[list[ReadItem], list[Problem
     header = [c.strip().lower() for c in (rows[0] if rows else [])]
     missing = [c for c in ("filename", "region_shape_attributes", "region_attributes") if c not in header]
     if missing:
-        raise FormatError(path, "header", f"not a VIA region CSV: no {', '.join(missing)} column "
-                          f"(VIA writes {', '.join(VIA_CSV_COLUMNS)})")
+        raise FormatError(
+            path,
+            "header",
+            f"not a VIA region CSV: no {', '.join(missing)} column (VIA writes {', '.join(VIA_CSV_COLUMNS)})",
+        )
     problems: list[Problem] = []
     metadata: dict[str, dict[str, Any]] = {}
     for n, cells in enumerate(rows[1:], start=2):
@@ -100,9 +117,10 @@ def read_via_csv(path: Path, sizes: Sizes) -> tuple[list[ReadItem], list[Problem
         if not name:
             problems.append(Problem(str(path), f"line {n}", "no filename; skipped"))
             continue
-        entry = metadata.setdefault(f"{name}{(row.get('file_size') or '').strip()}",
-                                    {"filename": name, "size": (row.get("file_size") or "-1").strip(),
-                                     "regions": [], "file_attributes": {}})
+        entry = metadata.setdefault(
+            f"{name}{(row.get('file_size') or '').strip()}",
+            {"filename": name, "size": (row.get("file_size") or "-1").strip(), "regions": [], "file_attributes": {}},
+        )
         try:
             entry["file_attributes"].update(_json_cell(row.get("file_attributes")))
             shape = _json_cell(row.get("region_shape_attributes"))
@@ -174,8 +192,11 @@ def read_labelme_items(path: Path) -> tuple[list[ReadItem], list[Problem]]:
                 item.regions_dropped = True
                 continue
             if geom is None:
-                problems.append(Problem(str(json_path), f"shapes[{k}]",
-                                        f"a {shape.shape_type} has no area; not imported", "warning"))
+                problems.append(
+                    Problem(
+                        str(json_path), f"shapes[{k}]", f"a {shape.shape_type} has no area; not imported", "warning"
+                    )
+                )
                 item.regions_dropped = True
                 continue
             repairs = polygon_repairs(shape.points) if shape.shape_type == "polygon" else []
@@ -185,8 +206,7 @@ def read_labelme_items(path: Path) -> tuple[list[ReadItem], list[Problem]]:
 
 
 # ---------------------------------------------------------------------------- COCO
-def _coco_geometry(segmentation: Any, hw: tuple[int, int] | None, repairs: list[str]
-                   ) -> Polygon | MultiPolygon | str:
+def _coco_geometry(segmentation: Any, hw: tuple[int, int] | None, repairs: list[str]) -> Polygon | MultiPolygon | str:
     """Polygon list or RLE → geometry (file convention), or the problem text; what reading the
     polygons repaired goes into ``repairs``."""
     if isinstance(segmentation, list):
@@ -207,8 +227,11 @@ def _coco_geometry(segmentation: Any, hw: tuple[int, int] | None, repairs: list[
         if hw is not None and list(size) != [hw[0], hw[1]]:
             return f"RLE of size {size} for an image of {hw[0]}x{hw[1]} (height x width)"
         try:
-            rle = (coco_mask.frPyObjects(dict(segmentation), *size) if isinstance(segmentation["counts"], list)
-                   else {"size": list(size), "counts": str(segmentation["counts"]).encode()})
+            rle = (
+                coco_mask.frPyObjects(dict(segmentation), *size)
+                if isinstance(segmentation["counts"], list)
+                else {"size": list(size), "counts": str(segmentation["counts"]).encode()}
+            )
             mask = coco_mask.decode(rle)
         except (TypeError, ValueError) as exc:
             return f"RLE cannot be decoded ({exc})"
@@ -230,8 +253,7 @@ def read_coco_items(path: Path) -> tuple[list[ReadItem], list[Problem]]:
         if not isinstance(data.get(key), list):
             raise FormatError(path, key, "missing or not a list: not a COCO instance file")
     problems: list[Problem] = []
-    categories = {c.get("id"): str(c.get("name", "")) for c in data.get("categories") or []
-                  if isinstance(c, Mapping)}
+    categories = {c.get("id"): str(c.get("name", "")) for c in data.get("categories") or [] if isinstance(c, Mapping)}
     items: dict[Any, ReadItem] = {}
     for k, image in enumerate(data["images"]):
         if not isinstance(image, Mapping) or "id" not in image or not isinstance(image.get("file_name"), str):

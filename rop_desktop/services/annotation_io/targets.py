@@ -51,8 +51,10 @@ def existing_account(session: Session, name: str) -> Target:
     """The account ``into_grader`` names; :class:`AnnotationIOError` when the study has none."""
     grader = session.scalar(select(Grader).where(Grader.name == name.strip()))
     if grader is None:
-        raise AnnotationIOError(f"There is no account called {name.strip()!r} in this study: add it first "
-                                "(rop-desktop graders add), or import without naming an account.")
+        raise AnnotationIOError(
+            f"There is no account called {name.strip()!r} in this study: add it first "
+            "(rop-desktop graders add), or import without naming an account."
+        )
     return Target(grader.id, grader.name, protected=True)
 
 
@@ -70,7 +72,8 @@ def import_accounts(session: Session, actor: Actor, names: Iterable[str], source
         elif not made_by_import(session, grader):
             raise AnnotationIOError(
                 f"There is already an account called {name!r} that no import made: its work is not "
-                "overwritten. Rename the file, or name the receiving account explicitly (--into-grader).")
+                "overwritten. Rename the file, or name the receiving account explicitly (--into-grader)."
+            )
         out[name] = Target(grader.id, grader.name, protected=False, created=created)
     return out
 
@@ -82,14 +85,19 @@ def made_by_import(session: Session, grader: Grader) -> bool:
     that event existed: the account counts as an import's only if it never acted itself (every
     audit event in its name is an import) and cannot sign in with a password.
     """
-    created = session.scalar(select(AuditEvent).where(AuditEvent.entity == "grader",
-                                                      AuditEvent.entity_id == grader.id,
-                                                      AuditEvent.action == "create")
-                             .order_by(AuditEvent.id).limit(1))
+    created = session.scalar(
+        select(AuditEvent)
+        .where(AuditEvent.entity == "grader", AuditEvent.entity_id == grader.id, AuditEvent.action == "create")
+        .order_by(AuditEvent.id)
+        .limit(1)
+    )
     if created is not None:
         return isinstance(created.after, dict) and created.after.get("how") == HOW_IMPORT
-    acted = session.scalar(select(func.count()).select_from(AuditEvent)
-                           .where(AuditEvent.grader_id == grader.id, AuditEvent.action != HOW_IMPORT))
+    acted = session.scalar(
+        select(func.count())
+        .select_from(AuditEvent)
+        .where(AuditEvent.grader_id == grader.id, AuditEvent.action != HOW_IMPORT)
+    )
     return not acted and grader.password_hash is None and grader.role is Role.GRADER
 
 
@@ -97,7 +105,19 @@ def _create(session: Session, actor: Actor, name: str, source: str) -> Grader:
     grader = repo.get_or_create_grader(session, name, Role.GRADER)
     grader.active = False  # nobody signs in as an import; its submitted grades still vote
     session.flush()
-    repo.add_audit(session, "grader", grader.id, "create", grader=actor.id,
-                   after={"name": name, "role": Role.GRADER.value, "password": False, "active": False,
-                          "how": HOW_IMPORT, "source": source})
+    repo.add_audit(
+        session,
+        "grader",
+        grader.id,
+        "create",
+        grader=actor.id,
+        after={
+            "name": name,
+            "role": Role.GRADER.value,
+            "password": False,
+            "active": False,
+            "how": HOW_IMPORT,
+            "source": source,
+        },
+    )
     return grader

@@ -34,15 +34,18 @@ def _render_item(kind: str, obj: Any, _autogen: AutogenContext) -> str | Literal
 
 
 def _configure(**kwargs: Any) -> None:
-    context.configure(target_metadata=target_metadata, render_as_batch=True, compare_type=True,
-                      render_item=_render_item, **kwargs)
+    context.configure(
+        target_metadata=target_metadata, render_as_batch=True, compare_type=True, render_item=_render_item, **kwargs
+    )
 
 
 def _database() -> str:
     url = context.get_x_argument(as_dictionary=True).get("db") or config.get_main_option("sqlalchemy.url")
     if not url:
-        raise SystemExit("Name the database: alembic -c rop_desktop/store/migrations/alembic.ini "
-                         "-x db=path/to/study.sqlite <command>")
+        raise SystemExit(
+            "Name the database: alembic -c rop_desktop/store/migrations/alembic.ini "
+            "-x db=path/to/study.sqlite <command>"
+        )
     return url
 
 

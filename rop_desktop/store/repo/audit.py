@@ -22,11 +22,25 @@ from ..schema import AuditEvent, Grader, StudySetting
 from ._refs import id_of
 
 
-def add_audit(session: Session, entity: str, entity_id: int, action: str, *, grader: Grader | int | None = None,
-              before: Any = None, after: Any = None) -> AuditEvent:
+def add_audit(
+    session: Session,
+    entity: str,
+    entity_id: int,
+    action: str,
+    *,
+    grader: Grader | int | None = None,
+    before: Any = None,
+    after: Any = None,
+) -> AuditEvent:
     """Record who did what to which row, with JSON-ready values before and after."""
-    row = AuditEvent(entity=entity, entity_id=entity_id, action=action,
-                     grader_id=id_of(grader) if grader is not None else None, before=before, after=after)
+    row = AuditEvent(
+        entity=entity,
+        entity_id=entity_id,
+        action=action,
+        grader_id=id_of(grader) if grader is not None else None,
+        before=before,
+        after=after,
+    )
     session.add(row)
     session.flush()
     _note_own(session, row.id)
@@ -61,7 +75,7 @@ def _committed(session: Session) -> None:
         own = _OWN.setdefault(engine, set())
         own.update(ids)
         if len(own) > MAX_OWN_EVENTS:
-            for old in sorted(own)[:len(own) - MAX_OWN_EVENTS]:
+            for old in sorted(own)[: len(own) - MAX_OWN_EVENTS]:
                 own.discard(old)
     ids.clear()
 
@@ -81,8 +95,9 @@ def own_events(engine: Engine, event_ids: Iterable[int]) -> set[int]:
         return {i for i in event_ids if i in own} if own else set()
 
 
-def audit_trail(session: Session, entity: str | None = None, entity_id: int | None = None, *,
-                limit: int | None = None) -> list[AuditEvent]:
+def audit_trail(
+    session: Session, entity: str | None = None, entity_id: int | None = None, *, limit: int | None = None
+) -> list[AuditEvent]:
     """Audit events, oldest first, optionally for one entity kind or one row."""
     stmt = select(AuditEvent).order_by(AuditEvent.at, AuditEvent.id)
     if entity is not None:

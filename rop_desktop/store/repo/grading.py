@@ -41,8 +41,9 @@ def grade_for(session: Session, image: Image | int, grader: Grader | int) -> Gra
     return session.scalar(select(Grade).where(Grade.image_id == id_of(image), Grade.grader_id == id_of(grader)))
 
 
-def upsert_grade(session: Session, image: Image | int, grader: Grader | int, values: GradeValues, *,
-                 submitted: bool | None = None) -> Grade:
+def upsert_grade(
+    session: Session, image: Image | int, grader: Grader | int, values: GradeValues, *, submitted: bool | None = None
+) -> Grade:
     """Create or overwrite the grader's grade of the image with ``values`` and flush.
 
     ``submitted=True`` marks it submitted now, ``False`` reopens it, ``None`` leaves it as is.
@@ -62,8 +63,13 @@ def upsert_grade(session: Session, image: Image | int, grader: Grader | int, val
 
 def grades_for_image(session: Session, image: Image | int, *, submitted_only: bool = False) -> list[Grade]:
     """Every grader's grade of the image, with ``grade.grader`` loaded, by grader name."""
-    stmt = (select(Grade).join(Grade.grader).options(contains_eager(Grade.grader))
-            .where(Grade.image_id == id_of(image)).order_by(Grader.name))
+    stmt = (
+        select(Grade)
+        .join(Grade.grader)
+        .options(contains_eager(Grade.grader))
+        .where(Grade.image_id == id_of(image))
+        .order_by(Grader.name)
+    )
     if submitted_only:
         stmt = stmt.where(Grade.submitted.is_(True))
     return list(session.scalars(stmt))
@@ -77,8 +83,9 @@ def grades_by_grader(session: Session, grader: Grader | int, *, submitted_only: 
     return list(session.scalars(stmt))
 
 
-def annotations_for(session: Session, image: Image | int, grader: Grader | int | None = None, *,
-                    include_deleted: bool = False) -> list[Annotation]:
+def annotations_for(
+    session: Session, image: Image | int, grader: Grader | int | None = None, *, include_deleted: bool = False
+) -> list[Annotation]:
     """The image's annotations (one grader's, or everyone's), oldest first."""
     stmt = select(Annotation).where(Annotation.image_id == id_of(image)).order_by(Annotation.id)
     if grader is not None:
@@ -88,15 +95,30 @@ def annotations_for(session: Session, image: Image | int, grader: Grader | int |
     return list(session.scalars(stmt))
 
 
-def add_annotation(session: Session, image: Image | int, grader: Grader | int, geometry: list[Any],
-                   lesion_type: LesionType, *, stage: Stage | None = None, source: str = "drawn",
-                   uid: str | None = None) -> Annotation:
+def add_annotation(
+    session: Session,
+    image: Image | int,
+    grader: Grader | int,
+    geometry: list[Any],
+    lesion_type: LesionType,
+    *,
+    stage: Stage | None = None,
+    source: str = "drawn",
+    uid: str | None = None,
+) -> Annotation:
     """Add an annotation (geometry as JSON-ready rings, see ``models.Annotation``) and flush.
 
     ``uid`` is the shape's id in the app (uuid4 string); a fresh one is made when omitted.
     """
-    annotation = Annotation(image_id=id_of(image), grader_id=id_of(grader), geometry=geometry,
-                            lesion_type=lesion_type, stage=stage, source=source, deleted=False)
+    annotation = Annotation(
+        image_id=id_of(image),
+        grader_id=id_of(grader),
+        geometry=geometry,
+        lesion_type=lesion_type,
+        stage=stage,
+        source=source,
+        deleted=False,
+    )
     if uid is not None:
         annotation.uid = uid
     session.add(annotation)
@@ -114,9 +136,16 @@ def reference_for(session: Session, image: Image | int) -> Reference | None:
     return session.scalar(select(Reference).where(Reference.image_id == id_of(image)))
 
 
-def set_reference(session: Session, image: Image | int, values: GradeValues, method: str, *,
-                  detail: dict[str, Any] | None = None, decided_by: Grader | int | None = None,
-                  leave_queue: bool = True) -> Reference:
+def set_reference(
+    session: Session,
+    image: Image | int,
+    values: GradeValues,
+    method: str,
+    *,
+    detail: dict[str, Any] | None = None,
+    decided_by: Grader | int | None = None,
+    leave_queue: bool = True,
+) -> Reference:
     """Create or replace the image's reference standard and flush. A new reference takes its image
     out of the adjudication queue (``images.queue_status``, see ``store.repo.queue``) unless
     ``leave_queue`` is False: the caller stores the status itself (a settle does, once per batch)."""
@@ -132,8 +161,9 @@ def set_reference(session: Session, image: Image | int, values: GradeValues, met
     reference.decided_at = utcnow()
     session.flush()
     if created and leave_queue:
-        session.execute(update(Image).where(Image.id == id_of(image), Image.queue_status.is_not(None))
-                        .values(queue_status=None))
+        session.execute(
+            update(Image).where(Image.id == id_of(image), Image.queue_status.is_not(None)).values(queue_status=None)
+        )
     return reference
 
 

@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, true, update
 from sqlalchemy.orm import Session
 
 from rop_desktop.domain.grades import GRADE_FIELDS, GradeValues
@@ -40,8 +40,7 @@ def unsettled_ids(session: Session, status: str, *, after: int | None = None, li
 def count_unsettled(session: Session) -> dict[str, int]:
     """How many images have each open queue status (one index-only count over the open images;
     a status no image has is 0)."""
-    stmt = (select(Image.queue_status, func.count()).where(Image.queue_status.is_not(None))
-            .group_by(Image.queue_status))
+    stmt = select(Image.queue_status, func.count()).where(Image.queue_status.is_not(None)).group_by(Image.queue_status)
     counts = dict.fromkeys(OPEN_STATUSES, 0)
     counts.update({str(status): int(n) for status, n in session.execute(stmt)})
     return counts
@@ -59,15 +58,22 @@ class SettleRow(NamedTuple):
 def settle_rows_after(session: Session, after: int, size: int) -> list[SettleRow]:
     """The next ``size`` images after ``after``: a keyset page, for walking the whole study in
     steps (a recompute)."""
-    stmt = (select(Image.id, Image.hospital_diagnosis, Image.queue_status).where(Image.id > after)
-            .order_by(Image.id).limit(size))
+    stmt = (
+        select(Image.id, Image.hospital_diagnosis, Image.queue_status)
+        .where(Image.id > after)
+        .order_by(Image.id)
+        .limit(size)
+    )
     return [SettleRow(int(i), h, q) for i, h, q in session.execute(stmt)]
 
 
 def settle_rows_of(session: Session, image_ids: Sequence[int]) -> list[SettleRow]:
     """These images, in id order."""
-    stmt = (select(Image.id, Image.hospital_diagnosis, Image.queue_status).where(Image.id.in_(list(image_ids)))
-            .order_by(Image.id))
+    stmt = (
+        select(Image.id, Image.hospital_diagnosis, Image.queue_status)
+        .where(Image.id.in_(list(image_ids)))
+        .order_by(Image.id)
+    )
     return [SettleRow(int(i), h, q) for i, h, q in session.execute(stmt)]
 
 
@@ -77,8 +83,12 @@ def set_queue_statuses(session: Session, statuses: Mapping[int, str | None]) -> 
     for image_id, status in statuses.items():
         by_status.setdefault(status, []).append(image_id)
     for status, ids in by_status.items():
-        session.execute(update(Image).where(Image.id.in_(ids)).values(queue_status=status)
-                        .execution_options(synchronize_session=False))
+        session.execute(
+            update(Image)
+            .where(Image.id.in_(ids))
+            .values(queue_status=status)
+            .execution_options(synchronize_session=False)
+        )
 
 
 @dataclass(frozen=True)
@@ -96,19 +106,27 @@ def image_headers(session: Session, image_ids: Sequence[int]) -> dict[int, Image
     """The headers of a page of images, by id (one query by primary keys)."""
     if not image_ids:
         return {}
-    stmt = (select(Image.id, Image.original_name, Patient.code, Image.eye, Image.hospital_diagnosis)
-            .join(Exam, Exam.id == Image.exam_id).join(Patient, Patient.id == Exam.patient_id)
-            .where(Image.id.in_(list(image_ids))))
+    stmt = (
+        select(Image.id, Image.original_name, Patient.code, Image.eye, Image.hospital_diagnosis)
+        .join(Exam, Exam.id == Image.exam_id)
+        .join(Patient, Patient.id == Exam.patient_id)
+        .where(Image.id.in_(list(image_ids)))
+    )
     return {row[0]: ImageHeader(*row) for row in session.execute(stmt)}
 
 
-def submitted_votes(session: Session, image_ids: Sequence[int] | None = None
-                    ) -> dict[int, dict[str, tuple[int, GradeValues]]]:
+def submitted_votes(
+    session: Session, image_ids: Sequence[int] | None = None
+) -> dict[int, dict[str, tuple[int, GradeValues]]]:
     """image id → grader name → (grader id, submitted grade), graders by name; one query that
     reads the grade columns (no ORM objects: a recompute reads the whole study through this)."""
     fields = [getattr(Grade, name) for name in GRADE_FIELDS]
-    stmt = (select(Grade.image_id, Grade.grader_id, Grader.name, *fields).join(Grader, Grader.id == Grade.grader_id)
-            .where(Grade.submitted == True).order_by(Grade.image_id, Grader.name))  # noqa: E712
+    stmt = (
+        select(Grade.image_id, Grade.grader_id, Grader.name, *fields)
+        .join(Grader, Grader.id == Grade.grader_id)
+        .where(Grade.submitted == true())
+        .order_by(Grade.image_id, Grader.name)
+    )
     if image_ids is not None:
         stmt = stmt.where(Grade.image_id.in_(list(image_ids)))
     out: dict[int, dict[str, tuple[int, GradeValues]]] = {}

@@ -153,8 +153,9 @@ def _resolved(session: Session, f: ListFilter) -> ListFilter:
     range count that stops past :data:`BROAD_PREFIX`.)"""
     if f.patient is None:
         return f
-    matches = session.scalar(select(func.count()).select_from(
-        patient_ids(f.patient).limit(BROAD_PREFIX + 1).subquery())) or 0
+    matches = (
+        session.scalar(select(func.count()).select_from(patient_ids(f.patient).limit(BROAD_PREFIX + 1).subquery())) or 0
+    )
     return replace(f, broad_prefix=matches > BROAD_PREFIX)
 
 
@@ -171,8 +172,11 @@ def _where(f: ListFilter, *, status: bool = True) -> list[ColumnElement[bool]]:
         conditions.append(_exams_clause(f.exams))
     if f.patient is not None and f.broad_prefix:
         exam, patient = aliased(Exam), aliased(Patient)  # not the list's own joins (sorted by patient)
-        conditions.append(exists().where(exam.id == Image.exam_id, patient.id == exam.patient_id,
-                                         _code_starts(f.patient, patient.code)))
+        conditions.append(
+            exists().where(
+                exam.id == Image.exam_id, patient.id == exam.patient_id, _code_starts(f.patient, patient.code)
+            )
+        )
     if (f.patient is not None and not f.broad_prefix) or f.camera is not None:
         exams = select(Exam.id)
         if f.patient is not None and not f.broad_prefix:
@@ -219,8 +223,9 @@ def _terms(sort: str, grader_id: int, scores: Scores | None) -> tuple[list[_Term
     if sort == "file":
         return [_Term(Image.original_name, False), image_id], set()
     if sort in SCORE_SORTS and scores is not None:
-        column: SQLColumnExpression[float | None] = (Prediction.probability if sort == "probability"
-                                                     else Prediction.uncertainty)
+        column: SQLColumnExpression[float | None] = (
+            Prediction.probability if sort == "probability" else Prediction.uncertainty
+        )
         if scores.submitted_only:  # a hidden score sorts as no score: the order reveals nothing
             column = case((_graded(grader_id, True), column), else_=None)
         return [_Term(column, True), image_id], {"score"}
@@ -234,8 +239,9 @@ def _base(joins: set[str], scores: Scores | None, *columns: Any) -> Select[Any]:
     if "patient" in joins:
         stmt = stmt.join(Patient, Patient.id == Exam.patient_id)
     if "score" in joins and scores is not None:
-        stmt = stmt.outerjoin(Prediction, and_(Prediction.image_id == Image.id,
-                                               Prediction.model_version_id == scores.version_id))
+        stmt = stmt.outerjoin(
+            Prediction, and_(Prediction.image_id == Image.id, Prediction.model_version_id == scores.version_id)
+        )
     return stmt
 
 
@@ -281,9 +287,14 @@ def grader_totals(session: Session, grader_id: int) -> GraderTotals:
     """The grader's totals for the study in ONE statement: three index-only counts (the images'
     primary key, and the grader's own ``(grader_id, submitted, image_id)`` index twice) as scalar
     subqueries, so the footer costs the same statement at 100 and at 100,000 images."""
+
     def mine(submitted: bool) -> Any:
-        return (select(func.count()).select_from(Grade)
-                .where(Grade.grader_id == grader_id, _submitted(submitted)).scalar_subquery())
+        return (
+            select(func.count())
+            .select_from(Grade)
+            .where(Grade.grader_id == grader_id, _submitted(submitted))
+            .scalar_subquery()
+        )
 
     images = select(func.count()).select_from(Image).scalar_subquery()
     total, drafts, submitted = session.execute(select(images, mine(False), mine(True))).one()
@@ -295,13 +306,27 @@ def _count(session: Session, f: ListFilter) -> int:
         if f.status is None:
             return int(session.scalar(select(func.count()).select_from(Image)) or 0)
         if f.status in (DRAFT, SUBMITTED):
-            return int(session.scalar(select(func.count()).select_from(Grade).where(
-                Grade.grader_id == f.grader_id, _submitted(f.status == SUBMITTED))) or 0)
+            return int(
+                session.scalar(
+                    select(func.count())
+                    .select_from(Grade)
+                    .where(Grade.grader_id == f.grader_id, _submitted(f.status == SUBMITTED))
+                )
+                or 0
+            )
     return int(session.scalar(select(func.count()).select_from(Image).where(*_where(f))) or 0)
 
 
-def page_ids(session: Session, f: ListFilter, sort: str = "order", *, descending: bool = False, offset: int = 0,
-             limit: int | None = None, scores: Scores | None = None) -> list[int]:
+def page_ids(
+    session: Session,
+    f: ListFilter,
+    sort: str = "order",
+    *,
+    descending: bool = False,
+    offset: int = 0,
+    limit: int | None = None,
+    scores: Scores | None = None,
+) -> list[int]:
     """The image ids of one page of the list, in list order."""
     _check_sort(sort)
     f = _resolved(session, f)
@@ -310,18 +335,28 @@ def page_ids(session: Session, f: ListFilter, sort: str = "order", *, descending
     if f.status in (DRAFT, SUBMITTED) and sort == "order":
         return _graded_page(session, f, f.status == SUBMITTED, descending, offset, limit)
     terms, joins = _terms(sort, f.grader_id, scores)
-    stmt = (_base(joins, scores, Image.id).where(*_where(f)).order_by(*_order(terms, descending))
-            .offset(offset or None).limit(limit))
+    stmt = (
+        _base(joins, scores, Image.id)
+        .where(*_where(f))
+        .order_by(*_order(terms, descending))
+        .offset(offset or None)
+        .limit(limit)
+    )
     return list(session.scalars(stmt))
 
 
-def _graded_page(session: Session, f: ListFilter, submitted: bool, descending: bool, offset: int,
-                 limit: int | None) -> list[int]:
+def _graded_page(
+    session: Session, f: ListFilter, submitted: bool, descending: bool, offset: int, limit: int | None
+) -> list[int]:
     """Drafts or submitted images in import order, walked on the grader's own index."""
-    stmt = (select(Grade.image_id).join(Image, Image.id == Grade.image_id)
-            .where(Grade.grader_id == f.grader_id, _submitted(submitted), *_where(f, status=False))
-            .order_by(Grade.image_id.desc() if descending else Grade.image_id.asc())
-            .offset(offset or None).limit(limit))
+    stmt = (
+        select(Grade.image_id)
+        .join(Image, Image.id == Grade.image_id)
+        .where(Grade.grader_id == f.grader_id, _submitted(submitted), *_where(f, status=False))
+        .order_by(Grade.image_id.desc() if descending else Grade.image_id.asc())
+        .offset(offset or None)
+        .limit(limit)
+    )
     return list(session.scalars(stmt))
 
 
@@ -344,17 +379,26 @@ def _segment_filter(f: ListFilter, segment: str) -> ColumnElement[bool]:
 def _segment_count(session: Session, f: ListFilter, segment: str) -> int:
     if segment == "new":  # every image less the graded ones (drafts and submitted)
         everyone = replace(f, status=None)
-        return _count(session, everyone) - _count(session, replace(f, status=DRAFT)) - _count(
-            session, replace(f, status=SUBMITTED))
+        return (
+            _count(session, everyone)
+            - _count(session, replace(f, status=DRAFT))
+            - _count(session, replace(f, status=SUBMITTED))
+        )
     return _count(session, replace(f, status=segment))
 
 
-def _segment_ids(session: Session, f: ListFilter, segment: str, descending: bool, offset: int,
-                 limit: int | None) -> list[int]:
+def _segment_ids(
+    session: Session, f: ListFilter, segment: str, descending: bool, offset: int, limit: int | None
+) -> list[int]:
     if segment != "new":
         return _graded_page(session, f, segment == SUBMITTED, descending, offset, limit)
-    stmt = (select(Image.id).where(_segment_filter(f, segment), *_where(f, status=False))
-            .order_by(Image.id.desc() if descending else Image.id.asc()).offset(offset or None).limit(limit))
+    stmt = (
+        select(Image.id)
+        .where(_segment_filter(f, segment), *_where(f, status=False))
+        .order_by(Image.id.desc() if descending else Image.id.asc())
+        .offset(offset or None)
+        .limit(limit)
+    )
     return list(session.scalars(stmt))
 
 
@@ -374,41 +418,70 @@ def _status_page(session: Session, f: ListFilter, descending: bool, offset: int,
 
 
 # ---------------------------------------------------------------------------- rows of a page
-def page_rows(session: Session, grader_id: int, image_ids: Sequence[int],
-              scores: Scores | None = None) -> list[PageRow]:
+def page_rows(
+    session: Session, grader_id: int, image_ids: Sequence[int], scores: Scores | None = None
+) -> list[PageRow]:
     """The worklist rows of ``image_ids`` (one page), in that order: one query by primary keys."""
     if not image_ids:
         return []
-    mine = (select(Grade.image_id, Grade.submitted).where(Grade.grader_id == grader_id,
-                                                          Grade.image_id.in_(list(image_ids))).subquery())
-    columns: list[Any] = [Image.id, Image.original_name, Image.sha256, Image.eye, Image.width, Image.height,
-                          Patient.code, Exam.exam_date, Exam.camera, Exam.site, mine.c.submitted]
-    stmt = (select(*columns).select_from(Image).join(Exam, Exam.id == Image.exam_id)
-            .join(Patient, Patient.id == Exam.patient_id).outerjoin(mine, mine.c.image_id == Image.id)
-            .where(Image.id.in_(list(image_ids))))
+    mine = (
+        select(Grade.image_id, Grade.submitted)
+        .where(Grade.grader_id == grader_id, Grade.image_id.in_(list(image_ids)))
+        .subquery()
+    )
+    columns: list[Any] = [
+        Image.id,
+        Image.original_name,
+        Image.sha256,
+        Image.eye,
+        Image.width,
+        Image.height,
+        Patient.code,
+        Exam.exam_date,
+        Exam.camera,
+        Exam.site,
+        mine.c.submitted,
+    ]
+    stmt = (
+        select(*columns)
+        .select_from(Image)
+        .join(Exam, Exam.id == Image.exam_id)
+        .join(Patient, Patient.id == Exam.patient_id)
+        .outerjoin(mine, mine.c.image_id == Image.id)
+        .where(Image.id.in_(list(image_ids)))
+    )
     scored: dict[int, tuple[float | None, float | None]] = {}
     if scores is not None:
         query = select(Prediction.image_id, Prediction.probability, Prediction.uncertainty, Prediction.payload).where(
-            Prediction.model_version_id == scores.version_id, Prediction.image_id.in_(list(image_ids)))
+            Prediction.model_version_id == scores.version_id, Prediction.image_id.in_(list(image_ids))
+        )
         for i, p, u, payload in session.execute(query):
             if p is None and u is None:  # a row without its numbers in columns: from its payload
                 numbers = payload_numbers(payload)
                 p, u = numbers["probability"], numbers["uncertainty"]
             scored[i] = (p, u)
     by_id = {}
-    for (image_id, name, sha, eye, width, height, code, exam_date, camera, site, submitted) in session.execute(stmt):
+    for image_id, name, sha, eye, width, height, code, exam_date, camera, site, submitted in session.execute(stmt):
         status = TODO if submitted is None else (SUBMITTED if submitted else DRAFT)
         probability, uncertainty = scored.get(image_id, (None, None))
         if scores is not None and scores.submitted_only and status != SUBMITTED:
             probability = uncertainty = None
-        by_id[image_id] = PageRow(image_id, name, sha, eye, width, height, code, exam_date, camera, site,
-                                  status, probability, uncertainty)
+        by_id[image_id] = PageRow(
+            image_id, name, sha, eye, width, height, code, exam_date, camera, site, status, probability, uncertainty
+        )
     return [by_id[i] for i in image_ids if i in by_id]
 
 
 # ---------------------------------------------------------------------------- where an image is
-def position(session: Session, f: ListFilter, image_id: int, sort: str = "order", *, descending: bool = False,
-             scores: Scores | None = None) -> int | None:
+def position(
+    session: Session,
+    f: ListFilter,
+    image_id: int,
+    sort: str = "order",
+    *,
+    descending: bool = False,
+    scores: Scores | None = None,
+) -> int | None:
     """The row of ``image_id`` in the list (0-based), or None when the list does not hold it.
 
     A count of the rows before it (an index walk up to the image, like the page that holds it)."""
@@ -419,15 +492,23 @@ def position(session: Session, f: ListFilter, image_id: int, sort: str = "order"
     if sort == "status":
         return _status_position(session, f, image_id, descending)
     terms, joins = _terms(sort, f.grader_id, scores)
-    values = session.execute(_base(joins, scores, *[t.column for t in terms])
-                             .where(Image.id == image_id)).one()
+    values = session.execute(_base(joins, scores, *[t.column for t in terms]).where(Image.id == image_id)).one()
     before = _before(terms, list(values), descending, nulls_low=session.get_bind().dialect.name == "sqlite")
     if sort == "order" and f.status == TODO and f.patient is None and f.camera is None and f.exams is None:
         # every image before it less the submitted ones: two index-only counts
         images = session.scalar(select(func.count()).select_from(Image).where(before)) or 0
-        done = session.scalar(select(func.count()).select_from(Grade).where(
-            Grade.grader_id == f.grader_id, _submitted(True),
-            (Grade.image_id > image_id) if descending else (Grade.image_id < image_id))) or 0
+        done = (
+            session.scalar(
+                select(func.count())
+                .select_from(Grade)
+                .where(
+                    Grade.grader_id == f.grader_id,
+                    _submitted(True),
+                    (Grade.image_id > image_id) if descending else (Grade.image_id < image_id),
+                )
+            )
+            or 0
+        )
         return int(images) - int(done)
     stmt = _base(joins, scores, func.count()).where(*_where(f), before)
     return int(session.scalar(stmt) or 0)
@@ -436,14 +517,18 @@ def position(session: Session, f: ListFilter, image_id: int, sort: str = "order"
 def _status_position(session: Session, f: ListFilter, image_id: int, descending: bool) -> int:
     offset = 0
     for segment in _segments(f, descending):
-        inside = session.scalar(select(true()).select_from(Image).where(Image.id == image_id,
-                                                                        _segment_filter(f, segment)))
+        inside = session.scalar(
+            select(true()).select_from(Image).where(Image.id == image_id, _segment_filter(f, segment))
+        )
         if not inside:
             offset += _segment_count(session, f, segment)
             continue
         earlier = (Image.id > image_id) if descending else (Image.id < image_id)
-        stmt = select(func.count()).select_from(Image).where(_segment_filter(f, segment), earlier,
-                                                             *_where(f, status=False))
+        stmt = (
+            select(func.count())
+            .select_from(Image)
+            .where(_segment_filter(f, segment), earlier, *_where(f, status=False))
+        )
         return offset + int(session.scalar(stmt) or 0)
     return offset
 
@@ -481,8 +566,9 @@ def next_not_submitted(session: Session, grader_id: int, after: int | None = Non
     answer "nothing left" before a longer walk (from ``after`` to the end, then from the start)."""
     todo = ~_graded(grader_id, True)
     if after is not None:
-        near = session.scalar(select(Image.id).where(Image.id > after, Image.id <= after + NEXT_WINDOW, todo)
-                              .order_by(Image.id).limit(1))
+        near = session.scalar(
+            select(Image.id).where(Image.id > after, Image.id <= after + NEXT_WINDOW, todo).order_by(Image.id).limit(1)
+        )
         if near is not None:
             return int(near)
     if _count(session, ListFilter(grader_id)) - _count(session, ListFilter(grader_id, SUBMITTED)) <= 0:

@@ -30,8 +30,9 @@ class BackgroundCalls(QObject):
         super().__init__(parent)
         self._workers: list[GeneratorWorker] = []
 
-    def start(self, fn: Callable[[], Any], on_done: Callable[[Any], None],
-              on_error: Callable[[BaseException], None]) -> GeneratorWorker:
+    def start(
+        self, fn: Callable[[], Any], on_done: Callable[[Any], None], on_error: Callable[[BaseException], None]
+    ) -> GeneratorWorker:
         """Run ``fn()`` in a new worker thread; exactly one of the callbacks runs on the UI thread."""
         worker = GeneratorWorker(lambda: _once(fn), parent=self)
         worker.returned.connect(on_done)

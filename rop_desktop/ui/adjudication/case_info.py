@@ -52,8 +52,7 @@ def model_text(prediction: Any) -> str:
             lines.append(f"{out.version_name}: P(ROP) = {out.probability:.2f} → {call} (threshold {threshold:.2f})")
         elif out.class_probabilities:
             best = max(out.class_probabilities, key=out.class_probabilities.get)
-            lines.append(f"{out.version_name}: {out.predicted_class or best} "
-                         f"(p = {out.class_probabilities[best]:.2f})")
+            lines.append(f"{out.version_name}: {out.predicted_class or best} (p = {out.class_probabilities[best]:.2f})")
         elif task == "segmentation" and out.line_mask is not None:
             lines.append(f"{out.version_name}: line on {100.0 * float((out.line_mask > 0).mean()):.1f} % of the image")
     lines += [f"{task} model failed: {message}" for task, message in prediction.errors.items()]
@@ -91,14 +90,20 @@ class CaseInfo(QWidget):
     def set_case(self, case: Any) -> None:
         outcome = case.outcome
         reasons = list(outcome.reasons) or ["The votes settle this image."]
-        status = {"needs_adjudication": "Needs a decision", "insufficient": "Too few votes",
-                  "settled": "Settled by the votes"}.get(outcome.status, outcome.status)
+        status = {
+            "needs_adjudication": "Needs a decision",
+            "insufficient": "Too few votes",
+            "settled": "Settled by the votes",
+        }.get(outcome.status, outcome.status)
         votes = sum(1 for g in case.graders if g.submitted)
         tally = html.escape(tally_text(outcome.tally).replace("\n", " · "))
-        head = f"<b>{html.escape(status)}</b> · {votes} vote(s), quorum {case.settings.quorum}, " \
-               f"tie rule “{html.escape(case.settings.tie_rule)}”<br>Tally: {tally}"
-        self.reasons.setText(head + "<ul style='margin:0'>" + "".join(f"<li>{html.escape(r)}</li>" for r in reasons)
-                             + "</ul>")
+        head = (
+            f"<b>{html.escape(status)}</b> · {votes} vote(s), quorum {case.settings.quorum}, "
+            f"tie rule “{html.escape(case.settings.tie_rule)}”<br>Tally: {tally}"
+        )
+        self.reasons.setText(
+            head + "<ul style='margin:0'>" + "".join(f"<li>{html.escape(r)}</li>" for r in reasons) + "</ul>"
+        )
         self.hospital.setText(hospital_text(case))
         self.iou.set_matrix(case.outline_iou)
         self.iou_note.setText("" if case.outline_iou else "No grader outlined a line on this gradable image.")

@@ -23,8 +23,7 @@ from rop_desktop.ui.grading import style as grading_style
 
 #: A geometry choice: ("consensus", rule) or ("grader", name).
 Geometry = tuple[str, str]
-_COLORS = {"error": grading_style.ERROR, "warning": grading_style.WARNING, "ok": grading_style.OK,
-           "info": "#aab3bd"}
+_COLORS = {"error": grading_style.ERROR, "warning": grading_style.WARNING, "ok": grading_style.OK, "info": "#aab3bd"}
 
 
 def _bold(text: str) -> QLabel:
@@ -162,5 +161,7 @@ class DecisionPanel(QWidget):
         """A line under the buttons: ``kind`` "ok", "info", "warning" or "error"; ``""`` hides it."""
         self.message.setText(text)
         self.message.setVisible(bool(text))
-        self.message.setStyleSheet(f"color: {_COLORS.get(kind, _COLORS['info'])};"
-                                   + (" font-weight: bold;" if kind in ("error", "warning") else ""))
+        self.message.setStyleSheet(
+            f"color: {_COLORS.get(kind, _COLORS['info'])};"
+            + (" font-weight: bold;" if kind in ("error", "warning") else "")
+        )

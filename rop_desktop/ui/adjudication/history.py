@@ -37,23 +37,37 @@ class HistoryEntry:
 
 def entries_from_case(case: Any) -> list[HistoryEntry]:
     """Submissions and the current reference decision of an :class:`AdjudicationCase`, oldest first."""
-    rows = [HistoryEntry(g.submitted_at, g.name, "submitted grade", "", describe(g.values))
-            for g in case.graders if g.submitted]
+    rows = [
+        HistoryEntry(g.submitted_at, g.name, "submitted grade", "", describe(g.values))
+        for g in case.graders
+        if g.submitted
+    ]
     ref = case.reference
     if ref is not None:
         replaced = (ref.detail or {}).get("replaced")
         what = {"adjudicated": "adjudicated reference", "imported": "imported reference"}.get(
-            ref.method, f"reference by the votes ({ref.method})")
-        rows.append(HistoryEntry(ref.decided_at, ref.decided_by or "votes", what,
-                                 f"({replaced})" if replaced else ("—" if ref.method == "adjudicated" else ""),
-                                 f"{describe(ref.values)} ({ref.method})"))
+            ref.method, f"reference by the votes ({ref.method})"
+        )
+        rows.append(
+            HistoryEntry(
+                ref.decided_at,
+                ref.decided_by or "votes",
+                what,
+                f"({replaced})" if replaced else ("—" if ref.method == "adjudicated" else ""),
+                f"{describe(ref.values)} ({ref.method})",
+            )
+        )
     return sorted(rows, key=_when)
 
 
 def entries_from_audit(records: Iterable[Any]) -> list[HistoryEntry]:
     """Audit records (see the module docstring) as rows, oldest first."""
-    rows = [HistoryEntry(r.at, r.actor or "system", f"{r.entity} {r.action}", describe_payload(r.before),
-                         describe_payload(r.after)) for r in records]
+    rows = [
+        HistoryEntry(
+            r.at, r.actor or "system", f"{r.entity} {r.action}", describe_payload(r.before), describe_payload(r.after)
+        )
+        for r in records
+    ]
     return sorted(rows, key=_when)
 
 

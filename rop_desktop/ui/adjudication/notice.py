@@ -10,8 +10,9 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox, QWidget
 
 
-def show_notice(parent: QWidget | None, title: str, text: str,
-                icon: QMessageBox.Icon = QMessageBox.Icon.Information) -> QMessageBox:
+def show_notice(
+    parent: QWidget | None, title: str, text: str, icon: QMessageBox.Icon = QMessageBox.Icon.Information
+) -> QMessageBox:
     """Show ``text`` in a message box over ``parent`` without waiting for it to be closed."""
     box = QMessageBox(icon, title, text, QMessageBox.StandardButton.Ok, parent)
     box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)

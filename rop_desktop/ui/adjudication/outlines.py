@@ -13,8 +13,16 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QWidget
 
 #: One colour per grader, in the case's grader order: bright hues that stand out on an orange fundus.
-GRADER_COLORS: tuple[str, ...] = ("#00e5ff", "#c6ff00", "#ff4081", "#ffd740", "#b388ff", "#69f0ae", "#ff9e80",
-                                  "#82b1ff")
+GRADER_COLORS: tuple[str, ...] = (
+    "#00e5ff",
+    "#c6ff00",
+    "#ff4081",
+    "#ffd740",
+    "#b388ff",
+    "#69f0ae",
+    "#ff9e80",
+    "#82b1ff",
+)
 #: Colour of the reference outline the adjudicator is choosing.
 REFERENCE_COLOR = "#ffffff"
 REFERENCE_LAYER = "reference outline"
@@ -59,9 +67,14 @@ class OutlineLegend(QWidget):
         self._layout.addWidget(QLabel("Outlines:"))
         for index, (name, count) in enumerate(graders):
             short = name.split()[-1] if name.split() else name
-            self._add(name, grader_color(index), f"{short} ({count})" if count else f"{short} (none)",
-                      f"{name} outlined {count} polygon(s) on this image" if count else
-                      f"{name} outlined nothing on this image")
+            self._add(
+                name,
+                grader_color(index),
+                f"{short} ({count})" if count else f"{short} (none)",
+                f"{name} outlined {count} polygon(s) on this image"
+                if count
+                else f"{name} outlined nothing on this image",
+            )
         self._add(REFERENCE_LAYER, REFERENCE_COLOR, "Reference", "The outline chosen as the reference standard")
         self._layout.addStretch(1)
 

@@ -27,7 +27,7 @@ _TALLY_FIELDS = (("rop", "ROP"), ("stage", "st."))
 
 
 def tally_text(tally: dict[str, dict[str, int]]) -> str:
-    """"ROP yes 2 no 2", "st. 0:2 1:2", "ungradable 1" on separate lines (commonest answer first)."""
+    """ "ROP yes 2 no 2", "st. 0:2 1:2", "ungradable 1" on separate lines (commonest answer first)."""
     parts = []
     for name, label in _TALLY_FIELDS:
         counts = tally.get(name) or {}
@@ -72,7 +72,9 @@ class _QueueList(QTreeWidget):
         metrics = self.fontMetrics()
         votes = self.header().fontMetrics().horizontalAdvance(self.headerItem().text(1) or "Votes") + 14
         tally = metrics.horizontalAdvance("ROP yes 3 no 1") + 14
-        image = int(min(max(self.viewport().width() - votes - tally, metrics.horizontalAdvance("P0000 · OD") + 14), 165))
+        image = int(
+            min(max(self.viewport().width() - votes - tally, metrics.horizontalAdvance("P0000 · OD") + 14), 165)
+        )
         for column, width in enumerate((image, votes, tally)):
             self.setColumnWidth(column, width)
 
@@ -80,8 +82,14 @@ class _QueueList(QTreeWidget):
         self.clear()
         for entry in items:
             eye = entry.eye.value if entry.eye is not None else "eye ?"
-            row = QTreeWidgetItem([f"{entry.patient} · {eye}\n{entry.original_name}", str(entry.n_votes),
-                                   tally_text(entry.tally), short_reasons(entry.reasons)])
+            row = QTreeWidgetItem(
+                [
+                    f"{entry.patient} · {eye}\n{entry.original_name}",
+                    str(entry.n_votes),
+                    tally_text(entry.tally),
+                    short_reasons(entry.reasons),
+                ]
+            )
             row.setData(0, Qt.ItemDataRole.UserRole, entry.image_id)
             tip = f"{entry.original_name}\n" + ("\n".join(entry.reasons) or "No reason given")
             if entry.dissenters:

@@ -15,12 +15,15 @@ from rop_desktop.domain.votes import TIE_RULES, VoteSettings
 
 TIE_RULE_TEXT: dict[str, tuple[str, str]] = {
     "adjudicate": ("An adjudicator decides", "Every tie goes to the adjudication queue."),
-    "hospital": ("The hospital diagnosis decides",
-                 "A tie takes the hospital's diagnosis when it names one of the tied values (paper A); "
-                 "otherwise an adjudicator decides."),
-    "severe": ("The more severe value wins",
-               "ROP over no ROP, the higher stage, plus over pre-plus, the more posterior zone: the "
-               "screening-safe reading."),
+    "hospital": (
+        "The hospital diagnosis decides",
+        "A tie takes the hospital's diagnosis when it names one of the tied values (paper A); "
+        "otherwise an adjudicator decides.",
+    ),
+    "severe": (
+        "The more severe value wins",
+        "ROP over no ROP, the higher stage, plus over pre-plus, the more posterior zone: the screening-safe reading.",
+    ),
 }
 MAX_QUORUM = 50
 
@@ -56,8 +59,9 @@ class VoteSettingsDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(self.explain)
-        note = QLabel("Saving recomputes the reference standard of every image. Adjudicated images keep "
-                      "their decision.")
+        note = QLabel(
+            "Saving recomputes the reference standard of every image. Adjudicated images keep their decision."
+        )
         note.setWordWrap(True)
         layout.addWidget(note)
         layout.addWidget(self.buttons)
@@ -67,8 +71,10 @@ class VoteSettingsDialog(QDialog):
     def _explain(self) -> None:
         text = TIE_RULE_TEXT[self.tie_rule.currentData()][1]
         if self.quorum.value() > self._n_graders:
-            text += (f"\n\nThe study has {self._n_graders} active grader(s): with a quorum of {self.quorum.value()} "
-                     "no image can be settled.")
+            text += (
+                f"\n\nThe study has {self._n_graders} active grader(s): with a quorum of {self.quorum.value()} "
+                "no image can be settled."
+            )
         self.explain.setText(text)
 
     def chosen(self) -> VoteSettings:

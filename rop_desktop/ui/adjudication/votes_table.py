@@ -25,8 +25,15 @@ from .outlines import grader_color
 
 #: (field, column title) in display order.
 FIELDS: tuple[tuple[str, str], ...] = (
-    ("quality", "Quality"), ("rop", "ROP"), ("stage", "Stage"), ("zone", "Zone"), ("plus", "Plus"),
-    ("arop", "A-ROP"), ("extent_clock_hours", "Extent"), ("confidence", "Conf."))
+    ("quality", "Quality"),
+    ("rop", "ROP"),
+    ("stage", "Stage"),
+    ("zone", "Zone"),
+    ("plus", "Plus"),
+    ("arop", "A-ROP"),
+    ("extent_clock_hours", "Extent"),
+    ("confidence", "Conf."),
+)
 #: Fields the vote rules settle (quality by its own majority): an open one is *disputed*.
 VOTED_FIELDS = frozenset({"quality", "rop", "stage", "zone", "plus"})
 #: Each grader's own confidence: never highlighted.
@@ -118,8 +125,11 @@ class VotesTable(QTableWidget):
         self.setVerticalHeaderItem(last, QTableWidgetItem(RESULT_ROW_TITLE))
         for column, (name, _) in enumerate(FIELDS):
             state, value = verdicts[name]
-            text = {"open": "open" if name in VOTED_FIELDS else "varies", "none": "—"}.get(
-                state, cell_text(name, value)) if name not in PERSONAL_FIELDS else ""
+            text = (
+                {"open": "open" if name in VOTED_FIELDS else "varies", "none": "—"}.get(state, cell_text(name, value))
+                if name not in PERSONAL_FIELDS
+                else ""
+            )
             item = QTableWidgetItem(text)
             item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
             font = item.font()
@@ -161,7 +171,7 @@ class VotesTable(QTableWidget):
             item.setToolTip("Draft: not a vote")
 
     def kind(self, row: int, column: int) -> str:
-        """"dissent", "disputed" or "plain" for a grader's cell (tests and tooltips)."""
+        """ "dissent", "disputed" or "plain" for a grader's cell (tests and tooltips)."""
         return self._kinds.get((row, column), "plain")
 
     def column_of(self, field: str) -> int:

@@ -44,13 +44,17 @@ from .votes_table import VotesTable
 QUEUE_SHARE, QUEUE_PX = 0.28, (200, 500)
 DECISION_SHARE, DECISION_PX = 0.26, (350, 420)
 
-RULE_LABELS = {"majority": "Majority of the graders", "union": "Union (any grader)",
-               "intersection": "Intersection (every grader)"}
+RULE_LABELS = {
+    "majority": "Majority of the graders",
+    "union": "Union (any grader)",
+    "intersection": "Intersection (every grader)",
+}
 
 
 def column_widths(width: int) -> list[int]:
     """Queue, canvas and decision column widths for a window ``width`` px wide: the side columns
     take their share within their bounds, the canvas the rest (and every later change of width)."""
+
     def share(fraction: float, bounds: tuple[int, int]) -> int:
         return int(min(max(width * fraction, bounds[0]), bounds[1]))
 
@@ -79,9 +83,16 @@ class AdjudicationWindow(QWidget):
     settled = Signal(int, object)
     conflicted = Signal(int, object)
 
-    def __init__(self, service: Any, load_image: Callable[[int], Any], *,
-                 predict: Callable[[int], Any] | None = None, history: Callable[[int], Sequence[Any]] | None = None,
-                 title: str = "", parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        service: Any,
+        load_image: Callable[[int], Any],
+        *,
+        predict: Callable[[int], Any] | None = None,
+        history: Callable[[int], Sequence[Any]] | None = None,
+        title: str = "",
+        parent: QWidget | None = None,
+    ) -> None:
         super().__init__(parent, Qt.WindowType.Window)
         self.setObjectName("AdjudicationWindow")
         self.setWindowTitle(f"Adjudication — {title}" if title else "Adjudication")
@@ -154,8 +165,8 @@ class AdjudicationWindow(QWidget):
         right.setMinimumWidth(350)
 
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
-        for index, widget in enumerate((left, centre, right)):
-            self.splitter.addWidget(widget)
+        for index, column in enumerate((left, centre, right)):
+            self.splitter.addWidget(column)
             self.splitter.setStretchFactor(index, 1 if index == 1 else 0)
         #: the columns follow the window's width (column_widths) until the user drags a divider
         self.columns_by_user = False
@@ -222,12 +233,18 @@ class AdjudicationWindow(QWidget):
         else:
             when = ref.decided_at.astimezone().strftime("%Y-%m-%d %H:%M")
             current = f"Stored: {describe(ref.values)} — {ref.method}, by {ref.decided_by or 'the votes'}, {when}"
-        hint = ("Pre-filled from the votes (a tie takes the more severe value). Change what you disagree with, "
-                "then settle." if ref is None else "Pre-filled with the stored reference." if editable else "")
+        hint = (
+            "Pre-filled from the votes (a tie takes the more severe value). Change what you disagree with, then settle."
+            if ref is None
+            else "Pre-filled with the stored reference."
+            if editable
+            else ""
+        )
         self.decision.set_decision(suggested_reference(case), editable=editable, current=current, hint=hint)
         options: list[tuple[str, Geometry]] = [(label, ("consensus", rule)) for rule, label in RULE_LABELS.items()]
-        options += [(f"{g.name}'s outline ({len(g.shapes)} polygon(s))", ("grader", g.name))
-                    for g in case.graders if g.shapes]
+        options += [
+            (f"{g.name}'s outline ({len(g.shapes)} polygon(s))", ("grader", g.name)) for g in case.graders if g.shapes
+        ]
         self.decision.set_geometry_options(options, self._default_geometry(case))
         self._on_geometry(redraw=False)
 
@@ -278,7 +295,7 @@ class AdjudicationWindow(QWidget):
     def _draw_outlines(self) -> None:
         if self.case is None or self.shown != self.case.image_id:
             return
-        for index, grader in enumerate(self.case.graders):
+        for grader in self.case.graders:
             shown = grader.shapes if self.legend.visible(grader.name) else ()
             self.canvas.set_reference_shapes(f"grader:{grader.name}", shown, self.legend.color(grader.name))
         reference = self.chosen_shapes() if self.legend.visible(REFERENCE_LAYER) else []
@@ -312,8 +329,11 @@ class AdjudicationWindow(QWidget):
         self._predicting = image_id
         self.info.set_model("Looking for an active model …")
         predict = self._predict
-        self.calls.start(lambda: predict(image_id), lambda result: self._on_prediction(image_id, result),
-                         lambda exc: self._on_prediction(image_id, None, str(exc)))
+        self.calls.start(
+            lambda: predict(image_id),
+            lambda result: self._on_prediction(image_id, result),
+            lambda exc: self._on_prediction(image_id, None, str(exc)),
+        )
 
     def _on_prediction(self, image_id: int, result: Any, error: str = "") -> None:
         self._predicting = None
@@ -334,9 +354,13 @@ class AdjudicationWindow(QWidget):
         kind, name = choice if choice is not None else ("consensus", None)
         try:
             state = self.service.adjudicate(
-                case.image_id, values, polygons_from=name if kind == "grader" else None,
-                consensus_rule=name if kind == "consensus" else None, comment=values.comment,
-                expected_version=case.version)
+                case.image_id,
+                values,
+                polygons_from=name if kind == "grader" else None,
+                consensus_rule=name if kind == "consensus" else None,
+                comment=values.comment,
+                expected_version=case.version,
+            )
         except ConflictError as exc:
             self._on_conflict(case.image_id, exc)
             return
@@ -345,8 +369,12 @@ class AdjudicationWindow(QWidget):
             return
         done = f"Settled {case.original_name}: {describe(state.values)}."
         eye = case.eye.value if case.eye is not None else "eye ?"
-        self.queue.add_settled(case.image_id, f"{case.patient} · {eye}\n{case.original_name}", describe(state.values),
-                               f"{state.method} by {state.decided_by}")
+        self.queue.add_settled(
+            case.image_id,
+            f"{case.patient} · {eye}\n{case.original_name}",
+            describe(state.values),
+            f"{state.method} by {state.decided_by}",
+        )
         self.settled.emit(case.image_id, state)
         remaining = self.refresh_queue()  # in image order, without the image just settled
         following = next((i for i in remaining if i > case.image_id), remaining[0] if remaining else None)
@@ -359,8 +387,10 @@ class AdjudicationWindow(QWidget):
         current = exc.current
         if current is not None:
             when = current.decided_at.astimezone().strftime("%Y-%m-%d %H:%M")
-            state = (f"Current reference: {describe(current.values)} — {current.method}, "
-                     f"by {current.decided_by or 'the votes'}, {when}.")
+            state = (
+                f"Current reference: {describe(current.values)} — {current.method}, "
+                f"by {current.decided_by or 'the votes'}, {when}."
+            )
         else:
             state = "The image has no reference now."
         text = f"{exc.reason}\n\n{state}"
@@ -405,4 +435,3 @@ class AdjudicationWindow(QWidget):
         """Stop the decoding thread and wait for a model still running."""
         self.loader.shutdown()
         self.calls.shutdown()
-

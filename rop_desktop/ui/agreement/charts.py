@@ -38,7 +38,7 @@ def fit_label(text: str, width: float, metrics: QFontMetrics, max_lines: int = M
         else:
             lines.append(word)
     if len(lines) > max_lines:
-        lines = [*lines[:max_lines - 1], " ".join(lines[max_lines - 1:])]
+        lines = [*lines[: max_lines - 1], " ".join(lines[max_lines - 1 :])]
     return "\n".join(metrics.elidedText(line, Qt.TextElideMode.ElideRight, int(width)) for line in lines)
 
 
@@ -61,8 +61,12 @@ class BarChart(pg.PlotWidget):
         self._labels: list[str] = []
         self.getViewBox().sigResized.connect(self._fit_labels)
 
-    def set_bars(self, categories: Sequence[str], series: dict[str, Sequence[float | None]],
-                 y_range: tuple[float, float] = (0.0, 1.0)) -> None:
+    def set_bars(
+        self,
+        categories: Sequence[str],
+        series: dict[str, Sequence[float | None]],
+        y_range: tuple[float, float] = (0.0, 1.0),
+    ) -> None:
         """One group of bars per category, one bar per series (None: no bar)."""
         for item in self._bars:
             self.removeItem(item)
@@ -93,13 +97,15 @@ class BarChart(pg.PlotWidget):
         slot = view.width() / max(x1 - x0, 1e-6) - LABEL_GAP  # one category is one x unit
         axis = self.getAxis("bottom")
         metrics = QFontMetrics(axis.style["tickFont"] or self.font())
-        labels = [fit_label(label, max(slot, 24.0), metrics) if view.width() > 0 else label
-                  for label in self._categories]
+        labels = [
+            fit_label(label, max(slot, 24.0), metrics) if view.width() > 0 else label for label in self._categories
+        ]
         axis.setTicks([[(i, label) for i, label in enumerate(labels)]])
         lines = max((label.count("\n") + 1 for label in labels), default=1)
         # pyqtgraph sizes the axis for 80 % of the text's height, which cuts descenders and a second line off
-        axis.setHeight(lines * metrics.lineSpacing() + axis.style["tickTextOffset"][1]
-                       + max(0, axis.style["tickLength"]) + 2)
+        axis.setHeight(
+            lines * metrics.lineSpacing() + axis.style["tickTextOffset"][1] + max(0, axis.style["tickLength"]) + 2
+        )
         self._labels = labels
 
     def labels(self) -> list[str]:

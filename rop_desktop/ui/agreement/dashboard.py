@@ -77,8 +77,9 @@ class AgreementDashboard(QWidget):
     reportShown = Signal(object)  # DashboardData
     exported = Signal(str)
 
-    def __init__(self, compute: Callable[[float | None], DashboardData], *, title: str = "",
-                 parent: QWidget | None = None) -> None:
+    def __init__(
+        self, compute: Callable[[float | None], DashboardData], *, title: str = "", parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent, Qt.WindowType.Window)
         self.setObjectName("AgreementDashboard")
         self.setWindowTitle(f"Agreement — {title}" if title else "Agreement")
@@ -101,16 +102,21 @@ class AgreementDashboard(QWidget):
         self.threshold.setSingleStep(0.05)
         self.threshold.setSpecialValueText("model's own")  # 0.00: the operating threshold stored with the model
         self.threshold.setValue(0.0)
-        self.threshold.setToolTip("The model calls ROP when P(ROP) ≥ threshold. “model's own”: the operating "
-                                  "threshold chosen on validation data and stored with the model version")
+        self.threshold.setToolTip(
+            "The model calls ROP when P(ROP) ≥ threshold. “model's own”: the operating "
+            "threshold chosen on validation data and stored with the model version"
+        )
         self.refresh_button = QPushButton("Recompute")
         self.export_button = QPushButton("Export CSV…")
         self.export_button.setEnabled(False)
         self.status = QLabel("Computing …")
         self.status.setWordWrap(True)  # the graders' names wrap: the window still fits a 1366 px screen
         bar = QHBoxLayout()
-        for text, widget in (("Field", self.field_combo), ("Pair statistic", self.stat_combo),
-                             ("Model threshold", self.threshold)):
+        for text, widget in (
+            ("Field", self.field_combo),
+            ("Pair statistic", self.stat_combo),
+            ("Model threshold", self.threshold),
+        ):
             bar.addWidget(QLabel(text))
             bar.addWidget(widget)
             bar.addSpacing(10)
@@ -132,16 +138,22 @@ class AgreementDashboard(QWidget):
         self.loo_chart = BarChart("Each grader against the majority of the others", "")
         self.pair_title = QLabel("Pairs")
         field_note = _note()
-        field_note.setText("Percent agreement and kappas are means over the grader pairs (each pair on the images "
-                           "both rated); Fleiss' κ uses the images every grader rated. Weighted κ: ordinal fields.")
+        field_note.setText(
+            "Percent agreement and kappas are means over the grader pairs (each pair on the images "
+            "both rated); Fleiss' κ uses the images every grader rated. Weighted κ: ordinal fields."
+        )
 
         left = QVBoxLayout()
         left.addWidget(_section("Agreement per field", self.field_table, field_note))
         left.addWidget(_section(self.pair_title, self.pair_matrix, self.fleiss_label))
-        left.addWidget(_section("Each grader against the majority of the other graders (ROP yes/no)",
-                                self.loo_table, self.loo_note))
-        left.addWidget(_section("Model against the reference standard", self.model_label, self.model_figures,
-                                self.model_table))
+        left.addWidget(
+            _section(
+                "Each grader against the majority of the other graders (ROP yes/no)", self.loo_table, self.loo_note
+            )
+        )
+        left.addWidget(
+            _section("Model against the reference standard", self.model_label, self.model_figures, self.model_table)
+        )
         left.addStretch(1)
         right = QVBoxLayout()
         right.addWidget(self.kappa_chart)
@@ -184,8 +196,9 @@ class AgreementDashboard(QWidget):
     def _on_error(self, exc: BaseException) -> None:
         self.refresh_button.setEnabled(True)
         self.status.setText("The statistics could not be computed.")
-        self.last_notice = show_notice(self, "Agreement", f"The statistics could not be computed: {exc}",
-                                       QMessageBox.Icon.Warning)
+        self.last_notice = show_notice(
+            self, "Agreement", f"The statistics could not be computed: {exc}", QMessageBox.Icon.Warning
+        )
 
     def show_data(self, data: DashboardData) -> None:
         """Show a computed dashboard."""
@@ -193,18 +206,23 @@ class AgreementDashboard(QWidget):
         report = data.report
         self.refresh_button.setEnabled(True)
         self.export_button.setEnabled(True)
-        self.status.setText(f"{report.n_images} images graded by {len(report.graders)} graders: "
-                            + ", ".join(report.graders))
+        self.status.setText(
+            f"{report.n_images} images graded by {len(report.graders)} graders: " + ", ".join(report.graders)
+        )
         self.field_table.set_rows(field_rows(report))
         self.loo_table.set_rows(loo_rows(report))
         ties = "left out" if report.loo_ties == "leave_out" else "counted as ROP"
         notes = [n for g in report.leave_one_out for n in g.notes]
         self.loo_note.setText(f"A tie among the other graders is {ties}." + (" " + " ".join(notes) if notes else ""))
         self.method_table.set_rows(method_rows(report))
-        self.loo_chart.set_bars([short_name(g.grader) for g in report.leave_one_out],
-                                {"sensitivity": [g.sensitivity for g in report.leave_one_out],
-                                 "specificity": [g.specificity for g in report.leave_one_out],
-                                 "accuracy": [g.accuracy for g in report.leave_one_out]})
+        self.loo_chart.set_bars(
+            [short_name(g.grader) for g in report.leave_one_out],
+            {
+                "sensitivity": [g.sensitivity for g in report.leave_one_out],
+                "specificity": [g.specificity for g in report.leave_one_out],
+                "accuracy": [g.accuracy for g in report.leave_one_out],
+            },
+        )
         self._show_model(data)
         self._show_pairs()
         self.reportShown.emit(data)
@@ -246,12 +264,16 @@ class AgreementDashboard(QWidget):
         self.pair_matrix.set_field(report.graders, field, statistic)
         fleiss = "undefined" if field.fleiss_kappa is None else f"{field.fleiss_kappa:.2f}"
         unit = "exams" if field.field in EXAM_FIELDS else "images"
-        self.fleiss_label.setText(f"Fleiss' κ on {title.lower()}: {fleiss} ({field.fleiss_items} {unit} rated by "
-                                  f"all {len(report.graders)} graders). " + " ".join(field.notes))
+        self.fleiss_label.setText(
+            f"Fleiss' κ on {title.lower()}: {fleiss} ({field.fleiss_items} {unit} rated by "
+            f"all {len(report.graders)} graders). " + " ".join(field.notes)
+        )
         self.pair_title.setText(f"Pairs — {title}, {self.stat_combo.currentText()}")
         self.kappa_chart.setTitle(f"{self.stat_combo.currentText()} per pair — {title}", color="#dfe3e8", size="9pt")
-        self.kappa_chart.set_bars([pair_label(p.grader_a, p.grader_b) for p in field.pairs],
-                                  {statistic: [getattr(p, statistic) for p in field.pairs]})
+        self.kappa_chart.set_bars(
+            [pair_label(p.grader_a, p.grader_b) for p in field.pairs],
+            {statistic: [getattr(p, statistic) for p in field.pairs]},
+        )
 
     # ================================================================= export
     def _choose_export(self) -> None:
@@ -266,8 +288,9 @@ class AgreementDashboard(QWidget):
         try:
             written = self.data.report.to_csv(path)
         except OSError as exc:
-            self.last_notice = show_notice(self, "Export", f"Cannot write {path}: {exc.strerror or exc}",
-                                           QMessageBox.Icon.Warning)
+            self.last_notice = show_notice(
+                self, "Export", f"Cannot write {path}: {exc.strerror or exc}", QMessageBox.Icon.Warning
+            )
             return None
         self.status.setText(f"Exported to {written}")
         self.exported.emit(str(written))

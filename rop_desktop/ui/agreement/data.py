@@ -57,8 +57,10 @@ def compute_dashboard(study: Any, actor: Any, threshold: float | None = None) ->
     else:
         probabilities = {i: p for i, (p, _) in predictions.probabilities().items() if p is not None}
         if not probabilities:
-            note = (f"The active model {version.name} has not predicted any image yet: run it on the study "
-                    "to compare it with the reference standard.")
+            note = (
+                f"The active model {version.name} has not predicted any image yet: run it on the study "
+                "to compare it with the reference standard."
+            )
     try:
         report = agreement.dashboard(probabilities or None, threshold)
     except AgreementError as exc:
@@ -85,10 +87,10 @@ def mean(values: list[float | None]) -> float | None:
 
 
 def short_name(name: str) -> str:
-    """"Dr. Avery" → "Avery" (axis and matrix labels)."""
+    """ "Dr. Avery" → "Avery" (axis and matrix labels)."""
     return name.split()[-1] if name.split() else name
 
 
 def pair_label(a: str, b: str, width: int = 4) -> str:
-    """"Dr. Avery", "Dr. Boateng" → "Aver–Boat" (bar labels that fit side by side)."""
+    """ "Dr. Avery", "Dr. Boateng" → "Aver–Boat" (bar labels that fit side by side)."""
     return f"{short_name(a)[:width]}–{short_name(b)[:width]}"

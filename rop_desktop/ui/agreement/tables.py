@@ -13,19 +13,34 @@ from rop_desktop.ui.tables import make_read_only
 
 from .data import fmt_kappa, fmt_percent, mean, short_name
 
-FIELD_TITLES = {"rop": "ROP presence", "stage": "Stage", "plus": "Plus disease", "zone": "Zone",
-                "quality": "Image quality", "treatment class": "Treatment decision (ETROP)"}
+FIELD_TITLES = {
+    "rop": "ROP presence",
+    "stage": "Stage",
+    "plus": "Plus disease",
+    "zone": "Zone",
+    "quality": "Image quality",
+    "treatment class": "Treatment decision (ETROP)",
+}
 #: Fields whose items are exams (one eye at one visit), not images.
 EXAM_FIELDS = ("treatment class",)
 #: Ordered categories: the weighted kappas apply.
 ORDINAL_FIELDS = ("stage", "plus", "zone", "treatment class")
 #: Pair statistics offered for the matrix: (attribute of PairAgreement, title, ordinal fields only).
 PAIR_STATISTICS: tuple[tuple[str, str, bool], ...] = (
-    ("kappa", "Cohen's κ", False), ("percent_agreement", "% agreement", False),
-    ("kappa_linear", "Weighted κ (linear)", True), ("kappa_quadratic", "Weighted κ (quadratic)", True))
-METHOD_TITLES = {"unanimous": "Unanimous", "majority": "Majority", "hospital_tiebreak": "Tie → hospital diagnosis",
-                 "severity_tiebreak": "Tie → more severe", "ungradable_majority": "Ungradable (majority)",
-                 "adjudicated": "Adjudicated", "imported": "Imported"}
+    ("kappa", "Cohen's κ", False),
+    ("percent_agreement", "% agreement", False),
+    ("kappa_linear", "Weighted κ (linear)", True),
+    ("kappa_quadratic", "Weighted κ (quadratic)", True),
+)
+METHOD_TITLES = {
+    "unanimous": "Unanimous",
+    "majority": "Majority",
+    "hospital_tiebreak": "Tie → hospital diagnosis",
+    "severity_tiebreak": "Tie → more severe",
+    "ungradable_majority": "Ungradable (majority)",
+    "adjudicated": "Adjudicated",
+    "imported": "Imported",
+}
 
 
 class StatTable(QTableWidget):
@@ -48,8 +63,9 @@ class StatTable(QTableWidget):
         for r, row in enumerate(rows):
             for c, text in enumerate(row):
                 item = QTableWidgetItem(text)
-                item.setTextAlignment(Qt.AlignmentFlag.AlignCenter if c else
-                                      Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+                item.setTextAlignment(
+                    Qt.AlignmentFlag.AlignCenter if c else Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
+                )
                 if tips is not None:
                     item.setToolTip(tips[r][c])
                 self.setItem(r, c, item)
@@ -69,7 +85,7 @@ class StatTable(QTableWidget):
             if metrics.horizontalAdvance(title) + 12 > self.columnWidth(column) and " " in title:
                 middle = len(title) // 2
                 cut = min((i for i, ch in enumerate(title) if ch == " "), key=lambda i: abs(i - middle))
-                text = title[:cut] + "\n" + title[cut + 1:]
+                text = title[:cut] + "\n" + title[cut + 1 :]
             item = self.horizontalHeaderItem(column)
             if item is not None and item.text() != text:
                 item.setText(text)
@@ -85,8 +101,10 @@ class StatTable(QTableWidget):
         self.setFixedHeight(height)
 
     def texts(self) -> list[list[str]]:
-        return [[item.text() if (item := self.item(r, c)) is not None else "" for c in range(self.columnCount())]
-                for r in range(self.rowCount())]
+        return [
+            [item.text() if (item := self.item(r, c)) is not None else "" for c in range(self.columnCount())]
+            for r in range(self.rowCount())
+        ]
 
 
 def field_rows(report: Any) -> list[list[str]]:
@@ -95,10 +113,16 @@ def field_rows(report: Any) -> list[list[str]]:
     for fa in report.fields:
         pairs = fa.pairs
         items = f"{fa.fleiss_items} exams" if fa.field in EXAM_FIELDS else str(fa.fleiss_items)
-        rows.append([FIELD_TITLES.get(fa.field, fa.field), items,
-                     fmt_percent(mean([p.percent_agreement for p in pairs])), fmt_kappa(mean([p.kappa for p in pairs])),
-                     fmt_kappa(mean([p.kappa_quadratic for p in pairs])) if fa.ordinal else "n/a",
-                     fmt_kappa(fa.fleiss_kappa)])
+        rows.append(
+            [
+                FIELD_TITLES.get(fa.field, fa.field),
+                items,
+                fmt_percent(mean([p.percent_agreement for p in pairs])),
+                fmt_kappa(mean([p.kappa for p in pairs])),
+                fmt_kappa(mean([p.kappa_quadratic for p in pairs])) if fa.ordinal else "n/a",
+                fmt_kappa(fa.fleiss_kappa),
+            ]
+        )
     return rows
 
 
@@ -145,8 +169,10 @@ class PairMatrix(QTableWidget):
 def _pair_tip(a: str, b: str, field: Any, pair: Any) -> str:
     """Every statistic of one pair on one field."""
     unit = "exams" if field.field in EXAM_FIELDS else "images"
-    tip = (f"{a} vs {b} on {FIELD_TITLES.get(field.field, field.field)}: {pair.n_items} {unit} rated by both\n"
-           f"% agreement {fmt_percent(pair.percent_agreement)}\nCohen's κ {fmt_kappa(pair.kappa)}")
+    tip = (
+        f"{a} vs {b} on {FIELD_TITLES.get(field.field, field.field)}: {pair.n_items} {unit} rated by both\n"
+        f"% agreement {fmt_percent(pair.percent_agreement)}\nCohen's κ {fmt_kappa(pair.kappa)}"
+    )
     if field.ordinal:
         tip += f"\nweighted κ linear {fmt_kappa(pair.kappa_linear)}, quadratic {fmt_kappa(pair.kappa_quadratic)}"
     return tip
@@ -156,8 +182,20 @@ LOO_COLUMNS = ("Grader", "Images", "Sensitivity", "Specificity", "Accuracy", "TP
 
 
 def loo_rows(report: Any) -> list[list[str]]:
-    return [[g.grader, str(g.n_items), fmt_percent(g.sensitivity), fmt_percent(g.specificity),
-             fmt_percent(g.accuracy), str(g.tp), str(g.fp), str(g.tn), str(g.fn)] for g in report.leave_one_out]
+    return [
+        [
+            g.grader,
+            str(g.n_items),
+            fmt_percent(g.sensitivity),
+            fmt_percent(g.specificity),
+            fmt_percent(g.accuracy),
+            str(g.tp),
+            str(g.fp),
+            str(g.tn),
+            str(g.fn),
+        ]
+        for g in report.leave_one_out
+    ]
 
 
 METHOD_COLUMNS = ("How the reference was reached", "Images")
@@ -178,13 +216,17 @@ MODEL_COLUMNS = ("Grader", "Grader's error rate", "Model's error rate", "Error r
 
 def model_rows(model: Any) -> list[list[str]]:
     """Paper A's error reduction of the model against each grader (same images)."""
-    return [[name, fmt_percent(model.grader_error_rate.get(name)), fmt_percent(model.model_error_rate),
-             fmt_percent(value)] for name, value in model.error_reduction.items()]
+    return [
+        [name, fmt_percent(model.grader_error_rate.get(name)), fmt_percent(model.model_error_rate), fmt_percent(value)]
+        for name, value in model.error_reduction.items()
+    ]
 
 
 def model_summary(model: Any, name: str | None) -> str:
     auroc = f", AUROC {fmt_kappa(model.auroc)}" if model.auroc is not None else ""
-    return (f"{name or 'Active model'} against the reference standard on {model.n_images} images at threshold "
-            f"{model.threshold:.2f}: sensitivity {fmt_percent(model.sensitivity)}, specificity "
-            f"{fmt_percent(model.specificity)}, accuracy {fmt_percent(model.accuracy)}{auroc}. "
-            f"Mean error reduction vs the graders: {fmt_percent(model.mean_error_reduction)}.")
+    return (
+        f"{name or 'Active model'} against the reference standard on {model.n_images} images at threshold "
+        f"{model.threshold:.2f}: sensitivity {fmt_percent(model.sensitivity)}, specificity "
+        f"{fmt_percent(model.specificity)}, accuracy {fmt_percent(model.accuracy)}{auroc}. "
+        f"Mean error reduction vs the graders: {fmt_percent(model.mean_error_reduction)}."
+    )

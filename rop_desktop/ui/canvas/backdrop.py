@@ -110,7 +110,11 @@ class Backdrop:
         """Re-render the image when the pixels change; show or hide the FOV outline."""
         old, self._settings = self._settings, settings
         if self._renderer is not None and (old.mode, old.brightness, old.contrast, old.gamma) != (
-                settings.mode, settings.brightness, settings.contrast, settings.gamma):
+            settings.mode,
+            settings.brightness,
+            settings.contrast,
+            settings.gamma,
+        ):
             self._render()
         self._update_fov()
 
@@ -148,8 +152,10 @@ class Backdrop:
         if rgba is None:
             return
         if not isinstance(rgba, np.ndarray) or rgba.dtype != np.uint8 or rgba.ndim != 3 or rgba.shape[2] != 4:
-            raise ValueError(f"overlay {name!r} must be an HxWx4 uint8 RGBA array, "
-                             f"not {getattr(rgba, 'dtype', type(rgba))} {getattr(rgba, 'shape', '')}")
+            raise ValueError(
+                f"overlay {name!r} must be an HxWx4 uint8 RGBA array, "
+                f"not {getattr(rgba, 'dtype', type(rgba))} {getattr(rgba, 'shape', '')}"
+            )
         if not 0.0 <= opacity <= 1.0:
             raise ValueError(f"overlay opacity must be within [0, 1], not {opacity}")
         item = _pixmap_item(style.Z_OVERLAY + len(self._overlays) * 1e-3)

@@ -46,14 +46,25 @@ class ShapeEditor:
             self.report(repair_message(result))
         return result
 
-    def add(self, points: Iterable[Point], holes: Iterable[Sequence[Point]] = (), source: str = "drawn",
-            text: str = "Add polygon") -> Shape | None:
+    def add(
+        self,
+        points: Iterable[Point],
+        holes: Iterable[Sequence[Point]] = (),
+        source: str = "drawn",
+        text: str = "Add polygon",
+    ) -> Shape | None:
         """A new shape with a fresh uuid and the current lesion type / stage; None if refused."""
         result = self.check(points, holes)
         if result is None:
             return None
-        shape = Shape(id=new_shape_id(), points=result.points, holes=result.holes,
-                      lesion_type=self.lesion_type, stage=self.stage, source=source)
+        shape = Shape(
+            id=new_shape_id(),
+            points=result.points,
+            holes=result.holes,
+            lesion_type=self.lesion_type,
+            stage=self.stage,
+            source=source,
+        )
         self.stack.push(AddShapeCommand(self.layer, shape, text))
         return shape
 
@@ -67,8 +78,13 @@ class ShapeEditor:
         self.stack.push(AddShapeCommand(self.layer, shape, text))
         return shape
 
-    def replace(self, before: Shape, points: Iterable[Point], holes: Iterable[Sequence[Point]] | None = None,
-                text: str = "Edit polygon") -> Shape | None:
+    def replace(
+        self,
+        before: Shape,
+        points: Iterable[Point],
+        holes: Iterable[Sequence[Point]] | None = None,
+        text: str = "Edit polygon",
+    ) -> Shape | None:
         """A new outline for ``before``; returns the stored shape, or None if refused or unchanged.
 
         On refusal the shape's item is redrawn as it was (a drag snaps back).

@@ -67,8 +67,7 @@ class LandmarkTool(Tool):
         if which not in _NAMES:
             raise ValueError(f"a landmark is 'disc' or 'fovea', not {which!r}")
         self.armed = which
-        hint = ("click the optic disc centre (drag to its rim to measure it)" if which == "disc"
-                else "click the fovea")
+        hint = "click the optic disc centre (drag to its rim to measure it)" if which == "disc" else "click the fovea"
         self.host.report(f"Landmarks: {hint} · D disc, F fovea at the pointer · Delete removes the {_NAMES[which]}")
 
     # ----------------------------------------------------------------- mouse
@@ -89,8 +88,9 @@ class LandmarkTool(Tool):
             radius = math.hypot(p[0] - self._press[0], p[1] - self._press[1])
             self._dragging = self._dragging or radius >= self.host.scene_tol(style.DRAG_START_PX)
             current = self.value()
-            preview = current.with_(disc=self._press,
-                                    disc_radius=radius if self._dragging and radius > 0 else current.disc_radius)
+            preview = current.with_(
+                disc=self._press, disc_radius=radius if self._dragging and radius > 0 else current.disc_radius
+            )
             self.host.landmark_layer.preview(preview)
         return True
 
@@ -111,8 +111,9 @@ class LandmarkTool(Tool):
 
     # ----------------------------------------------------------------- keys
     def key(self, event: QKeyEvent) -> bool:
-        if event.modifiers() & (Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.AltModifier
-                                | Qt.KeyboardModifier.MetaModifier):
+        if event.modifiers() & (
+            Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.AltModifier | Qt.KeyboardModifier.MetaModifier
+        ):
             return False
         key = event.key()
         if key == Qt.Key.Key_Escape and self.busy:
@@ -145,8 +146,11 @@ class LandmarkTool(Tool):
         else:
             after = before.with_(fovea=p)
         if after != before:
-            text = f"Place the {_NAMES[which]}" if (before.disc if which == "disc" else before.fovea) is None \
+            text = (
+                f"Place the {_NAMES[which]}"
+                if (before.disc if which == "disc" else before.fovea) is None
                 else f"Move the {_NAMES[which]}"
+            )
             if which == "disc" and radius:
                 text = "Measure the optic disc"
             self.host.undo_stack.push(SetLandmarksCommand(self.host.landmark_layer, before, after, text))
@@ -157,8 +161,9 @@ class LandmarkTool(Tool):
         before = self.value()
         after = before.with_(disc=None, disc_radius=None) if which == "disc" else before.with_(fovea=None)
         if after != before:
-            self.host.undo_stack.push(SetLandmarksCommand(self.host.landmark_layer, before, after,
-                                                          f"Remove the {_NAMES[which]}"))
+            self.host.undo_stack.push(
+                SetLandmarksCommand(self.host.landmark_layer, before, after, f"Remove the {_NAMES[which]}")
+            )
 
     def _missing(self) -> str | None:
         lm = self.value()

@@ -139,8 +139,9 @@ class SelectTool(Tool):
             return True
         index, point = edge
         before = layer.get(selected)
-        after = self.host.editor.replace(before, before.with_vertex_inserted(index + 1, point).points,
-                                         text="Insert vertex")
+        after = self.host.editor.replace(
+            before, before.with_vertex_inserted(index + 1, point).points, text="Insert vertex"
+        )
         if after is not None:
             layer.select(selected, index + 1 if len(after.points) == len(before.points) + 1 else None)
         return True

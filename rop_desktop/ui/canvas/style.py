@@ -42,8 +42,12 @@ def lesion_color(lesion_type: LesionType) -> QColor:
     return QColor(LESION_COLORS.get(lesion_type, PREVIEW_COLOR))
 
 
-def cosmetic_pen(color: QColor | str, width_px: float, style: Qt.PenStyle = Qt.PenStyle.SolidLine,
-                 cap: Qt.PenCapStyle = Qt.PenCapStyle.RoundCap) -> QPen:
+def cosmetic_pen(
+    color: QColor | str,
+    width_px: float,
+    style: Qt.PenStyle = Qt.PenStyle.SolidLine,
+    cap: Qt.PenCapStyle = Qt.PenCapStyle.RoundCap,
+) -> QPen:
     """A pen whose width is in screen pixels whatever the zoom."""
     pen = QPen(QColor(color), width_px, style, cap, Qt.PenJoinStyle.RoundJoin)
     pen.setCosmetic(True)

@@ -105,8 +105,9 @@ class ImageCanvas(QGraphicsView):
 
         polygon = PolygonTool(self)
         polygon.on_change = self.polygonDraftChanged.emit
-        self._tools: dict[str, Tool] = {t.name: t for t in (SelectTool(self), polygon, TraceTool(self),
-                                                             PanTool(self), LandmarkTool(self))}
+        self._tools: dict[str, Tool] = {
+            t.name: t for t in (SelectTool(self), polygon, TraceTool(self), PanTool(self), LandmarkTool(self))
+        }
         self._tool = self._tools["select"]
         self.undo_stack.indexChanged.connect(lambda _index: self._tool.history_changed())
         self._tool.activate()
@@ -116,8 +117,12 @@ class ImageCanvas(QGraphicsView):
         self._apply_cursor()
 
     # ================================================================= image and shapes
-    def set_image(self, rgb: np.ndarray, shapes: list[Shape] | tuple[Shape, ...] = (),
-                  fov: tuple[float, float, float] | None = None) -> None:
+    def set_image(
+        self,
+        rgb: np.ndarray,
+        shapes: list[Shape] | tuple[Shape, ...] = (),
+        fov: tuple[float, float, float] | None = None,
+    ) -> None:
         """Show a new image with its shapes (no shape signals; the undo history is cleared).
 
         ``rgb`` is HxWx3 uint8 (HxW gray is accepted); ``fov`` is the field-of-view circle
@@ -181,8 +186,9 @@ class ImageCanvas(QGraphicsView):
     def set_shape_attributes(self, shape_id: ShapeId, lesion_type: LesionType, stage: Stage | None) -> None:
         """Change a shape's lesion type and stage (undoable; nothing happens if unchanged)."""
         before = self.layer.get(shape_id)
-        after = before.with_(lesion_type=LesionType.parse(lesion_type),
-                             stage=None if stage is None else Stage.parse(stage))
+        after = before.with_(
+            lesion_type=LesionType.parse(lesion_type), stage=None if stage is None else Stage.parse(stage)
+        )
         self.editor.change(before, after, "Change lesion attributes")
 
     def selected_id(self) -> ShapeId:
@@ -239,8 +245,9 @@ class ImageCanvas(QGraphicsView):
         """A read-only RGBA layer above the image (model mask, saliency); None removes it."""
         self.backdrop.set_overlay(name, rgba, opacity)
 
-    def set_reference_shapes(self, name: str, shapes: list[Shape] | tuple[Shape, ...],
-                             color: QColor | str = "#ffffff") -> None:
+    def set_reference_shapes(
+        self, name: str, shapes: list[Shape] | tuple[Shape, ...], color: QColor | str = "#ffffff"
+    ) -> None:
         """Read-only dashed outlines (another grader's polygons); an empty list removes the layer."""
         self.backdrop.set_reference_shapes(name, shapes, color)
         self._sync_scale()
@@ -387,7 +394,8 @@ class ImageCanvas(QGraphicsView):
     def _starts_pan(self, event: QMouseEvent) -> bool:
         button = event.button()
         return button == Qt.MouseButton.MiddleButton or (
-            button == Qt.MouseButton.LeftButton and (self._space_down or self._tool.name == "pan"))
+            button == Qt.MouseButton.LeftButton and (self._space_down or self._tool.name == "pan")
+        )
 
     def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt API
         self.setFocus(Qt.FocusReason.MouseFocusReason)
@@ -433,16 +441,24 @@ class ImageCanvas(QGraphicsView):
     def event(self, event: QEvent) -> bool:
         # While a gesture is in progress (a polygon being drawn), Enter / Escape / Backspace belong
         # to the canvas, not to the window's shortcuts (Enter would otherwise submit the grade).
-        if (event.type() == QEvent.Type.ShortcutOverride and self._tool.busy
-                and isinstance(event, QKeyEvent) and event.key() in self._DRAWING_KEYS):
+        if (
+            event.type() == QEvent.Type.ShortcutOverride
+            and self._tool.busy
+            and isinstance(event, QKeyEvent)
+            and event.key() in self._DRAWING_KEYS
+        ):
             event.accept()
             return True
         # The Landmarks tool's own keys (D, F, Delete…) belong to it while the canvas has the focus
         # (F would otherwise fit the image, D pick the tool again).
-        if (event.type() == QEvent.Type.ShortcutOverride and self._tool.name == "landmarks"
-                and isinstance(event, QKeyEvent) and event.key() in LANDMARK_KEYS
-                and not event.modifiers() & (Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.AltModifier
-                                             | Qt.KeyboardModifier.MetaModifier)):
+        if (
+            event.type() == QEvent.Type.ShortcutOverride
+            and self._tool.name == "landmarks"
+            and isinstance(event, QKeyEvent)
+            and event.key() in LANDMARK_KEYS
+            and not event.modifiers()
+            & (Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.AltModifier | Qt.KeyboardModifier.MetaModifier)
+        ):
             event.accept()
             return True
         return super().event(event)

@@ -9,7 +9,7 @@ from .landmarks import DEFAULT_OPACITY
 
 
 class ZoneRingsControls(QWidget):
-    """"Zones" check box and an opacity slider; ``visibleChanged(bool)``, ``opacityChanged(float)``."""
+    """ "Zones" check box and an opacity slider; ``visibleChanged(bool)``, ``opacityChanged(float)``."""
 
     visibleChanged = Signal(bool)
     opacityChanged = Signal(float)
@@ -19,9 +19,11 @@ class ZoneRingsControls(QWidget):
         self.toggle = QCheckBox("Zones")
         self.toggle.setChecked(True)
         self.toggle.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-        self.toggle.setToolTip("ICROP3 zone rings around the optic disc: zone I (2 × disc–fovea distance), posterior "
-                               "zone II (+2 disc diameters), zone II (estimated). Place the disc and fovea with the "
-                               "Landmarks tool (D). Shortcut: R")
+        self.toggle.setToolTip(
+            "ICROP3 zone rings around the optic disc: zone I (2 × disc–fovea distance), posterior "
+            "zone II (+2 disc diameters), zone II (estimated). Place the disc and fovea with the "
+            "Landmarks tool (D). Shortcut: R"
+        )
         self.opacity = QSlider(Qt.Orientation.Horizontal)
         self.opacity.setRange(10, 100)
         self.opacity.setValue(round(DEFAULT_OPACITY * 100))

@@ -42,8 +42,18 @@ class AccountsController(QObject):
 
     switched = Signal(object)  # the new main window
 
-    def __init__(self, window: MainWindow, study: Study, actor: Actor, *, file_menu: QMenu, before: QAction | None,
-                 switch: Switch, edits: PendingEdits | None = None, memory: AccountMemory | None = None) -> None:
+    def __init__(
+        self,
+        window: MainWindow,
+        study: Study,
+        actor: Actor,
+        *,
+        file_menu: QMenu,
+        before: QAction | None,
+        switch: Switch,
+        edits: PendingEdits | None = None,
+        memory: AccountMemory | None = None,
+    ) -> None:
         super().__init__(window)
         self.window = window
         self.study = study
@@ -132,17 +142,21 @@ class AccountsController(QObject):
             self.dialog.show_message("The two passwords differ.", error=True)
             return False
         role = Role.parse(role)
-        added = self._do(lambda: accounts.create_account(self.study, self.actor, name, role,
-                                                         password=password or None),
-                         f"{name.strip()} added as {role.label.lower()}.")
+        added = self._do(
+            lambda: accounts.create_account(self.study, self.actor, name, role, password=password or None),
+            f"{name.strip()} added as {role.label.lower()}.",
+        )
         if added:
             self.dialog.clear_new_account()
         return added
 
     def set_role(self, account_id: int, role: Role) -> bool:
         role = Role.parse(role)
-        return self._do(lambda: accounts.set_role(self.study, self.actor, account_id, role),
-                        f"Role changed to {role.label.lower()}.", select=account_id)
+        return self._do(
+            lambda: accounts.set_role(self.study, self.actor, account_id, role),
+            f"Role changed to {role.label.lower()}.",
+            select=account_id,
+        )
 
     def reset_password(self, account_id: int, password: str, again: str) -> bool:
         if self.dialog is None:
@@ -151,22 +165,29 @@ class AccountsController(QObject):
             self.dialog.show_message("The two passwords differ.", error=True)
             return False
         done = "Password set; a lock-out is lifted." if password else "Password removed."
-        changed = self._do(lambda: accounts.set_password(self.study, self.actor, account_id, password or None),
-                           done, select=account_id)
+        changed = self._do(
+            lambda: accounts.set_password(self.study, self.actor, account_id, password or None), done, select=account_id
+        )
         if changed:
             self.dialog.clear_reset()
         return changed
 
     def set_active(self, account_id: int, active: bool) -> bool:
-        return self._do(lambda: accounts.set_active(self.study, self.actor, account_id, active),
-                        "Account reactivated." if active else "Account deactivated: it can no longer sign in; its "
-                        "work stays and still votes.", select=account_id)
+        return self._do(
+            lambda: accounts.set_active(self.study, self.actor, account_id, active),
+            "Account reactivated."
+            if active
+            else "Account deactivated: it can no longer sign in; its work stays and still votes.",
+            select=account_id,
+        )
 
     # ================================================================= File → Change my password…
     def change_password(self) -> ChangePasswordDialog:
         dialog = ChangePasswordDialog(
-            self.actor.name, lambda old, new: accounts.change_own_password(self.study, self.actor, old or None, new),
-            self.window)
+            self.actor.name,
+            lambda old, new: accounts.change_own_password(self.study, self.actor, old or None, new),
+            self.window,
+        )
         dialog.accepted.connect(lambda: self.window.statusBar().showMessage("Your password is changed.", 8000))
         self.password_dialog = dialog
         dialog.open()
@@ -179,8 +200,11 @@ class AccountsController(QObject):
         if edits is not None and edits.pending:
             edits.retry_now()
             if edits.pending:
-                self._notice("Switch grader", f"{len(edits.pending)} edit(s) of {self.actor.name} still wait for "
-                             "the database: switch when the connection is back and they are saved.")
+                self._notice(
+                    "Switch grader",
+                    f"{len(edits.pending)} edit(s) of {self.actor.name} still wait for "
+                    "the database: switch when the connection is back and they are saved.",
+                )
                 return None
         dialog = make_sign_in_dialog(self.study, memory=self._memory, parent=self.window)
         dialog.setWindowTitle(f"Sign in (now: {self.actor.name})")
@@ -205,9 +229,25 @@ class AccountsController(QObject):
                 dialog.close()
 
 
-def install_account_menus(window: MainWindow, study: Study, actor: Actor, *, study_menu: StudyMenu, switch: Switch,
-                          edits: PendingEdits | None = None, memory: AccountMemory | None = None) -> AccountsController:
+def install_account_menus(
+    window: MainWindow,
+    study: Study,
+    actor: Actor,
+    *,
+    study_menu: StudyMenu,
+    switch: Switch,
+    edits: PendingEdits | None = None,
+    memory: AccountMemory | None = None,
+) -> AccountsController:
     """Add Switch grader… / Change my password… to the File menu of ``study_menu`` (before Quit)
     and, for admins, the Admin menu. ``edits`` (the workspace's) must be stored before a switch."""
-    return AccountsController(window, study, actor, file_menu=study_menu.menu, before=study_menu.quit_action,
-                              switch=switch, edits=edits, memory=memory)
+    return AccountsController(
+        window,
+        study,
+        actor,
+        file_menu=study_menu.menu,
+        before=study_menu.quit_action,
+        switch=switch,
+        edits=edits,
+        memory=memory,
+    )

@@ -107,18 +107,23 @@ class PendingEdits(QObject):
 
 def _ask_to_discard(window: QWidget, pending: list[str]) -> bool:
     answer = QMessageBox.warning(
-        window, "Edits not saved",
-        f"{len(pending)} edit(s) could not reach the database yet:\n- " + "\n- ".join(pending[:10])
+        window,
+        "Edits not saved",
+        f"{len(pending)} edit(s) could not reach the database yet:\n- "
+        + "\n- ".join(pending[:10])
         + "\n\nClose anyway and lose them?",
-        QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.No)
+        QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+        QMessageBox.StandardButton.No,
+    )
     return answer == QMessageBox.StandardButton.Yes
 
 
 class _CloseGuard(QObject):
     """Tries the waiting edits once more when the window closes; asks before losing any."""
 
-    def __init__(self, window: QMainWindow, edits: PendingEdits,
-                 confirm_discard: Callable[[QWidget, list[str]], bool]) -> None:
+    def __init__(
+        self, window: QMainWindow, edits: PendingEdits, confirm_discard: Callable[[QWidget, list[str]], bool]
+    ) -> None:
         super().__init__(window)
         self._window, self._edits, self._confirm = window, edits, confirm_discard
 
@@ -131,9 +136,12 @@ class _CloseGuard(QObject):
         return False
 
 
-def install_connection_guard(window: QMainWindow, *, retry_ms: int = DEFAULT_RETRY_MS,
-                             confirm_discard: Callable[[QWidget, list[str]], bool] = _ask_to_discard,
-                             ) -> PendingEdits:
+def install_connection_guard(
+    window: QMainWindow,
+    *,
+    retry_ms: int = DEFAULT_RETRY_MS,
+    confirm_discard: Callable[[QWidget, list[str]], bool] = _ask_to_discard,
+) -> PendingEdits:
     """A :class:`PendingEdits` for ``window``: its messages in the status bar, its close guarded."""
     edits = PendingEdits(retry_ms=retry_ms, parent=window)
     bar = window.statusBar()

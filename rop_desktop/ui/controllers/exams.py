@@ -41,9 +41,16 @@ class ExamController(QObject):
     """See the module docstring. ``workspace`` shows the images and keeps the edits; the image
     grade ``grade_panel`` changing refreshes the roll-up; ``shortcuts`` (if any) get the exam keys."""
 
-    def __init__(self, window: MainWindow, service: ExamService, grading: GradingService, *,
-                 workspace: WorkspaceController, grade_panel: GradePanel,
-                 shortcuts: GradingShortcuts | None = None) -> None:
+    def __init__(
+        self,
+        window: MainWindow,
+        service: ExamService,
+        grading: GradingService,
+        *,
+        workspace: WorkspaceController,
+        grade_panel: GradePanel,
+        shortcuts: GradingShortcuts | None = None,
+    ) -> None:
         super().__init__(window)
         self.window = window
         self.service = service
@@ -256,9 +263,21 @@ class ExamController(QObject):
                 child.close()
 
 
-def install_exam_features(window: MainWindow, study: Study, grading: GradingService, *,
-                          workspace: WorkspaceController, grade_panel: GradePanel,
-                          shortcuts: GradingShortcuts | None = None) -> ExamController:
+def install_exam_features(
+    window: MainWindow,
+    study: Study,
+    grading: GradingService,
+    *,
+    workspace: WorkspaceController,
+    grade_panel: GradePanel,
+    shortcuts: GradingShortcuts | None = None,
+) -> ExamController:
     """The eye-level exam features of a main window, on its ``workspace`` and image ``grade_panel``."""
-    return ExamController(window, ExamService(study, grading.actor), grading, workspace=workspace,
-                          grade_panel=grade_panel, shortcuts=shortcuts)
+    return ExamController(
+        window,
+        ExamService(study, grading.actor),
+        grading,
+        workspace=workspace,
+        grade_panel=grade_panel,
+        shortcuts=shortcuts,
+    )

@@ -40,8 +40,10 @@ class InteropMenu:
         self.dicom_action = menu.addAction("Export DICOM (de-identified)…")
         self.dicom_action.triggered.connect(lambda _checked=False: self.choose_dicom_folder("remove"))
         self.dicom_shift_action = menu.addAction("Export DICOM (de-identified, dates shifted per patient)…")
-        self.dicom_shift_action.setToolTip("PS3.15 Retain Longitudinal Temporal Information with Modified Dates: "
-                                           "each infant's dates move by its own offset; intervals are kept")
+        self.dicom_shift_action.setToolTip(
+            "PS3.15 Retain Longitudinal Temporal Information with Modified Dates: "
+            "each infant's dates move by its own offset; intervals are kept"
+        )
         self.dicom_shift_action.triggered.connect(lambda _checked=False: self.choose_dicom_folder("shift"))
         may_export_all = policy.allowed(study, actor, Action.EXPORT_ALL)
         self.dicom_action.setVisible(may_export_all)
@@ -79,11 +81,11 @@ class InteropMenu:
         study, actor = self.study, self.actor
         worker = GeneratorWorker(lambda: iter_export_dicom(study, actor, folder, dates=dates))
         worker.setParent(self.window)
-        worker.yielded.connect(lambda p: self.window.statusBar().showMessage(
-            f"DICOM export: {p.done} of {p.total}"))
+        worker.yielded.connect(lambda p: self.window.statusBar().showMessage(f"DICOM export: {p.done} of {p.total}"))
         worker.returned.connect(lambda summary: self._dicom_done("\n".join(summary.lines())))
-        worker.errored.connect(lambda exc: self._dicom_done(
-            f"The DICOM export stopped: {getattr(exc, 'reason', None) or exc}"))
+        worker.errored.connect(
+            lambda exc: self._dicom_done(f"The DICOM export stopped: {getattr(exc, 'reason', None) or exc}")
+        )
         self.dicom_worker = worker
         worker.start()
         return worker
@@ -94,8 +96,9 @@ class InteropMenu:
         self._show("DICOM export", text)
 
     def _show(self, title: str, text: str) -> None:
-        self.message = QMessageBox(QMessageBox.Icon.Information, title, text, QMessageBox.StandardButton.Close,
-                                   self.window)
+        self.message = QMessageBox(
+            QMessageBox.Icon.Information, title, text, QMessageBox.StandardButton.Close, self.window
+        )
         self.message.open()
 
 

@@ -34,8 +34,15 @@ class LandmarksController(QObject):
     """See the module docstring. ``workspace`` shows the images; ``panel`` is the grade form whose
     zone the suggestion fills; ``shortcuts`` (if any) gets the zone rings' key."""
 
-    def __init__(self, window: MainWindow, service: LandmarkService, panel: GradePanel, *,
-                 workspace: WorkspaceController, shortcuts: GradingShortcuts | None = None) -> None:
+    def __init__(
+        self,
+        window: MainWindow,
+        service: LandmarkService,
+        panel: GradePanel,
+        *,
+        workspace: WorkspaceController,
+        shortcuts: GradingShortcuts | None = None,
+    ) -> None:
         super().__init__(window)
         self.window = window
         self.service = service
@@ -139,9 +146,16 @@ class LandmarksController(QObject):
         self.window.statusBar().showMessage(text, 10000)
 
 
-def install_landmark_features(window: MainWindow, study: Study, grading: GradingService, *,
-                              workspace: WorkspaceController, panel: GradePanel,
-                              shortcuts: GradingShortcuts | None = None) -> LandmarksController:
+def install_landmark_features(
+    window: MainWindow,
+    study: Study,
+    grading: GradingService,
+    *,
+    workspace: WorkspaceController,
+    panel: GradePanel,
+    shortcuts: GradingShortcuts | None = None,
+) -> LandmarksController:
     """The landmark and zone features of a main window, on its ``workspace`` and grade ``panel``."""
-    return LandmarksController(window, LandmarkService(study, grading.actor), panel, workspace=workspace,
-                               shortcuts=shortcuts)
+    return LandmarksController(
+        window, LandmarkService(study, grading.actor), panel, workspace=workspace, shortcuts=shortcuts
+    )

@@ -29,8 +29,10 @@ if TYPE_CHECKING:
 
     from .connection import PendingEdits
 
-RESTORED_MESSAGE = ("The outline you had not closed when the app stopped is back ({n} vertices): click the "
-                    "first vertex or press Enter to close it, Esc to drop it.")
+RESTORED_MESSAGE = (
+    "The outline you had not closed when the app stopped is back ({n} vertices): click the "
+    "first vertex or press Enter to close it, Esc to drop it."
+)
 
 
 class DraftHost(Protocol):

@@ -55,8 +55,15 @@ PROPOSAL_COLOR = "#00e6ff"
 
 
 class ModelController(QObject):
-    def __init__(self, window: MainWindow, study: Study, grading: GradingService, workspace: WorkspaceController, *,
-                 device: str = "auto") -> None:
+    def __init__(
+        self,
+        window: MainWindow,
+        study: Study,
+        grading: GradingService,
+        workspace: WorkspaceController,
+        *,
+        device: str = "auto",
+    ) -> None:
         super().__init__(window)
         self.window = window
         self.workspace = workspace
@@ -80,8 +87,15 @@ class ModelController(QObject):
             self.training = TrainingController(self.training_panel, self.training_service, self)
         window.add_side_panel(self.versions_panel, "Models")
 
-        self.versions = VersionsController(self.versions_panel, self.models, self.predictions, grading,
-                                           workspace.open_image, lambda: workspace.shown, self)
+        self.versions = VersionsController(
+            self.versions_panel,
+            self.models,
+            self.predictions,
+            grading,
+            workspace.open_image,
+            lambda: workspace.shown,
+            self,
+        )
         self.worker = PredictionWorker(self.predictions, lambda image_id: grading.load_image(image_id).rgb, self)
         self.worklist_columns = ModelColumnsProxy(self)
         #: *Models → Import pretrained weights…* (installed by :func:`install_model_features`).
@@ -186,8 +200,9 @@ class ModelController(QObject):
         saliency = source.saliency if source is not None else None
         shown, opacity = self.prediction_panel.saliency_overlay()
         cmap = self.prediction_panel.colormap()
-        canvas.set_overlay(SALIENCY_OVERLAY, self._cached(cmap, saliency) if shown and saliency is not None else None,
-                           opacity)
+        canvas.set_overlay(
+            SALIENCY_OVERLAY, self._cached(cmap, saliency) if shown and saliency is not None else None, opacity
+        )
 
     def _cached(self, kind: str, array: np.ndarray) -> np.ndarray:
         key = (kind, id(array))
@@ -208,8 +223,11 @@ class ModelController(QObject):
         if line is None or self.image_id is None or not self.visible(self.image_id):
             return []
         try:
-            shapes = assist.propose_outlines(line.line_mask, lesion_type=self.window.lesion_combo.currentData(),
-                                             stage=self.window.stage_combo.currentData())
+            shapes = assist.propose_outlines(
+                line.line_mask,
+                lesion_type=self.window.lesion_combo.currentData(),
+                stage=self.window.stage_combo.currentData(),
+            )
         except assist.AssistError as exc:
             self.prediction_panel.show_status(exc.reason)
             return []
@@ -265,7 +283,8 @@ class ModelController(QObject):
         version = self.models.active("binary")
         self.worklist_columns.set_threshold(
             version.threshold if version is not None and version.threshold is not None else (0.5 if version else None),
-            version.threshold_label() if version is not None else "")
+            version.threshold_label() if version is not None else "",
+        )
 
     # ------------------------------------------------------------------ closing
     def shutdown(self) -> None:
@@ -275,8 +294,14 @@ class ModelController(QObject):
         self.versions.shutdown()
 
 
-def install_model_features(window: MainWindow, study: Study, grading_service: GradingService,
-                           workspace: WorkspaceController, *, device: str = "auto") -> ModelController:
+def install_model_features(
+    window: MainWindow,
+    study: Study,
+    grading_service: GradingService,
+    workspace: WorkspaceController,
+    *,
+    device: str = "auto",
+) -> ModelController:
     """Add the Model, Train and Models tabs to ``window`` (built by ``app.build_window``), following
     the images ``workspace`` shows."""
     from rop_desktop.ui.prediction.report_export import add_report_button

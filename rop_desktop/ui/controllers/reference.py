@@ -65,9 +65,11 @@ if TYPE_CHECKING:  # the dashboard's charts load pyqtgraph, the prediction servi
 def summary_text(summary: RecomputeSummary) -> str:
     """A recompute's outcome in one sentence."""
     settled = len(summary.created) + len(summary.updated) + len(summary.unchanged)
-    text = (f"{summary.examined} images: {settled} settled by the votes ({len(summary.created)} new, "
-            f"{len(summary.updated)} changed), {len(summary.needs_adjudication)} to adjudicate, "
-            f"{len(summary.insufficient)} with too few votes, {len(summary.kept_decisions)} decided by hand")
+    text = (
+        f"{summary.examined} images: {settled} settled by the votes ({len(summary.created)} new, "
+        f"{len(summary.updated)} changed), {len(summary.needs_adjudication)} to adjudicate, "
+        f"{len(summary.insufficient)} with too few votes, {len(summary.kept_decisions)} decided by hand"
+    )
     if summary.withdrawn:
         text += f"; {len(summary.withdrawn)} vote reference(s) withdrawn"
     if summary.votes_changed_under_decision:
@@ -125,23 +127,50 @@ class ReferenceController(QObject):
         self._predict = _ActiveModelPredictions(study, self.actor)
         menu: QMenu = window.menuBar().addMenu("&Reference")
         self.menu = menu
-        self.adjudication_action = self._add(menu, "Adjudication queue…", self.open_adjudication,
-                                             "Decide the images the votes did not settle (adjudicators, admins)",
-                                             Action.REFERENCE_DECIDE)
-        self.dashboard_action = self._add(menu, "Agreement dashboard…", self.open_dashboard,
-                                          "Inter-grader agreement, each grader against the others, the model",
-                                          Action.AGREEMENT_READ)
+        self.adjudication_action = self._add(
+            menu,
+            "Adjudication queue…",
+            self.open_adjudication,
+            "Decide the images the votes did not settle (adjudicators, admins)",
+            Action.REFERENCE_DECIDE,
+        )
+        self.dashboard_action = self._add(
+            menu,
+            "Agreement dashboard…",
+            self.open_dashboard,
+            "Inter-grader agreement, each grader against the others, the model",
+            Action.AGREEMENT_READ,
+        )
         menu.addSeparator()
-        self.settings_action = self._add(menu, "Vote settings…", self.open_vote_settings,
-                                         "Quorum and tie rule of the study (admins)", Action.SETTINGS_WRITE)
-        self.recompute_action = self._add(menu, "Recompute votes", self.recompute,
-                                          "Settle every image again from the submitted grades", Action.REFERENCE_DECIDE)
+        self.settings_action = self._add(
+            menu,
+            "Vote settings…",
+            self.open_vote_settings,
+            "Quorum and tie rule of the study (admins)",
+            Action.SETTINGS_WRITE,
+        )
+        self.recompute_action = self._add(
+            menu,
+            "Recompute votes",
+            self.recompute,
+            "Settle every image again from the submitted grades",
+            Action.REFERENCE_DECIDE,
+        )
         menu.addSeparator()
-        self.csv_action = self._add(menu, "Export reference CSV…", self.choose_reference_csv,
-                                    "The reference standard as a table (pseudonymous)", Action.EXPORT_ALL)
-        self.snapshot_action = self._add(menu, "Export training snapshot…", self.choose_snapshot_folder,
-                                         "The reference standard with images and masks, for training",
-                                         Action.EXPORT_ALL)
+        self.csv_action = self._add(
+            menu,
+            "Export reference CSV…",
+            self.choose_reference_csv,
+            "The reference standard as a table (pseudonymous)",
+            Action.EXPORT_ALL,
+        )
+        self.snapshot_action = self._add(
+            menu,
+            "Export training snapshot…",
+            self.choose_snapshot_folder,
+            "The reference standard with images and masks, for training",
+            Action.EXPORT_ALL,
+        )
         menu.menuAction().setVisible(any(a.isVisible() for a in menu.actions() if not a.isSeparator()))
         window.on_shutdown(self.shutdown)
 
@@ -182,8 +211,9 @@ class ReferenceController(QObject):
         if not self._may(Action.REFERENCE_READ):  # the queue shows every grader's grades and outlines
             return None
         service = ReferenceService(self.study, self.actor)
-        view = AdjudicationWindow(service, self.grading.load_image, predict=self._predict, history=service.history,
-                                  title=self.study.name)
+        view = AdjudicationWindow(
+            service, self.grading.load_image, predict=self._predict, history=service.history, title=self.study.name
+        )
         self._own(view, "adjudication")
         view.settled.connect(lambda _image, _state: self._after_settled())
         view.refresh_queue()
@@ -254,8 +284,11 @@ class ReferenceController(QObject):
             settings = get_vote_settings(self.study)
         except VoteError as exc:
             settings = VoteSettings()
-            self._notice("Vote settings", f"The stored vote settings are damaged ({exc.reason}); the defaults "
-                         "are shown.", QMessageBox.Icon.Warning)
+            self._notice(
+                "Vote settings",
+                f"The stored vote settings are damaged ({exc.reason}); the defaults are shown.",
+                QMessageBox.Icon.Warning,
+            )
         dialog = VoteSettingsDialog(settings, len(list_graders(self.study)), self.window)
         dialog.accepted.connect(lambda: self.save_vote_settings(dialog.chosen()))
         dialog.open()
@@ -271,8 +304,9 @@ class ReferenceController(QObject):
         except AccessDenied as exc:
             self._refused(exc)
             return None
-        return self._start_recompute("Vote settings saved",
-                                     f"Quorum {settings.quorum}, tie rule “{settings.tie_rule}”. ")
+        return self._start_recompute(
+            "Vote settings saved", f"Quorum {settings.quorum}, tie rule “{settings.tie_rule}”. "
+        )
 
     def recompute(self) -> GeneratorWorker | None:
         """Settle every image again from the submitted votes (adjudicators and admins), in a
@@ -304,10 +338,16 @@ class ReferenceController(QObject):
         progress.canceled.connect(worker.abort)
         worker.yielded.connect(lambda step: self._on_recompute_step(progress, step))
         worker.returned.connect(lambda summary: self._on_recomputed(title, prefix, summary))
-        worker.aborted.connect(lambda: self._notice(title, "Cancelled. The images settled so far keep their new "
-                                                    "state; run “Recompute votes” to settle the others."))
-        worker.errored.connect(lambda exc: self._notice(title, f"The votes could not be settled: {exc}",
-                                                        QMessageBox.Icon.Warning))
+        worker.aborted.connect(
+            lambda: self._notice(
+                title,
+                "Cancelled. The images settled so far keep their new "
+                "state; run “Recompute votes” to settle the others.",
+            )
+        )
+        worker.errored.connect(
+            lambda exc: self._notice(title, f"The votes could not be settled: {exc}", QMessageBox.Icon.Warning)
+        )
         worker.finished.connect(lambda: self._recompute_ended(worker, progress))
         self.recompute_worker, self.progress = worker, progress
         worker.start()
@@ -386,8 +426,9 @@ class ReferenceController(QObject):
     def choose_reference_csv(self) -> Path | None:
         if not self._may(Action.EXPORT_ALL):
             return None
-        path, _ = QFileDialog.getSaveFileName(self.window, "Export the reference standard", "reference.csv",
-                                              "CSV (*.csv)")
+        path, _ = QFileDialog.getSaveFileName(
+            self.window, "Export the reference standard", "reference.csv", "CSV (*.csv)"
+        )
         return self.export_reference_csv(Path(path)) if path else None
 
     def export_reference_csv(self, path: Path) -> Path | None:
@@ -423,13 +464,14 @@ class ReferenceController(QObject):
             folder = folder / f"reference-snapshot-{datetime.now():%Y%m%d-%H%M%S}"
         study, actor = self.study, self.actor
         self.window.statusBar().showMessage(f"Writing the training snapshot to {folder} …")
-        self.calls.start(lambda: export_snapshot(study, actor, folder), self._on_snapshot,
-                         self._on_snapshot_error)
+        self.calls.start(lambda: export_snapshot(study, actor, folder), self._on_snapshot, self._on_snapshot_error)
         return True
 
     def _on_snapshot(self, snapshot: Snapshot) -> None:
-        self._notice("Training snapshot", f"{len(snapshot)} image(s) written to {snapshot.root}\n"
-                     f"content hash {snapshot.stored_hash}")
+        self._notice(
+            "Training snapshot",
+            f"{len(snapshot)} image(s) written to {snapshot.root}\ncontent hash {snapshot.stored_hash}",
+        )
         self.snapshotExported.emit(snapshot)
 
     def _on_snapshot_error(self, exc: BaseException) -> None:
@@ -450,6 +492,8 @@ class ReferenceController(QObject):
         self.calls.shutdown()
 
 
-def install_reference_features(window: MainWindow, study: Study, grading_service: GradingService) -> ReferenceController:
+def install_reference_features(
+    window: MainWindow, study: Study, grading_service: GradingService
+) -> ReferenceController:
     """Add the Reference menu to ``window`` (a MainWindow) for the signed-in grader of ``grading_service``."""
     return ReferenceController(window, study, grading_service)

@@ -27,8 +27,14 @@ class StudyMenu:
     The import actions are shown only to an account the policy lets import images (admins); the
     import service refuses anyone else all the same, and the import dialog shows why."""
 
-    def __init__(self, window: MainWindow, study: Study, actor: Actor, open_study: Callable[[Path, str | None], None],
-                 after_import: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        window: MainWindow,
+        study: Study,
+        actor: Actor,
+        open_study: Callable[[Path, str | None], None],
+        after_import: Callable[[], None],
+    ) -> None:
         self.window = window
         self.study = study
         self.actor = actor
@@ -83,8 +89,9 @@ class StudyMenu:
     def import_folder(self) -> None:
         folder = QFileDialog.getExistingDirectory(self.window, "Import every image in a folder")
         if folder:
-            manifest, _ = QFileDialog.getOpenFileName(self.window, "Manifest CSV (optional: Cancel to skip)",
-                                                      folder, "CSV (*.csv)")
+            manifest, _ = QFileDialog.getOpenFileName(
+                self.window, "Manifest CSV (optional: Cancel to skip)", folder, "CSV (*.csv)"
+            )
             self.run_import([Path(folder)], Path(manifest) if manifest else None)
 
     def run_import(self, sources: list[Path], manifest: Path | None = None) -> ImportDialog:

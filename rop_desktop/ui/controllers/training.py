@@ -131,9 +131,11 @@ class TrainingController(QObject):
         self.worker = worker
         self._workers.append(worker)
         self._epochs = request.epochs
-        self.panel.run_begins(f"Training {request.architecture} for {request.task} on {request.device}: "
-                              f"{request.epochs} epochs, batch {request.batch_size}, image size {request.image_size}, "
-                              f"starting weights {request.init}.")
+        self.panel.run_begins(
+            f"Training {request.architecture} for {request.task} on {request.device}: "
+            f"{request.epochs} epochs, batch {request.batch_size}, image size {request.image_size}, "
+            f"starting weights {request.init}."
+        )
         worker.start()
         return worker
 
@@ -147,16 +149,19 @@ class TrainingController(QObject):
         self.panel.show_started(event.n_train, event.n_val, event.n_test, event.device, event.init)
 
     def _on_progress(self, event: BatchProgress) -> None:
-        self.panel.show_progress(event.epoch, self._epochs, event.batch, event.batches, event.loss,
-                                 event.images_per_s, event.eta_s)
+        self.panel.show_progress(
+            event.epoch, self._epochs, event.batch, event.batches, event.loss, event.images_per_s, event.eta_s
+        )
 
     def _on_epoch(self, event: EpochEnd) -> None:
         self.panel.curves.add_epoch(event.epoch, event.train_loss, event.val_loss, event.val_metrics)
         metrics = ", ".join(f"{k} {v:.3f}" for k, v in event.val_metrics.items() if isinstance(v, (int, float)))
         val = f"{event.val_loss:.4f}" if event.val_loss is not None else "–"
-        self.panel.append_log(f"epoch {event.epoch}/{event.epochs}: train loss {event.train_loss:.4f}, validation "
-                              f"loss {val}{', ' + metrics if metrics else ''}, lr {event.lr:g}"
-                              f"{' (best)' if event.is_best else ''}")
+        self.panel.append_log(
+            f"epoch {event.epoch}/{event.epochs}: train loss {event.train_loss:.4f}, validation "
+            f"loss {val}{', ' + metrics if metrics else ''}, lr {event.lr:g}"
+            f"{' (best)' if event.is_best else ''}"
+        )
 
     def _on_paused(self, paused: bool) -> None:
         self.panel.show_paused(paused)
@@ -189,8 +194,10 @@ class TrainingController(QObject):
         task = self.panel.task()
         if self.running() or not self.service.auto_update_due(task):
             return False
-        self.panel.append_log(f"auto-update: {self.service.new_labels_since_last_run(task)} new reference labels "
-                              f"(every {self.service.auto_update_every()}): starting a fine-tuning run")
+        self.panel.append_log(
+            f"auto-update: {self.service.new_labels_since_last_run(task)} new reference labels "
+            f"(every {self.service.auto_update_every()}): starting a fine-tuning run"
+        )
         return self.start() is not None
 
     def shutdown(self) -> None:

@@ -26,9 +26,16 @@ class VersionsController(QObject):
     batchStarting = Signal(object)  # the batch prediction's GeneratorWorker, before its thread starts
     assistChanged = Signal(bool)
 
-    def __init__(self, panel: VersionsPanel, models: ModelService, predictions: PredictionService,
-                 grading: GradingService, open_image: Callable[[int], None], current: Callable[[], int | None],
-                 parent: QObject | None = None) -> None:
+    def __init__(
+        self,
+        panel: VersionsPanel,
+        models: ModelService,
+        predictions: PredictionService,
+        grading: GradingService,
+        open_image: Callable[[int], None],
+        current: Callable[[], int | None],
+        parent: QObject | None = None,
+    ) -> None:
         super().__init__(parent)
         self.panel = panel
         self.models = models
@@ -48,9 +55,11 @@ class VersionsController(QObject):
         panel.assistModeChanged.connect(self.set_assist)
         panel.set_assist_mode(assist_mode(grading.study))
         study, actor = grading.study, grading.actor
-        panel.set_allowed(manage=policy.allowed(study, actor, Action.MODELS_MANAGE),
-                          predict_all=policy.allowed(study, actor, Action.PREDICT_ALL),
-                          settings=policy.allowed(study, actor, Action.SETTINGS_WRITE))
+        panel.set_allowed(
+            manage=policy.allowed(study, actor, Action.MODELS_MANAGE),
+            predict_all=policy.allowed(study, actor, Action.PREDICT_ALL),
+            settings=policy.allowed(study, actor, Action.SETTINGS_WRITE),
+        )
         self.refresh()
 
     def refresh(self) -> None:
@@ -111,8 +120,9 @@ class VersionsController(QObject):
         except (ModelServiceError, OSError, ValueError) as exc:
             self.panel.show_message(f"Not imported: {exc}", error=True)
             return
-        self.panel.show_message(f"Imported #{version.id} {version.name} ({version.task}, {version.architecture}); "
-                                "activate it to use it.")
+        self.panel.show_message(
+            f"Imported #{version.id} {version.name} ({version.task}, {version.architecture}); activate it to use it."
+        )
         self._changed()
         self.panel.select(version.id)
 
@@ -130,8 +140,9 @@ class VersionsController(QObject):
         worker = GeneratorWorker(self.predictions.predict_all, parent=self)
         worker.yielded.connect(lambda progress: self.panel.show_batch_progress(*progress))
         worker.returned.connect(lambda total: self._batch_ended(f"Predicted {total} images."))
-        worker.aborted.connect(lambda: self._batch_ended("Batch prediction cancelled; the images done so far "
-                                                         "keep their predictions."))
+        worker.aborted.connect(
+            lambda: self._batch_ended("Batch prediction cancelled; the images done so far keep their predictions.")
+        )
         worker.errored.connect(lambda exc: self._batch_ended(f"Batch prediction failed: {exc}", error=True))
         self.batch = worker
         self.panel.set_batch_running(True)
@@ -164,9 +175,11 @@ class VersionsController(QObject):
             if self.grading.next_todo() is None:
                 self.panel.show_message("Nothing left to grade.")
             else:
-                self.panel.show_message("No ROP prediction you may see of an image left to grade: activate a ROP "
-                                        "model and run “Predict all images” (blinded graders need assist mode).",
-                                        error=True)
+                self.panel.show_message(
+                    "No ROP prediction you may see of an image left to grade: activate a ROP "
+                    "model and run “Predict all images” (blinded graders need assist mode).",
+                    error=True,
+                )
             return None
         self._open_image(image_id)
         return image_id
@@ -179,8 +192,11 @@ class VersionsController(QObject):
             self.panel.set_assist_mode(not on)
             self._refused(exc)
             return
-        self.panel.show_message("Assist mode on: graders see the model's output while grading." if on else
-                                "Assist mode off: model output appears after submitting.")
+        self.panel.show_message(
+            "Assist mode on: graders see the model's output while grading."
+            if on
+            else "Assist mode off: model output appears after submitting."
+        )
         self.assistChanged.emit(on)
 
     def shutdown(self) -> None:

@@ -53,8 +53,9 @@ class _ServicePages:
 
     def page(self, offset: int, limit: int) -> Sequence[WorklistRow]:
         q = self.query
-        return self.service.worklist(q.status, q.patient, q.camera, sort=q.sort, descending=q.descending,
-                                     offset=offset, limit=limit)
+        return self.service.worklist(
+            q.status, q.patient, q.camera, sort=q.sort, descending=q.descending, offset=offset, limit=limit
+        )
 
     def position(self, image_id: int) -> int | None:
         return self.service.worklist_position(self.query, image_id)
@@ -143,8 +144,9 @@ class WorkspaceController(QObject):
     def worklist_query(self) -> WorklistQuery:
         """The list the worklist panel asks for now."""
         f = self.window.worklist.filters()
-        return WorklistQuery(f["status"], f["patient"], f["camera"], f["sort"], f["descending"],
-                             f.get("attention", False))
+        return WorklistQuery(
+            f["status"], f["patient"], f["camera"], f["sort"], f["descending"], f.get("attention", False)
+        )
 
     def refresh_worklist(self) -> None:
         """Show the list the panel asks for: its first page, counts and where the current image is

@@ -17,11 +17,11 @@ from .progression import LinkedViews, ProgressionWindow
 from .strip import ExamStrip
 
 __all__ = [
-           "AttentionWindow",
-           "ExamPanel",
-           "ExamStrip",
-           "EyeGradeForm",
-           "LinkedViews",
-           "ProgressionWindow",
-           "TreatmentBadge",
+    "AttentionWindow",
+    "ExamPanel",
+    "ExamStrip",
+    "EyeGradeForm",
+    "LinkedViews",
+    "ProgressionWindow",
+    "TreatmentBadge",
 ]

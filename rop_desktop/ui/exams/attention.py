@@ -8,6 +8,7 @@ asks for the latest visit's first image: ``imageRequested(image_id)``.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QBrush, QColor
@@ -16,6 +17,9 @@ from PySide6.QtWidgets import QLabel, QTableWidgetItem, QVBoxLayout, QWidget
 from rop_desktop.ui.tables import row_picker_table
 
 from .badge import CLASS_COLORS, badge_text
+
+if TYPE_CHECKING:
+    from rop_desktop.services.exams import Attention
 
 COLUMNS = ("Patient", "Eye", "Latest visit", "Class", "Why")
 
@@ -30,7 +34,7 @@ class AttentionWindow(QWidget):
         self.setObjectName("AttentionWindow")
         self.setWindowTitle("Needs attention")
         self.resize(760, 380)
-        self.items: list[object] = []
+        self.items: list[Attention] = []
         self.note = QLabel("", self)
         self.note.setWordWrap(True)
         self.table = row_picker_table(COLUMNS, self)
@@ -39,17 +43,23 @@ class AttentionWindow(QWidget):
         layout.addWidget(self.table)
         self.table.cellActivated.connect(self._open)  # a double click or Enter
 
-    def set_items(self, items: Sequence[object], basis: str) -> None:
+    def set_items(self, items: Sequence[Attention], basis: str) -> None:
         """``basis`` says whose grades the list is read from ("your grades", "the reference standard")."""
         self.items = list(items)
-        self.note.setText(f"{len(self.items)} eye{'s' if len(self.items) != 1 else ''} need attention, from "
-                          f"{basis}. Double-click one to open its latest visit.")
+        self.note.setText(
+            f"{len(self.items)} eye{'s' if len(self.items) != 1 else ''} need attention, from "
+            f"{basis}. Double-click one to open its latest visit."
+        )
         self.table.setRowCount(len(self.items))
         for row, item in enumerate(self.items):
-            klass = item.classification  # type: ignore[attr-defined]
-            cells = (item.patient, item.eye.value,  # type: ignore[attr-defined]
-                     item.date.isoformat() if item.date else "undated",  # type: ignore[attr-defined]
-                     badge_text(klass), "; ".join(item.reasons))  # type: ignore[attr-defined]
+            klass = item.classification
+            cells = (
+                item.patient,
+                item.eye.value,
+                item.date.isoformat() if item.date else "undated",
+                badge_text(klass),
+                "; ".join(item.reasons),
+            )
             for column, text in enumerate(cells):
                 cell = QTableWidgetItem(text)
                 if column == 3:
@@ -60,6 +70,6 @@ class AttentionWindow(QWidget):
 
     def _open(self, row: int, _column: int) -> None:
         if 0 <= row < len(self.items):
-            ids = self.items[row].image_ids  # type: ignore[attr-defined]
+            ids = self.items[row].image_ids
             if ids:
                 self.imageRequested.emit(int(ids[0]))

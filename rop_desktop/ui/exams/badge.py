@@ -17,7 +17,7 @@ CLASS_COLORS: dict[TreatmentClass, str] = {
 
 
 def badge_text(classification: Classification) -> str:
-    """"Treatment-warranted · Type 1" — the class and its ETROP name where it has one."""
+    """ "Treatment-warranted · Type 1" — the class and its ETROP name where it has one."""
     etrop = f" · {classification.etrop}" if classification.etrop else ""
     return classification.klass.label + etrop
 
@@ -41,5 +41,6 @@ class TreatmentBadge(QLabel):
         prefix = f"{self.owner}: " if self.owner else ""
         self.setText(prefix + badge_text(classification))
         self.setToolTip(classification.reason)
-        self.setStyleSheet(f"background: {color}; color: white; font-weight: bold; border-radius: 9px; "
-                           "padding: 3px 10px;")
+        self.setStyleSheet(
+            f"background: {color}; color: white; font-weight: bold; border-radius: 9px; padding: 3px 10px;"
+        )

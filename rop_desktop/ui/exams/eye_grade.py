@@ -35,9 +35,22 @@ from .badge import TreatmentBadge
 
 _FIELDS = ("stage", "zone", "plus")
 #: The image grade panel's shortcuts that edit an eye-level grade too (ids of ``keymap.SHORTCUTS``).
-EYE_KEYS = ("grade.stage.0", "grade.stage.1", "grade.stage.2", "grade.stage.3", "grade.stage.4", "grade.stage.5",
-            "grade.stage.na", "grade.zone.cycle", "grade.zone.na", "grade.plus.cycle", "grade.plus.na", "grade.arop",
-            "grade.extent.less", "grade.extent.more")
+EYE_KEYS = (
+    "grade.stage.0",
+    "grade.stage.1",
+    "grade.stage.2",
+    "grade.stage.3",
+    "grade.stage.4",
+    "grade.stage.5",
+    "grade.stage.na",
+    "grade.zone.cycle",
+    "grade.zone.na",
+    "grade.plus.cycle",
+    "grade.plus.na",
+    "grade.arop",
+    "grade.extent.less",
+    "grade.extent.more",
+)
 _CONFIRM_KEYS = (Qt.Key.Key_Return, Qt.Key.Key_Enter)
 
 
@@ -55,11 +68,13 @@ def eye_key_ops() -> dict[str, EditOp]:
             for key in spec.keys:
                 out[QKeySequence(key).toString(QKeySequence.SequenceFormat.PortableText)] = spec.action
     return out
+
+
 _FIELD_NAMES = {"stage": "stage", "zone": "zone", "plus": "plus", "extent_clock_hours": "extent", "arop": "A-ROP"}
 
 
 def _brief(source: str) -> str:
-    """"most severe: P0002-OD-20260325-002" → "← 002" (the strip's name of the image); the roll-up's
+    """ "most severe: P0002-OD-20260325-002" → "← 002" (the strip's name of the image); the roll-up's
     other phrases shortened the same way ("posterior pole 001", "≥ largest image")."""
     words = source.split(": ", 1)
     tail = words[-1].split(" (")[0]
@@ -93,16 +108,27 @@ class EyeGradeForm(QWidget):
         self._read_only = False
         self._keys = eye_key_ops()
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
-        self.setToolTip("Keys while this form has the focus: 0–5 / X stage, Z zone, P plus, A A-ROP, [ ] extent, "
-                        "Enter confirms")
+        self.setToolTip(
+            "Keys while this form has the focus: 0–5 / X stage, Z zone, P plus, A A-ROP, [ ] extent, Enter confirms"
+        )
         na = "n/a"
         self.rows: dict[str, ChoiceRow] = {
             "stage": ChoiceRow(stage_choices(), self, columns=5),
-            "zone": ChoiceRow(choice_list("zone", grade_style.ZONE_COLORS, {Zone.POSTERIOR_II: "Post. II", Zone.NA: na},
-                                          grade_style.ZONE_HELP), self),
-            "plus": ChoiceRow(choice_list("plus", grade_style.PLUS_COLORS,
-                                          {Plus.NORMAL: "Normal", Plus.PRE_PLUS: "Pre-plus", Plus.PLUS: "Plus",
-                                           Plus.NA: na}, grade_style.PLUS_HELP), self),
+            "zone": ChoiceRow(
+                choice_list(
+                    "zone", grade_style.ZONE_COLORS, {Zone.POSTERIOR_II: "Post. II", Zone.NA: na}, grade_style.ZONE_HELP
+                ),
+                self,
+            ),
+            "plus": ChoiceRow(
+                choice_list(
+                    "plus",
+                    grade_style.PLUS_COLORS,
+                    {Plus.NORMAL: "Normal", Plus.PRE_PLUS: "Pre-plus", Plus.PLUS: "Plus", Plus.NA: na},
+                    grade_style.PLUS_HELP,
+                ),
+                self,
+            ),
         }
         self.arop_check = QCheckBox("A-ROP", self)
         self.arop_check.setFocusPolicy(Qt.FocusPolicy.NoFocus)
@@ -121,8 +147,10 @@ class EyeGradeForm(QWidget):
         self.status_label.setWordWrap(True)
         self.refill_button = QPushButton("Fill from image grades", self)
         self.refill_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-        self.refill_button.setToolTip("Highest stage, most posterior zone, plus from the posterior-pole image, "
-                                      "A-ROP on any image, extent as the union of clock hours")
+        self.refill_button.setToolTip(
+            "Highest stage, most posterior zone, plus from the posterior-pole image, "
+            "A-ROP on any image, extent as the union of clock hours"
+        )
         self.submit_button = QPushButton("Confirm eye grade", self)
         self.submit_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.submit_button.setToolTip("Confirm the eye-level grade (Ctrl+Return)")
@@ -168,8 +196,9 @@ class EyeGradeForm(QWidget):
     def values(self) -> GradeValues:
         return self._values
 
-    def set_state(self, values: GradeValues, *, submitted: bool, stored: bool, sources: Mapping[str, str],
-                  read_only: bool = False) -> None:
+    def set_state(
+        self, values: GradeValues, *, submitted: bool, stored: bool, sources: Mapping[str, str], read_only: bool = False
+    ) -> None:
         """Show an exam's eye-level grade (``stored``: the grader's own, else the roll-up) and where
         the roll-up took each field from; emits nothing."""
         self._values = values if values.quality is not None else values.with_(quality=Quality.GRADABLE)
@@ -247,8 +276,11 @@ class EyeGradeForm(QWidget):
         self.extent_spin.setValue(-1 if v.extent_clock_hours is None else v.extent_clock_hours)
         self.extent_spin.blockSignals(False)
         self.badge.set_classification(classify(v))
-        shown = {name: text for name, text in self._sources.items()
-                 if name in ("stage", "zone", "plus", "extent_clock_hours", "arop")}
+        shown = {
+            name: text
+            for name, text in self._sources.items()
+            if name in ("stage", "zone", "plus", "extent_clock_hours", "arop")
+        }
         brief = [f"{_FIELD_NAMES[name]} {_brief(text)}" for name, text in shown.items()]
         self.source_label.setText(("From your image grades: " + " · ".join(brief)) if brief else "")
         self.source_label.setToolTip("\n".join(f"{_FIELD_NAMES[n]}: {t}" for n, t in shown.items()))

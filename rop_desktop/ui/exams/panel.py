@@ -7,6 +7,8 @@ what it emits.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
@@ -15,6 +17,9 @@ from rop_desktop.domain.etrop import Classification
 from .badge import TreatmentBadge
 from .eye_grade import EyeGradeForm
 from .strip import ExamStrip
+
+if TYPE_CHECKING:
+    from rop_desktop.services.exams import ExamState, ModelEyeSummary
 
 
 class ExamPanel(QWidget):
@@ -66,33 +71,38 @@ class ExamPanel(QWidget):
         self.progression_button.clicked.connect(self.progressionRequested)
         self.attention_button.clicked.connect(self.attentionRequested)
 
-    def set_state(self, state: object, current: int | None) -> None:
+    def set_state(self, state: ExamState, current: int | None) -> None:
         """Show a ``services.exams.ExamState`` for the image ``current`` (on the canvas)."""
-        info = state.info  # type: ignore[attr-defined]
+        info = state.info
         self.title.setText(f"Exam {info.title}")
         images = len(info.images)
         done = sum(1 for i in info.images if i.status == "submitted")
         pma = f" · PMA {info.pma_weeks:g} wk" if info.pma_weeks else ""
-        self.subtitle.setText(f"{images} image{'s' if images != 1 else ''} of this eye at this visit, "
-                              f"{done} graded by you{pma}")
+        self.subtitle.setText(
+            f"{images} image{'s' if images != 1 else ''} of this eye at this visit, {done} graded by you{pma}"
+        )
         self.strip.set_images(info.images, current)
-        grade = state.grade  # type: ignore[attr-defined]
-        self.form.set_state(state.prefill, submitted=grade.submitted, stored=grade.exists,  # type: ignore[attr-defined]
-                            sources={} if grade.exists else state.rollup.sources)  # type: ignore[attr-defined]
+        grade = state.grade
+        self.form.set_state(
+            state.prefill,
+            submitted=grade.submitted,
+            stored=grade.exists,
+            sources={} if grade.exists else state.rollup.sources,
+        )
 
-    def set_model_summary(self, summary: object | None) -> None:
+    def set_model_summary(self, summary: ModelEyeSummary | None) -> None:
         """The models' view of the eye (``services.exams.ModelEyeSummary``), or None to hide it."""
         if summary is None:
             self.model_badge.set_classification(None)
             self.model_label.setVisible(False)
             return
-        klass: Classification = summary.classification  # type: ignore[attr-defined]
+        klass: Classification = summary.classification
         self.model_badge.set_classification(klass)
         parts = []
-        if summary.max_probability is not None:  # type: ignore[attr-defined]
-            parts.append(f"max P(ROP) {summary.max_probability:.2f}")  # type: ignore[attr-defined]
-        if summary.highest_stage is not None:  # type: ignore[attr-defined]
-            parts.append(f"highest predicted {summary.highest_stage.label.lower()}")  # type: ignore[attr-defined]
-        parts.append(f"{summary.predicted}/{summary.images} images predicted")  # type: ignore[attr-defined]
+        if summary.max_probability is not None:
+            parts.append(f"max P(ROP) {summary.max_probability:.2f}")
+        if summary.highest_stage is not None:
+            parts.append(f"highest predicted {summary.highest_stage.label.lower()}")
+        parts.append(f"{summary.predicted}/{summary.images} images predicted")
         self.model_label.setText("The model's view of the eye (with your zone and plus): " + ", ".join(parts))
         self.model_label.setVisible(True)

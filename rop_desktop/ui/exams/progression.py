@@ -138,8 +138,7 @@ class ProgressionWindow(QWidget):
         ``current_image`` — its visit before on the left and its visit on the right."""
         self.header.setText(f"Progression — {progression.patient}")
         self.setWindowTitle(f"Progression — {progression.patient}")
-        self.visits = [v for eye in sorted(progression.eyes, key=lambda e: e.value)
-                       for v in progression.eyes[eye]]
+        self.visits = [v for eye in sorted(progression.eyes, key=lambda e: e.value) for v in progression.eyes[eye]]
         self.table.setRowCount(len(self.visits))
         for row, visit in enumerate(self.visits):
             self._fill_row(row, visit)
@@ -170,12 +169,16 @@ class ProgressionWindow(QWidget):
     def _fill_row(self, row: int, visit: VisitRow) -> None:
         v = visit.values
         klass = visit.classification
-        cells = [visit.key.eye.value,
-                 visit.date.isoformat() if visit.date else "undated",
-                 f"{visit.pma_weeks:g}" if visit.pma_weeks else "",
-                 v.stage.value if v.stage else "–", v.zone.value if v.zone else "–",
-                 v.plus.value if v.plus else "–", badge_text(klass),
-                 ", ".join(visit.flags) or ""]
+        cells = [
+            visit.key.eye.value,
+            visit.date.isoformat() if visit.date else "undated",
+            f"{visit.pma_weeks:g}" if visit.pma_weeks else "",
+            v.stage.value if v.stage else "–",
+            v.zone.value if v.zone else "–",
+            v.plus.value if v.plus else "–",
+            badge_text(klass),
+            ", ".join(visit.flags) or "",
+        ]
         for column, text in enumerate(cells):
             item = QTableWidgetItem(text)
             if column == 6:
@@ -203,8 +206,9 @@ class ProgressionWindow(QWidget):
         self.combos["right"].setCurrentIndex(row)
 
     # ------------------------------------------------------------------ images
-    def show_side(self, side: str, image_id: int, rgb: np.ndarray,
-                  fov: tuple[float, float, float] | None = None) -> None:
+    def show_side(
+        self, side: str, image_id: int, rgb: np.ndarray, fov: tuple[float, float, float] | None = None
+    ) -> None:
         """Put the decoded image of one side on its canvas (with that visit's landmarks)."""
         canvas = self.canvases[side]
         canvas.set_image(rgb, (), fov)
@@ -228,8 +232,9 @@ class ProgressionWindow(QWidget):
             (wa, ha), (wb, hb) = size_a, size_b
             scale = wb / wa
             transform = Similarity(scale, 0.0, wb / 2 - scale * wa / 2, hb / 2 - scale * ha / 2)
-            self.alignment_label.setText("Aligned by the image centres: place the disc and the fovea on both "
-                                         "images to align the anatomy.")
+            self.alignment_label.setText(
+                "Aligned by the image centres: place the disc and the fovea on both images to align the anatomy."
+            )
         left.fit()
         self.linked.set_transform(transform)
 
@@ -244,4 +249,3 @@ def _visit_text(visit: VisitRow) -> str:
     when = visit.date.isoformat() if visit.date else "undated"
     stage = f"stage {v.stage.value}" if v.stage else "stage –"
     return f"{visit.key.eye.value} · {when} · {stage} · {badge_text(visit.classification)}"
-

@@ -120,8 +120,14 @@ def choice_list(field: str, colors: dict, texts: dict, helps: dict | None = None
         label = getattr(value, "label", f"{field.capitalize()} {value}")
         tip = label + (f"\n{helps[value]}" if helps else "")
         hint = keymap.hint_for_value(field, value)
-        out.append(Choice(value, texts.get(value, str(getattr(value, "value", value))), tip
-                          + (f"\nShortcut: {hint}" if hint else ""), color))
+        out.append(
+            Choice(
+                value,
+                texts.get(value, str(getattr(value, "value", value))),
+                tip + (f"\nShortcut: {hint}" if hint else ""),
+                color,
+            )
+        )
     return out
 
 
@@ -134,5 +140,7 @@ def stage_choices() -> list[Choice]:
 
 def confidence_choices() -> list[Choice]:
     words = {1: "guess", 2: "unsure", 3: "fairly sure", 4: "sure", 5: "certain"}
-    return [Choice(n, str(n), f"Confidence {n} — {words[n]}\nShortcut: {keymap.hint_for_value('confidence', n)}",
-                   color) for n, color in style.CONFIDENCE_COLORS.items()]
+    return [
+        Choice(n, str(n), f"Confidence {n} — {words[n]}\nShortcut: {keymap.hint_for_value('confidence', n)}", color)
+        for n, color in style.CONFIDENCE_COLORS.items()
+    ]

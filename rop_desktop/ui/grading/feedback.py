@@ -39,8 +39,15 @@ def issues_html(issues: list[Issue], values: GradeValues, *, strict: bool) -> st
     return "<br>".join(lines)
 
 
-def status_text(*, started: bool, submitted: bool, edited: bool, read_only: bool,
-                submitted_at: datetime | None, now: datetime | None = None) -> tuple[str, str]:
+def status_text(
+    *,
+    started: bool,
+    submitted: bool,
+    edited: bool,
+    read_only: bool,
+    submitted_at: datetime | None,
+    now: datetime | None = None,
+) -> tuple[str, str]:
     """(text, colour) of the status line."""
     if submitted:
         when = ""

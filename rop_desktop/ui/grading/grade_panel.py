@@ -84,8 +84,9 @@ class GradePanel(QWidget):
     def values(self) -> GradeValues:
         return self._editor.values
 
-    def set_values(self, values: GradeValues, *, submitted: bool, read_only: bool = False,
-                   submitted_at: datetime | None = None) -> None:
+    def set_values(
+        self, values: GradeValues, *, submitted: bool, read_only: bool = False, submitted_at: datetime | None = None
+    ) -> None:
         """Show ``values`` (a new image or a reload); emits nothing. Raises :class:`~.editing.InvalidGradeValues`."""
         validate_values(values)
         self._editor.reset(values)
@@ -239,21 +240,42 @@ class GradePanel(QWidget):
 
         na = "n/a"
         self._rows: dict[str, ChoiceRow] = {
-            "quality": ChoiceRow(choice_list("quality", style.QUALITY_COLORS,
-                                          {Quality.GRADABLE: "Gradable", Quality.UNGRADABLE: "Ungradable"}), self),
-            "rop": ChoiceRow(choice_list("rop", style.ROP_COLORS,
-                                      {RopPresence.NO: "No", RopPresence.YES: "Yes", RopPresence.NA: na}), self),
+            "quality": ChoiceRow(
+                choice_list(
+                    "quality", style.QUALITY_COLORS, {Quality.GRADABLE: "Gradable", Quality.UNGRADABLE: "Ungradable"}
+                ),
+                self,
+            ),
+            "rop": ChoiceRow(
+                choice_list(
+                    "rop", style.ROP_COLORS, {RopPresence.NO: "No", RopPresence.YES: "Yes", RopPresence.NA: na}
+                ),
+                self,
+            ),
             "stage": ChoiceRow(stage_choices(), self, columns=5),
-            "zone": ChoiceRow(choice_list("zone", style.ZONE_COLORS, {Zone.POSTERIOR_II: "Post. II", Zone.NA: na},
-                                       style.ZONE_HELP), self),
-            "plus": ChoiceRow(choice_list("plus", style.PLUS_COLORS,
-                                       {Plus.NORMAL: "Normal", Plus.PRE_PLUS: "Pre-plus", Plus.PLUS: "Plus",
-                                        Plus.NA: na}, style.PLUS_HELP), self),
+            "zone": ChoiceRow(
+                choice_list("zone", style.ZONE_COLORS, {Zone.POSTERIOR_II: "Post. II", Zone.NA: na}, style.ZONE_HELP),
+                self,
+            ),
+            "plus": ChoiceRow(
+                choice_list(
+                    "plus",
+                    style.PLUS_COLORS,
+                    {Plus.NORMAL: "Normal", Plus.PRE_PLUS: "Pre-plus", Plus.PLUS: "Plus", Plus.NA: na},
+                    style.PLUS_HELP,
+                ),
+                self,
+            ),
             "confidence": ChoiceRow(confidence_choices(), self),
         }
         self._headers: dict[str, SectionHeader] = {}
-        titles = [("quality", "Image quality"), ("rop", "ROP"), ("stage", "Stage (ICROP3)"), ("zone", "Zone"),
-                  ("plus", "Plus disease")]
+        titles = [
+            ("quality", "Image quality"),
+            ("rop", "ROP"),
+            ("stage", "Stage (ICROP3)"),
+            ("zone", "Zone"),
+            ("plus", "Plus disease"),
+        ]
         self.zone_hint = ZoneHint(self)
         self.zone_hint.acceptRequested.connect(self.accept_zone_suggestion)
         for field, title in titles:
@@ -271,8 +293,9 @@ class GradePanel(QWidget):
         self.comment_edit.setFocusPolicy(Qt.FocusPolicy.ClickFocus)  # never the window's first focus: M or a click
         self.comment_edit.textEdited.connect(lambda text: self.apply(SetField("comment", text)))
         self.comment_edit.installEventFilter(self)
-        self._add_section(layout, "comment", "Comment", self.comment_edit, keymap.hint_for_command(
-            keymap.Command.FOCUS_COMMENT))
+        self._add_section(
+            layout, "comment", "Comment", self.comment_edit, keymap.hint_for_command(keymap.Command.FOCUS_COMMENT)
+        )
 
         self.issue_label = QLabel("", self)
         self.issue_label.setWordWrap(True)
@@ -298,18 +321,22 @@ class GradePanel(QWidget):
     def _build_extent(self, layout: QVBoxLayout) -> None:
         self.arop_check = QCheckBox("A-ROP", self)
         self.arop_check.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-        self.arop_check.setToolTip("Aggressive ROP: rapidly progressive posterior disease\n"
-                                   f"Shortcut: {keymap.hint_for_value('arop', True)}")
+        self.arop_check.setToolTip(
+            f"Aggressive ROP: rapidly progressive posterior disease\nShortcut: {keymap.hint_for_value('arop', True)}"
+        )
         self.arop_check.clicked.connect(lambda checked: self.apply(SetField("arop", bool(checked))))
         self.extent_spin = QSpinBox(self)
         self.extent_spin.setRange(-1, 12)
         self.extent_spin.setSpecialValueText("—")
         self.extent_spin.setSuffix(" h")
         self.extent_spin.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
-        self.extent_spin.setToolTip("Extent of the stage in clock hours (0–12; — = not answered)\n"
-                                    f"Shortcut: {keymap.hint_for_field('extent_clock_hours')}")
+        self.extent_spin.setToolTip(
+            "Extent of the stage in clock hours (0–12; — = not answered)\n"
+            f"Shortcut: {keymap.hint_for_field('extent_clock_hours')}"
+        )
         self.extent_spin.valueChanged.connect(
-            lambda v: self.apply(SetField("extent_clock_hours", None if v < 0 else v)))
+            lambda v: self.apply(SetField("extent_clock_hours", None if v < 0 else v))
+        )
         self.extent_spin.installEventFilter(self)
         body = QWidget(self)
         row = QHBoxLayout(body)
@@ -372,9 +399,13 @@ class GradePanel(QWidget):
         if self._save_error:
             text, color = f"Not saved: {self._save_error}", style.ERROR
         else:
-            text, color = feedback.status_text(started=self._edited or values != GradeValues(),
-                                               submitted=self._submitted, edited=self._edited,
-                                               read_only=self._read_only, submitted_at=self._submitted_at)
+            text, color = feedback.status_text(
+                started=self._edited or values != GradeValues(),
+                submitted=self._submitted,
+                edited=self._edited,
+                read_only=self._read_only,
+                submitted_at=self._submitted_at,
+            )
         self.status_label.setText(text)
         self.status_label.setStyleSheet(f"color: {color};")
 

@@ -33,8 +33,11 @@ QScrollBar::handle:vertical { background: rgba(255, 255, 255, 90); border-radius
 QScrollBar::add-line:vertical, QScrollBar::sub-line:vertical { height: 0; }
 QScrollBar::add-page:vertical, QScrollBar::sub-page:vertical { background: transparent; }
 """
-_WHEN = {Context.CANVAS: "When the image has the keyboard focus", Context.DRAWING: "While drawing a polygon",
-         Context.LANDMARKS: "In the Landmarks tool (D)"}
+_WHEN = {
+    Context.CANVAS: "When the image has the keyboard focus",
+    Context.DRAWING: "While drawing a polygon",
+    Context.LANDMARKS: "In the Landmarks tool (D)",
+}
 _CLOSE_KEYS = (Qt.Key.Key_Escape, Qt.Key.Key_F1)
 
 
@@ -142,8 +145,13 @@ class HelpOverlay(QWidget):
         layout.setContentsMargins(24, 18, 24, 22)
         layout.setSpacing(4)
         layout.addWidget(self._label("Keyboard shortcuts", "title", base * 1.55))
-        layout.addWidget(self._label("F1, Esc or a click closes this help. Grading keys pause while you type "
-                                     "in a text field.", "subtitle", base))
+        layout.addWidget(
+            self._label(
+                "F1, Esc or a click closes this help. Grading keys pause while you type in a text field.",
+                "subtitle",
+                base,
+            )
+        )
         layout.addSpacing(10)
         rows = self.rows()
         order = [s for s in Scope if any(r[0] is s for r in rows)]

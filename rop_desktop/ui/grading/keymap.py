@@ -70,8 +70,12 @@ class Context(str, Enum):
 
 
 #: Contexts whose keys are live at the same time and so must not repeat a key.
-_NAMESPACES: dict[Context, str] = {Context.WINDOW: "main", Context.CANVAS: "main", Context.DRAWING: "drawing",
-                                   Context.LANDMARKS: "landmarks"}
+_NAMESPACES: dict[Context, str] = {
+    Context.WINDOW: "main",
+    Context.CANVAS: "main",
+    Context.DRAWING: "drawing",
+    Context.LANDMARKS: "landmarks",
+}
 
 
 class Command(str, Enum):
@@ -115,14 +119,16 @@ def _portable(key: str) -> str:
     return QKeySequence(key).toString(QKeySequence.SequenceFormat.PortableText)
 
 
-def _grading(id_: str, keys: str | tuple[str, ...], description: str, action: EditOp | Command,
-             help_row: str = "") -> ShortcutSpec:
+def _grading(
+    id_: str, keys: str | tuple[str, ...], description: str, action: EditOp | Command, help_row: str = ""
+) -> ShortcutSpec:
     keys = (keys,) if isinstance(keys, str) else keys
     return ShortcutSpec(f"grade.{id_}", keys, description, Scope.GRADING, Context.WINDOW, action, help_row)
 
 
-def _listed(id_: str, keys: str | tuple[str, ...], description: str, scope: Scope,
-            context: Context = Context.WINDOW) -> ShortcutSpec:
+def _listed(
+    id_: str, keys: str | tuple[str, ...], description: str, scope: Scope, context: Context = Context.WINDOW
+) -> ShortcutSpec:
     keys = (keys,) if isinstance(keys, str) else keys
     return ShortcutSpec(id_, keys, description, scope, context)
 
@@ -131,32 +137,43 @@ _STAGE_ROW = "Stage 0 · 1 · 2 · 3"
 _CONFIDENCE_ROW = "Confidence 1 (guess) … 5 (certain)"
 
 SHORTCUTS: tuple[ShortcutSpec, ...] = (
-    *(_grading(f"stage.{s.value}", s.value, s.label, SetField("stage", s), _STAGE_ROW)
-      for s in (Stage.S0, Stage.S1, Stage.S2, Stage.S3)),
+    *(
+        _grading(f"stage.{s.value}", s.value, s.label, SetField("stage", s), _STAGE_ROW)
+        for s in (Stage.S0, Stage.S1, Stage.S2, Stage.S3)
+    ),
     _grading("stage.4", "4", "Stage 4A; again: 4B", CycleField("stage", (Stage.S4A, Stage.S4B))),
     _grading("stage.5", "5", "Stage 5A; again: 5B, 5C", CycleField("stage", (Stage.S5A, Stage.S5B, Stage.S5C))),
     _grading("stage.na", "X", "Stage not assessable", SetField("stage", Stage.NA)),
     _grading("rop.yes", "Y", "ROP present", SetField("rop", RopPresence.YES)),
     _grading("rop.no", "N", "No ROP (sets stage 0 if unset)", SetField("rop", RopPresence.NO)),
     _grading("rop.na", "Shift+N", "ROP not assessable", SetField("rop", RopPresence.NA)),
-    _grading("zone.cycle", "Z", "Zone: I → posterior II → II → III",
-             CycleField("zone", (Zone.I, Zone.POSTERIOR_II, Zone.II, Zone.III))),
+    _grading(
+        "zone.cycle",
+        "Z",
+        "Zone: I → posterior II → II → III",
+        CycleField("zone", (Zone.I, Zone.POSTERIOR_II, Zone.II, Zone.III)),
+    ),
     _grading("zone.na", "Shift+Z", "Zone not assessable", SetField("zone", Zone.NA)),
-    _grading("zone.accept", "Alt+Z", "Accept the suggested zone (from the disc, fovea and ridge)",
-             Command.ACCEPT_ZONE),
-    _grading("plus.cycle", "P", "Plus: normal → pre-plus → plus",
-             CycleField("plus", (Plus.NORMAL, Plus.PRE_PLUS, Plus.PLUS))),
+    _grading("zone.accept", "Alt+Z", "Accept the suggested zone (from the disc, fovea and ridge)", Command.ACCEPT_ZONE),
+    _grading(
+        "plus.cycle", "P", "Plus: normal → pre-plus → plus", CycleField("plus", (Plus.NORMAL, Plus.PRE_PLUS, Plus.PLUS))
+    ),
     _grading("plus.na", "Shift+P", "Plus not assessable", SetField("plus", Plus.NA)),
     _grading("arop", "A", "A-ROP on / off", ToggleFlag("arop")),
     _grading("extent.less", "[", "Extent − 1 clock hour", StepField("extent_clock_hours", -1, 0, 12)),
     _grading("extent.more", "]", "Extent + 1 clock hour", StepField("extent_clock_hours", +1, 0, 12)),
-    _grading("quality", "Shift+Q", "Image ungradable ↔ gradable",
-             CycleField("quality", (Quality.UNGRADABLE, Quality.GRADABLE))),
-    *(_grading(f"confidence.{n}", f"Alt+{n}", f"Confidence {n}", SetField("confidence", n), _CONFIDENCE_ROW)
-      for n in range(1, 6)),
+    _grading(
+        "quality",
+        "Shift+Q",
+        "Image ungradable ↔ gradable",
+        CycleField("quality", (Quality.UNGRADABLE, Quality.GRADABLE)),
+    ),
+    *(
+        _grading(f"confidence.{n}", f"Alt+{n}", f"Confidence {n}", SetField("confidence", n), _CONFIDENCE_ROW)
+        for n in range(1, 6)
+    ),
     _grading("comment", "M", "Write a comment (Enter or Esc leaves it)", Command.FOCUS_COMMENT),
     _grading("submit", ("Return", "Enter"), "Submit and go to the next image", Command.SUBMIT),
-
     _listed("canvas.tool.select", "V", "Select / edit tool", Scope.CANVAS),
     _listed("canvas.tool.polygon", "G", "Polygon tool (click vertices)", Scope.CANVAS),
     _listed("canvas.tool.trace", "T", "Trace tool (drag along the line)", Scope.CANVAS),
@@ -174,24 +191,25 @@ SHORTCUTS: tuple[ShortcutSpec, ...] = (
     _listed("canvas.pan.hold", "Space", "Hold and drag to pan", Scope.CANVAS, Context.CANVAS),
     _listed("canvas.delete", ("Delete", "Backspace"), "Delete the selected polygon", Scope.CANVAS, Context.CANVAS),
     _listed("canvas.deselect", "Escape", "Deselect", Scope.CANVAS, Context.CANVAS),
-    _listed("canvas.drawing.finish", ("Return", "Enter"), "Close the polygon", Scope.CANVAS,
-            Context.DRAWING),
-    _listed("canvas.drawing.back", "Backspace", "Remove the last vertex", Scope.CANVAS,
-            Context.DRAWING),
+    _listed("canvas.drawing.finish", ("Return", "Enter"), "Close the polygon", Scope.CANVAS, Context.DRAWING),
+    _listed("canvas.drawing.back", "Backspace", "Remove the last vertex", Scope.CANVAS, Context.DRAWING),
     _listed("canvas.drawing.cancel", "Escape", "Cancel the polygon", Scope.CANVAS, Context.DRAWING),
-    _listed("canvas.landmarks.disc", "D", "Optic disc at the pointer (or click; drag to its rim to measure it)",
-            Scope.CANVAS, Context.LANDMARKS),
+    _listed(
+        "canvas.landmarks.disc",
+        "D",
+        "Optic disc at the pointer (or click; drag to its rim to measure it)",
+        Scope.CANVAS,
+        Context.LANDMARKS,
+    ),
     _listed("canvas.landmarks.fovea", "F", "Fovea at the pointer (or click)", Scope.CANVAS, Context.LANDMARKS),
-    _listed("canvas.landmarks.remove", ("Delete", "Backspace"), "Remove the armed landmark", Scope.CANVAS,
-            Context.LANDMARKS),
-
+    _listed(
+        "canvas.landmarks.remove", ("Delete", "Backspace"), "Remove the armed landmark", Scope.CANVAS, Context.LANDMARKS
+    ),
     _listed("exam.show", "Ctrl+E", "Eye exam of this image ↔ the image's grade", Scope.GRADING),
     _listed("exam.confirm", "Ctrl+Return", "Confirm the eye-level grade", Scope.GRADING),
-
     _listed("nav.next", ("Ctrl+Right", "PgDown"), "Next image to grade", Scope.NAVIGATION),
     _listed("nav.previous", ("Ctrl+Left", "PgUp"), "Previous image", Scope.NAVIGATION),
     _listed("worklist.refresh", "F5", "Refresh the worklist (rows that are done leave it)", Scope.NAVIGATION),
-
     ShortcutSpec("window.help", ("F1",), "Show / hide this help", Scope.WINDOW, Context.WINDOW, Command.HELP),
     _listed("window.open", "Ctrl+O", "Open a study", Scope.WINDOW),
     _listed("window.fullscreen", "F11", "Full screen on / off", Scope.WINDOW),
@@ -285,7 +303,7 @@ def compress_keys(keys: list[str]) -> list[str]:
         while digit is not None and j + 1 < len(keys) and _split_digit(keys[j + 1]) == (prefix, digit + j + 1 - i):
             j += 1
         if j - i < 2:
-            out.extend(keys[i:j + 1])
+            out.extend(keys[i : j + 1])
         else:
             out.append(f"{keys[i]}–{_split_digit(keys[j])[1]}")
         i = j + 1

@@ -39,8 +39,10 @@ def is_text_entry(widget: QWidget | None) -> bool:
 def works_while_typing(sequence: QKeySequence) -> bool:
     """Ctrl / Meta chords and F-keys never type text, so they stay live in a text field."""
     combo = first_chord(sequence)
-    return bool(combo.keyboardModifiers() & (Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.MetaModifier)) \
+    return (
+        bool(combo.keyboardModifiers() & (Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.MetaModifier))
         or combo.key().value in _FUNCTION_KEYS
+    )
 
 
 class GradingShortcuts(QObject):

@@ -18,24 +18,42 @@ FLASH_BACKGROUND = "#ffe082"
 def banner_css(*, flash: bool) -> str:
     """The ungradable banner: brown like the Ungradable button, brighter while flashing."""
     background = FLASH_BACKGROUND if flash else "#efebe9"
-    return (f"background: {background}; color: #4e342e; border: 1px solid #6d4c41; border-radius: 3px;"
-            " padding: 3px 5px; font-weight: bold;")
+    return (
+        f"background: {background}; color: #4e342e; border: 1px solid #6d4c41; border-radius: 3px;"
+        " padding: 3px 5px; font-weight: bold;"
+    )
+
 
 #: Fill of the selected button, from benign (green) to severe (red / purple).
 STAGE_COLORS: dict[Stage, str] = {
-    Stage.S0: "#2e7d32", Stage.S1: "#9e9d24", Stage.S2: "#f9a825", Stage.S3: "#ef6c00",
-    Stage.S4A: "#e64a19", Stage.S4B: "#c62828", Stage.S5A: "#ad1457", Stage.S5B: "#880e4f",
-    Stage.S5C: "#5e1a8c", Stage.NA: NOT_ASSESSABLE,
+    Stage.S0: "#2e7d32",
+    Stage.S1: "#9e9d24",
+    Stage.S2: "#f9a825",
+    Stage.S3: "#ef6c00",
+    Stage.S4A: "#e64a19",
+    Stage.S4B: "#c62828",
+    Stage.S5A: "#ad1457",
+    Stage.S5B: "#880e4f",
+    Stage.S5C: "#5e1a8c",
+    Stage.NA: NOT_ASSESSABLE,
 }
 ZONE_COLORS: dict[Zone, str] = {
-    Zone.I: "#c62828", Zone.POSTERIOR_II: "#ef6c00", Zone.II: "#f9a825", Zone.III: "#2e7d32",
+    Zone.I: "#c62828",
+    Zone.POSTERIOR_II: "#ef6c00",
+    Zone.II: "#f9a825",
+    Zone.III: "#2e7d32",
     Zone.NA: NOT_ASSESSABLE,
 }
 PLUS_COLORS: dict[Plus, str] = {
-    Plus.NORMAL: "#2e7d32", Plus.PRE_PLUS: "#f9a825", Plus.PLUS: "#c62828", Plus.NA: NOT_ASSESSABLE,
+    Plus.NORMAL: "#2e7d32",
+    Plus.PRE_PLUS: "#f9a825",
+    Plus.PLUS: "#c62828",
+    Plus.NA: NOT_ASSESSABLE,
 }
 ROP_COLORS: dict[RopPresence, str] = {
-    RopPresence.NO: "#2e7d32", RopPresence.YES: "#c62828", RopPresence.NA: NOT_ASSESSABLE,
+    RopPresence.NO: "#2e7d32",
+    RopPresence.YES: "#c62828",
+    RopPresence.NA: NOT_ASSESSABLE,
 }
 QUALITY_COLORS: dict[Quality, str] = {Quality.GRADABLE: "#2e7d32", Quality.UNGRADABLE: "#6d4c41"}
 CONFIDENCE_COLORS: dict[int, str] = {1: "#90a4ae", 2: "#64b5f6", 3: "#42a5f5", 4: "#1e88e5", 5: "#1565c0"}

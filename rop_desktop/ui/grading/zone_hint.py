@@ -35,8 +35,9 @@ class ZoneHint(QWidget):
         self.accept_button = QToolButton(self)
         self.accept_button.setText("Accept")
         self.accept_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-        self.accept_button.setToolTip("Set the zone to the suggestion\nShortcut: "
-                                      + keymap.hint_for_command(keymap.Command.ACCEPT_ZONE))
+        self.accept_button.setToolTip(
+            "Set the zone to the suggestion\nShortcut: " + keymap.hint_for_command(keymap.Command.ACCEPT_ZONE)
+        )
         self.accept_button.clicked.connect(self.acceptRequested)
         layout.addWidget(self.label, 1)
         layout.addWidget(self.accept_button)
@@ -73,7 +74,9 @@ class ZoneHint(QWidget):
         if not agreed and self._current is not None:
             state = f" — you chose {self._current.label}"
         warn = " ⚠" if s.notes else ""
-        self.label.setText(f"Suggested: <b style='color:{color}'>{s.zone.label}</b>{state}{warn}"
-                           f"<br><span style='color:{style.MISSING}'>{s.distance_df:.2f} disc–fovea distances "
-                           "from the disc</span>")
+        self.label.setText(
+            f"Suggested: <b style='color:{color}'>{s.zone.label}</b>{state}{warn}"
+            f"<br><span style='color:{style.MISSING}'>{s.distance_df:.2f} disc–fovea distances "
+            "from the disc</span>"
+        )
         self.accept_button.setVisible(not agreed)

@@ -12,9 +12,20 @@ from __future__ import annotations
 import numpy as np
 
 #: Inferno, sampled at 9 evenly spaced points of matplotlib's table (public domain, CC0).
-_INFERNO_KNOTS = np.array([
-    (0, 0, 4), (31, 12, 72), (85, 15, 109), (136, 34, 106), (186, 54, 85),
-    (227, 89, 51), (249, 140, 10), (249, 201, 50), (252, 255, 164)], dtype=np.float64)
+_INFERNO_KNOTS = np.array(
+    [
+        (0, 0, 4),
+        (31, 12, 72),
+        (85, 15, 109),
+        (136, 34, 106),
+        (186, 54, 85),
+        (227, 89, 51),
+        (249, 140, 10),
+        (249, 201, 50),
+        (252, 255, 164),
+    ],
+    dtype=np.float64,
+)
 
 COLORMAPS = ("inferno", "jet")
 

@@ -22,8 +22,10 @@ class EpochAxis(pg.AxisItem):
     """A bottom axis of whole epochs: ticks at integers only (never 0.25 of an epoch), labelled 1, 2, 3."""
 
     def tickValues(self, minVal: float, maxVal: float, size: float) -> list[tuple[float, list[float]]]:  # noqa: N802
-        levels = [(max(1.0, float(spacing)), [v for v in values if float(v).is_integer()])
-                  for spacing, values in super().tickValues(minVal, maxVal, size)]
+        levels = [
+            (max(1.0, float(spacing)), [v for v in values if float(v).is_integer()])
+            for spacing, values in super().tickValues(minVal, maxVal, size)
+        ]
         levels = [(spacing, values) for spacing, values in levels if values]
         if not levels and math.floor(maxVal) >= math.ceil(minVal):  # a range inside one or two epochs
             levels = [(1.0, [float(v) for v in range(math.ceil(minVal), math.floor(maxVal) + 1)])]
@@ -66,10 +68,12 @@ class TrainingCurves(QWidget):
         layout.addWidget(self.loss_plot)
         layout.addWidget(self.metric_plot)
         self._batch_curve = self.loss_plot.plot([], [], pen=pg.mkPen("#7d8792", width=1), name="batch")
-        self._train_curve = self.loss_plot.plot([], [], pen=pg.mkPen(COLORS[0], width=2), symbol="o", symbolSize=5,
-                                                symbolBrush=COLORS[0], name="train")
-        self._val_curve = self.loss_plot.plot([], [], pen=pg.mkPen(COLORS[1], width=2), symbol="o", symbolSize=5,
-                                              symbolBrush=COLORS[1], name="validation")
+        self._train_curve = self.loss_plot.plot(
+            [], [], pen=pg.mkPen(COLORS[0], width=2), symbol="o", symbolSize=5, symbolBrush=COLORS[0], name="train"
+        )
+        self._val_curve = self.loss_plot.plot(
+            [], [], pen=pg.mkPen(COLORS[1], width=2), symbol="o", symbolSize=5, symbolBrush=COLORS[1], name="validation"
+        )
         self._metric_curves: dict[str, pg.PlotDataItem] = {}
         self.clear()
 
@@ -107,8 +111,9 @@ class TrainingCurves(QWidget):
             curve = self._metric_curves.get(name)
             if curve is None:
                 color = COLORS[len(self._metric_curves) % len(COLORS)]
-                curve = self.metric_plot.plot([], [], pen=pg.mkPen(color, width=2), symbol="o", symbolSize=5,
-                                              symbolBrush=color, name=name)
+                curve = self.metric_plot.plot(
+                    [], [], pen=pg.mkPen(color, width=2), symbol="o", symbolSize=5, symbolBrush=color, name=name
+                )
                 self._metric_curves[name] = curve
             curve.setData(*_xy(points))
 

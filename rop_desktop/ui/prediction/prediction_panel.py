@@ -245,8 +245,9 @@ class PredictionPanel(QWidget):
     def show_status(self, text: str) -> None:
         self.status.setText(text)
 
-    def show_prediction(self, prediction: ImagePrediction, comparison: GradeComparison | None,
-                        layers: dict[str, list[str]]) -> None:
+    def show_prediction(
+        self, prediction: ImagePrediction, comparison: GradeComparison | None, layers: dict[str, list[str]]
+    ) -> None:
         outputs = prediction.outputs
         if not outputs:
             self.clear("No model is active: train one in the Train tab or activate one in the Models tab.")
@@ -273,9 +274,12 @@ class PredictionPanel(QWidget):
         line = outputs.get("segmentation")
         self._set_overlay_note(" ".join(empty_output_notes(outputs)))
         self.propose_button.setEnabled(line is not None and line.line_mask is not None)
-        self.timings.setText("  ".join(
-            f"{TASK_NAMES[t]} {o.timings.get('total', 0.0):.0f} ms" + (" (cached)" if o.cached else "")
-            for t, o in outputs.items()))
+        self.timings.setText(
+            "  ".join(
+                f"{TASK_NAMES[t]} {o.timings.get('total', 0.0):.0f} ms" + (" (cached)" if o.cached else "")
+                for t, o in outputs.items()
+            )
+        )
 
     def _set_overlay_note(self, text: str) -> None:
         self.overlay_note.setText(text)
@@ -315,15 +319,27 @@ class PredictionPanel(QWidget):
             self.compare_cells[(task, "model")].setText(model)
             mark = self.compare_cells[(task, "agree")]
             mark.setText({True: AGREE, False: DISAGREE, None: ""}[agree])
-            mark.setStyleSheet({True: "color: #5cc971; font-weight: bold;", False: "color: #ef5350; font-weight: bold;",
-                                None: ""}[agree])
-            mark.setToolTip({True: "the model agrees with your grade", False: "the model disagrees with your grade",
-                             None: ""}[agree])
+            mark.setStyleSheet(
+                {True: "color: #5cc971; font-weight: bold;", False: "color: #ef5350; font-weight: bold;", None: ""}[
+                    agree
+                ]
+            )
+            mark.setToolTip(
+                {True: "the model agrees with your grade", False: "the model disagrees with your grade", None: ""}[
+                    agree
+                ]
+            )
 
     def _set_layers(self, outputs: dict[str, ModelOutput], layers: dict[str, list[str]]) -> None:
         self.layer_combo.clear()
-        shown = next((o for o in (outputs.get("binary"), outputs.get("stage"), outputs.get("segmentation"))
-                      if o is not None and o.feature_grid is not None), None)
+        shown = next(
+            (
+                o
+                for o in (outputs.get("binary"), outputs.get("stage"), outputs.get("segmentation"))
+                if o is not None and o.feature_grid is not None
+            ),
+            None,
+        )
         for task, names in layers.items():
             for name in names:
                 self.layer_combo.addItem(f"{TASK_NAMES.get(task, task)} · {name}", f"{task}\t{name}")
@@ -382,5 +398,8 @@ class PredictionPanel(QWidget):
         return [self.proposal_list.item(i).data(SHAPE_ROLE) for i in range(self.proposal_list.count())]
 
     def checked_proposals(self) -> list[Shape]:
-        return [self.proposal_list.item(i).data(SHAPE_ROLE) for i in range(self.proposal_list.count())
-                if self.proposal_list.item(i).checkState() == Qt.CheckState.Checked]
+        return [
+            self.proposal_list.item(i).data(SHAPE_ROLE)
+            for i in range(self.proposal_list.count())
+            if self.proposal_list.item(i).checkState() == Qt.CheckState.Checked
+        ]

@@ -137,7 +137,8 @@ class ReportNotice(QWidget):
         self.folder_button.setToolTip("Open the folder that holds the report's HTML and PDF")
         self.open_button.clicked.connect(lambda: self.html and self._open_url(QUrl.fromLocalFile(str(self.html))))
         self.folder_button.clicked.connect(
-            lambda: self.html and self._open_url(QUrl.fromLocalFile(str(self.html.parent))))
+            lambda: self.html and self._open_url(QUrl.fromLocalFile(str(self.html.parent)))
+        )
         buttons = QHBoxLayout()
         buttons.setContentsMargins(0, 0, 0, 0)
         buttons.addWidget(self.open_button)
@@ -225,4 +226,3 @@ def add_report_button(controller: Any, *, make_report: Callable[[int], Path] | N
     layout.addWidget(notice)
     controller.report_notice = notice
     return button
-

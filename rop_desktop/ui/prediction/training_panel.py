@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QDoubleValidator
+from PySide6.QtGui import QDoubleValidator, QStandardItemModel
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -34,8 +34,11 @@ from rop_desktop.workers.training_worker import RunChoices, RunOutcome, TrainReq
 
 TASK_LABELS = (("binary", "Binary ROP (yes / no)"), ("stage", "Stage 1–3"), ("segmentation", "Line segmentation"))
 #: Headline metrics of a version per app task, in the order shown.
-KEY_METRICS: dict[str, tuple[str, ...]] = {"binary": ("auroc", "sensitivity", "specificity"),
-                                           "stage": ("accuracy", "macro_f1"), "segmentation": ("dice", "iou")}
+KEY_METRICS: dict[str, tuple[str, ...]] = {
+    "binary": ("auroc", "sensitivity", "specificity"),
+    "stage": ("accuracy", "macro_f1"),
+    "segmentation": ("dice", "iou"),
+}
 LOG_LINES = 2000
 
 
@@ -83,8 +86,10 @@ class TrainingPanel(QWidget):
         self.minutes = _spin(0, 24 * 60)
         self.minutes.setSpecialValueText("no limit")  # 0: the epochs decide
         self.minutes.setSuffix(" min")
-        self.minutes.setToolTip("Wall-clock budget: the learning-rate schedule fits it and the best weights "
-                                "are kept (as rop-train train --minutes)")
+        self.minutes.setToolTip(
+            "Wall-clock budget: the learning-rate schedule fits it and the best weights "
+            "are kept (as rop-train train --minutes)"
+        )
         self.batch_size = _spin(1, 1024)
         self.image_size = _spin(16, 2048, step=16)
         self.device_combo = QComboBox()
@@ -241,12 +246,20 @@ class TrainingPanel(QWidget):
         self.init_combo.clear()
         if choices.finetune_from is not None:
             self.init_combo.addItem(f"Fine-tune {choices.finetune_from.name} (active)", "finetune")
-        self.init_combo.addItem("ImageNet (local cache)" if choices.imagenet else "ImageNet (not in the local cache)",
-                                "imagenet")
-        self.init_combo.model().item(self.init_combo.count() - 1).setEnabled(choices.imagenet)
+        self.init_combo.addItem(
+            "ImageNet (local cache)" if choices.imagenet else "ImageNet (not in the local cache)", "imagenet"
+        )
+        items = self.init_combo.model()
+        if isinstance(items, QStandardItemModel):  # a QComboBox's own model: items can be disabled
+            item = items.item(self.init_combo.count() - 1)
+            if item is not None:
+                item.setEnabled(choices.imagenet)
         self.init_combo.addItem("Random", "random")
-        self.init_combo.setCurrentIndex(0 if choices.finetune_from is not None else (
-            self.init_combo.findData("imagenet") if choices.imagenet else self.init_combo.findData("random")))
+        self.init_combo.setCurrentIndex(
+            0
+            if choices.finetune_from is not None
+            else (self.init_combo.findData("imagenet") if choices.imagenet else self.init_combo.findData("random"))
+        )
 
     def set_advanced(self, optimizer: str | None = None, lr: float | None = None) -> None:
         """Fill the advanced options (a test forcing a diverging run uses this like a user would)."""
@@ -267,10 +280,17 @@ class TrainingPanel(QWidget):
         return out
 
     def request(self) -> TrainRequest:
-        return TrainRequest(self.task(), self.architecture(), self.epochs.value(), self.batch_size.value(),
-                            self.image_size.value(), self.device_combo.currentData() or "cpu",
-                            self.init_combo.currentData() or "random", self.overrides(),
-                            minutes=self.minutes.value() or None)
+        return TrainRequest(
+            self.task(),
+            self.architecture(),
+            self.epochs.value(),
+            self.batch_size.value(),
+            self.image_size.value(),
+            self.device_combo.currentData() or "cpu",
+            self.init_combo.currentData() or "random",
+            self.overrides(),
+            minutes=self.minutes.value() or None,
+        )
 
     def set_auto_update(self, every: int | None) -> None:
         self.auto_check.blockSignals(True)
@@ -284,8 +304,18 @@ class TrainingPanel(QWidget):
 
     # ------------------------------------------------------------------ a run
     def set_running(self, running: bool) -> None:
-        for widget in (self.task_combo, self.arch_combo, self.epochs, self.minutes, self.batch_size, self.image_size,
-                       self.device_combo, self.init_combo, self.advanced, self.start_button):
+        for widget in (
+            self.task_combo,
+            self.arch_combo,
+            self.epochs,
+            self.minutes,
+            self.batch_size,
+            self.image_size,
+            self.device_combo,
+            self.init_combo,
+            self.advanced,
+            self.start_button,
+        ):
             widget.setEnabled(not running)
         self.pause_button.setEnabled(running)
         self.cancel_button.setEnabled(running)
@@ -302,11 +332,14 @@ class TrainingPanel(QWidget):
         self.append_log(description)
 
     def show_started(self, n_train: int, n_val: int, n_test: int, device: str, init: str) -> None:
-        self.status.setText(f"Training on {device}: {n_train} train / {n_val} validation / {n_test} test images; "
-                            f"starting weights: {init}.")
+        self.status.setText(
+            f"Training on {device}: {n_train} train / {n_val} validation / {n_test} test images; "
+            f"starting weights: {init}."
+        )
 
-    def show_progress(self, epoch: int, epochs: int, batch: int, batches: int, loss: float, images_per_s: float,
-                      eta_s: float) -> None:
+    def show_progress(
+        self, epoch: int, epochs: int, batch: int, batches: int, loss: float, images_per_s: float, eta_s: float
+    ) -> None:
         done = ((epoch - 1) * batches + batch) / max(epochs * batches, 1)
         self.progress.setValue(int(round(1000 * min(done, 1.0))))
         self.progress.setFormat(f"epoch {epoch}/{epochs} · batch {batch}/{batches} · ETA {format_seconds(eta_s)}")
@@ -341,8 +374,10 @@ class TrainingPanel(QWidget):
             self.progress.setValue(1000)
             self.progress.setFormat("finished")
             self._version_id = v.id
-            self.result.setText(f"New model version #{v.id} “{v.name}” ({v.architecture}): "
-                                f"{metrics_text(task, outcome.test_metrics or v.metrics)}.")
+            self.result.setText(
+                f"New model version #{v.id} “{v.name}” ({v.architecture}): "
+                f"{metrics_text(task, outcome.test_metrics or v.metrics)}."
+            )
             self.activate_button.setVisible(not v.active)
             self.status.setText("Finished. The version is listed in the Models tab.")
         elif outcome.status == "cancelled":

@@ -98,8 +98,7 @@ class VersionsPanel(QWidget):
         self.export_button = QPushButton("Export bundle…")
         self.import_button = QPushButton("Import bundle…")
         actions = QGridLayout()
-        for k, button in enumerate((self.activate_button, self.delete_button, self.export_button,
-                                    self.import_button)):
+        for k, button in enumerate((self.activate_button, self.delete_button, self.export_button, self.import_button)):
             actions.addWidget(button, k // 2, k % 2)
         self.message = QLabel()
         self.message.setWordWrap(True)
@@ -113,11 +112,14 @@ class VersionsPanel(QWidget):
         self.batch_progress = QProgressBar()
         self.batch_progress.setFormat("%v / %m images")
         self.uncertain_button = QPushButton("Grade the most uncertain next ▶")
-        self.uncertain_button.setToolTip("Open the image to do on which the active ROP model is least certain "
-                                         "(after “Predict all images”)")
+        self.uncertain_button.setToolTip(
+            "Open the image to do on which the active ROP model is least certain (after “Predict all images”)"
+        )
         self.assist_check = QCheckBox("Assist mode (model output while grading)")
-        self.assist_check.setToolTip("A study setting (admins): on, graders see the model's output before they "
-                                     "submit an image; off keeps grading blinded to the model")
+        self.assist_check.setToolTip(
+            "A study setting (admins): on, graders see the model's output before they "
+            "submit an image; off keeps grading blinded to the model"
+        )
         batch = QHBoxLayout()
         batch.addWidget(self.predict_all_button, 1)
         batch.addWidget(self.cancel_batch_button)
@@ -155,11 +157,18 @@ class VersionsPanel(QWidget):
         self.table.setRowCount(len(self._versions))
         for row, v in enumerate(self._versions):
             best = headline(v.metrics, v.task)
-            cells: list[Any] = [str(v.id), "●" if v.active else "", TASK_SHORT.get(v.task, v.task),
-                                f"{best.label} {best.value_text()}" if best is not None else "—", v.name]
-            tip = "\n".join([f"#{v.id} {v.name} ({v.architecture}, {v.created_at:%Y-%m-%d %H:%M})"]
-                            + [r.text() for r in figure_rows(v.metrics, v.task)]
-                            + (["active: used for predictions"] if v.active else []))
+            cells: list[Any] = [
+                str(v.id),
+                "●" if v.active else "",
+                TASK_SHORT.get(v.task, v.task),
+                f"{best.label} {best.value_text()}" if best is not None else "—",
+                v.name,
+            ]
+            tip = "\n".join(
+                [f"#{v.id} {v.name} ({v.architecture}, {v.created_at:%Y-%m-%d %H:%M})"]
+                + [r.text() for r in figure_rows(v.metrics, v.task)]
+                + (["active: used for predictions"] if v.active else [])
+            )
             for col, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 item.setData(ID_ROLE, v.id)
@@ -222,9 +231,17 @@ class VersionsPanel(QWidget):
         for button in (self.activate_button, self.delete_button, self.export_button):
             button.setEnabled(v is not None)
         self.activate_button.setText("Deactivate" if v is not None and v.active else "Activate")
-        self.details.setText("" if v is None else "\n".join(
-            [f"#{v.id} {v.name} — {v.task}, {v.architecture}, created {v.created_at:%Y-%m-%d %H:%M}",
-             f"dataset snapshot {v.snapshot_hash[:12] if v.snapshot_hash else 'unknown'}", *v.notes[:3]]))
+        self.details.setText(
+            ""
+            if v is None
+            else "\n".join(
+                [
+                    f"#{v.id} {v.name} — {v.task}, {v.architecture}, created {v.created_at:%Y-%m-%d %H:%M}",
+                    f"dataset snapshot {v.snapshot_hash[:12] if v.snapshot_hash else 'unknown'}",
+                    *v.notes[:3],
+                ]
+            )
+        )
         self._show_figures(v)
 
     def _show_figures(self, v: ModelVersionInfo | None) -> None:
@@ -244,7 +261,7 @@ class VersionsPanel(QWidget):
             self.figures.setFixedHeight(height + sum(self.figures.rowHeight(r) for r in range(len(rows))))
         n = v.metrics.get("n") if v is not None else None
         method = v.metrics.get("ci_method") if v is not None else None
-        caption = (f"On {n} test images; {method or '95 % CI: patient bootstrap'}." if rows and n else "")
+        caption = f"On {n} test images; {method or '95 % CI: patient bootstrap'}." if rows and n else ""
         threshold = ""
         if v is not None and v.task in ("binary", "segmentation"):
             label = v.threshold_label()
@@ -259,8 +276,9 @@ class VersionsPanel(QWidget):
 
     def _delete(self) -> None:
         v = self._selected()
-        if v is not None and self.confirm(f"Delete model version #{v.id} “{v.name}”, its bundle and its cached "
-                                          "predictions? This cannot be undone."):
+        if v is not None and self.confirm(
+            f"Delete model version #{v.id} “{v.name}”, its bundle and its cached predictions? This cannot be undone."
+        ):
             self.deleteRequested.emit(v.id)
 
     def _export(self) -> None:

@@ -31,7 +31,9 @@ class ProbabilityBar(QWidget):
     def set_value(self, p: float | None, threshold: float | None = None) -> None:
         self._p = None if p is None else float(min(max(p, 0.0), 1.0))
         self._t = None if threshold is None else float(min(max(threshold, 0.0), 1.0))
-        self.setToolTip("" if p is None else f"p = {p:.3f}" + ("" if threshold is None else f", threshold {threshold:.3f}"))
+        self.setToolTip(
+            "" if p is None else f"p = {p:.3f}" + ("" if threshold is None else f", threshold {threshold:.3f}")
+        )
         self.update()
 
     def value(self) -> float | None:

@@ -42,8 +42,9 @@ class ModelColumnsProxy(QIdentityProxyModel):
         self._threshold_label = ""
 
     # ------------------------------------------------------------------ data in
-    def set_scores(self, scores: dict[int, tuple[float | None, float | None]],
-                   visible: Callable[[int], bool] | None = None) -> None:
+    def set_scores(
+        self, scores: dict[int, tuple[float | None, float | None]], visible: Callable[[int], bool] | None = None
+    ) -> None:
         """``{image_id: (probability, uncertainty)}`` and who may see them; refreshes the columns."""
         self._scores = dict(scores)
         if visible is not None:
@@ -118,8 +119,12 @@ class ModelColumnsProxy(QIdentityProxyModel):
             return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
         return super().flags(index)
 
-    def headerData(self, section: int, orientation: Qt.Orientation,  # noqa: N802 - Qt API
-                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+    def headerData(  # noqa: N802 - Qt override
+        self,
+        section: int,
+        orientation: Qt.Orientation,
+        role: int = Qt.ItemDataRole.DisplayRole,
+    ) -> Any:
         extra = section - self._source_columns()
         if orientation == Qt.Orientation.Horizontal and 0 <= extra < len(HEADERS):
             if role == Qt.ItemDataRole.DisplayRole:
@@ -139,8 +144,13 @@ class ModelColumnsProxy(QIdentityProxyModel):
         image_id = self.sourceModel().index(index.row(), 0).data(ROW_ID_ROLE)
         if role == ROW_ID_ROLE:
             return image_id
-        if role not in (VALUE_ROLE, Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.TextAlignmentRole,
-                        Qt.ItemDataRole.ForegroundRole, Qt.ItemDataRole.ToolTipRole):
+        if role not in (
+            VALUE_ROLE,
+            Qt.ItemDataRole.DisplayRole,
+            Qt.ItemDataRole.TextAlignmentRole,
+            Qt.ItemDataRole.ForegroundRole,
+            Qt.ItemDataRole.ToolTipRole,
+        ):
             return None
         value, visible = self._value(index.row(), image_id, extra)
         if role == VALUE_ROLE:

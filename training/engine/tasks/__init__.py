@@ -16,11 +16,29 @@ from training.engine.tasks.instance import InstanceTask, instance_target, mask_i
 from training.engine.tasks.segment import SegmentationTask, soft_dice_loss
 from training.models import model_info
 
-__all__ = ["AUX_WEIGHT", "TASK_TYPES", "BinaryTask", "ConfigError", "InstanceTask", "Row", "SegmentationTask",
-           "StageTask", "Task", "check_config", "instance_target", "make_task", "mask_instances", "soft_dice_loss"]
+__all__ = [
+    "AUX_WEIGHT",
+    "TASK_TYPES",
+    "BinaryTask",
+    "ConfigError",
+    "InstanceTask",
+    "Row",
+    "SegmentationTask",
+    "StageTask",
+    "Task",
+    "check_config",
+    "instance_target",
+    "make_task",
+    "mask_instances",
+    "soft_dice_loss",
+]
 
-TASK_TYPES: dict[str, type[Task]] = {"binary": BinaryTask, "stage3": StageTask, "segmentation": SegmentationTask,
-                                     "instance": InstanceTask}
+TASK_TYPES: dict[str, type[Task]] = {
+    "binary": BinaryTask,
+    "stage3": StageTask,
+    "segmentation": SegmentationTask,
+    "instance": InstanceTask,
+}
 
 
 def make_task(config: TrainConfig, snapshot_classes: dict[str, list[str]]) -> Task:
@@ -40,11 +58,14 @@ def check_config(config: TrainConfig) -> None:
     fits = TASK_TYPES[config.task].registry_tasks
     if info.task not in fits:
         suggestions = ", ".join(n for n in list_models() if model_info(n).task in fits)
-        raise ConfigError(f"architecture {config.architecture!r} is a {info.task} model; task {config.task!r} "
-                          f"needs one of: {suggestions}")
+        raise ConfigError(
+            f"architecture {config.architecture!r} is a {info.task} model; task {config.task!r} "
+            f"needs one of: {suggestions}"
+        )
     if config.mask_channel not in ("true", "none"):
-        raise ConfigError(f"mask_channel must be 'true' (reference masks) or 'none' (empty masks), "
-                          f"got {config.mask_channel!r}")
+        raise ConfigError(
+            f"mask_channel must be 'true' (reference masks) or 'none' (empty masks), got {config.mask_channel!r}"
+        )
     if config.positive_fraction is not None and not 0.0 < config.positive_fraction < 1.0:
         raise ConfigError(f"positive_fraction must be in (0, 1) or null, got {config.positive_fraction}")
     if config.checkpoint_every < 1:

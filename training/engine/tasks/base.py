@@ -58,12 +58,12 @@ class Task(ABC):
         """Build the loss from the training dataset (class weights); an optional hook, a no-op here."""
 
     @abstractmethod
-    def train_loss(self, model: nn.Module, x: torch.Tensor, batch: dict[str, Any],
-                   device: torch.device) -> torch.Tensor: ...
+    def train_loss(
+        self, model: nn.Module, x: torch.Tensor, batch: dict[str, Any], device: torch.device
+    ) -> torch.Tensor: ...
 
     @abstractmethod
-    def eval_rows(self, model: nn.Module, x: torch.Tensor, batch: dict[str, Any],
-                  device: torch.device) -> list[Row]:
+    def eval_rows(self, model: nn.Module, x: torch.Tensor, batch: dict[str, Any], device: torch.device) -> list[Row]:
         """One row per image: ``index``, ``loss`` and what :meth:`metrics` needs (model in eval mode)."""
 
     @abstractmethod

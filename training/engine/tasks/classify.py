@@ -57,18 +57,23 @@ class BinaryTask(Task):
         train = label_counts(splits["train"], "binary")
         if len(train) < 2:
             only = "ROP" if 1 in train else "no-ROP"
-            return (f"the training split holds only {only} images ({sum(train.values())}); "
-                    "binary training needs both classes")
+            return (
+                f"the training split holds only {only} images ({sum(train.values())}); "
+                "binary training needs both classes"
+            )
         if label_counts(splits["val"], "binary").get(1, 0) == 0:
-            return ("the validation split holds no ROP image: the operating threshold (target sensitivity "
-                    f"{self.config.target_sensitivity:g}) cannot be chosen; add ROP cases or change the split")
+            return (
+                "the validation split holds no ROP image: the operating threshold (target sensitivity "
+                f"{self.config.target_sensitivity:g}) cannot be chosen; add ROP cases or change the split"
+            )
         return None
 
     def dataset(self, snapshot: Snapshot, preset: Preset, train: bool, cache: bool) -> SnapshotDataset:
         if preset.mask_channel:  # the line-first input (image + line mask) for the yes/no question too
             mask_fn = _zeros_mask if self.config.mask_channel == "none" else None
-            return HybridDataset(snapshot, preset, "binary", train, mask_fn=mask_fn, allow_missing_mask=True,
-                                 cache=cache)
+            return HybridDataset(
+                snapshot, preset, "binary", train, mask_fn=mask_fn, allow_missing_mask=True, cache=cache
+            )
         return ClassificationDataset(snapshot, preset, "binary", train, cache=cache)
 
     def setup_loss(self, train: Any, device: torch.device, batch_positive_fraction: float | None) -> None:
@@ -81,25 +86,32 @@ class BinaryTask(Task):
         self.pos_weight = pos_weight
         self.loss_fn = nn.BCEWithLogitsLoss(pos_weight=pos_weight)
 
-    def train_loss(self, model: nn.Module, x: torch.Tensor, batch: dict[str, Any],
-                   device: torch.device) -> torch.Tensor:
+    def train_loss(
+        self, model: nn.Module, x: torch.Tensor, batch: dict[str, Any], device: torch.device
+    ) -> torch.Tensor:
         y = batch["label"].to(device, non_blocking=True).float()[:, None]
         return _classification_loss(self.loss_fn, model(x), y)
 
-    def eval_rows(self, model: nn.Module, x: torch.Tensor, batch: dict[str, Any],
-                  device: torch.device) -> list[Row]:
+    def eval_rows(self, model: nn.Module, x: torch.Tensor, batch: dict[str, Any], device: torch.device) -> list[Row]:
         logits = main_logits(model(x)).float()[:, 0]
         y = batch["label"].to(device).float()
         losses = F.binary_cross_entropy_with_logits(logits, y, pos_weight=self.pos_weight, reduction="none")
         scores = torch.sigmoid(logits)
-        return [{"index": int(i), "loss": float(loss), "score": float(s), "label": int(t)}
-                for i, loss, s, t in zip(batch["index"].tolist(), losses.tolist(), scores.tolist(), y.tolist(),
-                                         strict=True)]
+        return [
+            {"index": int(i), "loss": float(loss), "score": float(s), "label": int(t)}
+            for i, loss, s, t in zip(batch["index"].tolist(), losses.tolist(), scores.tolist(), y.tolist(), strict=True)
+        ]
 
     def metrics(self, rows: list[Row]) -> dict[str, float]:
         report = binary_report([r["label"] for r in rows], [r["score"] for r in rows], 0.5)
-        return drop_none({"auroc": report.auroc, "sensitivity": report.sensitivity,
-                           "specificity": report.specificity, "accuracy": report.accuracy})
+        return drop_none(
+            {
+                "auroc": report.auroc,
+                "sensitivity": report.sensitivity,
+                "specificity": report.specificity,
+                "accuracy": report.accuracy,
+            }
+        )
 
 
 class StageTask(Task):
@@ -118,15 +130,18 @@ class StageTask(Task):
     def check(self, splits: dict[str, Snapshot]) -> str | None:
         train = label_counts(splits["train"], "stage3")
         if len(train) < 2:
-            return (f"the training split holds one stage class only ({', '.join(self.classes[k] for k in train)}); "
-                    "the stage task needs at least two")
+            return (
+                f"the training split holds one stage class only ({', '.join(self.classes[k] for k in train)}); "
+                "the stage task needs at least two"
+            )
         return None
 
     def dataset(self, snapshot: Snapshot, preset: Preset, train: bool, cache: bool) -> SnapshotDataset:
         if preset.mask_channel:
             mask_fn = _zeros_mask if self.config.mask_channel == "none" else None
-            return HybridDataset(snapshot, preset, "stage3", train, mask_fn=mask_fn, allow_missing_mask=True,
-                                 cache=cache)
+            return HybridDataset(
+                snapshot, preset, "stage3", train, mask_fn=mask_fn, allow_missing_mask=True, cache=cache
+            )
         return ClassificationDataset(snapshot, preset, "stage3", train, cache=cache)
 
     def setup_loss(self, train: Any, device: torch.device, batch_positive_fraction: float | None) -> None:
@@ -134,18 +149,20 @@ class StageTask(Task):
         self.weight = weight
         self.loss_fn = nn.CrossEntropyLoss(weight=weight)
 
-    def train_loss(self, model: nn.Module, x: torch.Tensor, batch: dict[str, Any],
-                   device: torch.device) -> torch.Tensor:
+    def train_loss(
+        self, model: nn.Module, x: torch.Tensor, batch: dict[str, Any], device: torch.device
+    ) -> torch.Tensor:
         return _classification_loss(self.loss_fn, model(x), batch["label"].to(device, non_blocking=True))
 
-    def eval_rows(self, model: nn.Module, x: torch.Tensor, batch: dict[str, Any],
-                  device: torch.device) -> list[Row]:
+    def eval_rows(self, model: nn.Module, x: torch.Tensor, batch: dict[str, Any], device: torch.device) -> list[Row]:
         logits = main_logits(model(x)).float()
         y = batch["label"].to(device)
         losses = F.cross_entropy(logits, y, weight=self.weight, reduction="none")
         probs = torch.softmax(logits, dim=1)
-        return [{"index": int(i), "loss": float(loss), "pred": int(p.argmax()), "label": int(t)}
-                for i, loss, p, t in zip(batch["index"].tolist(), losses.tolist(), probs, y.tolist(), strict=True)]
+        return [
+            {"index": int(i), "loss": float(loss), "pred": int(p.argmax()), "label": int(t)}
+            for i, loss, p, t in zip(batch["index"].tolist(), losses.tolist(), probs, y.tolist(), strict=True)
+        ]
 
     def metrics(self, rows: list[Row]) -> dict[str, float]:
         report = multiclass_report([r["label"] for r in rows], [r["pred"] for r in rows], self.classes)

@@ -31,15 +31,20 @@ def instance_target(mask: torch.Tensor, label: int) -> dict[str, torch.Tensor]:
     parts = mask_instances(mask[0].cpu().numpy() > 0.5)
     h, w = mask.shape[-2:]
     if not parts:
-        return {"boxes": torch.zeros((0, 4)), "labels": torch.zeros((0,), dtype=torch.int64),
-                "masks": torch.zeros((0, h, w), dtype=torch.uint8)}
+        return {
+            "boxes": torch.zeros((0, 4)),
+            "labels": torch.zeros((0,), dtype=torch.int64),
+            "masks": torch.zeros((0, h, w), dtype=torch.uint8),
+        }
     boxes = []
     for part in parts:
         ys, xs = np.nonzero(part)
         boxes.append([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1])
-    return {"boxes": torch.tensor(boxes, dtype=torch.float32),
-            "labels": torch.full((len(parts),), label, dtype=torch.int64),
-            "masks": torch.from_numpy(np.stack(parts).astype(np.uint8))}
+    return {
+        "boxes": torch.tensor(boxes, dtype=torch.float32),
+        "labels": torch.full((len(parts),), label, dtype=torch.int64),
+        "masks": torch.from_numpy(np.stack(parts).astype(np.uint8)),
+    }
 
 
 def _frozen_bn_train_mode(model: nn.Module) -> None:
@@ -54,7 +59,12 @@ class InstanceTask(Task):
     """Mask R-CNN: the line mask's connected components are the instances (class 1), or, for a
     per-stage model (more than 2 classes, paper B's segmentation-only baseline), class stage + 1."""
 
-    name, snapshot_task, stratify, registry_tasks = "instance", "segmentation", "label_binary", ("instance_segmentation",)
+    name, snapshot_task, stratify, registry_tasks = (
+        "instance",
+        "segmentation",
+        "label_binary",
+        ("instance_segmentation",),
+    )
 
     @property
     def num_classes(self) -> int:
@@ -82,16 +92,18 @@ class InstanceTask(Task):
 
     def _targets(self, batch: dict[str, Any], device: torch.device) -> list[dict[str, torch.Tensor]]:
         labels = batch["label"].tolist()
-        return [{k: v.to(device) for k, v in instance_target(m, (lab + 1) if self.per_stage else 1).items()}
-                for m, lab in zip(batch["mask"], labels, strict=True)]
+        return [
+            {k: v.to(device) for k, v in instance_target(m, (lab + 1) if self.per_stage else 1).items()}
+            for m, lab in zip(batch["mask"], labels, strict=True)
+        ]
 
-    def train_loss(self, model: nn.Module, x: torch.Tensor, batch: dict[str, Any],
-                   device: torch.device) -> torch.Tensor:
+    def train_loss(
+        self, model: nn.Module, x: torch.Tensor, batch: dict[str, Any], device: torch.device
+    ) -> torch.Tensor:
         losses = model(list(x), self._targets(batch, device))
         return sum(losses.values())
 
-    def eval_rows(self, model: nn.Module, x: torch.Tensor, batch: dict[str, Any],
-                  device: torch.device) -> list[Row]:
+    def eval_rows(self, model: nn.Module, x: torch.Tensor, batch: dict[str, Any], device: torch.device) -> list[Row]:
         targets = self._targets(batch, device)
         rows = []
         for k, image in enumerate(x):
@@ -101,10 +113,14 @@ class InstanceTask(Task):
             finally:
                 model.eval()
             out = model([image])[0]
-            pred = (out["masks"][:, 0] > 0.5).any(dim=0).cpu().numpy() if len(out["masks"]) else \
-                np.zeros(image.shape[-2:], bool)
-            rows.append({"index": int(batch["index"][k]), "loss": loss,
-                         "dice": dice(pred, batch["mask"][k][0].numpy() > 0.5)})
+            pred = (
+                (out["masks"][:, 0] > 0.5).any(dim=0).cpu().numpy()
+                if len(out["masks"])
+                else np.zeros(image.shape[-2:], bool)
+            )
+            rows.append(
+                {"index": int(batch["index"][k]), "loss": loss, "dice": dice(pred, batch["mask"][k][0].numpy() > 0.5)}
+            )
         return rows
 
     def metrics(self, rows: list[Row]) -> dict[str, float]:

@@ -58,23 +58,28 @@ class SegmentationTask(Task):
 
     def _pixel_loss(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """BCE + soft Dice, per image (N,)."""
-        bce = F.binary_cross_entropy_with_logits(logits.float(), target, pos_weight=self.pos_weight,
-                                                 reduction="none").flatten(1).mean(1)
+        bce = (
+            F.binary_cross_entropy_with_logits(logits.float(), target, pos_weight=self.pos_weight, reduction="none")
+            .flatten(1)
+            .mean(1)
+        )
         return bce + soft_dice_loss(logits, target)
 
-    def train_loss(self, model: nn.Module, x: torch.Tensor, batch: dict[str, Any],
-                   device: torch.device) -> torch.Tensor:
+    def train_loss(
+        self, model: nn.Module, x: torch.Tensor, batch: dict[str, Any], device: torch.device
+    ) -> torch.Tensor:
         return self._pixel_loss(model(x), batch["mask"].to(device, non_blocking=True)).mean()
 
-    def eval_rows(self, model: nn.Module, x: torch.Tensor, batch: dict[str, Any],
-                  device: torch.device) -> list[Row]:
+    def eval_rows(self, model: nn.Module, x: torch.Tensor, batch: dict[str, Any], device: torch.device) -> list[Row]:
         logits = model(x).float()
         target = batch["mask"].to(device)
         losses = self._pixel_loss(logits, target)
         pred = (logits > 0).cpu().numpy()[:, 0]
         true = target.cpu().numpy()[:, 0] > 0.5
-        return [{"index": int(i), "loss": float(loss), "dice": dice(p, t)}
-                for i, loss, p, t in zip(batch["index"].tolist(), losses.tolist(), pred, true, strict=True)]
+        return [
+            {"index": int(i), "loss": float(loss), "dice": dice(p, t)}
+            for i, loss, p, t in zip(batch["index"].tolist(), losses.tolist(), pred, true, strict=True)
+        ]
 
     def metrics(self, rows: list[Row]) -> dict[str, float]:
         return {"dice": float(np.mean([r["dice"] for r in rows]))}

@@ -59,11 +59,26 @@ SECRET_SETTINGS = ("dicom_export_salt",)
 REVIEWER_NEW_SETTINGS = ("training.auto_update_every", "dicom_export_salt")
 REVIEWER_CHANGED_SETTINGS = ("training.auto_update_every",)
 
-_FUNCTIONS = ("rop_account_id()", "rop_account_role()", "rop_is_reviewer()", "rop_is_admin()",
-              "rop_grading_setting(text, boolean)", "rop_own_submitted(integer)", "rop_others_visible(integer)",
-              "rop_model_visible(integer)", "rop_work_visible(integer, integer)")
-_POLICY_TABLES = ("grades", "annotations", "reference_standard", "predictions", "audit_events", "study_settings",
-                  "graders")
+_FUNCTIONS = (
+    "rop_account_id()",
+    "rop_account_role()",
+    "rop_is_reviewer()",
+    "rop_is_admin()",
+    "rop_grading_setting(text, boolean)",
+    "rop_own_submitted(integer)",
+    "rop_others_visible(integer)",
+    "rop_model_visible(integer)",
+    "rop_work_visible(integer, integer)",
+)
+_POLICY_TABLES = (
+    "grades",
+    "annotations",
+    "reference_standard",
+    "predictions",
+    "audit_events",
+    "study_settings",
+    "graders",
+)
 
 
 def _sql_list(values: Sequence[str]) -> str:
@@ -125,12 +140,16 @@ def _policies(s: str) -> list[str]:
     reviewer = f"(SELECT {s}.rop_is_reviewer())"
     admin = f"(SELECT {s}.rop_is_admin())"
     own_work = f"(grader_id = {me} OR {admin})"
-    vote_ref = (f"(method IN ({_sql_list(VOTE_METHODS)}) AND {s}.rop_own_submitted(image_id) "
-                f"AND {s}.rop_others_visible(image_id))")
+    vote_ref = (
+        f"(method IN ({_sql_list(VOTE_METHODS)}) AND {s}.rop_own_submitted(image_id) "
+        f"AND {s}.rop_others_visible(image_id))"
+    )
     own_key = f"starts_with(key, 'grader.' || {me}::text || '.')"
     # own rows and the reviewers' first: cheap (each SELECT above runs once per statement)
-    readable = {"grades": f"grader_id = {me} OR {reviewer} OR (submitted AND {s}.rop_others_visible(image_id))",
-                "annotations": f"grader_id = {me} OR {reviewer} OR {s}.rop_work_visible(image_id, grader_id)"}
+    readable = {
+        "grades": f"grader_id = {me} OR {reviewer} OR (submitted AND {s}.rop_others_visible(image_id))",
+        "annotations": f"grader_id = {me} OR {reviewer} OR {s}.rop_work_visible(image_id, grader_id)",
+    }
     out = []
     for table, read in readable.items():
         out += [
@@ -147,19 +166,16 @@ def _policies(s: str) -> list[str]:
         f"CREATE POLICY rop_update ON {s}.reference_standard FOR UPDATE USING ({reviewer} OR {vote_ref}) "
         f"WITH CHECK ({reviewer} OR (decided_by IS NULL AND {vote_ref}))",
         f"CREATE POLICY rop_delete ON {s}.reference_standard FOR DELETE USING ({reviewer} OR {vote_ref})",
-
         f"CREATE POLICY rop_read ON {s}.predictions FOR SELECT USING ({reviewer} OR {s}.rop_model_visible(image_id))",
         f"CREATE POLICY rop_insert ON {s}.predictions FOR INSERT "
         f"WITH CHECK ({reviewer} OR {s}.rop_model_visible(image_id))",
         f"CREATE POLICY rop_update ON {s}.predictions FOR UPDATE USING ({reviewer} OR {s}.rop_model_visible(image_id)) "
         f"WITH CHECK ({reviewer} OR {s}.rop_model_visible(image_id))",
         f"CREATE POLICY rop_delete ON {s}.predictions FOR DELETE USING ({reviewer})",
-
         # rows: all (the change feed); columns: pg_roles grants graders no before/after
         f"CREATE POLICY rop_read ON {s}.audit_events FOR SELECT USING (true)",
         f"CREATE POLICY rop_insert ON {s}.audit_events FOR INSERT WITH CHECK "
         f"({admin} OR grader_id = {me} OR (grader_id IS NULL AND entity = 'reference' AND {me} IS NOT NULL))",
-
         f"CREATE POLICY rop_read ON {s}.study_settings FOR SELECT USING ({reviewer} OR ({me} IS NOT NULL "
         f"AND key NOT IN ({_sql_list(SECRET_SETTINGS)}) AND (NOT starts_with(key, 'grader.') OR {own_key})))",
         f"CREATE POLICY rop_insert ON {s}.study_settings FOR INSERT WITH CHECK ({admin} OR {own_key} "
@@ -168,7 +184,6 @@ def _policies(s: str) -> list[str]:
         f"USING ({admin} OR {own_key} OR ({reviewer} AND key IN ({_sql_list(REVIEWER_CHANGED_SETTINGS)}))) "
         f"WITH CHECK ({admin} OR {own_key} OR ({reviewer} AND key IN ({_sql_list(REVIEWER_CHANGED_SETTINGS)})))",
         f"CREATE POLICY rop_delete ON {s}.study_settings FOR DELETE USING ({admin} OR {own_key})",
-
         f"CREATE POLICY rop_read ON {s}.graders FOR SELECT USING (true)",
         f"CREATE POLICY rop_insert ON {s}.graders FOR INSERT WITH CHECK ({admin})",
         f"CREATE POLICY rop_update ON {s}.graders FOR UPDATE USING ({admin} OR id = {me}) "

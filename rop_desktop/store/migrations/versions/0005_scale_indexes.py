@@ -84,12 +84,17 @@ def _backfill_prediction_numbers() -> None:
     The formulas are frozen here as they were written (``services.predictions.ModelOutput``):
     a migration must not change meaning when the app's code changes later."""
     bind = op.get_bind()
-    table = sa.table("predictions", sa.column("id", sa.Integer()), sa.column("payload", sa.JSON()),
-                     *(sa.column(name) for name in _NUMBERS))
+    table = sa.table(
+        "predictions",
+        sa.column("id", sa.Integer()),
+        sa.column("payload", sa.JSON()),
+        *(sa.column(name) for name in _NUMBERS),
+    )
     last = 0
     while True:
-        rows = bind.execute(sa.select(table.c.id, table.c.payload).where(table.c.id > last)
-                            .order_by(table.c.id).limit(_BACKFILL_CHUNK)).all()
+        rows = bind.execute(
+            sa.select(table.c.id, table.c.payload).where(table.c.id > last).order_by(table.c.id).limit(_BACKFILL_CHUNK)
+        ).all()
         if not rows:
             return
         for row_id, payload in rows:
@@ -113,6 +118,9 @@ def prediction_numbers(payload: dict[str, Any]) -> dict[str, Any]:
     elif classes:
         uncertainty = 1.0 - max(float(v) for v in classes.values())
     predicted = payload.get("predicted_class")
-    return {"probability": float(probability) if isinstance(probability, (int, float)) else None,
-            "uncertainty": uncertainty, "predicted_class": str(predicted)[:64] if predicted is not None else None,
-            "mask_area": None}
+    return {
+        "probability": float(probability) if isinstance(probability, (int, float)) else None,
+        "uncertainty": uncertainty,
+        "predicted_class": str(predicted)[:64] if predicted is not None else None,
+        "mask_area": None,
+    }

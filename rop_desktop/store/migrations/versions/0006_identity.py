@@ -47,15 +47,28 @@ depends_on: str | Sequence[str] | None = None
 _ADMIN_PRIVILEGES = "SELECT, INSERT, UPDATE, DELETE"
 
 _patients = sa.table("patients", sa.column("id", sa.Integer()), sa.column("code", sa.String()))
-_exams = sa.table("exams", sa.column("id", sa.Integer()), sa.column("patient_id", sa.Integer()),
-                  sa.column("exam_date", sa.Date()))
-_images = sa.table("images", sa.column("id", sa.Integer()), sa.column("exam_id", sa.Integer()),
-                   sa.column("eye", sa.String()), sa.column("original_name", sa.String()),
-                   sa.column("source_path", sa.String()))
-_identities = sa.table("identities", sa.column("id", sa.Integer()), sa.column("patient_id", sa.Integer()),
-                       sa.column("image_id", sa.Integer()), sa.column("kind", sa.String()),
-                       sa.column("value", sa.Text()), sa.column("digest", sa.String()),
-                       sa.column("source", sa.String()), sa.column("created_at", sa.DateTime(timezone=True)))
+_exams = sa.table(
+    "exams", sa.column("id", sa.Integer()), sa.column("patient_id", sa.Integer()), sa.column("exam_date", sa.Date())
+)
+_images = sa.table(
+    "images",
+    sa.column("id", sa.Integer()),
+    sa.column("exam_id", sa.Integer()),
+    sa.column("eye", sa.String()),
+    sa.column("original_name", sa.String()),
+    sa.column("source_path", sa.String()),
+)
+_identities = sa.table(
+    "identities",
+    sa.column("id", sa.Integer()),
+    sa.column("patient_id", sa.Integer()),
+    sa.column("image_id", sa.Integer()),
+    sa.column("kind", sa.String()),
+    sa.column("value", sa.Text()),
+    sa.column("digest", sa.String()),
+    sa.column("source", sa.String()),
+    sa.column("created_at", sa.DateTime(timezone=True)),
+)
 
 
 def upgrade() -> None:
@@ -69,10 +82,12 @@ def upgrade() -> None:
         sa.Column("digest", sa.String(length=64), nullable=False),
         sa.Column("source", sa.String(length=16), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(["image_id"], ["images.id"], name=op.f("fk_identities_image_id_images"),
-                                ondelete="CASCADE"),
-        sa.ForeignKeyConstraint(["patient_id"], ["patients.id"], name=op.f("fk_identities_patient_id_patients"),
-                                ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["image_id"], ["images.id"], name=op.f("fk_identities_image_id_images"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["patient_id"], ["patients.id"], name=op.f("fk_identities_patient_id_patients"), ondelete="CASCADE"
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_identities")),
     )
     op.create_index(op.f("ix_identities_image_id"), "identities", ["image_id"])
@@ -101,8 +116,15 @@ def _digest(value: str) -> str:
 
 
 def _row(patient_id: int, image_id: int | None, kind: str, value: str, now: Any) -> dict[str, Any]:
-    return {"patient_id": patient_id, "image_id": image_id, "kind": kind, "value": value, "digest": _digest(value),
-            "source": "study", "created_at": now}
+    return {
+        "patient_id": patient_id,
+        "image_id": image_id,
+        "kind": kind,
+        "value": value,
+        "digest": _digest(value),
+        "source": "study",
+        "created_at": now,
+    }
 
 
 def _move_identity_out() -> None:
@@ -119,10 +141,17 @@ def _move_identity_out() -> None:
         if old and old.strip():
             rows.append(_row(pid, None, "patient_id", old.strip(), now))
     images = bind.execute(
-        sa.select(_images.c.id, _images.c.eye, _images.c.original_name, _images.c.source_path,
-                  _exams.c.patient_id, _exams.c.exam_date)
+        sa.select(
+            _images.c.id,
+            _images.c.eye,
+            _images.c.original_name,
+            _images.c.source_path,
+            _exams.c.patient_id,
+            _exams.c.exam_date,
+        )
         .join(_exams, _images.c.exam_id == _exams.c.id)
-        .order_by(_exams.c.patient_id, _exams.c.exam_date.is_(None), _exams.c.exam_date, _images.c.id)).all()
+        .order_by(_exams.c.patient_id, _exams.c.exam_date.is_(None), _exams.c.exam_date, _images.c.id)
+    ).all()
     counts: dict[tuple[int, str], int] = defaultdict(int)
     for image_id, eye, old_name, source_path, pid, exam_date in images:
         token = eye if eye in ("OD", "OS") else "NA"
@@ -141,8 +170,10 @@ def _put_identity_back() -> None:
     bind = op.get_bind()
     found: dict[tuple[int, int | None, str], str] = {}
     for pid, image_id, kind, value in bind.execute(
-            sa.select(_identities.c.patient_id, _identities.c.image_id, _identities.c.kind, _identities.c.value)
-            .order_by(_identities.c.id.desc())):
+        sa.select(_identities.c.patient_id, _identities.c.image_id, _identities.c.kind, _identities.c.value).order_by(
+            _identities.c.id.desc()
+        )
+    ):
         found[(pid, image_id, kind)] = value  # the oldest value of each kind wins
     patients = bind.execute(sa.select(_patients.c.id, _patients.c.code).order_by(_patients.c.id)).all()
     for pid, _ in patients:  # out of the way first: a new code may be another patient's old one

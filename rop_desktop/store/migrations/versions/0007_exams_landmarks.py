@@ -42,8 +42,11 @@ depends_on: str | Sequence[str] | None = None
 
 _TABLES = ("landmarks", "exam_grades")
 #: Table privileges per app role (by value), as ``pg_roles.GRANTS`` has them for the new tables.
-_GROUP_PRIVILEGES = {"grader": "SELECT, INSERT, UPDATE", "adjudicator": "SELECT, INSERT, UPDATE",
-                     "admin": "SELECT, INSERT, UPDATE, DELETE"}
+_GROUP_PRIVILEGES = {
+    "grader": "SELECT, INSERT, UPDATE",
+    "adjudicator": "SELECT, INSERT, UPDATE",
+    "admin": "SELECT, INSERT, UPDATE, DELETE",
+}
 _FUNCTIONS = ("rop_exam_visible(integer, text)",)
 
 
@@ -66,23 +69,52 @@ def upgrade() -> None:
         sa.Column("disc_r", sa.Float(), nullable=True),
         sa.Column("fovea_x", sa.Float(), nullable=True),
         sa.Column("fovea_y", sa.Float(), nullable=True),
-        sa.Column("suggested_zone", sa.Enum("I", "posterior II", "II", "III", "na", name="zone", native_enum=False,
-                                            create_constraint=False, length=32), nullable=True),
+        sa.Column(
+            "suggested_zone",
+            sa.Enum(
+                "I",
+                "posterior II",
+                "II",
+                "III",
+                "na",
+                name="zone",
+                native_enum=False,
+                create_constraint=False,
+                length=32,
+            ),
+            nullable=True,
+        ),
         sa.Column("suggestion", sa.JSON(none_as_null=True), nullable=True),
         sa.Column("zone_decision", sa.String(length=16), nullable=True),
-        sa.Column("decided_zone", sa.Enum("I", "posterior II", "II", "III", "na", name="zone", native_enum=False,
-                                          create_constraint=False, length=32), nullable=True),
+        sa.Column(
+            "decided_zone",
+            sa.Enum(
+                "I",
+                "posterior II",
+                "II",
+                "III",
+                "na",
+                name="zone",
+                native_enum=False,
+                create_constraint=False,
+                length=32,
+            ),
+            nullable=True,
+        ),
         *_common(),
         sa.ForeignKeyConstraint(["grader_id"], ["graders.id"], name=op.f("fk_landmarks_grader_id_graders")),
-        sa.ForeignKeyConstraint(["image_id"], ["images.id"], name=op.f("fk_landmarks_image_id_images"),
-                                ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["image_id"], ["images.id"], name=op.f("fk_landmarks_image_id_images"), ondelete="CASCADE"
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_landmarks")),
         sa.UniqueConstraint("image_id", "grader_id", name=op.f("uq_landmarks_image_id_grader_id")),
     )
     op.create_index(op.f("ix_landmarks_grader_id"), "landmarks", ["grader_id"])
     grade_enums = {
-        "rop": ("no", "yes", "na"), "stage": ("0", "1", "2", "3", "4A", "4B", "5A", "5B", "5C", "na"),
-        "zone": ("I", "posterior II", "II", "III", "na"), "plus": ("normal", "pre-plus", "plus", "na"),
+        "rop": ("no", "yes", "na"),
+        "stage": ("0", "1", "2", "3", "4A", "4B", "5A", "5B", "5C", "na"),
+        "zone": ("I", "posterior II", "II", "III", "na"),
+        "plus": ("normal", "pre-plus", "plus", "na"),
         "quality": ("gradable", "ungradable"),
     }
 
@@ -93,8 +125,11 @@ def upgrade() -> None:
         "exam_grades",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("exam_id", sa.Integer(), nullable=False),
-        sa.Column("eye", sa.Enum("OD", "OS", name="eye", native_enum=False, create_constraint=False, length=32),
-                  nullable=False),
+        sa.Column(
+            "eye",
+            sa.Enum("OD", "OS", name="eye", native_enum=False, create_constraint=False, length=32),
+            nullable=False,
+        ),
         sa.Column("grader_id", sa.Integer(), nullable=False),
         sa.Column("submitted", sa.Boolean(), nullable=False),
         sa.Column("submitted_at", sa.DateTime(timezone=True), nullable=True),
@@ -109,8 +144,9 @@ def upgrade() -> None:
         sa.Column("confidence", sa.Integer(), nullable=True),
         sa.Column("comment", sa.Text(), nullable=False),
         *_common(),
-        sa.ForeignKeyConstraint(["exam_id"], ["exams.id"], name=op.f("fk_exam_grades_exam_id_exams"),
-                                ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["exam_id"], ["exams.id"], name=op.f("fk_exam_grades_exam_id_exams"), ondelete="CASCADE"
+        ),
         sa.ForeignKeyConstraint(["grader_id"], ["graders.id"], name=op.f("fk_exam_grades_grader_id_graders")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_exam_grades")),
         sa.UniqueConstraint("exam_id", "eye", "grader_id", name=op.f("uq_exam_grades_exam_id_eye_grader_id")),

@@ -48,8 +48,7 @@ _GRADER_GROUPS = ("grader", "adjudicator")  # the admins' group may update every
 
 def upgrade() -> None:
     with op.batch_alter_table("images") as batch:
-        batch.add_column(sa.Column("queue_status", sa.String(length=20), server_default="insufficient",
-                                   nullable=True))
+        batch.add_column(sa.Column("queue_status", sa.String(length=20), server_default="insufficient", nullable=True))
     _backfill(_quorum())
     op.create_index(INDEX, "images", ["queue_status", "id"], sqlite_where=_OPEN, postgresql_where=_OPEN)
     if op.get_bind().dialect.name == "postgresql":
@@ -89,8 +88,12 @@ def _backfill(quorum: int) -> None:
     refs = sa.table("reference_standard", sa.column("image_id", sa.Integer()))
     grades = sa.table("grades", sa.column("image_id", sa.Integer()), sa.column("submitted", sa.Boolean()))
     settled = sa.exists().where(refs.c.image_id == images.c.id)
-    votes = (sa.select(sa.func.count()).select_from(grades)
-             .where(grades.c.image_id == images.c.id, grades.c.submitted == sa.true()).scalar_subquery())
+    votes = (
+        sa.select(sa.func.count())
+        .select_from(grades)
+        .where(grades.c.image_id == images.c.id, grades.c.submitted == sa.true())
+        .scalar_subquery()
+    )
     bind = op.get_bind()
     bind.execute(sa.update(images).where(settled).values(queue_status=None))
     bind.execute(sa.update(images).where(~settled, votes >= quorum).values(queue_status="needs_adjudication"))
@@ -119,7 +122,8 @@ def _secure() -> None:
     bind = op.get_bind()
     for role, group in group_names(str(bind.scalar(sa.text("SELECT current_database()")))).items():
         if role.value not in _GRADER_GROUPS or not bind.scalar(
-                sa.text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": group}):
+            sa.text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": group}
+        ):
             continue
         quoted = bind.dialect.identifier_preparer.quote_identifier(group)
         op.execute(f"GRANT UPDATE (queue_status) ON {s}.images TO {quoted}")

@@ -40,14 +40,19 @@ depends_on: str | Sequence[str] | None = None
 _TABLE = "exam_references"
 #: Vote methods (``domain.votes.METHODS``) as of this migration: the rows a grader's confirm may write.
 _VOTE_METHODS = ("unanimous", "majority", "hospital_tiebreak", "severity_tiebreak", "ungradable_majority")
-_GROUP_PRIVILEGES = {"grader": "SELECT, INSERT, UPDATE, DELETE", "adjudicator": "SELECT, INSERT, UPDATE, DELETE",
-                     "admin": "SELECT, INSERT, UPDATE, DELETE"}
+_GROUP_PRIVILEGES = {
+    "grader": "SELECT, INSERT, UPDATE, DELETE",
+    "adjudicator": "SELECT, INSERT, UPDATE, DELETE",
+    "admin": "SELECT, INSERT, UPDATE, DELETE",
+}
 
 
 def upgrade() -> None:
     grade_enums = {
-        "rop": ("no", "yes", "na"), "stage": ("0", "1", "2", "3", "4A", "4B", "5A", "5B", "5C", "na"),
-        "zone": ("I", "posterior II", "II", "III", "na"), "plus": ("normal", "pre-plus", "plus", "na"),
+        "rop": ("no", "yes", "na"),
+        "stage": ("0", "1", "2", "3", "4A", "4B", "5A", "5B", "5C", "na"),
+        "zone": ("I", "posterior II", "II", "III", "na"),
+        "plus": ("normal", "pre-plus", "plus", "na"),
         "quality": ("gradable", "ungradable"),
     }
 
@@ -58,8 +63,11 @@ def upgrade() -> None:
         _TABLE,
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("exam_id", sa.Integer(), nullable=False),
-        sa.Column("eye", sa.Enum("OD", "OS", name="eye", native_enum=False, create_constraint=False, length=32),
-                  nullable=False),
+        sa.Column(
+            "eye",
+            sa.Enum("OD", "OS", name="eye", native_enum=False, create_constraint=False, length=32),
+            nullable=False,
+        ),
         sa.Column("method", sa.String(length=32), nullable=False),
         sa.Column("detail", sa.JSON(none_as_null=True), nullable=True),
         sa.Column("decided_by", sa.Integer(), nullable=True),
@@ -74,10 +82,12 @@ def upgrade() -> None:
         sa.Column("quality", enum("quality"), nullable=True),
         sa.Column("confidence", sa.Integer(), nullable=True),
         sa.Column("comment", sa.Text(), nullable=False),
-        sa.ForeignKeyConstraint(["exam_id"], ["exams.id"], name=op.f("fk_exam_references_exam_id_exams"),
-                                ondelete="CASCADE"),
-        sa.ForeignKeyConstraint(["decided_by"], ["graders.id"], name=op.f("fk_exam_references_decided_by_graders"),
-                                ondelete="SET NULL"),
+        sa.ForeignKeyConstraint(
+            ["exam_id"], ["exams.id"], name=op.f("fk_exam_references_exam_id_exams"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["decided_by"], ["graders.id"], name=op.f("fk_exam_references_decided_by_graders"), ondelete="SET NULL"
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_exam_references")),
         sa.UniqueConstraint("exam_id", "eye", name=op.f("uq_exam_references_exam_id_eye")),
     )
@@ -107,8 +117,11 @@ def _audit_insert_policy(s: str, system_entities: tuple[str, ...]) -> None:
     admin = f"(SELECT {s}.rop_is_admin())"
     entities = ", ".join(f"'{e}'" for e in system_entities)
     op.execute(f"DROP POLICY IF EXISTS rop_insert ON {s}.audit_events")
-    op.execute(f"CREATE POLICY rop_insert ON {s}.audit_events FOR INSERT WITH CHECK "
-               f"({admin} OR grader_id = {me} OR (grader_id IS NULL AND entity IN ({entities}) AND {me} IS NOT NULL))")
+    op.execute(
+        f"CREATE POLICY rop_insert ON {s}.audit_events FOR INSERT WITH CHECK "
+        f"({admin} OR grader_id = {me} OR (grader_id IS NULL AND entity IN ({entities}) AND {me} IS NOT NULL))"
+    )
+
 
 def _schema() -> str:
     bind = op.get_bind()
@@ -121,12 +134,17 @@ def _secure() -> None:
     methods = ", ".join(f"'{m}'" for m in _VOTE_METHODS)
     vote_row = f"(method IN ({methods}) AND {s}.rop_exam_visible(exam_id, eye))"
     op.execute(f"ALTER TABLE {s}.{_TABLE} ENABLE ROW LEVEL SECURITY")
-    op.execute(f"CREATE POLICY rop_read ON {s}.{_TABLE} FOR SELECT USING ({reviewer} OR {s}.rop_exam_visible("
-               "exam_id, eye))")
-    op.execute(f"CREATE POLICY rop_insert ON {s}.{_TABLE} FOR INSERT "
-               f"WITH CHECK ({reviewer} OR (decided_by IS NULL AND {vote_row}))")
-    op.execute(f"CREATE POLICY rop_update ON {s}.{_TABLE} FOR UPDATE USING ({reviewer} OR {vote_row}) "
-               f"WITH CHECK ({reviewer} OR (decided_by IS NULL AND {vote_row}))")
+    op.execute(
+        f"CREATE POLICY rop_read ON {s}.{_TABLE} FOR SELECT USING ({reviewer} OR {s}.rop_exam_visible(exam_id, eye))"
+    )
+    op.execute(
+        f"CREATE POLICY rop_insert ON {s}.{_TABLE} FOR INSERT "
+        f"WITH CHECK ({reviewer} OR (decided_by IS NULL AND {vote_row}))"
+    )
+    op.execute(
+        f"CREATE POLICY rop_update ON {s}.{_TABLE} FOR UPDATE USING ({reviewer} OR {vote_row}) "
+        f"WITH CHECK ({reviewer} OR (decided_by IS NULL AND {vote_row}))"
+    )
     op.execute(f"CREATE POLICY rop_delete ON {s}.{_TABLE} FOR DELETE USING ({reviewer} OR {vote_row})")
     _audit_insert_policy(s, ("reference", _ENTITY))
     # the groups of a study whose roles were made already (pg_roles.GRANTS grants them from now on)
