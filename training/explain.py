@@ -19,18 +19,15 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.hooks import RemovableHandle
 
+from training.errors import TrainingError
 from training.models import main_logits, model_info
 from training.models.origin import origin_of
 
 Target = int | Sequence[int] | torch.Tensor | None
 
 
-class ExplainError(ValueError):
+class ExplainError(TrainingError):
     """An explanation cannot be computed for this model / layer / input; ``reason`` says why."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 def default_target_layer(model: nn.Module) -> str:

@@ -37,6 +37,8 @@ from torchvision.models._api import WeightsEnum
 from torchvision.models.detection import MaskRCNN_ResNet50_FPN_Weights
 from torchvision.models.segmentation import LRASPP_MobileNet_V3_Large_Weights
 
+from training.errors import TrainingError
+
 log = logging.getLogger(__name__)
 
 #: kind -> (dataset the weights were trained on, torchvision weights enum).
@@ -52,12 +54,8 @@ PRETRAINED_KINDS: dict[str, tuple[str, type[WeightsEnum]]] = {
 }
 
 
-class PretrainedWeightsError(ValueError):
+class PretrainedWeightsError(TrainingError):
     """Pretrained weights were asked for and cannot be used; ``reason`` says why."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 @dataclass

@@ -11,6 +11,7 @@ from numbers import Integral
 
 from shapely.geometry import Polygon
 
+from rop_desktop.domain.errors import Refusal
 from rop_desktop.domain.grades import GradeValues
 from rop_desktop.domain.labels import Eye, LesionType, Plus, Quality, RopPresence, Stage, Zone
 
@@ -24,12 +25,8 @@ VIEWS: tuple[int, ...] = (1, 2)
 Point = tuple[float, float]
 
 
-class DemoError(ValueError):
+class DemoError(Refusal):
     """A demo generator input is out of range; ``reason`` says which and why."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 @dataclass(frozen=True)

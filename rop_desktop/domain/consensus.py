@@ -26,6 +26,8 @@ import shapely
 from shapely.geometry import MultiPolygon, Polygon
 from shapely.geometry.base import BaseGeometry
 
+from rop_desktop.domain.errors import DomainError
+
 #: Consensus rules: "majority" (at least floor(n/2)+1 graders, or ``min_votes``), "union"
 #: (at least one), "intersection" (all).
 RULES: tuple[str, ...] = ("majority", "union", "intersection")
@@ -33,12 +35,8 @@ RULES: tuple[str, ...] = ("majority", "union", "intersection")
 PolygonLike = Any  # BaseGeometry | Shape-like | ring | list of rings; see the module documentation
 
 
-class ConsensusError(ValueError):
+class ConsensusError(DomainError):
     """Bad consensus input (unknown rule, impossible vote count, malformed coordinates)."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 def votes_needed(n_graders: int, rule: str = "majority", min_votes: int | None = None) -> int:

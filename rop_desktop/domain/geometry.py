@@ -31,6 +31,8 @@ import shapely
 from shapely.geometry import LineString, Polygon, box
 from shapely.geometry.base import BaseGeometry
 
+from rop_desktop.domain.errors import DomainError
+
 from .shapes import Point, Ring, Shape, ShapeError, as_ring
 
 #: Outlines smaller than this (square image pixels) are refused as having no area.
@@ -47,12 +49,8 @@ MSG_SELF_INTERSECTION = "self-intersection repaired"
 MSG_CLIPPED = "clipped to the image"
 
 
-class InvalidGeometry(ValueError):
+class InvalidGeometry(DomainError):
     """An outline that cannot become a polygon; ``reason`` is a sentence for the user."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 @dataclass(frozen=True)

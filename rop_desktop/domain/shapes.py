@@ -18,6 +18,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+from rop_desktop.domain.errors import DomainError
+
 from .labels import LesionType, Stage
 
 Point = tuple[float, float]
@@ -28,12 +30,8 @@ ShapeId = str | int | None
 SOURCES: tuple[str, ...] = ("drawn", "traced", "imported", "model")
 
 
-class ShapeError(ValueError):
+class ShapeError(DomainError):
     """Malformed shape data (wrong coordinates, unknown source, bad dictionary); ``reason`` says why."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 def new_shape_id() -> str:

@@ -41,6 +41,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from rop_desktop.domain.errors import DomainError
+
 from .grades import GradeValues, check_grade
 from .labels import Plus, Quality, RopPresence, Stage, Zone
 
@@ -71,12 +73,8 @@ _NA: dict[str, RopPresence | Stage | Plus | Zone] = {
 Choice = RopPresence | Stage | Plus | Zone
 
 
-class VoteError(ValueError):
+class VoteError(DomainError):
     """Malformed votes or settings; ``reason`` is a sentence for the user."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 @dataclass(frozen=True)

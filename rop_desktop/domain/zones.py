@@ -36,6 +36,8 @@ from shapely import LineString, Polygon, unary_union
 from shapely import Point as _Point
 from shapely.ops import nearest_points
 
+from rop_desktop.domain.errors import DomainError
+
 from .labels import Eye, Zone
 from .shapes import Point
 
@@ -51,20 +53,12 @@ DF_PER_DISC_DIAMETER = 2.65
 MIN_DISC_FOVEA_PX = 3.0
 
 
-class LandmarkError(ValueError):
+class LandmarkError(DomainError):
     """Landmark values that cannot be stored (not numbers, negative radius); ``reason`` says why."""
 
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
-
-class ZoneRefused(ValueError):
+class ZoneRefused(DomainError):
     """The zones cannot be drawn or suggested from these landmarks; ``reason`` is for the grader."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 def _point(value: object, what: str) -> Point | None:

@@ -30,18 +30,15 @@ from typing import Any, Literal
 import cv2
 import numpy as np
 
+from rop_desktop.domain.errors import Refusal
 from training.imageops import adjust, field_of_view_mask, fov_circle, paper_b_gray
 
 DisplayMode = Literal["original", "green", "clahe"]
 DISPLAY_MODES: tuple[str, ...] = ("original", "green", "clahe")
 
 
-class DisplaySettingsError(ValueError):
+class DisplaySettingsError(Refusal):
     """Display settings out of range or of the wrong type; ``reason`` says which."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 def _number(name: str, value: Any, low: float, high: float) -> float:

@@ -20,18 +20,16 @@ from __future__ import annotations
 import struct
 import zlib
 
+from rop_desktop.domain.errors import Refusal
+
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 #: Chunks that define the pixels (and their physical size); every other — text, EXIF, time, the
 #: ICC profile (whose name is free text), vendor chunks — is dropped.
 PNG_KEPT = frozenset({b"IHDR", b"PLTE", b"IDAT", b"IEND", b"tRNS", b"gAMA", b"cHRM", b"sRGB", b"sBIT", b"pHYs"})
 
 
-class MetadataError(ValueError):
+class MetadataError(Refusal):
     """The bytes are not a well-formed PNG or JPEG; ``reason`` says where."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 def strip_png(data: bytes) -> bytes:

@@ -41,6 +41,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm.exc import StaleDataError
 
 from rop_desktop.domain.labels import Role
+from rop_desktop.services.errors import ServiceError
 from rop_desktop.store import Study, repo
 from rop_desktop.store.schema import Grader
 
@@ -65,12 +66,8 @@ SELF_REGISTRATION_SETTING = "accounts.self_registration"
 _SIGN_IN_FAILED = "Unknown account name, deactivated account or wrong password."
 
 
-class AccountError(ValueError):
+class AccountError(ServiceError):
     """An account action that cannot be done; ``reason`` is a sentence for the user."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 #: Refusals by role are the policy's one error type.

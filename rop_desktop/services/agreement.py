@@ -34,6 +34,7 @@ import numpy as np
 from sqlalchemy import select
 
 from rop_desktop.domain.labels import Plus, Quality, RopPresence, Stage, Zone
+from rop_desktop.services.errors import ServiceError
 from rop_desktop.store import Study, repo
 from rop_desktop.store.schema import Exam, Image
 
@@ -66,12 +67,8 @@ LOO_TIES: tuple[str, ...] = ("leave_out", "severe")
 _NOT_RATED = {"na", None}
 
 
-class AgreementError(ValueError):
+class AgreementError(ServiceError):
     """Bad dashboard input; ``reason`` says what and how to fix it."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 @dataclass(frozen=True)

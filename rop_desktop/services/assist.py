@@ -23,6 +23,7 @@ from rop_desktop.domain.coordinates import ring_to_corners
 from rop_desktop.domain.grades import GradeValues
 from rop_desktop.domain.labels import LesionType, RopPresence, Stage
 from rop_desktop.domain.shapes import Shape, new_shape_id
+from rop_desktop.services.errors import ServiceError
 from rop_desktop.store import Study, repo
 from training.formats.masks import mask_to_polygons, polygon_rings
 
@@ -39,12 +40,8 @@ PROPOSAL_TOLERANCE = 1.5
 MAX_PROPOSALS = 20
 
 
-class AssistError(ValueError):
+class AssistError(ServiceError):
     """Model assistance that cannot be given; ``reason`` is a sentence for the user."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 # ---------------------------------------------------------------------------- assist mode and blinding

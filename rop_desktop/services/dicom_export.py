@@ -43,6 +43,7 @@ from pydicom.uid import ExplicitVRLittleEndian, SecondaryCaptureImageStorage
 from rop_desktop.domain.labels import Eye
 from rop_desktop.imaging.decode import ImageDecodeError, decode_file
 from rop_desktop.interop.dicom import Options, Report, date_shift, deidentify, mark_deidentified, new_uid
+from rop_desktop.services.errors import ServiceError
 from rop_desktop.store import Study, repo
 
 from .identity import eye_token, parse_image_name
@@ -58,12 +59,8 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 _OP_CLASSES = ("1.2.840.10008.5.1.4.1.1.77.1.5.1", "1.2.840.10008.5.1.4.1.1.77.1.5.2")
 
 
-class DicomExportError(ValueError):
+class DicomExportError(ServiceError):
     """An export that cannot start at all (folder not writable, empty salt); ``reason`` is for the user."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 @dataclass

@@ -49,6 +49,7 @@ from rop_desktop.domain.etrop import Classification, check_eye_grade, classify
 from rop_desktop.domain.grades import GradeValues
 from rop_desktop.domain.labels import Eye, Quality
 from rop_desktop.domain.votes import METHODS, VoteOutcome, VoteSettings, settle_votes
+from rop_desktop.services.errors import ServiceError
 from rop_desktop.store import Study, repo
 from rop_desktop.store.schema import Exam, ExamGrade, ExamReference, Grade, Grader, Image, Patient
 from rop_desktop.store.types import utcnow
@@ -65,12 +66,8 @@ QUEUE_PAGE = 100
 _VOTE_METHODS = frozenset(METHODS)
 
 
-class ExamAdjudicationError(ValueError):
+class ExamAdjudicationError(ServiceError):
     """An eye-level decision that cannot be made; ``reason`` is a sentence for the user."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 class ExamReferenceConflict(ExamAdjudicationError):

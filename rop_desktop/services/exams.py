@@ -53,6 +53,7 @@ from rop_desktop.domain.grades import GradeValues, Issue
 from rop_desktop.domain.labels import Eye, Plus, Quality, RopPresence, Stage, Zone
 from rop_desktop.domain.progression import Visit, VisitChange, eye_history, needs_attention
 from rop_desktop.domain.zones import Landmarks
+from rop_desktop.services.errors import ServiceError
 from rop_desktop.store import Study, repo
 from rop_desktop.store.schema import (
     Annotation,
@@ -81,12 +82,8 @@ if TYPE_CHECKING:  # training.report loads torch; the report section imports it 
     from training.report import ReportSection
 
 
-class ExamError(ValueError):
+class ExamError(ServiceError):
     """An eye-level action that cannot be done; ``reason`` is a sentence for the user."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 class ExamGradeConflict(ExamError):

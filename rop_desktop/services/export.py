@@ -42,6 +42,7 @@ from rop_desktop.domain.labels import Quality, RopPresence, Stage
 from rop_desktop.domain.shapes import Shape
 from rop_desktop.imaging.consensus_mask import consensus_mask
 from rop_desktop.imaging.decode import ImageDecodeError
+from rop_desktop.services.errors import ServiceError
 from rop_desktop.store import Study, repo
 from rop_desktop.store.schema import Image
 from training.formats.masks import to_snapshot_polygons
@@ -86,12 +87,8 @@ REFERENCE_CSV_COLUMNS: tuple[str, ...] = (
 PIXEL_CENTRE_SHIFT = -CENTRE_TO_CORNER  # app pixel corners → file pixel centres (domain.coordinates)
 
 
-class ExportError(ValueError):
+class ExportError(ServiceError):
     """An export that cannot be done; ``reason`` is a sentence for the user."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 @guarded(Action.EXPORT_ALL)

@@ -37,6 +37,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from rop_desktop.domain.labels import Eye
+from rop_desktop.services.errors import ServiceError
 from rop_desktop.store import Study, repo
 from rop_desktop.store.schema import IDENTITY_KINDS, IDENTITY_SOURCES, Exam, Identity, Image, Patient
 
@@ -56,12 +57,8 @@ _CODE = re.compile(rf"{CODE_PREFIX}(\d+)")
 _NAME = re.compile(r"(?P<code>.+)-(?P<eye>OD|OS|NA)-(?P<date>\d{8}|undated)-(?P<n>\d{3,})")
 
 
-class IdentityError(ValueError):
+class IdentityError(ServiceError):
     """An identity operation that cannot be done (unwritable file); ``reason`` is for the user."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 # ---------------------------------------------------------------------------- what identifies

@@ -35,6 +35,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from rop_desktop.domain.labels import Role
+from rop_desktop.services.errors import ServiceError
 from rop_desktop.store import Study, repo
 from rop_desktop.store.schema import Grade, Grader
 
@@ -45,12 +46,8 @@ ASSIST_SETTING = "grading.assist_mode"
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-class AccessDenied(ValueError):
+class AccessDenied(ServiceError):
     """The acting account may not do this; ``reason`` is a sentence for the user."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 @dataclass(frozen=True)

@@ -61,6 +61,7 @@ from rop_desktop.domain.votes import (
     parse_hospital_diagnosis,
     settle_votes,
 )
+from rop_desktop.services.errors import ServiceError
 from rop_desktop.store import Study, repo
 from rop_desktop.store.repo import queue as queues
 from rop_desktop.store.schema import Annotation, Grade, Grader, Image, Reference
@@ -84,12 +85,8 @@ QUEUE_PAGE = 100
 _TOP_UPS = 4
 
 
-class AdjudicationError(ValueError):
+class AdjudicationError(ServiceError):
     """An adjudication that cannot be done; ``reason`` is a sentence for the user."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 class ConflictError(AdjudicationError):

@@ -15,13 +15,11 @@ from typing import Any
 import numpy as np
 import torch
 
+from training.errors import TrainingError
 
-class MetricsInputError(ValueError):
+
+class MetricsInputError(TrainingError):
     """Input a metric cannot be computed from; ``reason`` says what is wrong and how to fix it."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 def to_builtin(value: Any) -> Any:

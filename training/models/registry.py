@@ -32,6 +32,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 import torch
 from torch import nn
 
+from training.errors import TrainingError
 from training.models.origin import has_pretrained_source, resolved_kwargs, set_pretrained_source, stamp_architecture
 
 Task = Literal["binary", "multiclass", "segmentation", "instance_segmentation"]
@@ -42,12 +43,8 @@ TASKS: tuple[str, ...] = ("binary", "multiclass", "segmentation", "instance_segm
 Pretrained = Any
 
 
-class ModelError(ValueError):
+class ModelError(TrainingError):
     """A model cannot be created: unknown name or bad arguments. ``reason`` says why."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 @runtime_checkable

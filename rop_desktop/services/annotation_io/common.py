@@ -17,6 +17,7 @@ from shapely.geometry.base import BaseGeometry
 
 from rop_desktop.domain.grades import GRADE_FIELDS, GradeValues
 from rop_desktop.domain.labels import LesionType, Stage
+from rop_desktop.services.errors import ServiceError
 from training.formats.convert import LESION_KEYS, lesion_of, parse_field
 from training.formats.errors import Problem
 
@@ -65,13 +66,9 @@ GRADE_ALIASES: dict[str, str] = {
 }
 
 
-class AnnotationIOError(ValueError):
+class AnnotationIOError(ServiceError):
     """An import or export that cannot be done at all (unknown format, missing file, a whole file
     unreadable); ``reason`` is a sentence for the user."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 @dataclass

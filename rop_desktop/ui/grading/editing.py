@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rop_desktop.domain.errors import Refusal
 from rop_desktop.domain.grades import GRADE_FIELDS, GradeValues
 from rop_desktop.domain.labels import Plus, Quality, RopPresence, Stage, Zone
 
@@ -138,12 +139,8 @@ class GradeEditor:
         return new
 
 
-class InvalidGradeValues(ValueError):
+class InvalidGradeValues(Refusal):
     """Values the panel cannot show (a wrong type or a number out of range); ``reason`` says which."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 _ENUM_FIELDS = {"rop": RopPresence, "stage": Stage, "zone": Zone, "plus": Plus, "quality": Quality}

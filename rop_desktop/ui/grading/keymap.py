@@ -30,17 +30,14 @@ from enum import Enum
 from PySide6.QtCore import QKeyCombination, Qt
 from PySide6.QtGui import QKeySequence
 
+from rop_desktop.domain.errors import Refusal
 from rop_desktop.domain.labels import Plus, Quality, RopPresence, Stage, Zone
 
 from .editing import CycleField, EditOp, SetField, StepField, ToggleFlag
 
 
-class ShortcutTableError(ValueError):
+class ShortcutTableError(Refusal):
     """A keyboard table that cannot be bound (bad key, duplicate id, conflict); ``reason`` says which."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 class Scope(str, Enum):
