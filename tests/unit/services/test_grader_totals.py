@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import event
 
 from rop_desktop.services.grading import GradingService, WorklistQuery
@@ -75,6 +76,7 @@ def test_my_totals_are_one_statement_at_any_study_size_and_ignore_the_filter(tmp
     assert calls[0] == calls[1]  # the same statements at 50 and at 2,000 images
 
 
+@pytest.mark.sqlite_only("reads the plan with SQLite's EXPLAIN QUERY PLAN")
 def test_the_totals_walk_the_graders_own_index(tmp_path: Path, account) -> None:
     study, me, _other = _bulk(tmp_path / "plan", account, 300)
     try:
