@@ -4,13 +4,16 @@ diagnosis, the active model's prediction, and how well the graders' outlines ove
 from __future__ import annotations
 
 import html
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QGridLayout, QLabel, QWidget
 
 from .queue_panel import tally_text
 from .votes_table import IouTable
+
+if TYPE_CHECKING:
+    from rop_desktop.services.reference import AdjudicationCase
 
 
 def _label(text: str = "", *, rich: bool = False) -> QLabel:
@@ -29,7 +32,7 @@ def _title(text: str) -> QLabel:
     return label
 
 
-def hospital_text(case: Any) -> str:
+def hospital_text(case: AdjudicationCase) -> str:
     """The hospital diagnosis as written, and what the app reads in it."""
     if not case.hospital_text:
         return "None recorded"
@@ -87,7 +90,7 @@ class CaseInfo(QWidget):
         grid.setColumnStretch(0, 3)
         grid.setColumnStretch(1, 2)
 
-    def set_case(self, case: Any) -> None:
+    def set_case(self, case: AdjudicationCase) -> None:
         outcome = case.outcome
         reasons = list(outcome.reasons) or ["The votes settle this image."]
         status = {

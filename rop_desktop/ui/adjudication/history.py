@@ -14,12 +14,16 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem, QWidget
 
 from .suggestion import describe, describe_payload
+
+if TYPE_CHECKING:
+    from rop_desktop.services.reference import AdjudicationCase
+
 
 COLUMNS = ("When", "Who", "What", "Before", "After")
 
@@ -35,7 +39,7 @@ class HistoryEntry:
     after: str
 
 
-def entries_from_case(case: Any) -> list[HistoryEntry]:
+def entries_from_case(case: AdjudicationCase) -> list[HistoryEntry]:
     """Submissions and the current reference decision of an :class:`AdjudicationCase`, oldest first."""
     rows = [
         HistoryEntry(g.submitted_at, g.name, "submitted grade", "", describe(g.values))

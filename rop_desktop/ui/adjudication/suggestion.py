@@ -13,21 +13,25 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rop_desktop.domain.grades import GradeValues
 from rop_desktop.domain.labels import Plus, Quality, RopPresence, Stage, Zone
 from rop_desktop.domain.votes import VOTE_FIELDS, VoteError, VoteSettings, settle_votes
 
+if TYPE_CHECKING:
+    from rop_desktop.services.reference import AdjudicationCase
+
+
 _NA = {"rop": RopPresence.NA, "stage": Stage.NA, "plus": Plus.NA, "zone": Zone.NA}
 
 
-def submitted_votes(case: Any) -> dict[str, GradeValues]:
+def submitted_votes(case: AdjudicationCase) -> dict[str, GradeValues]:
     """grader name → submitted grade of an :class:`~rop_desktop.services.reference.AdjudicationCase`."""
     return {g.name: g.values for g in case.graders if g.submitted and g.values is not None}
 
 
-def suggested_reference(case: Any) -> GradeValues:
+def suggested_reference(case: AdjudicationCase) -> GradeValues:
     """The editor's starting grade for ``case`` (see the module docstring)."""
     if case.reference is not None:
         return case.reference.values.with_(comment="")

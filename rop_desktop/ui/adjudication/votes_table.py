@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QBrush, QColor, QFont
@@ -22,6 +22,10 @@ from rop_desktop.domain.labels import Quality
 from rop_desktop.ui.tables import make_read_only
 
 from .outlines import grader_color
+
+if TYPE_CHECKING:
+    from rop_desktop.services.reference import AdjudicationCase
+
 
 #: (field, column title) in display order.
 FIELDS: tuple[tuple[str, str], ...] = (
@@ -93,7 +97,7 @@ class VotesTable(QTableWidget):
         self.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self._kinds: dict[tuple[int, int], str] = {}
 
-    def set_case(self, case: Any) -> None:
+    def set_case(self, case: AdjudicationCase) -> None:
         """Show every grader's grade of an :class:`AdjudicationCase`, the vote result below."""
         votes = {g.name: g.values for g in case.graders if g.submitted and g.values is not None}
         verdicts = column_verdicts(votes, case.outcome)

@@ -16,7 +16,7 @@ when another adjudicator decided the image first.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QResizeEvent, QShowEvent
@@ -38,6 +38,10 @@ from .outlines import REFERENCE_COLOR, REFERENCE_LAYER, OutlineLegend
 from .queue_panel import QueuePanel
 from .suggestion import describe, suggested_reference
 from .votes_table import VotesTable
+
+if TYPE_CHECKING:
+    from rop_desktop.services.reference import AdjudicationCase
+
 
 #: The side columns' share of the window's width, and their bounds in pixels: the canvas column
 #: takes the rest (at 1366 px it needs ~690 px for the outline legend, so the queue gets ~320).
@@ -100,7 +104,7 @@ class AdjudicationWindow(QWidget):
         self.service = service
         self._predict = predict
         self._history = history
-        self.case: Any = None  #: the AdjudicationCase on screen
+        self.case: AdjudicationCase | None = None  #: the case on screen
         self.shown: int | None = None  #: the image whose pixels are on the canvas
         self.last_notice: QMessageBox | None = None
         self._consensus: dict[str, list[Any]] = {}
@@ -224,7 +228,7 @@ class AdjudicationWindow(QWidget):
         self.loader.request(image_id)
         self._request_prediction(image_id)
 
-    def _show_decision(self, case: Any, *, editable: bool | None = None) -> None:
+    def _show_decision(self, case: AdjudicationCase, *, editable: bool | None = None) -> None:
         ref = case.reference
         human = ref is not None and ref.method not in VOTE_METHODS
         editable = (not human) if editable is None else editable
@@ -248,7 +252,7 @@ class AdjudicationWindow(QWidget):
         self.decision.set_geometry_options(options, self._default_geometry(case))
         self._on_geometry(redraw=False)
 
-    def _default_geometry(self, case: Any) -> Geometry:
+    def _default_geometry(self, case: AdjudicationCase) -> Geometry:
         geometry = ((case.reference.detail or {}).get("geometry") or {}) if case.reference is not None else {}
         if geometry.get("source") == "grader" and geometry.get("grader"):
             return ("grader", str(geometry["grader"]))
@@ -263,7 +267,7 @@ class AdjudicationWindow(QWidget):
             self._show_decision(self.case, editable=True)
             self._draw_outlines()
 
-    def _history_entries(self, image_id: int, case: Any) -> list[Any]:
+    def _history_entries(self, image_id: int, case: AdjudicationCase) -> list[Any]:
         if self._history is not None:
             return entries_from_audit(self._history(image_id))
         return entries_from_case(case)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QBrush, QColor, QResizeEvent
@@ -12,6 +12,10 @@ from PySide6.QtWidgets import QHeaderView, QSizePolicy, QTableWidget, QTableWidg
 from rop_desktop.ui.tables import make_read_only
 
 from .data import fmt_kappa, fmt_percent, mean, short_name
+
+if TYPE_CHECKING:
+    from rop_desktop.services.agreement import AgreementReport
+
 
 FIELD_TITLES = {
     "rop": "ROP presence",
@@ -107,7 +111,7 @@ class StatTable(QTableWidget):
         ]
 
 
-def field_rows(report: Any) -> list[list[str]]:
+def field_rows(report: AgreementReport) -> list[list[str]]:
     """Per field: images rated by all, mean % agreement and κ over the pairs, weighted κ, Fleiss' κ."""
     rows = []
     for fa in report.fields:
@@ -181,7 +185,7 @@ def _pair_tip(a: str, b: str, field: Any, pair: Any) -> str:
 LOO_COLUMNS = ("Grader", "Images", "Sensitivity", "Specificity", "Accuracy", "TP", "FP", "TN", "FN")
 
 
-def loo_rows(report: Any) -> list[list[str]]:
+def loo_rows(report: AgreementReport) -> list[list[str]]:
     return [
         [
             g.grader,
@@ -201,7 +205,7 @@ def loo_rows(report: Any) -> list[list[str]]:
 METHOD_COLUMNS = ("How the reference was reached", "Images")
 
 
-def method_rows(report: Any) -> list[list[str]]:
+def method_rows(report: AgreementReport) -> list[list[str]]:
     counts = report.references_by_method
     rows = [[METHOD_TITLES.get(m, m), str(n)] for m, n in sorted(counts.items(), key=lambda kv: -kv[1])]
     rows.append(["Total", str(sum(counts.values()))])
