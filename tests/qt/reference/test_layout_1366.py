@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QUndoCommand
-from PySide6.QtWidgets import QToolBar
+from PySide6.QtWidgets import QToolBar, QToolButton
 
 from rop_desktop.app import build_window
 from rop_desktop.ui.adjudication.window import column_widths
@@ -104,3 +104,22 @@ def test_dashboard_fits_and_wraps_long_column_titles(qtbot, adjudicator_desk) ->
         assert " ".join(lines) == title  # every word shown, on two lines if need be
         width = max(table.horizontalHeader().fontMetrics().horizontalAdvance(line) for line in lines)
         assert width <= table.columnWidth(column), f"{title!r} is cut"
+
+
+def test_no_toolbar_button_hides_behind_an_overflow_arrow_at_1366(qtbot, main_window) -> None:  # noqa: ANN001
+    """Fit, 1:1 and Shortcuts were behind the tools row's » at 1366 px; they live in the view's row."""
+    from rop_desktop.ui.style import resources_dir
+
+    # the app's own style sheet (its padding makes the buttons as wide as the user sees them), on
+    # this window only so that no other test inherits it
+    main_window.setStyleSheet((resources_dir() / "style.qss").read_text(encoding="utf-8"))
+    qtbot.wait(10)  # the toolbars lay out again with the styled buttons
+    for name in ("toolbar_tools", "toolbar_display"):
+        toolbar = main_window.findChild(QToolBar, name)
+        arrow = toolbar.findChild(QToolButton, "qt_toolbar_ext_button")  # Qt's » for what does not fit
+        assert arrow is None or not arrow.isVisible(), f"{name} hides buttons behind its overflow arrow"
+        for action in toolbar.actions():
+            widget = toolbar.widgetForAction(action)
+            if widget is not None and widget.isVisible():
+                assert widget.geometry().right() <= toolbar.width(), f"{name}: {action.text()} is cut"
+    assert main_window.fit_action.isVisible() and main_window.help_action.isVisible()
