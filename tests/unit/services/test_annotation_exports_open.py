@@ -3,7 +3,7 @@ file with its image, VIA's three forms follow VIA 2.0.x's source field by field 
 back with a transcription of VIA's own parser), and ``pycocotools.COCO`` loads the COCO file.
 
 labelme is a test-only dependency installed without its GUI dependencies
-(``pip install --no-deps labelme==5.5.0 imgviz==1.7.5 qtpy termcolor``; qtpy finds PySide6);
+(``pip install --no-deps labelme==5.5.0 imgviz==1.7.5 qtpy termcolor PyYAML``; qtpy finds PySide6);
 without it the labelme test is skipped and the others still run.
 """
 
