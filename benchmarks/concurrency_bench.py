@@ -44,6 +44,7 @@ sys.path.insert(0, str(REPO))
 
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
+from bench_accounts import GRADER_PASSWORD, bench_admin, bench_grader  # noqa: E402
 from sqlalchemy import create_engine, func, select, text  # noqa: E402
 from sqlalchemy.engine import URL, make_url  # noqa: E402
 from sqlalchemy.pool import NullPool  # noqa: E402
@@ -51,7 +52,6 @@ from sqlalchemy.pool import NullPool  # noqa: E402
 from rop_desktop.domain.grades import GradeValues  # noqa: E402
 from rop_desktop.domain.labels import LesionType, Quality, RopPresence, Stage  # noqa: E402
 from rop_desktop.domain.shapes import Shape  # noqa: E402
-from bench_accounts import GRADER_PASSWORD, bench_admin, bench_grader  # noqa: E402
 from rop_desktop.services.accounts import sign_in  # noqa: E402
 from rop_desktop.services.grading import GradingService, image_ids, list_graders  # noqa: E402
 from rop_desktop.services.importer import run_import  # noqa: E402

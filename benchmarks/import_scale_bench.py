@@ -26,9 +26,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench_accounts import bench_admin  # noqa: E402
-from rop_desktop.services.importer import run_import  # noqa: E402
-from rop_desktop.store import Study  # noqa: E402
+from bench_accounts import bench_admin
+
+from rop_desktop.services.importer import run_import
+from rop_desktop.store import Study
 
 
 def write_images(folder: Path, n: int, offset: int) -> Path:
@@ -74,13 +75,12 @@ def main() -> int:
         n1, s1 = timed_import(work / "empty-study", work / "first", first_files)
         big = work / "big-study"
         shutil.copytree(args.big, big)
-        with Study.open(big) as study:
-            with study.session() as session:
-                from sqlalchemy import func, select
+        with Study.open(big) as study, study.session() as session:
+            from sqlalchemy import func, select
 
-                from rop_desktop.store.schema import Image
+            from rop_desktop.store.schema import Image
 
-                before = session.scalar(select(func.count()).select_from(Image))
+            before = session.scalar(select(func.count()).select_from(Image))
         n2, s2 = timed_import(big, work / "later", later_files)
     first, later = n1 / s1, n2 / s2
     print(f"first {n1} images into an empty study: {first:.1f} images/s ({s1:.1f} s)")

@@ -42,13 +42,15 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("ROP_DESKTOP_NO_RECENT", "1")
 
 import torch  # noqa: E402
+from bench_accounts import bench_admin  # noqa: E402
 from PySide6.QtCore import QEventLoop, Qt, QTimer  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from rop_desktop.app import build_window  # noqa: E402
-from rop_desktop.services.demo_study import build_demo_study  # noqa: E402
-from bench_accounts import bench_admin  # noqa: E402
-from rop_desktop.services.demo_study import demo_admin  # noqa: E402
+from rop_desktop.services.demo_study import (
+    build_demo_study,
+    demo_admin,
+)
 from rop_desktop.services.importer import run_import  # noqa: E402
 from rop_desktop.services.models import ModelService  # noqa: E402
 from rop_desktop.services.predictions import PredictionService  # noqa: E402
@@ -81,7 +83,7 @@ def machine() -> str:
             f"({torch.get_num_threads()} threads), Python {platform.python_version()}")
 
 
-def wait_for(app: QApplication, predicate, timeout_s: float = 600.0) -> None:  # noqa: ANN001
+def wait_for(app: QApplication, predicate, timeout_s: float = 600.0) -> None:
     end = time.monotonic() + timeout_s
     while not predicate():
         if time.monotonic() > end:
@@ -108,7 +110,7 @@ class Probe:
             self.lags.append(max(0.0, (now - self._last) * 1000.0 - PROBE_MS))
         self._last = now
 
-    def run(self, seconds: float, stop_early=None) -> None:  # noqa: ANN001
+    def run(self, seconds: float, stop_early=None) -> None:
         loop = QEventLoop()
         self.timer.start()
         QTimer.singleShot(int(seconds * 1000), loop.quit)
@@ -262,9 +264,8 @@ def screenshot(app: QApplication, target: Path) -> None:
     with tempfile.TemporaryDirectory(prefix="rop-model-shot-") as tmp:
         folder = build_demo_study(Path(tmp) / "demo")
         truth = json.loads((folder / TRUTH_FILE).read_text(encoding="utf-8"))
-        with Study.open(folder) as store:
-            with store.session() as session:
-                by_name = {names[0]: image_id for image_id, names in original_file_names(session).items()}
+        with Study.open(folder) as store, store.session() as session:
+            by_name = {names[0]: image_id for image_id, names in original_file_names(session).items()}
         stage3 = next(name for name, entry in truth["images"].items()
                       if entry["truth"]["stage"] == "3" and entry["truth"]["quality"] == "gradable")
         study = Study.open(folder)

@@ -72,9 +72,9 @@ os.environ.setdefault("ROP_DESKTOP_NO_RECENT", "1")
 os.environ.setdefault("ROP_DESKTOP_HOME", tempfile.mkdtemp(prefix="rop-scale-home-"))
 
 import cv2  # noqa: E402
+from bench_accounts import GRADER_PASSWORD, bench_admin, bench_grader  # noqa: E402
 from sqlalchemy import insert  # noqa: E402
 
-from bench_accounts import GRADER_PASSWORD, bench_admin, bench_grader  # noqa: E402
 from rop_desktop.demo import generate_demo  # noqa: E402
 from rop_desktop.domain.grades import GradeValues  # noqa: E402
 from rop_desktop.domain.labels import Quality, Role, RopPresence, Stage  # noqa: E402

@@ -21,8 +21,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from rop_desktop.demo import generate_demo, write_demo_files  # noqa: E402
 from bench_accounts import bench_admin, bench_grader  # noqa: E402
+
+from rop_desktop.demo import generate_demo, write_demo_files  # noqa: E402
 from rop_desktop.services.grading import GradingService  # noqa: E402
 from rop_desktop.services.importer import run_import  # noqa: E402
 from rop_desktop.store import Study, repo  # noqa: E402

@@ -197,7 +197,7 @@ def bench_ridge(args: argparse.Namespace) -> None:
 # ---------------------------------------------------------------------------------- (b) synthetic study
 
 
-def _train(config, data, out: Path, label: str):  # noqa: ANN001, ANN202
+def _train(config, data, out: Path, label: str):
     """Run ``fit`` printing epochs; the Finished event (or exit)."""
     last = None
     for event in fit(config, data, out):
@@ -211,7 +211,7 @@ def _train(config, data, out: Path, label: str):  # noqa: ANN001, ANN202
     return last
 
 
-def _cli_config(task: str, snap: Path, minutes: float):  # noqa: ANN202
+def _cli_config(task: str, snap: Path, minutes: float):
     """What ``rop-train train --task TASK --minutes M --device cpu`` trains."""
     from training.cli import build_config, build_parser
 

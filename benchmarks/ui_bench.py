@@ -51,16 +51,16 @@ sys.path.insert(0, str(REPO))
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("ROP_DESKTOP_NO_RECENT", "1")
 
+from bench_accounts import bench_admin, bench_grader  # noqa: E402
 from PySide6 import __version__ as PYSIDE_VERSION  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from rop_desktop.app import build_window  # noqa: E402
 from rop_desktop.domain.shapes import Shape, new_shape_id  # noqa: E402
 from rop_desktop.services.demo_study import DEMO_GRADER, build_demo_study, demo_admin  # noqa: E402
-from bench_accounts import bench_admin, bench_grader  # noqa: E402
 from rop_desktop.services.grading import GradingService, image_ids  # noqa: E402
-from rop_desktop.services.policy import Actor  # noqa: E402
 from rop_desktop.services.importer import run_import  # noqa: E402
+from rop_desktop.services.policy import Actor  # noqa: E402
 from rop_desktop.store import Study  # noqa: E402
 from rop_desktop.ui.canvas import ImageCanvas, measure_repaint  # noqa: E402
 
@@ -183,7 +183,7 @@ def bench_switch(folder: Path, repeats: int, *, training: bool = False) -> dict[
         study.close()
 
 
-def start_training(window) -> object:  # noqa: ANN001 - the main window; returns the TrainingWorker
+def start_training(window) -> object:
     """Start a long CPU training run from the window's Train tab; return once its first batch is done."""
     from rop_desktop.workers.training_worker import TrainRequest
 

@@ -29,8 +29,7 @@ from rop_desktop.domain.grades import GradeValues  # noqa: E402
 from rop_desktop.domain.labels import LesionType, Stage  # noqa: E402
 from rop_desktop.domain.shapes import Shape, new_shape_id  # noqa: E402
 from rop_desktop.services import accounts  # noqa: E402
-from rop_desktop.services.demo_study import (DEMO_ADJUDICATOR, DEMO_ADMIN, DEMO_PASSWORDS, TRUTH_FILE,  # noqa: E402
-                                            ensure_demo_study)
+from rop_desktop.services.demo_study import DEMO_ADJUDICATOR, DEMO_ADMIN, DEMO_PASSWORDS, TRUTH_FILE, ensure_demo_study  # noqa: E402
 from rop_desktop.services.exams import ExamService  # noqa: E402
 from rop_desktop.services.grading import GradingService  # noqa: E402
 from rop_desktop.services.identity import original_file_names  # noqa: E402
@@ -43,7 +42,7 @@ SIZE = (1366, 768)
 READER = "Dr. Reader (demo)"
 
 
-def settle(app: QApplication, predicate=lambda: True, timeout_s: float = 20.0) -> None:  # noqa: ANN001
+def settle(app: QApplication, predicate=lambda: True, timeout_s: float = 20.0) -> None:
     end = time.monotonic() + timeout_s
     while not predicate():
         if time.monotonic() > end:
@@ -61,7 +60,7 @@ def reader(study: Study) -> Actor:
     return accounts.sign_in(study, READER, None)
 
 
-def show(app: QApplication, window, image_id: int) -> None:  # noqa: ANN001
+def show(app: QApplication, window, image_id: int) -> None:
     if window.wiring.workspace.current == image_id:  # on screen already: read it again through another image
         show(app, window, window.wiring.workspace.service.next_todo(image_id) or image_id + 1)
     shown: list[int] = []

@@ -31,7 +31,7 @@ from rop_desktop.ui.main_window import MainWindow  # noqa: E402
 from rop_desktop.ui.style import apply_style  # noqa: E402
 
 
-def wait_for(app: QApplication, predicate, timeout_s: float = 60.0) -> None:  # noqa: ANN001
+def wait_for(app: QApplication, predicate, timeout_s: float = 60.0) -> None:
     import time
 
     end = time.monotonic() + timeout_s

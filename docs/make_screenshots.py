@@ -25,13 +25,13 @@ from rop_desktop.domain.labels import LesionType, Quality, RopPresence, Stage, Z
 from rop_desktop.domain.shapes import Shape, new_shape_id  # noqa: E402
 from rop_desktop.services import accounts  # noqa: E402
 from rop_desktop.services.demo_study import DEMO_ADMIN, DEMO_PASSWORDS, TRUTH_FILE, ensure_demo_study  # noqa: E402
-from rop_desktop.services.policy import Actor  # noqa: E402
 from rop_desktop.services.identity import original_file_names  # noqa: E402
-from rop_desktop.store import Study, repo  # noqa: E402
+from rop_desktop.services.policy import Actor  # noqa: E402
+from rop_desktop.store import Study  # noqa: E402
 from rop_desktop.ui.style import apply_style  # noqa: E402
 
 
-def wait_for(app: QApplication, predicate, timeout_s: float = 20.0) -> None:  # noqa: ANN001
+def wait_for(app: QApplication, predicate, timeout_s: float = 20.0) -> None:
     import time
 
     end = time.monotonic() + timeout_s

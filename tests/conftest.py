@@ -8,7 +8,7 @@ from pathlib import Path
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("ROP_DESKTOP_NO_RECENT", "1")  # tests never write the user's recent-studies list
 
-import pytest  # noqa: E402
+import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
@@ -106,7 +106,7 @@ def account(fast_hashes: None):
     from rop_desktop.services.policy import Actor
     from rop_desktop.store import repo
 
-    def make(study, name: str, role: object = "grader", password: str | None = None) -> Actor:  # noqa: ANN001
+    def make(study, name: str, role: object = "grader", password: str | None = None) -> Actor:
         role = Role.parse(role)
         if password is None and role is not Role.GRADER:
             password = TEST_PASSWORD
@@ -122,7 +122,7 @@ def account(fast_hashes: None):
 
 
 @pytest.fixture
-def make_study(tmp_path: Path, account):  # noqa: ANN001
+def make_study(tmp_path: Path, account):
     """Factory: a new study in ``tmp_path`` holding ``n`` tiny fundus-like PNGs (a coloured disc on
     black, each a different colour so no two are duplicates), imported through the real import by
     the study's admin ``"Admin"`` (password ``TEST_PASSWORD``; ``study.test_admin`` is its Actor).

@@ -33,8 +33,8 @@ from sqlalchemy.pool import NullPool
 
 from rop_desktop.services.accounts import create_account, create_first_admin
 from rop_desktop.services.grading import GradingService, image_ids
-from rop_desktop.services.policy import Actor
 from rop_desktop.services.importer import run_import
+from rop_desktop.services.policy import Actor
 from rop_desktop.store import Study
 
 N_IMAGES = 120

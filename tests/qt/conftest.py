@@ -31,7 +31,7 @@ def demo_actor() -> Callable[[object, str], Actor]:
 
 
 @pytest.fixture(autouse=True)
-def _no_blocking_dialogs(qapp: QApplication) -> Iterator[None]:  # noqa: ARG001 - pytest-qt's QApplication
+def _no_blocking_dialogs(qapp: QApplication) -> Iterator[None]:
     """Close any application-modal dialog (``exec()``: a sign-in or password prompt, a message box)
     left waiting for more than one guard interval, and fail the test that opened it."""
     seen: set[int] = set()

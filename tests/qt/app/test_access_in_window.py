@@ -30,11 +30,11 @@ SHOWN_TIMEOUT_MS = 15_000
 GRADER = "Dr. Avery"  # a demo grader who submitted every image
 
 
-def menu_titles(window) -> set[str]:  # noqa: ANN001
+def menu_titles(window) -> set[str]:
     return {a.text() for a in window.menuBar().actions() if a.isVisible()}
 
 
-def side_tabs(window) -> list[str]:  # noqa: ANN001
+def side_tabs(window) -> list[str]:
     return [window.side_tabs.tabText(i) for i in range(window.side_tabs.count())]
 
 
@@ -54,12 +54,12 @@ def memory(tmp_path: Path) -> AccountMemory:
 
 
 @pytest.fixture
-def open_window(qtbot, demo_study_dir: Path, demo_actor, memory: AccountMemory) -> Iterator[Callable]:  # noqa: ANN001
+def open_window(qtbot, demo_study_dir: Path, demo_actor, memory: AccountMemory) -> Iterator[Callable]:
     """``open_window(name)``: the real main window signed in as the demo account ``name``, shown."""
     studies: list[Study] = []
     windows: list = []
 
-    def make(name: str):  # noqa: ANN202
+    def make(name: str):
         study = Study.open(demo_study_dir)
         studies.append(study)
         window = build_window(study, demo_actor(study, name), memory=memory)
@@ -80,7 +80,7 @@ def open_window(qtbot, demo_study_dir: Path, demo_actor, memory: AccountMemory) 
 
 
 # ---------------------------------------------------------------------------- what each role sees
-def test_a_graders_window_offers_no_elevated_action(open_window) -> None:  # noqa: ANN001
+def test_a_graders_window_offers_no_elevated_action(open_window) -> None:
     window = open_window(GRADER)
     assert menu_titles(window) == {"&File", "&Interop", "E&xams"}  # no Reference, no Admin menu
     reference = window.wiring.reference
@@ -101,7 +101,7 @@ def test_a_graders_window_offers_no_elevated_action(open_window) -> None:  # noq
     assert not panel.uncertain_button.isHidden()  # the grader's own worklist order stays
 
 
-def test_the_adjudicator_and_the_admin_get_what_their_role_allows(open_window) -> None:  # noqa: ANN001
+def test_the_adjudicator_and_the_admin_get_what_their_role_allows(open_window) -> None:
     adjudicator = open_window(DEMO_ADJUDICATOR)
     assert menu_titles(adjudicator) == {"&File", "&Reference", "&Interop", "E&xams", "&Models"}
     reference = adjudicator.wiring.reference
@@ -121,7 +121,7 @@ def test_the_adjudicator_and_the_admin_get_what_their_role_allows(open_window) -
 
 
 # ---------------------------------------------------------------------------- triggered anyway
-def test_elevated_actions_triggered_anyway_are_refused_and_nothing_changes(qtbot, open_window) -> None:  # noqa: ANN001
+def test_elevated_actions_triggered_anyway_are_refused_and_nothing_changes(qtbot, open_window) -> None:
     window = open_window(GRADER)
     study = window.wiring.study_menu.study
     before = study_state(study)
@@ -157,7 +157,7 @@ def test_elevated_actions_triggered_anyway_are_refused_and_nothing_changes(qtbot
 
 
 # ---------------------------------------------------------------------------- switch grader
-def test_switch_grader_signs_in_another_account_in_a_new_window(qtbot, open_window, memory) -> None:  # noqa: ANN001
+def test_switch_grader_signs_in_another_account_in_a_new_window(qtbot, open_window, memory) -> None:
     window = open_window(GRADER)
     with qtbot.waitSignal(window.wiring.workspace.imageShown, timeout=SHOWN_TIMEOUT_MS):
         window.wiring.workspace.start()
@@ -191,7 +191,7 @@ def test_switch_grader_signs_in_another_account_in_a_new_window(qtbot, open_wind
     assert third.wiring.workspace.service.actor.name == DEMO_GRADER and "&Reference" not in menu_titles(third)
 
 
-def test_switching_waits_for_edits_still_waiting_for_the_database(qtbot, open_window) -> None:  # noqa: ANN001
+def test_switching_waits_for_edits_still_waiting_for_the_database(qtbot, open_window) -> None:
     window = open_window(GRADER)
     server = {"down": True}
 
@@ -211,7 +211,7 @@ def test_switching_waits_for_edits_still_waiting_for_the_database(qtbot, open_wi
     window.wiring.accounts.sign_in_dialog.reject()
 
 
-def test_a_cancelled_switch_keeps_the_account(qtbot, open_window) -> None:  # noqa: ANN001
+def test_a_cancelled_switch_keeps_the_account(qtbot, open_window) -> None:
     window = open_window(GRADER)
     window.wiring.accounts.switch_action.trigger()
     window.wiring.accounts.sign_in_dialog.reject()
@@ -220,7 +220,7 @@ def test_a_cancelled_switch_keeps_the_account(qtbot, open_window) -> None:  # no
 
 
 # ---------------------------------------------------------------------------- own password
-def test_change_my_password_goes_through_the_service(qtbot, open_window) -> None:  # noqa: ANN001
+def test_change_my_password_goes_through_the_service(qtbot, open_window) -> None:
     window = open_window(DEMO_ADMIN)
     study = window.wiring.study_menu.study
     dialog = window.wiring.accounts.change_password()
@@ -241,7 +241,7 @@ def test_change_my_password_goes_through_the_service(qtbot, open_window) -> None
         accounts.sign_in(study, DEMO_ADMIN, DEMO_PASSWORDS[DEMO_ADMIN])
 
 
-def test_an_account_deactivated_while_signed_in_is_refused_at_its_next_edit(qtbot, open_window,  # noqa: ANN001
+def test_an_account_deactivated_while_signed_in_is_refused_at_its_next_edit(qtbot, open_window,
                                                                             demo_actor) -> None:
     window = open_window(DEMO_GRADER)
     with qtbot.waitSignal(window.wiring.workspace.imageShown, timeout=SHOWN_TIMEOUT_MS):

@@ -24,7 +24,7 @@ PASSWORD = "newcomer's password"
 
 
 @pytest.fixture
-def admin_window(qtbot, demo_study_dir: Path, demo_actor, tmp_path: Path) -> Iterator:  # noqa: ANN001
+def admin_window(qtbot, demo_study_dir: Path, demo_actor, tmp_path: Path) -> Iterator:
     study = Study.open(demo_study_dir)
     memory = AccountMemory(QSettings(str(tmp_path / "workstation.ini"), QSettings.Format.IniFormat))
     window = build_window(study, demo_actor(study, DEMO_ADMIN), memory=memory)
@@ -36,7 +36,7 @@ def admin_window(qtbot, demo_study_dir: Path, demo_actor, tmp_path: Path) -> Ite
     study.close()
 
 
-def click(qtbot, widget) -> None:  # noqa: ANN001
+def click(qtbot, widget) -> None:
     qtbot.mouseClick(widget, Qt.MouseButton.LeftButton)
 
 
@@ -48,14 +48,14 @@ def row(dialog: AccountsDialog, name: str) -> list[str]:
     raise AssertionError(f"{name} is not listed")
 
 
-def open_accounts(window) -> AccountsDialog:  # noqa: ANN001
+def open_accounts(window) -> AccountsDialog:
     window.wiring.accounts.accounts_action.trigger()  # Admin → Graders…
     dialog = window.wiring.accounts.dialog
     assert dialog is not None and dialog.isVisible()
     return dialog
 
 
-def test_the_admin_adds_a_grader_gives_a_role_and_deactivates(qtbot, admin_window) -> None:  # noqa: ANN001
+def test_the_admin_adds_a_grader_gives_a_role_and_deactivates(qtbot, admin_window) -> None:
     study = admin_window.wiring.study_menu.study
     dialog = open_accounts(admin_window)
     assert row(dialog, DEMO_ADMIN) == [DEMO_ADMIN, "Admin", "yes", "yes"]
@@ -95,7 +95,7 @@ def test_the_admin_adds_a_grader_gives_a_role_and_deactivates(qtbot, admin_windo
     assert row(dialog, NEW)[2] == "yes"
 
 
-def test_refusals_are_shown_in_the_dialog_and_change_nothing(qtbot, admin_window) -> None:  # noqa: ANN001
+def test_refusals_are_shown_in_the_dialog_and_change_nothing(qtbot, admin_window) -> None:
     study = admin_window.wiring.study_menu.study
     dialog = open_accounts(admin_window)
     before = dialog.accounts()

@@ -12,7 +12,7 @@ from rop_desktop.store import Study
 from rop_desktop.store.schema import Identity
 
 
-def _shown_label(qtbot, study: Study, actor) -> str:  # noqa: ANN001
+def _shown_label(qtbot, study: Study, actor) -> str:
     window = build_window(study, actor)
     qtbot.addWidget(window)
     window.show()
@@ -23,8 +23,8 @@ def _shown_label(qtbot, study: Study, actor) -> str:  # noqa: ANN001
     return text
 
 
-def test_identity_only_for_admins_and_only_when_the_study_shows_it(qtbot, demo_study_dir: Path,  # noqa: ANN001
-                                                                  demo_actor) -> None:  # noqa: ANN001
+def test_identity_only_for_admins_and_only_when_the_study_shows_it(qtbot, demo_study_dir: Path,
+                                                                  demo_actor) -> None:
     with Study.open(demo_study_dir) as study:
         admin, grader = demo_actor(study, DEMO_ADMIN), demo_actor(study, DEMO_GRADER)
         with study.session() as session:

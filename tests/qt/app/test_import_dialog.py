@@ -29,7 +29,7 @@ def study(tmp_path: Path):
         yield created
 
 
-def _window(qtbot, study: Study, actor):  # noqa: ANN001, ANN202
+def _window(qtbot, study: Study, actor):
     win = build_window(study, actor)
     qtbot.addWidget(win)
     win.show()
@@ -37,7 +37,7 @@ def _window(qtbot, study: Study, actor):  # noqa: ANN001, ANN202
 
 
 @pytest.fixture
-def window(qtbot, study: Study, account):  # noqa: ANN001
+def window(qtbot, study: Study, account):
     win = _window(qtbot, study, account(study, "Importer", "admin"))
     yield win
     win.close()
@@ -72,7 +72,7 @@ def test_cancel_stops_between_files(qtbot, window, tmp_path: Path) -> None:
     dialog.accept()
 
 
-def test_a_grader_cannot_import(qtbot, study: Study, account, tmp_path: Path) -> None:  # noqa: ANN001
+def test_a_grader_cannot_import(qtbot, study: Study, account, tmp_path: Path) -> None:
     win = _window(qtbot, study, account(study, "Dr. Grader"))
     menu = win.wiring.study_menu
     assert not menu.import_files_action.isVisible() and not menu.import_folder_action.isVisible()

@@ -12,7 +12,7 @@ from rop_desktop.store import Study
 
 
 @pytest.fixture
-def window(qtbot, demo_study_dir: Path, account):  # noqa: ANN001
+def window(qtbot, demo_study_dir: Path, account):
     study = Study.open(demo_study_dir)
     grader = account(study, "Test grader")
     win = build_window(study, grader)

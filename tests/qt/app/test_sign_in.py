@@ -25,7 +25,7 @@ WRONG = "not the password"
 
 
 @pytest.fixture
-def study(tmp_path: Path, account) -> Iterator[Study]:  # noqa: ANN001
+def study(tmp_path: Path, account) -> Iterator[Study]:
     """A study with an admin, an adjudicator, two graders (no password) and a deactivated grader."""
     with Study.create(tmp_path / "s", name="Clinic study") as created:
         account(created, "Boss", "admin", password=PASSWORD)
@@ -44,7 +44,7 @@ def memory(tmp_path: Path) -> AccountMemory:
 
 
 @pytest.fixture
-def open_dialog(qtbot) -> Callable[..., SignInDialog]:  # noqa: ANN001
+def open_dialog(qtbot) -> Callable[..., SignInDialog]:
     """``open_dialog(study, **options)``: the sign-in dialog as the app builds it, shown (not exec'd)."""
 
     def make(study: Study, **options: object) -> SignInDialog:
@@ -57,7 +57,7 @@ def open_dialog(qtbot) -> Callable[..., SignInDialog]:  # noqa: ANN001
     return make
 
 
-def type_password(qtbot, dialog: SignInDialog, text: str) -> None:  # noqa: ANN001
+def type_password(qtbot, dialog: SignInDialog, text: str) -> None:
     """Type the password and press Enter, as a user would."""
     assert dialog.password.isEnabled()
     dialog.password.clear()
@@ -70,7 +70,7 @@ def select(dialog: SignInDialog, name: str) -> None:
     assert dialog.selected() is not None and dialog.selected().name == name
 
 
-def test_lists_the_active_accounts_graders_first_with_no_role_to_pick(open_dialog, study: Study) -> None:  # noqa: ANN001
+def test_lists_the_active_accounts_graders_first_with_no_role_to_pick(open_dialog, study: Study) -> None:
     dialog = open_dialog(study)
     assert dialog.names() == ["Dr. Abel", "Dr. Bell", "Dr. Judge", "Boss"]  # the deactivated one is not offered
     assert dialog.findChildren(QComboBox) == []  # nobody picks a role here
@@ -78,7 +78,7 @@ def test_lists_the_active_accounts_graders_first_with_no_role_to_pick(open_dialo
     assert dialog.hint.isHidden()  # not the demo study: no passwords printed
 
 
-def test_an_elevated_account_is_never_preselected(open_dialog, study: Study, memory: AccountMemory) -> None:  # noqa: ANN001
+def test_an_elevated_account_is_never_preselected(open_dialog, study: Study, memory: AccountMemory) -> None:
     assert open_dialog(study, memory=memory).selected().name == "Dr. Abel"  # nothing remembered: first grader
     memory.remember(study, Actor(0, "Boss", Role.ADMIN))  # the admin signed in here last
     assert open_dialog(study, memory=memory).selected().name == "Dr. Abel"
@@ -88,7 +88,7 @@ def test_an_elevated_account_is_never_preselected(open_dialog, study: Study, mem
     assert open_dialog(study, memory=memory).selected().name == "Dr. Bell"
 
 
-def test_no_grader_no_preselection(open_dialog, tmp_path: Path, account) -> None:  # noqa: ANN001
+def test_no_grader_no_preselection(open_dialog, tmp_path: Path, account) -> None:
     with Study.create(tmp_path / "admins-only") as only_admins:
         account(only_admins, "Boss", "admin", password=PASSWORD)
         dialog = open_dialog(only_admins)
@@ -97,7 +97,7 @@ def test_no_grader_no_preselection(open_dialog, tmp_path: Path, account) -> None
         assert dialog.actor is None and "Pick your account" in dialog.error.text()
 
 
-def test_a_grader_without_password_signs_in_with_enter_and_is_remembered(qtbot, open_dialog, study: Study,  # noqa: ANN001
+def test_a_grader_without_password_signs_in_with_enter_and_is_remembered(qtbot, open_dialog, study: Study,
                                                                           memory: AccountMemory) -> None:
     dialog = open_dialog(study, memory=memory)
     select(dialog, "Dr. Bell")
@@ -110,7 +110,7 @@ def test_a_grader_without_password_signs_in_with_enter_and_is_remembered(qtbot, 
     assert memory.last(study) == "Dr. Bell"
 
 
-def test_wrong_password_is_refused_and_the_right_one_signs_in(qtbot, open_dialog, study: Study) -> None:  # noqa: ANN001
+def test_wrong_password_is_refused_and_the_right_one_signs_in(qtbot, open_dialog, study: Study) -> None:
     dialog = open_dialog(study)
     select(dialog, "Dr. Judge")
     assert dialog.password.isEnabled()
@@ -124,7 +124,7 @@ def test_wrong_password_is_refused_and_the_right_one_signs_in(qtbot, open_dialog
     assert (signed.args[0].name, signed.args[0].role) == ("Dr. Judge", Role.ADJUDICATOR)
 
 
-def test_three_failed_tries_give_up_and_repeated_wrong_passwords_lock_the_account(qtbot, open_dialog,  # noqa: ANN001
+def test_three_failed_tries_give_up_and_repeated_wrong_passwords_lock_the_account(qtbot, open_dialog,
                                                                                   study: Study) -> None:
     dialog = open_dialog(study)
     select(dialog, "Boss")
@@ -146,7 +146,7 @@ def test_three_failed_tries_give_up_and_repeated_wrong_passwords_lock_the_accoun
     assert "ask an admin to reset the password" in again.error.text()
 
 
-def test_new_profiles_only_where_the_study_allows_and_only_graders(qtbot, open_dialog, study: Study) -> None:  # noqa: ANN001
+def test_new_profiles_only_where_the_study_allows_and_only_graders(qtbot, open_dialog, study: Study) -> None:
     boss = accounts.sign_in(study, "Boss", PASSWORD)
     accounts.set_study_setting(study, boss, accounts.SELF_REGISTRATION_SETTING, True)
     dialog = open_dialog(study)
@@ -162,7 +162,7 @@ def test_new_profiles_only_where_the_study_allows_and_only_graders(qtbot, open_d
     assert taken.actor is None and "already an account called 'Boss'" in taken.error.text()
 
 
-def test_the_demo_study_prints_its_accounts_and_enter_signs_in_the_demo_user(qtbot, open_dialog,  # noqa: ANN001
+def test_the_demo_study_prints_its_accounts_and_enter_signs_in_the_demo_user(qtbot, open_dialog,
                                                                               demo_study_dir: Path) -> None:
     with Study.open(demo_study_dir) as demo:
         dialog = open_dialog(demo, fallback=DEMO_GRADER)  # what `rop-desktop --demo` does
@@ -241,7 +241,7 @@ def test_a_named_grader_without_password_signs_in_without_a_dialog(study: Study,
     assert actor is not None and actor.name == "Dr. Bell"
 
 
-def test_a_named_account_with_a_password_gets_the_dialog_on_its_row(qtbot, study: Study,  # noqa: ANN001
+def test_a_named_account_with_a_password_gets_the_dialog_on_its_row(qtbot, study: Study,
                                                                      modal: ModalWatch) -> None:
     def answer(dialog: SignInDialog) -> None:
         assert dialog.selected().name == "Boss"  # named on the command line: chosen by the user
@@ -268,8 +268,8 @@ def test_an_unknown_or_deactivated_name_is_refused(study: Study, name: str, noti
 
 
 # ---------------------------------------------------------------------------- a new study's first admin
-def test_a_new_study_without_accounts_makes_its_first_admin_in_the_dialog(tmp_path: Path, open_dialog,  # noqa: ANN001
-                                                                        qtbot) -> None:  # noqa: ANN001
+def test_a_new_study_without_accounts_makes_its_first_admin_in_the_dialog(tmp_path: Path, open_dialog,
+                                                                        qtbot) -> None:
     with Study.create(tmp_path / "new", name="New study") as new:
         dialog = open_dialog(new)
         assert dialog.registration.isVisible() and "first admin" in dialog.registration.title()
@@ -286,8 +286,8 @@ def test_a_new_study_without_accounts_makes_its_first_admin_in_the_dialog(tmp_pa
         assert accounts.sign_in(new, "Dr. Founder", PASSWORD).role is Role.ADMIN
 
 
-def test_a_study_with_accounts_but_no_admin_never_offers_an_admin_in_the_dialog(tmp_path: Path, open_dialog,  # noqa: ANN001
-                                                                               account) -> None:  # noqa: ANN001
+def test_a_study_with_accounts_but_no_admin_never_offers_an_admin_in_the_dialog(tmp_path: Path, open_dialog,
+                                                                               account) -> None:
     """An old study (graders, no admin): whoever sits down must not become its admin from the window."""
     with Study.create(tmp_path / "old", name="Old study") as old:
         account(old, "Dr. Bell")

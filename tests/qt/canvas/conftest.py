@@ -46,7 +46,7 @@ class Recorder:
 class Driver:
     """Real mouse and key events on the canvas viewport, at image coordinates."""
 
-    def __init__(self, qtbot, canvas: ImageCanvas) -> None:  # noqa: ANN001 - pytest-qt's QtBot
+    def __init__(self, qtbot, canvas: ImageCanvas) -> None:
         self.qtbot = qtbot
         self.canvas = canvas
 
@@ -95,7 +95,7 @@ def rgb() -> np.ndarray:
 
 
 @pytest.fixture
-def canvas(qtbot, rgb: np.ndarray) -> ImageCanvas:  # noqa: ANN001
+def canvas(qtbot, rgb: np.ndarray) -> ImageCanvas:
     view = ImageCanvas()
     view.resize(800, 600)
     qtbot.addWidget(view)
@@ -107,7 +107,7 @@ def canvas(qtbot, rgb: np.ndarray) -> ImageCanvas:  # noqa: ANN001
 
 
 @pytest.fixture
-def ui(qtbot, canvas: ImageCanvas) -> Driver:  # noqa: ANN001
+def ui(qtbot, canvas: ImageCanvas) -> Driver:
     return Driver(qtbot, canvas)
 
 

@@ -16,7 +16,7 @@ TRIANGLE = [(80.0, 10.0), (120.0, 10.0), (100.0, 40.0)]
 TOL = 0.2  # image pixels: integer viewport positions at zoom 6.25
 
 
-def assert_points(actual, expected) -> None:  # noqa: ANN001
+def assert_points(actual, expected) -> None:
     assert len(actual) == len(expected)
     for a, e in zip(actual, expected):
         assert a == pytest.approx(e, abs=TOL)

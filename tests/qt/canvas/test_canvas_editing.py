@@ -15,7 +15,7 @@ from rop_desktop.ui.canvas import ImageCanvas
 TOL = 0.2  # image pixels: integer viewport positions at zoom 6.25
 
 
-def select_square(canvas: ImageCanvas, ui, signals) -> Shape:  # noqa: ANN001
+def select_square(canvas: ImageCanvas, ui, signals) -> Shape:
     ui.click(40, 35)  # inside
     assert canvas.selected_id() == "sq"
     assert signals.of("selectionChanged") == [("sq",)]
@@ -23,7 +23,7 @@ def select_square(canvas: ImageCanvas, ui, signals) -> Shape:  # noqa: ANN001
     return canvas.shape("sq")
 
 
-def assert_undo_redo(canvas: ImageCanvas, signals, before: Shape, after: Shape) -> None:  # noqa: ANN001
+def assert_undo_redo(canvas: ImageCanvas, signals, before: Shape, after: Shape) -> None:
     """One command on the stack; undo and redo restore exactly and say so."""
     assert canvas.undo_stack.count() == 1
     signals.clear()
@@ -143,7 +143,7 @@ def test_shape_attributes_change_through_the_undo_stack(canvas: ImageCanvas, sig
         canvas.set_shape_attributes("nope", LesionType.RIDGE, None)
 
 
-def test_escape_deselects_and_set_image_resets_history(canvas: ImageCanvas, ui, signals, rgb) -> None:  # noqa: ANN001
+def test_escape_deselects_and_set_image_resets_history(canvas: ImageCanvas, ui, signals, rgb) -> None:
     select_square(canvas, ui, signals)
     ui.key(Qt.Key.Key_Escape)
     assert canvas.selected_id() is None
@@ -155,7 +155,7 @@ def test_escape_deselects_and_set_image_resets_history(canvas: ImageCanvas, ui, 
     assert signals.of("shapeAdded") == [] and signals.of("shapeRemoved") == []
 
 
-def test_an_undo_during_a_drag_drops_the_drag(canvas: ImageCanvas, ui, qtbot, signals) -> None:  # noqa: ANN001
+def test_an_undo_during_a_drag_drops_the_drag(canvas: ImageCanvas, ui, qtbot, signals) -> None:
     canvas.set_shape_attributes("sq", LesionType.RIDGE, None)
     changed = canvas.shape("sq")
     select_square(canvas, ui, signals)

@@ -42,7 +42,7 @@ def test_fit_and_actual_size(canvas: ImageCanvas) -> None:
     assert centre == pytest.approx((64, 32), abs=0.5)
 
 
-def test_middle_drag_and_space_drag_pan(canvas: ImageCanvas, ui, qtbot) -> None:  # noqa: ANN001
+def test_middle_drag_and_space_drag_pan(canvas: ImageCanvas, ui, qtbot) -> None:
     probe = QPoint(400, 300)
     start = scene_at(canvas, probe)
     ui.drag_pixels(QPoint(300, 300), [(20, 10), (50, 25)], Qt.MouseButton.MiddleButton)
@@ -66,7 +66,7 @@ def test_pan_tool_pans_with_the_left_button(canvas: ImageCanvas, ui) -> None:
     assert canvas.undo_stack.count() == 0
 
 
-def test_cursor_position_is_reported_in_image_pixels(canvas: ImageCanvas, ui, qtbot) -> None:  # noqa: ANN001
+def test_cursor_position_is_reported_in_image_pixels(canvas: ImageCanvas, ui, qtbot) -> None:
     with qtbot.waitSignal(canvas.cursorMoved) as blocker:
         qtbot.mouseMove(canvas.viewport(), ui.pos(33, 21))
     assert blocker.args == pytest.approx([33, 21], abs=0.2)

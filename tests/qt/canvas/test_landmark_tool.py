@@ -13,11 +13,11 @@ from rop_desktop.domain.zones import Landmarks
 TOL = 0.2  # image pixels at zoom 6.25
 
 
-def near(p, q) -> bool:  # noqa: ANN001
+def near(p, q) -> bool:
     return p is not None and abs(p[0] - q[0]) <= TOL and abs(p[1] - q[1]) <= TOL
 
 
-def test_clicks_place_disc_then_fovea_and_undo_redo_report_each_change(canvas, ui) -> None:  # noqa: ANN001
+def test_clicks_place_disc_then_fovea_and_undo_redo_report_each_change(canvas, ui) -> None:
     changes: list[Landmarks] = []
     canvas.landmarksChanged.connect(changes.append)
     canvas.set_tool("landmarks")
@@ -36,7 +36,7 @@ def test_clicks_place_disc_then_fovea_and_undo_redo_report_each_change(canvas, u
     assert canvas.undo_stack.undoText() == "Place the fovea"
 
 
-def test_a_drag_from_the_disc_measures_it_and_clicks_off_the_image_are_clamped(canvas, ui) -> None:  # noqa: ANN001
+def test_a_drag_from_the_disc_measures_it_and_clicks_off_the_image_are_clamped(canvas, ui) -> None:
     canvas.set_tool("landmarks")
     ui.drag([(90, 32), (93, 32), (96, 32)])
     assert near(canvas.landmarks().disc, (90, 32)) and canvas.landmarks().disc_radius == pytest.approx(6, abs=TOL)
@@ -45,7 +45,7 @@ def test_a_drag_from_the_disc_measures_it_and_clicks_off_the_image_are_clamped(c
     assert canvas.landmarks().fovea == (128.0, 64.0)
 
 
-def test_d_and_f_place_under_the_pointer_only_in_the_landmarks_tool(canvas, ui, qtbot) -> None:  # noqa: ANN001
+def test_d_and_f_place_under_the_pointer_only_in_the_landmarks_tool(canvas, ui, qtbot) -> None:
     override = QKeyEvent(QEvent.Type.ShortcutOverride, Qt.Key.Key_F, Qt.KeyboardModifier.NoModifier, "f")
     assert not canvas.event(override) or not override.isAccepted()   # select tool: F stays the window's (fit)
     canvas.set_tool("landmarks")
@@ -65,7 +65,7 @@ def test_d_and_f_place_under_the_pointer_only_in_the_landmarks_tool(canvas, ui, 
     assert canvas.landmarks().disc is None and canvas.landmarks().fovea is not None
 
 
-def test_rings_toggle_and_opacity_and_a_new_image_clears_the_landmarks(canvas, ui, rgb) -> None:  # noqa: ANN001
+def test_rings_toggle_and_opacity_and_a_new_image_clears_the_landmarks(canvas, ui, rgb) -> None:
     canvas.set_landmarks(Landmarks(disc=(90, 32), fovea=(80, 32)))      # stored ones: no undo step
     assert canvas.undo_stack.count() == 0 and canvas.zone_rings() is not None
     item = canvas.landmark_layer.rings_item

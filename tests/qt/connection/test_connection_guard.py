@@ -42,7 +42,7 @@ class Server:
         return attempt
 
 
-def test_unsent_edits_are_kept_announced_retried_in_order(qtbot, study: Study, account) -> None:  # noqa: ANN001
+def test_unsent_edits_are_kept_announced_retried_in_order(qtbot, study: Study, account) -> None:
     window = QMainWindow()
     qtbot.addWidget(window)
     edits = install_connection_guard(window, retry_ms=20)
@@ -112,7 +112,7 @@ def test_closing_with_waiting_edits_asks_first(qtbot, study: Study) -> None:
     assert window.close() is True
 
 
-def test_watcher_reports_edits_from_another_workstation(qtbot, study: Study, account) -> None:  # noqa: ANN001
+def test_watcher_reports_edits_from_another_workstation(qtbot, study: Study, account) -> None:
     there = Study.open(study.root)
     other = GradingService(there, account(there, "Dr. B"))
     watcher = ChangeWatcher(ChangeFeed(study), interval_ms=20)

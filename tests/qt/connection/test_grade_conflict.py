@@ -14,7 +14,7 @@ from rop_desktop.services.grading import GradingService
 from rop_desktop.store import Study
 
 
-def test_a_grade_changed_elsewhere_is_shown_not_overwritten(qtbot, demo_study_dir: Path, account) -> None:  # noqa: ANN001
+def test_a_grade_changed_elsewhere_is_shown_not_overwritten(qtbot, demo_study_dir: Path, account) -> None:
     here = Study.open(demo_study_dir)
     grader = account(here, "Dr. Two Desks")
     window = build_window(here, grader)

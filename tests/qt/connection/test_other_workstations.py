@@ -11,7 +11,7 @@ from rop_desktop.services.grading import GradingService
 from rop_desktop.store import Study
 
 
-def test_the_window_follows_a_submission_made_elsewhere(qtbot, demo_study_dir: Path, account) -> None:  # noqa: ANN001
+def test_the_window_follows_a_submission_made_elsewhere(qtbot, demo_study_dir: Path, account) -> None:
     mine = Study.open(demo_study_dir)
     window = build_window(mine, account(mine, "Here"))
     qtbot.addWidget(window)

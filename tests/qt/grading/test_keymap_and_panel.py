@@ -8,8 +8,20 @@ from PySide6.QtCore import Qt
 
 from rop_desktop.domain.grades import GradeValues
 from rop_desktop.domain.labels import Plus, Quality, Role, RopPresence, Stage, Zone
-from rop_desktop.ui.grading import (SHORTCUTS, CycleField, EditRefused, GradeEditor, InvalidGradeValues, Scope,
-                                    SetField, ShortcutSpec, ShortcutTableError, StepField, ToggleFlag, find_conflicts)
+from rop_desktop.ui.grading import (
+    SHORTCUTS,
+    CycleField,
+    EditRefused,
+    GradeEditor,
+    InvalidGradeValues,
+    Scope,
+    SetField,
+    ShortcutSpec,
+    ShortcutTableError,
+    StepField,
+    ToggleFlag,
+    find_conflicts,
+)
 from rop_desktop.ui.grading.keymap import Context, hint_for_field, hint_for_value, validate_table
 
 

@@ -37,7 +37,7 @@ def _via(path: Path) -> Path:
     return path
 
 
-def _import(qtbot, dialog: AnnotationImportDialog):  # noqa: ANN001, ANN202
+def _import(qtbot, dialog: AnnotationImportDialog):
     with qtbot.waitSignal(dialog.finishedWork, timeout=TIMEOUT_MS) as blocker:
         qtbot.mouseClick(dialog.run_button, Qt.MouseButton.LeftButton)
     return blocker.args[0]
@@ -51,7 +51,7 @@ def _stored(study: Study, grader: str) -> list[tuple[str, str | None, int]]:
 
 
 def test_mapping_table_lists_the_names_and_the_mapping_is_applied(qtbot, study: Study, tmp_path: Path,
-                                                                 account) -> None:  # noqa: ANN001
+                                                                 account) -> None:
     account(study, "Dr. Outside")  # an existing account to import into
     dialog = AnnotationImportDialog(study, study.test_admin)
     qtbot.addWidget(dialog)
@@ -149,7 +149,7 @@ def test_interop_menu_exports_dicom_with_dates_shifted_per_patient(qtbot, study:
 
 
 def test_a_grader_exports_only_their_own_work_and_an_import_is_refused(qtbot, study: Study, tmp_path: Path,
-                                                                       account) -> None:  # noqa: ANN001
+                                                                       account) -> None:
     grader = account(study, "Dr. Own")
     window = QMainWindow()
     qtbot.addWidget(window)

@@ -63,7 +63,7 @@ class ModelWindow:
     ``admin`` is the demo admin, signed in on the second connection: the tests' set-up (model
     versions, study settings) and their checks go through the services as that admin."""
 
-    def __init__(self, qtbot, folder: Path, grader: str, account) -> None:  # noqa: ANN001 - QtBot, account factory
+    def __init__(self, qtbot, folder: Path, grader: str, account) -> None:
         self.qtbot = qtbot
         self.folder = folder
         self.store = Study.open(folder)
@@ -85,18 +85,18 @@ class ModelWindow:
 
     # ------------------------------------------------------------------ shortcuts
     @property
-    def workspace(self):  # noqa: ANN201
+    def workspace(self):
         return self.window.wiring.workspace
 
     @property
-    def canvas(self):  # noqa: ANN201
+    def canvas(self):
         return self.window.canvas
 
     @property
-    def panel(self):  # noqa: ANN201 - the Model tab
+    def panel(self):
         return self.controller.prediction_panel
 
-    def tab(self, widget) -> None:  # noqa: ANN001
+    def tab(self, widget) -> None:
         """Bring a side tab to the front, as a user clicking it."""
         self.window.side_tabs.setCurrentWidget(widget)
 
@@ -134,7 +134,7 @@ class ModelWindow:
 
 
 @pytest.fixture
-def open_window(qtbot, demo_study_dir: Path, account) -> Iterator:  # noqa: ANN001
+def open_window(qtbot, demo_study_dir: Path, account) -> Iterator:
     """``open_window(grader=...)``: a ModelWindow (references settled, not yet started) signed in as
     ``grader`` (a demo account, or a new grader account of that name)."""
     opened: list[ModelWindow] = []

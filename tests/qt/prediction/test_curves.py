@@ -23,7 +23,7 @@ def drawn_labels(curves: TrainingCurves, plot: str, side: str) -> tuple[str, lis
     return title, [text for _rect, _flags, text in specs[2]]
 
 
-def test_small_losses_and_the_first_epoch_read_in_plain_units(qtbot) -> None:  # noqa: ANN001
+def test_small_losses_and_the_first_epoch_read_in_plain_units(qtbot) -> None:
     curves = TrainingCurves()
     qtbot.addWidget(curves)
     curves.resize(420, 420)
@@ -42,7 +42,7 @@ def test_small_losses_and_the_first_epoch_read_in_plain_units(qtbot) -> None:  #
     assert any(t.startswith("0.00") for t in ticks), ticks  # the values themselves: 0.002, 0.003 …
 
 
-def test_a_longer_run_ticks_whole_epochs(qtbot) -> None:  # noqa: ANN001
+def test_a_longer_run_ticks_whole_epochs(qtbot) -> None:
     curves = TrainingCurves()
     qtbot.addWidget(curves)
     curves.resize(420, 420)

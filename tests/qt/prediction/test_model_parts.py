@@ -14,11 +14,17 @@ from PySide6.QtWidgets import QTableView
 
 from rop_desktop.domain.grades import GradeValues
 from rop_desktop.domain.labels import Eye, RopPresence, Stage
-from rop_desktop.services.demo_study import DEMO_ADMIN, DEMO_ADJUDICATOR
-from rop_desktop.services.policy import AccessDenied
-from rop_desktop.services.assist import (AssistError, agreement, assist_mode, model_output_visible, propose_outlines,
-                                         set_assist_mode)
+from rop_desktop.services.assist import (
+    AssistError,
+    agreement,
+    assist_mode,
+    model_output_visible,
+    propose_outlines,
+    set_assist_mode,
+)
+from rop_desktop.services.demo_study import DEMO_ADJUDICATOR, DEMO_ADMIN
 from rop_desktop.services.grading import GradingService, WorklistRow
+from rop_desktop.services.policy import AccessDenied
 from rop_desktop.services.predictions import ModelOutput
 from rop_desktop.store import Study, repo
 from rop_desktop.ui.prediction.colormap import ColormapError, heatmap_rgba, lookup_table, mask_rgba
@@ -62,7 +68,7 @@ def test_agreement_compares_the_grade_with_the_model() -> None:
 
 
 def test_assist_mode_is_an_admin_setting_and_unblinds_model_output(demo_study_dir: Path, account,
-                                                                  demo_actor) -> None:  # noqa: ANN001
+                                                                  demo_actor) -> None:
     with Study.open(demo_study_dir) as study:
         me = account(study, "Me")
         grading = GradingService(study, me)
@@ -139,7 +145,7 @@ def _row(image_id: int, status: str) -> WorklistRow:
                        status)
 
 
-def test_model_columns_extend_the_worklist(qtbot) -> None:  # noqa: ANN001
+def test_model_columns_extend_the_worklist(qtbot) -> None:
     source = WorklistModel()
     source.set_rows([_row(1, "submitted"), _row(2, "todo"), _row(3, "todo")])
     proxy = ModelColumnsProxy()

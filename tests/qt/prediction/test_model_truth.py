@@ -94,7 +94,7 @@ def truth_bundles(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     }
 
 
-def _cut(table) -> int:  # noqa: ANN001 - QTableWidget
+def _cut(table) -> int:
     """How many pixels of the visible columns do not fit the table's viewport."""
     used = sum(table.columnWidth(c) for c in range(table.columnCount()) if not table.isColumnHidden(c))
     return max(0, used - table.viewport().width())
@@ -102,7 +102,7 @@ def _cut(table) -> int:  # noqa: ANN001 - QTableWidget
 
 def test_models_tab_shows_each_figure_with_its_interval_uncut_at_1366x768(
     qtbot, open_window, bundles, truth_bundles
-) -> None:  # noqa: ANN001
+) -> None:
     mw = open_window(DEMO_ADJUDICATOR)
     mw.window.resize(1366, 768)
     mw.register(bundles["segmentation"], activate=False)
@@ -138,7 +138,7 @@ def test_models_tab_shows_each_figure_with_its_interval_uncut_at_1366x768(
 
 def test_one_operating_threshold_in_the_model_tab_the_worklist_and_the_dashboard(
     qtbot, open_window, truth_bundles
-) -> None:  # noqa: ANN001
+) -> None:
     mw = open_window(DEMO_ADJUDICATOR)
     mw.register(truth_bundles["figures"], activate=True)
     for _progress in PredictionService(mw.store, mw.admin, device="cpu").predict_all():
@@ -182,7 +182,7 @@ def test_one_operating_threshold_in_the_model_tab_the_worklist_and_the_dashboard
     view.close()
 
 
-def test_empty_outputs_are_said_in_words(qtbot, open_window, truth_bundles) -> None:  # noqa: ANN001
+def test_empty_outputs_are_said_in_words(qtbot, open_window, truth_bundles) -> None:
     mw = open_window(DEMO_ADJUDICATOR)
     mw.register(truth_bundles["saturated"], activate=True)
     mw.register(truth_bundles["blank_line"], activate=True)

@@ -16,7 +16,7 @@ from rop_desktop.workers.prediction_worker import PredictionResult
 
 
 def test_after_activation_the_tab_shows_probability_overlays_and_feature_maps(
-        qtbot, open_window, bundles, demo_grader) -> None:  # noqa: ANN001
+        qtbot, open_window, bundles, demo_grader) -> None:
     mw = open_window(demo_grader)
     for task in ("binary", "stage", "segmentation"):  # activated by the admin (activation in the window:
         mw.register(bundles[task], activate=True)  # test_versions_panel, as the adjudicator)
@@ -66,7 +66,7 @@ def test_after_activation_the_tab_shows_probability_overlays_and_feature_maps(
     assert cells[("segmentation", "model")].text() == "yes"  # this line model sees a line everywhere
 
 
-def test_results_for_an_image_no_longer_shown_are_dropped(qtbot, open_window, bundles, demo_grader) -> None:  # noqa: ANN001
+def test_results_for_an_image_no_longer_shown_are_dropped(qtbot, open_window, bundles, demo_grader) -> None:
     mw = open_window(demo_grader)
     mw.register(bundles["binary"])
     mw.start()
@@ -81,7 +81,7 @@ def test_results_for_an_image_no_longer_shown_are_dropped(qtbot, open_window, bu
 
 
 def test_a_blinded_grader_sees_nothing_before_submitting_and_the_output_after(
-        qtbot, open_window, bundles) -> None:  # noqa: ANN001
+        qtbot, open_window, bundles) -> None:
     mw = open_window()  # "Me": a new grader who has submitted nothing
     mw.register(bundles["binary"])
     mw.register(bundles["segmentation"])
@@ -108,7 +108,7 @@ def test_a_blinded_grader_sees_nothing_before_submitting_and_the_output_after(
     assert mw.panel.compare_cells[("binary", "you")].text() == "no"
 
 
-def test_assist_mode_shows_the_model_while_grading(qtbot, open_window, bundles) -> None:  # noqa: ANN001
+def test_assist_mode_shows_the_model_while_grading(qtbot, open_window, bundles) -> None:
     admin_window = open_window(DEMO_ADMIN)  # the study setting is the admin's, in their window
     mw = open_window()
     mw.register(bundles["binary"])
@@ -127,7 +127,7 @@ def test_assist_mode_shows_the_model_while_grading(qtbot, open_window, bundles) 
 
 
 def test_proposals_become_editable_polygons_stored_with_source_model(
-        qtbot, open_window, bundles, demo_grader) -> None:  # noqa: ANN001
+        qtbot, open_window, bundles, demo_grader) -> None:
     mw = open_window(demo_grader)
     mw.register(bundles["segmentation"])
     mw.start()

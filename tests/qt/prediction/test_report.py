@@ -46,7 +46,7 @@ def ink_box(pixels: np.ndarray) -> tuple[int, int, int, int]:
     return int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1
 
 
-def test_report_button_writes_opens_and_renders_the_report(qtbot, open_window, bundles, tmp_path: Path) -> None:  # noqa: ANN001
+def test_report_button_writes_opens_and_renders_the_report(qtbot, open_window, bundles, tmp_path: Path) -> None:
     mw = open_window(DEMO_ADJUDICATOR)  # reports evaluate models: adjudicators and admins
     version = mw.register(bundles["binary"], activate=False)
     mw.controller.versions.refresh()
@@ -100,7 +100,7 @@ def report_html(paragraphs: int) -> str:
             + f"<h2>Curves</h2><p>{charts}</p><h2>Agreement</h2>{text}</body></html>")
 
 
-def test_the_pdf_fills_a4_pages_in_readable_type(qtbot, tmp_path: Path) -> None:  # noqa: ANN001
+def test_the_pdf_fills_a4_pages_in_readable_type(qtbot, tmp_path: Path) -> None:
     path = write_pdf(report_html(paragraphs=60), tmp_path / "r.pdf")
     pages = pdf_pages(path)
     assert len(pages) >= 2  # the long report goes on to a second page, not shrunk onto one
@@ -115,7 +115,7 @@ def test_the_pdf_fills_a4_pages_in_readable_type(qtbot, tmp_path: Path) -> None:
     assert blue.sum() > 200
 
 
-def test_the_notice_says_where_the_report_is_and_shows_the_folder(qtbot, tmp_path: Path) -> None:  # noqa: ANN001
+def test_the_notice_says_where_the_report_is_and_shows_the_folder(qtbot, tmp_path: Path) -> None:
     opened: list[QUrl] = []
     notice = ReportNotice(opened.append)
     qtbot.addWidget(notice)
@@ -128,7 +128,7 @@ def test_the_notice_says_where_the_report_is_and_shows_the_folder(qtbot, tmp_pat
     assert opened == [QUrl.fromLocalFile(str(html.parent)), QUrl.fromLocalFile(str(html))]
 
 
-def test_without_a_selection_nothing_is_made(qtbot, open_window, monkeypatch) -> None:  # noqa: ANN001
+def test_without_a_selection_nothing_is_made(qtbot, open_window, monkeypatch) -> None:
     mw = open_window(DEMO_ADJUDICATOR)  # reports evaluate models: adjudicators and admins
     made: list[int] = []
     button = add_report_button(mw.controller, make_report=lambda version_id: made.append(version_id) or Path())

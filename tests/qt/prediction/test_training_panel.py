@@ -14,7 +14,7 @@ from rop_desktop.services.training_runs import TrainingService
 RUN_TIMEOUT_MS = 120_000
 
 
-def fill_form(panel, task: str = "binary", arch: str = "tiny_cnn", epochs: int = 2) -> None:  # noqa: ANN001
+def fill_form(panel, task: str = "binary", arch: str = "tiny_cnn", epochs: int = 2) -> None:
     panel.set_task(task)
     panel.set_architecture(arch)
     panel.epochs.setValue(epochs)
@@ -23,11 +23,11 @@ def fill_form(panel, task: str = "binary", arch: str = "tiny_cnn", epochs: int =
     panel.device_combo.setCurrentIndex(panel.device_combo.findData("cpu"))
 
 
-def click(qtbot, button) -> None:  # noqa: ANN001
+def click(qtbot, button) -> None:
     qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
 
 
-def test_start_trains_in_the_background_and_the_version_appears(qtbot, open_window) -> None:  # noqa: ANN001
+def test_start_trains_in_the_background_and_the_version_appears(qtbot, open_window) -> None:
     mw = open_window(DEMO_ADJUDICATOR)
     mw.start()
     panel, training = mw.controller.training_panel, mw.controller.training
@@ -62,7 +62,7 @@ def test_start_trains_in_the_background_and_the_version_appears(qtbot, open_wind
     assert panel.init_combo.currentData() == "finetune"  # the default once an active version exists
 
 
-def test_pause_resume_and_cancel_act_within_a_batch(qtbot, open_window) -> None:  # noqa: ANN001
+def test_pause_resume_and_cancel_act_within_a_batch(qtbot, open_window) -> None:
     mw = open_window(DEMO_ADJUDICATOR)
     mw.start()
     panel, training = mw.controller.training_panel, mw.controller.training
@@ -91,7 +91,7 @@ def test_pause_resume_and_cancel_act_within_a_batch(qtbot, open_window) -> None:
     assert TrainingService(mw.store, mw.admin).runs()[0]["status"] == "cancelled"
 
 
-def test_a_diverging_run_shows_its_reason_and_the_window_stays_usable(qtbot, open_window) -> None:  # noqa: ANN001
+def test_a_diverging_run_shows_its_reason_and_the_window_stays_usable(qtbot, open_window) -> None:
     mw = open_window(DEMO_ADJUDICATOR)
     mw.start()
     panel, training = mw.controller.training_panel, mw.controller.training
@@ -118,7 +118,7 @@ def test_a_diverging_run_shows_its_reason_and_the_window_stays_usable(qtbot, ope
     assert outcomes[1].status == "finished"
 
 
-def test_no_reference_standard_refuses_with_the_reason(qtbot, open_window) -> None:  # noqa: ANN001
+def test_no_reference_standard_refuses_with_the_reason(qtbot, open_window) -> None:
     mw = open_window(DEMO_ADJUDICATOR)
     with mw.store.session() as session:  # a study whose reference standard is empty
         from rop_desktop.store.schema import Reference
@@ -135,7 +135,7 @@ def test_no_reference_standard_refuses_with_the_reason(qtbot, open_window) -> No
     assert "reference label" in panel.status.text() and panel.start_button.isEnabled()
 
 
-def test_auto_update_starts_a_run_after_enough_new_reference_labels(qtbot, open_window) -> None:  # noqa: ANN001
+def test_auto_update_starts_a_run_after_enough_new_reference_labels(qtbot, open_window) -> None:
     mw = open_window(DEMO_ADJUDICATOR)
     mw.start()
     panel, training = mw.controller.training_panel, mw.controller.training
@@ -159,7 +159,7 @@ def test_auto_update_starts_a_run_after_enough_new_reference_labels(qtbot, open_
     assert not TrainingService(mw.store, mw.admin).auto_update_due("binary")  # counted from this run on
 
 
-def test_the_time_budget_reaches_the_training_config(qtbot, open_window) -> None:  # noqa: ANN001
+def test_the_time_budget_reaches_the_training_config(qtbot, open_window) -> None:
     """The Train tab's budget is the CLI's --minutes: it arrives in the run's TrainConfig."""
     mw = open_window(DEMO_ADJUDICATOR)
     mw.start()

@@ -18,11 +18,11 @@ from rop_desktop.services.predictions import PredictionService
 from rop_desktop.ui.prediction.worklist_columns import HEADERS, HIDDEN
 
 
-def click(qtbot, button) -> None:  # noqa: ANN001
+def click(qtbot, button) -> None:
     qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
 
 
-def test_activate_delete_export_and_import(qtbot, open_window, bundles, tmp_path: Path) -> None:  # noqa: ANN001
+def test_activate_delete_export_and_import(qtbot, open_window, bundles, tmp_path: Path) -> None:
     mw = open_window(DEMO_ADJUDICATOR)
     mw.start()
     panel = mw.controller.versions_panel
@@ -62,7 +62,7 @@ def test_activate_delete_export_and_import(qtbot, open_window, bundles, tmp_path
                     timeout=60_000)  # the deleted model no longer predicts
 
 
-def test_a_bad_bundle_is_refused_with_the_reason_and_nothing_registered(qtbot, open_window, tmp_path: Path) -> None:  # noqa: ANN001
+def test_a_bad_bundle_is_refused_with_the_reason_and_nothing_registered(qtbot, open_window, tmp_path: Path) -> None:
     mw = open_window(DEMO_ADJUDICATOR)
     panel = mw.controller.versions_panel
     bad = tmp_path / "bad"
@@ -78,7 +78,7 @@ def test_a_bad_bundle_is_refused_with_the_reason_and_nothing_registered(qtbot, o
     assert not models.exists() or not any(models.iterdir())
 
 
-def test_batch_prediction_shows_progress_and_fills_the_worklist_columns(qtbot, open_window, bundles) -> None:  # noqa: ANN001
+def test_batch_prediction_shows_progress_and_fills_the_worklist_columns(qtbot, open_window, bundles) -> None:
     mw = open_window(DEMO_ADJUDICATOR)
     mw.register(bundles["binary"])
     mw.start()
@@ -107,7 +107,7 @@ def test_batch_prediction_shows_progress_and_fills_the_worklist_columns(qtbot, o
 
 
 def test_a_blinded_grader_sees_a_score_after_submitting_and_in_assist_mode_the_most_uncertain_next(
-        qtbot, open_window, bundles) -> None:  # noqa: ANN001
+        qtbot, open_window, bundles) -> None:
     mw = open_window()  # "Me", a blinded grader: the columns say "hidden" until an image is submitted
     mw.register(bundles["binary"])
     for _progress in PredictionService(mw.store, mw.admin, device="cpu").predict_all():  # as the admin would
@@ -147,13 +147,13 @@ def test_a_blinded_grader_sees_a_score_after_submitting_and_in_assist_mode_the_m
     assert shown.args == [expected]
 
 
-def test_batch_prediction_can_be_cancelled(qtbot, open_window, bundles) -> None:  # noqa: ANN001
+def test_batch_prediction_can_be_cancelled(qtbot, open_window, bundles) -> None:
     mw = open_window(DEMO_ADJUDICATOR)
     mw.register(bundles["binary"])
     versions = mw.controller.versions
     aborted = []
 
-    def attach(worker) -> None:  # noqa: ANN001 - before the thread starts
+    def attach(worker) -> None:
         # cancel from inside the first yield (one image done): deterministic whatever the speed
         worker.yielded.connect(lambda _p: versions.cancel_predict_all(), Qt.ConnectionType.DirectConnection)
         worker.aborted.connect(lambda: aborted.append(True))

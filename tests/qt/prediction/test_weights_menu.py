@@ -17,7 +17,7 @@ from training.weights import KnownWeights, find_pretrained, hub_checkpoint_dir, 
 
 
 @pytest.fixture
-def checkpoint(tmp_path: Path):  # noqa: ANN201 - (file, the name it is stored under)
+def checkpoint(tmp_path: Path):
     source = tmp_path / "downloaded" / "my-resnet18.pth"
     source.parent.mkdir()
     torch.save({"conv1.weight": torch.ones(64, 3, 7, 7)}, source)
@@ -30,7 +30,7 @@ def checkpoint(tmp_path: Path):  # noqa: ANN201 - (file, the name it is stored u
 
 def test_the_models_menu_imports_a_verified_file_and_refuses_another(
     qtbot, open_window, checkpoint, tmp_path: Path
-) -> None:  # noqa: ANN001
+) -> None:
     source, name = checkpoint
     mw = open_window(DEMO_ADJUDICATOR)
     menu = mw.controller.weights_menu
@@ -61,7 +61,7 @@ def test_the_models_menu_imports_a_verified_file_and_refuses_another(
     assert menu.choose_and_import() is None
 
 
-def test_a_grader_has_no_models_menu_and_the_service_refuses(qtbot, open_window, checkpoint) -> None:  # noqa: ANN001
+def test_a_grader_has_no_models_menu_and_the_service_refuses(qtbot, open_window, checkpoint) -> None:
     source, name = checkpoint
     mw = open_window()  # a grader
     assert not mw.controller.weights_menu.menu.menuAction().isVisible()

@@ -66,7 +66,7 @@ def make_two_two_split(study: Study) -> int:
 
 
 @pytest.fixture
-def desk_factory(qtbot, demo_study_dir: Path) -> Iterator[Callable[[str], Desk]]:  # noqa: ANN001
+def desk_factory(qtbot, demo_study_dir: Path) -> Iterator[Callable[[str], Desk]]:
     """``open_desk(name)``: a shown main window signed in as the demo account ``name``."""
     opened: list[Desk] = []
     store = Study.open(demo_study_dir)

@@ -15,7 +15,7 @@ from rop_desktop.ui.adjudication import AdjudicationWindow
 from .conftest import SHOWN_TIMEOUT_MS, Desk, make_two_two_split
 
 
-def open_view(qtbot, desk: Desk) -> AdjudicationWindow:  # noqa: ANN001
+def open_view(qtbot, desk: Desk) -> AdjudicationWindow:
     with qtbot.waitSignal(desk.controller.adjudication_action.triggered, timeout=1000):
         desk.controller.adjudication_action.trigger()
     view = desk.controller.adjudication
@@ -24,7 +24,7 @@ def open_view(qtbot, desk: Desk) -> AdjudicationWindow:  # noqa: ANN001
     return view
 
 
-def click_queue_row(qtbot, view: AdjudicationWindow, image_id: int) -> None:  # noqa: ANN001
+def click_queue_row(qtbot, view: AdjudicationWindow, image_id: int) -> None:
     """Click the image's row in "To decide" (another row first, when it is the one on screen)."""
     tree = view.queue.to_decide
     view.queue.tabs.setCurrentIndex(0)
@@ -36,11 +36,11 @@ def click_queue_row(qtbot, view: AdjudicationWindow, image_id: int) -> None:  # 
         qtbot.mouseClick(tree.viewport(), Qt.MouseButton.LeftButton, pos=tree.visualItemRect(item).center())
 
 
-def click(qtbot, widget) -> None:  # noqa: ANN001
+def click(qtbot, widget) -> None:
     qtbot.mouseClick(widget, Qt.MouseButton.LeftButton)
 
 
-def decide_rop_with_an_outline(qtbot, view: AdjudicationWindow) -> tuple[str, Stage]:  # noqa: ANN001
+def decide_rop_with_an_outline(qtbot, view: AdjudicationWindow) -> tuple[str, Stage]:
     """Click ROP yes and the stage of the first outlining grader's polygons; take their outline."""
     drawer = next(g for g in view.case.graders if g.shapes)
     top_stage = max((s.stage for s in drawer.shapes if s.stage is not None), key=lambda s: s.severity)
@@ -92,7 +92,7 @@ def test_adjudicator_settles_a_two_two_split_from_the_queue(qtbot, adjudicator_d
     assert not view.decision.editable and view.decision.revise_button.isVisible()
 
 
-def test_a_grader_cannot_open_the_view_and_the_service_refuses(qtbot, desk_factory, account) -> None:  # noqa: ANN001
+def test_a_grader_cannot_open_the_view_and_the_service_refuses(qtbot, desk_factory, account) -> None:
     desk = desk_factory("Dr. Avery")
     assert not desk.controller.adjudication_action.isVisible()
     desk.controller.adjudication_action.trigger()  # triggered anyway: refused with the reason
@@ -127,7 +127,7 @@ def test_toggling_a_graders_outlines_hides_them(qtbot, adjudicator_desk: Desk) -
     assert "reference outline" not in view.outline_layers()
 
 
-def test_settling_after_another_adjudicator_shows_the_conflict(qtbot, adjudicator_desk: Desk, account) -> None:  # noqa: ANN001
+def test_settling_after_another_adjudicator_shows_the_conflict(qtbot, adjudicator_desk: Desk, account) -> None:
     desk = adjudicator_desk
     image = make_two_two_split(desk.store)
     view = open_view(qtbot, desk)

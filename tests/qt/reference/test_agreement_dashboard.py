@@ -21,7 +21,7 @@ from .conftest import Desk
 TIMEOUT_MS = 30_000  # the first dashboard loads torch (torchmetrics) in its worker thread
 
 
-def open_dashboard(qtbot, desk: Desk) -> AgreementDashboard:  # noqa: ANN001
+def open_dashboard(qtbot, desk: Desk) -> AgreementDashboard:
     with qtbot.waitSignal(desk.controller.dashboard_action.triggered, timeout=1000):
         desk.controller.dashboard_action.trigger()
     view = desk.controller.dashboard
@@ -30,7 +30,7 @@ def open_dashboard(qtbot, desk: Desk) -> AgreementDashboard:  # noqa: ANN001
     return view
 
 
-def test_a_grader_gets_no_dashboard(qtbot, desk_factory) -> None:  # noqa: ANN001
+def test_a_grader_gets_no_dashboard(qtbot, desk_factory) -> None:
     desk = desk_factory("Dr. Boateng")
     assert not desk.controller.dashboard_action.isVisible()
     desk.controller.dashboard_action.trigger()  # triggered anyway: refused with the reason, nothing opens
@@ -40,7 +40,7 @@ def test_a_grader_gets_no_dashboard(qtbot, desk_factory) -> None:  # noqa: ANN00
     desk.controller.last_notice.close()
 
 
-def test_the_adjudicator_sees_the_figures_agreement_service_computes(qtbot, desk_factory) -> None:  # noqa: ANN001
+def test_the_adjudicator_sees_the_figures_agreement_service_computes(qtbot, desk_factory) -> None:
     desk = desk_factory(DEMO_ADJUDICATOR)
     recompute_references(desk.store, desk.actor)
     view = open_dashboard(qtbot, desk)
@@ -74,7 +74,7 @@ def test_the_adjudicator_sees_the_figures_agreement_service_computes(qtbot, desk
     assert not view.model_table.isVisible() and "No active binary ROP model" in view.model_label.text()
 
 
-def test_export_csv_writes_every_figure(qtbot, desk_factory, tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+def test_export_csv_writes_every_figure(qtbot, desk_factory, tmp_path: Path, monkeypatch) -> None:
     desk = desk_factory(DEMO_ADMIN)
     view = open_dashboard(qtbot, desk)
     target = tmp_path / "agreement.csv"
@@ -88,7 +88,7 @@ def test_export_csv_writes_every_figure(qtbot, desk_factory, tmp_path: Path, mon
     assert float(fleiss["value"]) == pytest.approx(view.data.report.for_field("rop").fleiss_kappa)
 
 
-def test_the_treatment_decision_kappa_is_a_row_and_a_pickable_field(qtbot, desk_factory) -> None:  # noqa: ANN001
+def test_the_treatment_decision_kappa_is_a_row_and_a_pickable_field(qtbot, desk_factory) -> None:
     from rop_desktop.services.exams import treatment_agreement
 
     desk = desk_factory(DEMO_ADJUDICATOR)

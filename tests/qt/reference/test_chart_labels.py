@@ -24,7 +24,7 @@ def drawn_texts(chart: BarChart) -> list[tuple[float, float, float, float, str]]
     return [(r.left(), r.top(), r.right(), r.bottom(), text) for r, _flags, text in texts]
 
 
-def test_pair_labels_of_four_graders_do_not_overlap_at_the_dashboard_width(qtbot) -> None:  # noqa: ANN001
+def test_pair_labels_of_four_graders_do_not_overlap_at_the_dashboard_width(qtbot) -> None:
     pairs = [pair_label(a, b) for i, a in enumerate(GRADERS) for b in GRADERS[i + 1:]]
     chart = BarChart("Cohen's κ per pair", "κ")
     qtbot.addWidget(chart)
@@ -43,7 +43,7 @@ def test_pair_labels_of_four_graders_do_not_overlap_at_the_dashboard_width(qtbot
     assert all(label.split("\n")[0].startswith(pair.split("–")[0]) for label, pair in zip(chart.labels(), pairs, strict=True))
 
 
-def test_labels_that_fit_stay_on_one_line_and_rewrap_when_the_chart_widens(qtbot) -> None:  # noqa: ANN001
+def test_labels_that_fit_stay_on_one_line_and_rewrap_when_the_chart_widens(qtbot) -> None:
     pairs = [pair_label(a, b) for i, a in enumerate(GRADERS) for b in GRADERS[i + 1:]]
     chart = BarChart("Cohen's κ per pair", "κ")
     qtbot.addWidget(chart)
@@ -57,7 +57,7 @@ def test_labels_that_fit_stay_on_one_line_and_rewrap_when_the_chart_widens(qtbot
     assert chart.labels() == pairs
 
 
-def test_fit_label_wraps_at_dashes_and_elides_a_word_that_is_still_too_wide(qtbot) -> None:  # noqa: ANN001
+def test_fit_label_wraps_at_dashes_and_elides_a_word_that_is_still_too_wide(qtbot) -> None:
     chart = BarChart("t", "y")
     qtbot.addWidget(chart)
     metrics = QFontMetrics(chart.font())

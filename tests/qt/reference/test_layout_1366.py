@@ -14,7 +14,7 @@ from rop_desktop.ui.adjudication.window import column_widths
 LAPTOP = (1366, 768)
 
 
-def test_adjudication_columns_follow_the_window_until_the_user_drags_a_divider(qtbot, adjudicator_desk) -> None:  # noqa: ANN001
+def test_adjudication_columns_follow_the_window_until_the_user_drags_a_divider(qtbot, adjudicator_desk) -> None:
     view = adjudicator_desk.controller.open_adjudication()
     view.resize(*LAPTOP)
     qtbot.waitUntil(lambda: view.splitter.sizes()[0] >= 300)
@@ -43,7 +43,7 @@ def test_column_widths_keep_the_side_columns_within_their_bounds() -> None:
 
 
 @pytest.fixture
-def main_window(qtbot, demo_study_dir, demo_actor):  # noqa: ANN001, ANN201
+def main_window(qtbot, demo_study_dir, demo_actor):
     from rop_desktop.services.demo_study import DEMO_ADJUDICATOR
     from rop_desktop.store import Study
 
@@ -58,7 +58,7 @@ def main_window(qtbot, demo_study_dir, demo_actor):  # noqa: ANN001, ANN201
     study.close()
 
 
-def test_the_main_window_fits_the_laptop_screen_with_every_tab_visible(qtbot, main_window) -> None:  # noqa: ANN001
+def test_the_main_window_fits_the_laptop_screen_with_every_tab_visible(qtbot, main_window) -> None:
     hint = main_window.minimumSizeHint()
     assert hint.height() <= LAPTOP[1] and hint.width() <= LAPTOP[0]  # the grade form scrolls in its tab
     assert main_window.height() <= LAPTOP[1]
@@ -70,7 +70,7 @@ def test_the_main_window_fits_the_laptop_screen_with_every_tab_visible(qtbot, ma
     assert tabs.currentWidget() is main_window.wiring.exams.panel and tabs.indexOf(main_window.wiring.exams.panel) >= 0
 
 
-def test_toolbar_buttons_stay_put_when_tools_change_and_after_an_edit(qtbot, main_window) -> None:  # noqa: ANN001
+def test_toolbar_buttons_stay_put_when_tools_change_and_after_an_edit(qtbot, main_window) -> None:
     toolbar = main_window.findChild(QToolBar, "toolbar_tools")
 
     def places() -> list[tuple[int, int]]:
@@ -91,7 +91,7 @@ def test_toolbar_buttons_stay_put_when_tools_change_and_after_an_edit(qtbot, mai
     assert places() == before
 
 
-def test_dashboard_fits_and_wraps_long_column_titles(qtbot, adjudicator_desk) -> None:  # noqa: ANN001
+def test_dashboard_fits_and_wraps_long_column_titles(qtbot, adjudicator_desk) -> None:
     dashboard = adjudicator_desk.controller.open_dashboard()
     qtbot.waitUntil(lambda: dashboard.data is not None, timeout=60_000)
     dashboard.resize(*LAPTOP)
@@ -106,7 +106,7 @@ def test_dashboard_fits_and_wraps_long_column_titles(qtbot, adjudicator_desk) ->
         assert width <= table.columnWidth(column), f"{title!r} is cut"
 
 
-def test_no_toolbar_button_hides_behind_an_overflow_arrow_at_1366(qtbot, main_window) -> None:  # noqa: ANN001
+def test_no_toolbar_button_hides_behind_an_overflow_arrow_at_1366(qtbot, main_window) -> None:
     """Fit, 1:1 and Shortcuts were behind the tools row's » at 1366 px; they live in the view's row."""
     from rop_desktop.ui.style import resources_dir
 

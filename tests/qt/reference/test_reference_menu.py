@@ -30,7 +30,7 @@ def references(desk: Desk) -> dict[int, str]:
         return {r.image_id: r.method for r in repo.list_references(session)}
 
 
-def test_vote_settings_are_the_admins_and_saving_recomputes(qtbot, desk_factory) -> None:  # noqa: ANN001
+def test_vote_settings_are_the_admins_and_saving_recomputes(qtbot, desk_factory) -> None:
     for name in ("Dr. Avery", DEMO_ADJUDICATOR):  # a grader, an adjudicator: not shown, and refused
         desk = desk_factory(name)
         assert not desk.controller.settings_action.isVisible()
@@ -59,8 +59,8 @@ def test_vote_settings_are_the_admins_and_saving_recomputes(qtbot, desk_factory)
     desk.controller.last_notice.close()
 
 
-def test_recompute_and_exports_need_an_adjudicator(qtbot, desk_factory, tmp_path: Path,  # noqa: ANN001
-                                                   monkeypatch) -> None:  # noqa: ANN001
+def test_recompute_and_exports_need_an_adjudicator(qtbot, desk_factory, tmp_path: Path,
+                                                   monkeypatch) -> None:
     grader = desk_factory("Dr. Diaz")
     controller = grader.controller
     assert not controller.menu.menuAction().isVisible()  # a grader has no Reference menu at all

@@ -24,7 +24,7 @@ def _references(desk: Desk) -> int:
 
 
 def test_recompute_reports_progress_off_the_ui_thread_and_stops_when_cancelled(
-        qtbot, adjudicator_desk: Desk, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+        qtbot, adjudicator_desk: Desk, monkeypatch: pytest.MonkeyPatch) -> None:
     desk = adjudicator_desk
     with desk.store.session() as session:
         session.execute(delete(Reference))  # as if the votes had never been settled
@@ -32,7 +32,7 @@ def test_recompute_reports_progress_off_the_ui_thread_and_stops_when_cancelled(
     gate, steps, threads = threading.Event(), [], []
     real = reference._settle_batch
 
-    def step(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202 - the real step, held at the second
+    def step(*args, **kwargs):
         threads.append(threading.current_thread())
         if steps:
             gate.wait(30)
@@ -57,7 +57,7 @@ def test_recompute_reports_progress_off_the_ui_thread_and_stops_when_cancelled(
     assert controller.recompute_worker is None and controller.progress is None
 
 
-def test_the_queue_counts_arrive_from_a_background_call(qtbot, adjudicator_desk: Desk) -> None:  # noqa: ANN001
+def test_the_queue_counts_arrive_from_a_background_call(qtbot, adjudicator_desk: Desk) -> None:
     desk = adjudicator_desk
     service = ReferenceService(desk.store, desk.actor)
     to_decide, too_few = len(service.queue(limit=None)), len(service.insufficient(limit=None))
@@ -68,7 +68,7 @@ def test_the_queue_counts_arrive_from_a_background_call(qtbot, adjudicator_desk:
     assert view.queue.tabs.tabText(0) == f"To decide ({to_decide})"
 
 
-def test_a_full_first_page_says_there_are_more_until_counted(qtbot) -> None:  # noqa: ANN001
+def test_a_full_first_page_says_there_are_more_until_counted(qtbot) -> None:
     from rop_desktop.domain.labels import Eye
     from rop_desktop.services.reference import QUEUE_PAGE, QueueItem
     from rop_desktop.ui.adjudication.queue_panel import QueuePanel
@@ -84,7 +84,7 @@ def test_a_full_first_page_says_there_are_more_until_counted(qtbot) -> None:  # 
     assert panel.tabs.tabText(1) == "Too few votes (3)"
 
 
-def test_after_a_vote_elsewhere_the_open_queue_is_read_in_the_background(qtbot,  # noqa: ANN001
+def test_after_a_vote_elsewhere_the_open_queue_is_read_in_the_background(qtbot,
                                                                          adjudicator_desk: Desk) -> None:
     from .conftest import make_two_two_split
 

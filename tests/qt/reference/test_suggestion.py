@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC
+
 from rop_desktop.domain.grades import GradeValues
 from rop_desktop.domain.labels import Plus, Quality, RopPresence, Stage, Zone
 from rop_desktop.domain.votes import VoteSettings
@@ -52,7 +54,7 @@ def test_wording() -> None:
 
 def test_history_rows_from_audit_records_are_in_time_order() -> None:
     from dataclasses import dataclass
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     @dataclass
     class Record:
@@ -63,10 +65,10 @@ def test_history_rows_from_audit_records_are_in_time_order() -> None:
         before: dict | None
         after: dict | None
 
-    later = Record(datetime(2026, 3, 2, tzinfo=timezone.utc), "Dr. J", "reference", "adjudicate",
+    later = Record(datetime(2026, 3, 2, tzinfo=UTC), "Dr. J", "reference", "adjudicate",
                    {"values": g("no", "0").as_dict(), "method": "majority"},
                    {"values": g("yes", "1").as_dict(), "method": "adjudicated"})
-    first = Record(datetime(2026, 3, 1, tzinfo=timezone.utc), None, "reference", "create", None,
+    first = Record(datetime(2026, 3, 1, tzinfo=UTC), None, "reference", "create", None,
                    {"values": g("no", "0").as_dict(), "method": "majority"})
     rows = entries_from_audit([later, first])
     assert [r.who for r in rows] == ["system", "Dr. J"]

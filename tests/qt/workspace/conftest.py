@@ -30,7 +30,7 @@ SHOWN_TIMEOUT_MS = 10_000
 class WindowSession:
     """One grader's window on a study folder, driven like a user would (see the module docstring)."""
 
-    def __init__(self, qtbot, folder: Path, account) -> None:  # noqa: ANN001 - pytest-qt's QtBot, the account factory
+    def __init__(self, qtbot, folder: Path, account) -> None:
         self.qtbot = qtbot
         self.folder = folder
         self.study: Study | None = None
@@ -78,15 +78,15 @@ class WindowSession:
 
     # ------------------------------------------------------------------ shortcuts to the parts
     @property
-    def canvas(self):  # noqa: ANN201
+    def canvas(self):
         return self.window.canvas
 
     @property
-    def panel(self):  # noqa: ANN201
+    def panel(self):
         return self.window.wiring.grade_panel
 
     @property
-    def workspace(self):  # noqa: ANN201
+    def workspace(self):
         return self.window.wiring.workspace
 
     @property
@@ -142,13 +142,13 @@ class WindowSession:
     def stored_grade(self, image_id: int) -> MyGrade:
         return self.checker.my_grade(image_id)
 
-    def stored_annotation(self, uid: str):  # noqa: ANN201 - the Annotation row, deleted ones included
+    def stored_annotation(self, uid: str):
         with self.store.session() as session:
             return repo.annotation_by_uid(session, uid)
 
 
 @pytest.fixture
-def ws(qtbot, demo_study_dir: Path, account) -> Iterator[WindowSession]:  # noqa: ANN001
+def ws(qtbot, demo_study_dir: Path, account) -> Iterator[WindowSession]:
     session = WindowSession(qtbot, demo_study_dir, account)
     session.open()
     yield session

@@ -15,7 +15,7 @@ from rop_desktop.store import repo
 from rop_desktop.ui.canvas.items import PolygonItem, ReferenceShapesItem
 
 
-def image_outlined_by_others(ws) -> tuple[int, int]:  # noqa: ANN001
+def image_outlined_by_others(ws) -> tuple[int, int]:
     """An image on which the demo graders drew polygons, and how many they drew."""
     with ws.store.session() as session:
         for image in repo.list_images(session):
@@ -25,7 +25,7 @@ def image_outlined_by_others(ws) -> tuple[int, int]:  # noqa: ANN001
     pytest.fail("the demo study has no image outlined by several graders")
 
 
-def window_texts(ws) -> str:  # noqa: ANN001
+def window_texts(ws) -> str:
     return "\n".join(label.text() for label in ws.window.findChildren(QLabel))
 
 
@@ -68,7 +68,7 @@ def test_blinded_by_default_window_shows_only_my_work_and_service_refuses_others
     service.hospital_diagnosis(image)  # allowed now
 
 
-def test_blinding_is_per_image_and_the_adjudicator_is_never_blinded(qtbot, ws, demo_actor) -> None:  # noqa: ANN001
+def test_blinding_is_per_image_and_the_adjudicator_is_never_blinded(qtbot, ws, demo_actor) -> None:
     image, _ = image_outlined_by_others(ws)
     first = ws.current
     assert first != image

@@ -21,7 +21,7 @@ def g(stage: str, zone: Zone, plus: Plus) -> GradeValues:
                        quality=Quality.GRADABLE)
 
 
-def two_image_exam(ws) -> tuple[int, int]:  # noqa: ANN001
+def two_image_exam(ws) -> tuple[int, int]:
     """Two images of one eye at one visit in the demo study (some eyes have two views)."""
     exams = ExamService(ws.store, ws.actor)
     for image_id in GradingService(ws.store, ws.actor).worklist():

@@ -17,11 +17,11 @@ TOL = 1.5  # image pixels: integer viewport positions at the fit zoom
 DISC, FOVEA = (420.0, 240.0), (350.0, 240.0)  # disc–fovea distance 70: zone I reaches 140 px
 
 
-def stored(ws):  # noqa: ANN001, ANN201
+def stored(ws):
     return LandmarkService(ws.store, ws.actor).my_landmarks(ws.current)
 
 
-def near(p, q) -> bool:  # noqa: ANN001
+def near(p, q) -> bool:
     return p is not None and abs(p[0] - q[0]) <= TOL and abs(p[1] - q[1]) <= TOL
 
 

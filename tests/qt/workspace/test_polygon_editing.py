@@ -16,12 +16,12 @@ SQUARE = [(200.0, 150.0), (320.0, 150.0), (320.0, 260.0), (200.0, 260.0)]
 TOL = 1.2  # image pixels: integer viewport positions at the fit zoom (~0.95)
 
 
-def close_to(points, expected) -> bool:  # noqa: ANN001
+def close_to(points, expected) -> bool:
     return len(points) == len(expected) and all(
         abs(ax - ex) <= TOL and abs(ay - ey) <= TOL for (ax, ay), (ex, ey) in zip(points, expected))
 
 
-def draw_polygon(ws, points) -> None:  # noqa: ANN001
+def draw_polygon(ws, points) -> None:
     """G, click every vertex, click the first one again to close."""
     ws.key("g")
     assert ws.canvas.tool() == "polygon"

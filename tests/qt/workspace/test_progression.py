@@ -23,7 +23,7 @@ SHOWN_MS = 10_000
 
 
 @pytest.fixture
-def judge_window(qtbot, demo_study_dir: Path, demo_actor) -> Iterator[tuple[object, object]]:  # noqa: ANN001
+def judge_window(qtbot, demo_study_dir: Path, demo_actor) -> Iterator[tuple[object, object]]:
     study = Study.open(demo_study_dir)
     actor = demo_actor(study, DEMO_ADJUDICATOR)
     window = build_window(study, actor)
@@ -39,7 +39,7 @@ def judge_window(qtbot, demo_study_dir: Path, demo_actor) -> Iterator[tuple[obje
     study.close()
 
 
-def wheel(canvas, notches: int) -> None:  # noqa: ANN001
+def wheel(canvas, notches: int) -> None:
     centre = QPointF(canvas.viewport().rect().center())
     event = QWheelEvent(centre, canvas.viewport().mapToGlobal(centre), QPoint(0, 0), QPoint(0, 120 * notches),
                         Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase, False)

@@ -19,19 +19,19 @@ def g(stage: str, zone: Zone, plus: Plus) -> GradeValues:
                        quality=Quality.GRADABLE)
 
 
-def _column(table, title: str) -> int:  # noqa: ANN001
+def _column(table, title: str) -> int:
     model = table.model()
     titles = [model.headerData(c, Qt.Orientation.Horizontal) for c in range(model.columnCount())]
     assert title in titles, titles
     return titles.index(title)
 
 
-def _listed(table) -> list[int]:  # noqa: ANN001
+def _listed(table) -> list[int]:
     model = table.model()
     return [model.index(r, 0).data(ROW_ID_ROLE) for r in range(model.rowCount())]
 
 
-def test_the_class_column_shows_the_eyes_badge_and_needs_attention_lists_the_worse_eyes(ws) -> None:  # noqa: ANN001
+def test_the_class_column_shows_the_eyes_badge_and_needs_attention_lists_the_worse_eyes(ws) -> None:
     exams, grading = ExamService(ws.store, ws.actor), GradingService(ws.store, ws.actor)
     state = next(s for s in (exams.state(r.image_id) for r in grading.worklist()) if len(s.info.images) >= 2)
     first, second = (i.image_id for i in state.info.images[:2])

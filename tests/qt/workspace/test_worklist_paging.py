@@ -75,7 +75,7 @@ def fill(study: Study, me: int, others: int) -> None:
 
 
 @pytest.fixture
-def big(qtbot, tmp_path: Path, account, monkeypatch):  # noqa: ANN001, ANN201
+def big(qtbot, tmp_path: Path, account, monkeypatch):
     """The window of "Me" on the bulk study (pages of PAGE rows), shown and on its first image."""
     monkeypatch.setattr(worklist_module, "PAGE_SIZE", PAGE)
     with Study.create(tmp_path / "big") as setup:
@@ -94,14 +94,14 @@ def big(qtbot, tmp_path: Path, account, monkeypatch):  # noqa: ANN001, ANN201
 
 
 @pytest.fixture
-def resets(big) -> Iterator[list[int]]:  # noqa: ANN001
+def resets(big) -> Iterator[list[int]]:
     """Every reset of the worklist model from now on (a rebuilt list)."""
     seen: list[int] = []
     big.worklist.model.modelReset.connect(lambda: seen.append(1))
     yield seen
 
 
-def test_a_large_worklist_holds_its_size_but_reads_only_the_pages_it_shows(qtbot, big) -> None:  # noqa: ANN001
+def test_a_large_worklist_holds_its_size_but_reads_only_the_pages_it_shows(qtbot, big) -> None:
     panel, model = big.worklist, big.worklist.model
     assert model.rowCount() == N_IMAGES - DONE and model.page_size == PAGE
     assert model.image_id_at(0) == DONE + 1 == big.wiring.workspace.current  # the first image to do, selected
@@ -120,7 +120,7 @@ def test_a_large_worklist_holds_its_size_but_reads_only_the_pages_it_shows(qtbot
     assert len(model.cached_pages()) <= worklist_module.MAX_PAGES  # never the whole list in memory
 
 
-def test_a_click_on_a_column_header_sorts_the_list_by_it_in_the_database(qtbot, big) -> None:  # noqa: ANN001
+def test_a_click_on_a_column_header_sorts_the_list_by_it_in_the_database(qtbot, big) -> None:
     panel, header = big.worklist, big.worklist.table.horizontalHeader()
     service = big.wiring.workspace.service
     patient = 1  # the "Patient" column
@@ -141,7 +141,7 @@ def test_a_click_on_a_column_header_sorts_the_list_by_it_in_the_database(qtbot, 
     assert shown == expected
 
 
-def test_the_patient_search_box_filters_by_the_start_of_the_code(qtbot, big) -> None:  # noqa: ANN001
+def test_the_patient_search_box_filters_by_the_start_of_the_code(qtbot, big) -> None:
     panel = big.worklist
     assert not hasattr(panel, "patient_filter")  # no combo box with every patient any more
     with qtbot.waitSignal(panel.filterChanged, timeout=3000) as asked:  # after a short pause in typing
@@ -156,7 +156,7 @@ def test_the_patient_search_box_filters_by_the_start_of_the_code(qtbot, big) -> 
     assert panel.model.rowCount() == N_IMAGES - DONE
 
 
-def test_columns_have_fixed_widths_and_thumbnails_come_from_a_worker_thread(qtbot, big) -> None:  # noqa: ANN001
+def test_columns_have_fixed_widths_and_thumbnails_come_from_a_worker_thread(qtbot, big) -> None:
     panel = big.worklist
     header = panel.table.horizontalHeader()
     assert all(header.sectionResizeMode(c) != QHeaderView.ResizeMode.ResizeToContents
@@ -165,7 +165,7 @@ def test_columns_have_fixed_widths_and_thumbnails_come_from_a_worker_thread(qtbo
     threads: list[threading.Thread] = []
     real_read = panel.thumbnails._read
 
-    def read(path: Path):  # noqa: ANN202 - records which thread reads the file
+    def read(path: Path):
         threads.append(threading.current_thread())
         return real_read(path)
 
@@ -179,7 +179,7 @@ def test_columns_have_fixed_widths_and_thumbnails_come_from_a_worker_thread(qtbo
     assert threads and threading.main_thread() not in threads
 
 
-def test_a_submit_updates_its_row_and_the_feed_does_not_echo_it(qtbot, big, resets: list[int]) -> None:  # noqa: ANN001
+def test_a_submit_updates_its_row_and_the_feed_does_not_echo_it(qtbot, big, resets: list[int]) -> None:
     workspace, panel = big.wiring.workspace, big.worklist
     feed = ChangeFeed(workspace.service.study)  # a feed of this workstation, as the window's watcher
     image = workspace.current
@@ -197,7 +197,7 @@ def test_a_submit_updates_its_row_and_the_feed_does_not_echo_it(qtbot, big, rese
     assert resets == []  # the list was never rebuilt
 
 
-def test_another_workstations_edit_of_my_grade_updates_that_row_only(qtbot, big, account,  # noqa: ANN001
+def test_another_workstations_edit_of_my_grade_updates_that_row_only(qtbot, big, account,
                                                                      resets: list[int]) -> None:
     panel = big.worklist
     target = big.wiring.workspace.current + 3

@@ -157,7 +157,7 @@ def test_sorted_by_status_a_started_draft_keeps_its_row_on_every_page(qtbot) -> 
     assert not model.is_done(9)  # still in the list (a draft is "to do"), only held in place
 
 
-def test_the_highlight_follows_the_image_opened_by_a_key_and_survives_a_refresh(qtbot, ws) -> None:  # noqa: ANN001
+def test_the_highlight_follows_the_image_opened_by_a_key_and_survives_a_refresh(qtbot, ws) -> None:
     """Issue 17 item 8: the view is told when the window selects a row itself (it repaints the
     old and the new row), so no stale row stays highlighted after a key or a refresh."""
     table = ws.window.worklist.table

@@ -5,8 +5,14 @@ from __future__ import annotations
 
 import pytest
 
-from rop_desktop.domain.etrop import (ImageEvidence, TreatmentClass, check_eye_grade, classify, posterior_pole_image,
-                                      roll_up)
+from rop_desktop.domain.etrop import (
+    ImageEvidence,
+    TreatmentClass,
+    check_eye_grade,
+    classify,
+    posterior_pole_image,
+    roll_up,
+)
 from rop_desktop.domain.grades import GradeValues
 from rop_desktop.domain.labels import Plus, Quality, RopPresence, Stage, Zone
 from rop_desktop.domain.zones import Landmarks

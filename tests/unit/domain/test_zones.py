@@ -8,8 +8,19 @@ import math
 import pytest
 
 from rop_desktop.domain.labels import Eye, Zone
-from rop_desktop.domain.zones import (FieldOfView, LandmarkError, Landmarks, Similarity, ZoneRefused, alignment,
-                                      clock_angle, clock_hours, most_posterior_point, suggest_zone, zone_rings)
+from rop_desktop.domain.zones import (
+    FieldOfView,
+    LandmarkError,
+    Landmarks,
+    Similarity,
+    ZoneRefused,
+    alignment,
+    clock_angle,
+    clock_hours,
+    most_posterior_point,
+    suggest_zone,
+    zone_rings,
+)
 
 # A right eye (OD): the fovea 100 px left of the disc; disc radius 15 px (diameter 30).
 OD = Landmarks(disc=(300.0, 200.0), disc_radius=15.0, fovea=(200.0, 200.0))

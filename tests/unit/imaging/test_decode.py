@@ -160,7 +160,7 @@ def test_random_bytes_empty_and_text_are_not_images(tmp_path: Path) -> None:
     rng = np.random.default_rng(7)
     assert _reason(rng.integers(0, 256, 4000, dtype=np.uint8).tobytes()) == "not an image (unknown format)"
     assert _reason(b"") == "empty file"
-    assert _reason("patient,eye\nP1,OD\n".encode()) == "not an image (unknown format)"
+    assert _reason(b"patient,eye\nP1,OD\n") == "not an image (unknown format)"
     empty = tmp_path / "empty.png"
     empty.write_bytes(b"")
     with pytest.raises(ImageDecodeError, match=r"^empty\.png: empty file$"):

@@ -12,8 +12,16 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.sequence import Sequence
 from pydicom.uid import ExplicitVRLittleEndian
 
-from rop_desktop.interop.dicom import (BASIC_PROFILE, MODIFIED_DATES, Options, basic_profile, date_shift, deidentify,
-                                      identifying_values, shift_date)
+from rop_desktop.interop.dicom import (
+    BASIC_PROFILE,
+    MODIFIED_DATES,
+    Options,
+    basic_profile,
+    date_shift,
+    deidentify,
+    identifying_values,
+    shift_date,
+)
 
 STUDY_UID = "1.2.3.4.5.100"
 SERIES_UID = "1.2.3.4.5.100.1"

@@ -9,8 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
-from rop_desktop.interop.image_metadata import (MetadataError, exif_orientation, has_png_exif, strip_jpeg,
-                                                strip_png)
+from rop_desktop.interop.image_metadata import MetadataError, exif_orientation, has_png_exif, strip_jpeg, strip_png
 
 SECRET = b"DOE BABY MRN-00123456"
 

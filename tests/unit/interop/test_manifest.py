@@ -65,13 +65,13 @@ def test_tab_delimited_windows_1252(tmp_path: Path) -> None:
 
 
 def test_bad_cells_become_problems_and_the_row_is_kept() -> None:
-    manifest = parse_manifest((
-        "file,patient,eye,exam_date,ga,bw\n"
-        "a.png,P1,both,31/02/2023,52,1.25\n"
-        "b.png,P2,OD,04/13/2023,30+9,abc\n"
-        ",P3,OD,,,\n"
-        "A.PNG,P4,OS,,,\n"
-    ).encode())
+    manifest = parse_manifest(
+        b"file,patient,eye,exam_date,ga,bw\n"
+        b"a.png,P1,both,31/02/2023,52,1.25\n"
+        b"b.png,P2,OD,04/13/2023,30+9,abc\n"
+        b",P3,OD,,,\n"
+        b"A.PNG,P4,OS,,,\n"
+    )
     assert manifest.rows["a.png"].patient == "P1"
     assert manifest.rows["a.png"].eye is None and manifest.rows["a.png"].exam_date is None
     assert manifest.rows["a.png"].birth_weight is None
@@ -91,13 +91,13 @@ def test_bad_cells_become_problems_and_the_row_is_kept() -> None:
 
 
 def test_lookup_by_relative_path_then_basename() -> None:
-    manifest = parse_manifest((
-        "file,patient\n"
-        "visit1/OD.png,P1\n"
-        "visit2/OD.png,P2\n"
-        "sub\\dir\\unique.png,P3\n"
-        "plain.png,P4\n"
-    ).encode())
+    manifest = parse_manifest(
+        b"file,patient\n"
+        b"visit1/OD.png,P1\n"
+        b"visit2/OD.png,P2\n"
+        b"sub\\dir\\unique.png,P3\n"
+        b"plain.png,P4\n"
+    )
     assert manifest.lookup(Path("/data/export/Visit2/od.PNG")).patient == "P2"  # type: ignore[union-attr]
     assert manifest.lookup("C:\\data\\visit1\\OD.png").patient == "P1"  # type: ignore[union-attr]
     assert manifest.lookup("elsewhere/OD.png") is None  # ambiguous basename

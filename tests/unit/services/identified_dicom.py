@@ -24,8 +24,8 @@ from pydicom.datadict import dictionary_VR
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.multival import MultiValue
 from pydicom.sequence import Sequence
-from pydicom.valuerep import PersonName
 from pydicom.uid import ExplicitVRLittleEndian
+from pydicom.valuerep import PersonName
 
 from rop_desktop.interop.dicom import basic_profile
 

@@ -5,18 +5,34 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from rop_desktop.domain.labels import Role
 from rop_desktop.domain.votes import VoteSettings
 from rop_desktop.services import accounts
-from rop_desktop.services.accounts import (FREE_FAILURES, AccountError, AuthenticationError, PermissionDenied,
-                                           change_own_password, create_account, create_first_admin, has_admin,
-                                           hash_password, list_accounts, needs_password, register_grader,
-                                           set_active, set_password, set_role, set_study_setting, sign_in,
-                                           sign_in_choices, verify_password)
+from rop_desktop.services.accounts import (
+    FREE_FAILURES,
+    AccountError,
+    AuthenticationError,
+    PermissionDenied,
+    change_own_password,
+    create_account,
+    create_first_admin,
+    has_admin,
+    hash_password,
+    list_accounts,
+    needs_password,
+    register_grader,
+    set_active,
+    set_password,
+    set_role,
+    set_study_setting,
+    sign_in,
+    sign_in_choices,
+    verify_password,
+)
 from rop_desktop.services.grading import GradingService
 from rop_desktop.services.policy import AccessDenied, Actor
 from rop_desktop.services.reference import get_vote_settings, set_vote_settings
@@ -190,7 +206,7 @@ def test_graders_need_a_password_where_the_study_says_so(hand: HandStudy) -> Non
 
 
 def test_wrong_passwords_lock_the_account_for_a_growing_time(hand: HandStudy) -> None:
-    now = datetime(2026, 12, 4, 12, 0, tzinfo=timezone.utc)
+    now = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
     for _ in range(FREE_FAILURES - 1):
         with pytest.raises(AuthenticationError, match="wrong password"):
             sign_in(hand.study, "Dr. Judge", "guess-1234", now=now)

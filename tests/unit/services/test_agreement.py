@@ -12,8 +12,7 @@ import pytest
 
 from rop_desktop.domain.labels import Zone
 from rop_desktop.services.agreement import AgreementError, AgreementService
-from rop_desktop.services.demo_study import TRUTH_FILE, build_demo_study
-from rop_desktop.services.demo_study import demo_admin
+from rop_desktop.services.demo_study import TRUTH_FILE, build_demo_study, demo_admin
 from rop_desktop.services.reference import settle_images
 from rop_desktop.store import Study, repo
 from training.metrics import cohen_kappa, fleiss_kappa, leave_one_out_performance

@@ -10,8 +10,8 @@ without it the labelme test is skipped and the others still run.
 from __future__ import annotations
 
 import io
-import os
 import json
+import os
 from pathlib import Path
 from typing import Any
 

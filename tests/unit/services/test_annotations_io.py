@@ -21,9 +21,9 @@ from rop_desktop.services import accounts
 from rop_desktop.services.accounts import create_account, create_first_admin, set_study_setting
 from rop_desktop.services.annotation_io import AnnotationIOError, export_annotations, import_annotations
 from rop_desktop.services.grading import GradingService
-from rop_desktop.services.outline_rows import shape_of
 from rop_desktop.services.identity import original_file_names
 from rop_desktop.services.importer import run_import
+from rop_desktop.services.outline_rows import shape_of
 from rop_desktop.services.policy import AccessDenied
 from rop_desktop.services.reference import ReferenceService, recompute_references
 from rop_desktop.store import Study, repo

@@ -48,7 +48,7 @@ def test_reports_edits_made_elsewhere_once_and_in_order(two_desks: tuple[Study, 
     here, there, images = two_desks
     feed = ChangeFeed(here)
     try:
-        assert feed.poll() == []  # nothing since the feed was made 
+        assert feed.poll() == []  # nothing since the feed was made
         other = GradingService(there, account(there, "Dr. There"))
         grade = other.save_draft(images[0], GOOD)
         assert grade.exists
@@ -66,7 +66,7 @@ def test_reports_edits_made_elsewhere_once_and_in_order(two_desks: tuple[Study, 
 
 
 def test_a_workstation_is_not_told_about_its_own_edits(two_desks: tuple[Study, Study, list[int]],
-                                                       account) -> None:  # noqa: ANN001
+                                                       account) -> None:
     """Issue 15: the window reacted to its own submit as to another workstation's and rebuilt its
     worklist after every click. Edits made through this open study (and the settlement a submit
     triggers) are left out; those of another connection are reported; ``own=True`` reports both."""

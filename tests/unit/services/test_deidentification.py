@@ -45,8 +45,14 @@ from rop_desktop.store.schema import Base, Identity
 from training.snapshot import Snapshot
 
 from .conftest import PASSWORD, as_actor, grade, rect
-from .identified_dicom import (PATIENT, PRIVATE_NOTE, dciodvfy_errors, fill_every_profile_attribute, retcam_image,
-                               text_values)
+from .identified_dicom import (
+    PATIENT,
+    PRIVATE_NOTE,
+    dciodvfy_errors,
+    fill_every_profile_attribute,
+    retcam_image,
+    text_values,
+)
 
 MRN, NAME = "MRN-00123456", "DOE BABY"
 OTHER_MRN, OTHER_NAME = "MRN-00987654", "ROE INFANT"

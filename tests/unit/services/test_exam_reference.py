@@ -11,14 +11,19 @@ from rop_desktop.domain.etrop import TreatmentClass
 from rop_desktop.domain.labels import Eye, Plus, Stage, Zone
 from rop_desktop.domain.votes import VoteSettings
 from rop_desktop.services import exams
-from rop_desktop.services.exam_reference import (ExamAdjudicationError, ExamReferenceConflict, ExamReferenceService,
-                                                 exam_references_in, settle_eye)
+from rop_desktop.services.exam_reference import (
+    ExamAdjudicationError,
+    ExamReferenceConflict,
+    ExamReferenceService,
+    exam_references_in,
+    settle_eye,
+)
 from rop_desktop.services.exams import ExamService
 from rop_desktop.services.policy import AccessDenied
 from rop_desktop.services.reference import recompute_references, set_vote_settings
 from rop_desktop.store import repo
 
-from .test_exams import World, g, world  # noqa: F401, F811 - the fixture
+from .test_exams import World, g, world  # noqa: F401 - the fixture
 
 POLE, TEMPORAL = "v1-od-pole.png", "v1-od-temporal.png"
 

@@ -13,8 +13,8 @@ from sqlalchemy import event
 from rop_desktop.services.grading import GradingService, WorklistQuery
 from rop_desktop.services.policy import Actor
 from rop_desktop.store import Study
-from rop_desktop.store.schema import Exam, Grade, Image, Patient
 from rop_desktop.store.repo import worklist as lists
+from rop_desktop.store.schema import Exam, Grade, Image, Patient
 from rop_desktop.store.types import utcnow
 
 

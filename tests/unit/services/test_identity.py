@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -14,8 +14,15 @@ from alembic import command
 from sqlalchemy import select, text
 
 from rop_desktop.services.accounts import create_first_admin, set_study_setting
-from rop_desktop.services.identity import (REDACTED, SHOW_SETTING, Scrubber, export_mapping, identity_shown,
-                                           parse_image_name, shown_identity)
+from rop_desktop.services.identity import (
+    REDACTED,
+    SHOW_SETTING,
+    Scrubber,
+    export_mapping,
+    identity_shown,
+    parse_image_name,
+    shown_identity,
+)
 from rop_desktop.services.importer import run_import
 from rop_desktop.services.policy import AccessDenied
 from rop_desktop.store import Study, migrate, repo
@@ -80,7 +87,7 @@ def _legacy_study(tmp_path: Path) -> Study:
     study = Study.create(tmp_path / "study")
     study.close()
     engine = make_engine(study.url)
-    now = datetime(2026, 1, 5, tzinfo=timezone.utc)
+    now = datetime(2026, 1, 5, tzinfo=UTC)
     with engine.begin() as conn:
         command.downgrade(migrate.alembic_config(conn), "0005")
         for pid, code in ((1, "P0002"), (2, "MRN-00123456 DOE BABY"),
@@ -145,12 +152,11 @@ def test_the_next_code_is_one_more_than_the_highest_number_whatever_the_padding(
     from rop_desktop.services.identity import next_code
     from rop_desktop.store.schema import Patient
 
-    with Study.create(tmp_path / "s") as study:
-        with study.session() as session:
-            assert next_code(session) == "P0001"
-            session.add_all([Patient(code=c) for c in ("P024999", "P0007", "PATIENT-X", "P-1A2B3C", "Q99999")])
-            session.flush()
-            assert next_code(session) == "P25000"
-            session.add(Patient(code="P25000"))
-            session.flush()
-            assert next_code(session) == "P25001"
+    with Study.create(tmp_path / "s") as study, study.session() as session:
+        assert next_code(session) == "P0001"
+        session.add_all([Patient(code=c) for c in ("P024999", "P0007", "PATIENT-X", "P-1A2B3C", "Q99999")])
+        session.flush()
+        assert next_code(session) == "P25000"
+        session.add(Patient(code="P25000"))
+        session.flush()
+        assert next_code(session) == "P25001"

@@ -31,11 +31,25 @@ from rop_desktop.domain.labels import LesionType, Role, Stage, Zone
 from rop_desktop.domain.shapes import Shape, new_shape_id
 from rop_desktop.domain.votes import VoteSettings
 from rop_desktop.domain.zones import Landmarks
-from rop_desktop.services import (accounts, assist, db_roles, dicom_export, exam_reference, exams, export, grading,
-                                  identity, importer, landmarks, manifest_update, reference, study_copy)
+from rop_desktop.services import (
+    accounts,
+    assist,
+    db_roles,
+    dicom_export,
+    exam_reference,
+    exams,
+    export,
+    grading,
+    identity,
+    importer,
+    landmarks,
+    manifest_update,
+    outline_drafts,
+    reference,
+    study_copy,
+)
 from rop_desktop.services.agreement import AgreementService
 from rop_desktop.services.grading import GradingService, WorklistQuery
-from rop_desktop.services import outline_drafts
 from rop_desktop.services.models import ModelService
 from rop_desktop.services.policy import RULES, AccessDenied, Action, Actor, Blinding
 from rop_desktop.services.predictions import PredictionService

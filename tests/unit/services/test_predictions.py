@@ -93,7 +93,7 @@ def test_batch_prediction_stores_only_the_numbers_several_images_a_pass(study: S
     passes: list[tuple[str, int, bool, object]] = []
     real = Predictor.predict_batch
 
-    def counted(self: Predictor, images, **kwargs):  # noqa: ANN001, ANN202 - the real method, observed
+    def counted(self: Predictor, images, **kwargs):
         passes.append((self.task, len(images), kwargs.get("saliency", True), kwargs.get("feature_layer")))
         return real(self, images, **kwargs)
 

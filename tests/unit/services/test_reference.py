@@ -11,8 +11,14 @@ from rop_desktop.domain.labels import Quality, RopPresence, Stage
 from rop_desktop.domain.votes import VoteSettings
 from rop_desktop.services.accounts import PermissionDenied
 from rop_desktop.services.grading import BlindingError, GradingService
-from rop_desktop.services.reference import (AdjudicationError, ConflictError, ReferenceService, get_vote_settings,
-                                            recompute_references, set_vote_settings, settle_images)
+from rop_desktop.services.reference import (
+    AdjudicationError,
+    ConflictError,
+    ReferenceService,
+    get_vote_settings,
+    set_vote_settings,
+    settle_images,
+)
 from rop_desktop.store import Study, repo
 
 from .conftest import UNGRADABLE, HandStudy, grade, rect
@@ -236,7 +242,7 @@ def test_the_database_refuses_a_stale_write_between_check_and_update(hand: HandS
         raced = []
 
         @event.listens_for(other.engine, "before_cursor_execute")
-        def competitor(conn, cursor, statement, params, context, executemany):  # noqa: ANN001
+        def competitor(conn, cursor, statement, params, context, executemany):
             if statement.startswith("UPDATE reference_standard") and not raced:
                 raced.append(first.adjudicate(image, grade("yes", "3")))
 
@@ -258,8 +264,8 @@ def test_vote_settings_are_stored_and_used(hand: HandStudy) -> None:
 
 
 def test_demo_study_queue_and_adjudication(demo_study_dir) -> None:
-    from rop_desktop.services.demo_study import DEMO_ADJUDICATOR, DEMO_PASSWORDS
     from rop_desktop.services.accounts import authenticate
+    from rop_desktop.services.demo_study import DEMO_ADJUDICATOR, DEMO_PASSWORDS
 
     with Study.open(demo_study_dir) as study:
         judge = ReferenceService(study, authenticate(study, DEMO_ADJUDICATOR, DEMO_PASSWORDS[DEMO_ADJUDICATOR]))

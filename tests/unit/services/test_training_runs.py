@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from rop_desktop.services.models import ModelService
 from rop_desktop.services.demo_study import demo_admin
+from rop_desktop.services.models import ModelService
 from rop_desktop.services.reference import settle_images
 from rop_desktop.services.training_runs import TrainingService, TrainingSetupError
 from rop_desktop.store import Study
@@ -73,6 +73,5 @@ def test_a_diverging_run_is_recorded_as_failed(study: Study) -> None:
 
 
 def test_no_reference_labels_refuses_to_start(tmp_path: Path, account) -> None:
-    with Study.create(tmp_path / "empty") as empty:
-        with pytest.raises(TrainingSetupError):
-            TrainingService(empty, account(empty, "Admin", "admin")).plan("binary", "tiny_cnn")
+    with Study.create(tmp_path / "empty") as empty, pytest.raises(TrainingSetupError):
+        TrainingService(empty, account(empty, "Admin", "admin")).plan("binary", "tiny_cnn")

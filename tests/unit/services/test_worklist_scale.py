@@ -34,8 +34,13 @@ from rop_desktop.services.annotation_io import import_annotations
 from rop_desktop.services.grading import GradingService, WorklistQuery
 from rop_desktop.services.policy import Actor
 from rop_desktop.services.predictions import PredictionService
-from rop_desktop.services.reference import (VOTE_SETTINGS_KEY, ReferenceService, get_vote_settings, set_vote_settings,
-                                            settle_images)
+from rop_desktop.services.reference import (
+    VOTE_SETTINGS_KEY,
+    ReferenceService,
+    get_vote_settings,
+    set_vote_settings,
+    settle_images,
+)
 from rop_desktop.services.reference import submitted_votes as reference_votes
 from rop_desktop.store import Study, repo
 from rop_desktop.store.schema import Exam, Grade, Image, ModelVersion, Patient, Prediction, Reference
@@ -128,7 +133,7 @@ def make_bulk(tmp_path: Path, account: Callable[..., Actor], n: int, *, seed: in
 
 
 @pytest.fixture
-def bulk(tmp_path: Path, account) -> Iterator[Bulk]:  # noqa: ANN001
+def bulk(tmp_path: Path, account) -> Iterator[Bulk]:
     made = make_bulk(tmp_path, account, 240)
     yield made
     made.study.close()
@@ -149,7 +154,7 @@ def expected(b: Bulk, grader: Actor, q: WorklistQuery, *, scores_visible: Callab
     ids = []
     for i, img in b.images.items():
         status = _status(b, grader, i)
-        if q.status == "todo" and status == "submitted" or q.status in ("draft", "submitted") and status != q.status:
+        if (q.status == "todo" and status == "submitted") or (q.status in ("draft", "submitted") and status != q.status):
             continue
         if q.patient and not (img["patient"].startswith(q.patient) or img["patient"].startswith(q.patient.upper())):
             continue
@@ -379,7 +384,7 @@ def _statements_per_click(b: Bulk) -> dict[str, int]:
         counter.close()
 
 
-def test_each_click_sends_the_same_statements_at_60_and_at_600_images(tmp_path: Path, account) -> None:  # noqa: ANN001
+def test_each_click_sends_the_same_statements_at_60_and_at_600_images(tmp_path: Path, account) -> None:
     small = make_bulk(tmp_path, account, 60, name="small")
     large = make_bulk(tmp_path, account, 600, name="large")
     try:

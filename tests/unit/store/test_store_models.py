@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import select, text
@@ -76,7 +76,7 @@ def test_every_model_round_trips_through_the_file(study: Study) -> None:
         assert image is not None
         assert (image.eye, image.file, image.width, image.height, image.bytes) == (Eye.OS, "ab/abc.png", 640, 480, 999)
         assert (image.fov_cx, image.fov_cy, image.fov_r, image.hospital_diagnosis) == (320.0, 240.0, 230.5, "stage 2")
-        assert image.imported_at == T0 and image.imported_at.tzinfo is timezone.utc
+        assert image.imported_at == T0 and image.imported_at.tzinfo is UTC
         assert image.exam.patient.code == "P-7" and image.exam.patient.birth_weight_g == 910
         assert image.exam.exam_date == date(2024, 3, 1) and image.exam.pma_weeks == 34.0
         grader = s.get(Grader, ids["grader"])
@@ -84,7 +84,7 @@ def test_every_model_round_trips_through_the_file(study: Study) -> None:
         assert grader.display_settings == {"clahe": True, "gamma": 1.2}
         grade = s.get(Grade, ids["grade"])
         assert grade is not None and grade.values == FULL_GRADE and grade.submitted
-        assert grade.version_id == 1 and grade.created_at.tzinfo is timezone.utc
+        assert grade.version_id == 1 and grade.created_at.tzinfo is UTC
         annotation = s.get(Annotation, ids["annotation"])
         assert annotation is not None and annotation.geometry == RING
         assert (annotation.lesion_type, annotation.stage, annotation.source, annotation.deleted) == (
@@ -204,4 +204,4 @@ def test_updated_at_moves_and_version_increments(study: Study) -> None:
         grade.comment = "changed"
     with study.session() as s:
         grade = s.get(Grade, ids["grade"])
-        assert grade.version_id == 2 and grade.updated_at >= before and grade.updated_at.tzinfo is timezone.utc
+        assert grade.version_id == 2 and grade.updated_at >= before and grade.updated_at.tzinfo is UTC

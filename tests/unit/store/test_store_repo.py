@@ -6,10 +6,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
 
+import pytest
 from sqlalchemy import event, insert
 from sqlalchemy.exc import IntegrityError
-
-import pytest
 
 from rop_desktop.domain.grades import GradeValues
 from rop_desktop.domain.labels import Eye, LesionType, Quality, Role, RopPresence, Stage

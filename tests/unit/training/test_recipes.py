@@ -7,8 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from training.config import (DEFAULT_RECIPES, DEFAULT_SPLIT_RATIOS, PAPER_B_SPLIT_RATIOS, RECIPES, TrainConfig,
-                             recipe, recipe_table)
+from training.config import (
+    DEFAULT_RECIPES,
+    DEFAULT_SPLIT_RATIOS,
+    PAPER_B_SPLIT_RATIOS,
+    RECIPES,
+    TrainConfig,
+    recipe,
+    recipe_table,
+)
 from training.presets import get_preset
 
 README = Path(__file__).resolve().parents[3] / "training" / "README.md"

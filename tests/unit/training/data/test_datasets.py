@@ -9,8 +9,16 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from training.data import (ClassificationDataset, DatasetError, HybridDataset, RatioBatchSampler, SegmentationDataset,
-                           class_weights, collate, oversample_stage1)
+from training.data import (
+    ClassificationDataset,
+    DatasetError,
+    HybridDataset,
+    RatioBatchSampler,
+    SegmentationDataset,
+    class_weights,
+    collate,
+    oversample_stage1,
+)
 from training.data.io import read_rgb
 from training.presets import get_preset
 from training.splits import apply_splits, grouped_split

@@ -12,9 +12,20 @@ import numpy as np
 import pytest
 
 from training.data.io import read_mask, write_png
-from training.formats import (FormatError, image_folder_to_snapshot, labelme_to_snapshot, mask_to_polygons,
-                              polygons_to_mask, read_labelme, read_via, snapshot_to_labelme, snapshot_to_via,
-                              via_to_snapshot, write_labelme, write_via)
+from training.formats import (
+    FormatError,
+    image_folder_to_snapshot,
+    labelme_to_snapshot,
+    mask_to_polygons,
+    polygons_to_mask,
+    read_labelme,
+    read_via,
+    snapshot_to_labelme,
+    snapshot_to_via,
+    via_to_snapshot,
+    write_labelme,
+    write_via,
+)
 from training.formats.masks import to_snapshot_polygons
 from training.snapshot import Snapshot
 

@@ -3,8 +3,8 @@ when unknown so that older snapshots keep their content hash."""
 
 from __future__ import annotations
 
-from training.snapshot import SnapshotRecord
 from training.data.records import parse_record
+from training.snapshot import SnapshotRecord
 
 BASE = {"id": "r1", "image": "images/r1.png"}
 

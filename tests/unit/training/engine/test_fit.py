@@ -14,9 +14,18 @@ from safetensors.torch import load_file
 
 from training.bundle import read_card
 from training.engine import RunControl, fit, load_checkpoint
+from training.events import (
+    BatchProgress,
+    Cancelled,
+    CheckpointSaved,
+    EpochEnd,
+    Failed,
+    Finished,
+    Log,
+    Paused,
+    RunStarted,
+)
 from training.metrics import MASK_THRESHOLDS
-from training.events import (BatchProgress, Cancelled, CheckpointSaved, EpochEnd, Failed, Finished, Log, Paused,
-                             RunStarted)
 from training.snapshot import Snapshot
 
 from .conftest import build_snapshot, run_all, tiny_config

@@ -36,7 +36,7 @@ def test_binary_probability_saliency_and_feature_grid(binary: Predictor) -> None
     assert p.threshold == binary.card.threshold and p.positive == (p.probability >= p.threshold)
     assert p.class_probabilities == pytest.approx({"no ROP": 1 - p.probability, "ROP": p.probability})
     assert p.saliency.shape == (61, 83) and p.saliency.dtype == np.float32
-    assert 0.0 <= p.saliency.min() and p.saliency.max() <= 1.0
+    assert p.saliency.min() >= 0.0 and p.saliency.max() <= 1.0
     assert p.feature_maps.dtype == np.uint8 and p.feature_maps.ndim == 2 and p.feature_layer == "features.conv2"
     assert {"prepare", "model", "feature_maps", "total"} <= set(p.timings)
     assert p.line_mask is None

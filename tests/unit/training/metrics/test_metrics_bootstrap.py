@@ -6,8 +6,13 @@ import numpy as np
 import pytest
 
 from training.metrics import binary_report
-from training.metrics.bootstrap import (binary_intervals, format_interval, mean_intervals, multiclass_intervals,
-                                        resample_weights)
+from training.metrics.bootstrap import (
+    binary_intervals,
+    format_interval,
+    mean_intervals,
+    multiclass_intervals,
+    resample_weights,
+)
 
 
 def _binary(n_patients: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
