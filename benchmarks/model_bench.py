@@ -47,7 +47,7 @@ from PySide6.QtCore import QEventLoop, Qt, QTimer  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from rop_desktop.app import build_window  # noqa: E402
-from rop_desktop.services.demo_study import (
+from rop_desktop.services.demo_study import (  # noqa: E402 - after sys.path is set
     build_demo_study,
     demo_admin,
 )
@@ -154,7 +154,7 @@ def responsiveness(app: QApplication, seconds: float) -> None:
                 worker = controller.training.start(TrainRequest("binary", arch, 1000, batch, size, "cpu", "random"),
                                                    threads=threads)
                 worker.progress.connect(relayed.append)
-                wait_for(app, lambda: bool(relayed), 600)  # snapshot exported, model built, first batch done
+                wait_for(app, lambda: bool(relayed), 600)  # snapshot exported, model built, first batch done  # noqa: B023 - waited on inside this iteration
                 batches = len(relayed)
                 probe.run(seconds)
                 worker.cancel()
@@ -167,7 +167,7 @@ def responsiveness(app: QApplication, seconds: float) -> None:
             rows.append((name, len(lags), percentile(lags, 50), percentile(lags, 99), max(lags), rate, ips))
         window.close()
         study.close()
-    load = ", load average %.1f %.1f %.1f" % os.getloadavg() if hasattr(os, "getloadavg") else ""
+    load = ", load average {:.1f} {:.1f} {:.1f}".format(*os.getloadavg()) if hasattr(os, "getloadavg") else ""
     print(f"\n### UI responsiveness while training on the CPU ({machine()}{load})\n")
     print(f"Probe: a {PROBE_MS} ms QTimer on the UI thread for {seconds:.0f} s per scenario; lag = interval − "
           f"{PROBE_MS} ms. Targets: p99 < {P99_TARGET_MS:.0f} ms, max < {MAX_TARGET_MS:.0f} ms.\n")
@@ -280,14 +280,14 @@ def screenshot(app: QApplication, target: Path) -> None:
             outcomes = []
             controller.training.runEnded.connect(outcomes.append)
             controller.training.start(TrainRequest(task, arch, epochs, 8, size, "cpu", "random"))
-            wait_for(app, lambda: bool(outcomes), 1800)
+            wait_for(app, lambda: bool(outcomes), 1800)  # noqa: B023 - waited on inside this iteration
             controller.training.runEnded.disconnect()
             print(f"{task}: {outcomes[0].status} {outcomes[0].reason or ''} {outcomes[0].test_metrics}")
             controller.versions.activate(outcomes[0].version.id)
         window.wiring.workspace.open_image(by_name[stage3])
         wait_for(app, lambda: controller.result is not None and controller.result.image_id == by_name[stage3])
         window.side_tabs.setCurrentWidget(controller.prediction_panel)
-        wait_for(app, lambda: False if time.sleep(0.2) else True)
+        wait_for(app, lambda: not time.sleep(0.2))
         target.parent.mkdir(parents=True, exist_ok=True)
         window.grab().save(str(target))
         print(f"saved {target} (image {stage3}, as the demo admin)")

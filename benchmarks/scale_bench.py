@@ -264,7 +264,7 @@ def measure(folder: Path, repeats: int, settle_s: float | None) -> dict[str, Any
 
     from rop_desktop.app import build_window
 
-    app = QApplication.instance() or QApplication([])
+    QApplication.instance() or QApplication([])
     results: dict[str, Any] = {}
     with Study.open(folder) as probe_study:
         n = GradingService(probe_study, actor(probe_study, "Dr. B")).worklist_page(WorklistQuery()).total

@@ -60,12 +60,12 @@ def main() -> int:
             view = window.wiring.reference.open_adjudication()
             view.resize(width, height)
             view.open_case(case)
-            wait_for(app, lambda: view.shown == case and not view.calls.busy())
+            wait_for(app, lambda: view.shown == case and not view.calls.busy())  # noqa: B023 - waited on inside this iteration
             settle(app)
             view.grab().save(str(out / f"adjudication-{width}x{height}.png"))
             dashboard = window.wiring.reference.open_dashboard()
             dashboard.resize(width, height)
-            wait_for(app, lambda: dashboard.data is not None)
+            wait_for(app, lambda: dashboard.data is not None)  # noqa: B023 - waited on inside this iteration
             settle(app)
             dashboard.grab().save(str(out / f"dashboard-{width}x{height}.png"))
             print(f"{width}x{height}: written to {out}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import uuid
 
 import pytest
@@ -18,7 +19,7 @@ TOL = 0.2  # image pixels: integer viewport positions at zoom 6.25
 
 def assert_points(actual, expected) -> None:
     assert len(actual) == len(expected)
-    for a, e in zip(actual, expected):
+    for a, e in zip(actual, expected, strict=False):
         assert a == pytest.approx(e, abs=TOL)
 
 
@@ -107,7 +108,7 @@ def test_vertices_outside_the_image_are_clipped(canvas: ImageCanvas, ui, signals
     ui.key(Qt.Key.Key_Return)
     assert signals.of("message") == [("Polygon accepted: clipped to the image",)]
     (added,), = signals.of("shapeAdded")
-    xs, ys = zip(*added.points)
+    xs, ys = zip(*added.points, strict=False)
     assert min(ys) == pytest.approx(0.0) and max(xs) <= 128 and max(ys) <= 64  # the image is 128x64
 
 
@@ -141,7 +142,7 @@ def test_trace_turns_a_dragged_line_into_a_band(canvas: ImageCanvas, ui, signals
     poly = Polygon(added.points)
     assert poly.is_valid
     assert all(poly.contains(SPoint(x, y)) for x, y in line)
-    length = sum(((x1 - x0) ** 2 + (y1 - y0) ** 2) ** 0.5 for (x0, y0), (x1, y1) in zip(line, line[1:]))
+    length = sum(((x1 - x0) ** 2 + (y1 - y0) ** 2) ** 0.5 for (x0, y0), (x1, y1) in itertools.pairwise(line))
     assert poly.area == pytest.approx(length * 6 + 3.1416 * 9, rel=0.1)
     assert not poly.contains(SPoint(90, 40))  # 7 px off the line: outside a 6 px band
     assert [type(i).__name__ for i in canvas.scene().items() if i.zValue() >= 1000] == ["CircleItem"]  # brush only

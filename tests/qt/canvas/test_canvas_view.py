@@ -136,7 +136,7 @@ def test_vertex_handles_keep_their_screen_size(canvas: ImageCanvas, ui, signals)
 def test_repaint_of_twenty_dense_polygons_can_be_measured(canvas: ImageCanvas, rgb: np.ndarray) -> None:
     angles = np.linspace(0, 2 * np.pi, 200, endpoint=False)
     shapes = [Shape(id=f"s{i}", points=tuple(zip(10 + 6 * (i % 10) + 5 * np.cos(angles),
-                                                 16 + 30 * (i // 10) + 12 * np.sin(angles))))
+                                                 16 + 30 * (i // 10) + 12 * np.sin(angles), strict=False)))
               for i in range(20)]
     canvas.set_image(rgb, shapes)
     canvas.select("s3")

@@ -18,7 +18,7 @@ TOL = 1.2  # image pixels: integer viewport positions at the fit zoom (~0.95)
 
 def close_to(points, expected) -> bool:
     return len(points) == len(expected) and all(
-        abs(ax - ex) <= TOL and abs(ay - ey) <= TOL for (ax, ay), (ex, ey) in zip(points, expected))
+        abs(ax - ex) <= TOL and abs(ay - ey) <= TOL for (ax, ay), (ex, ey) in zip(points, expected, strict=False))
 
 
 def draw_polygon(ws, points) -> None:

@@ -163,9 +163,11 @@ def test_the_highlight_follows_the_image_opened_by_a_key_and_survives_a_refresh(
     table = ws.window.worklist.table
     first = ws.current
     assert [i.row() for i in table.selectionModel().selectedRows()] == [0]
-    with qtbot.waitSignal(table.selectionModel().selectionChanged, timeout=5000) as changed:
-        with qtbot.waitSignal(ws.workspace.imageShown, timeout=10_000):
-            ws.key(Qt.Key.Key_PageDown)  # the next image to do, opened by a key, not a click
+    with (
+        qtbot.waitSignal(table.selectionModel().selectionChanged, timeout=5000) as changed,
+        qtbot.waitSignal(ws.workspace.imageShown, timeout=10_000),
+    ):
+        ws.key(Qt.Key.Key_PageDown)  # the next image to do, opened by a key, not a click
     selected, deselected = changed.args
     assert {i.row() for i in selected.indexes()} == {1} and {i.row() for i in deselected.indexes()} == {0}
     assert ws.current != first

@@ -26,7 +26,7 @@ def test_images_manifest_and_truth_are_written(small_study, tmp_path: Path) -> N
     assert calls == [(k, len(small_study.images)) for k in range(1, len(small_study.images) + 1)]
     assert files.folder == tmp_path / "demo"
     assert len(files.images) == len(small_study.images)
-    for path, image in zip(files.images, small_study.images):
+    for path, image in zip(files.images, small_study.images, strict=False):
         assert path.name == image.file_name and path.parent == files.folder
         bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
         assert bgr is not None and bgr.shape == (96, 128, 3)
@@ -39,7 +39,7 @@ def test_images_manifest_and_truth_are_written(small_study, tmp_path: Path) -> N
         "file", "patient", "eye", "exam_date", "gestational_age", "birth_weight", "hospital_diagnosis", "camera",
         "site", "pma")
     assert [r["file"] for r in rows] == [i.file_name for i in small_study.images]
-    for row, image in zip(rows, small_study.images):
+    for row, image in zip(rows, small_study.images, strict=False):
         assert (files.folder / row["file"]).is_file()
         assert row["patient"] == image.patient.code and row["eye"] == image.eye.value
         assert row["exam_date"] == image.exam.date.isoformat()

@@ -32,7 +32,7 @@ UNGRADABLE = GradeValues(quality=Quality.UNGRADABLE)
 
 
 def votes(*grades: GradeValues) -> dict[str, GradeValues]:
-    return dict(zip(NAMES, grades))
+    return dict(zip(NAMES, grades, strict=False))
 
 
 def assert_consistent(outcome: VoteOutcome) -> None:

@@ -46,7 +46,7 @@ def _star(rng: np.random.Generator, cx: float, cy: float, radius: float, n: int 
     """A random simple (star-shaped) polygon around (cx, cy)."""
     angles = np.sort(rng.uniform(0, 2 * np.pi, n))
     radii = radius * rng.uniform(0.6, 1.0, n)
-    return list(zip(cx + radii * np.cos(angles), cy + radii * np.sin(angles)))
+    return list(zip(cx + radii * np.cos(angles), cy + radii * np.sin(angles), strict=False))
 
 
 @pytest.mark.parametrize("seed", range(6))

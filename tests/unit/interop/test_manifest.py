@@ -120,7 +120,7 @@ def test_files_that_are_not_manifests(data: bytes, reason: str) -> None:
 
 
 def test_unreadable_manifest_file(tmp_path: Path) -> None:
-    with pytest.raises(ManifestError, match="cannot read missing.csv"):
+    with pytest.raises(ManifestError, match=r"cannot read missing.csv"):
         read_manifest(tmp_path / "missing.csv")
 
 

@@ -63,7 +63,7 @@ class HandStudy:
 
     def votes(self, image: int, *values: GradeValues, shapes: Sequence[Sequence[Shape]] = ()) -> None:
         """Submit one grade per grader A, B, C, D (in that order), with optional shapes each."""
-        for k, (name, value) in enumerate(zip("ABCD", values)):
+        for k, (name, value) in enumerate(zip("ABCD", values, strict=False)):
             self.submit(name, image, value, shapes[k] if k < len(shapes) else ())
 
     def name_of(self, image_id: int) -> str:

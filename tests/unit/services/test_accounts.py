@@ -79,7 +79,7 @@ def test_only_admins_manage_accounts_roles_and_settings(hand: HandStudy) -> None
     assert set_role(hand.study, hand.admin, a.id, Role.ADJUDICATOR).role is Role.ADJUDICATOR
     assert not set_active(hand.study, hand.admin, hand.graders["B"].id, False).active
     assert create_account(hand.study, hand.admin, "Dr. E").role is Role.GRADER
-    with pytest.raises(AccountError, match="already an account called 'Dr. E'"):
+    with pytest.raises(AccountError, match=r"already an account called 'Dr. E'"):
         create_account(hand.study, hand.admin, "Dr. E")
     with pytest.raises(AccountError, match="must have a password"):
         create_account(hand.study, hand.admin, "Dr. F", Role.ADMIN)

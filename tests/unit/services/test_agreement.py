@@ -28,7 +28,7 @@ ROP = {"Dr. A": [1, 1, 0, 0, 1, 1], "Dr. B": [1, 1, 0, 0, 0, 1], "Dr. C": [1, 1,
 
 @pytest.fixture
 def voted(hand: HandStudy) -> HandStudy:
-    for image, votes in zip(hand.images, VOTES):
+    for image, votes in zip(hand.images, VOTES, strict=False):
         hand.votes(image, *votes)
     settle_images(hand.study)
     return hand
@@ -95,7 +95,7 @@ def test_leave_one_out_by_hand_and_tie_rule(voted: HandStudy) -> None:
 def test_ordinal_fields_use_the_clinical_order(hand: HandStudy) -> None:
     zones_a = [Zone.I, Zone.POSTERIOR_II, Zone.II, Zone.III, Zone.I]
     zones_b = [Zone.POSTERIOR_II, Zone.I, Zone.III, Zone.III, Zone.II]
-    for image, za, zb in zip(hand.images, zones_a, zones_b):
+    for image, za, zb in zip(hand.images, zones_a, zones_b, strict=False):
         hand.submit("A", image, grade("yes", "2", zone=za))
         hand.submit("B", image, grade("yes", "2", zone=zb))
     pair = AgreementService(hand.study, hand.adjudicator).dashboard().for_field("zone").pairs[0]

@@ -79,7 +79,7 @@ def _wide_csv(path: Path, votes: dict[int, list[str]], *, bad: dict[tuple[int, s
         writer.writerow(["filename", *(f"{g}_{f}" for g in GRADERS for f in ("rop", "stage")), "hospital_diagnosis"])
         for index, stages in votes.items():
             cells = []
-            for g, stage in zip(GRADERS, stages):
+            for g, stage in zip(GRADERS, stages, strict=False):
                 cells += [bad.get((index, f"{g}_rop"), "no" if stage == "0" else "yes"),
                           bad.get((index, f"{g}_stage"), stage)]
             writer.writerow([f"img{index}.png", *cells, "stage 2"])

@@ -163,7 +163,7 @@ def test_coco_polygons_and_rle(hand: HandStudy, tmp_path: Path) -> None:
                         {"id": 4, "image_id": 99, "category_id": 1, "segmentation": []}]})
     summary = import_annotations(hand.study, hand.admin, "coco", coco)
     assert summary.annotations == 2 and len(summary.errors) == 3  # 2-point polygon, unknown image, 32x32 image
-    rle_shape = [s for s in _shapes(hand.study, summary.grader)[hand.images[4]] if s.holes][0]
+    rle_shape = next(s for s in _shapes(hand.study, summary.grader)[hand.images[4]] if s.holes)
     back = polygons_to_mask([Polygon(rle_shape.points, rle_shape.holes)], (48, 64))  # corners ≈ centres + 0.5
     assert ((back > 0) == (m > 0)).mean() > 0.97
 
@@ -430,7 +430,7 @@ def test_an_import_never_takes_over_an_account_it_did_not_make(hand: HandStudy, 
     with pytest.raises(AnnotationIOError, match="no import made"):
         import_annotations(hand.study, hand.admin, "grades_csv", file)
     assert _grade_of(hand.study, "imported: g.csv", i[0])[0].stage is Stage.S2
-    with pytest.raises(AnnotationIOError, match="no account called 'Dr. Nobody'"):
+    with pytest.raises(AnnotationIOError, match=r"no account called 'Dr. Nobody'"):
         import_annotations(hand.study, hand.admin, "grades_csv", file, into_grader="Dr. Nobody")
     several = _csv(tmp_path / "several.csv", [
         {"image": hand.name_of(i[1]), "grader": "X", "rop": "no", "stage": "0", "quality": "gradable"},

@@ -170,7 +170,7 @@ def test_adjudication_with_audit_and_recompute_keeps_it(hand: HandStudy) -> None
     case = judge.case(image)
     with pytest.raises(AdjudicationError, match="implies ROP present"):
         judge.adjudicate(image, GradeValues(rop=RopPresence.NO, stage=Stage.S1, quality=Quality.GRADABLE))
-    with pytest.raises(AdjudicationError, match="Dr. C drew no polygon"):
+    with pytest.raises(AdjudicationError, match=r"Dr. C drew no polygon"):
         judge.adjudicate(image, YES1, polygons_from="Dr. C")
     with pytest.raises(AdjudicationError, match="either one grader's polygons or a consensus rule"):
         judge.adjudicate(image, YES1, polygons_from="Dr. A", consensus_rule="union")

@@ -460,7 +460,7 @@ def test_the_roles_password_is_the_accounts_stored_as_a_scram_verifier(shared: S
     as_b = shared.as_account("Dr. B")
     db_roles.set_own_role_password(as_b, shared.actors["Dr. B"], "b-brand-new-pw")
     assert _scram_matches(stored(), "b-brand-new-pw")
-    with pytest.raises(PgRoleError, match="not Dr. A's own database role"):
+    with pytest.raises(PgRoleError, match=r"not Dr. A's own database role"):
         db_roles.set_own_role_password(as_b, shared.actors["Dr. A"], "hijacked-pw")
     db_roles.ensure_account_role(shared.study, shared.admin, shared.actors["Dr. B"].id, "b-reset-by-admin")
     assert _scram_matches(stored(), "b-reset-by-admin")

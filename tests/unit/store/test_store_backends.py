@@ -74,7 +74,7 @@ def test_open_refuses_an_empty_database(tmp_path: Path, db_url: URL) -> None:
 def test_a_folder_with_two_databases_is_ambiguous(tmp_path: Path, db_url: URL) -> None:
     Study.create(tmp_path / "s", url=db_url).close()
     (tmp_path / "s" / "study.sqlite").write_bytes(b"")
-    with pytest.raises(StudyOpenError, match="both study.sqlite and study.server"):
+    with pytest.raises(StudyOpenError, match=r"both study.sqlite and study.server"):
         Study.open(tmp_path / "s")
 
 

@@ -114,7 +114,7 @@ def test_a_file_that_is_not_a_database_gives_a_clear_error(tmp_path: Path) -> No
     db = folder / "study.sqlite"
     db.write_bytes(b"PNG? no, just some text that is not SQLite at all\n" * 200)
     before = _fingerprint(db)
-    with pytest.raises(StudyOpenError, match="not a readable SQLite database.*file is not a database"):
+    with pytest.raises(StudyOpenError, match=r"not a readable SQLite database.*file is not a database"):
         Study.open(folder)
     assert _fingerprint(db) == before
 
@@ -169,7 +169,7 @@ def test_a_failing_migration_changes_nothing(study: Study, make_image, tmp_path:
             batch.add_column(sa.Column("note", sa.Text))
         op.execute("SELECT * FROM no_such_table")
     """)
-    with pytest.raises(StudyOpenError, match="migration failed.*no_such_table.*nothing was changed"):
+    with pytest.raises(StudyOpenError, match=r"migration failed.*no_such_table.*nothing was changed"):
         Study.open(study.root)
     engine = make_engine(study.url)
     assert "scratch" not in inspect(engine).get_table_names()

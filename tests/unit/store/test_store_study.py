@@ -47,7 +47,7 @@ def test_open_or_create(tmp_path: Path) -> None:
 
 def test_open_refuses_a_folder_that_is_not_a_study(tmp_path: Path) -> None:
     (tmp_path / "photos").mkdir()
-    with pytest.raises(StudyOpenError, match="not a ROP Desktop study.*no study.sqlite"):
+    with pytest.raises(StudyOpenError, match=r"not a ROP Desktop study.*no study.sqlite"):
         Study.open(tmp_path / "photos")
     assert list((tmp_path / "photos").iterdir()) == []  # nothing created
     with pytest.raises(StudyOpenError, match="no such folder"):

@@ -103,7 +103,7 @@ def test_cache_decodes_each_image_once(make_snapshot) -> None:
     for record in snap:
         snap.image_path(record).unlink()  # from now on only the cache has the images
     torch.testing.assert_close([cached[i]["image"] for i in range(4)], first)
-    with pytest.raises(OSError, match="img0.png"):
+    with pytest.raises(OSError, match=r"img0.png"):
         plain[0]
 
 

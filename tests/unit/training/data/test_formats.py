@@ -233,7 +233,7 @@ def test_snapshot_to_via_and_back(tmp_path: Path, make_snapshot) -> None:
     write_via(project, path)
     result = via_to_snapshot(path, snap.root / "images", tmp_path / "back")
     assert result.errors == []
-    for before, after in zip(snap, result.snapshot):
+    for before, after in zip(snap, result.snapshot, strict=False):
         assert (after.id, after.patient, after.eye, after.stage) == (before.id, before.patient, before.eye, before.stage)
         if before.mask:
             assert dice(read_mask(snap.path(before.mask)), read_mask(result.snapshot.path(after.mask))) >= 0.9
@@ -310,7 +310,7 @@ def test_labelme_to_snapshot_reports_per_file(tmp_path: Path, fundus) -> None:
     ann = tmp_path / "ann"
     ann.mkdir()
     (ann / "a.json").write_text(json.dumps(_labelme_doc("../imgs/a.png")))
-    ok, png = cv2.imencode(".png", cv2.cvtColor(fundus(H, W, seed=7)[0], cv2.COLOR_RGB2BGR))
+    _ok, png = cv2.imencode(".png", cv2.cvtColor(fundus(H, W, seed=7)[0], cv2.COLOR_RGB2BGR))
     embedded = _labelme_doc("not-here.png", base64.b64encode(png.tobytes()).decode())
     embedded["flags"] = {"rop": False}
     embedded["shapes"] = []
@@ -350,7 +350,7 @@ def test_snapshot_to_labelme_and_back(tmp_path: Path, make_snapshot) -> None:
         write_labelme(snapshot_to_labelme(snap, record, out / f"{record.id}.json"), out / f"{record.id}.json")
     result = labelme_to_snapshot(out, tmp_path / "back")
     assert result.errors == []
-    for before, after in zip(snap, result.snapshot):
+    for before, after in zip(snap, result.snapshot, strict=False):
         assert (after.id, after.stage, after.label_binary) == (before.id, before.stage, before.label_binary)
         if before.mask:
             assert dice(read_mask(snap.path(before.mask)), read_mask(result.snapshot.path(after.mask))) >= 0.9
@@ -359,7 +359,7 @@ def test_snapshot_to_labelme_and_back(tmp_path: Path, make_snapshot) -> None:
 def test_labelme_not_labelme(tmp_path: Path) -> None:
     path = tmp_path / "x.json"
     path.write_text('{"images": []}')
-    with pytest.raises(FormatError, match="x.json: shapes: missing or not a list: not a labelme file"):
+    with pytest.raises(FormatError, match=r"x.json: shapes: missing or not a list: not a labelme file"):
         read_labelme(path)
 
 

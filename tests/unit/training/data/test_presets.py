@@ -145,7 +145,7 @@ def test_training_augmentation_moves_mask_with_image(fundus) -> None:
     rgb, mask = fundus(64, 64, seed=2)
     preset = get_preset("segmentation", image_size=64, hflip=1.0, vflip=1.0, brightness=0.0, crop=0.05, zoom=0.1)
     image, out_mask, _ = preset.prepare(rgb, mask, train=True, rng=np.random.default_rng(5))
-    plain, plain_mask, _ = preset.prepare(rgb, mask)
+    _plain, plain_mask, _ = preset.prepare(rgb, mask)
     assert not torch.equal(out_mask, plain_mask)
     on_line = image[:, out_mask[0] > 0].mean()
     off_line = image[:, (out_mask[0] == 0) & (image[0] > 0.1)].mean()

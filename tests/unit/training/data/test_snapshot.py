@@ -193,7 +193,7 @@ def test_corrupt_image_is_refused_with_its_reason(tmp_path: Path) -> None:
     bad = tmp_path / "scan.png"
     bad.write_bytes(b"\x89PNG not really")
     w = SnapshotWriter(tmp_path / "snap")
-    with pytest.raises(SnapshotError, match="scan.png: not a readable image"):
+    with pytest.raises(SnapshotError, match=r"scan.png: not a readable image"):
         w.add(bad, label_binary=1)
     assert w.close().records == ()
     assert list((tmp_path / "snap" / "images").iterdir()) == []

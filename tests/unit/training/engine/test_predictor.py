@@ -69,7 +69,7 @@ def test_learned_to_tell_lines_apart(trained: dict[str, Any], binary: Predictor)
 
 
 def test_segmenter_mask_at_original_size_and_polygons(segmenter: Predictor) -> None:
-    rgb, truth = fundus(7, True, 96, 112)
+    rgb, _truth = fundus(7, True, 96, 112)
     p = segmenter.predict(rgb)
     assert p.task == "segmentation" and p.saliency is None and p.probability is None
     assert p.line_mask.shape == (96, 112) and p.line_mask.dtype == np.uint8
@@ -102,7 +102,7 @@ def test_hybrid_needs_a_line_mask(tmp_path: Path, segmenter: Predictor, trained:
 def test_bad_inputs(binary: Predictor, tmp_path: Path) -> None:
     with pytest.raises(PredictorError, match="RGB uint8"):
         binary.predict(np.zeros((10, 10, 3), np.float32))
-    with pytest.raises(PredictorError, match="no layer 'features.conv9'"):
+    with pytest.raises(PredictorError, match=r"no layer 'features.conv9'"):
         binary.predict(np.zeros((10, 10, 3), np.uint8), feature_layer="features.conv9")
     with pytest.raises(BundleError):
         Predictor.from_bundle(tmp_path)

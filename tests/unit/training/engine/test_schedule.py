@@ -121,7 +121,7 @@ def test_class_weight_follows_the_training_split_even_with_ratio_batches() -> No
     task = make_task(tiny_config(), {})
 
     class Train:
-        labels = [0, 0, 0, 1, 0, 0, 1, 0]
+        labels = (0, 0, 0, 1, 0, 0, 1, 0)
 
     task.setup_loss(Train(), torch.device("cpu"), batch_positive_fraction=0.5)
     assert float(task.pos_weight) == pytest.approx(3.0)  # 6 negatives / 2 positives (was exactly 1.0)

@@ -26,8 +26,8 @@ def test_cohen_kappa_by_hand() -> None:
     assert cohen_kappa(A, B) == pytest.approx((po - pe) / (1 - pe))  # = 0.4
     assert percent_agreement(A, B) == pytest.approx(po)
     # unrated items (None) are left out
-    assert cohen_kappa(A + [None, "yes"], B + ["no", None]) == pytest.approx(0.4)
-    assert percent_agreement(A + [None], B + ["yes"]) == pytest.approx(po)
+    assert cohen_kappa([*A, None, "yes"], [*B, "no", None]) == pytest.approx(0.4)
+    assert percent_agreement([*A, None], [*B, "yes"]) == pytest.approx(po)
 
 
 # Ordinal 0/1/2, six items. Observed (rows a, cols b): [[2,0,0],[0,1,1],[0,1,1]]; both marginals
@@ -87,15 +87,15 @@ def test_fleiss_kappa_wikipedia_example() -> None:
 
 def test_pairwise_kappa_uses_items_both_rated() -> None:
     raters = {
-        "r1": ORD_A + [2, 0],
-        "r2": ORD_A + [2, 0],
-        "r3": ORD_B + [None, 1],
+        "r1": [*ORD_A, 2, 0],
+        "r2": [*ORD_A, 2, 0],
+        "r3": [*ORD_B, None, 1],
     }
     k = pairwise_kappa(raters, weights="quadratic")
     assert list(k) == [("r1", "r2"), ("r1", "r3"), ("r2", "r3")]
     assert k[("r1", "r2")] == pytest.approx(1.0)
     # r1 vs r3 on the 7 items both rated, computed on the filtered lists
-    assert k[("r1", "r3")] == pytest.approx(cohen_kappa(ORD_A + [0], ORD_B + [1], "quadratic"))
+    assert k[("r1", "r3")] == pytest.approx(cohen_kappa([*ORD_A, 0], [*ORD_B, 1], "quadratic"))
     with pytest.raises(MetricsInputError, match="lengths"):
         pairwise_kappa({"r1": [0, 1], "r2": [0]})
 

@@ -41,8 +41,8 @@ def test_paper_b_matrices_by_hand(name: str) -> None:
     assert r.support == tuple(cm.sum(axis=1))
     np.testing.assert_array_equal(r.confusion, cm)
     assert r.macro_precision == pytest.approx(sum(precision) / 3)
-    assert r.weighted_recall == pytest.approx(sum(p * s for p, s in zip(recall, cm.sum(axis=1))) / 100)
-    assert r.weighted_f1 == pytest.approx(sum(p * s for p, s in zip(f1, cm.sum(axis=1))) / 100)
+    assert r.weighted_recall == pytest.approx(sum(p * s for p, s in zip(recall, cm.sum(axis=1), strict=False)) / 100)
+    assert r.weighted_f1 == pytest.approx(sum(p * s for p, s in zip(f1, cm.sum(axis=1), strict=False)) / 100)
 
 
 def test_labels_names_indices_and_probabilities_agree() -> None:
@@ -80,7 +80,7 @@ def test_bad_labels_are_refused(y_true: list, y_pred: object, fragment: str) -> 
 def _printed(name: str) -> dict:
     """The table a paper would print for one of our matrices: figures rounded to 2 decimals."""
     _, accuracy, precision, recall, f1 = BY_HAND[name]
-    per_class = lambda values: {c: round(v, 2) for c, v in zip(CLASSES, values)}  # noqa: E731
+    per_class = lambda values: {c: round(v, 2) for c, v in zip(CLASSES, values, strict=False)}  # noqa: E731
     return {"accuracy": accuracy, "precision": per_class(precision), "recall": per_class(recall), "f1": per_class(f1)}
 
 

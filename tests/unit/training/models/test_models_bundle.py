@@ -124,10 +124,10 @@ def test_missing_folder_and_files(tmp_path: Path, bundle: Path) -> None:
     with pytest.raises(BundleError, match="folder does not exist"):
         load_bundle(tmp_path / "nowhere")
     (bundle / "weights.safetensors").unlink()
-    with pytest.raises(BundleError, match="missing weights.safetensors"):
+    with pytest.raises(BundleError, match=r"missing weights.safetensors"):
         load_bundle(bundle)
     (bundle / "card.json").unlink()
-    with pytest.raises(BundleError, match="missing card.json"):
+    with pytest.raises(BundleError, match=r"missing card.json"):
         load_bundle(bundle)
     loose = tmp_path / "weights.safetensors"
     loose.write_bytes(b"x")
@@ -137,7 +137,7 @@ def test_missing_folder_and_files(tmp_path: Path, bundle: Path) -> None:
 
 def test_malformed_json_and_bad_fields(bundle: Path) -> None:
     (bundle / "card.json").write_text('{"name": "x", "architecture": ')
-    with pytest.raises(BundleError, match="card.json is not valid JSON: .* line 1 column"):
+    with pytest.raises(BundleError, match=r"card.json is not valid JSON: .* line 1 column"):
         load_bundle(bundle)
     (bundle / "card.json").write_text("[1, 2]")
     with pytest.raises(BundleError, match="must hold a JSON object"):
@@ -153,10 +153,10 @@ def test_malformed_json_and_bad_fields(bundle: Path) -> None:
 
 def test_unknown_architecture_and_bad_kwargs(bundle: Path) -> None:
     _edit_card(bundle, architecture="vit_huge")
-    with pytest.raises(BundleError, match="unknown architecture 'vit_huge'.*tiny_cnn"):
+    with pytest.raises(BundleError, match=r"unknown architecture 'vit_huge'.*tiny_cnn"):
         load_bundle(bundle)
     _edit_card(bundle, architecture="tiny_cnn", model_kwargs={"num_classes": 2, "dropout": 0.3})
-    with pytest.raises(BundleError, match="model_kwargs do not fit architecture tiny_cnn.*dropout"):
+    with pytest.raises(BundleError, match=r"model_kwargs do not fit architecture tiny_cnn.*dropout"):
         load_bundle(bundle)
 
 
@@ -182,7 +182,7 @@ def test_weights_that_do_not_match_the_architecture(bundle: Path) -> None:
 
 def test_corrupt_safetensors(bundle: Path) -> None:
     (bundle / "weights.safetensors").write_bytes(b"\x00\x01garbage")
-    with pytest.raises(BundleError, match="weights.safetensors cannot be read"):
+    with pytest.raises(BundleError, match=r"weights.safetensors cannot be read"):
         load_bundle(bundle)
 
 
@@ -207,5 +207,5 @@ def test_save_refuses_a_card_that_does_not_describe_the_model(tmp_path: Path) ->
     with pytest.raises(BundleError, match="not JSON-serialisable"):
         save_bundle(tmp_path / "b", model, ModelCard.for_model(model, "x", config={"device": torch.device("cpu")}))
     assert not (tmp_path / "b").exists()
-    with pytest.raises(BundleError, match="was not made by training.models.create_model"):
+    with pytest.raises(BundleError, match=r"was not made by training.models.create_model"):
         ModelCard.for_model(nn.Linear(1, 1), "x")

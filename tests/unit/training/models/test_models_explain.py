@@ -58,7 +58,7 @@ def test_gradcam_explicit_targets_and_module_layer() -> None:
     with GradCAM(model, model.features.conv2) as cam:
         np.testing.assert_allclose(cam(x, target=[2, 0]), expected, atol=1e-5)
         assert cam(x, target=1).shape == (2, 32, 32)
-        with pytest.raises(ExplainError, match="out of range 0..2"):
+        with pytest.raises(ExplainError, match=r"out of range 0..2"):
             cam(x, target=3)
         with pytest.raises(ExplainError, match="one per image"):
             cam(x, target=[0, 1, 2])

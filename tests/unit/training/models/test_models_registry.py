@@ -210,9 +210,9 @@ def test_seg_only_stage_largest_area_wins_and_no_line_is_rop_free() -> None:
 
 
 def test_bad_requests_get_precise_errors() -> None:
-    with pytest.raises(ModelError, match="unknown model 'resnet9000'.*tiny_cnn"):
+    with pytest.raises(ModelError, match=r"unknown model 'resnet9000'.*tiny_cnn"):
         create_model("resnet9000")
-    with pytest.raises(ModelError, match="unknown argument.*depthh.*accepted: base, depth"):
+    with pytest.raises(ModelError, match=r"unknown argument.*depthh.*accepted: base, depth"):
         create_model("tiny_unet", depthh=3)
     with pytest.raises(ModelError, match="num_classes must be >= 1"):
         create_model("tiny_cnn", num_classes=0)

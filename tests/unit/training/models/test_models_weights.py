@@ -42,7 +42,7 @@ def test_auto_with_empty_cache_logs_random_init(torch_home: Path, caplog: pytest
     assert model.pretrained_source is None
     assert (f"ImageNet weights for resnet50 not found in {hub_checkpoint_dir()}; starting from random weights"
             in caplog.text)
-    with pytest.raises(PretrainedWeightsError, match="ImageNet weights for resnet18 not found.*resnet18-f37072fd.pth"):
+    with pytest.raises(PretrainedWeightsError, match=r"ImageNet weights for resnet18 not found.*resnet18-f37072fd.pth"):
         create_model("resnet18_cls", pretrained=True)
 
 
@@ -87,7 +87,7 @@ def test_explicit_file_and_its_errors(tmp_path: Path) -> None:
     with pytest.raises(PretrainedWeightsError, match="does not exist"):
         create_model("tiny_cnn", pretrained=tmp_path / "absent.pth")
     torch.save({"a": torch.zeros(1)}, tmp_path / "other.pth")
-    with pytest.raises(PretrainedWeightsError, match="no tensor of .* fits the model"):
+    with pytest.raises(PretrainedWeightsError, match=r"no tensor of .* fits the model"):
         create_model("tiny_cnn", pretrained=tmp_path / "other.pth")
     (tmp_path / "junk.pth").write_bytes(b"not a torch file")
     with pytest.raises(PretrainedWeightsError, match="cannot read weights"):
