@@ -66,6 +66,7 @@ from rop_desktop.store import Study, repo
 from rop_desktop.store.repo import queue as queues
 from rop_desktop.store.schema import Annotation, Grade, Grader, Image, Reference
 
+from . import queue_tally
 from .accounts import set_study_setting
 from .outline_rows import shape_of
 from .policy import Action, Actor, current, guarded, open_operation
@@ -411,6 +412,7 @@ def _settle_batch(
     names = _grader_names(session) if refs or votes else {}
     stored = {row.image_id: row.queue_status for row in batch}
     status: dict[int, str | None] = {}  # image id → its queue status once settled
+    open_outcomes: dict[int, VoteOutcome] = {}  # what the queue shows of the images left open
     for image_id, hospital, _stored in batch:
         mine = votes.get(image_id, {})
         ref = refs.get(image_id)
@@ -425,6 +427,7 @@ def _settle_batch(
         outcome = _settle(hospital, mine, settings)
         if not outcome.settled:
             status[image_id] = outcome.status
+            open_outcomes[image_id] = outcome
             (summary.needs_adjudication if outcome.status == "needs_adjudication" else summary.insufficient).append(
                 image_id
             )
@@ -455,6 +458,7 @@ def _settle_batch(
     changed = {image_id: new for image_id, new in status.items() if stored[image_id] != new}
     if changed:
         queues.set_queue_statuses(session, changed)
+    queue_tally.keep(session, batch, open_outcomes, settings)
 
 
 # ---------------------------------------------------------------------------- the adjudicator's desk
@@ -501,8 +505,9 @@ class ReferenceService:
         return QueueCounts(counts["needs_adjudication"], counts["insufficient"])
 
     def _unsettled(self, status: str, after: int | None, limit: int | None) -> list[QueueItem]:
-        """One page of a queue list: the images of that queue status (one range of an index), then
-        each page image's votes settled again for its tally and reasons. An image whose stored
+        """One page of a queue list: the images of that queue status (one range of an index), with
+        the tally, reasons and dissenters their last settle kept (``services.queue_tally``; worked
+        out again only where the votes or rules changed since). An image whose stored
         status no longer matches its votes (settled by the old rules of a recompute not run to the
         end) is left out, and the page is topped up from further on — a few rounds at most:
         "Recompute votes" puts such a study right."""
@@ -513,25 +518,24 @@ class ReferenceService:
             with self.study.session() as session:
                 ids = queues.unsettled_ids(session, status, after=after, limit=want)
                 headers = queues.image_headers(session, ids)
-                votes = queues.submitted_votes(session, ids)
+                rows = queue_tally.read_page(session, ids, status, headers, settings, _settle)
             for image_id in ids:
-                header = headers[image_id]
-                mine = votes.get(image_id, {})
-                outcome = _settle(header.hospital_diagnosis, mine, settings)
-                if outcome.status == status:
-                    items.append(
-                        QueueItem(
-                            image_id,
-                            header.original_name,
-                            header.patient,
-                            header.eye,
-                            status,
-                            len(mine),
-                            outcome.reasons,
-                            outcome.tally,
-                            outcome.dissenters,
-                        )
+                if image_id not in rows:
+                    continue
+                header, (n_votes, detail) = headers[image_id], rows[image_id]
+                items.append(
+                    QueueItem(
+                        image_id,
+                        header.original_name,
+                        header.patient,
+                        header.eye,
+                        status,
+                        n_votes,
+                        tuple(detail["reasons"]),
+                        detail["tally"],
+                        tuple(detail["dissenters"]),
                     )
+                )
             if want is None or len(ids) < want or len(items) >= limit:  # type: ignore[operator]
                 break
             after = ids[-1]

@@ -56,7 +56,7 @@ MAX_ROLE_NAME = 63
 _PLAIN_DB = re.compile(r"[a-z0-9_]{1,28}")
 _SLUG = re.compile(r"[^a-z0-9]+")
 
-#: Tables whose rows the row-level security policies of migrations 0004, 0006, 0007, 0008 and 0009 filter.
+#: Tables whose rows the row-level security policies of migrations 0004 and 0006-0010 filter.
 RLS_TABLES = (
     "grades",
     "annotations",
@@ -70,6 +70,7 @@ RLS_TABLES = (
     "exam_grades",
     "exam_references",
     "images",
+    "queue_tallies",
 )
 
 #: The columns of ``audit_events`` a grader may read: enough for the change feed (what changed,
@@ -96,6 +97,7 @@ _READ_ALL = (
     "landmarks",
     "exam_grades",
     "exam_references",
+    "queue_tallies",
 )
 _GRADER_GRANTS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     *(("SELECT", table, ()) for table in _READ_ALL),
@@ -110,6 +112,7 @@ _GRADER_GRANTS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("INSERT, UPDATE, DELETE", "reference_standard", ()),  # the votes settle after a submit
     ("UPDATE", "images", ("queue_status",)),  # …and move the image in the adjudication queue (0008)
     ("INSERT, UPDATE, DELETE", "exam_references", ()),  # the eye-level votes settle after a confirm (0009)
+    ("INSERT, UPDATE, DELETE", "queue_tallies", ()),  # …and the queue row's tally is kept with it (0010)
     ("UPDATE", "graders", OWN_ACCOUNT_COLUMNS),
 )
 _REVIEWER_GRANTS = (
@@ -134,6 +137,7 @@ _ADMIN_WRITES = (
     "landmarks",
     "exam_grades",
     "exam_references",
+    "queue_tallies",
 )
 _ADMIN_GRANTS = (
     *_REVIEWER_GRANTS,

@@ -17,6 +17,7 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Date,
     Float,
@@ -279,6 +280,23 @@ class Reference(GradeFields, Base):
     decided_by_grader: Mapped[Grader | None] = relationship()
 
     __mapper_args__ = {"version_id_col": version_id}
+
+
+class QueueTally(Base):
+    """The vote tally of an image the votes leave open, as its last settle worked it out: what an
+    adjudication-queue row shows (``store.repo.queue``), so a page of the queue is read, not
+    re-tallied. ``votes``/``mark`` say which submitted votes it was worked out from and ``rules``
+    under which vote settings (and hospital diagnosis): a row they no longer match is worked out
+    again when read. Rows exist only for open images; a settle that settles the image deletes it.
+    """
+
+    __tablename__ = "queue_tallies"
+
+    image_id: Mapped[int] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"), primary_key=True)
+    votes: Mapped[int] = mapped_column(Integer)  #: how many submitted votes
+    mark: Mapped[int] = mapped_column(BigInteger)  #: ``store.repo.queue.vote_marks`` of those votes
+    rules: Mapped[str] = mapped_column(String(32))  #: digest of the vote settings and hospital diagnosis
+    detail: Mapped[dict[str, Any]] = mapped_column(json_column(nullable=False))  #: tally, reasons, dissenters
 
 
 class ModelVersion(Base):

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session, contains_eager
 
 from rop_desktop.domain.grades import GradeValues
 from rop_desktop.domain.labels import LesionType, Role, Stage
 
-from ..schema import Annotation, Grade, Grader, Image, Reference
+from ..schema import Annotation, Grade, Grader, Image, QueueTally, Reference
 from ..types import utcnow
 from ._refs import id_of
 
@@ -163,6 +163,9 @@ def set_reference(
     if created and leave_queue:
         session.execute(
             update(Image).where(Image.id == id_of(image), Image.queue_status.is_not(None)).values(queue_status=None)
+        )
+        session.execute(
+            delete(QueueTally).where(QueueTally.image_id == id_of(image)).execution_options(synchronize_session=False)
         )
     return reference
 

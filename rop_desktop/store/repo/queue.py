@@ -9,6 +9,11 @@ when a reference is made. A partial index over the images that are not settled,
 ``(queue_status, id) WHERE queue_status IS NOT NULL``, serves the queue: a page is one range of
 that index, and the counts are an index-only count of the open images — never a walk over the
 settled ones, which a screening programme accumulates by the hundred thousand.
+
+What a queue row shows of an open image — its vote tally, reasons and dissenters — is kept by the
+same settle in ``queue_tallies`` (:func:`store_tallies`), with the marks of the votes it was worked
+out from (:func:`vote_marks`), so a page of the queue reads it back (:func:`tallies_of`) instead
+of settling every row's votes again.
 """
 
 from __future__ import annotations
@@ -17,12 +22,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from sqlalchemy import func, select, true, update
+from sqlalchemy import BigInteger, cast, delete, func, insert, select, true, update
 from sqlalchemy.orm import Session
 
 from rop_desktop.domain.grades import GRADE_FIELDS, GradeValues
 
-from ..schema import Exam, Grade, Grader, Image, Patient
+from ..schema import Exam, Grade, Grader, Image, Patient, QueueTally
 
 #: The values of ``images.queue_status`` of an image the votes leave open.
 OPEN_STATUSES = ("needs_adjudication", "insufficient")
@@ -140,3 +145,62 @@ def image_batch(session: Session, after: int, size: int) -> list[tuple[int, str 
     walking the whole study in steps (batch prediction)."""
     stmt = select(Image.id, Image.hospital_diagnosis).where(Image.id > after).order_by(Image.id).limit(size)
     return [(int(i), h) for i, h in session.execute(stmt)]
+
+
+# ---------------------------------------------------------------------------- kept tallies
+#: ``grader_id`` scaled so that ``grader_id * _GRADER_SCALE + version_id`` names one vote's version.
+_GRADER_SCALE = 1_000_000
+
+
+class VoteMark(NamedTuple):
+    """Which submitted votes an image has: how many, and a sum that changes with any of them (a
+    vote added, withdrawn or resubmitted with other values bumps its grade's ``version_id``)."""
+
+    votes: int
+    mark: int
+
+
+def vote_marks(session: Session, image_ids: Sequence[int]) -> dict[int, VoteMark]:
+    """image id → :class:`VoteMark` of its submitted votes (images without a vote are absent);
+    one grouped query over the grades of the images."""
+    if not image_ids:
+        return {}
+    mark = func.sum(cast(Grade.grader_id, BigInteger) * _GRADER_SCALE + Grade.version_id)
+    stmt = (
+        select(Grade.image_id, func.count(), mark)
+        .where(Grade.image_id.in_(list(image_ids)), Grade.submitted == true())
+        .group_by(Grade.image_id)
+    )
+    return {int(i): VoteMark(int(n), int(m)) for i, n, m in session.execute(stmt)}
+
+
+class KeptTally(NamedTuple):
+    """A ``queue_tallies`` row: the outcome an image's last settle worked out, and from what."""
+
+    votes: int
+    mark: int
+    rules: str
+    detail: dict[str, Any]
+
+
+def tallies_of(session: Session, image_ids: Sequence[int]) -> dict[int, KeptTally]:
+    """The kept tallies of these images (one query by primary keys; an image without one is absent)."""
+    if not image_ids:
+        return {}
+    stmt = select(QueueTally.image_id, QueueTally.votes, QueueTally.mark, QueueTally.rules, QueueTally.detail).where(
+        QueueTally.image_id.in_(list(image_ids))
+    )
+    return {int(i): KeptTally(int(v), int(m), r, d) for i, v, m, r, d in session.execute(stmt)}
+
+
+def store_tallies(session: Session, tallies: Mapping[int, KeptTally | None]) -> None:
+    """Replace the kept tallies of these images (None: the image settled, its row goes): one
+    DELETE and one multi-row INSERT."""
+    if not tallies:
+        return
+    session.execute(
+        delete(QueueTally).where(QueueTally.image_id.in_(list(tallies))).execution_options(synchronize_session=False)
+    )
+    rows = [{"image_id": i, **t._asdict()} for i, t in tallies.items() if t is not None]
+    if rows:
+        session.execute(insert(QueueTally), rows)

@@ -368,6 +368,31 @@ def test_a_graders_role_moves_an_image_in_the_queue_only_where_its_own_submit_se
     assert _rowcount(b, "UPDATE images SET queue_status = NULL WHERE id = :i", i=other) == 0
 
 
+def test_the_queues_kept_tallies_stay_as_blind_as_the_votes_they_count(shared: Shared) -> None:
+    """``queue_tallies`` (0010) holds every grader's votes of an open image together: a grader's
+    role reads it only where it may see the other votes, writes it only where its own submit
+    settles the image, and a submit that may not write it still goes through."""
+    image, other = shared.images[0], shared.images[1]
+    b = shared.psql("Dr. B")
+    shared.grading("Dr. A").submit(image, YES1)  # one vote: the image waits for more, its tally kept
+    assert shared.owner("SELECT votes FROM queue_tallies WHERE image_id = :i", i=image) == [(1,)]
+    assert _rows(b, "SELECT * FROM queue_tallies") == []  # B has not graded it: A's vote stays hidden
+    assert _rowcount(b, "DELETE FROM queue_tallies WHERE image_id = :i", i=image) == 0
+    assert "row-level security" in _refused(
+        b, "INSERT INTO queue_tallies (image_id, votes, mark, rules, detail) VALUES (:i, 9, 0, 'x', '{}')", i=other)
+    shared.grading("Dr. B", shared.as_account("Dr. B")).submit(image, NO)  # settled through B's own role
+    assert [r[0] for r in _rows(b, "SELECT votes FROM queue_tallies WHERE image_id = :i", i=image)] == [2]
+    # a study that never reveals: B's submit cannot see A's vote, so it leaves A's tally alone
+    accounts.set_study_setting(shared.study, shared.admin, policy.REVEAL_SETTING, False)
+    shared.grading("Dr. A").submit(other, YES1)
+    shared.grading("Dr. B", shared.as_account("Dr. B")).submit(other, NO)
+    assert shared.owner("SELECT votes FROM queue_tallies WHERE image_id = :i", i=other) == [(1,)]
+    assert _rows(b, "SELECT * FROM queue_tallies WHERE image_id = :i", i=other) == []
+    judge = reference.ReferenceService(shared.study, shared.actors["Dr. Judge"])
+    [listed] = [q for q in judge.insufficient(limit=None) if q.image_id == other]
+    assert listed.n_votes == 2  # the adjudicator's page works the stale row out again
+
+
 # ---------------------------------------------------------------------------- no way up
 def test_a_graders_role_cannot_raise_itself_unblind_the_study_or_read_secrets(shared: Shared) -> None:
     b, me = shared.psql("Dr. B"), shared.actors["Dr. B"].id
