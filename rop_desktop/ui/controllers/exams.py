@@ -71,7 +71,8 @@ class ExamController(QObject):
         self._refresh_timer.setInterval(250)
         self._refresh_timer.timeout.connect(self.refresh)
         self.workspace.imageShown.connect(self.on_image_shown)
-        self.workspace.gradeSubmitted.connect(lambda _id: self.refresh())
+        self.workspace.gradeSubmitted.connect(lambda _id: self._refresh_timer.start())
+        window.side_tabs.currentChanged.connect(self._on_tab_changed)
         grade_panel.valuesChanged.connect(lambda _v: self._refresh_timer.start())
         self.panel.strip.imageChosen.connect(self.workspace.open_image)
         self.panel.form.valuesChanged.connect(self.save_draft)
@@ -102,7 +103,28 @@ class ExamController(QObject):
 
     # ------------------------------------------------------------------ the exam on screen
     def on_image_shown(self, image_id: int) -> None:
-        self.refresh(image_id)
+        """Show the exam of the image now when the Eye exam tab is open; otherwise a moment later,
+        in a turn of its own, so that grading image after image never waits for it (a submit and
+        the next image stay one short stall each, not one long one)."""
+        if self._panel_open():
+            self._refresh_timer.stop()
+            self.refresh(image_id)
+        else:
+            self._refresh_timer.start()
+
+    def _panel_open(self) -> bool:
+        return self.window.side_tabs.currentWidget() is self.panel
+
+    def _on_tab_changed(self, _index: int) -> None:
+        if self._panel_open():
+            self._catch_up()
+
+    def _catch_up(self) -> None:
+        """A refresh waiting on its timer happens now (the tab opens, or the eye-level grade is
+        about to be saved: never against the exam of the previous image)."""
+        if self._refresh_timer.isActive():
+            self._refresh_timer.stop()
+            self.refresh()
 
     def refresh(self, image_id: int | None = None) -> None:
         """Read the exam of the image on screen again and show it."""
@@ -145,6 +167,7 @@ class ExamController(QObject):
 
     # ------------------------------------------------------------------ the eye-level grade
     def save_draft(self, values: GradeValues) -> None:
+        self._catch_up()
         if self.state is None:
             return
         key = self.state.info.key
@@ -157,6 +180,7 @@ class ExamController(QObject):
             self._refresh_worklist_rows()
 
     def submit(self) -> None:
+        self._catch_up()
         if self.state is None:
             return
         key, values = self.state.info.key, self.panel.form.values()
@@ -171,6 +195,7 @@ class ExamController(QObject):
 
     def refill(self) -> None:
         """Put the roll-up of the image grades back into the form (and store it as the draft)."""
+        self._catch_up()
         if self.state is None:
             return
         values = self.state.rollup.values

@@ -111,3 +111,25 @@ def test_the_eye_grade_is_made_with_the_image_grade_keys_and_enter_confirms(ws) 
     assert confirmed.submitted and confirmed.values.zone is Zone.I and form.submitted
     ws.key(Qt.Key.Key_E, Qt.KeyboardModifier.ControlModifier)          # back: the keys grade the image again
     assert ws.window.side_tabs.currentWidget() is ws.window.wiring.grade_panel and ws.canvas.hasFocus()
+
+
+def test_with_the_tab_closed_the_exam_follows_a_moment_later_and_catches_up_when_needed(ws) -> None:
+    """Grading image after image with the Eye exam tab closed never waits for the exam: it is
+    read in a turn of its own after the image is shown. Opening the tab, or confirming with
+    Ctrl+Enter, first catches up — never acting on the exam of the previous image."""
+    first, _ = two_image_exam(ws)
+    exams = ws.window.wiring.exams
+    ws.window.side_tabs.setCurrentWidget(ws.window.wiring.grade_panel)
+    other = next(r.image_id for r in GradingService(ws.store, ws.actor).worklist()
+                 if first not in [i.image_id for i in ExamService(ws.store, ws.actor).state(r.image_id).info.images])
+    ws.show_image(other)
+    ws.qtbot.waitUntil(lambda: exams.state is not None and other in [i.image_id for i in exams.state.info.images],
+                       timeout=SHOWN_MS)
+    ws.show_image(first)
+    assert first not in [i.image_id for i in exams.state.info.images]  # not read on the image switch itself
+    ws.qtbot.waitUntil(lambda: first in [i.image_id for i in exams.state.info.images], timeout=SHOWN_MS)
+
+    ws.show_image(other)
+    ws.key(Qt.Key.Key_E, Qt.KeyboardModifier.ControlModifier)  # opening the tab catches up at once
+    assert other in [i.image_id for i in exams.state.info.images]
+    assert exams.panel.strip.image_ids() == [i.image_id for i in exams.state.info.images]
