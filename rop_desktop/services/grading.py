@@ -239,7 +239,8 @@ class GradingService:
         self._attention = None  # a list (re)loaded: the eyes that need attention are read again
         with self.study.session() as session:
             f = self._filter(query)
-            total, submitted = lists.counts(session, f)
+            totals = lists.grader_totals(session, self.grader.id)
+            total, submitted = lists.counts(session, f, totals)
             # an empty list is not walked for its first page (a finished grader's "to do")
             rows = self._rows(session, query, offset, limit) if offset < total else []
             position = next((offset + k for k, row in enumerate(rows) if row.image_id == locate), None)
@@ -247,7 +248,6 @@ class GradingService:
                 position = lists.position(
                     session, f, locate, query.sort, descending=query.descending, scores=self._score_view(session).scores
                 )
-            totals = lists.grader_totals(session, self.grader.id)
         return WorklistPage(query, total, submitted, offset, tuple(rows), position, totals)
 
     @guarded(Action.OWN_WORK_READ)

@@ -256,9 +256,19 @@ def count(session: Session, f: ListFilter) -> int:
     return counts(session, f)[0]
 
 
-def counts(session: Session, f: ListFilter) -> tuple[int, int]:
-    """(images the list holds, images of its patient / camera filter the grader submitted)."""
+def counts(session: Session, f: ListFilter, totals: GraderTotals | None = None) -> tuple[int, int]:
+    """(images the list holds, images of its patient / camera filter the grader submitted).
+
+    ``totals`` (the grader's :func:`grader_totals`, read anyway for the footer) answers an
+    unfiltered list without counting again: index-only counts still walk an index of the whole
+    study, so each one saved is a few milliseconds at 100,000 images."""
     f = _resolved(session, f)
+    if totals is not None and f.patient is None and f.camera is None and f.exams is None:
+        if f.status in (None, TODO, SUBMITTED):
+            held = {None: totals.images, TODO: totals.todo, SUBMITTED: totals.submitted}[f.status]
+            return held, totals.submitted
+        if f.status == DRAFT:
+            return totals.drafts, totals.submitted
     submitted = _count(session, replace(f, status=SUBMITTED))
     if f.status == TODO:
         return _count(session, replace(f, status=None)) - submitted, submitted
