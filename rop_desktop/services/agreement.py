@@ -6,6 +6,12 @@ plain, JSON-able dataclasses (:meth:`AgreementReport.to_dict`, :meth:`AgreementR
 
 Choices (the tests pin them):
 
+* The level follows the study's vote level (``votes.level``): at image level every submitted
+  image grade is a rating of its image; at eye level every confirmed (submitted) eye-level grade
+  is a rating of its exam — one eye at one visit, one rating per grader — and the field, pair,
+  Fleiss and leave-one-out figures are computed over the exams (:meth:`AgreementService.eye_labels`).
+  The report says which (``AgreementReport.level``). The model comparison stays per image: the
+  models predict images.
 * Labels are the stored enum values. "Not assessable" (``na``) and unanswered fields count as
   *not rated*: an ungradable vote rates the image quality but no ROP / stage / plus / zone.
 * Pairwise statistics use the images both graders rated; weighted kappa (linear and quadratic)
@@ -33,13 +39,18 @@ from typing import Any
 import numpy as np
 from sqlalchemy import select
 
-from rop_desktop.domain.labels import Plus, Quality, RopPresence, Stage, Zone
+from rop_desktop.domain.grades import GradeValues
+from rop_desktop.domain.labels import Eye, Plus, Quality, RopPresence, Stage, Zone
 from rop_desktop.services.errors import ServiceError
 from rop_desktop.store import Study, repo
 from rop_desktop.store.schema import Exam, Image
 
+from .exam_reference import exam_references_in, exam_votes, level_in
 from .policy import Action, Actor, current, guarded
 from .reference import submitted_votes
+
+#: field → grader → one label per rated item (image or exam), None = not rated.
+LabelTable = dict[str, dict[str, list[str | None]]]
 
 FIELDS: tuple[str, ...] = ("rop", "stage", "plus", "zone", "quality")
 
@@ -143,6 +154,9 @@ class AgreementReport:
     loo_ties: str
     references_by_method: dict[str, int]
     model: ModelComparison | None = None
+    #: What a rating is: "image" (``n_images`` counts images) or "eye" (``n_images`` counts exams:
+    #: one eye at one visit, rated by each grader's confirmed eye-level grade).
+    level: str = "image"
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready Python."""
@@ -173,6 +187,7 @@ class AgreementReport:
                 }
             )
 
+        add("level", "level", self.level, self.n_images)
         for fa in self.fields:
             for p in fa.pairs:
                 for stat in ("percent_agreement", "kappa", "kappa_linear", "kappa_quadratic"):
@@ -222,21 +237,21 @@ class AgreementService:
         self.actor = current(study, actor, verb="see the agreement statistics")
 
     @guarded(Action.AGREEMENT_READ)
-    def labels(self) -> tuple[list[int], dict[str, dict[str, list[str | None]]]]:
+    def labels(self) -> tuple[list[int], LabelTable]:
         """(image ids, field → grader → labels aligned with the ids); None = not rated."""
         with self.study.session() as session:
             votes = submitted_votes(session)
         image_ids = sorted(votes)
-        graders = sorted({name for by in votes.values() for name in by})
-        table: dict[str, dict[str, list[str | None]]] = {f: {g: [] for g in graders} for f in FIELDS}
-        for image_id in image_ids:
-            for grader in graders:
-                vote = votes[image_id].get(grader)
-                plain = vote[1].as_dict() if vote is not None else {}
-                for f in FIELDS:
-                    value = plain.get(f)
-                    table[f][grader].append(None if value in _NOT_RATED else str(value))
-        return image_ids, table
+        return image_ids, _label_table(image_ids, {i: {g: v[1] for g, v in by.items()} for i, by in votes.items()})
+
+    @guarded(Action.AGREEMENT_READ)
+    def eye_labels(self) -> tuple[list[tuple[int, Eye]], LabelTable]:
+        """:meth:`labels` at eye level: ((exam id, eye) in exam order, field → grader → labels of
+        their confirmed eye-level grades aligned with the exams); None = not rated."""
+        with self.study.session() as session:
+            votes = exam_votes(session)
+        keys = sorted(votes, key=lambda k: (k[0], k[1].value))
+        return keys, _label_table(keys, votes)
 
     @guarded(Action.AGREEMENT_READ)
     def dashboard(
@@ -249,13 +264,20 @@ class AgreementService:
         """Every table of the dashboard (see the module documentation for the choices)."""
         if loo_ties not in LOO_TIES:
             raise AgreementError(f"loo_ties must be one of {', '.join(LOO_TIES)}, got {loo_ties!r}")
-        image_ids, table = self.labels()
+        with self.study.session() as session:
+            level = level_in(session)
+        # the figures' ratings: eye-level grades per exam, or image grades; the model needs the images'
+        exams, eye_table = self.eye_labels() if level == "eye" else ([], {})
+        image_ids, image_table = self.labels() if level == "image" or model_predictions is not None else ([], {})
+        n_items, table = (len(exams), eye_table) if level == "eye" else (len(image_ids), image_table)
         graders = list(table["rop"])
         fields = [_field_agreement(f, table[f]) for f in FIELDS] if len(graders) >= 2 else []
         loo = _leave_one_out(table["rop"], loo_ties) if len(graders) >= 2 else []
         with self.study.session() as session:
             references = repo.list_references(session)
             by_method = dict(Counter(r.method for r in references))
+            if level == "eye":  # the reference standard the votes make at this level: the exams'
+                by_method = dict(Counter(r.method for r in exam_references_in(session).values()))
             reference_rop = {
                 r.image_id: _binary(r.rop.value if r.rop else None)
                 for r in references
@@ -267,12 +289,26 @@ class AgreementService:
                 else {}
             )
         model = None
-        if model_predictions is not None:
-            model = _model(model_predictions, threshold, reference_rop, image_ids, table["rop"], patients)
-        return AgreementReport(graders, len(image_ids), fields, loo, loo_ties, by_method, model)
+        if model_predictions is not None:  # per image at either level: the model rates images
+            model = _model(model_predictions, threshold, reference_rop, image_ids, image_table["rop"], patients)
+        return AgreementReport(graders, n_items, fields, loo, loo_ties, by_method, model, level)
 
 
 # ---------------------------------------------------------------------------- helpers
+def _label_table(items: list[Any], votes: Mapping[Any, Mapping[str, GradeValues]]) -> LabelTable:
+    """field → grader → the grader's label of each of ``items`` (None: not rated, or "not assessable")."""
+    graders = sorted({name for by in votes.values() for name in by})
+    table: LabelTable = {f: {g: [] for g in graders} for f in FIELDS}
+    for item in items:
+        for grader in graders:
+            vote = votes[item].get(grader)
+            plain = vote.as_dict() if vote is not None else {}
+            for f in FIELDS:
+                value = plain.get(f)
+                table[f][grader].append(None if value in _NOT_RATED else str(value))
+    return table
+
+
 def _field_agreement(name: str, labels: dict[str, list[str | None]]) -> FieldAgreement:
     # training.metrics loads torch (~2 s): imported when a statistic is computed, not when the window opens
     from training.metrics import cohen_kappa, fleiss_kappa, percent_agreement

@@ -34,10 +34,11 @@ version-checked).
 from __future__ import annotations
 
 import statistics
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import and_, func, select
@@ -54,6 +55,7 @@ from rop_desktop.store import Study, repo
 from rop_desktop.store.schema import Exam, ExamGrade, ExamReference, Grade, Grader, Image, Patient
 from rop_desktop.store.types import utcnow
 
+from .importer import thumbnail_file
 from .policy import BLINDED_SETTING, REVEAL_SETTING, Action, Actor, current, guarded, open_operation
 from .vote_settings import vote_settings_in
 
@@ -132,6 +134,20 @@ class ExamQueueItem:
     n_votes: int
     reasons: tuple[str, ...]
     image_ids: tuple[int, ...]
+    #: field → answer → votes, as :class:`~rop_desktop.domain.votes.VoteOutcome` counts them
+    tally: dict[str, dict[str, int]] = field(default_factory=dict)
+    #: treatment class value → graders whose eye-level grade puts the eye in it
+    classes: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CaseImage:
+    """One image of an exam as the adjudicator's strip shows it (its cached thumbnail, if any)."""
+
+    image_id: int
+    name: str
+    thumbnail: Path | None
+    status: str = ""  # the strip's mark: none here (no grader's own status)
 
 
 @dataclass(frozen=True)
@@ -146,6 +162,7 @@ class ExamCase:
     outcome: VoteOutcome
     reference: ExamReferenceState | None
     image_ids: tuple[int, ...]
+    images: tuple[CaseImage, ...] = ()
 
     @property
     def version(self) -> int:
@@ -453,8 +470,20 @@ class ExamReferenceService:
             if outcome.status != status:
                 continue  # settled by the votes but not stored (a confirm that could not see it): Recompute
             patient, when, images = headers[key]
+            classes = Counter(classify(v).klass.value for v in votes.get(key, {}).values())
             items.append(
-                ExamQueueItem(key[0], key[1], patient, when, status, len(votes.get(key, {})), outcome.reasons, images)
+                ExamQueueItem(
+                    key[0],
+                    key[1],
+                    patient,
+                    when,
+                    status,
+                    len(votes.get(key, {})),
+                    outcome.reasons,
+                    images,
+                    dict(outcome.tally),
+                    dict(classes),
+                )
             )
         return items
 
@@ -493,10 +522,19 @@ class ExamReferenceService:
             votes = exam_votes(session, [key]).get(key, {})
             outcome = settle_eye(votes, _settings_in(session), _hospital(session, [key]).get(key))
             reference = exam_references_in(session, [exam_id]).get(key)
+            strip = self._strip(session, headers[key][2])
         patient, when, images = headers[key]
-        case = ExamCase(exam_id, eye, patient, when, dict(sorted(votes.items())), outcome, reference, images)
+        case = ExamCase(exam_id, eye, patient, when, dict(sorted(votes.items())), outcome, reference, images, strip)
         self._seen[key] = case.version
         return case
+
+    def _strip(self, session: Session, image_ids: Sequence[int]) -> tuple[CaseImage, ...]:
+        """The exam's images in strip order, with their cached thumbnails."""
+        rows = {i.id: i for i in session.scalars(select(Image).where(Image.id.in_(image_ids)))}
+        return tuple(
+            CaseImage(i, rows[i].original_name, self.study.cache_path(thumbnail_file(rows[i].sha256)))
+            for i in image_ids
+        )
 
     @guarded(Action.REFERENCE_DECIDE)
     def adjudicate(
@@ -562,6 +600,7 @@ class ExamReferenceService:
 
 
 __all__ = [
+    "CaseImage",
     "ExamAdjudicationError",
     "ExamCase",
     "ExamQueueItem",

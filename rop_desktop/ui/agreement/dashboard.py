@@ -34,7 +34,6 @@ from .charts import BarChart
 from .data import DashboardData, pair_label, short_name
 from .model_section import MODEL_FIGURE_COLUMNS, model_caption, model_figure_rows
 from .tables import (
-    EXAM_FIELDS,
     FIELD_COLUMNS,
     FIELD_TITLES,
     LOO_COLUMNS,
@@ -44,11 +43,21 @@ from .tables import (
     PAIR_STATISTICS,
     PairMatrix,
     StatTable,
+    at_level,
     field_rows,
     loo_rows,
     method_rows,
     model_rows,
+    unit_of,
 )
+
+#: What the figures compare, by the study's vote level (``AgreementReport.level``).
+LEVEL_TEXT = {
+    "image": "Figures at image level: each grader's submitted grade of an image is one rating (the study "
+    "votes image by image).",
+    "eye": "Figures at eye level: each grader's confirmed eye-level grade of an exam — one eye at one "
+    "visit — is one rating (the study votes eye by eye). The model is compared image by image.",
+}
 
 
 def _section(title: str | QLabel, *widgets: QWidget) -> QWidget:
@@ -137,11 +146,10 @@ class AgreementDashboard(QWidget):
         self.kappa_chart = BarChart("Cohen's κ per pair", "κ")
         self.loo_chart = BarChart("Each grader against the majority of the others", "")
         self.pair_title = QLabel("Pairs")
-        field_note = _note()
-        field_note.setText(
-            "Percent agreement and kappas are means over the grader pairs (each pair on the images "
-            "both rated); Fleiss' κ uses the images every grader rated. Weighted κ: ordinal fields."
-        )
+        self.level_label = QLabel("")
+        self.level_label.setWordWrap(True)
+        self.level_label.setStyleSheet("font-weight: bold;")
+        field_note = self.field_note = _note()
 
         left = QVBoxLayout()
         left.addWidget(_section("Agreement per field", self.field_table, field_note))
@@ -171,6 +179,7 @@ class AgreementDashboard(QWidget):
         scroll.setWidget(body)
         layout = QVBoxLayout(self)
         layout.addLayout(bar)
+        layout.addWidget(self.level_label)
         layout.addWidget(scroll, 1)
 
         self.field_combo.currentIndexChanged.connect(self._on_field)
@@ -206,9 +215,21 @@ class AgreementDashboard(QWidget):
         report = data.report
         self.refresh_button.setEnabled(True)
         self.export_button.setEnabled(True)
+        unit = unit_of("", report.level)
         self.status.setText(
-            f"{report.n_images} images graded by {len(report.graders)} graders: " + ", ".join(report.graders)
+            f"{report.n_images} {unit} graded by {len(report.graders)} graders: " + ", ".join(report.graders)
         )
+        self.level_label.setText(LEVEL_TEXT.get(report.level, ""))
+        self.field_note.setText(
+            f"Percent agreement and kappas are means over the grader pairs (each pair on the {unit} "
+            f"both rated); Fleiss' κ uses the {unit} every grader rated. Weighted κ: ordinal fields."
+        )
+        for table, columns in (
+            (self.field_table, FIELD_COLUMNS),
+            (self.loo_table, LOO_COLUMNS),
+            (self.method_table, METHOD_COLUMNS),
+        ):
+            table.set_titles(at_level(columns, report.level))
         self.field_table.set_rows(field_rows(report))
         self.loo_table.set_rows(loo_rows(report))
         ties = "left out" if report.loo_ties == "leave_out" else "counted as ROP"
@@ -261,9 +282,9 @@ class AgreementDashboard(QWidget):
         field = report.for_field(self.field_combo.currentData())
         statistic = self.stat_combo.currentData()
         title = FIELD_TITLES.get(field.field, field.field)
-        self.pair_matrix.set_field(report.graders, field, statistic)
+        self.pair_matrix.set_field(report.graders, field, statistic, report.level)
         fleiss = "undefined" if field.fleiss_kappa is None else f"{field.fleiss_kappa:.2f}"
-        unit = "exams" if field.field in EXAM_FIELDS else "images"
+        unit = unit_of(field.field, report.level)
         self.fleiss_label.setText(
             f"Fleiss' κ on {title.lower()}: {fleiss} ({field.fleiss_items} {unit} rated by "
             f"all {len(report.graders)} graders). " + " ".join(field.notes)

@@ -47,6 +47,18 @@ METHOD_TITLES = {
 }
 
 
+def unit_of(field: str, level: str = "image") -> str:
+    """What one rating of ``field`` is about at the report's ``level``: "exams" or "images"."""
+    return "exams" if level == "eye" or field in EXAM_FIELDS else "images"
+
+
+def at_level(columns: Sequence[str], level: str) -> list[str]:
+    """Column titles for a report at ``level``: "Images…" reads "Exams…" at eye level."""
+    if level != "eye":
+        return list(columns)
+    return [c.replace("Images", "Exams") for c in columns]
+
+
 class StatTable(QTableWidget):
     """A read-only table that is as tall as its rows (no inner scroll bar)."""
 
@@ -61,6 +73,12 @@ class StatTable(QTableWidget):
         self.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
         self.verticalHeader().hide()
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+
+    def set_titles(self, columns: Sequence[str]) -> None:
+        """New column titles (as many as before): e.g. :func:`at_level`'s."""
+        self.titles = list(columns)
+        self.setHorizontalHeaderLabels(self.titles)
+        self._wrap_titles()
 
     def set_rows(self, rows: Sequence[Sequence[str]], tips: Sequence[Sequence[str]] | None = None) -> None:
         self.setRowCount(len(rows))
@@ -116,7 +134,10 @@ def field_rows(report: AgreementReport) -> list[list[str]]:
     rows = []
     for fa in report.fields:
         pairs = fa.pairs
-        items = f"{fa.fleiss_items} exams" if fa.field in EXAM_FIELDS else str(fa.fleiss_items)
+        # the treatment class is rated per exam at either level: said so where the column counts images
+        items = (
+            f"{fa.fleiss_items} exams" if fa.field in EXAM_FIELDS and report.level != "eye" else str(fa.fleiss_items)
+        )
         rows.append(
             [
                 FIELD_TITLES.get(fa.field, fa.field),
@@ -142,8 +163,9 @@ class PairMatrix(QTableWidget):
         self.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
 
-    def set_field(self, graders: Sequence[str], field: Any, statistic: str) -> None:
-        """Fill from a ``FieldAgreement``; ``statistic`` is an attribute of its pairs."""
+    def set_field(self, graders: Sequence[str], field: Any, statistic: str, report_level: str = "image") -> None:
+        """Fill from a ``FieldAgreement``; ``statistic`` is an attribute of its pairs;
+        ``report_level`` the report's ("image" or "eye": what was rated)."""
         n = len(graders)
         self.setRowCount(n)
         self.setColumnCount(n)
@@ -160,7 +182,7 @@ class PairMatrix(QTableWidget):
                 item = QTableWidgetItem("—" if r == c else (fmt_percent(value) if percent else fmt_kappa(value)))
                 item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
                 if pair is not None:
-                    item.setToolTip(_pair_tip(a, b, field, pair))
+                    item.setToolTip(_pair_tip(a, b, field, pair, report_level))
                     if value is not None:
                         level = max(0.0, min(1.0, value))
                         item.setBackground(QBrush(QColor.fromHsvF(0.33 * level, 0.6, 0.42, 0.85)))
@@ -170,9 +192,9 @@ class PairMatrix(QTableWidget):
         self.setFixedHeight(height + sum(self.rowHeight(r) for r in range(n)))
 
 
-def _pair_tip(a: str, b: str, field: Any, pair: Any) -> str:
+def _pair_tip(a: str, b: str, field: Any, pair: Any, level: str = "image") -> str:
     """Every statistic of one pair on one field."""
-    unit = "exams" if field.field in EXAM_FIELDS else "images"
+    unit = unit_of(field.field, level)
     tip = (
         f"{a} vs {b} on {FIELD_TITLES.get(field.field, field.field)}: {pair.n_items} {unit} rated by both\n"
         f"% agreement {fmt_percent(pair.percent_agreement)}\nCohen's κ {fmt_kappa(pair.kappa)}"

@@ -6,7 +6,8 @@ actor, and the service decides (:mod:`rop_desktop.services.policy`: adjudication
 dashboard, recompute and exports are for adjudicators and admins; vote settings for admins). The
 menu only shows what the policy allows the account — a grader sees no Reference menu at all — but
 an action triggered anyway still asks the service, and its refusal is shown with the reason;
-nothing opens and nothing changes.
+nothing opens and nothing changes. Where the study votes per eye (``votes.level`` = "eye") the
+adjudication action opens the eye-level window (``ui.adjudication.exam_window``) instead.
 
 The composition root may also connect ``workspace.gradeSubmitted`` to
 :meth:`ReferenceController.on_grade_submitted` and the change watcher to :meth:`on_changes`: the
@@ -22,7 +23,7 @@ lists show their first page at once and their exact counts come from a backgroun
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Generator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -34,6 +35,8 @@ from PySide6.QtWidgets import QFileDialog, QMenu, QMessageBox, QProgressDialog
 
 from rop_desktop.domain.votes import VoteError, VoteSettings
 from rop_desktop.services import policy
+from rop_desktop.services.exam_reference import ExamReferenceService
+from rop_desktop.services.exams import set_vote_level, vote_level
 from rop_desktop.services.export import ExportError, export_reference_csv, export_snapshot
 from rop_desktop.services.grading import GradingService, list_graders
 from rop_desktop.services.policy import AccessDenied, Action, Actor
@@ -49,6 +52,7 @@ from rop_desktop.services.reference import (
 from rop_desktop.services.studies import Study
 from rop_desktop.ui.adjudication import AdjudicationWindow, VoteSettingsDialog
 from rop_desktop.ui.adjudication.background import BackgroundCalls
+from rop_desktop.ui.adjudication.exam_window import ExamAdjudicationWindow
 from rop_desktop.ui.adjudication.notice import show_notice
 from rop_desktop.ui.main_window import MainWindow
 from rop_desktop.workers.runner import GeneratorWorker
@@ -114,6 +118,9 @@ class ReferenceController(QObject):
         self.grading = grading_service
         self.actor: Actor = grading_service.actor
         self.adjudication: AdjudicationWindow | None = None
+        self.exam_adjudication: ExamAdjudicationWindow | None = None  #: at eye level
+        self._exam_queue_calls = BackgroundCalls(self)
+        self._exam_queue_again = False
         self.dashboard: AgreementDashboard | None = None
         self.last_notice: QMessageBox | None = None
         self.calls = BackgroundCalls(self)
@@ -131,7 +138,7 @@ class ReferenceController(QObject):
             menu,
             "Adjudication queue…",
             self.open_adjudication,
-            "Decide the images the votes did not settle (adjudicators, admins)",
+            "Decide the images (at eye level: the exams) the votes did not settle (adjudicators, admins)",
             Action.REFERENCE_DECIDE,
         )
         self.dashboard_action = self._add(
@@ -202,14 +209,18 @@ class ReferenceController(QObject):
         return True
 
     # ================================================================= windows
-    def open_adjudication(self) -> AdjudicationWindow | None:
-        """The adjudication view (adjudicators and admins); None, with a message, for anyone else."""
-        if self.adjudication is not None and shiboken6.isValid(self.adjudication):
-            self.adjudication.raise_()
-            self.adjudication.activateWindow()
-            return self.adjudication
+    def open_adjudication(self) -> AdjudicationWindow | ExamAdjudicationWindow | None:
+        """The adjudication view of the study's vote level — images, or exams at eye level
+        (adjudicators and admins); None, with a message, for anyone else."""
+        for opened in (self.adjudication, self.exam_adjudication):
+            if opened is not None and shiboken6.isValid(opened):
+                opened.raise_()
+                opened.activateWindow()
+                return opened
         if not self._may(Action.REFERENCE_READ):  # the queue shows every grader's grades and outlines
             return None
+        if vote_level(self.study, self.actor) == "eye":
+            return self._open_exam_adjudication()
         service = ReferenceService(self.study, self.actor)
         view = AdjudicationWindow(
             service, self.grading.load_image, predict=self._predict, history=service.history, title=self.study.name
@@ -222,6 +233,45 @@ class ReferenceController(QObject):
         self.adjudication = view
         self._count_queue()
         return view
+
+    def _open_exam_adjudication(self) -> ExamAdjudicationWindow:
+        service = ExamReferenceService(self.study, self.actor)
+        view = ExamAdjudicationWindow(service, self.grading.load_image, title=self.study.name)
+        self._own(view, "exam_adjudication")
+        view.settled.connect(lambda _exam, _eye, _state: self._refresh_dashboard())
+        view.refresh_queue()
+        view.show()
+        view.open_first()
+        self.exam_adjudication = view
+        return view
+
+    def _exam_queue_in_background(self) -> None:
+        """Re-read the open eye-level queue's lists off the UI thread, then show them."""
+        view = self.exam_adjudication
+        if view is None or not shiboken6.isValid(view):
+            return
+        if self._exam_queue_calls.busy():
+            self._exam_queue_again = True  # read once more when this read is done
+            return
+        self._exam_queue_again = False
+        service = view.service
+
+        def shown(lists: tuple[list, list]) -> None:
+            if shiboken6.isValid(view):
+                current = (view.case.exam_id, view.case.eye.value) if view.case is not None else None
+                view.queue.set_items(*lists, current)
+            self._exam_queue_read()
+
+        def failed(exc: BaseException) -> None:
+            if isinstance(exc, AccessDenied):  # the account lost its role since the view opened
+                self._refused(exc)
+            self._exam_queue_read()
+
+        self._exam_queue_calls.start(lambda: (service.queue(), service.insufficient()), shown, failed)
+
+    def _exam_queue_read(self) -> None:
+        if self._exam_queue_again:
+            self._exam_queue_in_background()
 
     def _after_settled(self) -> None:
         """An image was settled in the adjudication window: the dashboard and the queue count move."""
@@ -289,14 +339,17 @@ class ReferenceController(QObject):
                 f"The stored vote settings are damaged ({exc.reason}); the defaults are shown.",
                 QMessageBox.Icon.Warning,
             )
-        dialog = VoteSettingsDialog(settings, len(list_graders(self.study)), self.window)
-        dialog.accepted.connect(lambda: self.save_vote_settings(dialog.chosen()))
+        level = vote_level(self.study, self.actor)
+        dialog = VoteSettingsDialog(settings, len(list_graders(self.study)), self.window, level=level)
+        dialog.accepted.connect(lambda: self.save_vote_settings(dialog.chosen(), dialog.chosen_level()))
         dialog.open()
         return dialog
 
-    def save_vote_settings(self, settings: VoteSettings) -> GeneratorWorker | None:
+    def save_vote_settings(self, settings: VoteSettings, level: str | None = None) -> GeneratorWorker | None:
         """Store the settings (audited) and settle every image again with them, in a worker
-        (``recomputed(summary)`` when done). None when refused or a recompute is running."""
+        (``recomputed(summary)`` when done). A new vote ``level`` ("image" / "eye") is stored in
+        that worker first (switching to eye level settles every exam). None when refused or a
+        recompute is running."""
         if self._recomputing():
             return None
         try:
@@ -304,8 +357,13 @@ class ReferenceController(QObject):
         except AccessDenied as exc:
             self._refused(exc)
             return None
+        new_level = level if level is not None and level != vote_level(self.study, self.actor) else None
+        where = {"image": "each image", "eye": "each eye at each visit"}.get(new_level or "", "")
         return self._start_recompute(
-            "Vote settings saved", f"Quorum {settings.quorum}, tie rule “{settings.tie_rule}”. "
+            "Vote settings saved",
+            (f"Votes are now cast on {where}. " if where else "")
+            + f"Quorum {settings.quorum}, tie rule “{settings.tie_rule}”. ",
+            level=new_level,
         )
 
     def recompute(self) -> GeneratorWorker | None:
@@ -322,12 +380,14 @@ class ReferenceController(QObject):
             return True
         return False
 
-    def _start_recompute(self, title: str, prefix: str) -> GeneratorWorker | None:
+    def _start_recompute(self, title: str, prefix: str, *, level: str | None = None) -> GeneratorWorker | None:
         try:  # the policy decides here, on the UI thread: a refusal opens nothing
             steps = ReferenceService(self.study, self.actor).recompute_steps()
         except AccessDenied as exc:
             self._refused(exc)
             return None
+        if level is not None:
+            steps = self._level_then(level, steps)
         worker = GeneratorWorker(lambda: steps, parent=self)
         progress = QProgressDialog("Settling every image from its submitted votes …", "Cancel", 0, 0, self.window)
         progress.setWindowTitle(title)
@@ -352,6 +412,13 @@ class ReferenceController(QObject):
         self.recompute_worker, self.progress = worker, progress
         worker.start()
         return worker
+
+    def _level_then(
+        self, level: str, steps: Generator[tuple[int, int], None, RecomputeSummary]
+    ) -> Generator[tuple[int, int], None, RecomputeSummary]:
+        """Store the vote level (in the worker: at eye level it settles every exam), then recompute."""
+        set_vote_level(self.study, self.actor, level)
+        return (yield from steps)
 
     def _on_recompute_step(self, progress: QProgressDialog, step: tuple[int, int]) -> None:
         done, total = step
@@ -378,7 +445,7 @@ class ReferenceController(QObject):
 
     def on_changes(self, changes: Sequence[Change]) -> None:
         """Other workstations' edits: the queue and the dashboard follow grades and references."""
-        if any(getattr(c, "entity", None) in ("grade", "reference") for c in changes):
+        if any(getattr(c, "entity", None) in ("grade", "reference", "exam_grade", "exam_reference") for c in changes):
             self.refresh_views()
 
     def refresh_views(self) -> None:
@@ -388,6 +455,7 @@ class ReferenceController(QObject):
         images to decide, that is a walk over the study, kept off the UI thread here.)"""
         if self.adjudication is not None and shiboken6.isValid(self.adjudication):
             self._queue_in_background()
+        self._exam_queue_in_background()
         self._refresh_dashboard()
 
     def _queue_in_background(self) -> None:
@@ -482,12 +550,13 @@ class ReferenceController(QObject):
     def shutdown(self) -> None:
         """Close the windows this menu opened, stop a recompute between two steps (what was
         settled stays) and wait for a snapshot being written."""
-        for view in (self.adjudication, self.dashboard):
+        for view in (self.adjudication, self.exam_adjudication, self.dashboard):
             if view is not None and shiboken6.isValid(view):
                 view.close()
         if self.recompute_worker is not None:
             self.recompute_worker.shutdown()
         self._queue_calls.shutdown()
+        self._exam_queue_calls.shutdown()
         self._counts.shutdown()
         self.calls.shutdown()
 

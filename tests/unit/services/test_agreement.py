@@ -128,8 +128,9 @@ def test_csv_export_of_the_tables(voted: HandStudy, tmp_path: Path) -> None:
     path = report.to_csv(tmp_path / "agreement.csv")
     with path.open(encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
-    assert set(r["table"] for r in rows) == {"pairwise", "fleiss", "leave_one_out", "references", "model",
+    assert set(r["table"] for r in rows) == {"level", "pairwise", "fleiss", "leave_one_out", "references", "model",
                                              "error_reduction"}
+    assert next(r for r in rows if r["table"] == "level")["value"] == "image"
     kappa = next(r for r in rows if r["table"] == "pairwise" and r["field"] == "rop" and r["statistic"] == "kappa"
                  and (r["grader_a"], r["grader_b"]) == ("Dr. A", "Dr. B"))
     assert float(kappa["value"]) == pytest.approx(2 / 3) and kappa["n"] == "6"

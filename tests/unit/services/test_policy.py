@@ -176,6 +176,8 @@ CALLS: dict[str, tuple[Action, Callable[[Ctx], Any]]] = {
                                           lambda c: AgreementService(c.study, c.actor).labels()),
     "agreement.AgreementService.dashboard": (Action.AGREEMENT_READ,
                                              lambda c: AgreementService(c.study, c.actor).dashboard()),
+    "agreement.AgreementService.eye_labels": (Action.AGREEMENT_READ,
+                                              lambda c: AgreementService(c.study, c.actor).eye_labels()),
     # assist
     "assist.set_assist_mode": (Action.SETTINGS_WRITE, lambda c: assist.set_assist_mode(c.study, c.actor, False)),
     # exports
