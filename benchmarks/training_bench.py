@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/training_bench.py ridge [--minutes 20] [--runs default smp]
     .venv/bin/python benchmarks/training_bench.py binary [--minutes 20]
+    .venv/bin/python benchmarks/training_bench.py binary --line-first [--minutes 20] [--line-minutes 6] [--compare-with RUN]
     .venv/bin/python benchmarks/training_bench.py stages [--minutes 6] [--line-minutes 6]
     .venv/bin/python benchmarks/training_bench.py reproduce [--snapshot SNAP] [--paper both] [--scale quick]
     .venv/bin/python benchmarks/training_bench.py latency [--repeats 5]
@@ -17,7 +18,13 @@
 - ``binary``: ``rop-train train --task binary --minutes M`` on a 300-image synthetic study from
   the demo renderer (``benchmarks/synthetic_study.py``: patient groups, ~30 % ROP, near-duplicate
   views per eye); test sensitivity / specificity at the threshold chosen on validation data,
-  with patient-bootstrap 95 % CIs, against the target (>= 0.95 at >= 0.90).
+  with patient-bootstrap 95 % CIs, against the target (>= 0.95 at >= 0.90). ``--line-first``: paper A's
+  question from the predicted line plus the classifier — ``fast_line`` for ``--line-minutes`` L, then
+  ``fast_binary_line`` (grey + line-mask channel, trained on the reference masks) for M - L minutes with
+  ``--line-bundle``, so its validation threshold and test figures come from the line model's predicted
+  masks — against the image-only ``fast_binary`` (trained here for M minutes, or read from a previous
+  run's ``--compare-with RUN/report/predictions.csv`` on the same test split), one table with the paired
+  patient-bootstrap differences.
 - ``stages``: paper B's claim on a CPU: ``fast_line`` U-Net masks feeding ``fast_hybrid`` versus
   ``fast_stage`` (the same classifier without the mask) on 300 synthetic stage 1-3 images; test
   accuracy with CIs and the paired difference.
@@ -197,10 +204,10 @@ def bench_ridge(args: argparse.Namespace) -> None:
 # ---------------------------------------------------------------------------------- (b) synthetic study
 
 
-def _train(config, data, out: Path, label: str):
+def _train(config, data, out: Path, label: str, line_bundle: str | None = None):
     """Run ``fit`` printing epochs; the Finished event (or exit)."""
     last = None
-    for event in fit(config, data, out):
+    for event in fit(config, data, out, line_bundle=line_bundle):
         if isinstance(event, EpochEnd):
             metrics = " ".join(f"{k} {v:.3f}" for k, v in event.val_metrics.items())
             print(f"  {label} epoch {event.epoch}: train {event.train_loss:.4f} val {event.val_loss:.4f} {metrics} "
@@ -230,6 +237,9 @@ def bench_binary(args: argparse.Namespace) -> None:
     operating threshold chosen on validation data, against the screening target."""
     from synthetic_study import describe, synthetic_snapshot
 
+    if args.line_first:
+        bench_binary_line_first(args)
+        return
     torch.set_num_threads(args.threads)
     work = Path(args.out or tempfile.mkdtemp(prefix="rop-binary-bench-"))
     snap = synthetic_snapshot(work / "study", args.images, args.rop_share, args.seed)
@@ -255,6 +265,172 @@ def bench_binary(args: argparse.Namespace) -> None:
         print(f"\noperating threshold {num('threshold'):.3f}: {choice['description']} (empirical "
               f"{num('empirical_threshold'):.3f}, tolerance bound {num('tolerance_threshold'):.3f}; validation "
               f"sensitivity {num('val_sensitivity'):.3f}, specificity {num('val_specificity'):.3f})")
+
+
+def _binary_split(study, seed: int) -> dict[str, str]:
+    """The patient split ``fit`` gives the default binary recipe on ``study`` (the plain run's split)."""
+    from training.config import recipe
+    from training.engine.setup import make_splits
+    from training.engine.tasks import make_task
+
+    config = recipe("fast_binary", seed=seed, device="cpu")
+    _, assignment = make_splits(make_task(config, study.classes), study, config)
+    return assignment
+
+
+def _read_rows(path: Path) -> dict[str, dict]:
+    """``report/predictions.csv`` of a binary run: id -> {patient, label, probability}."""
+    with open(path, newline="", encoding="utf-8") as fh:
+        return {r["id"]: {"patient": r["patient"], "label": int(r["label"]), "probability": float(r["probability"])}
+                for r in csv.DictReader(fh)}
+
+
+def _auroc(pos: np.ndarray, neg: np.ndarray) -> float:
+    """P(a ROP image scores above a no-ROP image), ties counted half (Mann-Whitney)."""
+    if not len(pos) or not len(neg):
+        return float("nan")
+    return float(((pos[:, None] > neg[None, :]) + 0.5 * (pos[:, None] == neg[None, :])).mean())
+
+
+def paired_differences(labels, patients, first: tuple, second: tuple, n_resamples: int = 1000, seed: int = 0) -> dict:
+    """``first`` - ``second`` (each ``(scores, threshold)`` on the same images) in sensitivity, specificity
+    and AUROC: point estimates with 95 % percentile intervals of a paired patient bootstrap (both models
+    scored on the same resampled patients; numpy seed 0, as ``training.metrics.bootstrap``)."""
+    from training.metrics.bootstrap import resample_weights
+
+    y = np.asarray(labels, int)
+    groups = sorted(set(patients))
+    group = np.array([groups.index(p) for p in patients])
+    members = [np.flatnonzero(group == g) for g in range(len(groups))]
+
+    def stats(idx: np.ndarray) -> np.ndarray:
+        out = []
+        for scores, threshold in (first, second):
+            s = np.asarray(scores, float)[idx]
+            t = y[idx]
+            called = s >= threshold
+            out.append([called[t == 1].mean() if (t == 1).any() else np.nan,
+                        (~called[t == 0]).mean() if (t == 0).any() else np.nan,
+                        _auroc(s[t == 1], s[t == 0])])
+        return np.asarray(out[0]) - np.asarray(out[1])
+
+    point = stats(np.arange(len(y)))
+    draws = []
+    for row in resample_weights(len(groups), n_resamples, seed):
+        draws.append(stats(np.concatenate([np.repeat(members[g], c) for g, c in enumerate(row) if c])))
+    draws = np.asarray(draws)
+    result = {}
+    for k, name in enumerate(("sensitivity", "specificity", "auroc")):
+        finite = draws[:, k][np.isfinite(draws[:, k])]
+        ci = tuple(np.percentile(finite, [2.5, 97.5])) if len(finite) >= n_resamples / 2 else None
+        result[name] = (float(point[k]), ci)
+    return result
+
+
+def bench_binary_line_first(args: argparse.Namespace) -> None:
+    """Paper A's question line-first: fast_line (L min) -> fast_binary_line fed its predicted masks
+    (M - L min) versus the image-only fast_binary (M min, or a previous run's predictions), same study,
+    same patients, one table."""
+    import dataclasses
+    import json
+
+    from synthetic_study import describe, synthetic_snapshot
+
+    from training.config import recipe
+    from training.evaluate import evaluate_predictor
+    from training.metrics import binary_report
+    from training.metrics.bootstrap import binary_intervals, format_interval
+    from training.predictor import Predictor
+    from training.splits import apply_splits
+
+    torch.set_num_threads(args.threads)
+    if not 0 < args.line_minutes < args.minutes:
+        sys.exit(f"--line-minutes ({args.line_minutes:g}) must be between 0 and --minutes ({args.minutes:g})")
+    work = Path(args.out or tempfile.mkdtemp(prefix="rop-binary-bench-"))
+    study = synthetic_snapshot(work / "study", args.images, args.rop_share, args.seed)
+    compare = Path(args.compare_with) if args.compare_with else None
+    assignment = _binary_split(study, args.seed)
+    if compare is not None:
+        previous = json.loads((compare / "splits.json").read_text(encoding="utf-8"))
+        if previous != assignment:
+            differ = sorted(k for k in set(previous) | set(assignment) if previous.get(k) != assignment.get(k))
+            sys.exit(f"{compare}/splits.json is not this study's binary split ({len(differ)} records differ, "
+                     f"e.g. {differ[:3]}): its predictions cannot be compared image by image")
+    snap = study.with_records(apply_splits(study, assignment))  # one split for the line model and both classifiers
+    snap = dataclasses.replace(snap, stored_hash=snap.content_hash())
+    test_ids = sorted(k for k, v in assignment.items() if v == "test")
+    print(f"synthetic study: {describe(study)}; line-first: line {args.line_minutes:g} min + binary hybrid "
+          f"{args.minutes - args.line_minutes:g} min against image-only {args.minutes:g} min, {args.threads} "
+          f"thread(s), {date.today().isoformat()}", flush=True)
+    out = work / "line_first"
+    started = time.monotonic()
+    line = _train(recipe("fast_line", max_minutes=args.line_minutes, device="cpu", seed=args.seed), snap,
+                  out / "line", "line")
+    hybrid = _train(recipe("fast_binary_line", max_minutes=args.minutes - args.line_minutes, device="cpu",
+                           seed=args.seed), snap, out / "binary", "line-first", line_bundle=line.bundle_dir)
+    line_first_minutes = (time.monotonic() - started) / 60
+    if compare is not None:
+        image_only_rows = _read_rows(compare / "report" / "predictions.csv")
+        image_only_summary = json.loads((compare / "report" / "report.json").read_text(encoding="utf-8"))["summary"]
+        image_only_source = f"a previous run, same split: {compare}"
+        image_only_card = json.loads((compare / "bundle" / "card.json").read_text(encoding="utf-8"))
+    else:
+        plain = _train(recipe("fast_binary", max_minutes=args.minutes, device="cpu", seed=args.seed), snap,
+                       out / "image_only", "image-only")
+        image_only_rows = _read_rows(out / "image_only" / "report" / "predictions.csv")
+        image_only_summary = plain.test_metrics
+        image_only_source = "trained here"
+        image_only_card = json.loads((Path(plain.bundle_dir) / "card.json").read_text(encoding="utf-8"))
+    if sorted(image_only_rows) != test_ids:
+        sys.exit(f"the image-only predictions hold {len(image_only_rows)} images, not this split's {len(test_ids)} "
+                 "test images: not comparable")
+    line_rows = _read_rows(out / "binary" / "report" / "predictions.csv")
+    assert sorted(line_rows) == test_ids, "the line-first run's test split differs"
+    upper = evaluate_predictor(Predictor.from_bundle(hybrid.bundle_dir, "cpu"), snap, "test")  # reference masks
+    upper_rows = {r["id"]: r for r in upper.predictions}
+
+    labels = [line_rows[i]["label"] for i in test_ids]
+    patients = [line_rows[i]["patient"] for i in test_ids]
+    thresholds = {"image": float(image_only_summary["threshold"]), "line": float(hybrid.threshold)}
+    scores = {"image": [image_only_rows[i]["probability"] for i in test_ids],
+              "line": [line_rows[i]["probability"] for i in test_ids],
+              "upper": [float(upper_rows[i]["probability"]) for i in test_ids]}
+    training = image_only_card.get("training") or {}
+    rows = [
+        ("image-only `fast_binary` (" + image_only_source + ")", "image", "image",
+         f"{training.get('epochs_run')} epochs in {training.get('minutes')} min"),
+        ("**line-first** `fast_line` → `fast_binary_line`, fed the predicted masks", "line", "line",
+         f"line {line.epochs_run} epochs + hybrid {hybrid.epochs_run} epochs; {line_first_minutes:.1f} min in all"),
+        ("the same hybrid fed the reference masks (upper bound)", "upper", "line", "-"),
+    ]
+    n_pos, n_neg = sum(labels), len(labels) - sum(labels)
+    print(f"\nline model: test Dice {_ci(line.test_metrics, 'dice')} on the ROP test images (mask threshold "
+          f"{line.threshold:g}, chosen on validation)")
+    print("\n| model | training | threshold (val) | test sensitivity (95% CI) | test specificity (95% CI) "
+          "| AUROC (95% CI) | target |\n| --- | --- | ---: | ---: | ---: | ---: | --- |")
+    for name, key, threshold_key, trained in rows:
+        threshold = thresholds[threshold_key]
+        report = binary_report(labels, scores[key], threshold)
+        ci = binary_intervals(labels, scores[key], threshold, patients)
+        met = (report.sensitivity or 0) >= 0.95 and (report.specificity or 0) >= 0.90
+        print(f"| {name} | {trained} | {threshold:.3f} "
+              f"| {format_interval(report.sensitivity, ci.get('sensitivity'), 3)}, {report.tp}/{n_pos} "
+              f"| {format_interval(report.specificity, ci.get('specificity'), 3)}, {report.tn}/{n_neg} "
+              f"| {format_interval(report.auroc, ci.get('auroc'), 3)} | {'met' if met else 'missed'} |")
+    diff = paired_differences(labels, patients, (scores["line"], thresholds["line"]),
+                              (scores["image"], thresholds["image"]))
+    print("\nline-first - image-only (paired patient bootstrap, 1000 resamples): " + "; ".join(
+        f"{name} {format_interval(value, ci, 3)}" for name, (value, ci) in diff.items()))
+    print("\nROP test images either model missed (score / threshold):")
+    for i in test_ids:
+        if line_rows[i]["label"] == 1 and (line_rows[i]["probability"] < thresholds["line"]
+                                           or image_only_rows[i]["probability"] < thresholds["image"]):
+            print(f"  {i}: image-only {image_only_rows[i]['probability']:.3f} / {thresholds['image']:.3f}, "
+                  f"line-first {line_rows[i]['probability']:.3f} / {thresholds['line']:.3f}")
+    card = json.loads((Path(hybrid.bundle_dir) / "card.json").read_text(encoding="utf-8"))
+    print(f"\nline-first threshold: {card['metrics'].get('threshold_source')}")
+    print(f"line model that fed it: {card['metrics']['line_masks']['line_model']}")
+    print(f"work folder: {out}")
 
 
 def bench_stages(args: argparse.Namespace) -> None:
@@ -416,6 +592,12 @@ def main() -> None:
     binary.add_argument("--seed", type=int, default=0)
     binary.add_argument("--threads", type=int, default=2)
     binary.add_argument("--out", help="work folder (the study is reused when there)")
+    binary.add_argument("--line-first", action="store_true",
+                        help="line model + binary hybrid fed its predicted masks, against the image-only recipe")
+    binary.add_argument("--line-minutes", type=float, default=6.0,
+                        help="--line-first: the line model's share of --minutes")
+    binary.add_argument("--compare-with", help="--line-first: a previous image-only run folder (its "
+                        "report/predictions.csv on the same test split) instead of training it again")
     binary.set_defaults(func=bench_binary)
     stages = sub.add_parser("stages", help="(b) line-first hybrid vs classifier-only on synthetic stage 1-3 images")
     stages.add_argument("--minutes", type=float, default=6.0, help="budget of each classifier")

@@ -100,6 +100,8 @@ class ModelCard:
         task = info.task
         if task == "binary" and kwargs.get("num_classes", 1) > 1:
             task = "multiclass"
+        elif task == "multiclass" and kwargs.get("num_classes") == 1:  # one logit: ROP yes/no (a binary hybrid)
+            task = "binary"
         notes = list(info.notes) + list(fields.pop("notes", []))
         values: dict[str, Any] = {
             "architecture": arch,

@@ -62,8 +62,9 @@ def default_config(task: str | None, architecture: str | None) -> Any:
         "resnet18_hybrid": "fast_hybrid",
     }
     base = RECIPES[by_arch.get(architecture or "", base_name)]
-    if base.task != task:
-        base = RECIPES[base_name]
+    if base.task != task:  # e.g. resnet18_hybrid for the binary task: fast_binary_line, not fast_hybrid
+        same = [r for r in RECIPES.values() if r.architecture == architecture and r.task == task]
+        base = same[0] if same else RECIPES[base_name]
     changes: dict[str, Any] = {"task": task}
     if architecture is not None and architecture != base.architecture:
         preset = "segmentation" if task == "segmentation" else base.preset
@@ -230,7 +231,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGINT, on_interrupt)
     try:
-        result = _drive(fit(config, args.snapshot, out, control=control, resume=args.resume), _Progress(args.quiet))
+        run = fit(config, args.snapshot, out, control=control, resume=args.resume, line_bundle=args.line_bundle)
+        result = _drive(run, _Progress(args.quiet))
     finally:
         signal.signal(signal.SIGINT, previous)
     if result.kind == "Finished":
@@ -499,6 +501,11 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--threads", type=int, help="CPU threads for torch (default: torch's choice)")
     train.add_argument("--out", help="run folder (default runs/<arch>-<time>)")
     train.add_argument("--resume", help="checkpoint file or run folder to continue")
+    train.add_argument(
+        "--line-bundle",
+        help="hybrid models: the line segmenter whose predicted masks feed the validation and test images "
+        "(operating threshold and test figures as in use); without it they get the reference masks",
+    )
     train.add_argument("--quiet", action="store_true", help="no progress output")
     train.set_defaults(func=cmd_train)
 

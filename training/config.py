@@ -217,6 +217,21 @@ RECIPES: dict[str, TrainConfig] = {
         class_weighted=True,
         positive_fraction=None,
     ),
+    # Paper A's question, line-first: fast_binary's network and schedule on grey + the line mask (trained on
+    # the reference masks; validated and tested on fast_line's predicted masks with --line-bundle).
+    "fast_binary_line": TrainConfig(
+        task="binary",
+        architecture="resnet18_hybrid",
+        preset="paper_b",
+        preset_overrides={"image_size": 320, "mask_channel": True, "hflip": 0.5, "vflip": 0.5},
+        epochs=60,
+        batch_size=16,
+        optimizer="adam",
+        lr=1e-3,
+        lr_schedule="cosine",
+        early_stopping_patience=None,
+        l2=0.0,
+    ),
     # Paper B's line-first idea on a CPU: a small classifier on grey + the line mask (from fast_line's
     # U-Net at prediction time), and the same classifier without the mask (classifier-only).
     "fast_hybrid": TrainConfig(

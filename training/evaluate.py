@@ -27,6 +27,7 @@ import numpy as np
 from training.data.augment import apply_augment
 from training.data.io import read_mask, read_rgb
 from training.formats.masks import polygons_to_mask
+from training.line_masks import LineMasks
 from training.metrics import (
     APReport,
     BinaryReport,
@@ -255,12 +256,14 @@ def evaluate_predictor(
     batch_size: int = 8,
     progress: Progress | None = None,
     intervals: bool = True,
+    line_masks: LineMasks | None = None,
 ) -> EvaluationReport:
     """Evaluate ``predictor`` on the snapshot's ``split`` (None or "all": every record of the task).
 
-    ``threshold`` overrides the card's operating threshold of a binary model. The hybrid uses the
-    predictor's ``mask_provider`` when it has one, else the reference masks (noted). ``intervals``:
-    the patient-bootstrap 95 % confidence intervals (``report.ci``).
+    ``threshold`` overrides the card's operating threshold of a binary model. The hybrid is fed
+    ``line_masks`` (a line model's masks, predicted once by record id) when given, else the
+    predictor's ``mask_provider`` when it has one, else the reference masks (noted: an upper
+    bound). ``intervals``: the patient-bootstrap 95 % confidence intervals (``report.ci``).
     """
     task = snapshot_task(predictor)
     splits_by_id = predictor.card.extra.get("training", {}).get("splits_by_id")
@@ -268,26 +271,30 @@ def evaluate_predictor(
     if not records:
         raise EvaluationError(f"no {task} record in the {split or 'whole'} split of {snapshot.root}")
     acc = _Accumulator(predictor, task, threshold, intervals)
-    if predictor.needs_line_mask:
+    predicted = line_masks if predictor.needs_line_mask else None
+    reference = predictor.needs_line_mask and predicted is None and predictor.mask_provider is None
+    if predicted is not None:
+        acc.notes.append(
+            f"line masks: predicted by the line model {predicted.line_model.get('bundle')} "
+            f"(weights SHA-256 {str(predicted.line_model.get('weights_sha256'))[:12]})"
+        )
+    elif predictor.needs_line_mask:
         acc.notes.append(
             "line masks: predicted by the line segmenter"
             if predictor.mask_provider is not None
-            else "line masks: the reference (annotated) masks"
+            else "line masks: the reference (annotated) masks — an upper bound of what the model does "
+            "with a line model's predicted masks"
         )
     for start in range(0, len(records), batch_size):
         chunk = records[start : start + batch_size]
         images, masks = [], []
         for r in chunk:
             rgb = read_rgb(snapshot.image_path(r))
-            ref = (
-                _reference_mask(snapshot, r, rgb.shape[:2])
-                if task == "segmentation" or (predictor.needs_line_mask and predictor.mask_provider is None)
-                else None
-            )
+            ref = _reference_mask(snapshot, r, rgb.shape[:2]) if task == "segmentation" or reference else None
             rgb, ref = apply_augment(rgb, ref, r.augment)
             images.append(rgb)
-            masks.append(ref)
-        use_masks = masks if predictor.needs_line_mask and predictor.mask_provider is None else None
+            masks.append(predicted.get(r.id) if predicted is not None else ref)
+        use_masks = masks if reference or predicted is not None else None
         preds = predictor.predict_batch(
             images, saliency=False, line_masks=use_masks, keep_instances=predictor.task == "instance_segmentation"
         )

@@ -120,7 +120,7 @@ def feature_grid_for(predictions: PredictionService, task: str, layer: str, rgb:
         if predictor.needs_line_mask:
             line_version = predictions.active_versions().get("segmentation")
             if line_version is None:
-                raise AssistError("The hybrid stage model needs an active line-segmentation model.")
+                raise AssistError("A hybrid model (image + line mask) needs an active line-segmentation model.")
             line_mask = predictions.predictor(line_version).line_mask(rgb)
         grid = predictor.predict(rgb, saliency=False, feature_layer=layer, line_mask=line_mask).feature_maps
     except (PredictionError, ValueError, RuntimeError) as exc:

@@ -4,8 +4,9 @@ For each app task with an active model version (binary ROP, stage, line segmenta
 prediction is computed by ``training.predictor`` and cached: the numbers in the ``predictions``
 table (the worklist's P(ROP) and uncertainty, the predicted stage and the line mask's area as
 columns), the maps (line mask, Grad-CAM saliency, feature-map grid) in ``cache/predictions/``.
-A hybrid stage model gets its line mask from the active line segmenter. Activating another
-version takes effect at the next call — no restart. Run it off the UI thread (a worker).
+A hybrid model (stage, or binary line-first) gets its line mask from the active line segmenter.
+Activating another version takes effect at the next call — no restart. Run it off the UI thread
+(a worker).
 
 Two ways in:
 
@@ -44,7 +45,7 @@ from .policy import Action, Actor, current, guarded
 if TYPE_CHECKING:  # training.predictor loads torch (~2 s): imported when a model runs, not when the window opens
     from training.predictor import Predictor
 
-#: Order in which tasks run: the line first (the hybrid stage model may need it).
+#: Order in which tasks run: the line first (a hybrid model may need it).
 TASK_ORDER = ("segmentation", "binary", "stage")
 #: Images per forward pass of a batch prediction.
 BATCH_SIZE = 16
@@ -303,7 +304,7 @@ class PredictionService:
         line_mask = None
         if predictor.needs_line_mask:
             if line is None or line.line_mask is None:
-                raise PredictionError("the hybrid stage model needs an active line-segmentation model")
+                raise PredictionError("a hybrid model (image + line mask) needs an active line-segmentation model")
             line_mask = line.line_mask
         layers = predictor.layers()
         layer = feature_layer if feature_layer in layers else None  # a layer name is per model
@@ -443,7 +444,7 @@ class PredictionService:
         decoded: dict[int, np.ndarray],
         known: dict[int, np.ndarray],
     ) -> dict[int, np.ndarray]:
-        """The line masks a hybrid stage model needs: this batch's, else the active segmenter's."""
+        """The line masks a hybrid model needs: this batch's, else the active segmenter's."""
         missing = [i for i in ids if i not in known]
         line = versions.get("segmentation")
         if missing and line is not None:

@@ -12,6 +12,7 @@ from training.bundle import ModelCard, save_bundle, write_model_card_markdown
 from training.config import TrainConfig
 from training.evaluate import EvaluationReport, evaluate_predictor, probability_maps
 from training.events import Log
+from training.line_masks import LineMasks
 from training.metrics import (
     MetricsInputError,
     binary_report,
@@ -62,6 +63,33 @@ def card_notes(config: TrainConfig, preset: Preset, stage_mask_source: str | Non
     return notes
 
 
+def hybrid_masks_entry(preset: Preset, config: TrainConfig, line_masks: LineMasks | None) -> dict[str, Any] | None:
+    """The card's ``metrics["line_masks"]`` of a hybrid: which masks its validation and test images
+    were fed (None for a model without a mask channel, or one trained with empty masks)."""
+    if not preset.mask_channel or config.mask_channel == "none":
+        return None
+    if line_masks is not None:
+        model = line_masks.line_model
+        return {
+            "source": "predicted",
+            "line_model": dict(model),
+            "description": (
+                "Validation (best epoch, operating threshold) and test images were fed the line model's "
+                f"predicted masks: {model.get('architecture')} bundle {model.get('bundle')}, weights SHA-256 "
+                f"{model.get('weights_sha256')} — what the model sees in use."
+            ),
+        }
+    return {
+        "source": "reference",
+        "line_model": None,
+        "description": (
+            "Validation and test images were fed the reference (annotated) line masks: the figures are an "
+            "upper bound of what the model does with a line model's predicted masks (train with "
+            "--line-bundle, or evaluate with --line-bundle, for those)."
+        ),
+    }
+
+
 def finish_run(
     *,
     model: nn.Module,
@@ -73,6 +101,7 @@ def finish_run(
     snapshot_hash: str | None,
     out_dir: Path,
     training: dict[str, Any],
+    line_masks: LineMasks | None = None,
 ) -> Generator[Log, None, tuple[Path, EvaluationReport, float | None]]:
     """Evaluate ``model`` (the best weights, in eval mode) and write the bundle and test report.
 
@@ -80,11 +109,16 @@ def finish_run(
     (:func:`training.metrics.choose_operating_threshold`: ``config.target_sensitivity`` with a
     margin for small splits; its provenance goes to ``card.metrics["threshold_choice"]``), line segmenters their mask threshold (the cut-off of
     the probability map with the highest mean validation Dice); the test split is then evaluated
-    at it.
+    at it. A hybrid's validation and test images are fed ``line_masks`` (the line model's
+    predictions, ``fit(line_bundle=...)``) when given, else the reference masks; the card's
+    ``metrics["line_masks"]`` says which, and which line model.
     """
     model.eval()
     mask_source = "empty" if config.mask_channel == "none" else "reference (annotated)"
     notes = card_notes(config, preset, mask_source)
+    fed = hybrid_masks_entry(preset, config, line_masks)
+    if fed is not None:
+        notes.append(fed["description"])
     card = ModelCard.for_model(
         model,
         f"{config.architecture} {config.task}",
@@ -95,6 +129,8 @@ def finish_run(
         notes=notes,
         extra={"training": {**training, "splits_by_id": assignment}},
     )
+    if fed is not None:
+        card.metrics["line_masks"] = fed
     predictor = Predictor(model, card)
     threshold, source = None, None
     if card.task == "binary":
@@ -102,7 +138,7 @@ def finish_run(
             f"choosing the operating threshold on {len(splits['val'])} validation images "
             f"(target sensitivity {config.target_sensitivity:g})"
         )
-        val = evaluate_predictor(predictor, splits["val"], None, intervals=False)
+        val = evaluate_predictor(predictor, splits["val"], None, intervals=False, line_masks=line_masks)
         rows = val.predictions
         try:
             choice = choose_operating_threshold(
@@ -114,6 +150,8 @@ def finish_run(
                 min_specificity=config.threshold_min_specificity,
             )
             threshold, source = choice.threshold, choice.describe()
+            if fed is not None:
+                source += f" (validation images fed {fed['source']} line masks)"
             card.metrics["threshold_choice"] = threshold_choice_dict(choice)
             yield Log(
                 f"operating threshold {threshold:.3f} ({choice.bound_by}; empirical "
@@ -153,7 +191,7 @@ def finish_run(
             + (f" (at 0.5: {at_half:.3f})" if at_half is not None else "")
         )
     yield Log(f"evaluating the best weights on {len(splits['test'])} test images")
-    test = evaluate_predictor(predictor, splits["test"], None, threshold=threshold)
+    test = evaluate_predictor(predictor, splits["test"], None, threshold=threshold, line_masks=line_masks)
     test.split = "test"
     card.metrics.update(test.summary())
     card.metrics["threshold_source"] = source if threshold is not None else None

@@ -55,6 +55,7 @@ from training.events import (
     Paused,
     RunStarted,
 )
+from training.line_masks import LineMaskError, LineMasks, predict_line_masks
 from training.models.registry import L2Regularised
 from training.presets import PresetError
 from training.snapshot import Snapshot
@@ -75,6 +76,7 @@ def fit(
     control: RunControl | None = None,
     init_bundle: str | Path | None = None,
     resume: str | Path | None = None,
+    line_bundle: str | Path | None = None,
 ) -> Generator[Event, None, Terminal]:
     """Train ``config`` on ``snapshot``, writing checkpoints, the report and the bundle in ``out_dir``.
 
@@ -82,8 +84,11 @@ def fit(
     ``CheckpointSaved``, ``Paused``; the last event — ``Finished``, ``Failed`` (categories
     "bad_data", "diverged", "out_of_memory", "error") or ``Cancelled`` — is also the return value.
     ``control`` cancels or pauses between batches; ``init_bundle`` fine-tunes from a bundle of
-    the same architecture; ``resume`` (a checkpoint, or a run folder) continues a run. Under
-    torchrun every rank calls ``fit``; rank 0 writes the files.
+    the same architecture; ``resume`` (a checkpoint, or a run folder) continues a run;
+    ``line_bundle`` (a line segmenter's bundle) feeds a hybrid's validation and test images that
+    line model's predicted masks, computed once before the first epoch (without it they get the
+    reference masks, and the card calls the figures an upper bound). Under torchrun every rank
+    calls ``fit``; rank 0 writes the files.
     """
     try:
         dist = distributed.setup(config.device)
@@ -92,7 +97,9 @@ def fit(
         yield failed
         return failed
     try:
-        result = yield from _fit(config, snapshot, Path(out_dir), control or RunControl(), init_bundle, resume, dist)
+        result = yield from _fit(
+            config, snapshot, Path(out_dir), control or RunControl(), init_bundle, resume, dist, line_bundle
+        )
     finally:
         distributed.cleanup(dist)
     return result
@@ -106,11 +113,12 @@ def _fit(
     init_bundle: str | Path | None,
     resume: str | Path | None,
     dist: DistContext,
+    line_bundle: str | Path | None = None,
 ) -> Generator[Event, None, Terminal]:
     log_file = out_dir / EVENTS_FILE if dist.is_main else None
     run: _Run | None = None
     try:
-        run = _Run(config, snapshot, out_dir, control, init_bundle, resume, dist)
+        run = _Run(config, snapshot, out_dir, control, init_bundle, resume, dist, line_bundle)
         events: Iterator[Event] = run.events()
         while True:
             try:
@@ -207,10 +215,13 @@ class _Run:
         init_bundle: str | Path | None,
         resume: str | Path | None,
         dist: DistContext,
+        line_bundle: str | Path | None = None,
     ) -> None:
         self.config, self.out_dir, self.control, self.dist = config, out_dir, control, dist
         self.epoch, self.batch = 1, 0
         self.checkpoint = self._resume_state(resume, config)
+        if line_bundle is None and self.checkpoint is not None:
+            line_bundle = self.checkpoint.get("line_bundle")  # a resumed run keeps its line model
         self.device = setup.device_for(config.device, dist)
         snap = setup.load_snapshot(snapshot)
         self.task = make_task(config, snap.classes)
@@ -219,8 +230,12 @@ class _Run:
         self.snapshot_hash = snap.stored_hash or snap.content_hash()
         self.preset = setup.build_preset(config)
         cache = config.num_workers == 0 and setup.cache_fits(sum(len(s) for s in self.splits.values()), self.preset)
+        self.line_bundle = str(line_bundle) if line_bundle is not None else None
+        self.line_masks = self._predict_line_masks(self.line_bundle)
         self.train_set = self.task.dataset(self.splits["train"], self.preset, True, cache)
-        self.val_set = self.task.dataset(self.splits["val"], self.preset, False, cache)
+        self.val_set = self.task.dataset(
+            self.splits["val"], self.preset, False, cache, self.line_masks.mask_fn if self.line_masks else None
+        )
         torch.manual_seed(config.seed)
         np.random.seed(config.seed % 2**32)
         random.seed(config.seed)
@@ -229,6 +244,16 @@ class _Run:
         else:
             self.model, _, _ = setup.build_model(config.with_(init="random"), self.task, self.preset, None)
             self.init, self.logs = self.checkpoint.get("init", "random"), [f"resuming from {self.checkpoint['path']}"]
+        if self.line_masks is not None:
+            self.logs.append(
+                f"line masks of the {len(self.line_masks)} validation and test images predicted once by the line "
+                f"model {self.line_bundle} (weights SHA-256 {self.line_masks.line_model['weights_sha256'][:12]})"
+            )
+        elif self.preset.mask_channel and config.mask_channel != "none":
+            self.logs.append(
+                "validation and test images get the reference line masks: their figures are an upper bound "
+                "(train with --line-bundle to feed them a line model's predicted masks)"
+            )
         if dist.enabled:
             torch.manual_seed(config.seed + 1000 * dist.rank)  # different augmentation on every rank
         self.channels_last = config.channels_last and self.device.type == "cuda" and self.task.name != "instance"
@@ -270,6 +295,21 @@ class _Run:
             (out_dir / "splits.json").write_text(
                 json.dumps(self.assignment, indent=1, sort_keys=True) + "\n", encoding="utf-8"
             )
+
+    def _predict_line_masks(self, line_bundle: str | None) -> LineMasks | None:
+        """The line model's masks of the validation and test images, predicted once (a hybrid only)."""
+        if line_bundle is None:
+            return None
+        if not self.preset.mask_channel:
+            raise RunError(
+                "error",
+                f"{self.config.architecture} takes no line mask: --line-bundle applies to a hybrid "
+                "(a model whose input has a line-mask channel, e.g. recipe fast_binary_line or fast_hybrid)",
+            )
+        try:
+            return predict_line_masks(line_bundle, [self.splits["val"], self.splits["test"]], str(self.device))
+        except LineMaskError as exc:
+            raise RunError("error", str(exc)) from None
 
     # -- resuming ------------------------------------------------------------------------------
     @staticmethod
@@ -339,6 +379,7 @@ class _Run:
             "elapsed": self.clock.elapsed,
             "snapshot_hash": self.snapshot_hash,
             "init": self.init,
+            "line_bundle": self.line_bundle,
         }
         path = save_checkpoint(self.out_dir / CHECKPOINT_DIR / LAST, payload)
         yield CheckpointSaved(str(path), completed_epoch, is_best)
@@ -389,6 +430,7 @@ class _Run:
                     "history": self.history,
                     "split_sizes": {k: len(v) for k, v in self.splits.items()},
                 },
+                line_masks=self.line_masks,
             )
             result = (str(bundle_dir), report.summary(), threshold)
         bundle, metrics, threshold = self.dist.broadcast(result)

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from training.config import TrainConfig
-from training.data.datasets import SnapshotDataset
+from training.data.datasets import MaskFn, SnapshotDataset
 from training.presets import Preset
 from training.snapshot import Snapshot
 
@@ -51,7 +51,11 @@ class Task(ABC):
 
     # -- data and loss -----------------------------------------------------------------------
     @abstractmethod
-    def dataset(self, snapshot: Snapshot, preset: Preset, train: bool, cache: bool) -> SnapshotDataset: ...
+    def dataset(
+        self, snapshot: Snapshot, preset: Preset, train: bool, cache: bool, mask_fn: MaskFn | None = None
+    ) -> SnapshotDataset:
+        """The split's dataset; ``mask_fn`` (a hybrid's validation split with ``fit(line_bundle=...)``)
+        supplies the line-mask channel instead of the reference masks."""
 
     # an optional hook (the base builds no loss), so not abstract
     def setup_loss(self, train: Any, device: torch.device, batch_positive_fraction: float | None) -> None:  # noqa: B027

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from training.data.datasets import ClassificationDataset, HybridDataset, SnapshotDataset
+from training.data.datasets import ClassificationDataset, HybridDataset, MaskFn, SnapshotDataset
 from training.data.samplers import class_weights
 from training.engine.tasks.base import Row, Task, drop_none, label_counts
 from training.metrics import binary_report, multiclass_report
@@ -68,9 +68,12 @@ class BinaryTask(Task):
             )
         return None
 
-    def dataset(self, snapshot: Snapshot, preset: Preset, train: bool, cache: bool) -> SnapshotDataset:
+    def dataset(
+        self, snapshot: Snapshot, preset: Preset, train: bool, cache: bool, mask_fn: MaskFn | None = None
+    ) -> SnapshotDataset:
         if preset.mask_channel:  # the line-first input (image + line mask) for the yes/no question too
-            mask_fn = _zeros_mask if self.config.mask_channel == "none" else None
+            if self.config.mask_channel == "none":
+                mask_fn = _zeros_mask
             return HybridDataset(
                 snapshot, preset, "binary", train, mask_fn=mask_fn, allow_missing_mask=True, cache=cache
             )
@@ -136,9 +139,12 @@ class StageTask(Task):
             )
         return None
 
-    def dataset(self, snapshot: Snapshot, preset: Preset, train: bool, cache: bool) -> SnapshotDataset:
+    def dataset(
+        self, snapshot: Snapshot, preset: Preset, train: bool, cache: bool, mask_fn: MaskFn | None = None
+    ) -> SnapshotDataset:
         if preset.mask_channel:
-            mask_fn = _zeros_mask if self.config.mask_channel == "none" else None
+            if self.config.mask_channel == "none":
+                mask_fn = _zeros_mask
             return HybridDataset(
                 snapshot, preset, "stage3", train, mask_fn=mask_fn, allow_missing_mask=True, cache=cache
             )

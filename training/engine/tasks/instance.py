@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from training.data.datasets import SegmentationDataset, SnapshotDataset
+from training.data.datasets import MaskFn, SegmentationDataset, SnapshotDataset
 from training.engine.tasks.base import Row, Task
 from training.metrics import dice
 from training.models import model_info
@@ -87,7 +87,9 @@ class InstanceTask(Task):
             selected = selected.with_records(r for r in selected if r.stage3 is not None and r.parent is None)
         return selected
 
-    def dataset(self, snapshot: Snapshot, preset: Preset, train: bool, cache: bool) -> SnapshotDataset:
+    def dataset(
+        self, snapshot: Snapshot, preset: Preset, train: bool, cache: bool, mask_fn: MaskFn | None = None
+    ) -> SnapshotDataset:
         return SegmentationDataset(snapshot, preset, train, cache=cache)
 
     def _targets(self, batch: dict[str, Any], device: torch.device) -> list[dict[str, torch.Tensor]]:

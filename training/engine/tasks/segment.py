@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from training.data.datasets import SegmentationDataset, SnapshotDataset
+from training.data.datasets import MaskFn, SegmentationDataset, SnapshotDataset
 from training.engine.tasks.base import Row, Task
 from training.metrics import dice
 from training.presets import Preset
@@ -38,7 +38,9 @@ class SegmentationTask(Task):
     def classes(self) -> list[str]:
         return list(self.snapshot_classes.get("segmentation", ["demarcation line"]))
 
-    def dataset(self, snapshot: Snapshot, preset: Preset, train: bool, cache: bool) -> SnapshotDataset:
+    def dataset(
+        self, snapshot: Snapshot, preset: Preset, train: bool, cache: bool, mask_fn: MaskFn | None = None
+    ) -> SnapshotDataset:
         return SegmentationDataset(snapshot, preset, train, cache=cache)
 
     def setup_loss(self, train: Any, device: torch.device, batch_positive_fraction: float | None) -> None:
