@@ -11,7 +11,7 @@ An *exam* here is (``Exam.id``, ``eye``): the images of one eye taken in one exa
 * lists an eye's visits in date order with what got worse (:meth:`ExamService.progression`), and
   the eyes that need attention (:meth:`ExamService.needs_attention`: the latest visit worsened,
   or it is treatment-warranted) — from the grader's own grades, or, for adjudicators, from the
-  reference standard;
+  reference standard, as ``services.attention`` keeps them per eye;
 * aggregates the active models' per-image outputs per eye (max P(ROP), highest predicted stage),
   marked as the model's.
 
@@ -51,7 +51,7 @@ from rop_desktop.domain.etrop import (
 )
 from rop_desktop.domain.grades import GradeValues, Issue
 from rop_desktop.domain.labels import Eye, Plus, Quality, RopPresence, Stage, Zone
-from rop_desktop.domain.progression import Visit, VisitChange, eye_history, needs_attention
+from rop_desktop.domain.progression import Visit, VisitChange, eye_history
 from rop_desktop.domain.zones import Landmarks
 from rop_desktop.services.errors import ServiceError
 from rop_desktop.store import Study, repo
@@ -72,6 +72,7 @@ from rop_desktop.store.types import utcnow
 
 from .accounts import set_study_setting
 from .agreement import FieldAgreement, PairAgreement
+from .attention import AttentionRow, attention_exams, attention_rows
 from .exam_reference import VOTE_LEVEL_KEY, VOTE_LEVELS, exam_references_in, may_settle, settle_exams, settle_exams_in
 from .importer import thumbnail_file
 from .landmarks import landmarks_of
@@ -457,15 +458,16 @@ class ExamService:
     @guarded(Action.OWN_WORK_READ)
     def needs_attention(self) -> list[Attention]:
         """Eyes whose latest visit, as this grader graded it, got worse than the visit before or is
-        treatment-warranted (most recent first). Reads this grader's own work only."""
+        treatment-warranted (most recent first). Reads this grader's own work only: the state
+        ``services.attention`` keeps per eye, not the study's visits."""
         with self.study.session() as session:
-            return _attention(_own_visits(session, self.actor.id, None))
+            return [_attention(row) for row in attention_rows(session, self.actor.id)]
 
     @guarded(Action.REFERENCE_READ)
     def reference_needs_attention(self) -> list[Attention]:
         """:meth:`needs_attention` from the reference standard."""
         with self.study.session() as session:
-            return _attention(_reference_visits(session, None))
+            return [_attention(row) for row in attention_rows(session, None)]
 
     # ------------------------------------------------------------------ the model's view of the eye
     @guarded(Action.MODEL_OUTPUT_READ, image="image_id")
@@ -650,32 +652,12 @@ def _landmarks_for_alignment(session: Session, image_id: int | None, grader_id: 
     return next((lm for lm in map(landmarks_of, rows) if lm.complete), own)
 
 
-def _attention(visits: dict[ExamKey, _VisitData]) -> list[Attention]:
-    out = []
-    for (patient, eye), history in _histories(visits).items():
-        reasons = needs_attention(history)
-        if not reasons:
-            continue
-        last = [h for h in history if h.visit.values != GradeValues()][-1].visit
-        out.append(
-            Attention(patient, eye, ExamKey(last.exam_id, eye), last.date, reasons, last.image_ids, last.classification)
-        )
-    out.sort(key=lambda a: (a.date is None, -(a.date.toordinal() if a.date else 0), a.patient, a.eye.value))
-    return out
+def _attention(row: AttentionRow) -> Attention:
+    key = ExamKey(row.exam_id, row.eye)
+    return Attention(row.patient, row.eye, key, row.date, row.reasons, row.image_ids, classify(row.values))
 
 
 # ---------------------------------------------------------------------------- the worklist
-def attention_exams(session: Session, actor: Actor) -> frozenset[tuple[int, Eye]]:
-    """The latest visits (exam id, eye) of the eyes that need attention, as the worklist's *Needs
-    attention* filter lists them: from the grader's own grades (:meth:`ExamService.needs_attention`),
-    or for adjudicators and admins from the reference standard (``reference_needs_attention``).
-
-    Read once when the filter is chosen; the worklist then pages over those exams' images with
-    an index (``store.repo.worklist.ListFilter.exams``)."""
-    visits = _reference_visits(session, None) if actor.elevated else _own_visits(session, actor.id, None)
-    return frozenset((a.key.exam_id, a.key.eye) for a in _attention(visits))
-
-
 def worklist_classes(session: Session, actor: Actor, image_ids: Sequence[int]) -> dict[int, Classification]:
     """The treatment class of each listed image's exam, for the worklist's badge column: one page
     of images, a fixed handful of queries over the page's exams. A grader sees their own view of

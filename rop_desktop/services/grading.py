@@ -33,6 +33,7 @@ from rop_desktop.store.repo.worklist import GraderTotals
 from rop_desktop.store.schema import Annotation, Exam, Grade, Grader, Image, Patient
 
 from .accounts import GraderInfo
+from .attention import attention_exams
 from .importer import thumbnail_file
 from .outline_rows import geometry_of, shape_of
 from .policy import (
@@ -121,7 +122,7 @@ class WorklistQuery:
     "submitted". ``patient``: the start of a patient code (as typed or in capitals). ``camera``:
     exactly that camera. ``sort``: one of :data:`SORTS` ("order" = import order, the order
     "next to do" follows; "status" = to do, drafts, submitted), ``descending`` reverses it.
-    ``attention``: only the latest visits of the eyes that need attention (``services.exams``).
+    ``attention``: only the latest visits of the eyes that need attention (``services.attention``).
     """
 
     status: str | None = None
@@ -297,10 +298,9 @@ class GradingService:
         return lists.ListFilter(self.grader.id, query.status, query.patient, query.camera, exams=exams)
 
     def _attention_exams(self) -> frozenset[tuple[int, Eye]]:
-        """The exams of the *Needs attention* filter, read once per list load (see ``worklist_page``)."""
+        """The exams of the *Needs attention* filter, read once per list load (see ``worklist_page``):
+        one indexed statement of the eyes ``services.attention`` keeps as needing attention."""
         if self._attention is None:
-            from .exams import attention_exams  # exams builds on grading
-
             with self.study.session() as session:
                 self._attention = attention_exams(session, self.actor)
         return self._attention

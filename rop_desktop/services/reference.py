@@ -358,9 +358,12 @@ def _settle_steps(
         if image_ids is not None and done >= total:
             break
     if image_ids is None:  # a whole-study recompute: the eye-level votes too, where the study votes per eye
+        from .attention import rebuild_attention_steps
         from .exam_reference import settle_exams
 
         settle_exams(study, actor_id=actor_id)
+        for _needs in rebuild_attention_steps(study):  # and every eye's Needs attention, step by step
+            yield total, total
     return summary
 
 

@@ -56,7 +56,7 @@ MAX_ROLE_NAME = 63
 _PLAIN_DB = re.compile(r"[a-z0-9_]{1,28}")
 _SLUG = re.compile(r"[^a-z0-9]+")
 
-#: Tables whose rows the row-level security policies of migrations 0004 and 0006-0010 filter.
+#: Tables whose rows the row-level security policies of migrations 0004 and 0006-0011 filter.
 RLS_TABLES = (
     "grades",
     "annotations",
@@ -71,6 +71,8 @@ RLS_TABLES = (
     "exam_references",
     "images",
     "queue_tallies",
+    "eye_attention",
+    "eye_attention_pending",
 )
 
 #: The columns of ``audit_events`` a grader may read: enough for the change feed (what changed,
@@ -113,6 +115,8 @@ _GRADER_GRANTS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("UPDATE", "images", ("queue_status",)),  # …and move the image in the adjudication queue (0008)
     ("INSERT, UPDATE, DELETE", "exam_references", ()),  # the eye-level votes settle after a confirm (0009)
     ("INSERT, UPDATE, DELETE", "queue_tallies", ()),  # …and the queue row's tally is kept with it (0010)
+    ("SELECT, INSERT, UPDATE, DELETE", "eye_attention", ()),  # own eyes that need attention (0011)
+    ("SELECT, INSERT, UPDATE, DELETE", "eye_attention_pending", ()),  # …and the patients to work out again
     ("UPDATE", "graders", OWN_ACCOUNT_COLUMNS),
 )
 _REVIEWER_GRANTS = (

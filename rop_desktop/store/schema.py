@@ -537,3 +537,48 @@ class ExamReference(GradeFields, Base):
     exam: Mapped[Exam] = relationship()
 
     __mapper_args__ = {"version_id_col": version_id}
+
+
+class EyeAttention(Base):
+    """Whether one eye needs attention, from one basis: a grader's own grades (``grader_id``)
+    or the reference standard (``grader_id`` NULL) — what the *Needs attention* list and the
+    worklist filter read (``services.attention``). Kept by the transaction that changes what it
+    is worked out from (a grade, landmarks, an eye-level grade, a reference of that patient's
+    eye); ``exam_id`` is the eye's latest visit that says something, ``grade`` its values
+    (``GradeValues.as_dict``), ``reasons`` why it needs attention (empty: it does not).
+    """
+
+    __tablename__ = "eye_attention"
+    __table_args__ = (
+        Index("ix_eye_attention_patient_id_eye_grader_id", "patient_id", "eye", "grader_id"),
+        #: The filter: only the eyes that need attention, per basis.
+        Index(
+            "ix_eye_attention_grader_id_exam_id",
+            "grader_id",
+            "exam_id",
+            sqlite_where=text("needs = 1"),
+            postgresql_where=text("needs"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id", ondelete="CASCADE"))
+    eye: Mapped[Eye] = mapped_column(enum_column(Eye))
+    grader_id: Mapped[int | None] = mapped_column(ForeignKey("graders.id", ondelete="CASCADE"))
+    exam_id: Mapped[int] = mapped_column(ForeignKey("exams.id", ondelete="CASCADE"), index=True)
+    needs: Mapped[bool] = mapped_column(Boolean)
+    reasons: Mapped[list[str]] = mapped_column(json_column(nullable=False))
+    grade: Mapped[dict[str, Any]] = mapped_column(json_column(nullable=False))
+
+
+class EyeAttentionPending(Base):
+    """A patient whose :class:`EyeAttention` rows of one basis (``grader_id``; NULL: the
+    reference) are to be worked out again before they are next read: written where the
+    transaction that changed their inputs may not read all of them (a grader's session on a
+    shared study, whose votes settled a reference) and by the migration that made the table."""
+
+    __tablename__ = "eye_attention_pending"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id", ondelete="CASCADE"), index=True)
+    grader_id: Mapped[int | None] = mapped_column(ForeignKey("graders.id", ondelete="CASCADE"), index=True)

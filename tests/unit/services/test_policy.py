@@ -34,6 +34,7 @@ from rop_desktop.domain.zones import Landmarks
 from rop_desktop.services import (
     accounts,
     assist,
+    attention,
     db_roles,
     dicom_export,
     exam_reference,
@@ -67,6 +68,7 @@ OPEN = {
     "accounts.create_first_admin", "accounts.register_grader", "accounts.sign_in", "accounts.authenticate",
     "accounts.needs_password", "accounts.sign_in_choices", "accounts.has_no_accounts", "assist.assist_mode", "grading.list_graders",
     "grading.GradingService.others_visible", "reference.get_vote_settings", "reference.settle_images",
+    "attention.rebuild_attention_steps",
     "demo_study.demo_admin", "changes.ChangeFeed", "exam_reference.settle_exams",
 }
 
@@ -233,6 +235,8 @@ CALLS: dict[str, tuple[Action, Callable[[Ctx], Any]]] = {
         *_exam_pair(c.study, c.other_image), grade("no"), expected_version=0)),
     "exam_reference.ExamReferenceService.recompute": (Action.REFERENCE_DECIDE, lambda c: _exam_refs(c).recompute()),
     "exams.vote_level": (Action.STUDY_BROWSE, lambda c: exams.vote_level(c.study, c.actor)),
+    "attention.rebuild_attention": (Action.REFERENCE_DECIDE,
+                                    lambda c: attention.rebuild_attention(c.study, c.actor)),
     "exams.treatment_agreement": (Action.AGREEMENT_READ, lambda c: exams.treatment_agreement(c.study, c.actor)),
     "exams.treatment_report_section": (Action.AGREEMENT_READ,
                                        lambda c: exams.treatment_report_section(c.study, c.actor)),

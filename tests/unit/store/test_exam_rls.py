@@ -96,3 +96,30 @@ def test_the_eye_level_reference_is_written_by_a_confirm_that_may_see_it_and_nev
     assert _rowcount(b, "DELETE FROM exam_references") == 0
     c = shared.psql("Dr. C")
     assert _rows(c, "SELECT * FROM exam_references") == []                 # C graded nothing: blinded
+
+
+def test_a_graders_attention_rows_are_their_own_and_the_references_are_the_reviewers(shared: Shared) -> None:
+    """Migration 0011: ``eye_attention`` (and its pending patients) by basis. A grader's submit keeps
+    their own rows and may mark the reference's pending, never read it; the reviewers read all."""
+    _one_eye(shared)
+    a_id, b_id = shared.actors["Dr. A"].id, shared.actors["Dr. B"].id
+    shared.grading("Dr. A", shared.as_account("Dr. A")).submit(shared.images[0], EYE)
+    shared.grading("Dr. B", shared.as_account("Dr. B")).submit(shared.images[0], NO)
+    b = shared.psql("Dr. B")
+    assert _rows(b, "SELECT * FROM eye_attention WHERE grader_id = :a", a=a_id) == []
+    assert _rows(b, "SELECT * FROM eye_attention WHERE grader_id IS NULL") == []
+    assert len(_rows(b, "SELECT * FROM eye_attention WHERE grader_id = :b", b=b_id)) == 1
+    assert _rowcount(b, "UPDATE eye_attention SET needs = true WHERE grader_id = :a", a=a_id) == 0
+    assert _rowcount(b, "DELETE FROM eye_attention WHERE grader_id IS NULL") == 0
+    assert "row-level security" in _refused(
+        b, "INSERT INTO eye_attention (patient_id, eye, grader_id, exam_id, needs, reasons, grade) "
+           "SELECT e.patient_id, 'OD', :a, e.id, true, '[]', '{}' FROM exams e LIMIT 1", a=a_id)
+    assert _rows(b, "SELECT * FROM eye_attention_pending WHERE grader_id IS NULL") == []  # marks, never reads
+    judge = shared.psql("Dr. Judge")
+    assert {r[0] for r in _rows(judge, "SELECT grader_id FROM eye_attention")} >= {a_id, b_id}
+    # the app on A's own connection lists A's eye (treatment-warranted), the adjudicator's the reference
+    assert [x.eye.value for x in ExamService(shared.as_account("Dr. A"), shared.actors["Dr. A"]).needs_attention()] \
+        == ["OD"]
+    assert ExamService(shared.as_account("Dr. B"), shared.actors["Dr. B"]).needs_attention() == []
+    ExamService(shared.as_account("Dr. Judge"), shared.actors["Dr. Judge"]).reference_needs_attention()
+    assert _rows(judge, "SELECT * FROM eye_attention_pending WHERE grader_id IS NULL") == []  # worked out
