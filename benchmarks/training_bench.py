@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/training_bench.py ridge [--minutes 20] [--runs default smp]
     .venv/bin/python benchmarks/training_bench.py binary [--minutes 20]
-    .venv/bin/python benchmarks/training_bench.py binary --line-first [--minutes 20] [--line-minutes 6] [--compare-with RUN]
+    .venv/bin/python benchmarks/training_bench.py binary --line-first [--minutes 20] [--line-minutes 6] [--compare-with RUN] [--run-name line_first]
     .venv/bin/python benchmarks/training_bench.py stages [--minutes 6] [--line-minutes 6]
     .venv/bin/python benchmarks/training_bench.py reproduce [--snapshot SNAP] [--paper both] [--scale quick]
     .venv/bin/python benchmarks/training_bench.py latency [--repeats 5]
@@ -20,7 +20,8 @@
   views per eye); test sensitivity / specificity at the threshold chosen on validation data,
   with patient-bootstrap 95 % CIs, against the target (>= 0.95 at >= 0.90). ``--line-first``: paper A's
   question from the predicted line plus the classifier — ``fast_line`` for ``--line-minutes`` L, then
-  ``fast_binary_line`` (grey + line-mask channel, trained on the reference masks) for M - L minutes with
+  ``fast_binary_line`` (grey + line-mask channel, trained on the reference masks, half of them emptied or
+  partly erased: ``mask_dropout``) for M - L minutes with
   ``--line-bundle``, so its validation threshold and test figures come from the line model's predicted
   masks — against the image-only ``fast_binary`` (trained here for M minutes, or read from a previous
   run's ``--compare-with RUN/report/predictions.csv`` on the same test split), one table with the paired
@@ -360,9 +361,11 @@ def bench_binary_line_first(args: argparse.Namespace) -> None:
     snap = dataclasses.replace(snap, stored_hash=snap.content_hash())
     test_ids = sorted(k for k, v in assignment.items() if v == "test")
     print(f"synthetic study: {describe(study)}; line-first: line {args.line_minutes:g} min + binary hybrid "
-          f"{args.minutes - args.line_minutes:g} min against image-only {args.minutes:g} min, {args.threads} "
-          f"thread(s), {date.today().isoformat()}", flush=True)
-    out = work / "line_first"
+          f"{args.minutes - args.line_minutes:g} min (mask dropout p {recipe('fast_binary_line').mask_dropout:g}) "
+          f"against image-only {args.minutes:g} min, {args.threads} thread(s), {date.today().isoformat()}", flush=True)
+    out = work / args.run_name
+    if out.exists():
+        sys.exit(f"{out} holds a previous line-first run: pass another --run-name to keep it")
     started = time.monotonic()
     line = _train(recipe("fast_line", max_minutes=args.line_minutes, device="cpu", seed=args.seed), snap,
                   out / "line", "line")
@@ -594,6 +597,8 @@ def main() -> None:
     binary.add_argument("--out", help="work folder (the study is reused when there)")
     binary.add_argument("--line-first", action="store_true",
                         help="line model + binary hybrid fed its predicted masks, against the image-only recipe")
+    binary.add_argument("--run-name", default="line_first",
+                        help="--line-first: sub-folder of --out for this run (an existing one is not overwritten)")
     binary.add_argument("--line-minutes", type=float, default=6.0,
                         help="--line-first: the line model's share of --minutes")
     binary.add_argument("--compare-with", help="--line-first: a previous image-only run folder (its "

@@ -39,9 +39,10 @@ def _is_main_rank() -> bool:
 # ----------------------------------------------------------------------------------- train
 
 
-def default_config(task: str | None, architecture: str | None) -> Any:
-    """A sensible starting config for an architecture and/or task (the closest recipe)."""
-    from training.config import DEFAULT_RECIPES, RECIPES
+def default_config(task: str | None, architecture: str | None, line_model: bool = False) -> Any:
+    """A sensible starting config for an architecture and/or task (the closest recipe); with
+    ``line_model`` (a ``--line-bundle``) and no architecture, the task's line-first recipe if it has one."""
+    from training.config import DEFAULT_RECIPES, LINE_FIRST_RECIPES, RECIPES
     from training.models import ModelError, model_info
 
     if architecture is not None:
@@ -52,6 +53,8 @@ def default_config(task: str | None, architecture: str | None) -> Any:
         task = task or TASK_OF_REGISTRY[info.task]
     task = task or "binary"
     base_name = DEFAULT_RECIPES[task]
+    if line_model and architecture is None:
+        base_name = LINE_FIRST_RECIPES.get(task, base_name)
     by_arch = {
         "rop_base_cnn": "paper_a_base",
         "rop_res_cnn": "paper_a_res",
@@ -83,7 +86,7 @@ def build_config(args: argparse.Namespace) -> Any:
         elif args.resume and not (args.config or args.task or args.arch):
             config = TrainConfig.from_dict(load_checkpoint(args.resume)["config"])
         else:
-            config = default_config(args.task, args.arch)
+            config = default_config(args.task, args.arch, line_model=args.line_bundle is not None)
         if args.config:
             data = json.loads(Path(args.config).read_text(encoding="utf-8"))
             if not isinstance(data, dict):

@@ -40,6 +40,7 @@ class TrainConfig:
     positive_fraction: float | None = 0.5  # paper A: positives per batch (ratio lost); None = plain shuffling
     oversample_stage1: int = 1  # paper B: x5 by edge crop 0-5 % and zoom 100-110 %
     mask_channel: str = "true"  # hybrid input's mask at training time: "true" (reference masks) | "none"
+    mask_dropout: float = 0.0  # hybrids: share of training samples whose mask is emptied / partly erased
     target_sensitivity: float = 0.95  # binary operating threshold chosen on validation data
     threshold_rule: str = (
         "tolerance"  # tolerance: binormal lower bound with a margin | empirical (training.metrics.operating_point)
@@ -86,6 +87,8 @@ class TrainConfig:
             raise ValueError(f"unknown threshold_rule {self.threshold_rule!r}; expected tolerance or empirical")
         if self.warmup_batches < 0 or self.divergence_retries < 0:
             raise ValueError("warmup_batches and divergence_retries must be 0 or more")
+        if not 0.0 <= self.mask_dropout <= 1.0:
+            raise ValueError(f"mask_dropout must be between 0 and 1, got {self.mask_dropout}")
         if self.ema_decay is not None and not 0.0 < self.ema_decay < 1.0:
             raise ValueError(f"ema_decay must be between 0 and 1 (exclusive), got {self.ema_decay}")
 
@@ -219,6 +222,11 @@ RECIPES: dict[str, TrainConfig] = {
     ),
     # Paper A's question, line-first: fast_binary's network and schedule on grey + the line mask (trained on
     # the reference masks; validated and tested on fast_line's predicted masks with --line-bundle).
+    # mask_dropout 0.5: trained on complete reference lines only, the hybrid read "line in the mask => ROP"
+    # and scored a stage-1 eye whose line the line model found in part 0.01. Half the training samples
+    # get an emptied or partly erased mask (training.data.mask_dropout), so the image must carry the
+    # answer as often as the mask does; the other half keep the complete line, which the line model
+    # finds on most images. 0.5 is the usual modality-dropout rate, set before the run, not tuned.
     "fast_binary_line": TrainConfig(
         task="binary",
         architecture="resnet18_hybrid",
@@ -231,6 +239,7 @@ RECIPES: dict[str, TrainConfig] = {
         lr_schedule="cosine",
         early_stopping_patience=None,
         l2=0.0,
+        mask_dropout=0.5,
     ),
     # Paper B's line-first idea on a CPU: a small classifier on grey + the line mask (from fast_line's
     # U-Net at prediction time), and the same classifier without the mask (classifier-only).
@@ -274,6 +283,10 @@ DEFAULT_RECIPES: dict[str, str] = {
     "instance": "paper_b_maskrcnn",
 }
 
+#: The default when a line model is given (``rop-train train --task T --line-bundle DIR``): line-first
+#: beat image-only at the operating point on the synthetic study (training/README.md, *Benchmarks*).
+LINE_FIRST_RECIPES: dict[str, str] = {"binary": "fast_binary_line"}
+
 
 def recipe(name: str, **overrides: Any) -> TrainConfig:
     try:
@@ -288,6 +301,7 @@ def recipe_table() -> str:
     from training.presets import get_preset
 
     defaults = {name: task for task, name in DEFAULT_RECIPES.items()}
+    line_first = {name: task for task, name in LINE_FIRST_RECIPES.items()}
     lines = [
         "| recipe | task | model | input | epochs | batch | optimiser, lr | schedule | class weighting "
         "| split train/test/val |",
@@ -296,7 +310,8 @@ def recipe_table() -> str:
     for name, c in RECIPES.items():
         preset = get_preset(c.preset, **c.preset_overrides)
         colour = {"rgb": "RGB", "gray": "grey", "paper_b": "paper-B grey"}[preset.color]
-        extras = [colour] + (["+ line mask"] if preset.mask_channel else []) + (["FOV"] if preset.fov_mask else [])
+        mask = ["+ line mask" + (f" (dropout {c.mask_dropout:g})" if c.mask_dropout else "")]
+        extras = [colour] + (mask if preset.mask_channel else []) + (["FOV"] if preset.fov_mask else [])
         lr = f"{c.optimizer} {c.lr:g}" + (f" ({c.lr_from_scratch:g} from scratch)" if c.lr_from_scratch else "")
         schedule = "cosine" if c.lr_schedule == "cosine" else f"x{c.plateau_factor:g} on plateau"
         if c.warmup_batches:
@@ -309,6 +324,8 @@ def recipe_table() -> str:
             else ""
         )
         label = f"**{name}** (default {defaults[name]})" if name in defaults else name
+        if name in line_first:
+            label = f"**{name}** (default {line_first[name]} with a line model)"
         split = "/".join(f"{r:g}" for r in c.split_ratios)
         lines.append(
             f"| {label} | {c.task} | {c.architecture} | {preset.image_size} px {' '.join(extras)} "

@@ -26,6 +26,7 @@ from torch.utils.data import Dataset
 
 from training.data.augment import apply_augment
 from training.data.io import read_mask, read_rgb
+from training.data.mask_dropout import degrade_line_mask
 from training.presets import MASK_COVERAGE, Preset
 from training.snapshot import Snapshot, SnapshotRecord
 
@@ -190,7 +191,9 @@ class HybridDataset(SnapshotDataset):
 
     The mask is the record's (file or polygons) or, at evaluation time, ``mask_fn(record, rgb)``
     (the segmentation model's prediction). With ``allow_missing_mask``, a record without one gets
-    an empty mask (no line visible) instead of an error.
+    an empty mask (no line visible) instead of an error. ``mask_dropout`` (training datasets only):
+    the probability that a sample's mask is emptied or partly erased
+    (:func:`training.data.mask_dropout.degrade_line_mask`), so the model learns to read the image too.
     """
 
     def __init__(
@@ -204,7 +207,10 @@ class HybridDataset(SnapshotDataset):
         allow_missing_mask: bool = False,
         cache: bool = False,
         work_size: int | None = None,
+        mask_dropout: float = 0.0,
     ) -> None:
+        if not 0.0 <= mask_dropout <= 1.0:
+            raise DatasetError(f"mask_dropout must be between 0 and 1, got {mask_dropout}")
         if not preset.mask_channel:
             raise DatasetError(
                 f"preset {preset.name!r} has no mask channel; use e.g. get_preset('paper_b', mask_channel=True)"
@@ -224,6 +230,7 @@ class HybridDataset(SnapshotDataset):
                 )
         self.task = task
         self.mask_fn = mask_fn
+        self.mask_dropout = mask_dropout if train else 0.0  # never at validation / test
         self.labels: list[int] = [int(r.target(task)) for r in self.records]  # type: ignore[arg-type]
 
     def __getitem__(self, index: int) -> dict[str, Any]:
@@ -237,7 +244,11 @@ class HybridDataset(SnapshotDataset):
                 )
         if mask is None:
             mask = np.zeros(rgb.shape[:2], np.uint8)
-        prepared = self.preset.prepare(rgb, mask, train=self.train, rng=self._rng())
+        rng = self._rng()
+        # drawn only when dropout is on, so that runs without it keep their random streams
+        if rng is not None and self.mask_dropout > 0 and rng.random() < self.mask_dropout:
+            mask = degrade_line_mask(mask, rng)
+        prepared = self.preset.prepare(rgb, mask, train=self.train, rng=rng)
         return {
             **self._base(index),
             "image": prepared.image,

@@ -146,9 +146,16 @@ def build_preset(config: TrainConfig) -> Preset:
     if model_info(config.architecture).input_channels == 2 and config.task == "stage3":
         overrides.setdefault("mask_channel", True)
     try:
-        return get_preset(config.preset, **overrides)
+        preset = get_preset(config.preset, **overrides)
     except PresetError as exc:
         raise RunError("error", str(exc)) from None
+    if config.mask_dropout > 0 and not preset.mask_channel:
+        raise RunError(
+            "error",
+            f"mask_dropout {config.mask_dropout:g} applies to a hybrid (a line-mask input channel); "
+            f"{config.architecture} with preset {config.preset!r} takes no mask: set mask_dropout to 0",
+        )
+    return preset
 
 
 def cache_fits(n_images: int, preset: Preset) -> bool:

@@ -63,3 +63,21 @@ def test_mask_rcnn_recipe_is_rgb_normalised_once_and_tamed_from_scratch() -> Non
 def test_config_refuses_bad_schedule_settings(bad: dict) -> None:
     with pytest.raises(ValueError):
         TrainConfig(**bad)
+
+
+def test_only_the_line_first_binary_recipe_drops_masks() -> None:
+    # fast_binary_line is fed a line model's masks in use: half its training masks are emptied or cut
+    assert recipe("fast_binary_line").mask_dropout == 0.5
+    assert TrainConfig().mask_dropout == 0.0
+    assert all(c.mask_dropout == 0.0 for name, c in RECIPES.items() if name != "fast_binary_line")
+
+
+def test_with_a_line_model_the_binary_default_is_line_first() -> None:
+    from training.cli import build_config, build_parser
+
+    def config(*extra: str) -> TrainConfig:
+        return build_config(build_parser().parse_args(["train", "--snapshot", "snap", "--task", "binary", *extra]))
+
+    assert config() == recipe("fast_binary")  # no line model: image-only
+    assert config("--line-bundle", "runs/line/bundle") == recipe("fast_binary_line")
+    assert config("--line-bundle", "runs/line/bundle", "--arch", "resnet18_cls").architecture == "resnet18_cls"

@@ -75,7 +75,14 @@ class BinaryTask(Task):
             if self.config.mask_channel == "none":
                 mask_fn = _zeros_mask
             return HybridDataset(
-                snapshot, preset, "binary", train, mask_fn=mask_fn, allow_missing_mask=True, cache=cache
+                snapshot,
+                preset,
+                "binary",
+                train,
+                mask_fn=mask_fn,
+                allow_missing_mask=True,
+                cache=cache,
+                mask_dropout=self.config.mask_dropout if train else 0.0,
             )
         return ClassificationDataset(snapshot, preset, "binary", train, cache=cache)
 
@@ -146,7 +153,14 @@ class StageTask(Task):
             if self.config.mask_channel == "none":
                 mask_fn = _zeros_mask
             return HybridDataset(
-                snapshot, preset, "stage3", train, mask_fn=mask_fn, allow_missing_mask=True, cache=cache
+                snapshot,
+                preset,
+                "stage3",
+                train,
+                mask_fn=mask_fn,
+                allow_missing_mask=True,
+                cache=cache,
+                mask_dropout=self.config.mask_dropout if train else 0.0,
             )
         return ClassificationDataset(snapshot, preset, "stage3", train, cache=cache)
 
