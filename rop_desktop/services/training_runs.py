@@ -39,6 +39,7 @@ TASKS: dict[str, tuple[str, str]] = {
 ARCHITECTURES: dict[str, list[tuple[str, str]]] = {
     "binary": [
         ("resnet18_cls", "fast_binary"),
+        ("resnet18_hybrid", "fast_binary_line"),  # line-first: the default once a line model is active
         ("mobilenetv3_cls", "fast_binary"),
         ("tiny_cnn", "fast_binary"),
         ("rop_base_cnn", "paper_a_base"),
@@ -70,12 +71,18 @@ class RunPlan:
     run_dir: Path
     init_bundle: Path | None
     n_records: int
+    #: The active line model whose predicted masks a hybrid is validated and tested on (None: not a hybrid).
+    line_bundle: Path | None = None
 
 
-def default_architecture(task: str, cuda: bool) -> str:
-    """Fast models on a CPU, the papers' models on CUDA."""
+def default_architecture(task: str, cuda: bool, line_model: bool = False) -> str:
+    """Fast models on a CPU, the papers' models on CUDA. ``line_model``: the study has an active
+    line model, so ROP yes/no on a CPU is line-first (``fast_binary_line``, the measured best:
+    training/README.md) — without one, the image-only classifier."""
     if task == "binary":
-        return "rop_res_cnn" if cuda else "resnet18_cls"
+        if cuda:
+            return "rop_res_cnn"
+        return "resnet18_hybrid" if line_model else "resnet18_cls"
     if task == "stage":  # on a CPU paper B's line-first idea with the U-Net line model's masks
         return "hybrid" if cuda else "resnet18_hybrid"
     return "unet_small"
@@ -104,6 +111,7 @@ class TrainingService:
     def plan(self, task: str, architecture: str, *, fine_tune: bool = True, **overrides: Any) -> RunPlan:
         """Snapshot the reference standard and record a run (status "running")."""
         config = self.config_for(task, architecture, **overrides)
+        line_bundle = self._line_bundle(task, config)
         init_bundle = None
         active = self.models.active(task)
         if fine_tune and active is not None and active.architecture == architecture:
@@ -128,7 +136,28 @@ class TrainingService:
         digest = snapshot.content_hash()
         with self.study.session() as session:
             session.get_one(TrainingRun, run_id).snapshot_hash = digest
-        return RunPlan(run_id, task, config, snapshot_dir, digest, run_dir, init_bundle, n)
+        return RunPlan(run_id, task, config, snapshot_dir, digest, run_dir, init_bundle, n, line_bundle)
+
+    def _line_bundle(self, task: str, config: TrainConfig) -> Path | None:
+        """The active line model for a model that reads the line mask: its validation split, its
+        operating threshold and its test figures are then computed on the masks that model
+        predicts — what the model will see in use. A line-first ROP yes/no model is refused
+        without one (its threshold chosen on hand-drawn masks would mean nothing); a hybrid stage
+        model then falls back to the reference masks (its card calls the figures an upper bound)."""
+        from training.presets import get_preset
+
+        if not get_preset(config.preset, **config.preset_overrides).mask_channel:
+            return None
+        line = self.models.active("segmentation")
+        if line is not None:
+            return line.bundle_dir
+        if task == "binary":
+            raise TrainingSetupError(
+                "The line-first ROP model reads the demarcation line that a line model predicts: "
+                "train and activate a line model (task: line segmentation) first, or choose an "
+                "image-only architecture such as resnet18_cls."
+            )
+        return None
 
     @guarded(Action.MODELS_MANAGE)
     def run(self, plan: RunPlan, control: RunControl | None = None) -> Generator[Event, None, ModelVersionInfo | None]:
@@ -138,7 +167,12 @@ class TrainingService:
         end: Event | None = None
         try:
             events = fit(
-                plan.config, plan.snapshot_dir, plan.run_dir / "train", control=control, init_bundle=plan.init_bundle
+                plan.config,
+                plan.snapshot_dir,
+                plan.run_dir / "train",
+                control=control,
+                init_bundle=plan.init_bundle,
+                line_bundle=plan.line_bundle,
             )
             while True:
                 try:

@@ -94,7 +94,14 @@ class TrainingController(QObject):
         if not self.form_ready:
             return
         names = [name for name, _recipe in ARCHITECTURES[task]]
-        self.panel.set_architectures(names, default_architecture(task, bool(self.devices)))
+        cuda = bool(self.devices)  # the CUDA devices found
+        self.panel.set_architectures(names, default_architecture(task, cuda, self._has_line_model()))
+
+    def _has_line_model(self) -> bool:
+        try:
+            return self.service.models.active("segmentation") is not None
+        except AccessDenied:
+            return False
 
     def _on_architecture(self, architecture: str) -> None:
         if architecture and self.form_ready:

@@ -75,3 +75,43 @@ def test_a_diverging_run_is_recorded_as_failed(study: Study) -> None:
 def test_no_reference_labels_refuses_to_start(tmp_path: Path, account) -> None:
     with Study.create(tmp_path / "empty") as empty, pytest.raises(TrainingSetupError):
         TrainingService(empty, account(empty, "Admin", "admin")).plan("binary", "tiny_cnn")
+
+
+def test_rop_yes_no_is_line_first_once_a_line_model_is_active_and_validated_on_its_masks(study: Study) -> None:
+    """The measured best CPU recipe for ROP yes/no reads the line a line model predicts: it is
+    the default once one is active, refused without one, and its validation split, threshold
+    and test figures come from that model's masks (the card names it)."""
+    from rop_desktop.services.training_runs import default_architecture
+
+    assert default_architecture("binary", cuda=False) == "resnet18_cls"
+    assert default_architecture("binary", cuda=False, line_model=True) == "resnet18_hybrid"
+    assert default_architecture("binary", cuda=True, line_model=True) == "rop_res_cnn"
+    service = TrainingService(study, demo_admin(study))
+    models = ModelService(study, demo_admin(study))
+    for version in models.versions():  # the demo study's own models: start without a line model
+        models.delete(version.id)
+    tiny = {"epochs": 1, "batch_size": 8, "device": "cpu", "max_batches_per_epoch": 2}
+    with pytest.raises(TrainingSetupError, match="line model"):
+        service.plan("binary", "resnet18_hybrid", preset_overrides={"image_size": 48, "mask_channel": True}, **tiny)
+
+    line_plan = service.plan("segmentation", "tiny_unet", preset_overrides={"image_size": 48}, **tiny)
+    assert line_plan.line_bundle is None
+    for _event in service.run(line_plan):
+        pass
+    [line] = models.versions()
+    models.activate(line.id)
+    plan = service.plan("binary", "resnet18_hybrid", preset_overrides={"image_size": 48, "mask_channel": True},
+                        **tiny)
+    assert plan.line_bundle == models.active("segmentation").bundle_dir
+    gen = service.run(plan)
+    while True:
+        try:
+            next(gen)
+        except StopIteration as stop:
+            version = stop.value
+            break
+    assert version is not None
+    from training.bundle import read_card
+
+    fed = read_card(version.bundle_dir).metrics["line_masks"]
+    assert fed["source"] == "predicted" and fed["line_model"]["architecture"] == "tiny_unet"
