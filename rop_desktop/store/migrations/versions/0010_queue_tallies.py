@@ -29,17 +29,15 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from rop_desktop.store.pg_migrations import current_schema, grant_to_existing_groups
+
 revision: str = "0010"
 down_revision: str | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 _TABLE = "queue_tallies"
-_GROUP_PRIVILEGES = {
-    "grader": "SELECT, INSERT, UPDATE, DELETE",
-    "adjudicator": "SELECT, INSERT, UPDATE, DELETE",
-    "admin": "SELECT, INSERT, UPDATE, DELETE",
-}
+_GROUP_PRIVILEGES = "SELECT, INSERT, UPDATE, DELETE"  # every group: row-level security decides
 
 
 def upgrade() -> None:
@@ -61,20 +59,15 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
-        s = _schema()
+        s = current_schema()
         for policy in ("rop_read", "rop_insert", "rop_update", "rop_delete"):
             op.execute(f"DROP POLICY IF EXISTS {policy} ON {s}.{_TABLE}")
     op.drop_table(_TABLE)
 
 
 # ---------------------------------------------------------------------------- PostgreSQL
-def _schema() -> str:
-    bind = op.get_bind()
-    return bind.dialect.identifier_preparer.quote_identifier(bind.scalar(sa.text("SELECT current_schema()")))
-
-
 def _secure() -> None:
-    s = _schema()
+    s = current_schema()
     reviewer = f"(SELECT {s}.rop_is_reviewer())"
     visible = f"{s}.rop_others_visible(image_id)"
     # as 0004's vote_ref: what the settle after a grader's own submit may write
@@ -84,12 +77,4 @@ def _secure() -> None:
     op.execute(f"CREATE POLICY rop_insert ON {s}.{_TABLE} FOR INSERT WITH CHECK {settles}")
     op.execute(f"CREATE POLICY rop_update ON {s}.{_TABLE} FOR UPDATE USING {settles} WITH CHECK {settles}")
     op.execute(f"CREATE POLICY rop_delete ON {s}.{_TABLE} FOR DELETE USING {settles}")
-    # the groups of a study whose roles were made already (pg_roles.GRANTS grants them from now on)
-    from rop_desktop.store.pg_roles import group_names
-
-    bind = op.get_bind()
-    for role, group in group_names(str(bind.scalar(sa.text("SELECT current_database()")))).items():
-        if not bind.scalar(sa.text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": group}):
-            continue
-        quoted = bind.dialect.identifier_preparer.quote_identifier(group)
-        op.execute(f"GRANT {_GROUP_PRIVILEGES[role.value]} ON {s}.{_TABLE} TO {quoted}")
+    grant_to_existing_groups((_TABLE,), _GROUP_PRIVILEGES)

@@ -30,6 +30,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from rop_desktop.store.pg_migrations import current_schema, grant_to_existing_groups
+
 revision: str = "0011"
 down_revision: str | None = "0010"
 branch_labels: str | Sequence[str] | None = None
@@ -106,7 +108,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
-        s = _schema()
+        s = current_schema()
         for table in _TABLES:
             for policy in ("rop_read", "rop_insert", "rop_update", "rop_delete"):
                 op.execute(f"DROP POLICY IF EXISTS {policy} ON {s}.{table}")
@@ -120,13 +122,8 @@ def downgrade() -> None:
 
 
 # ---------------------------------------------------------------------------- PostgreSQL
-def _schema() -> str:
-    bind = op.get_bind()
-    return bind.dialect.identifier_preparer.quote_identifier(bind.scalar(sa.text("SELECT current_schema()")))
-
-
 def _secure() -> None:
-    s = _schema()
+    s = current_schema()
     reviewer = f"(SELECT {s}.rop_is_reviewer())"
     own = f"(grader_id = (SELECT {s}.rop_account_id()))"
     mine = f"({reviewer} OR {own})"
@@ -141,14 +138,4 @@ def _secure() -> None:
         f"CREATE POLICY rop_insert ON {s}.eye_attention_pending FOR INSERT "
         f"WITH CHECK ({mine} OR (grader_id IS NULL AND {signed_in}))"
     )
-    # the groups of a study whose roles were made already (pg_roles.GRANTS grants them from now on)
-    from rop_desktop.store.pg_roles import group_names
-
-    bind = op.get_bind()
-    for group in group_names(str(bind.scalar(sa.text("SELECT current_database()")))).values():
-        if not bind.scalar(sa.text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": group}):
-            continue
-        quoted = bind.dialect.identifier_preparer.quote_identifier(group)
-        for table in _TABLES:
-            op.execute(f"GRANT {_GROUP_PRIVILEGES} ON {s}.{table} TO {quoted}")
-            op.execute(f"GRANT USAGE ON SEQUENCE {s}.{table}_id_seq TO {quoted}")
+    grant_to_existing_groups(_TABLES, _GROUP_PRIVILEGES, sequences=True)
