@@ -18,7 +18,7 @@ from training.formats.errors import FormatError
 
 from .annotation_io import FORMATS, AnnotationIOError, AttributeMapping
 from .annotation_io.common import IGNORE, LESION_PREFIX, REGION_TARGETS, STAGE_PREFIX, ReadItem, norm_key
-from .annotation_io.grades_csv import GRADER_COLUMNS, IMAGE_COLUMNS
+from .annotation_io.grades_csv import GRADER_COLUMNS, IMAGE_COLUMNS, detect_layout
 from .annotation_io.readers import (
     csv_rows,
     read_coco_items,
@@ -49,6 +49,9 @@ class FileAttributeNames:
     image: list[str] = field(default_factory=list)  #: image-level attributes / flags / CSV columns
     region: list[str] = field(default_factory=list)  #: region / shape attributes
     labels: list[str] = field(default_factory=list)  #: label values (labelme labels, COCO categories, mask values)
+    #: grades CSV: the graders it names (a wide file's column prefixes, a long file's grader column
+    #: values), the keys of ``import_annotations(grader_map=...)``
+    graders: list[str] = field(default_factory=list)
 
     def all(self) -> list[str]:
         """Every name once, image attributes first (the rows of the mapping table)."""
@@ -68,7 +71,8 @@ def list_attribute_names(fmt: str, path: str | Path) -> FileAttributeNames:
         raise AnnotationIOError(f"{source} does not exist")
     try:
         if fmt == "grades_csv":  # the columns as written (a wide file's per-grader ones too)
-            return FileAttributeNames(sorted(_csv_columns(source)))
+            rows = csv_rows(source)
+            return FileAttributeNames(sorted(_csv_columns(rows)), graders=_csv_graders(source, rows))
         items = _read(fmt, source)
     except FormatError as exc:
         raise AnnotationIOError(f"{exc}: the whole file is refused") from exc
@@ -105,11 +109,28 @@ def _numeric(text: str) -> bool:
     return True
 
 
-def _csv_columns(source: Path) -> list[str]:
+def _csv_columns(rows: list[list[str]]) -> list[str]:
     """A grades CSV's columns other than the image and grader columns."""
-    rows = csv_rows(source)
     header = [c.strip() for c in rows[0]] if rows else []
     return [c for c in header if c and norm_key(c) not in (*IMAGE_COLUMNS, *GRADER_COLUMNS)]
+
+
+def _csv_graders(source: Path, rows: list[list[str]]) -> list[str]:
+    """The graders a grades CSV names, as its layout reads them with the usual column names: the
+    prefixes of a wide file's ``<grader>_<field>`` columns, or the values of a long file's grader
+    column; none for a file of one unnamed grader or a header the importer would refuse."""
+    if not rows:
+        return []
+    try:
+        layout = detect_layout(source, [c.strip() for c in rows[0]], AttributeMapping())
+    except FormatError:
+        return []
+    if layout.wide:
+        return sorted({label for label, _ in layout.fields.values() if label})
+    column = layout.grader
+    if column is None:
+        return []
+    return sorted({row[column].strip() for row in rows[1:] if len(row) > column and row[column].strip()})
 
 
 def _read(fmt: str, source: Path) -> list[ReadItem]:

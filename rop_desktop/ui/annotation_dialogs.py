@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QLineEdit,
     QPlainTextEdit,
@@ -35,6 +36,7 @@ from PySide6.QtWidgets import (
 from rop_desktop.services import policy
 from rop_desktop.services.accounts import list_accounts
 from rop_desktop.services.annotation_io import (
+    EXHAUSTIVE_FORMATS,
     FORMATS,
     REFERENCE,
     AnnotationIOError,
@@ -48,6 +50,8 @@ from rop_desktop.workers.runner import GeneratorWorker
 
 #: The mapping combo's first entry: leave the name as the file has it (recognised by its usual name).
 AS_NAMED = "(as named)"
+#: The graders table's first entry: the file's grader gets an account of its own ("imported: G1").
+NEW_ACCOUNT = "(a new import account)"
 #: Formats read from a folder rather than one file.
 FOLDER_FORMATS = ("labelme", "masks")
 FILE_FILTERS = {
@@ -131,10 +135,14 @@ def _path_row(edit: QLineEdit, browse: Callable[[], None]) -> QWidget:
 
 
 class AnnotationImportDialog(_WorkerDialog):
-    """Format, file or folder, the receiving account and the attribute mapping; Import runs the import.
+    """Format, file or folder, the receiving account, the attribute mapping, the accounts of a
+    grades CSV's graders and the import's two switches; Import runs the import.
 
     Without an account named, the items land under a new import account (``imported: <file>``);
-    a named account keeps everything it has submitted (the summary lists the conflicts)."""
+    a named account keeps everything it has submitted (the summary lists the conflicts). The
+    options are the command line's: *Graders in the file* is ``--grader-map``, *An image listed
+    without outlines is "no ROP"* ``--empty-means-negative`` (on by default for the formats whose
+    files list every image) and *Replace an earlier import* ``--replace``."""
 
     def __init__(self, study: Study, actor: Actor, parent: QWidget | None = None) -> None:
         super().__init__("Import annotations", "Import", parent)
@@ -150,21 +158,52 @@ class AnnotationImportDialog(_WorkerDialog):
         self.mapping = QTableWidget(0, 2)
         self.mapping.setHorizontalHeaderLabels(["Name in the file", "Means"])
         self.mapping.horizontalHeader().setStretchLastSection(True)
+        self.mapping.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
         self.mapping.verticalHeader().hide()
         self._combos: dict[str, QComboBox] = {}  # the table's rows: name in the file -> its combo
+        self.graders_label = QLabel("Graders in the file (each gets a new import account unless you name one):")
+        self.graders_table = QTableWidget(0, 2)
+        self.graders_table.setHorizontalHeaderLabels(["Grader in the file", "Account"])
+        self.graders_table.horizontalHeader().setStretchLastSection(True)
+        self.graders_table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+        self.graders_table.verticalHeader().hide()
+        self._grader_combos: dict[str, QComboBox] = {}  # grader label in the file -> its account combo
+        self.empty_negative = QCheckBox("An image the file lists without any outline is graded “no ROP”")
+        self.empty_negative.setToolTip(
+            "VIA, labelme and COCO files list every image they were used on, so an image without"
+            " outlines was looked at and found clear; a mask folder or a grades CSV need not"
+        )
+        self.replace = QCheckBox("Replace what an earlier import of this file stored (never a person's work)")
+        self.replace.setToolTip(
+            "Without it, a value that differs from an earlier import under the same import account"
+            " is listed as a conflict and kept"
+        )
         form = QFormLayout()
         form.addRow("Format", self.format)
         form.addRow("File", _path_row(self.path, self.browse))
         form.addRow("Into account", self.grader)
+        form.addRow("", self.empty_negative)
+        form.addRow("", self.replace)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(QLabel("Attribute, flag and label names found in the file:"))
         layout.addWidget(self.mapping, 1)
+        layout.addWidget(self.graders_label)
+        layout.addWidget(self.graders_table, 1)
         layout.addWidget(self.status)
         layout.addWidget(self.log, 1)
         layout.addWidget(self.buttons)
         self.format.currentTextChanged.connect(lambda _fmt: self.read_names())
+        self.format.currentTextChanged.connect(self._format_defaults)
         self.path.editingFinished.connect(self.read_names)
+        self._format_defaults(self.format.currentText())
+        self._show_graders([])
+
+    def _format_defaults(self, fmt: str) -> None:
+        """The import's defaults for ``fmt``: "no ROP" for an image without outlines where the
+        format's files list every image; not offered for a grades CSV, which has no outlines."""
+        self.empty_negative.setChecked(fmt in EXHAUSTIVE_FORMATS)
+        self.empty_negative.setEnabled(fmt != "grades_csv")
 
     def browse(self) -> None:
         fmt = self.format.currentText()
@@ -180,6 +219,7 @@ class AnnotationImportDialog(_WorkerDialog):
         self.format.blockSignals(True)
         self.format.setCurrentText(fmt)
         self.format.blockSignals(False)
+        self._format_defaults(fmt)
         self.path.setText(str(path))
         self.read_names()
 
@@ -187,13 +227,16 @@ class AnnotationImportDialog(_WorkerDialog):
         """Fill the mapping table with the names of the chosen file (or show why it cannot be read)."""
         self.mapping.setRowCount(0)
         self._combos.clear()
+        self._show_graders([])
         if not self.path.text().strip():
             return
         try:
-            names = list_attribute_names(self.format.currentText(), self.path.text().strip()).all()
+            found = list_attribute_names(self.format.currentText(), self.path.text().strip())
         except AnnotationIOError as exc:
             self.status.setText(f"Cannot read the file: {exc.reason}")
             return
+        names = found.all()
+        self._show_graders(found.graders)
         self.status.setText(f"{len(names)} name(s) found; map those the importer would not recognise.")
         for row, name in enumerate(names):
             self.mapping.insertRow(row)
@@ -202,6 +245,40 @@ class AnnotationImportDialog(_WorkerDialog):
             combo.addItems([AS_NAMED, *MAPPING_TARGETS])
             self.mapping.setCellWidget(row, 1, combo)
             self._combos[name] = combo
+
+    def _show_graders(self, labels: list[str]) -> None:
+        """One row per grader the file names, with a combo of the study's active accounts."""
+        self.graders_table.setRowCount(0)
+        self._grader_combos.clear()
+        self.graders_label.setVisible(bool(labels))
+        self.graders_table.setVisible(bool(labels))
+        if not labels:
+            return
+        accounts = [a.name for a in list_accounts(self.study, self.actor, include_inactive=False)]
+        for row, label in enumerate(labels):
+            self.graders_table.insertRow(row)
+            self.graders_table.setCellWidget(row, 0, QLabel(label))
+            combo = QComboBox()
+            combo.addItems([NEW_ACCOUNT, *accounts])
+            combo.setToolTip(f"New import account: “imported: {label}”; an existing account keeps its submitted work")
+            self.graders_table.setCellWidget(row, 1, combo)
+            self._grader_combos[label] = combo
+
+    def file_graders(self) -> list[str]:
+        """The graders of the file listed in the graders table, in order."""
+        return list(self._grader_combos)
+
+    def grader_combo(self, label: str) -> QComboBox:
+        """The account combo of the file's grader ``label`` (KeyError when the file names no such grader)."""
+        return self._grader_combos[label]
+
+    def chosen_grader_map(self) -> dict[str, str]:
+        """``grader_map`` as :func:`import_annotations` takes it (graders left to a new account omitted)."""
+        return {
+            label: combo.currentText()
+            for label, combo in self._grader_combos.items()
+            if combo.currentText() != NEW_ACCOUNT
+        }
 
     def names(self) -> list[str]:
         """The names listed in the mapping table, in order."""
@@ -222,10 +299,28 @@ class AnnotationImportDialog(_WorkerDialog):
         if not path:
             self.fail("choose an annotation file first")
             return
-        grader, mapping = self.grader.text().strip() or None, self.chosen_mapping()
+        grader, mapping, grader_map = (
+            self.grader.text().strip() or None,
+            self.chosen_mapping(),
+            self.chosen_grader_map(),
+        )
+        negatives = self.empty_negative.isChecked() if self.empty_negative.isEnabled() else None
+        replace = self.replace.isChecked()
         study, actor = self.study, self.actor
         self.log.clear()
-        self._start(lambda: import_annotations(study, actor, fmt, path, into_grader=grader, mapping=mapping))
+        self._start(
+            lambda: import_annotations(
+                study,
+                actor,
+                fmt,
+                path,
+                into_grader=grader,
+                mapping=mapping,
+                grader_map=grader_map or None,
+                empty_means_negative=negatives,
+                replace=replace,
+            )
+        )
 
     def show_result(self, summary: Any) -> None:
         self.status.setText(

@@ -9,9 +9,10 @@ pseudonymous names only, of the work the signed-in account may export.
 
 from .common import FORMATS, AnnotationImportSummary, AnnotationIOError, AttributeMapping, ImportConflict
 from .exporting import REFERENCE, export_annotations
-from .importing import import_annotations
+from .importing import EXHAUSTIVE_FORMATS, import_annotations
 
 __all__ = [
+    "EXHAUSTIVE_FORMATS",
     "FORMATS",
     "REFERENCE",
     "AnnotationIOError",

@@ -14,7 +14,7 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMainWindow
 
-from rop_desktop.domain.labels import LesionType, Stage
+from rop_desktop.domain.labels import LesionType, RopPresence, Stage
 from rop_desktop.store import Study, repo
 from rop_desktop.ui.annotation_dialogs import AnnotationExportDialog, AnnotationImportDialog
 from rop_desktop.ui.controllers.interop_menu import install_interop_menu
@@ -79,6 +79,93 @@ def test_without_mapping_the_tool_s_own_names_are_not_understood(qtbot, study: S
     assert summary.grader == "imported: via.json"
     [(lesion, stage, _image)] = _stored(study, "imported: via.json")
     assert (lesion, stage) == (LesionType.DEMARCATION_LINE.value, None)  # the default lesion, no stage
+
+
+def _grade_of(study: Study, account: str, image_name: str) -> tuple[object, bool] | None:
+    with study.session() as session:
+        grader = next((g for g in repo.list_graders(session, active_only=False) if g.name == account), None)
+        image = repo.list_images(session)[int(image_name.removeprefix("img").removesuffix(".png"))]  # import order
+        row = repo.grade_for(session, image.id, grader.id) if grader is not None else None
+        return (row.values, row.submitted) if row is not None else None
+
+
+def test_a_wide_grades_csv_lists_its_graders_and_one_goes_to_an_existing_account(qtbot, study: Study,
+                                                                               tmp_path: Path, account) -> None:
+    """The window's --grader-map: each grader of the file is a row with the study's active accounts."""
+    account(study, "Dr. Outside")
+    file = tmp_path / "wide.csv"
+    file.write_text("filename,G1_rop,G1_stage,G2_rop,G2_stage\nimg0.png,yes,2,no,0\n", encoding="utf-8")
+    dialog = AnnotationImportDialog(study, study.test_admin)
+    qtbot.addWidget(dialog)
+    dialog.set_source("grades_csv", file)
+    assert dialog.file_graders() == ["G1", "G2"] and dialog.graders_table.isVisibleTo(dialog)
+    offered = [dialog.grader_combo("G1").itemText(i) for i in range(dialog.grader_combo("G1").count())]
+    assert "Dr. Outside" in offered and not any(name.startswith("imported:") for name in offered)
+    assert not dialog.empty_negative.isEnabled()  # a grades CSV has no outlines to be empty
+    dialog.grader_combo("G1").setCurrentText("Dr. Outside")
+
+    summary = _import(qtbot, dialog)
+
+    assert summary is not None and not summary.errors, dialog.log.toPlainText()
+    values, submitted = _grade_of(study, "Dr. Outside", "img0.png")
+    assert values.rop is RopPresence.YES and values.stage is Stage.S2 and submitted
+    assert _grade_of(study, "imported: G1", "img0.png") is None
+    values, _ = _grade_of(study, "imported: G2", "img0.png")
+    assert values.rop is RopPresence.NO
+
+
+def test_the_graders_table_hides_for_a_file_of_one_unnamed_grader(qtbot, study: Study, tmp_path: Path) -> None:
+    file = tmp_path / "one.csv"
+    file.write_text("image,rop,stage\nimg0.png,yes,1\n", encoding="utf-8")
+    dialog = AnnotationImportDialog(study, study.test_admin)
+    qtbot.addWidget(dialog)
+    dialog.set_source("grades_csv", file)
+    assert dialog.file_graders() == [] and not dialog.graders_table.isVisibleTo(dialog)
+    long = tmp_path / "long.csv"
+    long.write_text("image,reader,rop\nimg0.png,Y,no\nimg1.png,X,yes\n", encoding="utf-8")
+    dialog.set_source("grades_csv", long)
+    assert dialog.file_graders() == ["X", "Y"]  # a long file's grader column
+
+
+def test_empty_means_negative_follows_the_format_and_can_be_turned_off(qtbot, study: Study, tmp_path: Path) -> None:
+    """A VIA file lists img1 without regions: "no ROP" by default, nothing when the box is cleared."""
+    via = _via(tmp_path / "via.json")
+    data = json.loads(via.read_text(encoding="utf-8"))
+    data["img1.png100"] = {"filename": "img1.png", "size": 100, "regions": [], "file_attributes": {}}
+    via.write_text(json.dumps(data), encoding="utf-8")
+    dialog = AnnotationImportDialog(study, study.test_admin)
+    qtbot.addWidget(dialog)
+    dialog.set_source("masks", tmp_path)
+    assert dialog.empty_negative.isEnabled() and not dialog.empty_negative.isChecked()
+    dialog.set_source("via", via)
+    assert dialog.empty_negative.isChecked()
+    qtbot.mouseClick(dialog.empty_negative, Qt.MouseButton.LeftButton)
+    assert not dialog.empty_negative.isChecked()
+    _import(qtbot, dialog)
+    assert _grade_of(study, "imported: via.json", "img1.png") is None
+
+    dialog.set_source("via", via)  # default again: the listed image without outlines is "no ROP"
+    assert dialog.empty_negative.isChecked()
+    _import(qtbot, dialog)
+    values, _ = _grade_of(study, "imported: via.json", "img1.png")
+    assert values.rop is RopPresence.NO
+
+
+def test_replace_lets_a_corrected_file_replace_an_earlier_import(qtbot, study: Study, tmp_path: Path) -> None:
+    file = tmp_path / "grades.csv"
+    file.write_text("image,rop,stage\nimg0.png,yes,1\n", encoding="utf-8")
+    dialog = AnnotationImportDialog(study, study.test_admin)
+    qtbot.addWidget(dialog)
+    dialog.set_source("grades_csv", file)
+    _import(qtbot, dialog)
+    file.write_text("image,rop,stage\nimg0.png,yes,3\n", encoding="utf-8")  # the coordinator's correction
+    dialog.set_source("grades_csv", file)
+    summary = _import(qtbot, dialog)
+    assert summary.conflicts and _grade_of(study, "imported: grades.csv", "img0.png")[0].stage is Stage.S1
+    qtbot.mouseClick(dialog.replace, Qt.MouseButton.LeftButton)
+    summary = _import(qtbot, dialog)
+    assert not summary.conflicts, summary.lines()
+    assert _grade_of(study, "imported: grades.csv", "img0.png")[0].stage is Stage.S3
 
 
 def test_broken_json_shows_the_reason_and_imports_nothing(qtbot, study: Study, tmp_path: Path) -> None:
