@@ -35,7 +35,7 @@ from rop_desktop.ui.worklist import WorklistPanel
 
 #: The docks' share of the window's width and their bounds in pixels (worklist, assessment): the
 #: canvas gets the rest; at 1366 px the five assessment tabs fit without scroll arrows.
-DOCK_SHARES = ((0.27, 300, 440), (0.28, 340, 420))
+DOCK_SHARES = ((0.285, 300, 440), (0.28, 340, 420))
 
 TOOL_ACTIONS = (
     ("select", "Select / edit"),

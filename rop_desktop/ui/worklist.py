@@ -73,7 +73,7 @@ THUMB_HEIGHT = 48
 MAX_PAGES = 8
 #: The sort key of each column (the model columns' P(ROP) and uncertainty follow the source's).
 SORT_KEYS = ("order", "patient", "eye", "exam_date", "camera", "status", "file", "probability", "uncertainty")
-COLUMN_WIDTHS = (THUMB_HEIGHT * 4 // 3 + 12, 96, 44, 86, 96, 78, 160)
+COLUMN_WIDTHS = (THUMB_HEIGHT * 4 // 3 + 12, 80, 44, 86, 96, 78, 160)
 #: The status filter's *Needs attention* entry (``WorklistQuery.attention``; ``services.exams``).
 ATTENTION = "attention"
 ATTENTION_TIP = (
@@ -587,6 +587,16 @@ class WorklistPanel(QWidget):
     def _apply_widths(self) -> None:
         for column, width in enumerate(COLUMN_WIDTHS):
             self.table.setColumnWidth(column, width)
+        self._order_sections()
+
+    def _order_sections(self) -> None:
+        """Camera and file name shown last, after the columns a proxy appends (the model's P(ROP),
+        the treatment badge): what a clinician reads — who, which eye, which visit, done or not,
+        how urgent — fits a laptop's worklist without scrolling sideways. Only the view's order
+        changes; the model's column numbers stay."""
+        header = self.table.horizontalHeader()
+        for logical in (WorklistModel.COLUMNS.index("Camera"), WorklistModel.COLUMNS.index("File")):
+            header.moveSection(header.visualIndex(logical), header.count() - 1)
 
     def set_proxy(self, proxy: Any) -> None:
         """Show the worklist through a row-preserving proxy that appends columns (the model's

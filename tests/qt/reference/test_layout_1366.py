@@ -123,3 +123,21 @@ def test_no_toolbar_button_hides_behind_an_overflow_arrow_at_1366(qtbot, main_wi
             if widget is not None and widget.isVisible():
                 assert widget.geometry().right() <= toolbar.width(), f"{name}: {action.text()} is cut"
     assert main_window.fit_action.isVisible() and main_window.help_action.isVisible()
+
+
+def test_the_worklist_shows_who_which_eye_which_visit_and_status_without_scrolling_sideways(qtbot,
+                                                                                          main_window) -> None:
+    """At 1366 px the worklist's first view holds the columns a clinician reads; camera and file
+    name come last (the view's order: the model's column numbers are unchanged)."""
+    worklist = main_window.worklist
+    table, model = worklist.table, worklist.model
+    qtbot.waitUntil(lambda: model.rowCount() > 0)
+    header = table.horizontalHeader()
+    viewport = table.viewport().width()
+    for title in ("Patient", "Eye", "Exam", "Status"):
+        logical = model.COLUMNS.index(title)
+        assert header.sectionViewportPosition(logical) + header.sectionSize(logical) <= viewport, title
+    shown = [table.model().headerData(header.logicalIndex(v), Qt.Orientation.Horizontal)
+             for v in range(header.count())]
+    assert shown[-2:] == ["Camera", "File"] and shown.index("Status") < shown.index("Camera")
+    assert model.index(0, model.COLUMNS.index("Camera")).data()  # the model's columns are where they were
