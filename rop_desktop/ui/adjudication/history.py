@@ -25,7 +25,10 @@ if TYPE_CHECKING:
     from rop_desktop.services.reference import AdjudicationCase
 
 
-COLUMNS = ("When", "Who", "What", "Before", "After")
+#: The fields of a history row (:meth:`HistoryTable.texts`).
+FIELDS = ("When", "Who", "What", "Before", "After")
+#: The table's two columns: the history reads like a log, so a narrow side column holds it whole.
+COLUMNS = ("When · who", "What changed")
 
 
 @dataclass(frozen=True)
@@ -80,36 +83,42 @@ def _when(entry: HistoryEntry) -> float:
 
 
 class HistoryTable(QTableWidget):
-    """The history rows, newest at the bottom."""
+    """The history rows, newest at the bottom, as a log: when and who in the first column, what
+    was done with the value before and after (wrapped) in the second, so that the adjudication
+    view's narrow left column shows every row whole at 1366 px."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(0, len(COLUMNS), parent)
         self.setHorizontalHeaderLabels(list(COLUMNS))
         self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.setWordWrap(False)
+        self.setWordWrap(True)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.verticalHeader().hide()
+        self.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header = self.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setStretchLastSection(True)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        self._entries: list[HistoryEntry] = []
 
     def set_entries(self, entries: Sequence[HistoryEntry]) -> None:
+        self._entries = list(entries)
         self.setRowCount(len(entries))
         for row, entry in enumerate(entries):
             when = entry.at.astimezone().strftime("%Y-%m-%d %H:%M") if entry.at is not None else ""
-            for column, text in enumerate((when, entry.who, entry.what, entry.before, entry.after)):
+            change = entry.after if not entry.before else f"{entry.before} → {entry.after}"
+            texts = (f"{when}\n{entry.who}".strip(), f"{entry.what}\n{change}".strip())
+            for column, text in enumerate(texts):
                 item = QTableWidgetItem(text)
                 item.setToolTip(text)
-                if column == 0:
-                    item.setTextAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+                item.setTextAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
                 self.setItem(row, column, item)
         if entries:
             self.scrollToBottom()
 
     def texts(self) -> list[tuple[str, ...]]:
-        """Every row's cells as text (what the adjudicator reads)."""
-        return [tuple(self._text(r, c) for c in range(self.columnCount())) for r in range(self.rowCount())]
-
-    def _text(self, row: int, column: int) -> str:
-        cell = self.item(row, column)
-        return cell.text() if cell is not None else ""
+        """Every row as its :data:`FIELDS` (when, who, what, before, after), as the table shows them."""
+        return [
+            (e.at.astimezone().strftime("%Y-%m-%d %H:%M") if e.at is not None else "", e.who, e.what, e.before, e.after)
+            for e in self._entries
+        ]
