@@ -431,6 +431,7 @@ class GradingService:
                 grader=self.grader.id,
                 before=before,
                 after=values.as_dict(),
+                image_id=image_id,
             )
             session.flush()
             mine = _mine(grade)
@@ -461,7 +462,14 @@ class GradingService:
             before = grade.values.as_dict() if grade is not None else None
             grade = repo.upsert_grade(session, image_id, self.grader.id, values, submitted=True)
             repo.add_audit(
-                session, "grade", grade.id, "submit", grader=self.grader.id, before=before, after=values.as_dict()
+                session,
+                "grade",
+                grade.id,
+                "submit",
+                grader=self.grader.id,
+                before=before,
+                after=values.as_dict(),
+                image_id=image_id,
             )
             session.flush()
             mine = _mine(grade)
@@ -526,7 +534,15 @@ class GradingService:
                     source=shape.source,
                     uid=shape.id,
                 )
-                repo.add_audit(session, "annotation", row.id, "create", grader=self.grader.id, after=shape.to_dict())
+                repo.add_audit(
+                    session,
+                    "annotation",
+                    row.id,
+                    "create",
+                    grader=self.grader.id,
+                    after=shape.to_dict(),
+                    image_id=image_id,
+                )
                 self._shape_versions[row.uid] = row.version_id
                 return
             if row.grader_id != self.grader.id or row.image_id != image_id:
@@ -542,7 +558,14 @@ class GradingService:
             session.flush()
             self._shape_versions[row.uid] = row.version_id
             repo.add_audit(
-                session, "annotation", row.id, action, grader=self.grader.id, before=before, after=shape.to_dict()
+                session,
+                "annotation",
+                row.id,
+                action,
+                grader=self.grader.id,
+                before=before,
+                after=shape.to_dict(),
+                image_id=image_id,
             )
 
     @guarded(Action.OWN_WORK_WRITE)
@@ -559,7 +582,13 @@ class GradingService:
             session.flush()
             self._shape_versions[row.uid] = row.version_id
             repo.add_audit(
-                session, "annotation", row.id, "delete", grader=self.grader.id, before=shape_of(row).to_dict()
+                session,
+                "annotation",
+                row.id,
+                "delete",
+                grader=self.grader.id,
+                before=shape_of(row).to_dict(),
+                image_id=image_id,
             )
 
     # ------------------------------------------------------------------ blinding

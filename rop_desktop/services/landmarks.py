@@ -157,7 +157,14 @@ class LandmarkService:
             session.flush()
             action = "create" if before is None else ("clear" if landmarks.empty else "update")
             repo.add_audit(
-                session, "landmarks", row.id, action, grader=self.actor.id, before=before, after=landmarks.as_dict()
+                session,
+                "landmarks",
+                row.id,
+                action,
+                grader=self.actor.id,
+                before=before,
+                after=landmarks.as_dict(),
+                image_id=image_id,
             )
             return _mine(row)
 
@@ -200,7 +207,16 @@ class LandmarkService:
             row.suggested_zone, row.suggestion = suggestion.zone, suggestion.as_dict()
             row.zone_decision, row.decided_zone = decision, zone
             session.flush()
-            repo.add_audit(session, "zone_decision", row.id, decision, grader=self.actor.id, before=before, after=after)
+            repo.add_audit(
+                session,
+                "zone_decision",
+                row.id,
+                decision,
+                grader=self.actor.id,
+                before=before,
+                after=after,
+                image_id=row.image_id,
+            )
             return _mine(row)
 
     @guarded(Action.OTHERS_WORK_READ, image="image_id")

@@ -205,7 +205,14 @@ def _apply(session: Session, actor: Actor, image_id: int, row: ManifestRow) -> t
     changes = [f"{key}: {_shown(before[key])} → {_shown(after[key])}" for key in after if before[key] != after[key]]
     if changes:
         repo.add_audit(
-            session, "image", image.id, "manifest", grader=actor.id, before=before, after={**after, "line": row.line}
+            session,
+            "image",
+            image.id,
+            "manifest",
+            grader=actor.id,
+            before=before,
+            after={**after, "line": row.line},
+            image_id=image.id,
         )
     return image.original_name, changes
 

@@ -64,7 +64,7 @@ from rop_desktop.domain.votes import (
 from rop_desktop.services.errors import ServiceError
 from rop_desktop.store import Study, repo
 from rop_desktop.store.repo import queue as queues
-from rop_desktop.store.schema import Annotation, Grade, Grader, Image, Reference
+from rop_desktop.store.schema import Annotation, Grader, Image, Reference
 
 from . import queue_tally
 from .accounts import set_study_setting
@@ -438,7 +438,9 @@ def _settle_batch(
                 withdrawn = _state(ref, names).as_dict()
                 session.delete(ref)
                 session.flush()
-                repo.add_audit(session, "reference", ref.id, "withdraw", grader=actor_id, before=withdrawn, after=None)
+                repo.add_audit(
+                    session, "reference", ref.id, "withdraw", grader=actor_id, before=withdrawn, image_id=image_id
+                )
                 summary.withdrawn.append(image_id)
             continue
         assert outcome.reference is not None and outcome.method is not None  # a settled outcome has both
@@ -456,6 +458,7 @@ def _settle_batch(
             grader=actor_id,
             before=before,
             after=_state(ref, names).as_dict(),
+            image_id=image_id,
         )
         (summary.updated if before else summary.created).append(image_id)
     changed = {image_id: new for image_id, new in status.items() if stored[image_id] != new}
@@ -706,6 +709,7 @@ class ReferenceService:
             grader=actor.id,
             before=current.as_dict() if current else None,
             after=after.as_dict(),
+            image_id=image_id,
         )
         return after
 
@@ -716,27 +720,17 @@ class ReferenceService:
         with self.study.session() as session:
             _image(session, image_id)
             names = _grader_names(session)
-            grade_ids = set(session.scalars(select(Grade.id).where(Grade.image_id == image_id)))
-            ref = repo.reference_for(session, image_id)
-            out = []
-            for event in repo.audit_trail(session, "grade") + repo.audit_trail(session, "reference"):
-                if event.entity == "grade":
-                    mine = event.entity_id in grade_ids
-                else:
-                    tagged = [p["image_id"] for p in (event.before, event.after) if p and "image_id" in p]
-                    mine = image_id in tagged if tagged else (ref is not None and event.entity_id == ref.id)
-                if mine:
-                    out.append(
-                        AuditRecord(
-                            event.at,
-                            names.get(event.grader_id) if event.grader_id else None,
-                            event.entity,
-                            event.action,
-                            event.before,
-                            event.after,
-                        )
-                    )
-        return sorted(out, key=lambda r: r.at)
+            return [
+                AuditRecord(
+                    event.at,
+                    names.get(event.grader_id) if event.grader_id else None,
+                    event.entity,
+                    event.action,
+                    event.before,
+                    event.after,
+                )
+                for event in repo.image_history(session, image_id, ("grade", "reference"))
+            ]
 
     @guarded(Action.OTHERS_WORK_READ, image="image_id")
     def current(self, image_id: int) -> ReferenceState | None:

@@ -418,13 +418,20 @@ class AuditEvent(Base):
     """Who changed what, when, with the values before and after."""
 
     __tablename__ = "audit_events"
-    __table_args__ = (Index("ix_audit_events_entity_entity_id", "entity", "entity_id"),)
+    __table_args__ = (
+        Index("ix_audit_events_entity_entity_id", "entity", "entity_id"),
+        #: An image's history (the adjudication view) reads its events through this, never the trail.
+        Index("ix_audit_events_image_id_at", "image_id", "at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
     grader_id: Mapped[int | None] = mapped_column(ForeignKey("graders.id"), index=True)
     entity: Mapped[str] = mapped_column(String(32))  # "grade", "reference", "annotation", …
     entity_id: Mapped[int] = mapped_column(Integer)
+    #: The image an event of one image's work is about (grade, outline, reference, landmarks, its
+    #: manifest fields); None for study-wide events. No foreign key: the trail outlives its rows.
+    image_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     action: Mapped[str] = mapped_column(String(32))  # "create", "update", "submit", "delete", …
     before: Mapped[Any] = mapped_column(json_column(nullable=True), nullable=True)  # None: no "before"
     after: Mapped[Any] = mapped_column(json_column(nullable=True), nullable=True)  # None: deleted

@@ -398,6 +398,7 @@ def _write(session: Session, actor: Actor, image_id: int, account: Target, merge
                 grader=actor.id,
                 before=shape_of(old).to_dict(),
                 after={**payload, "deleted": True},
+                image_id=image_id,
             )
         for rings, lesion, stage in merged.outlines:
             row = repo.add_annotation(session, image_id, account.id, rings, lesion, stage=stage, source="imported")
@@ -409,6 +410,7 @@ def _write(session: Session, actor: Actor, image_id: int, account: Target, merge
                 grader=actor.id,
                 before=None,
                 after={**payload, **shape_of(row).to_dict()},
+                image_id=image_id,
             )
     grade = repo.grade_for(session, image_id, account.id)
     before = {"values": grade.values.as_dict(), "submitted": grade.submitted} if grade is not None else None
@@ -421,6 +423,7 @@ def _write(session: Session, actor: Actor, image_id: int, account: Target, merge
         grader=actor.id,
         before=before,
         after={**payload, "values": merged.values.as_dict(), "submitted": True},
+        image_id=image_id,
     )
 
 

@@ -6,7 +6,7 @@ the caller's ``session_scope``'s job. Rows may be passed as objects or ids.
 
 from __future__ import annotations
 
-from .audit import add_audit, all_settings, audit_trail, get_setting, own_events, set_setting
+from .audit import add_audit, all_settings, audit_trail, get_setting, image_history, own_events, set_setting
 from .grading import (
     add_annotation,
     annotation_by_uid,
@@ -63,6 +63,7 @@ __all__ = [
     "grade_for",
     "grades_by_grader",
     "grades_for_image",
+    "image_history",
     "list_graders",
     "list_images",
     "list_model_versions",

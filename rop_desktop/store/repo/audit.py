@@ -31,11 +31,14 @@ def add_audit(
     grader: Grader | int | None = None,
     before: Any = None,
     after: Any = None,
+    image_id: int | None = None,
 ) -> AuditEvent:
-    """Record who did what to which row, with JSON-ready values before and after."""
+    """Record who did what to which row, with JSON-ready values before and after; ``image_id``
+    for an event about one image's work (its history is read by that column)."""
     row = AuditEvent(
         entity=entity,
         entity_id=entity_id,
+        image_id=image_id,
         action=action,
         grader_id=id_of(grader) if grader is not None else None,
         before=before,
@@ -106,6 +109,16 @@ def audit_trail(
         stmt = stmt.where(AuditEvent.entity_id == entity_id)
     if limit is not None:
         stmt = stmt.limit(limit)
+    return list(session.scalars(stmt))
+
+
+def image_history(session: Session, image_id: int, entities: Iterable[str]) -> list[AuditEvent]:
+    """The events of ``entities`` about one image, oldest first: one indexed statement."""
+    stmt = (
+        select(AuditEvent)
+        .where(AuditEvent.image_id == image_id, AuditEvent.entity.in_(tuple(entities)))
+        .order_by(AuditEvent.at, AuditEvent.id)
+    )
     return list(session.scalars(stmt))
 
 

@@ -379,6 +379,7 @@ def _statements_per_click(b: Bulk) -> dict[str, int]:
             "adjudication queue, first page": counter.of(lambda: judge.queue(limit=50)),
             "too few votes, first page": counter.of(lambda: judge.insufficient(limit=50)),
             "queue counts": counter.of(judge.queue_counts),
+            "an image's history (adjudication view)": counter.of(lambda: judge.history(middle)),
             "submit (and its settlement)": counter.of(
                 lambda: a.submit(middle, GradeValues(rop=RopPresence.NO, stage=Stage.S0, quality=Quality.GRADABLE))),
             "most uncertain next": counter.of(lambda: predictions.most_uncertain_first(a, limit=1)),
