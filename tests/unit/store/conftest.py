@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Connection, text
 from sqlalchemy.orm import Session
 
 from rop_desktop.domain.labels import Eye, Role
@@ -51,3 +52,16 @@ def make_image() -> Callable[..., Image]:
 def make_grader() -> Callable[..., Grader]:
     """``make_grader(session, name="Dr A", role=Role.GRADER)``."""
     return _grader
+
+
+def insert_legacy_images(conn: Connection, n: int) -> None:
+    """Images 1..n of one patient's one exam, written in plain SQL: a migration test's study is at
+    an older revision than the ORM's tables, so rows go in by the columns every revision has."""
+    conn.execute(text("INSERT INTO patients (id, code, created_at) VALUES (1, 'P1', CURRENT_TIMESTAMP)"))
+    conn.execute(text("INSERT INTO exams (id, patient_id) VALUES (1, 1)"))
+    for i in range(1, n + 1):
+        conn.execute(
+            text("INSERT INTO images (id, exam_id, file, original_name, sha256, width, height, format, "
+                 "imported_at, bytes) VALUES (:i, 1, 'aa/x.png', :n, :s, 64, 48, 'png', CURRENT_TIMESTAMP, 1)"),
+            {"i": i, "n": f"img{i}.png", "s": f"{i:064x}"},
+        )

@@ -11,6 +11,8 @@ from sqlalchemy import inspect, text
 from rop_desktop.store import Study, migrate
 from rop_desktop.store.db import make_engine
 
+from .conftest import insert_legacy_images
+
 _EVENT = ("INSERT INTO audit_events (id, at, entity, entity_id, action, before, after) "
           "VALUES (:id, CURRENT_TIMESTAMP, :entity, :entity_id, :action, :before, :after)")
 
@@ -20,12 +22,7 @@ def test_events_made_before_get_the_image_they_are_about(study: Study) -> None:
     engine = make_engine(study.url)
     with engine.begin() as conn:
         command.downgrade(migrate.alembic_config(conn), "0011")
-        conn.execute(text("INSERT INTO patients (id, code, created_at) VALUES (1, 'P1', CURRENT_TIMESTAMP)"))
-        conn.execute(text("INSERT INTO exams (id, patient_id) VALUES (1, 1)"))
-        for i in (1, 2, 3):
-            conn.execute(text("INSERT INTO images (id, exam_id, file, original_name, sha256, width, height, format, "
-                              "imported_at, bytes) VALUES (:i, 1, 'aa/x.png', :n, :s, 64, 48, 'png', "
-                              "CURRENT_TIMESTAMP, 1)"), {"i": i, "n": f"img{i}.png", "s": f"{i:064x}"})
+        insert_legacy_images(conn, 3)
         conn.execute(text("INSERT INTO graders (id, name, role, active, created_at, failed_sign_ins) "
                           "VALUES (1, 'Dr. A', 'grader', true, CURRENT_TIMESTAMP, 0)"))
         conn.execute(text("INSERT INTO grades (id, image_id, grader_id, submitted, comment, created_at, updated_at, "

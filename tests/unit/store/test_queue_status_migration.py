@@ -11,6 +11,8 @@ from sqlalchemy import inspect, text
 from rop_desktop.store import Study, migrate
 from rop_desktop.store.db import make_engine
 
+from .conftest import insert_legacy_images
+
 
 def test_the_open_images_have_a_partial_index(study: Study) -> None:
     found = {i["name"]: i for i in inspect(study.engine).get_indexes("images")}
@@ -29,12 +31,7 @@ def test_a_study_made_before_gets_the_status_the_queue_gave_its_images(study: St
     engine = make_engine(study.url)
     with engine.begin() as conn:
         command.downgrade(migrate.alembic_config(conn), "0007")
-        conn.execute(text("INSERT INTO patients (id, code, created_at) VALUES (1, 'P1', CURRENT_TIMESTAMP)"))
-        conn.execute(text("INSERT INTO exams (id, patient_id) VALUES (1, 1)"))
-        for i in range(1, 6):
-            conn.execute(text("INSERT INTO images (id, exam_id, file, original_name, sha256, width, height, format, "
-                              "imported_at, bytes) VALUES (:i, 1, 'aa/x.png', :n, :s, 64, 48, 'png', "
-                              "CURRENT_TIMESTAMP, 1)"), {"i": i, "n": f"img{i}.png", "s": f"{i:064x}"})
+        insert_legacy_images(conn, 5)
         for g in (1, 2, 3):
             conn.execute(text("INSERT INTO graders (id, name, role, active, created_at, failed_sign_ins) "
                               "VALUES (:g, :n, 'grader', true, CURRENT_TIMESTAMP, 0)"), {"g": g, "n": f"Dr. {g}"})

@@ -9,6 +9,8 @@ from sqlalchemy import inspect, text
 from rop_desktop.store import Study, migrate
 from rop_desktop.store.db import make_engine
 
+from .conftest import insert_legacy_images
+
 
 def test_the_indexes_of_every_interactive_query_exist(study: Study) -> None:
     found = inspect(study.engine)
@@ -26,12 +28,7 @@ def test_predictions_cached_before_get_their_numbers_as_columns(study: Study) ->
     engine = make_engine(study.url)
     with engine.begin() as conn:
         command.downgrade(migrate.alembic_config(conn), "0004")
-        conn.execute(text("INSERT INTO patients (id, code, created_at) VALUES (1, 'P1', CURRENT_TIMESTAMP)"))
-        conn.execute(text("INSERT INTO exams (id, patient_id) VALUES (1, 1)"))
-        for i in (1, 2, 3):
-            conn.execute(text("INSERT INTO images (id, exam_id, file, original_name, sha256, width, height, format, "
-                              "imported_at, bytes) VALUES (:i, 1, 'aa/x.png', :n, :s, 64, 48, 'png', "
-                              "CURRENT_TIMESTAMP, 1)"), {"i": i, "n": f"img{i}.png", "s": f"{i:064x}"})
+        insert_legacy_images(conn, 3)
         conn.execute(text("INSERT INTO model_versions (id, name, task, architecture, bundle_path, card, metrics, "
                           "active, created_at) VALUES (1, 'm', 'binary', 'tiny', 'm1', '{}', '{}', true, "
                           "CURRENT_TIMESTAMP)"))
